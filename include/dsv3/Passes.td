@@ -1,0 +1,113 @@
+//===- Passes.td - dsv3 passes -----------------------------*- tablegen -*-===//
+//
+// Every pass of the dsv3 pipelines, in pipeline order. Each has a lit test
+// named after its flag under test/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_PASSES_TD
+#define DSV3_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Graph level (lib/Transforms)
+//===----------------------------------------------------------------------===//
+
+def Dsv3OutlineParameters : Pass<"dsv3-outline-parameters", "::mlir::ModuleOp"> {
+  let summary = "Turn dsv3.parameter ops into entry arguments";
+  let description = [{
+    For every public `func.func`, each distinct `dsv3.parameter` name becomes a
+    trailing function argument carrying `{dsv3.parameter = "<name>"}`, and every
+    use of the op is replaced by it. This is how weights reach a compiled
+    module: the runtime binds them by name. Two parameters with the same name
+    but different types are an error. Private functions may not read
+    parameters.
+  }];
+}
+
+def Dsv3AnnotateABI : Pass<"dsv3-annotate-abi", "::mlir::ModuleOp"> {
+  let summary = "Record each entry's ABI (names, roles, dtypes, shapes)";
+  let description = [{
+    Runs on tensor-level IR after `dsv3-outline-parameters`. Records on the
+    module the metadata the runtime needs (docs/runtime-abi.md) as the string
+    attribute `dsv3.metadata` (JSON), gives each public function
+    `llvm.emit_c_interface`, and rejects entry signatures the ABI cannot carry
+    (non-tensor arguments or results, dynamic shapes, unsupported dtypes).
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"host\"",
+           "Target recorded in the metadata: host or cuda">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3 -> linalg (lib/Conversion)
+//===----------------------------------------------------------------------===//
+
+def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
+  let summary = "Lower dsv3 ops to linalg, tensor, arith and math";
+  let description = [{
+    The executable definition of every dsv3 op. Each op becomes a few
+    `linalg.generic`s over tensors whose bodies spell out the spec formula
+    (block amax, scale rounding, division, saturating E4M3 cast, f32
+    accumulation). `dsv3.parameter` is left alone (see
+    `dsv3-outline-parameters`).
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"
+  ];
+}
+
+def Dsv3ExpandFP8Casts : Pass<"dsv3-expand-fp8-casts"> {
+  let summary = "Expand FP8 (E4M3FN, E8M0FNU) casts into integer arithmetic";
+  let description = [{
+    LLVM has no FP8 types, and upstream lowers neither `arith.extf` from nor
+    `arith.truncf` to `f8E4M3FN` on the host. This pass rewrites them (scalar or
+    vector) into `arith` integer ops on the bit patterns:
+    * `extf f8E4M3FN -> f32/f16/bf16`: exact; 0x7F/0xFF give NaN.
+    * `truncf f32/f16/bf16 -> f8E4M3FN`: round to nearest even, overflow gives
+      NaN exactly like `arith.truncf`'s APFloat semantics (the saturation of
+      `dsv3.quantize` is an explicit clamp before the cast).
+    * `extf f8E8M0FNU -> f32`: 2^(e-127); 0xFF gives NaN.
+    * `truncf f32 -> f8E8M0FNU` of a power of two: the exponent field.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Target strategies (lib/Codegen)
+//===----------------------------------------------------------------------===//
+
+def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
+  let summary = "Rewrite memref.copy into linalg.copy";
+  let description = [{
+    Strided `memref.copy` lowers to a call of `memrefCopy` from MLIR's
+    `libmlir_c_runner_utils`, which a module must not depend on (modules
+    load next to libdsv3rt only). As `linalg.copy` they become loops like the
+    rest of the code.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Module ABI (lib/Target)
+//===----------------------------------------------------------------------===//
+
+def Dsv3EmitModuleABI : Pass<"dsv3-emit-module-abi", "::mlir::ModuleOp"> {
+  let summary = "Emit the module ABI: metadata, version and uniform entries";
+  let description = [{
+    Runs on LLVM-dialect IR, after `convert-func-to-llvm` produced the
+    `_mlir_ciface_<name>` wrappers of every entry. Emits the exported
+    functions of docs/runtime-abi.md: `dsv3_module_abi_version`,
+    `dsv3_module_metadata` (returning the JSON that `dsv3-annotate-abi` put in
+    the module's `dsv3.metadata` attribute) and, per entry,
+    `void dsv3_entry_<name>(void **args)` that loads each descriptor pointer
+    from `args` and calls the C wrapper. Everything else gets hidden
+    visibility, so a module exports the ABI and nothing more.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // DSV3_PASSES_TD

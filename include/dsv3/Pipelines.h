@@ -1,0 +1,53 @@
+//===- Pipelines.h - the named end-to-end pipelines -------------*- C++ -*-===//
+//
+// One place to read the whole flow from a dsv3 graph to LLVM dialect for each
+// target. dsv3-compile runs these and stops after any stage (--emit=STAGE);
+// dsv3-opt exposes them as dsv3-host-pipeline / dsv3-cuda-pipeline.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DSV3_PIPELINES_H
+#define DSV3_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include <optional>
+#include <string>
+
+namespace mlir::dsv3 {
+
+/// Stages a pipeline can stop after, in order.
+enum class Stage {
+  Linalg,     ///< dsv3 ops lowered to linalg on tensors, parameters outlined
+  Bufferized, ///< one-shot bufferized, results turned into out-params
+  GPU,        ///< cuda only: kernels outlined into gpu.module
+  LLVM,       ///< LLVM dialect with the module ABI, ready for translation
+};
+
+/// Parses a stage name (linalg, bufferized, gpu, llvm).
+std::optional<Stage> parseStage(llvm::StringRef name);
+
+struct CudaOptions {
+  std::string chip = "sm_90a";
+  std::string features = "+ptx80";
+  /// Toolkit with ptxas/fatbinary; empty = $CUDA_HOME or PATH.
+  std::string toolkit;
+  /// gpu-module-to-binary format: fatbin (default), bin or isa (PTX text).
+  std::string format = "fatbin";
+};
+
+/// Graph -> linalg: outline parameters, record the ABI, lower dsv3 ops.
+void buildGraphToLinalgPipeline(OpPassManager &pm, llvm::StringRef target);
+
+/// Host (LLVM x86) pipeline, stopping after `stop`.
+void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM);
+
+/// CUDA (NVVM -> PTX -> cubin via ptxas) pipeline, stopping after `stop`.
+void buildCudaPipeline(OpPassManager &pm, const CudaOptions &options,
+                       Stage stop = Stage::LLVM);
+
+/// Registers dsv3-host-pipeline and dsv3-cuda-pipeline with the pass
+/// registry (for dsv3-opt).
+void registerDsv3Pipelines();
+
+} // namespace mlir::dsv3
+
+#endif // DSV3_PIPELINES_H

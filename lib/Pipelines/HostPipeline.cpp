@@ -1,0 +1,90 @@
+//===- HostPipeline.cpp - graph to LLVM dialect for the host --------------===//
+//
+// Correct-first host strategy: linalg lowers to loops that clang -O3
+// vectorizes. Every stage boundary is a place dsv3-compile --emit can stop.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Passes.h"
+#include "dsv3/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<Stage>>(name)
+      .Case("linalg", Stage::Linalg)
+      .Case("bufferized", Stage::Bufferized)
+      .Case("gpu", Stage::GPU)
+      .Case("llvm", Stage::LLVM)
+      .Default(std::nullopt);
+}
+
+void mlir::dsv3::buildGraphToLinalgPipeline(OpPassManager &pm,
+                                            llvm::StringRef target) {
+  pm.addPass(createDsv3OutlineParameters());
+  Dsv3AnnotateABIOptions abi;
+  abi.target = target.str();
+  pm.addPass(createDsv3AnnotateABI(abi));
+  pm.addNestedPass<func::FuncOp>(createDsv3LowerToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+/// Bufferizes tensor functions into memref functions whose results are
+/// out-params, the calling convention of docs/runtime-abi.md.
+static void addBufferization(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.hoistStaticAllocs = true;
+  outParams.modifyPublicFunctions = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop) {
+  buildGraphToLinalgPipeline(pm, "host");
+  if (stop == Stage::Linalg)
+    return;
+  addBufferization(pm);
+  if (stop == Stage::Bufferized || stop == Stage::GPU)
+    return;
+  pm.addNestedPass<func::FuncOp>(createDsv3MemRefCopyToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createDsv3ExpandFP8Casts());
+  // bf16 casts as integer ops too, so modules need no __truncsfbf2 from a
+  // compiler runtime that the GPU machine may not have.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createDsv3EmitModuleABI());
+  pm.addPass(createCanonicalizerPass());
+}

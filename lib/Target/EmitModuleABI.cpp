@@ -1,0 +1,116 @@
+//===- EmitModuleABI.cpp - exported ABI functions of a compiled module ----===//
+//
+// Gives every module the same three kinds of exports (docs/runtime-abi.md), so
+// that the runtime can call any entry through one signature without knowing
+// argument counts or ranks at compile time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Passes.h"
+#include "dsv3/Runtime/abi.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "llvm/Support/JSON.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3EMITMODULEABI
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+
+namespace {
+struct Dsv3EmitModuleABIPass
+    : dsv3::impl::Dsv3EmitModuleABIBase<Dsv3EmitModuleABIPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto metaAttr = module->getAttrOfType<StringAttr>("dsv3.metadata");
+    if (!metaAttr) {
+      module.emitError("dsv3-emit-module-abi: no dsv3.metadata on the module "
+                       "(run dsv3-annotate-abi on the tensor-level IR first)");
+      return signalPassFailure();
+    }
+    auto meta = llvm::json::parse(metaAttr.getValue());
+    if (!meta) {
+      module.emitError("dsv3-emit-module-abi: malformed dsv3.metadata: ")
+          << llvm::toString(meta.takeError());
+      return signalPassFailure();
+    }
+
+    // Only the ABI is exported; the rest of the module is an implementation
+    // detail that must not clash with symbols of other modules or the runtime.
+    // dsv3.* argument attributes served the metadata; LLVM has no use for
+    // them (and would warn).
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
+      if (!fn.isExternal())
+        fn.setVisibility_(LLVM::Visibility::Hidden);
+      for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+        for (StringRef name : {"dsv3.parameter", "dsv3.name"})
+          fn.removeArgAttr(i, StringAttr::get(ctx, name));
+    }
+
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto ptrTy = LLVM::LLVMPointerType::get(ctx);
+    auto i32 = IntegerType::get(ctx, 32);
+    auto voidTy = LLVM::LLVMVoidType::get(ctx);
+
+    std::string text = metaAttr.getValue().str();
+    text.push_back('\0');
+    auto arrTy = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), text.size());
+    LLVM::GlobalOp::create(b, loc, arrTy, /*isConstant=*/true,
+                           LLVM::Linkage::Internal, "__dsv3_metadata",
+                           b.getStringAttr(text));
+
+    auto makeFn = [&](StringRef name, Type result, ArrayRef<Type> args) {
+      auto fn = LLVM::LLVMFuncOp::create(
+          b, loc, name, LLVM::LLVMFunctionType::get(result, args));
+      Block *body = fn.addEntryBlock(b);
+      return std::make_pair(fn, OpBuilder::atBlockEnd(body));
+    };
+
+    {
+      auto [fn, fb] = makeFn("dsv3_module_abi_version", i32, {});
+      Value v = LLVM::ConstantOp::create(fb, loc, i32, DSV3_ABI_VERSION);
+      LLVM::ReturnOp::create(fb, loc, v);
+    }
+    {
+      auto [fn, fb] = makeFn("dsv3_module_metadata", ptrTy, {});
+      Value addr = LLVM::AddressOfOp::create(fb, loc, ptrTy, "__dsv3_metadata");
+      LLVM::ReturnOp::create(fb, loc, addr);
+    }
+
+    auto *entries = meta->getAsObject()->getArray("entries");
+    for (const llvm::json::Value &e : *entries) {
+      StringRef name = *e.getAsObject()->getString("name");
+      std::string wrapperName = ("_mlir_ciface_" + name).str();
+      auto wrapper = module.lookupSymbol<LLVM::LLVMFuncOp>(wrapperName);
+      if (!wrapper) {
+        module.emitError("dsv3-emit-module-abi: entry '")
+            << name << "' has no C wrapper '" << wrapperName << "'";
+        return signalPassFailure();
+      }
+      auto wrapperTy = wrapper.getFunctionType();
+      if (!isa<LLVM::LLVMVoidType>(wrapperTy.getReturnType()) ||
+          llvm::any_of(wrapperTy.getParams(),
+                       [&](Type t) { return t != ptrTy; })) {
+        wrapper.emitError("entry wrapper must take only descriptor pointers "
+                          "and return nothing (results must be out-params)");
+        return signalPassFailure();
+      }
+      auto [fn, fb] = makeFn(("dsv3_entry_" + name).str(), voidTy, {ptrTy});
+      Value argv = fn.getArgument(0);
+      SmallVector<Value> operands;
+      for (unsigned i = 0, n = wrapperTy.getNumParams(); i < n; ++i) {
+        Value slot = LLVM::GEPOp::create(fb, loc, ptrTy, ptrTy, argv,
+                                         ArrayRef<LLVM::GEPArg>{int32_t(i)});
+        operands.push_back(LLVM::LoadOp::create(fb, loc, ptrTy, slot));
+      }
+      LLVM::CallOp::create(fb, loc, wrapper, operands);
+      LLVM::ReturnOp::create(fb, loc, ValueRange{});
+    }
+    module->removeAttr("dsv3.metadata");
+  }
+};
+} // namespace

@@ -1,0 +1,67 @@
+//===- OutlineParameters.cpp - dsv3.parameter -> entry arguments ----------===//
+//
+// Weights are bound at run time by name, never baked into a module, so every
+// dsv3.parameter becomes an argument of the entry that reads it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/IR/Dsv3Ops.h"
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/MapVector.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3OUTLINEPARAMETERS
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+struct Dsv3OutlineParametersPass
+    : dsv3::impl::Dsv3OutlineParametersBase<Dsv3OutlineParametersPass> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      // Group by name, in order of first appearance, so the argument order is
+      // deterministic and readable.
+      llvm::MapVector<StringRef, SmallVector<ParameterOp>> byName;
+      func.walk([&](ParameterOp op) { byName[op.getName()].push_back(op); });
+      if (byName.empty())
+        continue;
+      if (func.isPrivate()) {
+        byName.front().second.front().emitOpError(
+            "reads a parameter inside private function '")
+            << func.getSymName() << "'; only entry functions may";
+        return signalPassFailure();
+      }
+      for (auto &[name, ops] : byName) {
+        Type type = ops.front().getType();
+        for (ParameterOp op : ops) {
+          if (op.getType() != type) {
+            op.emitOpError("parameter '")
+                << name << "' is read with type " << op.getType()
+                << " here but " << type << " elsewhere";
+            return signalPassFailure();
+          }
+        }
+        unsigned idx = func.getNumArguments();
+        auto attrs = DictionaryAttr::get(
+            &getContext(), {NamedAttribute(StringAttr::get(&getContext(),
+                                                           "dsv3.parameter"),
+                                           StringAttr::get(&getContext(), name))});
+        if (failed(func.insertArgument(idx, type, attrs, ops.front().getLoc())))
+          return signalPassFailure();
+        Value arg = func.getArgument(idx);
+        for (ParameterOp op : ops) {
+          op.getResult().replaceAllUsesWith(arg);
+          op.erase();
+        }
+      }
+    }
+  }
+};
+} // namespace

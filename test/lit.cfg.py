@@ -1,0 +1,53 @@
+# -*- Python -*- lit configuration of the dsv3 test suite.
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "DSV3"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dsv3_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.dsv3_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+# Reference scripts (numpy, ml_dtypes) run with the interpreter CMake found.
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%dsv3_src", config.dsv3_src_root))
+config.substitutions.append(("%dsv3_lib", config.dsv3_lib_dir))
+config.substitutions.append(("%cuda_path", config.cuda_path))
+llvm_config.add_tool_substitutions(
+    ["dsv3-opt", "dsv3-compile", "dsv3-run"], [config.dsv3_tools_dir])
+
+# Sanitized runtimes need ASan loaded first when python or a module dlopens.
+if config.sanitizers:
+    config.available_features.add("asan")
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+
+if os.path.exists(os.path.join(config.cuda_path, "bin", "ptxas")):
+    config.available_features.add("ptxas")
+    config.environment["CUDA_HOME"] = config.cuda_path
+
+
+def _has_cuda_gpu():
+    if os.environ.get("DSV3_DISABLE_GPU_TESTS"):
+        return False
+    try:
+        import ctypes
+
+        cuda = ctypes.CDLL("libcuda.so.1")
+        if cuda.cuInit(0) != 0:
+            return False
+        n = ctypes.c_int(0)
+        return cuda.cuDeviceGetCount(ctypes.byref(n)) == 0 and n.value > 0
+    except OSError:
+        return False
+
+
+if _has_cuda_gpu():
+    config.available_features.add("cuda-gpu")

@@ -1,0 +1,139 @@
+//===- dsv3-compile.cpp - dsv3 graph to a loadable module -----------------===//
+//
+//   dsv3-compile graph.mlir --target=host -o m.so
+//   dsv3-compile graph.mlir --target=cuda --cuda-chip=sm_90a -o m.so
+//   dsv3-compile graph.mlir --target=host --emit=linalg
+//
+// --emit stops after a stage: linalg, bufferized, gpu (cuda), llvm (LLVM
+// dialect), llvm-ir, ptx (cuda), so (default).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/IR/Dsv3Dialect.h"
+#include "dsv3/Pipelines.h"
+#include "dsv3/Target.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<graph.mlir>"),
+                                      cl::init("-"));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::init("-"));
+static cl::opt<std::string> target("target", cl::desc("host or cuda"),
+                                   cl::init("host"));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("Stage to stop after: linalg, bufferized, gpu, llvm, "
+                  "llvm-ir, ptx, so"),
+         cl::init("so"));
+static cl::opt<std::string> cudaChip("cuda-chip", cl::init("sm_90a"),
+                                     cl::desc("CUDA architecture"));
+static cl::opt<std::string> cudaFeatures("cuda-features", cl::init("+ptx80"),
+                                         cl::desc("PTX features"));
+static cl::opt<std::string>
+    cudaToolkit("cuda-toolkit", cl::init(""),
+                cl::desc("CUDA toolkit with ptxas and fatbinary (default: "
+                         "$CUDA_HOME, then PATH)"));
+static cl::opt<std::string> clangPath("clang", cl::init(DSV3_DEFAULT_CLANG),
+                                      cl::desc("clang used to link modules"));
+static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
+                                  cl::desc("-march for host code"));
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "dsv3-compile: error: " << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "dsv3 graph compiler\n");
+
+  if (target != "host" && target != "cuda")
+    return fail("--target must be host or cuda, got '" + target + "'");
+  static const char *kEmits[] = {"linalg", "bufferized", "gpu", "llvm",
+                                 "llvm-ir", "ptx", "so"};
+  if (!llvm::is_contained(kEmits, emit))
+    return fail("unknown --emit=" + emit +
+                " (linalg, bufferized, gpu, llvm, llvm-ir, ptx, so)");
+  if (target == "host" && (emit == "gpu" || emit == "ptx"))
+    return fail("--emit=" + emit + " needs --target=cuda");
+  if (emit == "so" && outputFile == "-")
+    return fail("--emit=so needs -o <module.so>");
+
+  DialectRegistry registry;
+  registry.insert<dsv3::Dsv3Dialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  std::string err;
+  auto file = openInputFile(inputFile, &err);
+  if (!file)
+    return fail(err);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  dsv3::Stage stop = dsv3::Stage::LLVM;
+  if (auto s = dsv3::parseStage(emit))
+    stop = *s;
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  if (target == "host") {
+    dsv3::buildHostPipeline(pm, stop);
+  } else {
+    dsv3::CudaOptions opts;
+    opts.chip = cudaChip;
+    opts.features = cudaFeatures;
+    opts.toolkit = cudaToolkit;
+    if (emit == "ptx")
+      opts.format = "isa";
+    dsv3::buildCudaPipeline(pm, opts, stop);
+  }
+  if (failed(pm.run(*module)))
+    return 1;
+
+  if (emit == "so") {
+    dsv3::LinkOptions link;
+    link.clang = clangPath;
+    link.march = march;
+    return failed(dsv3::emitSharedObject(*module, outputFile, link)) ? 1 : 0;
+  }
+  auto out = openOutputFile(outputFile, &err);
+  if (!out)
+    return fail(err);
+  if (emit == "llvm-ir") {
+    if (failed(dsv3::translateToLLVMIR(*module, out->os())))
+      return 1;
+  } else if (emit == "ptx") {
+    if (failed(dsv3::printGpuAssembly(*module, out->os())))
+      return 1;
+  } else {
+    module->print(out->os());
+  }
+  out->keep();
+  return 0;
+}
