@@ -13,10 +13,10 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.dsv3_obj_root, "test")
 
 llvm_config.use_default_substitutions()
-llvm_config.with_environment("PATH", config.dsv3_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+# Python drivers of the integration tests find the tools through DSV3_BIN.
+config.environment["DSV3_BIN"] = config.dsv3_tools_dir
 # Reference scripts (numpy, ml_dtypes) run with the interpreter CMake found.
-config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%dsv3py", config.python_executable))
 config.substitutions.append(("%dsv3_src", config.dsv3_src_root))
 config.substitutions.append(("%dsv3_lib", config.dsv3_lib_dir))
 config.substitutions.append(("%cuda_path", config.cuda_path))

@@ -73,7 +73,31 @@ def Dsv3ExpandFP8Casts : Pass<"dsv3-expand-fp8-casts"> {
     * `extf f8E8M0FNU -> f32`: 2^(e-127); 0xFF gives NaN.
     * `truncf f32 -> f8E8M0FNU` of a power of two: the exponent field.
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def Dsv3LowerFP8CastsToNVVM : Pass<"dsv3-lower-fp8-casts-to-nvvm"> {
+  let summary = "Lower scalar E4M3 casts in GPU kernels to NVVM cvt ops";
+  let description = [{
+    Upstream has no NVVM lowering of `arith.truncf`/`arith.extf` with
+    `f8E4M3FN`. Inside kernels (run it on `gpu.module`) this pass uses the
+    hardware conversions of sm_89+:
+    * `truncf f32/f16/bf16 -> f8E4M3FN` becomes
+      `nvvm.convert.f32x2.to.f8x2 <rn, satfinite>` (PTX
+      `cvt.rn.satfinite.e4m3x2.f32 d, a, b`, which puts `a` in the HIGH byte
+      and `b` in the LOW byte of `d`): the value is passed as `b`, zero as
+      `a`, and the low byte is kept. Overflow saturates to ±448 (APFloat's
+      `truncf` gives NaN); dsv3 clamps to ±448 before every such cast, so the
+      two agree there. NaN stays NaN.
+    * `extf f8E4M3FN -> f16/f32/bf16` becomes `nvvm.convert.f8x2.to.f16x2`
+      (PTX `cvt.rn.f16x2.e4m3x2`) on the byte broadcast to both lanes, lane
+      0, then an exact `extf`/`truncf` from f16 when needed.
+    Vector casts and E8M0 casts are left for `dsv3-expand-fp8-casts`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 //===----------------------------------------------------------------------===//
@@ -89,6 +113,50 @@ def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
     rest of the code.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def Dsv3ParallelDimsFirst : Pass<"dsv3-parallel-dims-first"> {
+  let summary = "Interchange linalg.generic loops so parallel ones are outermost";
+  let description = [{
+    `convert-linalg-to-parallel-loops` nests an `scf.for` per reduction
+    dimension between `scf.parallel`s when the two kinds interleave (the block
+    amax of `dsv3.quantize` iterates [parallel, reduction, parallel,
+    reduction]), and `convert-parallel-loops-to-gpu` cannot map such nests.
+    Permuting the iteration space so every parallel dimension comes first
+    (keeping their relative order, so the innermost parallel dimension still
+    walks contiguous memory) gives one `scf.parallel` with the reductions as
+    serial loops inside: one GPU thread per output element.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def Dsv3CollapseParallelLoops : Pass<"dsv3-collapse-parallel-loops"> {
+  let summary = "Collapse each outermost scf.parallel into one dimension";
+  let description = [{
+    GPU mapping handles at most three dimensions per level and the tiling
+    pass tiles leading dimensions. A single linearized dimension tiles
+    uniformly into blocks of threads whatever the rank or the extents, and
+    consecutive threads touch consecutive elements of row-major buffers.
+    Loops with reductions (`scf.reduce` operands) are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def Dsv3HostAllocsToGPU : Pass<"dsv3-host-allocs-to-gpu"> {
+  let summary = "Make host-side buffers device buffers; reject host accesses";
+  let description = [{
+    In a cuda module every entry argument is device memory
+    (docs/runtime-abi.md) and all computation runs in kernels. Temporaries the
+    host code allocates (`memref.alloc`/`memref.alloca` outside `gpu.launch`
+    and `gpu.module`) are therefore kernel operands and become `gpu.alloc`
+    (and `memref.dealloc` becomes `gpu.dealloc`), in their synchronous form;
+    `gpu-async-region` then chains them on the entry's stream. Any remaining
+    `memref.load`/`memref.store` in host code would dereference device
+    memory on the host: the pass reports it as an error instead of producing
+    a module that crashes.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,13 +1,121 @@
 //===- CudaPipeline.cpp - graph to LLVM dialect + CUDA kernels ------------===//
+//
+// Correct-first CUDA strategy: every linalg op becomes one kernel with one
+// thread per element of its parallel iteration space; reductions run as
+// serial loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
+// backend and ptxas into a fatbin embedded in the host code, which only
+// allocates temporaries, launches kernels and synchronizes, through the
+// mgpu* functions of libdsv3rt (docs/runtime-abi.md). Each stage boundary is
+// a place dsv3-compile --emit can stop. docs/cuda-target.md explains the
+// choices.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+#include "dsv3/Passes.h"
 #include "dsv3/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::dsv3;
 
+/// Threads per block for the linearized elementwise iteration space.
+static constexpr int64_t kThreadsPerBlock = 256;
+
+/// Bufferized host functions -> gpu.launch per linalg op -> outlined kernels
+/// in a gpu.module, host side in async form.
+static void addKernelMapping(OpPassManager &pm) {
+  // The deallocation pipeline leaves bufferization.dealloc-free code, but
+  // clones and the like must be memref ops before they can be retargeted.
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createDsv3MemRefCopyToLinalg());
+  fn.addPass(createDsv3ParallelDimsFirst());
+  fn.addPass(createConvertLinalgToParallelLoopsPass());
+  // Folds unit loops (e.g. the block dim of a [1, 128] quantization) so the
+  // collapsed loops have no useless dimensions.
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createDsv3CollapseParallelLoops());
+  // Guards instead of min() bounds: the block size stays a constant.
+  fn.addPass(createParallelLoopTilingPass({kThreadsPerBlock},
+                                          /*noMinMaxBounds=*/true));
+  fn.addPass(createGpuMapParallelLoopsPass());
+  fn.addPass(createConvertParallelLoopToGpuPass());
+  fn.addPass(createDsv3HostAllocsToGPU());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Synchronous gpu.alloc/dealloc have no LLVM lowering; the async form runs
+  // everything on one stream and waits for it before the entry returns.
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+}
+
+/// The spelled-out gpu-lower-to-nvvm-pipeline of
+/// shared/notes/toolchain-probe.md §3.1 (spelled out to pass the toolkit),
+/// with the FP8 casts lowered first, while kernels are still arith.
+static void addNVVMLowering(OpPassManager &pm, const CudaOptions &options) {
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createDsv3LowerFP8CastsToNVVM());
+  // E8M0 casts (and any vector E4M3 cast) as integer arithmetic, which
+  // NVVM lowers like any other code.
+  kernels.addPass(createDsv3ExpandFP8Casts());
+
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createArithToLLVMConversionPass());
+  ConvertIndexToLLVMPassOptions index;
+  index.indexBitwidth = 64;
+  pm.addPass(createConvertIndexToLLVMPass(index));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  OpPassManager &nvvm = pm.nest<gpu::GPUModuleOp>();
+  ConvertGpuOpsToNVVMOpsOptions toNVVM;
+  toNVVM.indexBitwidth = 64;
+  nvvm.addPass(createConvertGpuOpsToNVVMOps(toNVVM));
+  nvvm.addPass(createCanonicalizerPass());
+  nvvm.addPass(createCSEPass());
+  nvvm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  binary.toolkitPath = options.toolkit;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
 void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
                                    const CudaOptions &options, Stage stop) {
-  // Placeholder until the CUDA pipeline lands; see lib/Pipelines/README.
   buildGraphToLinalgPipeline(pm, "cuda");
-  (void)options;
-  (void)stop;
+  if (stop == Stage::Linalg)
+    return;
+  addBufferization(pm);
+  if (stop == Stage::Bufferized)
+    return;
+  addKernelMapping(pm);
+  if (stop == Stage::GPU)
+    return;
+  addNVVMLowering(pm, options);
+  pm.addPass(createDsv3EmitModuleABI());
+  pm.addPass(createCanonicalizerPass());
 }

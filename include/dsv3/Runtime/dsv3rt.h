@@ -1,0 +1,124 @@
+/* libdsv3rt: the C API for loading and running dsv3 modules.
+ *
+ * Every fallible function returns a dsv3rt_status: NULL on success, otherwise
+ * an error object the caller owns; read it with dsv3rt_status_message() and
+ * release it with dsv3rt_status_free(). No function lets a C++ exception or
+ * abort escape on bad input. Handles are opaque. A session must outlive the
+ * modules loaded into it; tensors are independent host buffers. */
+#ifndef DSV3_RUNTIME_DSV3RT_H
+#define DSV3_RUNTIME_DSV3RT_H
+
+#include "dsv3/Runtime/abi.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(DSV3RT_BUILDING_LIBRARY)
+#define DSV3RT_API __attribute__((visibility("default")))
+#else
+#define DSV3RT_API
+#endif
+
+typedef struct dsv3rt_status_s *dsv3rt_status;
+typedef struct dsv3rt_session_s dsv3rt_session;
+typedef struct dsv3rt_module_s dsv3rt_module;
+typedef struct dsv3rt_tensor_s dsv3rt_tensor;
+
+/* ---- status ---- */
+DSV3RT_API const char *dsv3rt_status_message(dsv3rt_status status);
+DSV3RT_API void dsv3rt_status_free(dsv3rt_status status);
+
+/* ---- dtype helpers ---- */
+/* Metadata spelling of a dtype ("f32", ...); "?" for an invalid value. */
+DSV3RT_API const char *dsv3rt_dtype_name(dsv3_dtype dtype);
+/* Parses a metadata dtype name. */
+DSV3RT_API dsv3rt_status dsv3rt_dtype_parse(const char *name, dsv3_dtype *out);
+
+/* ---- session ---- */
+/* device is "host" or "cuda". A cuda session does not touch the driver until
+ * the first call or parameter upload, so modules can be inspected on a machine
+ * without a GPU. */
+DSV3RT_API dsv3rt_status dsv3rt_session_create(const char *device,
+                                               dsv3rt_session **out);
+DSV3RT_API void dsv3rt_session_destroy(dsv3rt_session *session);
+DSV3RT_API const char *dsv3rt_session_device(const dsv3rt_session *session);
+
+/* ---- module ---- */
+/* dlopens path (RTLD_NOW | RTLD_LOCAL), checks the ABI version, validates the
+ * metadata, resolves every entry symbol and checks the target against the
+ * session device. */
+DSV3RT_API dsv3rt_status dsv3rt_module_load(dsv3rt_session *session,
+                                            const char *path,
+                                            dsv3rt_module **out);
+DSV3RT_API void dsv3rt_module_unload(dsv3rt_module *module);
+/* "host" or "cuda"; the string lives as long as the module. */
+DSV3RT_API const char *dsv3rt_module_target(const dsv3rt_module *module);
+DSV3RT_API size_t dsv3rt_module_entry_count(const dsv3rt_module *module);
+/* NULL if entry is out of range. */
+DSV3RT_API const char *dsv3rt_module_entry_name(const dsv3rt_module *module,
+                                                size_t entry);
+DSV3RT_API dsv3rt_status dsv3rt_module_find_entry(const dsv3rt_module *module,
+                                                  const char *name,
+                                                  size_t *entry);
+
+typedef struct dsv3rt_arg_info {
+  const char *name; /* lives as long as the module */
+  dsv3_arg_role role;
+  dsv3_dtype dtype;
+  size_t rank;
+  const int64_t *shape; /* rank elements; lives as long as the module */
+} dsv3rt_arg_info;
+
+DSV3RT_API dsv3rt_status dsv3rt_module_arg_count(const dsv3rt_module *module,
+                                                 size_t entry, size_t *count);
+DSV3RT_API dsv3rt_status dsv3rt_module_arg_info(const dsv3rt_module *module,
+                                                size_t entry, size_t arg,
+                                                dsv3rt_arg_info *info);
+
+/* Binds every parameter of every entry from the given safetensors files
+ * (names verbatim, dtype and shape must match exactly; a name present in two
+ * files is an error). The files stay mapped while the module lives. Can be
+ * called again to rebind. */
+DSV3RT_API dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
+                                                       const char *const *paths,
+                                                       size_t path_count);
+/* Like dsv3rt_module_bind_parameters, but binds (and requires) only the
+ * parameters of one entry, so one entry of a multi-entry module can run with
+ * just its own weights. Replaces any previous binding. */
+DSV3RT_API dsv3rt_status dsv3rt_module_bind_entry_parameters(
+    dsv3rt_module *module, size_t entry, const char *const *paths,
+    size_t path_count);
+
+/* Runs an entry. inputs are in the order of the entry's input args; outputs
+ * receives output_count new tensors (in output-arg order) that the caller
+ * destroys. Every input's dtype and shape is checked against the metadata
+ * first. On a cuda session inputs are copied to the device and outputs back;
+ * parameters are uploaded on the first call and cached. */
+DSV3RT_API dsv3rt_status dsv3rt_module_call(dsv3rt_module *module, size_t entry,
+                                            dsv3rt_tensor *const *inputs,
+                                            size_t input_count,
+                                            dsv3rt_tensor **outputs,
+                                            size_t output_count);
+
+/* ---- tensors (host memory, 64-byte aligned, row-major) ---- */
+/* data may be NULL (zero-filled); otherwise byte-size bytes are copied. */
+DSV3RT_API dsv3rt_status dsv3rt_tensor_create(dsv3_dtype dtype,
+                                              const int64_t *shape, size_t rank,
+                                              const void *data,
+                                              dsv3rt_tensor **out);
+DSV3RT_API void dsv3rt_tensor_destroy(dsv3rt_tensor *tensor);
+DSV3RT_API dsv3_dtype dsv3rt_tensor_dtype(const dsv3rt_tensor *tensor);
+DSV3RT_API size_t dsv3rt_tensor_rank(const dsv3rt_tensor *tensor);
+DSV3RT_API const int64_t *dsv3rt_tensor_shape(const dsv3rt_tensor *tensor);
+DSV3RT_API size_t dsv3rt_tensor_byte_size(const dsv3rt_tensor *tensor);
+DSV3RT_API void *dsv3rt_tensor_data(dsv3rt_tensor *tensor);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DSV3_RUNTIME_DSV3RT_H */

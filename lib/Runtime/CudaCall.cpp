@@ -1,0 +1,135 @@
+// The cuda half of Module::call: check for a device, upload parameters once,
+// copy inputs in, run the entry with device pointers, copy outputs out.
+#include "CudaCall.h"
+
+#include "Error.h"
+#include "Module.h"
+
+namespace dsv3rt::impl {
+
+using namespace cuda;
+
+namespace {
+
+// A device allocation freed on scope exit (the caller holds the context).
+class DeviceBuffer {
+public:
+  DeviceBuffer(const Driver &d, uint64_t bytes) : driver_(d) {
+    // Zero-size tensors still get a distinct, valid pointer.
+    CUresult r = d.cuMemAlloc(&ptr_, bytes ? bytes : 64);
+    if (r != CUDA_SUCCESS)
+      fail("cuMemAlloc of " + std::to_string(bytes) +
+           " bytes failed: " + errorString(r));
+  }
+  ~DeviceBuffer() {
+    if (ptr_)
+      driver_.cuMemFree(ptr_);
+  }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+  CUdeviceptr get() const { return ptr_; }
+  CUdeviceptr release() {
+    CUdeviceptr p = ptr_;
+    ptr_ = 0;
+    return p;
+  }
+
+private:
+  const Driver &driver_;
+  CUdeviceptr ptr_ = 0;
+};
+
+void checkOrThrow(CUresult r, const std::string &what) {
+  if (r != CUDA_SUCCESS)
+    fail(what + " failed: " + errorString(r));
+}
+
+void *asPointer(CUdeviceptr p) {
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+}
+
+} // namespace
+
+DeviceParameters::~DeviceParameters() {
+  ScopedContext ctx(driver);
+  for (auto &[name, ptr] : buffers)
+    driver.cuMemFree(ptr);
+  takeError(); // a failing free at teardown has nobody to report to
+}
+
+std::vector<HostTensor>
+Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
+                 const std::vector<const HostTensor *> &inputs) {
+  std::string why;
+  const Driver *d = driver(&why);
+  if (!d)
+    fail("no CUDA device: " + why);
+  ScopedContext ctx(*d);
+  takeError();
+
+  // Validate everything on the host before touching device memory.
+  std::vector<HostTensor> outputs;
+  size_t outputCount = 0;
+  for (const ArgInfo &a : entry.args)
+    outputCount += a.role == DSV3_ROLE_OUTPUT;
+  outputs.reserve(outputCount);
+  std::vector<const uint8_t *> hostData = gatherArgs(entry, inputs, outputs);
+
+  if (!deviceParameters_) {
+    auto params = std::make_unique<DeviceParameters>(*d);
+    for (auto &[name, p] : parameters_) {
+      DeviceBuffer buf(*d, p.size);
+      if (p.size)
+        checkOrThrow(d->cuMemcpyHtoD(buf.get(), p.data, p.size),
+                     "uploading parameter \"" + name + "\"");
+      params->buffers[name] = buf.release();
+    }
+    deviceParameters_ = std::move(params);
+  }
+
+  std::vector<std::unique_ptr<DeviceBuffer>> temporaries;
+  std::vector<CUdeviceptr> devicePtrs;
+  size_t out = 0;
+  for (size_t i = 0; i < entry.args.size(); ++i) {
+    const ArgInfo &a = entry.args[i];
+    if (a.role == DSV3_ROLE_PARAMETER) {
+      devicePtrs.push_back(deviceParameters_->buffers.at(a.name));
+      continue;
+    }
+    uint64_t bytes = *checkedByteSize(a.dtype, a.shape);
+    temporaries.push_back(std::make_unique<DeviceBuffer>(*d, bytes));
+    if (a.role == DSV3_ROLE_INPUT && bytes)
+      checkOrThrow(
+          d->cuMemcpyHtoD(temporaries.back()->get(), hostData[i], bytes),
+          "copying input \"" + a.name + "\" to the device");
+    devicePtrs.push_back(temporaries.back()->get());
+  }
+
+  std::vector<std::vector<int64_t>> descriptors;
+  std::vector<void *> args;
+  for (size_t i = 0; i < entry.args.size(); ++i)
+    descriptors.push_back(
+        makeDescriptor(asPointer(devicePtrs[i]), entry.args[i].shape));
+  for (std::vector<int64_t> &desc : descriptors)
+    args.push_back(desc.data());
+  fn(args.data());
+  // Entries may leave work queued on their own streams.
+  CUresult sync = d->cuCtxSynchronize();
+  std::string error = takeError();
+  if (!error.empty())
+    fail("entry \"" + entry.name + "\" failed: " + error);
+  checkOrThrow(sync, "entry \"" + entry.name + "\": cuCtxSynchronize");
+
+  for (size_t i = 0; i < entry.args.size(); ++i) {
+    const ArgInfo &a = entry.args[i];
+    if (a.role != DSV3_ROLE_OUTPUT)
+      continue;
+    HostTensor &t = outputs[out++];
+    if (t.byteSize())
+      checkOrThrow(d->cuMemcpyDtoH(t.data(), devicePtrs[i], t.byteSize()),
+                   "copying output \"" + a.name + "\" from the device");
+  }
+  return outputs;
+}
+
+} // namespace dsv3rt::impl

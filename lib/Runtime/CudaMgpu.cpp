@@ -1,0 +1,252 @@
+// The mgpu* functions that MLIR's GPU-to-LLVM lowering calls, implemented on
+// the dlopen'ed driver. Same C signatures as upstream's
+// CudaRuntimeWrappers.cpp, but they never abort: a failure is recorded (see
+// cuda::recordError) and the function returns NULL or does nothing, so a
+// module can even be dlopen'ed on a machine without a GPU.
+#include "dsv3/Runtime/mgpu.h"
+
+#include "CudaDriver.h"
+
+using namespace dsv3rt::cuda;
+
+namespace {
+
+// Upstream's limit above which a kernel must opt in to more dynamic shared
+// memory.
+constexpr int32_t kDefaultMaxSharedBytes = 48 * 1024;
+
+const Driver *driverOrRecord() {
+  std::string why;
+  const Driver *d = driver(&why);
+  if (!d)
+    recordError("no CUDA device: " + why);
+  return d;
+}
+
+// Runs body with the primary context current; swallows every exception so
+// none crosses the C boundary into module code.
+template <typename R, typename F> R guarded(R onError, F body) {
+  try {
+    const Driver *d = driverOrRecord();
+    if (!d)
+      return onError;
+    ScopedContext ctx(*d);
+    return body(*d);
+  } catch (...) {
+    recordError("internal error in an mgpu function");
+    return onError;
+  }
+}
+
+CUdeviceptr dptr(void *p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+
+} // namespace
+
+extern "C" {
+
+void *mgpuModuleLoad(void *data, int64_t size) {
+  (void)size; // a fatbin/cubin carries its own size
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUmodule m = nullptr;
+    return check(d.cuModuleLoadData(&m, data), "cuModuleLoadData") ? m
+                                                                   : nullptr;
+  });
+}
+
+void *mgpuModuleLoadJIT(void *ptx, int32_t optLevel) {
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUmodule m = nullptr;
+    CUjit_option opts[] = {CU_JIT_OPTIMIZATION_LEVEL};
+    void *values[] = {
+        reinterpret_cast<void *>(static_cast<intptr_t>(optLevel))};
+    return check(d.cuModuleLoadDataEx(&m, ptx, 1, opts, values),
+                 "cuModuleLoadDataEx")
+               ? m
+               : nullptr;
+  });
+}
+
+void mgpuModuleUnload(void *module) {
+  if (!module)
+    return; // a failed load already recorded its error
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuModuleUnload(static_cast<CUmodule>(module)), "cuModuleUnload");
+    return 0;
+  });
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  if (!module) {
+    driverOrRecord();
+    recordError(std::string("mgpuModuleGetFunction(") + (name ? name : "") +
+                "): module failed to load");
+    return nullptr;
+  }
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUfunction f = nullptr;
+    return check(d.cuModuleGetFunction(&f, static_cast<CUmodule>(module), name),
+                 "cuModuleGetFunction")
+               ? f
+               : nullptr;
+  });
+}
+
+void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
+                      int64_t by, int64_t bz, int32_t smem, void *stream,
+                      void **params, void **extra, int64_t nparams) {
+  (void)nparams;
+  if (!fn) {
+    driverOrRecord();
+    recordError("mgpuLaunchKernel: no function (its module failed to load)");
+    return;
+  }
+  guarded<int>(0, [&](const Driver &d) {
+    CUfunction f = static_cast<CUfunction>(fn);
+    if (smem > kDefaultMaxSharedBytes &&
+        !check(d.cuFuncSetAttribute(
+                   f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
+               "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)"))
+      return 0;
+    check(d.cuLaunchKernel(f, static_cast<unsigned>(gx),
+                           static_cast<unsigned>(gy), static_cast<unsigned>(gz),
+                           static_cast<unsigned>(bx), static_cast<unsigned>(by),
+                           static_cast<unsigned>(bz),
+                           static_cast<unsigned>(smem),
+                           static_cast<CUstream>(stream), params, extra),
+          "cuLaunchKernel");
+    return 0;
+  });
+}
+
+void *mgpuStreamCreate(void) {
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUstream s = nullptr;
+    return check(d.cuStreamCreate(&s, 0), "cuStreamCreate") ? s : nullptr;
+  });
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuStreamSynchronize(static_cast<CUstream>(stream)),
+          "cuStreamSynchronize");
+    return 0;
+  });
+}
+
+void mgpuStreamDestroy(void *stream) {
+  if (!stream)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuStreamDestroy(static_cast<CUstream>(stream)), "cuStreamDestroy");
+    return 0;
+  });
+}
+
+void *mgpuEventCreate(void) {
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUevent e = nullptr;
+    return check(d.cuEventCreate(&e, 0), "cuEventCreate") ? e : nullptr;
+  });
+}
+
+void mgpuEventDestroy(void *event) {
+  if (!event)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuEventDestroy(static_cast<CUevent>(event)), "cuEventDestroy");
+    return 0;
+  });
+}
+
+void mgpuEventSynchronize(void *event) {
+  if (!event)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuEventSynchronize(static_cast<CUevent>(event)),
+          "cuEventSynchronize");
+    return 0;
+  });
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  if (!event)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuEventRecord(static_cast<CUevent>(event),
+                          static_cast<CUstream>(stream)),
+          "cuEventRecord");
+    return 0;
+  });
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  if (!event)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuStreamWaitEvent(static_cast<CUstream>(stream),
+                              static_cast<CUevent>(event), 0),
+          "cuStreamWaitEvent");
+    return 0;
+  });
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
+  (void)stream; // allocation is synchronous, as upstream
+  if (bytes == 0)
+    return nullptr;
+  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    CUdeviceptr p = 0;
+    bool ok = hostShared
+                  ? check(d.cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL),
+                          "cuMemAllocManaged")
+                  : check(d.cuMemAlloc(&p, bytes), "cuMemAlloc");
+    return ok ? reinterpret_cast<void *>(static_cast<uintptr_t>(p)) : nullptr;
+  });
+}
+
+void mgpuMemFree(void *ptr, void *stream) {
+  (void)stream;
+  if (!ptr)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuMemFree(dptr(ptr)), "cuMemFree");
+    return 0;
+  });
+}
+
+void mgpuMemcpy(void *dst, void *src, uint64_t bytes, void *stream) {
+  if (bytes == 0)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuMemcpyAsync(dptr(dst), dptr(src), bytes,
+                          static_cast<CUstream>(stream)),
+          "cuMemcpyAsync");
+    return 0;
+  });
+}
+
+void mgpuMemset32(void *dst, uint32_t value, uint64_t count, void *stream) {
+  if (count == 0)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuMemsetD32Async(dptr(dst), value, count,
+                             static_cast<CUstream>(stream)),
+          "cuMemsetD32Async");
+    return 0;
+  });
+}
+
+void mgpuMemset16(void *dst, uint16_t value, uint64_t count, void *stream) {
+  if (count == 0)
+    return;
+  guarded<int>(0, [&](const Driver &d) {
+    check(d.cuMemsetD16Async(dptr(dst), value, count,
+                             static_cast<CUstream>(stream)),
+          "cuMemsetD16Async");
+    return 0;
+  });
+}
+
+} // extern "C"

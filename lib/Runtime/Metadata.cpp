@@ -1,0 +1,145 @@
+#include "Metadata.h"
+
+#include "Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using json = nlohmann::json;
+
+namespace dsv3rt::impl {
+
+const char *roleName(dsv3_arg_role role) {
+  switch (role) {
+  case DSV3_ROLE_INPUT:
+    return "input";
+  case DSV3_ROLE_PARAMETER:
+    return "parameter";
+  case DSV3_ROLE_OUTPUT:
+    return "output";
+  }
+  return "?";
+}
+
+namespace {
+
+class Validator {
+public:
+  explicit Validator(const std::string &label) : label_(label) {}
+
+  [[noreturn]] void error(const std::string &where, const std::string &what) {
+    fail(label_ + ": invalid metadata: " + where + what);
+  }
+
+  const json &field(const json &obj, const char *name, json::value_t type,
+                    const std::string &where) {
+    auto it = obj.find(name);
+    if (it == obj.end())
+      error(where, std::string("missing field \"") + name + "\"");
+    bool ok = it->type() == type || (type == json::value_t::number_integer &&
+                                     it->is_number_integer());
+    if (!ok)
+      error(where, std::string("field \"") + name + "\" must be " +
+                       json(type).type_name() + ", got " + it->type_name());
+    return *it;
+  }
+
+  std::string string(const json &obj, const char *name,
+                     const std::string &where) {
+    return field(obj, name, json::value_t::string, where).get<std::string>();
+  }
+
+private:
+  const std::string &label_;
+};
+
+} // namespace
+
+ModuleMetadata parseMetadata(const std::string &label, const char *text) {
+  if (!text)
+    fail(label + ": invalid metadata: dsv3_module_metadata() returned NULL");
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded())
+    fail(label + ": invalid metadata: not valid JSON");
+  Validator v(label);
+  if (!root.is_object())
+    v.error("", std::string("expected a JSON object, got ") + root.type_name());
+
+  ModuleMetadata md;
+  const json &abi =
+      v.field(root, "abi_version", json::value_t::number_integer, "");
+  if (abi.get<int64_t>() != DSV3_ABI_VERSION)
+    v.error("", "abi_version is " + abi.dump() + ", runtime is v" +
+                    std::to_string(DSV3_ABI_VERSION));
+  md.abiVersion = DSV3_ABI_VERSION;
+  md.target = v.string(root, "target", "");
+  if (md.target != "host" && md.target != "cuda")
+    v.error("", "target \"" + md.target + "\" is not \"host\" or \"cuda\"");
+
+  std::set<std::string> entryNames;
+  const json &entries = v.field(root, "entries", json::value_t::array, "");
+  for (size_t e = 0; e < entries.size(); ++e) {
+    std::string where = "entries[" + std::to_string(e) + "]: ";
+    const json &ej = entries[e];
+    if (!ej.is_object())
+      v.error(where, std::string("expected an object, got ") + ej.type_name());
+    EntryInfo entry;
+    entry.name = v.string(ej, "name", where);
+    if (entry.name.empty())
+      v.error(where, "empty entry name");
+    if (!entryNames.insert(entry.name).second)
+      v.error(where, "duplicate entry name \"" + entry.name + "\"");
+    where = "entry \"" + entry.name + "\": ";
+    entry.symbol = v.string(ej, "symbol", where);
+    if (entry.symbol.empty())
+      v.error(where, "empty symbol");
+    const json &args = v.field(ej, "args", json::value_t::array, where);
+    std::set<std::string> argNames;
+    for (size_t a = 0; a < args.size(); ++a) {
+      std::string awhere = where + "args[" + std::to_string(a) + "]: ";
+      const json &aj = args[a];
+      if (!aj.is_object())
+        v.error(awhere,
+                std::string("expected an object, got ") + aj.type_name());
+      ArgInfo arg;
+      arg.name = v.string(aj, "name", awhere);
+      if (!argNames.insert(arg.name).second)
+        v.error(awhere, "duplicate argument name \"" + arg.name + "\"");
+      std::string role = v.string(aj, "role", awhere);
+      if (role == "input")
+        arg.role = DSV3_ROLE_INPUT;
+      else if (role == "parameter")
+        arg.role = DSV3_ROLE_PARAMETER;
+      else if (role == "output")
+        arg.role = DSV3_ROLE_OUTPUT;
+      else
+        v.error(awhere, "unknown role \"" + role + "\"");
+      std::string dtype = v.string(aj, "dtype", awhere);
+      std::optional<DType> dt = parseDTypeName(dtype);
+      if (!dt)
+        v.error(awhere, "unknown dtype \"" + dtype + "\"");
+      arg.dtype = *dt;
+      const json &shape = v.field(aj, "shape", json::value_t::array, awhere);
+      for (const json &d : shape) {
+        if (!d.is_number_integer())
+          v.error(awhere, "shape dimension " + d.dump() + " is not an integer");
+        int64_t dim = d.get<int64_t>();
+        if (d.is_number_unsigned() && d.get<uint64_t>() > INT64_MAX)
+          v.error(awhere, "shape dimension " + d.dump() + " is too large");
+        if (dim == -1)
+          v.error(awhere, "dynamic dimension (-1) is not supported by ABI v1");
+        if (dim < 0)
+          v.error(awhere, "negative shape dimension " + d.dump());
+        arg.shape.push_back(dim);
+      }
+      if (!checkedByteSize(arg.dtype, arg.shape))
+        v.error(awhere, "shape " + shapeString(arg.shape) + " overflows");
+      entry.args.push_back(std::move(arg));
+    }
+    md.entries.push_back(std::move(entry));
+  }
+  return md;
+}
+
+} // namespace dsv3rt::impl

@@ -1,0 +1,77 @@
+// A loaded module: the dlopen handle, its validated metadata and entry
+// symbols, bound parameters, and the call path for host and cuda sessions.
+#ifndef DSV3_LIB_RUNTIME_MODULE_H
+#define DSV3_LIB_RUNTIME_MODULE_H
+
+#include "HostTensor.h"
+#include "Metadata.h"
+#include "Safetensors.h"
+#include "dsv3/Runtime/abi.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dsv3rt::impl {
+
+enum class Device { Host, Cuda };
+
+const char *deviceName(Device d);
+
+class DeviceParameters; // cuda copies of the bound parameters
+
+class Module {
+public:
+  // Throws Error naming the path and the fault.
+  Module(Device device, const std::string &path);
+  ~Module();
+  Module(const Module &) = delete;
+  Module &operator=(const Module &) = delete;
+
+  const std::string &path() const { return path_; }
+  const ModuleMetadata &metadata() const { return metadata_; }
+  // Throws Error listing the available entries.
+  size_t findEntry(const std::string &name) const;
+
+  // Binds the parameters of every entry, or only of entry `onlyEntry`.
+  void bindParameters(const std::vector<std::string> &paths,
+                      std::optional<size_t> onlyEntry = std::nullopt);
+
+  // Inputs in input-arg order; returns outputs in output-arg order.
+  std::vector<HostTensor> call(size_t entry,
+                               const std::vector<const HostTensor *> &inputs);
+
+private:
+  struct Parameter {
+    const uint8_t *data = nullptr;
+    uint64_t size = 0;
+    std::unique_ptr<HostTensor> aligned; // copy when the mapping is misaligned
+  };
+
+  void checkParameterConsistency() const;
+  std::vector<const uint8_t *>
+  gatherArgs(const EntryInfo &entry,
+             const std::vector<const HostTensor *> &inputs,
+             std::vector<HostTensor> &outputs);
+  std::vector<HostTensor> callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
+                                   const std::vector<const HostTensor *> &in);
+
+  Device device_;
+  std::string path_;
+  void *handle_ = nullptr;
+  ModuleMetadata metadata_;
+  std::vector<dsv3_entry_fn> entryFns_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, Parameter> parameters_;
+  std::unique_ptr<DeviceParameters> deviceParameters_;
+};
+
+// Builds the row-major memref descriptor words for one argument (see abi.h).
+std::vector<int64_t> makeDescriptor(const void *data,
+                                    const std::vector<int64_t> &shape);
+
+} // namespace dsv3rt::impl
+
+#endif // DSV3_LIB_RUNTIME_MODULE_H

@@ -1,0 +1,216 @@
+// RUN: dsv3-opt %s -split-input-file -verify-diagnostics
+// One case per verifier error.
+
+func.func @parameter_empty_name() {
+  // expected-error @+1 {{requires a non-empty checkpoint tensor name}}
+  %w = dsv3.parameter "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @parameter_dynamic() {
+  // expected-error @+1 {{requires a static shape for parameter 'w'}}
+  %w = dsv3.parameter "w" : tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_dynamic(%x: tensor<?x128xf32>) {
+  // expected-error @+1 {{requires static shapes}}
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<?x128xf32> -> tensor<?x128xf8E4M3FN>, tensor<?x1xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_block_rank(%x: tensor<4x128xf32>) {
+  // expected-error @+1 {{block has 1 sizes but the data has rank 2}}
+  %q, %s = dsv3.quantize %x block [128] : tensor<4x128xf32> -> tensor<4x128xf8E4M3FN>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_block_positive(%x: tensor<4x128xf32>) {
+  // expected-error @+1 {{block sizes must be positive, got [0, 128]}}
+  %q, %s = dsv3.quantize %x block [0, 128] : tensor<4x128xf32> -> tensor<4x128xf8E4M3FN>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_scale_shape(%x: tensor<576x7168xf32>) {
+  // expected-error @+1 {{scale shape must be [5, 56] (ceil-div of [576, 7168] by block [128, 128]), got [4, 56]}}
+  %q, %s = dsv3.quantize %x block [128, 128] : tensor<576x7168xf32> -> tensor<576x7168xf8E4M3FN>, tensor<4x56xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_output_shape(%x: tensor<4x128xf32>) {
+  // expected-error @+1 {{output shape [4, 256] differs from the input shape [4, 128]}}
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<4x128xf32> -> tensor<4x256xf8E4M3FN>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_e8m0_needs_ue8m0(%x: tensor<4x128xf32>) {
+  // expected-error @+1 {{f8E8M0FNU scales require scale_fmt(ue8m0)}}
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<4x128xf32> -> tensor<4x128xf8E4M3FN>, tensor<4x1xf8E8M0FNU>
+  return
+}
+
+// -----
+
+func.func @quantize_bad_output_type(%x: tensor<4x128xf32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of f8E4M3FN type values}}
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<4x128xf32> -> tensor<4x128xbf16>, tensor<4x1xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_scale_shape(%q: tensor<256x256xf8E4M3FN>, %s: tensor<2x3xf32>) {
+  // expected-error @+1 {{scale shape must be [2, 2] (ceil-div of [256, 256] by block [128, 128]), got [2, 3]}}
+  %w = dsv3.dequantize %q, %s block [128, 128] : tensor<256x256xf8E4M3FN>, tensor<2x3xf32> -> tensor<256x256xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_output_shape(%q: tensor<256x256xf8E4M3FN>, %s: tensor<2x2xf32>) {
+  // expected-error @+1 {{output shape [256, 128] differs from the input shape [256, 256]}}
+  %w = dsv3.dequantize %q, %s block [128, 128] : tensor<256x256xf8E4M3FN>, tensor<2x2xf32> -> tensor<256x128xbf16>
+  return
+}
+
+// -----
+
+func.func @dequantize_dynamic(%q: tensor<?x256xf8E4M3FN>, %s: tensor<2x2xf32>) {
+  // expected-error @+1 {{requires static shapes}}
+  %w = dsv3.dequantize %q, %s block [128, 128] : tensor<?x256xf8E4M3FN>, tensor<2x2xf32> -> tensor<?x256xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_rank(%x: tensor<4x2x128xf32>, %w: tensor<8x128xf32>) {
+  // expected-error @+1 {{expects rank-2 input [M, K], weight [N, K] and result [M, N]}}
+  %y = dsv3.linear %x, %w : (tensor<4x2x128xf32>, tensor<8x128xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_dynamic(%x: tensor<?x128xf32>, %w: tensor<8x128xf32>) {
+  // expected-error @+1 {{requires static shapes}}
+  %y = dsv3.linear %x, %w : (tensor<?x128xf32>, tensor<8x128xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_k(%x: tensor<4x128xf32>, %w: tensor<8x256xf32>) {
+  // expected-error @+1 {{weight K (256) differs from input K (128)}}
+  %y = dsv3.linear %x, %w : (tensor<4x128xf32>, tensor<8x256xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_result(%x: tensor<4x128xf32>, %w: tensor<8x128xf32>) {
+  // expected-error @+1 {{result shape must be [4, 8], got [8, 4]}}
+  %y = dsv3.linear %x, %w : (tensor<4x128xf32>, tensor<8x128xf32>) -> tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_fp8_needs_scale(%x: tensor<4x128xf32>, %w: tensor<8x128xf8E4M3FN>) {
+  // expected-error @+1 {{an FP8 weight requires weight_scale_inv}}
+  %y = dsv3.linear %x, %w : (tensor<4x128xf32>, tensor<8x128xf8E4M3FN>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_scale_on_bf16(%x: tensor<4x128xf32>, %w: tensor<8x128xbf16>, %s: tensor<1x1xf32>) {
+  // expected-error @+1 {{weight_scale_inv given for a non-FP8 weight}}
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<4x128xf32>, tensor<8x128xbf16>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_scale_shape(%x: tensor<4x7168xbf16>, %w: tensor<576x7168xf8E4M3FN>, %s: tensor<4x56xf32>) {
+  // expected-error @+1 {{weight_scale_inv shape must be [5, 56] for a [576, 7168] weight in 128x128 blocks, got [4, 56]}}
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<4x56xf32>) : (tensor<4x7168xbf16>, tensor<576x7168xf8E4M3FN>) -> tensor<4x576xf32>
+  return
+}
+
+// -----
+
+func.func @linear_act_quant_bf16_weight(%x: tensor<4x128xf32>, %w: tensor<8x128xbf16>) {
+  // expected-error @+1 {{activation quantization requires an FP8 weight}}
+  %y = dsv3.linear %x, %w act_quant(fp8_1x128) : (tensor<4x128xf32>, tensor<8x128xbf16>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_act_quant_k(%x: tensor<4x100xf32>, %w: tensor<8x100xf8E4M3FN>, %s: tensor<1x1xf32>) {
+  // expected-error @+1 {{activation quantization requires K to be a multiple of 128, got 100}}
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) act_quant(fp8_1x128) : (tensor<4x100xf32>, tensor<8x100xf8E4M3FN>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_result_type(%x: tensor<4x128xf32>, %w: tensor<8x128xf32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of bfloat16 type or 32-bit float values}}
+  %y = dsv3.linear %x, %w : (tensor<4x128xf32>, tensor<8x128xf32>) -> tensor<4x8xf16>
+  return
+}
+
+// -----
+
+func.func @rms_norm_dynamic(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{requires static shapes}}
+  %y = dsv3.rms_norm %x, %w : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_rank0(%x: tensor<f32>, %w: tensor<1xf32>) {
+  // expected-error @+1 {{requires an input of rank >= 1}}
+  %y = dsv3.rms_norm %x, %w : (tensor<f32>, tensor<1xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_weight(%x: tensor<4x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{weight must be [64] (the input's last dimension), got [32]}}
+  %y = dsv3.rms_norm %x, %w : (tensor<4x64xf32>, tensor<32xf32>) -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_result(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{result shape [4, 32] differs from the input shape [4, 64]}}
+  %y = dsv3.rms_norm %x, %w : (tensor<4x64xf32>, tensor<64xf32>) -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_eps(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{epsilon must be positive}}
+  %y = dsv3.rms_norm %x, %w eps(0.0) : (tensor<4x64xf32>, tensor<64xf32>) -> tensor<4x64xf32>
+  return
+}

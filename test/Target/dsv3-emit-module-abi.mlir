@@ -1,0 +1,37 @@
+// RUN: dsv3-opt %s --split-input-file --dsv3-emit-module-abi --verify-diagnostics | FileCheck %s
+
+// Everything but the ABI is hidden; dsv3.* argument attributes are dropped.
+// CHECK: llvm.func hidden @add(
+// CHECK: llvm.func hidden @_mlir_ciface_add(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) {
+// CHECK: llvm.mlir.global internal constant @__dsv3_metadata("{\22abi_version\22:1,\22entries\22:[{\22name\22:\22add\22}]}\00")
+// CHECK: llvm.func @dsv3_module_abi_version() -> i32
+// CHECK:   llvm.mlir.constant(1 : i32)
+// CHECK: llvm.func @dsv3_module_metadata() -> !llvm.ptr
+// CHECK:   llvm.mlir.addressof @__dsv3_metadata
+// CHECK: llvm.func @dsv3_entry_add(%[[ARGV:.*]]: !llvm.ptr)
+// CHECK:   %[[P0:.*]] = llvm.getelementptr %[[ARGV]][0] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+// CHECK:   %[[D0:.*]] = llvm.load %[[P0]] : !llvm.ptr -> !llvm.ptr
+// CHECK:   %[[P1:.*]] = llvm.getelementptr %[[ARGV]][1] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+// CHECK:   %[[D1:.*]] = llvm.load %[[P1]] : !llvm.ptr -> !llvm.ptr
+// CHECK:   llvm.call @_mlir_ciface_add(%[[D0]], %[[D1]])
+module attributes {dsv3.metadata = "{\22abi_version\22:1,\22entries\22:[{\22name\22:\22add\22}]}"} {
+  llvm.func @add(%a: !llvm.ptr, %b: !llvm.ptr) {
+    llvm.return
+  }
+  llvm.func @_mlir_ciface_add(%a: !llvm.ptr {dsv3.parameter = "w"}, %b: !llvm.ptr) {
+    llvm.call @add(%a, %b) : (!llvm.ptr, !llvm.ptr) -> ()
+    llvm.return
+  }
+}
+
+// -----
+
+// expected-error @+1 {{no dsv3.metadata on the module}}
+module {
+}
+
+// -----
+
+// expected-error @+1 {{entry 'f' has no C wrapper '_mlir_ciface_f'}}
+module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22}]}"} {
+}

@@ -1,0 +1,37 @@
+// RUN: dsv3-opt %s --dsv3-outline-parameters --split-input-file --verify-diagnostics | FileCheck %s
+
+// Each distinct name becomes one trailing argument, in order of first use.
+// CHECK-LABEL: func.func @entry(
+// CHECK-SAME:    %[[X:.*]]: tensor<4x8xf32>,
+// CHECK-SAME:    %[[W:.*]]: tensor<8x8xbf16> {dsv3.parameter = "model.layers.0.mlp.down_proj.weight"},
+// CHECK-SAME:    %[[N:.*]]: tensor<8xbf16> {dsv3.parameter = "model.norm.weight"})
+// CHECK-NOT:   dsv3.parameter "
+// CHECK:       dsv3.linear %[[X]], %[[W]]
+// CHECK:       dsv3.rms_norm %{{.*}}, %[[N]]
+// CHECK:       dsv3.linear %{{.*}}, %[[W]]
+func.func @entry(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %w = dsv3.parameter "model.layers.0.mlp.down_proj.weight" : tensor<8x8xbf16>
+  %y = dsv3.linear %x, %w : (tensor<4x8xf32>, tensor<8x8xbf16>) -> tensor<4x8xf32>
+  %n = dsv3.parameter "model.norm.weight" : tensor<8xbf16>
+  %z = dsv3.rms_norm %y, %n : (tensor<4x8xf32>, tensor<8xbf16>) -> tensor<4x8xf32>
+  %w2 = dsv3.parameter "model.layers.0.mlp.down_proj.weight" : tensor<8x8xbf16>
+  %r = dsv3.linear %z, %w2 : (tensor<4x8xf32>, tensor<8x8xbf16>) -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @conflict() -> (tensor<8xbf16>, tensor<4xbf16>) {
+  %a = dsv3.parameter "w" : tensor<8xbf16>
+  // expected-error @+1 {{parameter 'w' is read with type 'tensor<4xbf16>' here but 'tensor<8xbf16>' elsewhere}}
+  %b = dsv3.parameter "w" : tensor<4xbf16>
+  return %a, %b : tensor<8xbf16>, tensor<4xbf16>
+}
+
+// -----
+
+func.func private @helper() -> tensor<8xbf16> {
+  // expected-error @+1 {{reads a parameter inside private function 'helper'; only entry functions may}}
+  %a = dsv3.parameter "w" : tensor<8xbf16>
+  return %a : tensor<8xbf16>
+}

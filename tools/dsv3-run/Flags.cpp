@@ -1,0 +1,134 @@
+#include "Flags.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace dsv3run {
+
+const char *usageText() {
+  return R"(usage: dsv3-run MODULE.so [flags]
+
+  --function=NAME          entry to run (optional if the module has one entry)
+  --device=host|cuda       session device (default host)
+  --parameters=W.safetensors
+                           parameter file; repeatable (sharded checkpoints)
+  --input=SPEC             entry input, repeatable, in input order:
+                             @x.npy | @x.safetensors[:tensor] |
+                             "2x3xf32=1 2 3 4 5 6" (one value is splatted)
+  --output=@y.npy|@y.safetensors[:tensor]|-
+                           where to write each output, in output order
+                           (bf16/f8 need .safetensors; - prints a summary);
+                           without --output every output is summarised
+  --expected-output=SPEC   reference per output (@ref.npy,
+                           @ref.safetensors[:tensor] or a literal)
+  --expected-rtol=R        relative tolerance (default 1e-5)
+  --expected-atol=A        absolute tolerance (default 0); rtol=atol=0
+                           compares bits exactly (NaN matches NaN)
+  --benchmark=N            after the first call, time N more calls
+  --list                   print the entries and their arguments
+  --help                   this text
+
+exit status: 0 success, 1 an output differs from --expected-output,
+             2 usage, input or runtime error
+)";
+}
+
+namespace {
+
+[[noreturn]] void usageError(const std::string &message) {
+  throw std::runtime_error(message + " (see --help)");
+}
+
+double parseDouble(const std::string &flag, const std::string &value) {
+  errno = 0;
+  char *end = nullptr;
+  double d = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end || errno == ERANGE || !std::isfinite(d) || d < 0)
+    usageError("--" + flag + "=" + value +
+               ": expected a non-negative finite number");
+  return d;
+}
+
+} // namespace
+
+Options parseFlags(int argc, const char *const *argv) {
+  Options o;
+  bool sawFunction = false, sawDevice = false, sawRtol = false, sawAtol = false,
+       sawBenchmark = false;
+  auto once = [](bool &seen, const std::string &name) {
+    if (seen)
+      usageError("--" + name + " given more than once");
+    seen = true;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      if (arg.size() > 1 && arg[0] == '-')
+        usageError("unknown flag " + arg);
+      if (!o.module.empty())
+        usageError("more than one module given: " + o.module + " and " + arg);
+      o.module = arg;
+      continue;
+    }
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
+    bool hasValue = eq != std::string::npos;
+    std::string value = hasValue ? arg.substr(eq + 1) : "";
+    if (name == "list" || name == "help") {
+      if (hasValue)
+        usageError("--" + name + " takes no value");
+      (name == "list" ? o.list : o.help) = true;
+      continue;
+    }
+    if (!hasValue) {
+      static const char *known[] = {
+          "function",      "device",        "parameters",
+          "input",         "output",        "expected-output",
+          "expected-rtol", "expected-atol", "benchmark"};
+      for (const char *k : known)
+        if (name == k)
+          usageError("--" + name + " needs a value: --" + name + "=...");
+      usageError("unknown flag " + arg);
+    }
+    if (name == "function") {
+      once(sawFunction, name);
+      o.function = value;
+    } else if (name == "device") {
+      once(sawDevice, name);
+      if (value != "host" && value != "cuda")
+        usageError("--device=" + value + ": expected host or cuda");
+      o.device = value;
+    } else if (name == "parameters") {
+      o.parameters.push_back(value);
+    } else if (name == "input") {
+      o.inputs.push_back(value);
+    } else if (name == "output") {
+      o.outputs.push_back(value);
+    } else if (name == "expected-output") {
+      o.expectedOutputs.push_back(value);
+    } else if (name == "expected-rtol") {
+      once(sawRtol, name);
+      o.rtol = parseDouble(name, value);
+    } else if (name == "expected-atol") {
+      once(sawAtol, name);
+      o.atol = parseDouble(name, value);
+    } else if (name == "benchmark") {
+      once(sawBenchmark, name);
+      errno = 0;
+      char *end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end || errno == ERANGE || n < 1)
+        usageError("--benchmark=" + value + ": expected a positive integer");
+      o.benchmark = n;
+    } else {
+      usageError("unknown flag --" + name);
+    }
+  }
+  if (!o.help && o.module.empty())
+    usageError("no module given");
+  return o;
+}
+
+} // namespace dsv3run

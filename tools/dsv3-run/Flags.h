@@ -1,0 +1,32 @@
+// Command-line flags of dsv3-run (IREE-style --name=value; no LLVM).
+#ifndef DSV3_TOOLS_DSV3RUN_FLAGS_H
+#define DSV3_TOOLS_DSV3RUN_FLAGS_H
+
+#include <string>
+#include <vector>
+
+namespace dsv3run {
+
+struct Options {
+  std::string module;
+  std::string function;
+  std::string device = "host";
+  std::vector<std::string> parameters;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<std::string> expectedOutputs;
+  double rtol = 1e-5;
+  double atol = 0;
+  long benchmark = 0;
+  bool list = false;
+  bool help = false;
+};
+
+// Throws std::runtime_error with a usage message on a bad flag.
+Options parseFlags(int argc, const char *const *argv);
+
+const char *usageText();
+
+} // namespace dsv3run
+
+#endif // DSV3_TOOLS_DSV3RUN_FLAGS_H

@@ -1,0 +1,38 @@
+// dsv3-run's tensor arguments: reading --input/--expected-output specs and
+// writing --output targets.
+#ifndef DSV3_TOOLS_DSV3RUN_TENSORSPEC_H
+#define DSV3_TOOLS_DSV3RUN_TENSORSPEC_H
+
+#include "HostTensor.h"
+
+#include <string>
+
+namespace dsv3run {
+
+using dsv3rt::impl::DType;
+using dsv3rt::impl::HostTensor;
+
+// Parses an IREE-style literal "2x3xf32=1 2 3 4 5 6" (values separated by
+// spaces or commas; a single value is splatted). allowF64 admits "f64",
+// which only reference outputs may use. Throws std::runtime_error.
+HostTensor parseLiteral(const std::string &spec, bool allowF64);
+
+// Reads "@file.npy", "@file.safetensors[:tensor]" or a literal. For a
+// safetensors file without ":tensor", the tensor named defaultName is used,
+// or the only tensor in the file.
+HostTensor readTensorSpec(const std::string &spec,
+                          const std::string &defaultName, bool allowF64);
+
+// Writes to "@file.npy" or "@file.safetensors[:tensor]" (tensor name
+// defaults to defaultName).
+void writeTensorSpec(const std::string &spec, const std::string &defaultName,
+                     const HostTensor &tensor);
+
+// "f32[2,3] = [1, 2, 3, 4, 5, 6]" with at most maxValues values.
+std::string summarize(const HostTensor &tensor, size_t maxValues = 8);
+// One element, exact for integers, %.6g for floats.
+std::string formatElement(DType dtype, const void *element);
+
+} // namespace dsv3run
+
+#endif // DSV3_TOOLS_DSV3RUN_TENSORSPEC_H

@@ -1,0 +1,190 @@
+// dsv3-run: load a compiled dsv3 module, bind parameters, run one entry on
+// inputs from files or literals, then print, save or check the outputs.
+#include "Compare.h"
+#include "Flags.h"
+#include "TensorSpec.h"
+
+#include "dsv3/Runtime/dsv3rt.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+using namespace dsv3run;
+using dsv3rt::impl::describe;
+using dsv3rt::impl::DType;
+using dsv3rt::impl::dtypeName;
+
+namespace {
+
+std::vector<int64_t> shapeOf(const dsv3rt_arg_info &a) {
+  return std::vector<int64_t>(a.shape, a.shape + a.rank);
+}
+
+void listEntries(const dsv3rt::Module &m) {
+  std::cout << "module target: " << m.target() << "\n";
+  for (size_t e = 0; e < m.entryCount(); ++e) {
+    std::cout << "entry " << m.entryName(e) << "\n";
+    for (const dsv3rt_arg_info &a : m.args(e)) {
+      const char *role = a.role == DSV3_ROLE_INPUT       ? "input    "
+                         : a.role == DSV3_ROLE_PARAMETER ? "parameter"
+                                                         : "output   ";
+      std::cout << "  " << role << " " << a.name << ": "
+                << describe(static_cast<DType>(a.dtype), shapeOf(a)) << "\n";
+    }
+  }
+}
+
+// Host tensor for an --input, checked against the entry's argument so the
+// message can name the file. Raw u8 arrays may feed f8 arguments: numpy has
+// no f8 dtype, so f8 data is commonly saved as its bytes.
+dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
+                         const dsv3rt_arg_info &arg) {
+  HostTensor t = readTensorSpec(spec, arg.name, /*allowF64=*/false);
+  DType want = static_cast<DType>(arg.dtype);
+  if (t.dtype == DType::U8 &&
+      (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
+    t.dtype = want;
+  if (t.dtype != want || t.shape != shapeOf(arg))
+    throw std::runtime_error("input " + std::to_string(index) + " (\"" +
+                             arg.name + "\") from " + spec + ": expected " +
+                             describe(want, shapeOf(arg)) + ", got " +
+                             describe(t.dtype, t.shape));
+  return dsv3rt::Tensor(arg.dtype, t.shape, t.data());
+}
+
+HostTensor toHost(const dsv3rt::Tensor &t) {
+  HostTensor h(static_cast<DType>(t.dtype()), t.shape());
+  if (h.byteSize())
+    std::memcpy(h.data(), t.data(), h.byteSize());
+  return h;
+}
+
+int run(const Options &o) {
+  dsv3rt::Session session(o.device);
+  dsv3rt::Module module(session, o.module);
+  if (o.list) {
+    listEntries(module);
+    return 0;
+  }
+  size_t entry;
+  if (!o.function.empty()) {
+    entry = module.findEntry(o.function);
+  } else if (module.entryCount() == 1) {
+    entry = 0;
+  } else {
+    throw std::runtime_error(o.module + " has " +
+                             std::to_string(module.entryCount()) +
+                             " entries; choose one with --function (see "
+                             "--list)");
+  }
+  const std::string entryName = module.entryName(entry);
+  std::vector<dsv3rt_arg_info> inArgs, outArgs;
+  for (const dsv3rt_arg_info &a : module.args(entry)) {
+    if (a.role == DSV3_ROLE_INPUT)
+      inArgs.push_back(a);
+    else if (a.role == DSV3_ROLE_OUTPUT)
+      outArgs.push_back(a);
+  }
+  if (o.inputs.size() != inArgs.size()) {
+    std::string want;
+    for (const dsv3rt_arg_info &a : inArgs)
+      want += std::string(want.empty() ? "" : ", ") + a.name + ": " +
+              describe(static_cast<DType>(a.dtype), shapeOf(a));
+    throw std::runtime_error("entry \"" + entryName + "\" takes " +
+                             std::to_string(inArgs.size()) + " input(s) (" +
+                             want + "), got " +
+                             std::to_string(o.inputs.size()) + " --input");
+  }
+  if (!o.outputs.empty() && o.outputs.size() != outArgs.size())
+    throw std::runtime_error(
+        "entry \"" + entryName + "\" has " + std::to_string(outArgs.size()) +
+        " output(s), got " + std::to_string(o.outputs.size()) + " --output");
+  if (!o.expectedOutputs.empty() && o.expectedOutputs.size() != outArgs.size())
+    throw std::runtime_error(
+        "entry \"" + entryName + "\" has " + std::to_string(outArgs.size()) +
+        " output(s), got " + std::to_string(o.expectedOutputs.size()) +
+        " --expected-output");
+  // bf16/f8 cannot go to .npy; fail before running rather than after.
+  for (size_t i = 0; i < o.outputs.size(); ++i) {
+    const std::string &s = o.outputs[i];
+    DType t = static_cast<DType>(outArgs[i].dtype);
+    if (s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0 &&
+        (t == DType::BF16 || t == DType::F8E4M3FN || t == DType::F8E8M0FNU))
+      throw std::runtime_error("--output=" + s + ": output " +
+                               std::to_string(i) + " is " + dtypeName(t) +
+                               ", which numpy cannot store; use .safetensors");
+  }
+
+  module.bindEntryParameters(entry, o.parameters);
+  std::vector<dsv3rt::Tensor> inputs;
+  for (size_t i = 0; i < inArgs.size(); ++i)
+    inputs.push_back(loadInput(o.inputs[i], i, inArgs[i]));
+  std::vector<HostTensor> expected;
+  for (size_t i = 0; i < o.expectedOutputs.size(); ++i)
+    expected.push_back(readTensorSpec(o.expectedOutputs[i], outArgs[i].name,
+                                      /*allowF64=*/true));
+
+  std::vector<dsv3rt::Tensor> outputs = module.call(entry, inputs);
+
+  if (o.benchmark > 0) {
+    using clock = std::chrono::steady_clock;
+    double total = 0, best = 0;
+    for (long i = 0; i < o.benchmark; ++i) {
+      auto start = clock::now();
+      module.call(entry, inputs);
+      double ms =
+          std::chrono::duration<double, std::milli>(clock::now() - start)
+              .count();
+      total += ms;
+      best = i == 0 ? ms : std::min(best, ms);
+    }
+    std::printf("benchmark %s: %ld runs, mean %.3f ms, min %.3f ms\n",
+                entryName.c_str(), o.benchmark, total / o.benchmark, best);
+  }
+
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const bool print = o.outputs.empty() || o.outputs[i] == "-";
+    HostTensor h = toHost(outputs[i]);
+    if (print)
+      std::cout << "output " << i << " (" << outArgs[i].name
+                << "): " << summarize(h) << "\n";
+    else
+      writeTensorSpec(o.outputs[i], outArgs[i].name, h);
+  }
+
+  if (expected.empty())
+    return 0;
+  bool allOk = true;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    CompareResult r =
+        compareTensors(i, toHost(outputs[i]), expected[i], o.rtol, o.atol);
+    allOk &= r.ok;
+    std::cout << (r.ok ? "" : "[FAILED] ") << r.message << "\n";
+  }
+  if (!allOk)
+    return 1;
+  std::cout << "[SUCCESS] all " << outputs.size() << " outputs match\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    Options o = parseFlags(argc, argv);
+    if (o.help) {
+      std::cout << usageText();
+      return 0;
+    }
+    return run(o);
+  } catch (const std::exception &e) {
+    std::cerr << "dsv3-run: error: " << e.what() << "\n";
+    return 2;
+  } catch (...) {
+    std::cerr << "dsv3-run: error: unknown failure\n";
+    return 2;
+  }
+}

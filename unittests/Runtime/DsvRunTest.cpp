@@ -1,0 +1,235 @@
+// End-to-end tests of the dsv3-run binary on the fake modules: exit codes,
+// messages, file round trips and the no-CUDA path under DSV3_LIBCUDA.
+#include "Npy.h"
+#include "Safetensors.h"
+#include "TestUtil.h"
+
+#include <cstdio>
+#include <cstring>
+#include <sys/wait.h>
+
+using namespace dsv3test;
+using namespace dsv3rt::impl;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output; // stdout and stderr together
+};
+
+class DsvRunTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    float w[6] = {10, 20, 30, 40, 50, 60};
+    weights = dir.file("w.safetensors");
+    writeSafetensors(weights, {{"w", DType::F32, {2, 3}, w, sizeof w}});
+  }
+
+  // Runs dsv3-run with the arguments (each single-quoted for the shell).
+  Result run(const std::vector<std::string> &args,
+             const std::string &env = "") {
+    std::string cmd = env + " '" DSV3_RUN "'";
+    for (const std::string &a : args)
+      cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p)
+      return {-1, "popen failed"};
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+      out.append(buf, n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  }
+
+  Result runAdd(std::vector<std::string> extra) {
+    std::vector<std::string> args = {FAKE_ADD_MODULE, "--function=add",
+                                     "--parameters=" + weights};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+
+  TempDir dir;
+  std::string weights;
+};
+
+#define EXPECT_CONTAINS(haystack, needle)                                      \
+  EXPECT_NE((haystack).find(needle), std::string::npos)                        \
+      << "output:\n"                                                           \
+      << (haystack) << "\nlacks: " << (needle)
+
+TEST_F(DsvRunTest, Help) {
+  Result r = run({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_CONTAINS(r.output, "--expected-output");
+}
+
+TEST_F(DsvRunTest, List) {
+  Result r = run({FAKE_ADD_MODULE, "--list"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "entry add");
+  EXPECT_CONTAINS(r.output, "parameter w: f32[2,3]");
+  EXPECT_CONTAINS(r.output, "output    s: f32[]");
+}
+
+TEST_F(DsvRunTest, PrintsSummary) {
+  Result r = runAdd({"--input=2x3xf32=1 2 3 4 5 6"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  "output 0 (y): f32[2,3] = [11, 22, 33, 44, 55, 66]");
+}
+
+TEST_F(DsvRunTest, ExpectedOutputMatches) {
+  Result r = runAdd({"--input=2x3xf32=1,2,3,4,5,6",
+                     "--expected-output=2x3xf32=11 22 33 44 55 66",
+                     "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "[SUCCESS] all 1 outputs match");
+}
+
+TEST_F(DsvRunTest, ExpectedOutputDiffers) {
+  Result r = runAdd({"--input=2x3xf32=1", "--expected-output=2x3xf32=11 21 "
+                                          "31 41 51 61.5"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_CONTAINS(r.output, "[FAILED] output 0: 1 of 6 elements differ; worst "
+                            "at [1, 2]: got 61 expected 61.5 (abs 0.5, rel "
+                            "0.00813)");
+}
+
+TEST_F(DsvRunTest, ToleranceAndSplat) {
+  Result r = runAdd({"--input=2x3xf32=0",
+                     "--expected-output=2x3xf32=10.5 20 "
+                     "30 40 50 60",
+                     "--expected-atol=0.5"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = runAdd({"--input=2x3xf32=0",
+              "--expected-output=2x3xf32=10.5 20 30 40 "
+              "50 60",
+              "--expected-atol=0.4"});
+  EXPECT_EQ(r.code, 1) << r.output;
+}
+
+TEST_F(DsvRunTest, NpyAndSafetensorsFiles) {
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  std::string xin = dir.file("x.npy");
+  writeNpy(xin, DType::F32, {2, 3}, x, sizeof x);
+  std::string yout = dir.file("y.npy"), ysafe = dir.file("y.safetensors");
+  Result r = runAdd({"--input=@" + xin, "--output=@" + yout});
+  ASSERT_EQ(r.code, 0) << r.output;
+  HostTensor y = readNpy(yout);
+  EXPECT_EQ(reinterpret_cast<float *>(y.data())[5], 66.0f);
+  // Reference from the file just written, and f64 references are fine.
+  double ref[6] = {11, 22, 33, 44, 55, 66};
+  std::string ref64 = dir.file("ref.npy");
+  writeNpy(ref64, DType::F64, {2, 3}, ref, sizeof ref);
+  r = runAdd({"--input=@" + weights + ":w", "--output=@" + ysafe + ":out",
+              "--expected-output=@" + ref64});
+  EXPECT_EQ(r.code, 1) << r.output; // w + w != ref
+  r = runAdd({"--input=@" + xin, "--output=@" + ysafe + ":out",
+              "--expected-output=@" + ref64});
+  EXPECT_EQ(r.code, 0) << r.output;
+  SafetensorsFile f(ysafe);
+  ASSERT_TRUE(f.find("out"));
+  r = runAdd({"--input=@" + xin, "--expected-output=@" + ysafe + ":out"});
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
+TEST_F(DsvRunTest, Bf16OutputNeedsSafetensors) {
+  Result r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.5",
+                  "--output=@" + dir.file("b.npy")});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "bf16, which numpy cannot store; use .safetensors");
+  std::string b = dir.file("b.safetensors");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.5",
+           "--output=@" + b, "--expected-output=4xf32=-1.5",
+           "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  SafetensorsFile f(b);
+  ASSERT_TRUE(f.find("b"));
+  EXPECT_EQ(f.find("b")->dtype, DType::BF16);
+}
+
+TEST_F(DsvRunTest, RankZeroAndBenchmark) {
+  Result r = run({FAKE_ADD_MODULE, "--function=sum", "--input=2x3xf32=1",
+                  "--expected-output=f32=6", "--benchmark=3"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "benchmark sum: 3 runs, mean ");
+  EXPECT_CONTAINS(r.output, "[SUCCESS]");
+}
+
+TEST_F(DsvRunTest, UsageErrors) {
+  Result r = run({});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "no module given");
+  r = run({FAKE_ADD_MODULE, "--frobnicate=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "unknown flag --frobnicate");
+  r = run({FAKE_ADD_MODULE, "--function"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "--function needs a value");
+  r = run({FAKE_ADD_MODULE});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "has 3 entries; choose one with --function");
+  r = runAdd({});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "takes 1 input(s) (x: f32[2,3]), got 0 --input");
+  r = runAdd({"--input=2x3xf32=1 2"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "2 values for f32[2,3]");
+  r = runAdd({"--input=3x2xf32=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "expected f32[2,3], got f32[3,2]");
+  r = runAdd({"--input=2x3xf32=1", "--expected-rtol=-1"});
+  EXPECT_EQ(r.code, 2);
+  r = runAdd({"--input=2x3xq7=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "unknown dtype \"q7\"");
+  r = run({FAKE_ADD_MODULE, "--function=add", "--input=2x3xf32=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "missing parameter \"w\" (searched: no files)");
+}
+
+TEST_F(DsvRunTest, BadInputFileIsNamed) {
+  std::string bad = writeBytes(dir.file("bad.npy"), "\x93NUMPY\x01");
+  Result r = runAdd({"--input=@" + bad});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, bad);
+  double x[6] = {0};
+  std::string f64 = dir.file("x64.npy");
+  writeNpy(f64, DType::F64, {2, 3}, x, sizeof x);
+  r = runAdd({"--input=@" + f64});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "float64 (<f8) arrays are only accepted");
+}
+
+TEST_F(DsvRunTest, NoCudaDeviceWithMissingDriver) {
+  Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1"},
+                 "DSV3_LIBCUDA=/nonexistent/libcuda.so.1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  "no CUDA device: cannot load /nonexistent/libcuda.so.1");
+}
+
+TEST_F(DsvRunTest, NoCudaDeviceWithStubDriver) {
+#ifndef CUDA_STUB_LIBRARY
+  GTEST_SKIP() << "no CUDA stub library";
+#else
+  Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1"},
+                 "DSV3_LIBCUDA=" CUDA_STUB_LIBRARY);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "no CUDA device: cuInit failed: ");
+  EXPECT_CONTAINS(r.output, "34");
+#endif
+}
+
+TEST_F(DsvRunTest, CudaModuleListsWithoutDevice) {
+  Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--list"},
+                 "DSV3_LIBCUDA=/nonexistent");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "entry scale");
+}
+
+} // namespace

@@ -1,0 +1,495 @@
+// Loader and call tests through the public C API, against the fake modules
+// built from fake_*_module.c.
+#include "dsv3/Runtime/dsv3rt.h"
+#include "dsv3/Runtime/mgpu.h"
+
+#include "Safetensors.h"
+#include "TestUtil.h"
+
+#include <cmath>
+#include <cstring>
+#include <dlfcn.h>
+
+using namespace dsv3test;
+using dsv3rt::impl::DType;
+using dsv3rt::impl::writeSafetensors;
+
+namespace {
+
+// Returns the status message and frees it; "" for success.
+std::string take(dsv3rt_status s) {
+  if (!s)
+    return "";
+  std::string m = dsv3rt_status_message(s);
+  dsv3rt_status_free(s);
+  return m;
+}
+
+#define EXPECT_ERROR(expr, ...)                                                \
+  do {                                                                         \
+    std::string m_ = take(expr);                                               \
+    EXPECT_FALSE(m_.empty()) << #expr " succeeded";                            \
+    for (const char *n_ : {__VA_ARGS__})                                       \
+      EXPECT_NE(m_.find(n_), std::string::npos)                                \
+          << "message \"" << m_ << "\" lacks \"" << n_ << "\"";                \
+  } while (0)
+
+#define ASSERT_OK(expr) ASSERT_EQ(take(expr), "")
+
+class LoaderTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_OK(dsv3rt_session_create("host", &host));
+    ASSERT_OK(dsv3rt_session_create("cuda", &cuda));
+  }
+  void TearDown() override {
+    dsv3rt_module_unload(module);
+    dsv3rt_session_destroy(host);
+    dsv3rt_session_destroy(cuda);
+  }
+
+  std::string weights(const std::string &name, DType dtype,
+                      std::vector<int64_t> shape, const std::string &file) {
+    static const float w[6] = {10, 20, 30, 40, 50, 60};
+    std::string path = dir.file(file);
+    uint64_t bytes = dsv3rt::impl::checkedByteSize(dtype, shape).value();
+    std::vector<uint8_t> data(bytes);
+    std::memcpy(data.data(), w, std::min<uint64_t>(bytes, sizeof w));
+    writeSafetensors(path, {{name, dtype, shape, data.data(), bytes}});
+    return path;
+  }
+
+  dsv3rt_tensor *tensor(dsv3_dtype dtype, std::vector<int64_t> shape,
+                        const void *data = nullptr) {
+    dsv3rt_tensor *t = nullptr;
+    EXPECT_EQ(
+        take(dsv3rt_tensor_create(dtype, shape.data(), shape.size(), data, &t)),
+        "");
+    return t;
+  }
+
+  void loadAdd() {
+    ASSERT_OK(dsv3rt_module_load(host, FAKE_ADD_MODULE, &module));
+  }
+
+  void bind(const std::vector<std::string> &files) {
+    std::vector<const char *> raw;
+    for (const std::string &f : files)
+      raw.push_back(f.c_str());
+    last = take(dsv3rt_module_bind_parameters(module, raw.data(), raw.size()));
+  }
+
+  TempDir dir;
+  dsv3rt_session *host = nullptr, *cuda = nullptr;
+  dsv3rt_module *module = nullptr;
+  std::string last;
+};
+
+TEST_F(LoaderTest, HostCallAdd) {
+  loadAdd();
+  bind({weights("w", DType::F32, {2, 3}, "w.safetensors")});
+  ASSERT_EQ(last, "");
+  size_t entry = 99;
+  ASSERT_OK(dsv3rt_module_find_entry(module, "add", &entry));
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {2, 3}, x);
+  dsv3rt_tensor *out = nullptr;
+  ASSERT_OK(dsv3rt_module_call(module, entry, &in, 1, &out, 1));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(dsv3rt_tensor_dtype(out), DSV3_DTYPE_F32);
+  ASSERT_EQ(dsv3rt_tensor_rank(out), 2u);
+  EXPECT_EQ(dsv3rt_tensor_shape(out)[1], 3);
+  ASSERT_EQ(dsv3rt_tensor_byte_size(out), 24u);
+  const float *y = static_cast<const float *>(dsv3rt_tensor_data(out));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(y[i], x[i] + 10 * (i + 1));
+  // A second call reuses the binding.
+  dsv3rt_tensor_destroy(out);
+  ASSERT_OK(dsv3rt_module_call(module, entry, &in, 1, &out, 1));
+  dsv3rt_tensor_destroy(out);
+  dsv3rt_tensor_destroy(in);
+}
+
+TEST_F(LoaderTest, RankZeroOutputAndBf16) {
+  loadAdd();
+  size_t sum, neg;
+  ASSERT_OK(dsv3rt_module_find_entry(module, "sum", &sum));
+  ASSERT_OK(dsv3rt_module_find_entry(module, "neg_bf16", &neg));
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {2, 3}, x), *out = nullptr;
+  // No parameters needed by "sum": no binding required.
+  ASSERT_OK(dsv3rt_module_call(module, sum, &in, 1, &out, 1));
+  EXPECT_EQ(dsv3rt_tensor_rank(out), 0u);
+  EXPECT_EQ(*static_cast<float *>(dsv3rt_tensor_data(out)), 21.0f);
+  dsv3rt_tensor_destroy(out);
+  dsv3rt_tensor_destroy(in);
+
+  uint16_t a[4] = {0x3f80, 0xbf80, 0x0000, 0x4000};
+  in = tensor(DSV3_DTYPE_BF16, {4}, a);
+  ASSERT_OK(dsv3rt_module_call(module, neg, &in, 1, &out, 1));
+  const uint16_t *b = static_cast<uint16_t *>(dsv3rt_tensor_data(out));
+  EXPECT_EQ(b[0], 0xbf80);
+  EXPECT_EQ(b[1], 0x3f80);
+  EXPECT_EQ(b[2], 0x8000);
+  dsv3rt_tensor_destroy(out);
+  dsv3rt_tensor_destroy(in);
+}
+
+TEST_F(LoaderTest, Introspection) {
+  loadAdd();
+  EXPECT_STREQ(dsv3rt_module_target(module), "host");
+  ASSERT_EQ(dsv3rt_module_entry_count(module), 3u);
+  EXPECT_STREQ(dsv3rt_module_entry_name(module, 0), "add");
+  EXPECT_EQ(dsv3rt_module_entry_name(module, 3), nullptr);
+  size_t n = 0;
+  ASSERT_OK(dsv3rt_module_arg_count(module, 0, &n));
+  ASSERT_EQ(n, 3u);
+  dsv3rt_arg_info info;
+  ASSERT_OK(dsv3rt_module_arg_info(module, 0, 1, &info));
+  EXPECT_STREQ(info.name, "w");
+  EXPECT_EQ(info.role, DSV3_ROLE_PARAMETER);
+  EXPECT_EQ(info.dtype, DSV3_DTYPE_F32);
+  ASSERT_EQ(info.rank, 2u);
+  EXPECT_EQ(info.shape[0], 2);
+  EXPECT_ERROR(dsv3rt_module_arg_info(module, 0, 3, &info), "out of range");
+  EXPECT_ERROR(dsv3rt_module_arg_count(module, 7, &n), "out of range");
+  size_t e;
+  EXPECT_ERROR(dsv3rt_module_find_entry(module, "mul", &e),
+               "no entry named \"mul\"", "add, sum, neg_bf16");
+}
+
+TEST_F(LoaderTest, MissingParameter) {
+  loadAdd();
+  std::string other = weights("v", DType::F32, {2, 3}, "other.safetensors");
+  bind({other});
+  EXPECT_NE(last.find("missing parameter \"w\""), std::string::npos) << last;
+  EXPECT_NE(last.find(other), std::string::npos) << last;
+  bind({});
+  EXPECT_NE(last.find("searched: no files"), std::string::npos) << last;
+}
+
+TEST_F(LoaderTest, ParameterDtypeAndShapeMismatch) {
+  loadAdd();
+  std::string p = weights("w", DType::BF16, {2, 3}, "bf.safetensors");
+  bind({p});
+  EXPECT_NE(last.find("parameter \"w\" in " + p +
+                      ": expected f32[2,3], found bf16[2,3]"),
+            std::string::npos)
+      << last;
+  bind({weights("w", DType::F32, {3, 2}, "t.safetensors")});
+  EXPECT_NE(last.find("expected f32[2,3], found f32[3,2]"), std::string::npos)
+      << last;
+}
+
+TEST_F(LoaderTest, ParameterInTwoFiles) {
+  loadAdd();
+  bind({weights("w", DType::F32, {2, 3}, "a.safetensors"),
+        weights("w", DType::F32, {2, 3}, "b.safetensors")});
+  EXPECT_NE(last.find("\"w\" is in both"), std::string::npos) << last;
+}
+
+TEST_F(LoaderTest, BadParameterFileNamesIt) {
+  loadAdd();
+  std::string p = writeBytes(dir.file("junk.safetensors"), "junk");
+  bind({p});
+  EXPECT_NE(last.find(p), std::string::npos) << last;
+  EXPECT_NE(last.find("shorter than"), std::string::npos) << last;
+}
+
+TEST_F(LoaderTest, MisalignedParameterIsCopied) {
+  loadAdd();
+  // Pad the header so the f32 data starts at an odd file offset.
+  std::string padded =
+      R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})";
+  while ((8 + padded.size()) % 4 != 1)
+    padded += ' ';
+  float w[6] = {1, 1, 1, 1, 1, 1};
+  std::string path = writeSafetensorsRaw(
+      dir.file("mis.safetensors"), padded,
+      std::string(reinterpret_cast<const char *>(w), sizeof w));
+  bind({path});
+  ASSERT_EQ(last, "");
+  float x[6] = {0, 1, 2, 3, 4, 5};
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {2, 3}, x), *out = nullptr;
+  ASSERT_OK(dsv3rt_module_call(module, 0, &in, 1, &out, 1));
+  EXPECT_EQ(static_cast<float *>(dsv3rt_tensor_data(out))[5], 6.0f);
+  dsv3rt_tensor_destroy(out);
+  dsv3rt_tensor_destroy(in);
+}
+
+TEST_F(LoaderTest, CallWithoutBinding) {
+  loadAdd();
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {2, 3}), *out = nullptr;
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &in, 1, &out, 1),
+               "needs parameter \"w\" but it is not bound");
+  EXPECT_EQ(out, nullptr);
+  dsv3rt_tensor_destroy(in);
+}
+
+TEST_F(LoaderTest, InputValidation) {
+  loadAdd();
+  bind({weights("w", DType::F32, {2, 3}, "w.safetensors")});
+  dsv3rt_tensor *out = nullptr;
+  dsv3rt_tensor *wrongShape = tensor(DSV3_DTYPE_F32, {3, 2});
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &wrongShape, 1, &out, 1),
+               "input 0 (\"x\"): expected f32[2,3], got f32[3,2]");
+  dsv3rt_tensor *wrongType = tensor(DSV3_DTYPE_I32, {2, 3});
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &wrongType, 1, &out, 1),
+               "expected f32[2,3], got i32[2,3]");
+  dsv3rt_tensor *two[2] = {wrongShape, wrongType};
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, two, 2, &out, 1),
+               "takes 1 input(s), got 2");
+  dsv3rt_tensor *outs[2];
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &wrongShape, 1, outs, 2),
+               "has 1 output(s)");
+  dsv3rt_tensor *null = nullptr;
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &null, 1, &out, 1), "is NULL");
+  EXPECT_ERROR(dsv3rt_module_call(module, 9, &null, 1, &out, 1),
+               "out of range");
+  dsv3rt_tensor_destroy(wrongShape);
+  dsv3rt_tensor_destroy(wrongType);
+}
+
+TEST_F(LoaderTest, TensorCreateValidation) {
+  dsv3rt_tensor *t = nullptr;
+  int64_t neg[1] = {-2};
+  EXPECT_ERROR(dsv3rt_tensor_create(DSV3_DTYPE_F32, neg, 1, nullptr, &t),
+               "negative dimension");
+  int64_t huge[2] = {1ll << 40, 1ll << 40};
+  EXPECT_ERROR(dsv3rt_tensor_create(DSV3_DTYPE_F32, huge, 2, nullptr, &t),
+               "overflow");
+  EXPECT_ERROR(dsv3rt_tensor_create(static_cast<dsv3_dtype>(42), nullptr, 0,
+                                    nullptr, &t),
+               "invalid dtype");
+  EXPECT_EQ(t, nullptr);
+  dsv3_dtype d;
+  EXPECT_ERROR(dsv3rt_dtype_parse("f128", &d), "unknown dtype \"f128\"");
+  ASSERT_OK(dsv3rt_dtype_parse("f8e4m3fn", &d));
+  EXPECT_EQ(d, DSV3_DTYPE_F8E4M3FN);
+  EXPECT_STREQ(dsv3rt_dtype_name(DSV3_DTYPE_BF16), "bf16");
+}
+
+TEST_F(LoaderTest, UnknownDevice) {
+  dsv3rt_session *s = nullptr;
+  EXPECT_ERROR(dsv3rt_session_create("tpu", &s), "unknown device \"tpu\"");
+  EXPECT_EQ(s, nullptr);
+}
+
+TEST_F(LoaderTest, AbiMismatch) {
+  EXPECT_ERROR(dsv3rt_module_load(host, FAKE_BAD_ABI_MODULE, &module),
+               "module " FAKE_BAD_ABI_MODULE
+               " was compiled for ABI v7, runtime is v1");
+  EXPECT_EQ(module, nullptr);
+}
+
+TEST_F(LoaderTest, MalformedMetadata) {
+  EXPECT_ERROR(dsv3rt_module_load(host, FAKE_BAD_METADATA_MODULE, &module),
+               FAKE_BAD_METADATA_MODULE, "invalid metadata: not valid JSON");
+}
+
+TEST_F(LoaderTest, NotAModule) {
+  std::string text = writeBytes(dir.file("text.so"), "hello");
+  EXPECT_ERROR(dsv3rt_module_load(host, text.c_str(), &module),
+               "cannot load module");
+  std::string missing = dir.file("missing.so");
+  EXPECT_ERROR(dsv3rt_module_load(host, missing.c_str(), &module),
+               missing.c_str(), "cannot load module");
+  // A shared object that is not a dsv3 module.
+  EXPECT_ERROR(dsv3rt_module_load(host, DSV3RT_LIBRARY, &module),
+               "not a dsv3 module", "dsv3_module_abi_version");
+}
+
+TEST_F(LoaderTest, TargetMismatch) {
+  EXPECT_ERROR(dsv3rt_module_load(cuda, FAKE_ADD_MODULE, &module),
+               "module targets \"host\" but the session device is \"cuda\"");
+  EXPECT_ERROR(dsv3rt_module_load(host, FAKE_CUDA_MODULE, &module),
+               "module targets \"cuda\" but the session device is \"host\"");
+}
+
+// Metadata faults, set through the configurable fake module.
+class MetadataTest : public LoaderTest {
+protected:
+  void SetUp() override {
+    LoaderTest::SetUp();
+    handle = dlopen(FAKE_CONFIG_MODULE, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_TRUE(handle) << dlerror();
+    metadata = static_cast<const char **>(dlsym(handle, "fake_metadata"));
+    abi = static_cast<uint32_t *>(dlsym(handle, "fake_abi_version"));
+    ASSERT_TRUE(metadata && abi);
+  }
+  void TearDown() override {
+    LoaderTest::TearDown();
+    module = nullptr;
+    dlclose(handle);
+  }
+  // Loads with this metadata and returns the error ("" on success).
+  std::string load(const std::string &json) {
+    text = json;
+    *metadata = text.c_str();
+    dsv3rt_module_unload(module);
+    module = nullptr;
+    return take(dsv3rt_module_load(host, FAKE_CONFIG_MODULE, &module));
+  }
+  void expectBad(const std::string &json, const std::string &needle) {
+    std::string m = load(json);
+    EXPECT_NE(m.find(needle), std::string::npos)
+        << "metadata " << json << "\nmessage \"" << m << "\" lacks \"" << needle
+        << "\"";
+    EXPECT_NE(m.find("invalid metadata"), std::string::npos) << m;
+  }
+  std::string entry(const std::string &args,
+                    const std::string &sym = "dsv3_entry_noop") {
+    return R"({"abi_version":1,"target":"host","entries":[{"name":"e","symbol":")" +
+           sym + R"(","args":[)" + args + "]}]}";
+  }
+
+  void *handle = nullptr;
+  const char **metadata = nullptr;
+  uint32_t *abi = nullptr;
+  std::string text;
+};
+
+TEST_F(MetadataTest, Valid) {
+  EXPECT_EQ(
+      load(entry(R"({"name":"x","role":"input","dtype":"i1","shape":[]})")),
+      "");
+  EXPECT_EQ(load(R"({"abi_version":1,"target":"host","entries":[],"extra":0})"),
+            "");
+}
+
+TEST_F(MetadataTest, AbiVersionExport) {
+  *abi = 2;
+  std::string m = load(entry(""));
+  EXPECT_NE(m.find("was compiled for ABI v2, runtime is v1"), std::string::npos)
+      << m;
+  *abi = 1;
+}
+
+TEST_F(MetadataTest, Faults) {
+  expectBad("[]", "expected a JSON object, got array");
+  expectBad("", "not valid JSON");
+  expectBad(R"({"target":"host","entries":[]})",
+            "missing field \"abi_version\"");
+  expectBad(R"({"abi_version":"1","target":"host","entries":[]})",
+            "field \"abi_version\" must be number, got string");
+  expectBad(R"({"abi_version":2,"target":"host","entries":[]})",
+            "abi_version is 2, runtime is v1");
+  expectBad(R"({"abi_version":1,"entries":[]})", "missing field \"target\"");
+  expectBad(R"({"abi_version":1,"target":"tpu","entries":[]})",
+            "target \"tpu\"");
+  expectBad(R"({"abi_version":1,"target":"host","entries":{}})",
+            "field \"entries\" must be array, got object");
+  expectBad(R"({"abi_version":1,"target":"host","entries":[3]})",
+            "entries[0]: expected an object");
+  expectBad(
+      R"({"abi_version":1,"target":"host","entries":[{"name":"e","args":[]}]})",
+      "entry \"e\": missing field \"symbol\"");
+  expectBad(R"({"abi_version":1,"target":"host","entries":[{"name":1}]})",
+            "field \"name\" must be string");
+  expectBad(R"({"abi_version":1,"target":"host","entries":[)"
+            R"({"name":"e","symbol":"dsv3_entry_noop","args":[]},)"
+            R"({"name":"e","symbol":"dsv3_entry_noop","args":[]}]})",
+            "duplicate entry name \"e\"");
+  expectBad(entry(R"({"name":"x","role":"weight","dtype":"f32","shape":[]})"),
+            "unknown role \"weight\"");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f64","shape":[]})"),
+            "unknown dtype \"f64\"");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[-1]})"),
+            "dynamic dimension");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[-3]})"),
+            "negative shape dimension -3");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[2.5]})"),
+            "shape dimension 2.5 is not an integer");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":"2"})"),
+            "field \"shape\" must be array");
+  expectBad(entry(R"({"role":"input","dtype":"f32","shape":[]})"),
+            "args[0]: missing field \"name\"");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[]},)"
+                  R"({"name":"x","role":"output","dtype":"f32","shape":[]})"),
+            "duplicate argument name \"x\"");
+  expectBad(
+      R"({"abi_version":1,"target":"host","entries":[)"
+      R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
+      R"({"name":"w","role":"parameter","dtype":"f32","shape":[2]}]},)"
+      R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"
+      R"({"name":"w","role":"parameter","dtype":"f32","shape":[3]}]}]})",
+      "parameter \"w\" is f32[2] in entry \"a\" but f32[3] in entry \"b\"");
+}
+
+TEST_F(MetadataTest, MissingEntrySymbol) {
+  std::string m = load(entry("", "dsv3_entry_missing"));
+  EXPECT_NE(m.find("symbol \"dsv3_entry_missing\" is not exported"),
+            std::string::npos)
+      << m;
+}
+
+// This machine has no GPU: a cuda module still loads (its constructor's
+// mgpuModuleLoad fails softly) and a call reports the missing device.
+bool haveCudaDevice();
+
+TEST_F(LoaderTest, CudaModuleWithoutDevice) {
+  if (haveCudaDevice())
+    GTEST_SKIP() << "a CUDA device is present";
+  ASSERT_OK(dsv3rt_module_load(cuda, FAKE_CUDA_MODULE, &module));
+  EXPECT_STREQ(dsv3rt_module_target(module), "cuda");
+  float x[4] = {1, 2, 3, 4};
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {4}, x), *out = nullptr;
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &in, 1, &out, 1),
+               "no CUDA device: ");
+  EXPECT_EQ(out, nullptr);
+  dsv3rt_tensor_destroy(in);
+}
+
+// True where a driver and device exist (then the no-device tests skip).
+bool haveCudaDevice() {
+  void *s = mgpuStreamCreate();
+  mgpuStreamDestroy(s);
+  return s != nullptr;
+}
+
+TEST(Mgpu, FunctionsAreSafeWithoutDriver) {
+  if (haveCudaDevice())
+    GTEST_SKIP() << "a CUDA device is present";
+  EXPECT_EQ(mgpuModuleLoad(nullptr, 0), nullptr);
+  EXPECT_EQ(mgpuModuleLoadJIT(nullptr, 2), nullptr);
+  EXPECT_EQ(mgpuModuleGetFunction(nullptr, "k"), nullptr);
+  mgpuLaunchKernel(nullptr, 1, 1, 1, 1, 1, 1, 64 * 1024, nullptr, nullptr,
+                   nullptr, 0);
+  EXPECT_EQ(mgpuStreamCreate(), nullptr);
+  mgpuStreamSynchronize(nullptr);
+  mgpuStreamDestroy(nullptr);
+  EXPECT_EQ(mgpuEventCreate(), nullptr);
+  mgpuEventRecord(nullptr, nullptr);
+  mgpuEventSynchronize(nullptr);
+  mgpuStreamWaitEvent(nullptr, nullptr);
+  mgpuEventDestroy(nullptr);
+  EXPECT_EQ(mgpuMemAlloc(16, nullptr, false), nullptr);
+  EXPECT_EQ(mgpuMemAlloc(16, nullptr, true), nullptr);
+  mgpuMemcpy(nullptr, nullptr, 16, nullptr);
+  mgpuMemset32(nullptr, 0, 4, nullptr);
+  mgpuMemset16(nullptr, 0, 4, nullptr);
+  mgpuMemFree(nullptr, nullptr);
+  mgpuModuleUnload(nullptr);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(LoaderTest, BindEntryParametersOnly) {
+  loadAdd();
+  size_t sum = 0, add = 0;
+  ASSERT_OK(dsv3rt_module_find_entry(module, "sum", &sum));
+  ASSERT_OK(dsv3rt_module_find_entry(module, "add", &add));
+  // "sum" has no parameters: binding it needs no files; "add" does.
+  ASSERT_OK(dsv3rt_module_bind_entry_parameters(module, sum, nullptr, 0));
+  EXPECT_ERROR(dsv3rt_module_bind_entry_parameters(module, add, nullptr, 0),
+               "missing parameter \"w\"");
+  std::string w = weights("w", DType::F32, {2, 3}, "w.safetensors");
+  const char *paths[] = {w.c_str()};
+  ASSERT_OK(dsv3rt_module_bind_entry_parameters(module, add, paths, 1));
+  EXPECT_ERROR(dsv3rt_module_bind_entry_parameters(module, 5, paths, 1),
+               "out of range");
+}
+
+} // namespace

@@ -1,0 +1,158 @@
+#include "Npy.h"
+
+#include "TestUtil.h"
+
+#include <cstring>
+
+using namespace dsv3rt::impl;
+using namespace dsv3test;
+
+namespace {
+
+// A version-1.0 npy file with the given header dict and raw data.
+std::string npyBytes(const std::string &dict, const std::string &data,
+                     int major = 1) {
+  std::string header = dict + "\n";
+  std::string s = std::string("\x93NUMPY", 6) + char(major) + '\0';
+  if (major == 1) {
+    s += char(header.size() & 0xff);
+    s += char(header.size() >> 8);
+  } else {
+    s += le64(header.size()).substr(0, 4);
+  }
+  return s + header + data;
+}
+
+class NpyTest : public ::testing::Test {
+protected:
+  void expectBad(const std::string &bytes,
+                 std::initializer_list<std::string> needles) {
+    std::string path = writeBytes(dir.file("bad.npy"), bytes);
+    std::string m = expectThrowContaining([&] { readNpy(path); }, needles);
+    EXPECT_NE(m.find(path), std::string::npos) << m;
+  }
+  TempDir dir;
+};
+
+template <typename T>
+void roundTrip(const TempDir &dir, DType dtype, std::vector<int64_t> shape,
+               std::vector<T> values) {
+  std::string path = dir.file("rt.npy");
+  writeNpy(path, dtype, shape, values.data(), values.size() * sizeof(T));
+  HostTensor t = readNpy(path);
+  EXPECT_EQ(t.dtype, dtype);
+  EXPECT_EQ(t.shape, shape);
+  ASSERT_EQ(t.byteSize(), values.size() * sizeof(T));
+  if (t.byteSize())
+    EXPECT_EQ(std::memcmp(t.data(), values.data(), t.byteSize()), 0);
+}
+
+TEST_F(NpyTest, RoundTrip) {
+  roundTrip<float>(dir, DType::F32, {2, 3}, {1, 2, 3, 4, 5, 6});
+  roundTrip<float>(dir, DType::F32, {3}, {1, 2, 3});
+  roundTrip<float>(dir, DType::F32, {}, {42});
+  roundTrip<float>(dir, DType::F32, {0, 4}, {});
+  roundTrip<uint16_t>(dir, DType::F16, {2}, {0x3c00, 0xc000});
+  roundTrip<double>(dir, DType::F64, {2}, {1.5, -2});
+  roundTrip<int32_t>(dir, DType::I32, {1, 1, 2}, {-7, 9});
+  roundTrip<int64_t>(dir, DType::I64, {2}, {INT64_MIN, INT64_MAX});
+  roundTrip<int8_t>(dir, DType::I8, {2}, {-128, 127});
+  roundTrip<uint8_t>(dir, DType::U8, {2}, {0, 255});
+  roundTrip<uint8_t>(dir, DType::I1, {3}, {1, 0, 1});
+}
+
+TEST_F(NpyTest, ReadsVersions2And3AndPythonSpelling) {
+  float v[2] = {1, 2};
+  std::string data(reinterpret_cast<const char *>(v), sizeof v);
+  for (int major : {2, 3}) {
+    std::string path = writeBytes(
+        dir.file("v.npy"),
+        npyBytes("{\"shape\": (2,), 'fortran_order': False, 'descr': '<f4'}",
+                 data, major));
+    HostTensor t = readNpy(path);
+    EXPECT_EQ(t.shape, std::vector<int64_t>{2});
+    EXPECT_EQ(std::memcmp(t.data(), v, 8), 0);
+  }
+}
+
+TEST_F(NpyTest, WriterRefusesTypesNumpyLacks) {
+  uint16_t v[1] = {0};
+  std::string path = dir.file("b.npy");
+  expectThrowContaining([&] { writeNpy(path, DType::BF16, {1}, v, 2); },
+                        {path, "numpy has no bf16", ".safetensors"});
+  expectThrowContaining([&] { writeNpy(path, DType::F8E4M3FN, {1}, v, 1); },
+                        {"numpy has no f8e4m3fn"});
+}
+
+TEST_F(NpyTest, BadMagic) {
+  expectBad("PK\x03\x04 not numpy", {"missing \\x93NUMPY magic"});
+  expectBad("", {"magic"});
+}
+
+TEST_F(NpyTest, UnsupportedVersion) {
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': ()}",
+                     "xxxx", 4),
+            {"unsupported npy format version 4.0"});
+}
+
+TEST_F(NpyTest, TruncatedHeader) {
+  expectBad(std::string("\x93NUMPY\x01\x00", 8), {"header length missing"});
+  expectBad(std::string("\x93NUMPY\x01\x00\xff\x00{", 11),
+            {"header length 255 exceeds the file size"});
+}
+
+TEST_F(NpyTest, FortranOrder) {
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1,)}",
+                     "xxxx"),
+            {"fortran_order"});
+}
+
+TEST_F(NpyTest, BigEndian) {
+  expectBad(npyBytes("{'descr': '>f4', 'fortran_order': False, 'shape': (1,)}",
+                     "xxxx"),
+            {"big-endian dtype '>f4'"});
+}
+
+TEST_F(NpyTest, UnsupportedDescr) {
+  expectBad(npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,)}",
+                     "xxxxxxxx"),
+            {"unsupported npy dtype '<c8'"});
+}
+
+TEST_F(NpyTest, TruncatedData) {
+  expectBad(
+      npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}",
+               std::string(20, 'x')),
+      {"truncated npy data", "needs 24 bytes, file has 20"});
+}
+
+TEST_F(NpyTest, ExtraData) {
+  expectBad(npyBytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,)}",
+                     std::string(8, 'x')),
+            {"data length 8 does not match shape [1]"});
+}
+
+TEST_F(NpyTest, MalformedHeader) {
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': False}", "xxxx"),
+            {"malformed npy header", "missing key 'shape'"});
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), "
+                     "'extra': 1}",
+                     "xxxx"),
+            {"malformed npy header", "unexpected key 'extra'"});
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': Nope, 'shape': (1,)}",
+                     "xxxx"),
+            {"expected True or False"});
+  expectBad(
+      npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", ""),
+      {"non-negative integer dimension"});
+  expectBad(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)",
+                     "xxxx"),
+            {"malformed npy header"});
+  expectBad(npyBytes("'descr'", "xxxx"), {"malformed npy header"});
+  expectBad(npyBytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
+                     "'shape': (1,)}",
+                     "xxxx"),
+            {"duplicate key 'descr'"});
+}
+
+} // namespace
