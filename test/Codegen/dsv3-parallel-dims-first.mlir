@@ -5,6 +5,7 @@
 // dims in their original order.
 // CHECK-DAG: #[[IN:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
 // CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+// CHECK-DAG: #[[T:.*]] = affine_map<(d0, d1) -> (d1, d0)>
 // CHECK-LABEL: func.func @amax
 // CHECK: linalg.generic {indexing_maps = [#[[IN]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
 func.func @amax(%x: memref<4x1x2x128xf32>, %out: memref<4x2xf32>) {
@@ -22,8 +23,11 @@ func.func @amax(%x: memref<4x1x2x128xf32>, %out: memref<4x2xf32>) {
 
 // linalg.index follows its dimension.
 // CHECK-LABEL: func.func @index
-// CHECK: iterator_types = ["parallel", "reduction"]
-// CHECK: linalg.index 0 : index
+// CHECK: indexing_maps = [#[[T]], #{{.*}}], iterator_types = ["parallel", "reduction"]
+// CHECK: %[[OLD1:.*]] = linalg.index 0 : index
+// CHECK: %[[OLD0:.*]] = linalg.index 1 : index
+// CHECK: %[[I:.*]] = affine.apply #{{.*}}(%[[OLD1]], %[[OLD0]])
+// CHECK: arith.addi %{{.*}}, %[[I]] : index
 func.func @index(%x: memref<8x4xindex>, %out: memref<4xindex>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
                                    affine_map<(d0, d1) -> (d1)>],
