@@ -8,7 +8,9 @@ store in a defined function addresses host memory only: its own stack
 descriptors, which the runtime keeps on the host). Pointers loaded from a
 descriptor are device pointers and never count as host memory. Calls to
 memory intrinsics (llvm.memcpy and friends) are rejected outright.
-Prints OK and the number of accesses checked, or each offending line.
+Prints OK and the number of accesses checked, or each offending line, and
+exits 1 on violations; with --expect-violations (a negative control for
+tests) the exit status is inverted.
 """
 import re
 import sys
@@ -58,4 +60,5 @@ def main(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    rc = main(sys.argv[-1])
+    sys.exit(1 - rc if "--expect-violations" in sys.argv[1:-1] else rc)
