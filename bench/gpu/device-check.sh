@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepared check for a lent GPU machine (CUDA driver + PyTorch, no LLVM).
+# Build here first, then carry build/bin/dsv3-run, build/lib/libdsv3rt.so and
+# the demo directory (scripts/demo.sh writes build/demo/: modules, weights,
+# inputs, host outputs):
+#   bench/gpu/device-check.sh build/bin build/demo
+# Runs the cuda module of the V3 attention projections, compares it with the
+# host module's outputs and with PyTorch computing the same layer on the GPU.
+# NOTE: not yet run on a GPU (no device was lent to the session that wrote it).
+set -euo pipefail
+bin="${1:?usage: device-check.sh BIN_DIR DEMO_DIR}"
+demo="${2:?usage: device-check.sh BIN_DIR DEMO_DIR}"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+for out in q kv_c k_pe; do rm -f "$demo/$out.cuda.npy"; done
+timeout 300 "$bin/dsv3-run" "$demo/attn_proj.cuda.so" --device=cuda --function=attn_proj \
+  --parameters="$demo/weights.safetensors" --input=@"$demo/hidden.safetensors":hidden \
+  --benchmark=10 \
+  --output=@"$demo/q.cuda.npy" --output=@"$demo/kv_c.cuda.npy" --output=@"$demo/k_pe.cuda.npy"
+timeout 300 python3 - "$demo" <<'PY'
+import json, struct, sys, time
+import numpy as np, torch
+d = sys.argv[1]
+def load(path):
+    raw = open(path, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    hdr = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+    dt = {"F32": torch.float32, "BF16": torch.bfloat16, "F8_E4M3": torch.float8_e4m3fn}
+    out = {}
+    for k, v in hdr.items():
+        if k == "__metadata__": continue
+        b, e = v["data_offsets"]
+        out[k] = torch.frombuffer(bytearray(data[b:e]), dtype=dt[v["dtype"]]).reshape(v["shape"])
+    return out
+w = {k: v.cuda() for k, v in load(f"{d}/weights.safetensors").items()}
+x = load(f"{d}/hidden.safetensors")["hidden"].cuda().float()
+L = "model.layers.0.self_attn."
+def deq(n):
+    q = w[L + n + ".weight"].float(); s = w[L + n + ".weight_scale_inv"]
+    s = s.repeat_interleave(128, 0).repeat_interleave(128, 1)[: q.shape[0], : q.shape[1]]
+    return q * s
+def rms(v, g): return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + 1e-6) * g.float()
+torch.cuda.synchronize(); t = time.perf_counter()
+qa = rms(x @ deq("q_a_proj").T, w[L + "q_a_layernorm.weight"])
+kv = x @ deq("kv_a_proj_with_mqa").T
+ref = [qa @ deq("q_b_proj").T, rms(kv[:, :512], w[L + "kv_a_layernorm.weight"]), kv[:, 512:]]
+torch.cuda.synchronize(); ms = (time.perf_counter() - t) * 1e3
+print(f"PyTorch (dequantize + f32 GEMM) on the GPU: {ms:.2f} ms")
+print(f"{'output':8s} {'cuda vs host':>14s} {'cuda vs torch':>14s}")
+for n, r in zip(("q", "kv_c", "k_pe"), ref):
+    c = np.load(f"{d}/{n}.cuda.npy").astype(np.float64); h = np.load(f"{d}/{n}.npy").astype(np.float64)
+    r = r.double().cpu().numpy()
+    print(f"{n:8s} {np.linalg.norm(c - h) / np.linalg.norm(h):14.2e} {np.linalg.norm(c - r) / np.linalg.norm(r):14.2e}")
+PY
