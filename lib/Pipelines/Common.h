@@ -1,0 +1,22 @@
+//===- Common.h - stages shared by the host and cuda pipelines --*- C++ -*-===//
+//
+// Private to lib/Pipelines: both targets bufferize the same way so that the
+// entry calling convention (out-params, docs/runtime-abi.md) is identical.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DSV3_LIB_PIPELINES_COMMON_H
+#define DSV3_LIB_PIPELINES_COMMON_H
+
+namespace mlir {
+class OpPassManager;
+namespace dsv3 {
+
+/// Bufferizes tensor functions into memref functions whose results are
+/// out-params, the calling convention of docs/runtime-abi.md, and inserts
+/// the deallocations of temporaries.
+void addBufferization(OpPassManager &pm);
+
+} // namespace dsv3
+} // namespace mlir
+
+#endif // DSV3_LIB_PIPELINES_COMMON_H
