@@ -1,4 +1,5 @@
-//===- Target.h - from LLVM dialect to a loadable module ---------*- C++ -*-===//
+//===- Target.h - from LLVM dialect to a loadable module ---------*- C++
+//-*-===//
 #ifndef DSV3_TARGET_H
 #define DSV3_TARGET_H
 

@@ -16,9 +16,9 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
 } // namespace
 
 void mlir::dsv3::registerDsv3Pipelines() {
-  PassPipelineRegistration<>(
-      "dsv3-host-pipeline", "dsv3 graph to LLVM dialect for the host",
-      [](OpPassManager &pm) { buildHostPipeline(pm); });
+  PassPipelineRegistration<>("dsv3-host-pipeline",
+                             "dsv3 graph to LLVM dialect for the host",
+                             [](OpPassManager &pm) { buildHostPipeline(pm); });
   PassPipelineRegistration<CudaPipelineOptions>(
       "dsv3-cuda-pipeline",
       "dsv3 graph to LLVM dialect with embedded CUDA kernels",

@@ -58,7 +58,8 @@ struct Dsv3EmitModuleABIPass
 
     std::string text = metaAttr.getValue().str();
     text.push_back('\0');
-    auto arrTy = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), text.size());
+    auto arrTy =
+        LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), text.size());
     LLVM::GlobalOp::create(b, loc, arrTy, /*isConstant=*/true,
                            LLVM::Linkage::Internal, "__dsv3_metadata",
                            b.getStringAttr(text));

@@ -33,10 +33,9 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
                                            const LinkOptions &options) {
   SmallString<128> llPath;
   int fd;
-  if (auto ec = llvm::sys::fs::createTemporaryFile("dsv3-module", "ll", fd,
-                                                   llPath))
-    return module.emitError("cannot create a temporary file: ")
-           << ec.message();
+  if (auto ec =
+          llvm::sys::fs::createTemporaryFile("dsv3-module", "ll", fd, llPath))
+    return module.emitError("cannot create a temporary file: ") << ec.message();
   llvm::FileRemover removeLL(llPath);
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
@@ -49,20 +48,12 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
            << options.clang << "': " << clang.getError().message();
   std::string opt = "-O" + std::to_string(options.optLevel);
   std::string march = "-march=" + options.march;
-  SmallVector<StringRef> args = {*clang,
-                                 opt,
-                                 march,
-                                 "-fPIC",
-                                 "-shared",
-                                 "-Wno-override-module",
-                                 "-x",
-                                 "ir",
-                                 llPath,
-                                 "-o",
-                                 outPath};
+  SmallVector<StringRef> args = {
+      *clang, opt,  march,  "-fPIC", "-shared", "-Wno-override-module",
+      "-x",   "ir", llPath, "-o",    outPath};
   std::string err;
-  int rc = llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, {}, 0, 0,
-                                     &err);
+  int rc =
+      llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, {}, 0, 0, &err);
   if (rc != 0)
     return module.emitError("clang failed (exit ")
            << rc << ") compiling the module" << (err.empty() ? "" : ": ")

@@ -54,9 +54,9 @@ struct Dsv3AnnotateABIPass
                                          StringRef name, StringRef role) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor || !tensor.hasStaticShape())
-      return emitError(loc) << "entry " << role << " '" << name
-                            << "' must be a statically shaped tensor, got "
-                            << type;
+      return emitError(loc)
+             << "entry " << role << " '" << name
+             << "' must be a statically shaped tensor, got " << type;
     StringRef dtype = abiDType(tensor.getElementType());
     if (dtype.empty())
       return emitError(loc) << "entry " << role << " '" << name
@@ -123,8 +123,10 @@ struct Dsv3AnnotateABIPass
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
     }
-    llvm::json::Value meta = llvm::json::Object{
-        {"abi_version", 1}, {"target", std::string(target)}, {"entries", std::move(entries)}};
+    llvm::json::Value meta =
+        llvm::json::Object{{"abi_version", 1},
+                           {"target", std::string(target)},
+                           {"entries", std::move(entries)}};
     std::string text;
     llvm::raw_string_ostream os(text);
     os << meta;

@@ -50,9 +50,9 @@ struct Dsv3OutlineParametersPass
         }
         unsigned idx = func.getNumArguments();
         auto attrs = DictionaryAttr::get(
-            &getContext(), {NamedAttribute(StringAttr::get(&getContext(),
-                                                           "dsv3.parameter"),
-                                           StringAttr::get(&getContext(), name))});
+            &getContext(),
+            {NamedAttribute(StringAttr::get(&getContext(), "dsv3.parameter"),
+                            StringAttr::get(&getContext(), name))});
         if (failed(func.insertArgument(idx, type, attrs, ops.front().getLoc())))
           return signalPassFailure();
         Value arg = func.getArgument(idx);

@@ -68,8 +68,8 @@ int main(int argc, char **argv) {
 
   if (target != "host" && target != "cuda")
     return fail("--target must be host or cuda, got '" + target + "'");
-  static const char *kEmits[] = {"linalg", "bufferized", "gpu", "llvm",
-                                 "llvm-ir", "ptx", "so"};
+  static const char *kEmits[] = {"linalg",  "bufferized", "gpu", "llvm",
+                                 "llvm-ir", "ptx",        "so"};
   if (!llvm::is_contained(kEmits, emit))
     return fail("unknown --emit=" + emit +
                 " (linalg, bufferized, gpu, llvm, llvm-ir, ptx, so)");

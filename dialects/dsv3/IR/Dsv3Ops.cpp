@@ -41,9 +41,9 @@ static LogicalResult verifyBlockScaled(Operation *op, RankedTensorType data,
     expected.push_back(ceilDiv(dim, b));
   if (scale.getShape() != ArrayRef<int64_t>(expected))
     return op->emitOpError("scale shape must be ")
-           << shapeStr(expected) << " (ceil-div of " << shapeStr(data.getShape())
-           << " by block " << shapeStr(block) << "), got "
-           << shapeStr(scale.getShape());
+           << shapeStr(expected) << " (ceil-div of "
+           << shapeStr(data.getShape()) << " by block " << shapeStr(block)
+           << "), got " << shapeStr(scale.getShape());
   return success();
 }
 
@@ -96,8 +96,8 @@ LogicalResult LinearOp::verify() {
   int64_t m = x.getDimSize(0), k = x.getDimSize(1);
   int64_t n = w.getDimSize(0);
   if (w.getDimSize(1) != k)
-    return emitOpError("weight K (") << w.getDimSize(1)
-                                     << ") differs from input K (" << k << ")";
+    return emitOpError("weight K (")
+           << w.getDimSize(1) << ") differs from input K (" << k << ")";
   if (y.getShape() != ArrayRef<int64_t>{m, n})
     return emitOpError("result shape must be ")
            << shapeStr({m, n}) << ", got " << shapeStr(y.getShape());

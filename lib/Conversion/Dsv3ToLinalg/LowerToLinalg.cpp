@@ -142,9 +142,8 @@ static Value unblock(OpBuilder &b, Location loc, Value blocked,
   if (ArrayRef<int64_t>(view.padded) == resultType.getShape())
     return flat;
   int64_t rank = resultType.getRank();
-  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), strides(
-                                              rank, b.getIndexAttr(1)),
-      sizes;
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+      strides(rank, b.getIndexAttr(1)), sizes;
   for (int64_t d : resultType.getShape())
     sizes.push_back(b.getIndexAttr(d));
   return tensor::ExtractSliceOp::create(b, loc, resultType, flat, offsets,
@@ -199,7 +198,8 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
   // its block's scale and stays NaN through the cast below.
   Value amax =
       linalg::GenericOp::create(
-          b, loc, TypeRange{RankedTensorType::get(view.nblocks, b.getF32Type())},
+          b, loc,
+          TypeRange{RankedTensorType::get(view.nblocks, b.getF32Type())},
           ValueRange{view.value}, ValueRange{zerosF32(b, loc, view.nblocks)},
           ArrayRef<AffineMap>{id, blk},
           blockedIterators(rank, IteratorType::reduction),
@@ -241,8 +241,8 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
           ArrayRef<AffineMap>{id, blk, id},
           blockedIterators(rank, IteratorType::parallel),
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value v = arith::DivFOp::create(nb, l, toF32(nb, l, args[0]),
-                                            args[1]);
+            Value v =
+                arith::DivFOp::create(nb, l, toF32(nb, l, args[0]), args[1]);
             linalg::YieldOp::create(nb, l,
                                     ValueRange{saturatingCastToE4M3(nb, l, v)});
           })
@@ -251,19 +251,19 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
 
   Value stored = scale;
   if (storedScaleElem != b.getF32Type()) {
-    stored = linalg::GenericOp::create(
-                 b, loc,
-                 TypeRange{RankedTensorType::get(view.nblocks, storedScaleElem)},
-                 ValueRange{scale},
-                 ValueRange{emptyLike(b, loc, view.nblocks, storedScaleElem)},
-                 ArrayRef<AffineMap>{idS, idS}, par,
-                 [&](OpBuilder &nb, Location l, ValueRange args) {
-                   linalg::YieldOp::create(
-                       nb, l,
-                       ValueRange{arith::TruncFOp::create(
-                           nb, l, storedScaleElem, args[0])});
-                 })
-                 .getResult(0);
+    stored =
+        linalg::GenericOp::create(
+            b, loc,
+            TypeRange{RankedTensorType::get(view.nblocks, storedScaleElem)},
+            ValueRange{scale},
+            ValueRange{emptyLike(b, loc, view.nblocks, storedScaleElem)},
+            ArrayRef<AffineMap>{idS, idS}, par,
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              linalg::YieldOp::create(nb, l,
+                                      ValueRange{arith::TruncFOp::create(
+                                          nb, l, storedScaleElem, args[0])});
+            })
+            .getResult(0);
   }
   return {q, scale, stored};
 }
@@ -406,9 +406,8 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
                           ? ScaleFormat::ue8m0
                           : ScaleFormat::f32;
     auto qaType = RankedTensorType::get({m, k}, b.getType<Float8E4M3FNType>());
-    auto [qa, sa, storedSa] = buildQuantize(b, loc, op.getInput(),
-                                            {1, kQuantBlock}, fmt, qaType,
-                                            b.getF32Type());
+    auto [qa, sa, storedSa] = buildQuantize(
+        b, loc, op.getInput(), {1, kQuantBlock}, fmt, qaType, b.getF32Type());
     (void)storedSa;
 
     // partial[m, n, kb] = Σ_ki f32(qa[m, kb, ki]) · f32(q[n, kb, ki]), on
@@ -417,14 +416,15 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
       auto t = cast<RankedTensorType>(v.getType());
       return tensor::ExpandShapeOp::create(
           b, loc,
-          RankedTensorType::get({rows, kb, kQuantBlock}, t.getElementType()),
-          v, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+          RankedTensorType::get({rows, kb, kQuantBlock}, t.getElementType()), v,
+          SmallVector<ReassociationIndices>{{0}, {1, 2}});
     };
     AffineExpr dm, dn, dkb, dki;
     bindDims(ctx, dm, dn, dkb, dki);
     Value partial =
         linalg::GenericOp::create(
-            b, loc, TypeRange{RankedTensorType::get({m, n, kb}, b.getF32Type())},
+            b, loc,
+            TypeRange{RankedTensorType::get({m, n, kb}, b.getF32Type())},
             ValueRange{splitK(qa, m), splitK(op.getWeight(), n)},
             ValueRange{zerosF32(b, loc, {m, n, kb})},
             ArrayRef<AffineMap>{AffineMap::get(4, 0, {dm, dkb, dki}, ctx),
@@ -517,7 +517,8 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
               Value mean = arith::DivFOp::create(nb, l, args[1],
                                                  constF32(nb, l, float(d)));
               Value r = math::RsqrtOp::create(
-                  nb, l, arith::AddFOp::create(nb, l, mean, constF32(nb, l, eps)));
+                  nb, l,
+                  arith::AddFOp::create(nb, l, mean, constF32(nb, l, eps)));
               Value v = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]), r);
               v = arith::MulFOp::create(nb, l, v, toF32(nb, l, args[2]));
               linalg::YieldOp::create(nb, l,
@@ -538,8 +539,8 @@ struct Dsv3LowerToLinalgPass
     // No folding: the lit tests check the IR exactly as the patterns build it.
     GreedyRewriteConfig config;
     config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(
+            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
       return signalPassFailure();
   }
 };

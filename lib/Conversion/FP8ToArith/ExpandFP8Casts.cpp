@@ -99,7 +99,8 @@ Value e4m3ToF32(const ShapedBuilder &sb, Value v) {
   Value mag = sb.andi(bits, 0x7f);
   Value f = sb.asF32(arith::OrIOp::create(sb.b, sb.loc, sign, sb.shl(mag, 20)));
   f = arith::MulFOp::create(sb.b, sb.loc, f, sb.f32(0x1p120f));
-  Value nan = sb.asF32(arith::OrIOp::create(sb.b, sb.loc, sign, sb.i32(0x7fc00000)));
+  Value nan =
+      sb.asF32(arith::OrIOp::create(sb.b, sb.loc, sign, sb.i32(0x7fc00000)));
   return sb.select(sb.cmp(arith::CmpIPredicate::eq, mag, 0x7f), nan, f);
 }
 
@@ -121,11 +122,11 @@ Value f32ToE4M3(const ShapedBuilder &sb, Value f, Type f8) {
                                        sb.i32(120 << 3));
   normal = sb.select(sb.cmp(P::sgt, normal, 0x7e), sb.i32(0x7f), normal);
   // Subnormal range: the code is round_even(|x| · 2^9), exact scaling.
-  Value scaled = arith::MulFOp::create(sb.b, sb.loc, sb.asF32(abs),
-                                       sb.f32(0x1p9f));
-  Value sub = arith::FPToUIOp::create(
-      sb.b, sb.loc, sb.like(sb.b.getI32Type()),
-      math::RoundEvenOp::create(sb.b, sb.loc, scaled));
+  Value scaled =
+      arith::MulFOp::create(sb.b, sb.loc, sb.asF32(abs), sb.f32(0x1p9f));
+  Value sub =
+      arith::FPToUIOp::create(sb.b, sb.loc, sb.like(sb.b.getI32Type()),
+                              math::RoundEvenOp::create(sb.b, sb.loc, scaled));
   Value code = sb.select(sb.cmp(P::ult, abs, 0x3c800000), sub, normal);
   code = sb.select(sb.cmp(P::ugt, abs, 0x7f800000), sb.i32(0x7f), code);
   return sb.fromBits8(arith::OrIOp::create(sb.b, sb.loc, code, sign), f8);
@@ -149,9 +150,8 @@ Value f32ToE8M0(const ShapedBuilder &sb, Value f, Type f8) {
   Value exp = sb.andi(sb.shr(bits, 23), 0xff);
   Value mant = sb.andi(bits, 0x7fffff);
   Value above = sb.cmp(P::ugt, mant, 0x400000);
-  Value tie = arith::AndIOp::create(
-      sb.b, sb.loc, sb.cmp(P::eq, mant, 0x400000),
-      sb.cmp(P::ne, sb.andi(exp, 1), 0));
+  Value tie = arith::AndIOp::create(sb.b, sb.loc, sb.cmp(P::eq, mant, 0x400000),
+                                    sb.cmp(P::ne, sb.andi(exp, 1), 0));
   Value up = arith::OrIOp::create(sb.b, sb.loc, above, tie);
   Value code = arith::AddIOp::create(
       sb.b, sb.loc, exp,
