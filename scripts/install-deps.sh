@@ -6,7 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 pkgs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
-      cmake ninja-build libgtest-dev nlohmann-json3-dev python3 python3-venv
+      libclang-rt-22-dev cmake ninja-build libgtest-dev nlohmann-json3-dev
+      python3 python3-venv
       binutils)
 missing=()
 for p in "${pkgs[@]}"; do

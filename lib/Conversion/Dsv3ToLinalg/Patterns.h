@@ -1,0 +1,17 @@
+//===- Patterns.h - lowering patterns per dsv3 op family --------*- C++ -*-===//
+//
+// Each op family's lowering lives in its own file and registers its patterns
+// here; dsv3-lower-to-linalg applies all of them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DSV3_CONVERSION_DSV3TOLINALG_PATTERNS_H
+#define DSV3_CONVERSION_DSV3TOLINALG_PATTERNS_H
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::dsv3 {
+/// quantize, dequantize, linear, rms_norm (LowerCoreOps.cpp).
+void populateCoreOpsLoweringPatterns(RewritePatternSet &patterns);
+} // namespace mlir::dsv3
+
+#endif // DSV3_CONVERSION_DSV3TOLINALG_PATTERNS_H

@@ -1,0 +1,60 @@
+//===- Utils.h - shared builders of the dsv3 -> linalg lowering -*- C++ -*-===//
+//
+// Private to lib/Conversion/Dsv3ToLinalg: the scalar formulas (casts, scale
+// rounding) and tensor views (blocks) that the patterns of several op
+// families share, so each formula of the spec is written once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DSV3_CONVERSION_DSV3TOLINALG_UTILS_H
+#define DSV3_CONVERSION_DSV3TOLINALG_UTILS_H
+
+#include "dsv3/IR/Dsv3Dialect.h"
+
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+#include <tuple>
+
+namespace mlir::dsv3::detail {
+
+Value constF32(OpBuilder &b, Location loc, float v);
+/// Converts a float scalar to `to` (extf or truncf; identity when equal).
+Value convertFloat(OpBuilder &b, Location loc, Value v, Type to);
+Value toF32(OpBuilder &b, Location loc, Value v);
+/// The saturating E4M3 cast of spec §5.1 (clamp to ±448, NaN kept, RNE).
+Value saturatingCastToE4M3(OpBuilder &b, Location loc, Value f32);
+/// UE8M0 rounding of a positive f32 scale (exact exponent arithmetic).
+Value roundUpToPowerOfTwo(OpBuilder &b, Location loc, Value f32);
+
+/// A tensor of shape S seen as [S0/b0, b0, S1/b1, b1, ...] after padding every
+/// dimension up to a multiple of its block. Padding never changes a block's
+/// amax (|0| <= anything, and amax is clamped at 1e-4 anyway) and padded
+/// elements are sliced away again by `unblock`.
+struct BlockedView {
+  Value value;                  // [nb0, b0, nb1, b1, ...]
+  SmallVector<int64_t> padded;  // [nb0*b0, nb1*b1, ...]
+  SmallVector<int64_t> nblocks; // [nb0, nb1, ...]
+};
+
+SmallVector<ReassociationIndices> pairReassociation(int64_t rank);
+/// Pads `v` to whole blocks and expands each dim d into [d/b, b].
+BlockedView blockView(OpBuilder &b, Location loc, Value v,
+                      ArrayRef<int64_t> block);
+/// Collapses a blocked result back and crops the padding.
+Value unblock(OpBuilder &b, Location loc, Value blocked,
+              const BlockedView &view, RankedTensorType resultType);
+/// (d0, ..., d_{2r-1}) -> (d0, d2, ...): block indices of a blocked space.
+AffineMap blockIndexMap(MLIRContext *ctx, int64_t rank);
+Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem);
+Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape);
+SmallVector<utils::IteratorType> blockedIterators(int64_t rank,
+                                                  utils::IteratorType inner);
+
+/// dsv3.quantize of `x` (spec §5.3-5.5): returns {q, the f32 scale used for
+/// the division, the scale as stored (f32 or f8E8M0FNU)}.
+std::tuple<Value, Value, Value>
+buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
+              ScaleFormat fmt, RankedTensorType qType, Type storedScaleElem);
+
+} // namespace mlir::dsv3::detail
+
+#endif // DSV3_CONVERSION_DSV3TOLINALG_UTILS_H
