@@ -104,6 +104,29 @@ def Dsv3LowerFP8CastsToNVVM : Pass<"dsv3-lower-fp8-casts-to-nvvm"> {
 // Target strategies (lib/Codegen)
 //===----------------------------------------------------------------------===//
 
+def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
+  let summary = "Host strategy for weight-only FP8 dsv3.linear: vector loops";
+  let description = [{
+    Decode-shaped FP8 linears are bound by reading the weight. This host
+    strategy replaces a weight-only `dsv3.linear` with an FP8 weight (K a
+    multiple of the vector width) by loops over N and M around a vector loop
+    over each 128-wide K block: the weight is read once as FP8, widened in
+    registers, multiplied with the activation and summed in f32; the block
+    sum is then scaled by `weight_scale_inv`. Same f32 accumulation as the
+    linalg definition; the order of the K sum differs (spec §5.6 leaves it
+    open), and the scale is applied per 128-element block sum, as DeepSeek's
+    kernels do.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "Elements per vector step (divides 128)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
   let summary = "Rewrite memref.copy into linalg.copy";
   let description = [{

@@ -41,6 +41,9 @@ void mlir::dsv3::buildGraphToLinalgPipeline(OpPassManager &pm,
 }
 
 void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop) {
+  // Host strategy for the bandwidth-bound FP8 linears, before the generic
+  // linalg lowering takes the rest.
+  pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
   buildGraphToLinalgPipeline(pm, "host");
   if (stop == Stage::Linalg)
     return;
@@ -55,6 +58,7 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop) {
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
