@@ -13,6 +13,8 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.dsv3_obj_root, "test")
 
 llvm_config.use_default_substitutions()
+# FileCheck, not, count and llvm-nm of the same LLVM release.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # Python drivers of the integration tests find the tools through DSV3_BIN.
 config.environment["DSV3_BIN"] = config.dsv3_tools_dir
 # Reference scripts (numpy, ml_dtypes) run with the interpreter CMake found.

@@ -231,4 +231,7 @@ def Dsv3_RMSNormOp : Dsv3_Op<"rms_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "dsv3/IR/Dsv3MoEOps.td"
+include "dsv3/IR/Dsv3AttentionOps.td"
+
 #endif // DSV3_OPS_TD

@@ -29,6 +29,8 @@ struct Dsv3LowerToLinalgPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     dsv3::populateCoreOpsLoweringPatterns(patterns);
+    dsv3::populateMoELoweringPatterns(patterns);
+    dsv3::populateAttentionLoweringPatterns(patterns);
     // No folding: the lit tests check the IR exactly as the patterns build it.
     GreedyRewriteConfig config;
     config.enableFolding(false);

@@ -12,6 +12,11 @@
 namespace mlir::dsv3 {
 /// quantize, dequantize, linear, rms_norm (LowerCoreOps.cpp).
 void populateCoreOpsLoweringPatterns(RewritePatternSet &patterns);
+/// moe_gate, expert_bias_update, expert_dispatch, grouped_matmul,
+/// expert_combine (LowerMoE.cpp).
+void populateMoELoweringPatterns(RewritePatternSet &patterns);
+/// rope, latent_attention, kv_cache_update (LowerAttention.cpp).
+void populateAttentionLoweringPatterns(RewritePatternSet &patterns);
 } // namespace mlir::dsv3
 
 #endif // DSV3_CONVERSION_DSV3TOLINALG_PATTERNS_H

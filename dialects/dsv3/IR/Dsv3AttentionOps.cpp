@@ -1,0 +1,246 @@
+//===- Dsv3AttentionOps.cpp - verifiers of the attention ops --------------===//
+//
+// Shapes and RoPE/YaRN configurations are checked at parse time: a wrong
+// rope_scaling would otherwise only show up as slightly wrong logits.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/IR/Dsv3Attention.h"
+#include "dsv3/IR/Dsv3Ops.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+static std::string dims(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// YaRN scalars (spec §2.3)
+//===----------------------------------------------------------------------===//
+
+double mlir::dsv3::yarnMscale(double factor, double mscale) {
+  if (factor <= 1.0)
+    return 1.0;
+  return 0.1 * mscale * std::log(factor) + 1.0;
+}
+
+double mlir::dsv3::mlaSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim,
+                                   std::optional<double> factor,
+                                   double mscale) {
+  double scale = 1.0 / std::sqrt(double(qkNopeHeadDim + qkRopeHeadDim));
+  if (factor) {
+    double m = yarnMscale(*factor, mscale);
+    scale *= m * m;
+  }
+  return scale;
+}
+
+SmallVector<double>
+mlir::dsv3::ropeFrequencies(int64_t dim, double theta,
+                            std::optional<YarnConfig> yarn) {
+  int64_t half = dim / 2;
+  SmallVector<double> freqs;
+  for (int64_t i = 0; i < half; ++i)
+    freqs.push_back(std::pow(theta, -double(2 * i) / double(dim)));
+  if (!yarn)
+    return freqs;
+  // Dimension index at which a wavelength makes `rotations` turns over the
+  // original context (DeepSeek's find_correction_dim).
+  auto corr = [&](double rotations) {
+    return double(dim) *
+           std::log(double(yarn->originalMaxPositionEmbeddings) /
+                    (rotations * 2.0 * M_PI)) /
+           (2.0 * std::log(theta));
+  };
+  double low = std::max(std::floor(corr(yarn->betaFast)), 0.0);
+  double high = std::min(std::ceil(corr(yarn->betaSlow)), double(dim - 1));
+  if (low == high)
+    high += 0.001;
+  for (int64_t i = 0; i < half; ++i) {
+    double ramp = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);
+    freqs[i] *= (1.0 - ramp) + ramp / yarn->factor;
+  }
+  return freqs;
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.rope
+//===----------------------------------------------------------------------===//
+
+SmallVector<double> RopeOp::getFrequencies() {
+  std::optional<YarnConfig> yarn;
+  if (auto f = getFactor())
+    yarn = YarnConfig{
+        f->convertToDouble(),
+        static_cast<int64_t>(getOriginalMaxPositionEmbeddings().value_or(0)),
+        getBetaFast() ? getBetaFast()->convertToDouble() : 32.0,
+        getBetaSlow() ? getBetaSlow()->convertToDouble() : 1.0};
+  return ropeFrequencies(getInput().getType().getShape().back(),
+                         getTheta().convertToDouble(), yarn);
+}
+
+double RopeOp::getSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim) {
+  std::optional<double> factor;
+  if (auto f = getFactor())
+    factor = f->convertToDouble();
+  // Hugging Face multiplies by m² only when mscale_all_dim is set; absent it
+  // counts as 0, for which m = 1.
+  double mscale =
+      getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
+  return mlaSoftmaxScale(qkNopeHeadDim, qkRopeHeadDim, factor, mscale);
+}
+
+LogicalResult RopeOp::verify() {
+  auto x = getInput().getType();
+  auto pos = getPositions().getType();
+  auto y = getResult().getType();
+  if (!x.hasStaticShape() || !pos.hasStaticShape() || !y.hasStaticShape())
+    return emitOpError("requires static shapes");
+  if (pos.getRank() != 1 && pos.getRank() != 2)
+    return emitOpError("positions must be [T] or [B, T], got ")
+           << dims(pos.getShape());
+  int64_t extra = x.getRank() - pos.getRank();
+  if ((extra != 1 && extra != 2) ||
+      x.getShape().take_front(pos.getRank()) != pos.getShape())
+    return emitOpError("input must be positions.shape ++ [H?, D] = ")
+           << dims(pos.getShape()) << " ++ [H?, D], got " << dims(x.getShape());
+  int64_t d = x.getShape().back();
+  if (d % 2 != 0 || d == 0)
+    return emitOpError("rotary dimension must be even and positive, got ") << d;
+  if (y.getShape() != x.getShape())
+    return emitOpError("result shape ")
+           << dims(y.getShape()) << " differs from the input shape "
+           << dims(x.getShape());
+  double theta = getTheta().convertToDouble();
+  if (!(theta > 1.0))
+    return emitOpError("theta must be greater than 1, got ") << theta;
+
+  auto factorAttr = getFactor();
+  if (!factorAttr) {
+    if (getOriginalMaxPositionEmbeddings() || getBetaFast() || getBetaSlow() ||
+        getMscale() || getMscaleAllDim())
+      return emitOpError("YaRN keys given without factor");
+    return success();
+  }
+  double factor = factorAttr->convertToDouble();
+  if (!(factor > 0.0))
+    return emitOpError("factor must be positive, got ") << factor;
+  // Read signed: the I64Attr accessor zero-extends, hiding negative values.
+  auto origAttr = getOriginalMaxPositionEmbeddingsAttr();
+  if (!origAttr)
+    return emitOpError("factor requires original_max_position_embeddings");
+  int64_t orig = origAttr.getInt();
+  if (orig <= 0)
+    return emitOpError("original_max_position_embeddings must be positive, "
+                       "got ")
+           << orig;
+  for (auto beta : {getBetaFast(), getBetaSlow()})
+    if (beta && !(beta->convertToDouble() > 0.0))
+      return emitOpError("beta_fast and beta_slow must be positive");
+  // Hugging Face scales cos/sin by attention_factor; the rotation here has
+  // unit magnitude (m² goes into the softmax scale once), so only
+  // configurations where that factor is 1 have the same meaning.
+  double mscale = getMscale() ? getMscale()->convertToDouble() : 0.0;
+  double mscaleAll =
+      getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
+  double attentionFactor =
+      (mscale != 0.0 && mscaleAll != 0.0)
+          ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAll)
+          : yarnMscale(factor, 1.0);
+  if (std::abs(attentionFactor - 1.0) > 1e-12)
+    return emitOpError("YaRN attention_factor m(factor, mscale) / "
+                       "m(factor, mscale_all_dim) is ")
+           << attentionFactor
+           << ", not 1: the rotation has unit magnitude and the temperature "
+              "belongs to the softmax scale (set mscale and mscale_all_dim "
+              "equal, as DeepSeek's configs do)";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.latent_attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult LatentAttentionOp::verify() {
+  auto qn = getQNope().getType();
+  auto qp = getQPe().getType();
+  auto ckv = getCKv().getType();
+  auto kpe = getKPe().getType();
+  auto sp = getStartPos().getType();
+  auto kl = getKvLen().getType();
+  auto y = getResult().getType();
+  for (RankedTensorType t : {qn, qp, ckv, kpe, sp, kl, y})
+    if (!t.hasStaticShape())
+      return emitOpError("requires static shapes");
+  if (qn.getRank() != 4 || qp.getRank() != 4)
+    return emitOpError("q_nope and q_pe must be [B, S, H, C] and [B, S, H, R]");
+  int64_t b = qn.getDimSize(0), s = qn.getDimSize(1), h = qn.getDimSize(2),
+          c = qn.getDimSize(3), r = qp.getDimSize(3);
+  if (qp.getShape().drop_back() != qn.getShape().drop_back())
+    return emitOpError("q_pe must be ")
+           << dims({b, s, h}) << " ++ [R], got " << dims(qp.getShape());
+  if (ckv.getRank() != 3 || ckv.getDimSize(0) != b || ckv.getDimSize(2) != c)
+    return emitOpError("c_kv must be [")
+           << b << ", L, " << c << "], got " << dims(ckv.getShape());
+  int64_t l = ckv.getDimSize(1);
+  if (kpe.getShape() != ArrayRef<int64_t>{b, l, r})
+    return emitOpError("k_pe must be ")
+           << dims({b, l, r}) << ", got " << dims(kpe.getShape());
+  if (sp.getShape() != ArrayRef<int64_t>{b} ||
+      kl.getShape() != ArrayRef<int64_t>{b})
+    return emitOpError("start_pos and kv_len must be [") << b << "]";
+  if (y.getShape() != qn.getShape())
+    return emitOpError("result shape must be ")
+           << dims(qn.getShape()) << ", got " << dims(y.getShape());
+  if (!(getScale().convertToFloat() > 0.0f))
+    return emitOpError("scale must be positive");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.kv_cache_update
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVCacheUpdateOp::verify() {
+  auto ckv = getCKv().getType();
+  auto kpe = getKPe().getType();
+  auto nc = getNewCKv().getType();
+  auto nk = getNewKPe().getType();
+  auto sp = getStartPos().getType();
+  for (RankedTensorType t : {ckv, kpe, nc, nk, sp})
+    if (!t.hasStaticShape())
+      return emitOpError("requires static shapes");
+  if (ckv.getRank() != 3 || kpe.getRank() != 3)
+    return emitOpError("caches must be [B, L, C] and [B, L, R]");
+  int64_t b = ckv.getDimSize(0), l = ckv.getDimSize(1), c = ckv.getDimSize(2),
+          r = kpe.getDimSize(2);
+  if (kpe.getShape().drop_back() != ckv.getShape().drop_back())
+    return emitOpError("k_pe cache must be ")
+           << dims({b, l}) << " ++ [R], got " << dims(kpe.getShape());
+  if (nc.getRank() != 3 || nc.getDimSize(0) != b || nc.getDimSize(2) != c)
+    return emitOpError("new_c_kv must be [")
+           << b << ", S, " << c << "], got " << dims(nc.getShape());
+  int64_t s = nc.getDimSize(1);
+  if (nk.getShape() != ArrayRef<int64_t>{b, s, r})
+    return emitOpError("new_k_pe must be ")
+           << dims({b, s, r}) << ", got " << dims(nk.getShape());
+  if (s > l)
+    return emitOpError("writes ") << s << " rows into a cache of " << l;
+  if (sp.getShape() != ArrayRef<int64_t>{b})
+    return emitOpError("start_pos must be [") << b << "]";
+  if (getCKvOut().getType() != ckv || getKPeOut().getType() != kpe)
+    return emitOpError("results must have the cache types");
+  return success();
+}

@@ -1,0 +1,219 @@
+//===- Dsv3AttentionOps.td - multi-head latent attention ---*- tablegen -*-===//
+//
+// RoPE/YaRN, the latent-cache attention core and the latent cache update of
+// DeepSeek's multi-head latent attention (spec §2.2-2.4, §3). Included from
+// Dsv3Ops.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSV3_ATTENTION_OPS_TD
+#define DSV3_ATTENTION_OPS_TD
+
+def Dsv3_RopeLayout : I32EnumAttr<"RopeLayout",
+    "which elements dsv3.rope rotates together (spec §2.4)", [
+      I32EnumAttrCase<"interleaved", 0>,
+      I32EnumAttrCase<"half", 1>
+    ]> {
+  let cppNamespace = "::mlir::dsv3";
+}
+
+def Dsv3_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+//===----------------------------------------------------------------------===//
+// dsv3.rope
+//===----------------------------------------------------------------------===//
+
+def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
+  let summary = "rotary position embedding with optional YaRN correction";
+  let description = [{
+    Rotates the decoupled rope part `x` (`q_pe` or `k_pe`, rotary dim `D`) of
+    every token by the angles of its absolute position (spec §2.2-2.4).
+    `positions` (i32 or i64) has shape `[T]` or `[B, T]`, and `x` is
+    `positions.shape ++ [D]` or `positions.shape ++ [H, D]` (one position for
+    all heads). `D` is even.
+
+    Frequencies, for `i = 0 .. D/2-1`:
+
+    ```
+    f_i   = theta^(-2i/D)
+    f'_i  = f_i · ((1 - ramp_i) + ramp_i / factor)         (YaRN, if factor)
+    ramp_i = clamp((i - low) / (high - low), 0, 1)
+    corr(r) = D · ln(L0 / (2π r)) / (2 ln theta),  L0 = original_max_position_embeddings
+    low  = max(floor(corr(beta_fast)), 0),  high = min(ceil(corr(beta_slow)), D - 1)
+    (high = low + 0.001 when they are equal)
+    φ_i(p) = f32(p) · f32(f'_i)                            (angle in f32)
+    ```
+
+    `f'` is computed in f64 and rounded once to f32; the angle product, cos,
+    sin and the rotation are f32, rounded once to the result type (the
+    official reference's order).
+
+    `layout(interleaved)` (default; DeepSeek's checkpoint and reference code)
+    rotates the pairs `(x_2i, x_2i+1)`; `layout(half)` (Hugging Face
+    `rotate_half`) rotates `(x_i, x_i+D/2)`:
+    `y_a = x_a cos φ_i − x_b sin φ_i`, `y_b = x_b cos φ_i + x_a sin φ_i`.
+    Both give the same attention scores for correspondingly permuted weights;
+    cache contents differ (spec §2.4).
+
+    The YaRN attributes are the Hugging Face `rope_scaling` keys (V3:
+    factor 40, original_max_position_embeddings 4096, beta_fast 32,
+    beta_slow 1, mscale 1, mscale_all_dim 1). YaRN is applied whenever `factor`
+    is given, as Hugging Face does; DeepSeek's own demo skips it when its
+    `max_seq_len <= 4096`, so an importer of such a setup omits `factor`.
+    The rotation has unit magnitude: YaRN's attention temperature `m²`
+    belongs to the softmax scale (once, see `dsv3.latent_attention` and
+    `mlir::dsv3::mlaSoftmaxScale`), so `mscale` and `mscale_all_dim` must give
+    Hugging Face's `attention_factor = m(factor, mscale) / m(factor,
+    mscale_all_dim) = 1`, with `m(s, c) = 0.1 c ln(s) + 1` (1 when s <= 1 or
+    c = 0); both are kept for the softmax scale.
+
+    Errors: dynamic shapes; positions of rank other than 1 or 2; `x` not
+    `positions.shape ++ [H?, D]`; odd `D`; result shape differs from `x`;
+    theta <= 1; YaRN keys without `factor`, `factor` without
+    `original_max_position_embeddings`, non-positive factor,
+    original_max_position_embeddings or beta; attention_factor other than 1.
+
+    Example:
+
+    ```mlir
+    %q = dsv3.rope %q_pe at %pos theta(10000.0) factor(40.0)
+        original_max_position_embeddings(4096)
+        : (tensor<2x4x128x64xbf16>, tensor<2x4xi64>) -> tensor<2x4x128x64xbf16>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$input, Dsv3_IndexTensor:$positions,
+      DefaultValuedAttr<Dsv3_RopeLayout,
+                        "::mlir::dsv3::RopeLayout::interleaved">:$layout,
+      DefaultValuedAttr<F64Attr, "10000.0">:$theta,
+      OptionalAttr<F64Attr>:$factor,
+      OptionalAttr<I64Attr>:$original_max_position_embeddings,
+      OptionalAttr<F64Attr>:$beta_fast,
+      OptionalAttr<F64Attr>:$beta_slow,
+      OptionalAttr<F64Attr>:$mscale,
+      OptionalAttr<F64Attr>:$mscale_all_dim);
+  let results = (outs Dsv3_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `at` $positions (`layout` `(` $layout^ `)`)?
+    (`theta` `(` $theta^ `)`)? (`factor` `(` $factor^ `)`)?
+    (`original_max_position_embeddings` `(`
+        $original_max_position_embeddings^ `)`)?
+    (`beta_fast` `(` $beta_fast^ `)`)? (`beta_slow` `(` $beta_slow^ `)`)?
+    (`mscale` `(` $mscale^ `)`)? (`mscale_all_dim` `(` $mscale_all_dim^ `)`)?
+    attr-dict `:` `(` type($input) `,` type($positions) `)` `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// f'_i of spec §2.2-2.3 in f64, i = 0 .. D/2-1.
+    ::llvm::SmallVector<double> getFrequencies();
+    /// DeepSeek's softmax scale for this rope configuration:
+    /// (qkNope + qkRope)^-0.5 · m(factor, mscale_all_dim)².
+    double getSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.latent_attention
+//===----------------------------------------------------------------------===//
+
+def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
+  let summary = "causal attention over the latent KV cache (absorbed MLA)";
+  let description = [{
+    The attention core of the weight-absorbed form of MLA (spec §3.3, the
+    FlashMLA "MQA over latent" view with one KV head) for `S` new tokens of
+    each of `B` sequences:
+
+    ```
+    s[b,i,h,t] = scale · (Σ_c q_nope[b,i,h,c] · c_kv[b,t,c]
+                        + Σ_r q_pe[b,i,h,r]   · k_pe[b,t,r])   if visible
+               = -inf                                             otherwise
+    visible    = t <= start_pos[b] + i  and  t < kv_len[b]       (spec §3.4)
+    P          = softmax_t(s)          (f32, max-subtracted)
+    out[b,i,h,c] = Σ_t P[b,i,h,t] · c_kv[b,t,c]
+    ```
+
+    Operands: `q_nope` `[B, S, H, C]` is the absorbed query
+    `W_UKᵀ q_nope` (C = kv_lora_rank), `q_pe` `[B, S, H, R]` the rotated rope
+    query, `c_kv` `[B, L, C]` and `k_pe` `[B, L, R]` the latent cache
+    (normalised latent and rotated rope key, written by
+    `dsv3.kv_cache_update`), `start_pos` `[B]` the absolute position of each
+    sequence's first new token, `kv_len` `[B]` the number of valid cache rows
+    (usually `start_pos + S`). The result is `[B, S, H, C]`; the V half of
+    `kv_b_proj` is applied afterwards. Scores, softmax and the weighted sum
+    are f32, rounded once to the result type. A query that sees no key gets
+    zeros (FlashMLA's convention), never NaN; hidden cache rows are never
+    read into the sum, so unwritten rows holding NaN or Inf are harmless.
+
+    `scale` is DeepSeek's `(qk_nope_head_dim + qk_rope_head_dim)^-0.5 · m²`
+    (spec §2.3, trap §9.1: never `C + R`): 0.1352338 for V3
+    (`mlir::dsv3::mlaSoftmaxScale(128, 64, 40.0, 1.0)`,
+    `dsv3.rope`'s `getSoftmaxScale`).
+
+    Errors: dynamic shapes; operand ranks or dimensions other than above;
+    result shape not `[B, S, H, C]`; non-positive scale.
+
+    Example:
+
+    ```mlir
+    %o = dsv3.latent_attention %q_nope, %q_pe, %c_kv, %k_pe, %start, %len
+        scale(0.1352338)
+        : tensor<1x1x128x512xbf16>, tensor<1x1x128x64xbf16>,
+          tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>, tensor<1xi64>,
+          tensor<1xi64> -> tensor<1x1x128x512xf32>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$q_nope, Dsv3_FloatTensor:$q_pe,
+                   Dsv3_FloatTensor:$c_kv, Dsv3_FloatTensor:$k_pe,
+                   Dsv3_IndexTensor:$start_pos, Dsv3_IndexTensor:$kv_len,
+                   F32Attr:$scale);
+  let results = (outs Dsv3_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q_nope `,` $q_pe `,` $c_kv `,` $k_pe `,` $start_pos `,` $kv_len
+    `scale` `(` $scale `)` attr-dict
+    `:` type($q_nope) `,` type($q_pe) `,` type($c_kv) `,` type($k_pe) `,`
+        type($start_pos) `,` type($kv_len) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.kv_cache_update
+//===----------------------------------------------------------------------===//
+
+def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
+  let summary = "write new latent rows into the MLA cache";
+  let description = [{
+    Functional update of the latent cache (spec §3.3 step 2): returns
+    `c_kv` and `k_pe` with rows `start_pos[b] .. start_pos[b] + S - 1` of
+    sequence `b` replaced by the `S` new rows (converted to the cache type);
+    other rows are unchanged. Rows whose position falls outside `[0, L)` are
+    dropped rather than written out of bounds.
+
+    Operands: caches `c_kv` `[B, L, C]`, `k_pe` `[B, L, R]`; new rows
+    `new_c_kv` `[B, S, C]` (normalised latent) and `new_k_pe` `[B, S, R]`
+    (rotated at its own position); `start_pos` `[B]` (i32 or i64).
+
+    Errors: dynamic shapes; ranks or dimensions other than above; S > L;
+    results not of the cache types.
+
+    Example:
+
+    ```mlir
+    %c, %k = dsv3.kv_cache_update %c_kv, %k_pe, %new_c, %new_k, %start
+        : tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>, tensor<1x1x512xf32>,
+          tensor<1x1x64xf32>, tensor<1xi64>
+          -> tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$c_kv, Dsv3_FloatTensor:$k_pe,
+                   Dsv3_FloatTensor:$new_c_kv, Dsv3_FloatTensor:$new_k_pe,
+                   Dsv3_IndexTensor:$start_pos);
+  let results = (outs Dsv3_FloatTensor:$c_kv_out, Dsv3_FloatTensor:$k_pe_out);
+  let assemblyFormat = [{
+    $c_kv `,` $k_pe `,` $new_c_kv `,` $new_k_pe `,` $start_pos attr-dict
+    `:` type($c_kv) `,` type($k_pe) `,` type($new_c_kv) `,` type($new_k_pe) `,`
+        type($start_pos) `->` type($c_kv_out) `,` type($k_pe_out)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // DSV3_ATTENTION_OPS_TD

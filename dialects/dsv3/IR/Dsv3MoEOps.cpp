@@ -1,0 +1,198 @@
+//===- Dsv3MoEOps.cpp - verifiers of the MoE ops --------------------------===//
+//
+// Router configurations are checked here rather than in the lowering so that
+// an inconsistent HF config (say top_k larger than the experts the group
+// limit leaves) is reported at parse time with the offending values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/IR/Dsv3Ops.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+static std::string shapeOf(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleaveComma(shape, os);
+  os << "]";
+  return s;
+}
+
+LogicalResult MoEGateOp::verify() {
+  auto x = getInput().getType();
+  auto w = getWeight().getType();
+  auto weights = getWeights().getType();
+  auto ids = getIds().getType();
+  if (x.getRank() != 2 || w.getRank() != 2)
+    return emitOpError("expects rank-2 input [T, H] and weight [E, H]");
+  auto bias = getEScoreCorrectionBias();
+  RankedTensorType biasType =
+      bias ? cast<RankedTensorType>(bias.getType()) : RankedTensorType();
+  if (biasType && biasType.getRank() != 1)
+    return emitOpError("expects a rank-1 e_score_correction_bias [E]");
+  if (!x.hasStaticShape() || !w.hasStaticShape() || !weights.hasStaticShape() ||
+      !ids.hasStaticShape() || (biasType && !biasType.hasStaticShape()))
+    return emitOpError("requires static shapes");
+  int64_t t = x.getDimSize(0), h = x.getDimSize(1);
+  int64_t e = w.getDimSize(0);
+  if (w.getDimSize(1) != h)
+    return emitOpError("weight hidden size (")
+           << w.getDimSize(1) << ") differs from input hidden size (" << h
+           << ")";
+  if (biasType && biasType.getDimSize(0) != e)
+    return emitOpError("e_score_correction_bias must be [")
+           << e << "] (one per expert), got " << shapeOf(biasType.getShape());
+  int64_t k = static_cast<int64_t>(getTopK());
+  if (k > e)
+    return emitOpError("top_k (") << k << ") exceeds the " << e << " experts";
+  SmallVector<int64_t> expected = {t, k};
+  if (weights.getShape() != ArrayRef<int64_t>(expected) ||
+      ids.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("results must be ")
+           << shapeOf(expected) << " ([T, top_k]), got "
+           << shapeOf(weights.getShape()) << " and " << shapeOf(ids.getShape());
+  int64_t groups = static_cast<int64_t>(getNGroup());
+  int64_t kept = static_cast<int64_t>(getTopkGroup());
+  if (groups <= 0 || e % groups != 0)
+    return emitOpError("n_group (")
+           << groups << ") must be a positive divisor of the " << e
+           << " experts";
+  if (kept <= 0 || kept > groups)
+    return emitOpError("topk_group (")
+           << kept << ") must be in [1, n_group = " << groups << "]";
+  int64_t perGroup = e / groups;
+  if (k > kept * perGroup)
+    return emitOpError("top_k (") << k << ") exceeds the " << kept * perGroup
+                                  << " experts of the kept groups";
+  if (getTopkMethod() == TopkMethod::greedy && (groups != 1 || kept != 1))
+    return emitOpError("greedy routing has no groups: n_group and "
+                       "topk_group must be 1");
+  if (getTopkMethod() == TopkMethod::noaux_tc && perGroup < 2)
+    return emitOpError("noaux_tc scores a group by its 2 best experts and "
+                       "needs at least 2 experts per group, got ")
+           << perGroup;
+  float scale = getRoutedScalingFactor().convertToFloat();
+  if (!(scale > 0.0f) || std::isinf(scale))
+    return emitOpError("routed_scaling_factor must be positive and finite");
+  return success();
+}
+
+LogicalResult ExpertBiasUpdateOp::verify() {
+  auto ids = getIds().getType();
+  auto bias = getBias().getType();
+  if (ids.getRank() != 2 || bias.getRank() != 1)
+    return emitOpError("expects ids [T, K] and bias [E]");
+  if (!ids.hasStaticShape() || !bias.hasStaticShape())
+    return emitOpError("requires static shapes");
+  if (getResult().getType() != bias)
+    return emitOpError("result type must equal the bias type ") << bias;
+  float gamma = getGamma().convertToFloat();
+  if (!(gamma >= 0.0f) || std::isinf(gamma))
+    return emitOpError("gamma must be non-negative and finite");
+  return success();
+}
+
+LogicalResult ExpertDispatchOp::verify() {
+  auto x = getInput().getType();
+  auto ids = getIds().getType();
+  auto rows = getRows().getType();
+  auto offsets = getOffsets().getType();
+  auto tok = getRowToToken().getType();
+  if (x.getRank() != 2 || ids.getRank() != 2)
+    return emitOpError("expects input [T, H] and ids [T, K]");
+  if (!x.hasStaticShape() || !ids.hasStaticShape() || !rows.hasStaticShape() ||
+      !offsets.hasStaticShape() || !tok.hasStaticShape())
+    return emitOpError("requires static shapes");
+  int64_t t = x.getDimSize(0), h = x.getDimSize(1), k = ids.getDimSize(1);
+  if (ids.getDimSize(0) != t)
+    return emitOpError("ids have ")
+           << ids.getDimSize(0) << " tokens but the input has " << t;
+  if (offsets.getRank() != 1 || offsets.getDimSize(0) < 2)
+    return emitOpError("offsets must be [E + 1] with E >= 1, got ")
+           << shapeOf(offsets.getShape());
+  int64_t e = offsets.getDimSize(0) - 1;
+  int64_t align = static_cast<int64_t>(getAlignment());
+  int64_t r = t * k + e * (align - 1);
+  SmallVector<int64_t> expected = {r, h};
+  if (rows.getShape() != ArrayRef<int64_t>(expected) ||
+      rows.getElementType() != x.getElementType())
+    return emitOpError("rows must be ")
+           << shapeOf(expected) << " (T*K + E*(alignment-1) rows) of "
+           << x.getElementType() << ", got " << rows;
+  if (tok.getShape() != ArrayRef<int64_t>{r})
+    return emitOpError("row_to_token must be [")
+           << r << "], got " << shapeOf(tok.getShape());
+  return success();
+}
+
+LogicalResult GroupedMatmulOp::verify() {
+  auto a = getInput().getType();
+  auto w = getWeight().getType();
+  auto offsets = getOffsets().getType();
+  auto d = getResult().getType();
+  if (a.getRank() != 2 || w.getRank() != 3 || offsets.getRank() != 1)
+    return emitOpError("expects input [R, K], weight [E, N, K] and offsets "
+                       "[E + 1]");
+  if (!a.hasStaticShape() || !w.hasStaticShape() || !offsets.hasStaticShape() ||
+      !d.hasStaticShape())
+    return emitOpError("requires static shapes");
+  int64_t r = a.getDimSize(0), k = a.getDimSize(1);
+  int64_t e = w.getDimSize(0), n = w.getDimSize(1);
+  if (w.getDimSize(2) != k)
+    return emitOpError("weight K (")
+           << w.getDimSize(2) << ") differs from input K (" << k << ")";
+  if (offsets.getDimSize(0) != e + 1)
+    return emitOpError("offsets must be [")
+           << e + 1 << "] (E + 1), got " << shapeOf(offsets.getShape());
+  if (d.getShape() != ArrayRef<int64_t>{r, n})
+    return emitOpError("result shape must be ")
+           << shapeOf({r, n}) << ", got " << shapeOf(d.getShape());
+  bool fp8 = isa<Float8E4M3FNType>(w.getElementType());
+  auto scale = getWeightScaleInv();
+  if (fp8 && !scale)
+    return emitOpError("an FP8 weight requires weight_scale_inv");
+  if (!fp8 && scale)
+    return emitOpError("weight_scale_inv given for a non-FP8 weight");
+  if (scale) {
+    auto st = cast<RankedTensorType>(scale.getType());
+    SmallVector<int64_t> expected = {e, ceilDiv(n, kQuantBlock),
+                                     ceilDiv(k, kQuantBlock)};
+    if (st.getShape() != ArrayRef<int64_t>(expected))
+      return emitOpError("weight_scale_inv shape must be ")
+             << shapeOf(expected) << ", got " << shapeOf(st.getShape());
+  }
+  return success();
+}
+
+LogicalResult ExpertCombineOp::verify() {
+  auto rows = getRows().getType();
+  auto ids = getIds().getType();
+  auto w = getWeights().getType();
+  auto offsets = getOffsets().getType();
+  auto y = getResult().getType();
+  if (rows.getRank() != 2 || ids.getRank() != 2 || w.getRank() != 2 ||
+      offsets.getRank() != 1)
+    return emitOpError("expects rows [R, N], ids [T, K], weights [T, K] and "
+                       "offsets [E + 1]");
+  if (!rows.hasStaticShape() || !ids.hasStaticShape() || !w.hasStaticShape() ||
+      !offsets.hasStaticShape() || !y.hasStaticShape())
+    return emitOpError("requires static shapes");
+  if (w.getShape() != ids.getShape())
+    return emitOpError("weights ")
+           << shapeOf(w.getShape()) << " must have the shape of ids "
+           << shapeOf(ids.getShape());
+  if (offsets.getDimSize(0) < 2)
+    return emitOpError("offsets must be [E + 1] with E >= 1");
+  SmallVector<int64_t> expected = {ids.getDimSize(0), rows.getDimSize(1)};
+  if (y.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("result shape must be ")
+           << shapeOf(expected) << " ([T, N]), got " << shapeOf(y.getShape());
+  return success();
+}

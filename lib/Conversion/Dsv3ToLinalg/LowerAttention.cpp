@@ -1,0 +1,377 @@
+//===- LowerAttention.cpp - rope, latent_attention, kv_cache_update -------===//
+//
+// The executable definition of the MLA ops (spec §2.2-2.4, §3.3-3.4): plain
+// linalg.generic ops over tensors whose bodies spell out the formulas, all
+// arithmetic in f32 and one rounding to the result type at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Patterns.h"
+#include "Utils.h"
+
+#include "dsv3/IR/Dsv3Ops.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::dsv3;
+using namespace mlir::dsv3::detail;
+using utils::IteratorType;
+
+namespace {
+
+/// Integer tensor element (i32 or i64) as an index.
+Value toIndex(OpBuilder &b, Location loc, Value v) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+/// Map of `rank` dims selecting `picked` (in order).
+AffineMap pickDims(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> picked) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d : picked)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+//===----------------------------------------------------------------------===//
+// dsv3.rope
+//===----------------------------------------------------------------------===//
+
+/// Works on x viewed with its last dim split into the rotated pairs:
+/// [..., D/2, 2] for interleaved pairs, [..., 2, D/2] for halves. One generic
+/// over that view reads both members of a pair through constant-index maps,
+/// so no gather is needed and the output map stays the identity.
+struct LowerRope : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    auto xType = op.getInput().getType();
+    auto yType = op.getResult().getType();
+    int64_t rank = xType.getRank();
+    int64_t posRank = op.getPositions().getType().getRank();
+    int64_t half = xType.getShape().back() / 2;
+    bool interleaved = op.getLayout() == RopeLayout::interleaved;
+
+    // f' in f64, rounded once to f32: the reference computes the angle as
+    // an f32 product of an f32 position and an f32 frequency (spec §2.3).
+    SmallVector<float> freqs;
+    for (double f : op.getFrequencies())
+      freqs.push_back(static_cast<float>(f));
+    auto freqType = RankedTensorType::get({half}, b.getF32Type());
+    Value freqT = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(freqType, ArrayRef<float>(freqs)));
+
+    SmallVector<int64_t> viewShape(xType.getShape().drop_back());
+    if (interleaved)
+      viewShape.append({half, 2});
+    else
+      viewShape.append({2, half});
+    SmallVector<ReassociationIndices> reassoc;
+    for (int64_t i = 0; i < rank - 1; ++i)
+      reassoc.push_back({i});
+    reassoc.push_back({rank - 1, rank});
+    Value xView = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(viewShape, xType.getElementType()),
+        op.getInput(), reassoc);
+
+    int64_t n = rank + 1;
+    int64_t freqDim = interleaved ? rank - 1 : rank;
+    int64_t pairDim = interleaved ? rank : rank - 1;
+    auto memberMap = [&](int64_t member) {
+      SmallVector<AffineExpr> exprs;
+      for (int64_t d = 0; d < n; ++d)
+        exprs.push_back(d == pairDim ? getAffineConstantExpr(member, ctx)
+                                     : getAffineDimExpr(d, ctx));
+      return AffineMap::get(n, 0, exprs, ctx);
+    };
+    SmallVector<int64_t> posDims;
+    for (int64_t d = 0; d < posRank; ++d)
+      posDims.push_back(d);
+    Type elem = yType.getElementType();
+    Value yView =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{RankedTensorType::get(viewShape, elem)},
+            ValueRange{xView, xView, op.getPositions(), freqT},
+            ValueRange{emptyLike(b, loc, viewShape, elem)},
+            ArrayRef<AffineMap>{
+                memberMap(0), memberMap(1), pickDims(ctx, n, posDims),
+                pickDims(ctx, n, {freqDim}), b.getMultiDimIdentityMap(n)},
+            SmallVector<IteratorType>(n, IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value p =
+                  arith::SIToFPOp::create(nb, l, nb.getF32Type(), args[2]);
+              Value angle = arith::MulFOp::create(nb, l, p, args[3]);
+              Value c = math::CosOp::create(nb, l, angle);
+              Value s = math::SinOp::create(nb, l, angle);
+              Value xa = toF32(nb, l, args[0]);
+              Value xb = toF32(nb, l, args[1]);
+              // First member: xa cos - xb sin; second: xb cos + xa sin.
+              Value ya = arith::SubFOp::create(
+                  nb, l, arith::MulFOp::create(nb, l, xa, c),
+                  arith::MulFOp::create(nb, l, xb, s));
+              Value yb = arith::AddFOp::create(
+                  nb, l, arith::MulFOp::create(nb, l, xb, c),
+                  arith::MulFOp::create(nb, l, xa, s));
+              Value j = linalg::IndexOp::create(nb, l, pairDim);
+              Value first = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::eq, j,
+                  arith::ConstantIndexOp::create(nb, l, 0));
+              Value y = arith::SelectOp::create(nb, l, first, ya, yb);
+              linalg::YieldOp::create(nb, l,
+                                      ValueRange{convertFloat(nb, l, y, elem)});
+            })
+            .getResult(0);
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, yType, yView,
+                                                         reassoc);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// dsv3.latent_attention
+//===----------------------------------------------------------------------===//
+
+struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LatentAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    MLIRContext *ctx = b.getContext();
+    auto qType = op.getQNope().getType();
+    auto yType = op.getResult().getType();
+    int64_t B = qType.getDimSize(0), S = qType.getDimSize(1),
+            H = qType.getDimSize(2), C = qType.getDimSize(3);
+    int64_t L = op.getCKv().getType().getDimSize(1);
+    SmallVector<int64_t> scoreShape = {B, S, H, L};
+    SmallVector<int64_t> rowShape = {B, S, H};
+    auto f32 = b.getF32Type();
+    auto par = IteratorType::parallel, red = IteratorType::reduction;
+
+    // Raw scores: Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe accumulated onto it.
+    // Iteration (b, i, h, t, k) with k the contracted dim.
+    auto dot = [&](Value q, Value k, Value init) {
+      return linalg::GenericOp::create(
+                 b, loc, TypeRange{init.getType()}, ValueRange{q, k},
+                 ValueRange{init},
+                 ArrayRef<AffineMap>{pickDims(ctx, 5, {0, 1, 2, 4}),
+                                     pickDims(ctx, 5, {0, 3, 4}),
+                                     pickDims(ctx, 5, {0, 1, 2, 3})},
+                 {par, par, par, par, red},
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
+                                                   toF32(nb, l, args[1]));
+                   linalg::YieldOp::create(
+                       nb, l,
+                       ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+                 })
+          .getResult(0);
+    };
+    Value raw = dot(op.getQNope(), op.getCKv(), zerosF32(b, loc, scoreShape));
+    raw = dot(op.getQPe(), op.getKPe(), raw);
+
+    // Scaled scores with the causal rule t <= start_pos + i and t < kv_len
+    // (spec §3.4); hidden keys get -inf.
+    float scale = op.getScale().convertToFloat();
+    float negInf = -std::numeric_limits<float>::infinity();
+    AffineMap id4 = b.getMultiDimIdentityMap(4);
+    AffineMap batch4 = pickDims(ctx, 4, {0});
+    AffineMap row4 = pickDims(ctx, 4, {0, 1, 2});
+    Value scores =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{raw.getType()},
+            ValueRange{raw, op.getStartPos(), op.getKvLen()},
+            ValueRange{emptyLike(b, loc, scoreShape, f32)},
+            ArrayRef<AffineMap>{id4, batch4, batch4, id4}, {par, par, par, par},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value i = linalg::IndexOp::create(nb, l, 1);
+              Value t = linalg::IndexOp::create(nb, l, 3);
+              Value last =
+                  arith::AddIOp::create(nb, l, toIndex(nb, l, args[1]), i);
+              Value causal = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::sle, t, last);
+              Value valid = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::slt, t, toIndex(nb, l, args[2]));
+              Value visible = arith::AndIOp::create(nb, l, causal, valid);
+              Value s =
+                  arith::MulFOp::create(nb, l, args[0], constF32(nb, l, scale));
+              linalg::YieldOp::create(
+                  nb, l,
+                  ValueRange{arith::SelectOp::create(nb, l, visible, s,
+                                                     constF32(nb, l, negInf))});
+            })
+            .getResult(0);
+
+    // Row maximum; a row with no visible key keeps -inf and is shifted by 0
+    // instead, so its exponentials are exactly 0 rather than NaN.
+    Value maxInit = linalg::FillOp::create(b, loc, constF32(b, loc, negInf),
+                                           emptyLike(b, loc, rowShape, f32))
+                        .getResult(0);
+    Value rowMax =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{maxInit.getType()}, ValueRange{scores},
+            ValueRange{maxInit}, ArrayRef<AffineMap>{id4, row4},
+            {par, par, par, red},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              linalg::YieldOp::create(nb, l,
+                                      ValueRange{arith::MaximumFOp::create(
+                                          nb, l, args[1], args[0])});
+            })
+            .getResult(0);
+    auto shiftedExp = [&](OpBuilder &nb, Location l, Value s, Value m) {
+      Value isInf = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, m,
+                                          constF32(nb, l, negInf));
+      Value shift =
+          arith::SelectOp::create(nb, l, isInf, constF32(nb, l, 0.0f), m);
+      return math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, s, shift));
+    };
+    Value rowSum =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{maxInit.getType()}, ValueRange{scores, rowMax},
+            ValueRange{zerosF32(b, loc, rowShape)},
+            ArrayRef<AffineMap>{id4, row4, row4}, {par, par, par, red},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value e = shiftedExp(nb, l, args[0], args[1]);
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], e)});
+            })
+            .getResult(0);
+    // P = exp(s - max) / Σ, or 0 for a row without visible keys.
+    Value probs =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{scores.getType()},
+            ValueRange{scores, rowMax, rowSum},
+            ValueRange{emptyLike(b, loc, scoreShape, f32)},
+            ArrayRef<AffineMap>{id4, row4, row4, id4}, {par, par, par, par},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value e = shiftedExp(nb, l, args[0], args[1]);
+              Value any =
+                  arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                        args[2], constF32(nb, l, 0.0f));
+              Value p = arith::DivFOp::create(nb, l, e, args[2]);
+              linalg::YieldOp::create(
+                  nb, l,
+                  ValueRange{arith::SelectOp::create(nb, l, any, p,
+                                                     constF32(nb, l, 0.0f))});
+            })
+            .getResult(0);
+
+    // out[b,i,h,c] = Σ_t P[b,i,h,t] · c_kv[b,t,c]; iteration (b, i, h, c, t).
+    SmallVector<int64_t> outShape = {B, S, H, C};
+    Value acc =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{RankedTensorType::get(outShape, f32)},
+            ValueRange{probs, op.getCKv()},
+            ValueRange{zerosF32(b, loc, outShape)},
+            ArrayRef<AffineMap>{pickDims(ctx, 5, {0, 1, 2, 4}),
+                                pickDims(ctx, 5, {0, 4, 3}),
+                                pickDims(ctx, 5, {0, 1, 2, 3})},
+            {par, par, par, par, red},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              // Zero-weight (hidden) rows are skipped, not multiplied by 0:
+              // unwritten cache rows may hold NaN or Inf.
+              Value zero = constF32(nb, l, 0.0f);
+              Value used = arith::CmpFOp::create(
+                  nb, l, arith::CmpFPredicate::ONE, args[0], zero);
+              Value p =
+                  arith::MulFOp::create(nb, l, args[0], toF32(nb, l, args[1]));
+              p = arith::SelectOp::create(nb, l, used, p, zero);
+              linalg::YieldOp::create(
+                  nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+            })
+            .getResult(0);
+    Type elem = yType.getElementType();
+    if (elem != f32) {
+      AffineMap id = b.getMultiDimIdentityMap(4);
+      acc = linalg::GenericOp::create(
+                b, loc, TypeRange{yType}, ValueRange{acc},
+                ValueRange{emptyLike(b, loc, outShape, elem)},
+                ArrayRef<AffineMap>{id, id}, {par, par, par, par},
+                [&](OpBuilder &nb, Location l, ValueRange args) {
+                  linalg::YieldOp::create(
+                      nb, l, ValueRange{convertFloat(nb, l, args[0], elem)});
+                })
+                .getResult(0);
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// dsv3.kv_cache_update
+//===----------------------------------------------------------------------===//
+
+/// Rebuilds a cache [B, L, X] with row t of sequence b taken from
+/// rows[b, t - start_pos[b]] when that index lies in [0, S). Written as a
+/// parallel generic over the cache with a guarded gather, so positions
+/// outside the cache simply write nothing.
+Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
+                       Value startPos) {
+  MLIRContext *ctx = b.getContext();
+  auto cacheType = cast<RankedTensorType>(cache.getType());
+  int64_t s = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  Type elem = cacheType.getElementType();
+  AffineMap id = b.getMultiDimIdentityMap(3);
+  auto par = IteratorType::parallel;
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{cacheType}, ValueRange{cache, startPos},
+             ValueRange{emptyLike(b, loc, cacheType.getShape(), elem)},
+             ArrayRef<AffineMap>{id, pickDims(ctx, 3, {0}), id},
+             {par, par, par},
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value bi = linalg::IndexOp::create(nb, l, 0);
+               Value t = linalg::IndexOp::create(nb, l, 1);
+               Value x = linalg::IndexOp::create(nb, l, 2);
+               Value r =
+                   arith::SubIOp::create(nb, l, t, toIndex(nb, l, args[1]));
+               Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+               Value inRange = arith::AndIOp::create(
+                   nb, l,
+                   arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, r,
+                                         zero),
+                   arith::CmpIOp::create(
+                       nb, l, arith::CmpIPredicate::slt, r,
+                       arith::ConstantIndexOp::create(nb, l, s)));
+               // Clamped so the load stays in bounds; the select discards it.
+               Value row = arith::SelectOp::create(nb, l, inRange, r, zero);
+               Value v = tensor::ExtractOp::create(nb, l, rows,
+                                                   ValueRange{bi, row, x});
+               linalg::YieldOp::create(
+                   nb, l,
+                   ValueRange{arith::SelectOp::create(
+                       nb, l, inRange, convertFloat(nb, l, v, elem), args[0])});
+             })
+      .getResult(0);
+}
+
+struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(KVCacheUpdateOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value c = buildCacheUpdate(rewriter, loc, op.getCKv(), op.getNewCKv(),
+                               op.getStartPos());
+    Value k = buildCacheUpdate(rewriter, loc, op.getKPe(), op.getNewKPe(),
+                               op.getStartPos());
+    rewriter.replaceOp(op, {c, k});
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::dsv3::populateAttentionLoweringPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LowerRope, LowerLatentAttention, LowerKVCacheUpdate>(
+      patterns.getContext());
+}
