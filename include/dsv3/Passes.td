@@ -14,6 +14,64 @@ include "mlir/Pass/PassBase.td"
 // Graph level (lib/Transforms)
 //===----------------------------------------------------------------------===//
 
+def Dsv3DecomposeMoE : Pass<"dsv3-decompose-moe"> {
+  let summary = "Expand dsv3.moe into its router, grouped GEMMs and weights";
+  let description = [{
+    Rewrites each `dsv3.moe` (spec §4.1, §6) into `dsv3.parameter` ops under
+    the verbatim Hugging Face names (`<prefix>.experts.<e>.gate_proj.weight`,
+    ...) and the chain `dsv3.moe_gate` → `dsv3.expert_dispatch` →
+    `dsv3.grouped_matmul` (gate, up) → silu(gate)·up in f32 →
+    `dsv3.grouped_matmul` (down) → `dsv3.expert_combine`, plus the shared
+    expert as three `dsv3.linear`s, all in f32 and rounded once. gate_proj
+    and up_proj are stacked side by side into one [E, 2I, H] weight, so one
+    grouped GEMM reads the dispatched rows, except for FP8 weights whose I is
+    not a multiple of 128 (their scale blocks would straddle the two).
+
+    The grouped GEMM wants each projection as one [E, N, K] tensor (and its
+    FP8 scales as [E, ceil(N/128), ceil(K/128)]) while the checkpoint stores
+    E separate tensors. The pass stacks them in the graph with
+    `tensor.insert_slice`, which costs one copy of the expert weights per
+    call: a compile-graph-level stacking that binding pre-stacked weights at
+    load time (a runtime-side stacking) would remove.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
+  let summary = "Expand dsv3.mla into projections, rope, cache and attention";
+  let description = [{
+    Rewrites each `dsv3.mla` (spec §3) into `dsv3.parameter` ops under the
+    verbatim Hugging Face names (`<prefix>.q_a_proj.weight`, and
+    `.weight_scale_inv` for FP8), `dsv3.linear`, `dsv3.rms_norm`,
+    `dsv3.rope`, `dsv3.kv_cache_update` and the attention in one of two
+    forms of the same function:
+    * `naive` (prefill): K and V of every head are expanded from the whole
+      latent cache by `kv_b_proj` (whose rows are per head `[K | V]`, spec
+      §1.2) and attention runs per head. It reuses `dsv3.latent_attention`
+      with the heads folded into the batch: query `[q_nope | 0]` against
+      "latent" `[K_nope | V]` gives exactly `q_nope·K_nope` as score and
+      `[· | P·V]` as output, of which the V half is kept.
+    * `absorbed` (decode): the K half `W_UK` of `kv_b_proj` (a
+      `tensor.extract_slice` of its `[H, nope+v, kv_lora_rank]` view,
+      dequantized first for FP8) is folded into the query, attention reads
+      only the latent cache, and the V half `W_UV` is applied afterwards.
+    * `auto` (default): `absorbed` when the query length S <= 16, else
+      `naive`: decode and short chunks then never expand the cache, which
+      costs `H·(nope+v)·kv_lora_rank` per cached row, while long prefills
+      avoid the `H·kv_lora_rank`-wide scores of the absorbed form.
+  }];
+  let options = [
+    Option<"form", "form", "std::string", /*default=*/"\"auto\"",
+           "naive, absorbed or auto (absorbed for S <= 16)">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def Dsv3OutlineParameters : Pass<"dsv3-outline-parameters", "::mlir::ModuleOp"> {
   let summary = "Turn dsv3.parameter ops into entry arguments";
   let description = [{

@@ -9,6 +9,7 @@
 #define DSV3_PIPELINES_H
 
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include <optional>
 #include <string>
 
@@ -34,8 +35,12 @@ struct CudaOptions {
   std::string format = "fatbin";
 };
 
-/// Graph -> linalg: outline parameters, record the ABI, lower dsv3 ops.
-void buildGraphToLinalgPipeline(OpPassManager &pm, llvm::StringRef target);
+/// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the
+/// target's graph-level strategy (`strategy`, may be null) on the primitive
+/// dsv3 ops, outline parameters, record the ABI, lower dsv3 ops to linalg.
+void buildGraphToLinalgPipeline(
+    OpPassManager &pm, llvm::StringRef target,
+    llvm::function_ref<void(OpPassManager &)> strategy = nullptr);
 
 /// Host (LLVM x86) pipeline, stopping after `stop`.
 void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM);

@@ -29,8 +29,17 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
       .Default(std::nullopt);
 }
 
-void mlir::dsv3::buildGraphToLinalgPipeline(OpPassManager &pm,
-                                            llvm::StringRef target) {
+void mlir::dsv3::buildGraphToLinalgPipeline(
+    OpPassManager &pm, llvm::StringRef target,
+    llvm::function_ref<void(OpPassManager &)> strategy) {
+  // Whole attention blocks first: they expand into parameters and dsv3 ops
+  // that the passes below handle (form=auto: absorbed for S <= 16).
+  pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMLA());
+  // dsv3.moe reads its weights by name, so it must become dsv3.parameter ops
+  // before those are outlined into entry arguments.
+  pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMoE());
+  if (strategy)
+    strategy(pm);
   pm.addPass(createDsv3OutlineParameters());
   Dsv3AnnotateABIOptions abi;
   abi.target = target.str();
@@ -41,10 +50,12 @@ void mlir::dsv3::buildGraphToLinalgPipeline(OpPassManager &pm,
 }
 
 void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop) {
-  // Host strategy for the bandwidth-bound FP8 linears, before the generic
-  // linalg lowering takes the rest.
-  pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
-  buildGraphToLinalgPipeline(pm, "host");
+  // Host strategy for the bandwidth-bound FP8 linears (including those that
+  // dsv3.mla and dsv3.moe decompose into), before the generic linalg
+  // lowering takes the rest.
+  buildGraphToLinalgPipeline(pm, "host", [](OpPassManager &pm) {
+    pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+  });
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

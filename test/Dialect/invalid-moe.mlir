@@ -302,3 +302,108 @@ func.func @combine_result(%r: tensor<8x4xf32>, %ids: tensor<4x2xi32>, %w: tensor
   %y = dsv3.expert_combine %r, %ids, %w, %o : (tensor<8x4xf32>, tensor<4x2xi32>, tensor<4x2xf32>, tensor<5xi64>) -> tensor<4x8xf32>
   return
 }
+
+// -----
+
+// dsv3.moe: one case per verifier error (router checks shared with moe_gate).
+func.func @moe_rank(%x: tensor<4xf32>) {
+  // expected-error @+1 {{expects a static rank-2 input [T, H]}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @moe_result(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{result must be [4, 16] ([T, H]), got [4, 8]}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_prefix_empty(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{prefix must be a non-empty HF module path without a trailing '.', got ''}}
+  %y = dsv3.moe %x prefix("") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_prefix_dot(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{prefix must be a non-empty HF module path without a trailing '.', got 'model.layers.3.mlp.'}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp.") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_weight_type(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{weight_type must be bf16, f16, f32 or f8E4M3FN, got 'i8'}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(i8) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_shared(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{n_shared_experts must be non-negative, got -1}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(-1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_topk_experts(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{num_experts_per_tok (9) exceeds the 8 experts}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(9) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_n_group(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{n_group (3) must be a positive divisor of the 8 experts}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(3) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_topk_group(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{topk_group (5) must be in [1, n_group = 4]}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(5) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_topk_kept(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{num_experts_per_tok (5) exceeds the 4 experts of the kept groups}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(5) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_greedy_groups(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{greedy routing has no groups: n_group and topk_group must be 1}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(greedy) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_noaux_per_group(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{noaux_tc scores a group by its 2 best experts and needs at least 2 experts per group, got 1}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(8) topk_group(4) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_scale(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{routed_scaling_factor must be positive and finite}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(-1.0) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
+  return
+}

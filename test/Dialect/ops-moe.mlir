@@ -43,3 +43,20 @@ func.func @dispatch_gemm_combine(%x: tensor<4x7168xbf16>, %ids: tensor<4x8xi32>,
   %y = dsv3.expert_combine %d, %ids, %w, %off : (tensor<32544x2048xbf16>, tensor<4x8xi32>, tensor<4x8xf32>, tensor<257xi64>) -> tensor<4x2048xbf16>
   return %y, %d2 : tensor<4x2048xbf16>, tensor<32544x2048xf32>
 }
+
+// dsv3.moe, the whole layer with HF config keys (DeepSeek-V3, FP8 experts).
+// CHECK-LABEL: func.func @moe_layer_v3
+// CHECK: dsv3.moe %{{.*}} prefix("model.layers.3.mlp") n_routed_experts(256) num_experts_per_tok(8) n_group(8) topk_group(4) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.500000e+00) moe_intermediate_size(2048) n_shared_experts(1) weight_type(f8E4M3FN) : tensor<4x7168xbf16> -> tensor<4x7168xbf16>
+func.func @moe_layer_v3(%x: tensor<4x7168xbf16>) -> tensor<4x7168xbf16> {
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(256) num_experts_per_tok(8) n_group(8) topk_group(4) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(2048) n_shared_experts(1) weight_type(f8E4M3FN) alignment(128) : tensor<4x7168xbf16> -> tensor<4x7168xbf16>
+  return %y : tensor<4x7168xbf16>
+}
+
+// Defaults (groups 1, no renormalisation, factor 1, no shared expert,
+// alignment 128) are not printed (V2-Lite's routing, bf16 weights).
+// CHECK-LABEL: func.func @moe_layer_defaults
+// CHECK: dsv3.moe %{{.*}} prefix("model.layers.1.mlp") n_routed_experts(64) num_experts_per_tok(6) topk_method(greedy) scoring_func(softmax) moe_intermediate_size(1408) weight_type(bf16) : tensor<2x2048xf32> -> tensor<2x2048xf32>
+func.func @moe_layer_defaults(%x: tensor<2x2048xf32>) -> tensor<2x2048xf32> {
+  %y = dsv3.moe %x prefix("model.layers.1.mlp") n_routed_experts(64) num_experts_per_tok(6) topk_method(greedy) scoring_func(softmax) moe_intermediate_size(1408) weight_type(bf16) : tensor<2x2048xf32> -> tensor<2x2048xf32>
+  return %y : tensor<2x2048xf32>
+}

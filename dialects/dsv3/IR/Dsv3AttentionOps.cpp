@@ -244,3 +244,92 @@ LogicalResult KVCacheUpdateOp::verify() {
     return emitOpError("results must have the cache types");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// dsv3.mla
+//===----------------------------------------------------------------------===//
+
+Type MLAOp::getProjectionType() {
+  if (auto t = getWeightType())
+    return *t;
+  return Float32Type::get(getContext());
+}
+
+Type MLAOp::getNormType() {
+  // The official FP8 checkpoint keeps norms (and everything that is not a
+  // projection) in bf16.
+  Type t = getProjectionType();
+  if (isa<Float8E4M3FNType>(t))
+    return BFloat16Type::get(getContext());
+  return t;
+}
+
+double MLAOp::getSoftmaxScale() {
+  std::optional<double> factor;
+  if (auto f = getFactor())
+    factor = f->convertToDouble();
+  double mscale =
+      getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
+  return mlaSoftmaxScale(getQkNopeHeadDim(), getQkRopeHeadDim(), factor,
+                         mscale);
+}
+
+LogicalResult MLAOp::verify() {
+  auto x = getHidden().getType();
+  auto pos = getPositions().getType();
+  auto ckv = getCKv().getType();
+  auto kpe = getKPe().getType();
+  auto sp = getStartPos().getType();
+  auto kl = getKvLen().getType();
+  for (RankedTensorType t : {x, pos, ckv, kpe, sp, kl})
+    if (!t.hasStaticShape())
+      return emitOpError("requires static shapes");
+  // Signed reads: the I64Attr accessors zero-extend.
+  int64_t h = getNumHeadsAttr().getInt(), qr = getQLoraRankAttr().getInt(),
+          c = getKvLoraRankAttr().getInt(),
+          nope = getQkNopeHeadDimAttr().getInt(),
+          r = getQkRopeHeadDimAttr().getInt(), v = getVHeadDimAttr().getInt();
+  if (h <= 0 || c <= 0 || nope <= 0 || r <= 0 || v <= 0 || qr < 0)
+    return emitOpError("num_heads, kv_lora_rank and head dims must be "
+                       "positive and q_lora_rank non-negative");
+  if (r % 2 != 0)
+    return emitOpError("qk_rope_head_dim must be even, got ") << r;
+  if (x.getRank() != 3)
+    return emitOpError("hidden must be [B, S, hidden], got ")
+           << dims(x.getShape());
+  if (!x.getElementType().isF32() && !x.getElementType().isBF16())
+    return emitOpError("hidden must be bf16 or f32");
+  int64_t b = x.getDimSize(0), s = x.getDimSize(1);
+  if (pos.getShape() != ArrayRef<int64_t>{b, s})
+    return emitOpError("positions must be ")
+           << dims({b, s}) << ", got " << dims(pos.getShape());
+  if (ckv.getRank() != 3 || ckv.getDimSize(0) != b || ckv.getDimSize(2) != c)
+    return emitOpError("c_kv cache must be [")
+           << b << ", L, kv_lora_rank = " << c << "], got "
+           << dims(ckv.getShape());
+  int64_t l = ckv.getDimSize(1);
+  if (kpe.getShape() != ArrayRef<int64_t>{b, l, r})
+    return emitOpError("k_pe cache must be [")
+           << b << ", " << l << ", qk_rope_head_dim = " << r << "], got "
+           << dims(kpe.getShape());
+  if (sp.getShape() != ArrayRef<int64_t>{b} ||
+      kl.getShape() != ArrayRef<int64_t>{b})
+    return emitOpError("start_pos and kv_len must be [") << b << "]";
+  if (s > l)
+    return emitOpError("writes ") << s << " rows into a cache of " << l;
+  if (getOutput().getType() != x || getCKvOut().getType() != ckv ||
+      getKPeOut().getType() != kpe)
+    return emitOpError("results must have the types of hidden and the caches");
+  Type wt = getProjectionType();
+  if (!wt.isF32() && !wt.isBF16() && !wt.isF16() && !isa<Float8E4M3FNType>(wt))
+    return emitOpError("weight_type must be bf16, f16, f32 or f8E4M3FN, got ")
+           << wt;
+  if (!(getTheta().convertToDouble() > 1.0))
+    return emitOpError("theta must be greater than 1");
+  if (!getFactor() && (getOriginalMaxPositionEmbeddings() || getBetaFast() ||
+                       getBetaSlow() || getMscale() || getMscaleAllDim()))
+    return emitOpError("YaRN keys given without factor");
+  if (getFactor() && !getOriginalMaxPositionEmbeddingsAttr())
+    return emitOpError("factor requires original_max_position_embeddings");
+  return success();
+}

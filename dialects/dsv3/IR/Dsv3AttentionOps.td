@@ -216,4 +216,116 @@ def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// dsv3.mla
+//===----------------------------------------------------------------------===//
+
+def Dsv3_MLAOp : Dsv3_Op<"mla", [Pure]> {
+  let summary = "a whole DeepSeek multi-head latent attention block";
+  let description = [{
+    One `DeepseekV3Attention` (spec §3, Hugging Face names) for `S` new tokens
+    of each of `B` sequences, reading its own weights by name under `prefix`
+    (e.g. `model.layers.0.self_attn`):
+
+    ```
+    q      = q_b_proj(q_a_layernorm(q_a_proj(x)))   (q_lora_rank > 0)
+           = q_proj(x)                              (q_lora_rank = 0: no norm)
+    q      -> [B, S, H, nope + rope] = [q_nope | q_pe],  q_pe = rope(q_pe)
+    kv     = kv_a_proj_with_mqa(x) = [c (kv_lora_rank) | k_pe (rope)]
+    c      = kv_a_layernorm(c),  k_pe = rope(k_pe)     (one head)
+    caches = kv_cache_update(c_kv, k_pe_cache, c, k_pe, start_pos)
+    kv_b_proj rows: [H, nope + v, kv_lora_rank], per head [K rows | V rows]
+    o      = o_proj(attention(q, caches))            -> [B, S, hidden]
+    ```
+
+    Attention is causal over the cache (`dsv3.latent_attention`'s
+    visibility: key `t` is seen by query `i` iff `t <= start_pos[b] + i` and
+    `t < kv_len[b]`) with softmax scale
+    `(qk_nope_head_dim + qk_rope_head_dim)^-0.5 · m(factor, mscale_all_dim)²`
+    (spec §2.3, §9.1). `positions` `[B, S]` are the rope positions;
+    `start_pos` `[B]` where the new rows go in the cache (spec §3.4).
+    `--dsv3-decompose-mla` expands the op into the naive (K and V expanded
+    from the latent) or absorbed (`W_UK` folded into the query, `W_UV` after
+    attention, spec §3.3) form; both compute the same function.
+
+    Operands: `hidden` `[B, S, hidden]` (bf16 or f32; every intermediate and
+    the output have its element type), `positions` `[B, S]`, caches `c_kv`
+    `[B, L, kv_lora_rank]` and `k_pe` `[B, L, qk_rope_head_dim]`,
+    `start_pos` and `kv_len` `[B]`. Results: the output `[B, S, hidden]`
+    and the updated caches (the cache types).
+
+    Weights (`<prefix>.<name>.weight`): `q_a_proj` `[q_lora_rank, hidden]`,
+    `q_a_layernorm` `[q_lora_rank]`, `q_b_proj`
+    `[H·(nope+rope), q_lora_rank]` or `q_proj` `[H·(nope+rope), hidden]`,
+    `kv_a_proj_with_mqa` `[kv_lora_rank + rope, hidden]`, `kv_a_layernorm`
+    `[kv_lora_rank]`, `kv_b_proj` `[H·(nope+v), kv_lora_rank]`, `o_proj`
+    `[hidden, H·v]`. Projections have `weight_type` (default f32); with
+    `f8E4M3FN` each also has `<name>.weight_scale_inv` (f32, 128x128 blocks)
+    and the norms are bf16, as in the official checkpoint; otherwise norms
+    have `weight_type` too.
+
+    The rope attributes are those of `dsv3.rope` (interleaved layout).
+
+    Errors: dynamic shapes; `hidden` not rank 3 or `positions` not `[B, S]`;
+    caches not `[B, L, kv_lora_rank]` / `[B, L, qk_rope_head_dim]`;
+    `start_pos`/`kv_len` not `[B]`; S > L; non-positive head count or head
+    dims, negative q_lora_rank, odd qk_rope_head_dim; result types other
+    than hidden's and the caches'; a `weight_type` that is not bf16, f16, f32
+    or f8E4M3FN; theta <= 1, YaRN keys without `factor` or `factor`
+    without `original_max_position_embeddings` (the remaining rope checks
+    are `dsv3.rope`'s, after decomposition).
+
+    Example:
+
+    ```mlir
+    %o, %c2, %k2 = dsv3.mla %x, %pos, %c, %k, %start, %len
+        prefix("model.layers.0.self_attn") {num_heads = 128 : i64,
+        q_lora_rank = 1536 : i64, kv_lora_rank = 512 : i64,
+        qk_nope_head_dim = 128 : i64, qk_rope_head_dim = 64 : i64,
+        v_head_dim = 128 : i64, factor = 40.0 : f64,
+        original_max_position_embeddings = 4096 : i64,
+        mscale = 1.0 : f64, mscale_all_dim = 1.0 : f64,
+        weight_type = f8E4M3FN}
+        : tensor<1x1x7168xbf16>, tensor<1x1xi64>, tensor<1x4096x512xbf16>,
+          tensor<1x4096x64xbf16>, tensor<1xi64>, tensor<1xi64>
+          -> tensor<1x1x7168xbf16>, tensor<1x4096x512xbf16>,
+             tensor<1x4096x64xbf16>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$hidden, Dsv3_IndexTensor:$positions,
+      Dsv3_FloatTensor:$c_kv, Dsv3_FloatTensor:$k_pe,
+      Dsv3_IndexTensor:$start_pos, Dsv3_IndexTensor:$kv_len,
+      StrAttr:$prefix, I64Attr:$num_heads,
+      DefaultValuedAttr<I64Attr, "0">:$q_lora_rank, I64Attr:$kv_lora_rank,
+      I64Attr:$qk_nope_head_dim, I64Attr:$qk_rope_head_dim,
+      I64Attr:$v_head_dim,
+      DefaultValuedAttr<F32Attr, "1.0e-6">:$rms_norm_eps,
+      DefaultValuedAttr<F64Attr, "10000.0">:$theta,
+      OptionalAttr<F64Attr>:$factor,
+      OptionalAttr<I64Attr>:$original_max_position_embeddings,
+      OptionalAttr<F64Attr>:$beta_fast,
+      OptionalAttr<F64Attr>:$beta_slow,
+      OptionalAttr<F64Attr>:$mscale,
+      OptionalAttr<F64Attr>:$mscale_all_dim,
+      OptionalAttr<TypeAttr>:$weight_type);
+  let results = (outs Dsv3_FloatTensor:$output, Dsv3_FloatTensor:$c_kv_out,
+                 Dsv3_FloatTensor:$k_pe_out);
+  let assemblyFormat = [{
+    $hidden `,` $positions `,` $c_kv `,` $k_pe `,` $start_pos `,` $kv_len
+    `prefix` `(` $prefix `)` attr-dict
+    `:` type($hidden) `,` type($positions) `,` type($c_kv) `,` type($k_pe) `,`
+        type($start_pos) `,` type($kv_len)
+    `->` type($output) `,` type($c_kv_out) `,` type($k_pe_out)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Element type of the projection weights (f32 when not given).
+    ::mlir::Type getProjectionType();
+    /// Element type of the norm weights: bf16 for FP8 checkpoints.
+    ::mlir::Type getNormType();
+    /// Softmax scale of spec §2.3 for this configuration.
+    double getSoftmaxScale();
+  }];
+}
+
 #endif // DSV3_ATTENTION_OPS_TD

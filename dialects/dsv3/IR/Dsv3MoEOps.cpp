@@ -25,6 +25,36 @@ static std::string shapeOf(ArrayRef<int64_t> shape) {
   return s;
 }
 
+/// The router configuration checks shared by dsv3.moe_gate and dsv3.moe
+/// (`topKName` is the top-k attribute as each op spells it), so an
+/// inconsistent HF config gets the same diagnostic whichever op carries it.
+static LogicalResult verifyRouting(Operation *op, StringRef topKName, int64_t e,
+                                   int64_t k, int64_t groups, int64_t kept,
+                                   TopkMethod method, float scale) {
+  if (groups <= 0 || e % groups != 0)
+    return op->emitOpError("n_group (")
+           << groups << ") must be a positive divisor of the " << e
+           << " experts";
+  if (kept <= 0 || kept > groups)
+    return op->emitOpError("topk_group (")
+           << kept << ") must be in [1, n_group = " << groups << "]";
+  int64_t perGroup = e / groups;
+  if (k > kept * perGroup)
+    return op->emitOpError()
+           << topKName << " (" << k << ") exceeds the " << kept * perGroup
+           << " experts of the kept groups";
+  if (method == TopkMethod::greedy && (groups != 1 || kept != 1))
+    return op->emitOpError("greedy routing has no groups: n_group and "
+                           "topk_group must be 1");
+  if (method == TopkMethod::noaux_tc && perGroup < 2)
+    return op->emitOpError("noaux_tc scores a group by its 2 best experts and "
+                           "needs at least 2 experts per group, got ")
+           << perGroup;
+  if (!(scale > 0.0f) || std::isinf(scale))
+    return op->emitOpError("routed_scaling_factor must be positive and finite");
+  return success();
+}
+
 LogicalResult MoEGateOp::verify() {
   auto x = getInput().getType();
   auto w = getWeight().getType();
@@ -58,30 +88,10 @@ LogicalResult MoEGateOp::verify() {
     return emitOpError("results must be ")
            << shapeOf(expected) << " ([T, top_k]), got "
            << shapeOf(weights.getShape()) << " and " << shapeOf(ids.getShape());
-  int64_t groups = static_cast<int64_t>(getNGroup());
-  int64_t kept = static_cast<int64_t>(getTopkGroup());
-  if (groups <= 0 || e % groups != 0)
-    return emitOpError("n_group (")
-           << groups << ") must be a positive divisor of the " << e
-           << " experts";
-  if (kept <= 0 || kept > groups)
-    return emitOpError("topk_group (")
-           << kept << ") must be in [1, n_group = " << groups << "]";
-  int64_t perGroup = e / groups;
-  if (k > kept * perGroup)
-    return emitOpError("top_k (") << k << ") exceeds the " << kept * perGroup
-                                  << " experts of the kept groups";
-  if (getTopkMethod() == TopkMethod::greedy && (groups != 1 || kept != 1))
-    return emitOpError("greedy routing has no groups: n_group and "
-                       "topk_group must be 1");
-  if (getTopkMethod() == TopkMethod::noaux_tc && perGroup < 2)
-    return emitOpError("noaux_tc scores a group by its 2 best experts and "
-                       "needs at least 2 experts per group, got ")
-           << perGroup;
-  float scale = getRoutedScalingFactor().convertToFloat();
-  if (!(scale > 0.0f) || std::isinf(scale))
-    return emitOpError("routed_scaling_factor must be positive and finite");
-  return success();
+  return verifyRouting(getOperation(), "top_k", e, k,
+                       static_cast<int64_t>(getNGroup()),
+                       static_cast<int64_t>(getTopkGroup()), getTopkMethod(),
+                       getRoutedScalingFactor().convertToFloat());
 }
 
 LogicalResult ExpertBiasUpdateOp::verify() {
@@ -195,4 +205,44 @@ LogicalResult ExpertCombineOp::verify() {
     return emitOpError("result shape must be ")
            << shapeOf(expected) << " ([T, N]), got " << shapeOf(y.getShape());
   return success();
+}
+
+Type MoEOp::getRouterWeightType() {
+  if (hasFP8Weights())
+    return BFloat16Type::get(getContext());
+  return getWeightType();
+}
+
+LogicalResult MoEOp::verify() {
+  auto x = getInput().getType();
+  if (x.getRank() != 2 || !x.hasStaticShape())
+    return emitOpError("expects a static rank-2 input [T, H]");
+  if (getResult().getType().getShape() != x.getShape())
+    return emitOpError("result must be ")
+           << shapeOf(x.getShape()) << " ([T, H]), got "
+           << shapeOf(getResult().getType().getShape());
+  // The prefix is joined to the HF suffixes with a dot; an empty one or a
+  // trailing dot would silently produce names no checkpoint has.
+  StringRef prefix = getPrefix();
+  if (prefix.empty() || prefix.ends_with("."))
+    return emitOpError("prefix must be a non-empty HF module path without a "
+                       "trailing '.', got '")
+           << prefix << "'";
+  if (!isa<BFloat16Type, Float16Type, Float32Type, Float8E4M3FNType>(
+          getWeightType()))
+    return emitOpError("weight_type must be bf16, f16, f32 or f8E4M3FN, got ")
+           << getWeightType();
+  // I64Attr getters are unsigned; the stored value is signed.
+  int64_t shared = static_cast<int64_t>(getNSharedExperts());
+  if (shared < 0)
+    return emitOpError("n_shared_experts must be non-negative, got ") << shared;
+  int64_t e = static_cast<int64_t>(getNRoutedExperts());
+  int64_t k = static_cast<int64_t>(getNumExpertsPerTok());
+  if (k > e)
+    return emitOpError("num_experts_per_tok (")
+           << k << ") exceeds the " << e << " experts";
+  return verifyRouting(getOperation(), "num_experts_per_tok", e, k,
+                       static_cast<int64_t>(getNGroup()),
+                       static_cast<int64_t>(getTopkGroup()), getTopkMethod(),
+                       getRoutedScalingFactor().convertToFloat());
 }

@@ -305,4 +305,116 @@ def Dsv3_ExpertCombineOp : Dsv3_Op<"expert_combine", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// dsv3.moe
+//===----------------------------------------------------------------------===//
+
+def Dsv3_MoEOp : Dsv3_Op<"moe", [Pure]> {
+  let summary = "a whole DeepSeekMoE layer that reads its weights by HF name";
+  let description = [{
+    The MoE feed-forward of one decoder layer (spec §4.1–§4.3, §6) in the form
+    an importer writes: the hyper-parameters are the Hugging Face config keys
+    and the weights are not operands but read by their checkpoint names under
+    `prefix` (for example `model.layers.3.mlp`, no trailing dot):
+
+    ```
+    <prefix>.gate.weight                                 [E, H]
+    <prefix>.gate.e_score_correction_bias                [E] f32 (noaux_tc only)
+    <prefix>.experts.<e>.{gate,up}_proj.weight           [I, H]   e in [0, E)
+    <prefix>.experts.<e>.down_proj.weight                [H, I]
+    <prefix>.shared_experts.{gate,up}_proj.weight        [S·I, H] (S > 0 only)
+    <prefix>.shared_experts.down_proj.weight             [H, S·I]
+    ```
+
+    with E = `n_routed_experts`, I = `moe_intermediate_size`,
+    S = `n_shared_experts`. With `weight_type` f8E4M3FN every projection
+    weight (not the router's) has a `<name>_scale_inv` companion
+    (`...down_proj.weight_scale_inv`, f32 [ceil(N/128), ceil(K/128)], spec
+    §1.2) and the router weight is bf16, as in the V3 checkpoint; otherwise
+    every weight, the router's included, is `weight_type`. The per-expert
+    tensors are taken one by one, as the checkpoint stores them: stacking
+    them for the grouped GEMM is the compiler's job (`--dsv3-decompose-moe`).
+
+    Semantics (spec §4.1):
+
+    ```
+    w, ids = dsv3.moe_gate(x)                  (scoring_func, topk_method, ...)
+    FFN_e(x) = down_e · (silu(gate_e · x) ⊙ (up_e · x))
+    y = Σ_k w[t, k] · FFN_ids[t, k](x_t)  +  Shared(x_t)
+    ```
+
+    where Shared is one SwiGLU of width S·I (absent when S = 0) that
+    `routed_scaling_factor` never multiplies. Projections accumulate in f32;
+    the SwiGLU, the weighted sum over k (increasing k) and the shared
+    expert's addition are f32, rounded once to the result type (Hugging
+    Face's order for f32 models; a bf16 HF model also rounds the expert
+    hidden states to bf16). `alignment` is the row alignment of each expert's
+    segment in the grouped GEMM (`dsv3.expert_dispatch`; DeepGEMM uses 128);
+    it changes no result.
+
+    Shapes and dtypes: x [T, H] bf16/f16/f32; result [T, H] bf16 or f32.
+
+    Errors: x not rank 2 or dynamic; result not [T, H]; an empty prefix or
+    one ending in '.'; num_experts_per_tok above n_routed_experts; n_group
+    not a positive divisor of n_routed_experts; topk_group not in
+    [1, n_group]; num_experts_per_tok above the experts of the kept groups;
+    greedy with groups; noaux_tc with fewer than 2 experts per group; a
+    non-positive or non-finite routed_scaling_factor; a negative
+    n_shared_experts; a weight_type other than bf16, f16, f32, f8E4M3FN.
+
+    Example (DeepSeek-V3, layers 3..60):
+
+    ```mlir
+    %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(256)
+        num_experts_per_tok(8) n_group(8) topk_group(4) topk_method(noaux_tc)
+        scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5)
+        moe_intermediate_size(2048) n_shared_experts(1) weight_type(f8E4M3FN)
+        alignment(128) : tensor<4x7168xbf16> -> tensor<4x7168xbf16>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$input, StrAttr:$prefix,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$n_routed_experts,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$num_experts_per_tok,
+                   DefaultValuedAttr<I64Attr, "1">:$n_group,
+                   DefaultValuedAttr<I64Attr, "1">:$topk_group,
+                   Dsv3_TopkMethod:$topk_method,
+                   Dsv3_ScoringFunc:$scoring_func,
+                   UnitAttr:$norm_topk_prob,
+                   DefaultValuedAttr<F32Attr, "1.0">:$routed_scaling_factor,
+                   ConfinedAttr<I64Attr, [IntPositive]>:$moe_intermediate_size,
+                   DefaultValuedAttr<I64Attr, "0">:$n_shared_experts,
+                   TypeAttr:$weight_type,
+                   DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>,
+                       "128">:$alignment);
+  let results = (outs RankedTensorOf<[BF16, F32]>:$result);
+  let assemblyFormat = [{
+    $input `prefix` `(` $prefix `)`
+    `n_routed_experts` `(` $n_routed_experts `)`
+    `num_experts_per_tok` `(` $num_experts_per_tok `)`
+    (`n_group` `(` $n_group^ `)`)?
+    (`topk_group` `(` $topk_group^ `)`)?
+    `topk_method` `(` $topk_method `)`
+    `scoring_func` `(` $scoring_func `)`
+    (`norm_topk_prob` $norm_topk_prob^)?
+    (`routed_scaling_factor` `(` $routed_scaling_factor^ `)`)?
+    `moe_intermediate_size` `(` $moe_intermediate_size `)`
+    (`n_shared_experts` `(` $n_shared_experts^ `)`)?
+    `weight_type` `(` $weight_type `)`
+    (`alignment` `(` $alignment^ `)`)? attr-dict
+    `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True when the projection weights are FP8 with `_scale_inv` blocks.
+    bool hasFP8Weights() { return isa<Float8E4M3FNType>(getWeightType()); }
+    /// The router weight's dtype: bf16 beside FP8 experts (the V3
+    /// checkpoint does not quantize it), else the experts' dtype.
+    Type getRouterWeightType();
+    /// `<prefix>.<suffix>`, the HF checkpoint name of one of its weights.
+    std::string weightName(llvm::StringRef suffix) {
+      return (getPrefix() + "." + suffix).str();
+    }
+  }];
+}
+
 #endif // DSV3_MOE_OPS_TD
