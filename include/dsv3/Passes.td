@@ -84,6 +84,26 @@ def Dsv3OutlineParameters : Pass<"dsv3-outline-parameters", "::mlir::ModuleOp"> 
   }];
 }
 
+def Dsv3AnnotateInputBounds : Pass<"dsv3-annotate-input-bounds",
+                                   "::mlir::func::FuncOp"> {
+  let summary = "Record the valid range of index inputs for the runtime";
+  let description = [{
+    Marks each entry argument used as an index by a dsv3 op with
+    `{dsv3.bounds = {min, max, why}}`, the closed range of values for which
+    the op computes what it documents; `dsv3-annotate-abi` copies it into the
+    module metadata and the runtime refuses a call whose input leaves it,
+    before anything runs. Ranges: `start_pos` of `dsv3.kv_cache_update` and
+    `dsv3.mla` in `[0, L - S]` (S new rows, L = max_seq_len); `kv_len` of
+    `dsv3.latent_attention` and `dsv3.mla` in `[0, L]`; expert ids of
+    `dsv3.expert_dispatch`, `dsv3.expert_combine` and
+    `dsv3.expert_bias_update` in `[-1, E - 1]` (-1 = no expert). An argument
+    used by several ops gets the intersection (never empty: every range
+    holds 0).
+    Operands computed inside the graph are not checked here; the lowering
+    masks them so they never become addresses.
+  }];
+}
+
 def Dsv3AnnotateABI : Pass<"dsv3-annotate-abi", "::mlir::ModuleOp"> {
   let summary = "Record each entry's ABI (names, roles, dtypes, shapes)";
   let description = [{
@@ -92,11 +112,40 @@ def Dsv3AnnotateABI : Pass<"dsv3-annotate-abi", "::mlir::ModuleOp"> {
     attribute `dsv3.metadata` (JSON), gives each public function
     `llvm.emit_c_interface`, and rejects entry signatures the ABI cannot carry
     (non-tensor arguments or results, dynamic shapes, unsupported dtypes).
+
+    Session state (e.g. the MLA latent KV cache): an argument marked
+    `{dsv3.state = "<name>"}` has role `state`, a buffer the runtime owns per
+    session and passes to every entry that names it. A result marked with the
+    same `dsv3.state` is the state's new value: it is materialized into the
+    argument (`bufferization.materialize_in_destination`), so bufferization
+    writes the buffer in place and the result is dropped rather than becoming
+    an output. Inputs and parameters become read-only
+    (`bufferization.writable = false`). Errors: a state result without a
+    state argument of that name, of another type, or two results for one
+    state. `dsv3.stacked` parameters and `dsv3.bounds` inputs (from
+    `dsv3-annotate-input-bounds`) are recorded as the metadata's `stacked`
+    and `bounds`.
   }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"host\"",
            "Target recorded in the metadata: host or cuda">
   ];
+}
+
+def Dsv3DropStateResults : Pass<"dsv3-drop-state-results",
+                                "::mlir::func::FuncOp"> {
+  let summary = "Turn bufferized state results into in-place updates";
+  let description = [{
+    Runs right after one-shot bufferization. Each result marked
+    `{dsv3.state = "<name>"}` (tied to its argument by `dsv3-annotate-abi`) is
+    removed from the function: the session's buffer, passed as the state
+    argument, already holds the new value because bufferization wrote it in
+    place. If the returned buffer is another one, it is copied into the
+    argument before the return. Upstream `drop-equivalent-buffer-results`
+    skips public functions, and entries are public.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,8 +1,10 @@
 //===- Common.cpp - stages shared by the host and cuda pipelines ----------===//
 #include "Common.h"
+#include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -14,6 +16,10 @@ void mlir::dsv3::addBufferization(OpPassManager &pm) {
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // State results (dsv3-annotate-abi) now return their argument's buffer,
+  // updated in place; they leave the signature before results become
+  // out-params.
+  pm.addNestedPass<func::FuncOp>(createDsv3DropStateResults());
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.hoistStaticAllocs = true;
   outParams.modifyPublicFunctions = true;

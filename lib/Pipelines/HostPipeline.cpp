@@ -32,6 +32,9 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
 void mlir::dsv3::buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
     llvm::function_ref<void(OpPassManager &)> strategy) {
+  // Index inputs are checked by the runtime; record their ranges while the
+  // ops that give them meaning (dsv3.mla, the cache update) are still whole.
+  pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
   // Whole attention blocks first: they expand into parameters and dsv3 ops
   // that the passes below handle (form=auto: absorbed for S <= 16).
   pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMLA());

@@ -46,7 +46,9 @@ struct Dsv3EmitModuleABIPass
       if (!fn.isExternal())
         fn.setVisibility_(LLVM::Visibility::Hidden);
       for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
-        for (StringRef name : {"dsv3.parameter", "dsv3.name"})
+        for (StringRef name :
+             {"dsv3.parameter", "dsv3.name", "dsv3.state", "dsv3.stacked",
+              "dsv3.bounds", "bufferization.writable"})
           fn.removeArgAttr(i, StringAttr::get(ctx, name));
     }
 
@@ -98,6 +100,17 @@ struct Dsv3EmitModuleABIPass
                        [&](Type t) { return t != ptrTy; })) {
         wrapper.emitError("entry wrapper must take only descriptor pointers "
                           "and return nothing (results must be out-params)");
+        return signalPassFailure();
+      }
+      // The runtime passes one descriptor per metadata argument; a
+      // signature that disagrees would read garbage.
+      const llvm::json::Array *argList = e.getAsObject()->getArray("args");
+      size_t metaArgs = argList ? argList->size() : 0;
+      if (wrapperTy.getNumParams() != metaArgs) {
+        wrapper.emitError("entry '")
+            << name << "' takes " << wrapperTy.getNumParams()
+            << " descriptors but its metadata lists " << metaArgs
+            << " arguments";
         return signalPassFailure();
       }
       auto [fn, fb] = makeFn(("dsv3_entry_" + name).str(), voidTy, {ptrTy});

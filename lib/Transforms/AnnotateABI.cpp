@@ -9,8 +9,13 @@
 
 #include "dsv3/Passes.h"
 
+#include "dsv3/Runtime/abi.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 
 namespace mlir::dsv3 {
@@ -71,6 +76,69 @@ struct Dsv3AnnotateABIPass
                               {"shape", std::move(shape)}};
   }
 
+  /// Ties each result marked `{dsv3.state = "<name>"}` to the argument of
+  /// the same state name: the returned value is materialized into that
+  /// argument, so bufferization updates the session's buffer in place and
+  /// the result becomes equivalent to the argument (dropped after
+  /// bufferization, never an output). Inputs and parameters become read-only
+  /// buffers; a result that is an argument itself is copied, so that no
+  /// output can alias an argument. Returns the indices of the state results.
+  FailureOr<llvm::SmallDenseSet<unsigned>> tieStateResults(func::FuncOp func) {
+    MLIRContext *ctx = &getContext();
+    llvm::StringMap<unsigned> stateArgs;
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+      auto state = func.getArgAttrOfType<StringAttr>(i, "dsv3.state");
+      func.setArgAttr(i, "bufferization.writable", BoolAttr::get(ctx, !!state));
+      if (state && !stateArgs.try_emplace(state.getValue(), i).second)
+        return func.emitError("state '")
+               << state.getValue() << "' names two arguments";
+    }
+    llvm::SmallDenseSet<unsigned> stateResults;
+    llvm::StringSet<> tied;
+    for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
+      auto state = func.getResultAttrOfType<StringAttr>(i, "dsv3.state");
+      if (!state)
+        continue;
+      auto it = stateArgs.find(state.getValue());
+      if (it == stateArgs.end())
+        return func.emitError("result ")
+               << i << " updates state '" << state.getValue()
+               << "' but no argument carries {dsv3.state = \""
+               << state.getValue() << "\"}";
+      if (!tied.insert(state.getValue()).second)
+        return func.emitError("state '")
+               << state.getValue() << "' is updated by two results";
+      if (func.getResultTypes()[i] != func.getArgument(it->second).getType())
+        return func.emitError("result ")
+               << i << " updates state '" << state.getValue() << "' with type "
+               << func.getResultTypes()[i] << " but the state argument is "
+               << func.getArgument(it->second).getType();
+      stateResults.insert(i);
+    }
+    func.walk([&](func::ReturnOp ret) {
+      OpBuilder b(ret);
+      for (OpOperand &operand : ret->getOpOperands()) {
+        unsigned i = operand.getOperandNumber();
+        Value v = operand.get();
+        if (stateResults.contains(i)) {
+          auto name = func.getResultAttrOfType<StringAttr>(i, "dsv3.state");
+          Value dest = func.getArgument(stateArgs.lookup(name.getValue()));
+          if (v == dest)
+            continue; // read-only use: the buffer is unchanged
+          operand.set(bufferization::MaterializeInDestinationOp::create(
+                          b, ret.getLoc(), v, dest)
+                          .getResult());
+        } else if (isa<BlockArgument>(v) &&
+                   isa<RankedTensorType>(v.getType())) {
+          operand.set(bufferization::AllocTensorOp::create(
+              b, ret.getLoc(), cast<RankedTensorType>(v.getType()),
+              ValueRange{}, /*copy=*/v));
+        }
+      }
+    });
+    return stateResults;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (target != "host" && target != "cuda") {
@@ -81,9 +149,12 @@ struct Dsv3AnnotateABIPass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func.isPrivate())
         continue;
+      auto stateResults = tieStateResults(func);
+      if (failed(stateResults))
+        return signalPassFailure();
       llvm::json::Array args;
-      // Inputs first, then parameters, then outputs: the order the bufferized
-      // function has after buffer-results-to-out-params.
+      // Inputs and states first, then parameters, then outputs: the order the
+      // bufferized function has after buffer-results-to-out-params.
       for (bool params : {false, true}) {
         for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
           auto p = func.getArgAttrOfType<StringAttr>(i, "dsv3.parameter");
@@ -97,17 +168,29 @@ struct Dsv3AnnotateABIPass
               return signalPassFailure();
             }
           }
-          std::string name = p ? p.str() : ("arg" + std::to_string(i));
+          auto state = func.getArgAttrOfType<StringAttr>(i, "dsv3.state");
+          std::string name = p       ? p.str()
+                             : state ? state.str()
+                                     : ("arg" + std::to_string(i));
           if (auto n = func.getArgAttrOfType<StringAttr>(i, "dsv3.name"))
             name = n.str();
-          auto d = describe(arg.getLoc(), arg.getType(), name,
-                            params ? "parameter" : "input");
+          StringRef role = params ? "parameter" : state ? "state" : "input";
+          auto d = describe(arg.getLoc(), arg.getType(), name, role);
           if (failed(d))
             return signalPassFailure();
+          if (params && func.getArgAttr(i, "dsv3.stacked"))
+            (*d)["stacked"] = true;
+          if (auto bounds =
+                  func.getArgAttrOfType<DictionaryAttr>(i, "dsv3.bounds")) {
+            if (failed(describeBounds(arg.getLoc(), bounds, *d)))
+              return signalPassFailure();
+          }
           args.push_back(std::move(*d));
         }
       }
       for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+        if (stateResults->contains(i))
+          continue; // updated in place, not an output
         std::string name = "result" + std::to_string(i);
         if (auto n = func.getResultAttrOfType<StringAttr>(i, "dsv3.name"))
           name = n.str();
@@ -124,13 +207,30 @@ struct Dsv3AnnotateABIPass
                     UnitAttr::get(&getContext()));
     }
     llvm::json::Value meta =
-        llvm::json::Object{{"abi_version", 1},
+        llvm::json::Object{{"abi_version", DSV3_ABI_VERSION},
                            {"target", std::string(target)},
                            {"entries", std::move(entries)}};
     std::string text;
     llvm::raw_string_ostream os(text);
     os << meta;
     module->setAttr("dsv3.metadata", StringAttr::get(&getContext(), text));
+  }
+
+  /// `{min, max, why}` of a `dsv3.bounds` argument attribute (set by
+  /// dsv3-annotate-input-bounds) as the metadata's "bounds" object.
+  LogicalResult describeBounds(Location loc, DictionaryAttr bounds,
+                               llvm::json::Object &arg) {
+    auto min = bounds.getAs<IntegerAttr>("min");
+    auto max = bounds.getAs<IntegerAttr>("max");
+    auto why = bounds.getAs<StringAttr>("why");
+    if (!min || !max || !why)
+      return emitError(loc, "dsv3.bounds needs integer 'min' and 'max' and a "
+                            "string 'why', got ")
+             << bounds;
+    arg["bounds"] = llvm::json::Object{{"min", min.getInt()},
+                                       {"max", max.getInt()},
+                                       {"why", why.getValue().str()}};
+    return success();
   }
 };
 } // namespace

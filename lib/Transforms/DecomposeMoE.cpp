@@ -59,61 +59,29 @@ private:
     return w;
   }
 
-  /// Stacks `experts.<e>.<proj>` of every expert e into [E, P·n, k], the
-  /// projections `projs` (P of them) one after another along N, and the
-  /// scales likewise into [E, P·ceil(n/128), ceil(k/128)] (callers only
-  /// concatenate FP8 projections when n is a multiple of 128, so the scale
-  /// blocks line up). This copy is the price of reading the checkpoint's
-  /// per-expert tensors inside the graph; a runtime that binds pre-stacked
-  /// weights would make it unnecessary.
-  Weight stacked(ArrayRef<StringRef> projs, int64_t n, int64_t k) {
+  /// `experts.{e}.<proj>` of every routed expert as one stacked parameter
+  /// [E, n, k] (and its scales [E, ceil(n/128), ceil(k/128)] for FP8). The
+  /// runtime assembles it from the checkpoint's per-expert tensors when it
+  /// binds parameters, so the graph never copies expert weights and a grouped
+  /// GEMM reads only the experts tokens were routed to.
+  Weight stacked(StringRef proj, int64_t n, int64_t k) {
     int64_t e = static_cast<int64_t>(op.getNRoutedExperts());
-    SmallVector<SmallVector<Weight>> parts(e);
-    for (int64_t i = 0; i < e; ++i)
-      for (StringRef proj : projs)
-        parts[i].push_back(
-            projection("experts." + Twine(i) + "." + proj, n, k));
+    auto param = [&](StringRef suffix, ArrayRef<int64_t> shape, Type elem) {
+      SmallVector<int64_t> full = {e};
+      full.append(shape.begin(), shape.end());
+      return ParameterOp::create(
+          b, loc, RankedTensorType::get(full, elem),
+          op.weightName(("experts.{e}." + proj + suffix).str()),
+          /*stacked=*/true);
+    };
     Weight w;
-    w.weight = stack(parts, [](Weight &p) { return p.weight; });
+    w.weight = param(".weight", {n, k}, op.getWeightType());
     if (op.hasFP8Weights())
-      w.scale = stack(parts, [](Weight &p) { return p.scale; });
+      w.scale = param(".weight_scale_inv",
+                      {llvm::divideCeilSigned(n, int64_t{128}),
+                       llvm::divideCeilSigned(k, int64_t{128})},
+                      f32);
     return w;
-  }
-
-  /// insert_slice of the [n, k] tensor `get(parts[i][j])` at [i, j·n, 0] of
-  /// an [E, P·n, k] one (insert_slice rather than tensor.concat: it
-  /// bufferizes in place on both targets).
-  Value stack(MutableArrayRef<SmallVector<Weight>> parts,
-              llvm::function_ref<Value(Weight &)> get) {
-    auto type = cast<RankedTensorType>(get(parts[0][0]).getType());
-    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
-    int64_t p = static_cast<int64_t>(parts[0].size());
-    Value acc = tensor::EmptyOp::create(
-        b, loc, {static_cast<int64_t>(parts.size()), p * n, k},
-        type.getElementType());
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(n),
-                                       b.getIndexAttr(k)};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    for (auto [i, row] : llvm::enumerate(parts)) {
-      for (auto [j, part] : llvm::enumerate(row)) {
-        SmallVector<OpFoldResult> offsets = {
-            b.getIndexAttr(i), b.getIndexAttr(j * n), b.getIndexAttr(0)};
-        acc = tensor::InsertSliceOp::create(b, loc, get(part), acc, offsets,
-                                            sizes, strides);
-      }
-    }
-    return acc;
-  }
-
-  /// Columns [begin, begin + n) of a [r, c] tensor.
-  Value columns(Value v, int64_t begin, int64_t n) {
-    auto type = cast<RankedTensorType>(v.getType());
-    int64_t r = type.getDimSize(0);
-    return tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({r, n}, type.getElementType()), v,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(begin)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(r), b.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   }
 
   /// silu(g) · u element-wise in f32, g / (1 + exp(-g)) as in HF's SiLU.
@@ -196,38 +164,23 @@ Value MoEDecomposer::build() {
 
   // Routed experts (spec §6): dispatch rows per expert, grouped SwiGLU,
   // weighted combine back into token order.
-  // gate_proj and up_proj go into one [E, 2I, H] weight so the dispatched
-  // rows are read by one grouped GEMM instead of two (HF's fused
-  // gate_up_proj layout), unless FP8 scale blocks would straddle the two.
-  bool fuseGateUp = !op.hasFP8Weights() || inter % 128 == 0;
-  Weight gateUpW, gateW, upW;
-  if (fuseGateUp) {
-    gateUpW = stacked({"gate_proj", "up_proj"}, inter, h);
-  } else {
-    gateW = stacked({"gate_proj"}, inter, h);
-    upW = stacked({"up_proj"}, inter, h);
-  }
-  Weight downW = stacked({"down_proj"}, h, inter);
+  // gate_proj and up_proj stay two grouped GEMMs over the same rows: fusing
+  // them into one [E, 2I, H] weight would need a copy of every expert, and
+  // the checkpoint stores them apart.
+  Weight gateW = stacked("gate_proj", inter, h);
+  Weight upW = stacked("up_proj", inter, h);
+  Weight downW = stacked("down_proj", h, inter);
   auto dispatch = ExpertDispatchOp::create(
       b, loc, RankedTensorType::get({r, h}, xType.getElementType()),
       RankedTensorType::get({e + 1}, b.getI64Type()),
       RankedTensorType::get({r}, b.getI64Type()), x, gate.getIds(),
       op.getAlignment());
   Value rows = dispatch.getRows(), offsets = dispatch.getOffsets();
-  Value hg, hu;
-  if (fuseGateUp) {
-    Value hgu = GroupedMatmulOp::create(
-        b, loc, RankedTensorType::get({r, 2 * inter}, f32), rows,
-        gateUpW.weight, offsets, gateUpW.scale);
-    hg = columns(hgu, 0, inter);
-    hu = columns(hgu, inter, inter);
-  } else {
-    auto rowsI = RankedTensorType::get({r, inter}, f32);
-    hg = GroupedMatmulOp::create(b, loc, rowsI, rows, gateW.weight, offsets,
-                                 gateW.scale);
-    hu = GroupedMatmulOp::create(b, loc, rowsI, rows, upW.weight, offsets,
-                                 upW.scale);
-  }
+  auto rowsI = RankedTensorType::get({r, inter}, f32);
+  Value hg = GroupedMatmulOp::create(b, loc, rowsI, rows, gateW.weight, offsets,
+                                     gateW.scale);
+  Value hu = GroupedMatmulOp::create(b, loc, rowsI, rows, upW.weight, offsets,
+                                     upW.scale);
   Value hd = GroupedMatmulOp::create(b, loc, RankedTensorType::get({r, h}, f32),
                                      swiglu(hg, hu), downW.weight, offsets,
                                      downW.scale);

@@ -40,6 +40,9 @@ struct Dsv3OutlineParametersPass
       }
       for (auto &[name, ops] : byName) {
         Type type = ops.front().getType();
+        // The verifier ties `stacked` to the {e} in the name, so ops of one
+        // name agree on it.
+        bool stacked = ops.front().getStacked();
         for (ParameterOp op : ops) {
           if (op.getType() != type) {
             op.emitOpError("parameter '")
@@ -49,10 +52,15 @@ struct Dsv3OutlineParametersPass
           }
         }
         unsigned idx = func.getNumArguments();
-        auto attrs = DictionaryAttr::get(
-            &getContext(),
-            {NamedAttribute(StringAttr::get(&getContext(), "dsv3.parameter"),
-                            StringAttr::get(&getContext(), name))});
+        MLIRContext *ctx = &getContext();
+        SmallVector<NamedAttribute> argAttrs = {
+            NamedAttribute(StringAttr::get(ctx, "dsv3.parameter"),
+                           StringAttr::get(ctx, name))};
+        // The runtime assembles a stacked parameter from per-expert tensors.
+        if (stacked)
+          argAttrs.push_back(NamedAttribute(
+              StringAttr::get(ctx, "dsv3.stacked"), UnitAttr::get(ctx)));
+        auto attrs = DictionaryAttr::get(ctx, argAttrs);
         if (failed(func.insertArgument(idx, type, attrs, ops.front().getLoc())))
           return signalPassFailure();
         Value arg = func.getArgument(idx);

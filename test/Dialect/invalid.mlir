@@ -17,6 +17,38 @@ func.func @parameter_dynamic() {
 
 // -----
 
+func.func @parameter_stacked_no_placeholder() {
+  // expected-error @+1 {{stacked parameter 'experts.gate_proj.weight' must hold the expert placeholder {e} exactly once}}
+  %w = dsv3.parameter "experts.gate_proj.weight" stacked : tensor<4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @parameter_stacked_twice() {
+  // expected-error @+1 {{must hold the expert placeholder {e} exactly once}}
+  %w = dsv3.parameter "experts.{e}.{e}.weight" stacked : tensor<4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @parameter_stacked_rank0() {
+  // expected-error @+1 {{stacked parameter 'experts.{e}.bias' needs a leading expert dimension}}
+  %w = dsv3.parameter "experts.{e}.bias" stacked : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @parameter_placeholder_unstacked() {
+  // expected-error @+1 {{parameter 'experts.{e}.weight' holds the placeholder {e} but is not stacked}}
+  %w = dsv3.parameter "experts.{e}.weight" : tensor<8x8xf32>
+  return
+}
+
+// -----
+
 func.func @quantize_dynamic(%x: tensor<?x128xf32>) {
   // expected-error @+1 {{requires static shapes}}
   %q, %s = dsv3.quantize %x block [1, 128] : tensor<?x128xf32> -> tensor<?x128xf8E4M3FN>, tensor<?x1xf32>

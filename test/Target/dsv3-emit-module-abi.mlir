@@ -3,9 +3,9 @@
 // Everything but the ABI is hidden; dsv3.* argument attributes are dropped.
 // CHECK: llvm.func hidden @add(
 // CHECK: llvm.func hidden @_mlir_ciface_add(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) {
-// CHECK: llvm.mlir.global internal constant @__dsv3_metadata("{\22abi_version\22:1,\22entries\22:[{\22name\22:\22add\22}]}\00")
+// CHECK: llvm.mlir.global internal constant @__dsv3_metadata("{\22abi_version\22:2,\22entries\22:[{\22args\22:[{},{}],\22name\22:\22add\22}]}\00")
 // CHECK: llvm.func @dsv3_module_abi_version() -> i32
-// CHECK:   llvm.mlir.constant(1 : i32)
+// CHECK:   llvm.mlir.constant(2 : i32)
 // CHECK: llvm.func @dsv3_module_metadata() -> !llvm.ptr
 // CHECK:   llvm.mlir.addressof @__dsv3_metadata
 // CHECK: llvm.func @dsv3_entry_add(%[[ARGV:.*]]: !llvm.ptr)
@@ -14,11 +14,11 @@
 // CHECK:   %[[P1:.*]] = llvm.getelementptr %[[ARGV]][1] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
 // CHECK:   %[[D1:.*]] = llvm.load %[[P1]] : !llvm.ptr -> !llvm.ptr
 // CHECK:   llvm.call @_mlir_ciface_add(%[[D0]], %[[D1]])
-module attributes {dsv3.metadata = "{\22abi_version\22:1,\22entries\22:[{\22name\22:\22add\22}]}"} {
+module attributes {dsv3.metadata = "{\22abi_version\22:2,\22entries\22:[{\22args\22:[{},{}],\22name\22:\22add\22}]}"} {
   llvm.func @add(%a: !llvm.ptr, %b: !llvm.ptr) {
     llvm.return
   }
-  llvm.func @_mlir_ciface_add(%a: !llvm.ptr {dsv3.parameter = "w"}, %b: !llvm.ptr) {
+  llvm.func @_mlir_ciface_add(%a: !llvm.ptr {dsv3.parameter = "w", dsv3.stacked}, %b: !llvm.ptr {dsv3.state = "kv", bufferization.writable = true}) {
     llvm.call @add(%a, %b) : (!llvm.ptr, !llvm.ptr) -> ()
     llvm.return
   }
@@ -34,4 +34,15 @@ module {
 
 // expected-error @+1 {{entry 'f' has no C wrapper '_mlir_ciface_f'}}
 module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22}]}"} {
+}
+
+// -----
+
+// A wrapper whose descriptor count disagrees with the metadata (e.g. a state
+// result that bufferization could not drop) is refused.
+module attributes {dsv3.metadata = "{\22entries\22:[{\22args\22:[{}],\22name\22:\22g\22}]}"} {
+  // expected-error @+1 {{entry 'g' takes 2 descriptors but its metadata lists 1 arguments}}
+  llvm.func @_mlir_ciface_g(%a: !llvm.ptr, %b: !llvm.ptr) {
+    llvm.return
+  }
 }

@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-outline-parameters --dsv3-annotate-abi --split-input-file --verify-diagnostics | FileCheck %s
 
 // Inputs, then parameters, then outputs, with names, dtypes and shapes.
-// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:1,\22entries\22:[{\22args\22:[
+// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:2,\22entries\22:[{\22args\22:[
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[4,256]}
 // CHECK-SAME: {\22dtype\22:\22f8e4m3fn\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight\22,\22role\22:\22parameter\22,\22shape\22:[8,256]}
 // CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight_scale_inv\22,\22role\22:\22parameter\22,\22shape\22:[1,2]}
@@ -34,4 +34,64 @@ func.func @scalar(%x: i32) -> i32 {
 // expected-error @+1 {{entry input 'arg0' has element type 'f64', which the module ABI cannot carry}}
 func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
   return %x : tensor<4xf64>
+}
+
+// -----
+
+// Session state: the cache argument has role "state" in calling order; the
+// result that updates it is materialized into the argument (so bufferization
+// writes the session's buffer in place) and is not an output. Inputs and
+// parameters become read-only; an input returned as is gets copied so that
+// no output aliases an argument. Bounds and stacked parameters reach the
+// metadata.
+// CHECK: \22args\22:[
+// CHECK-SAME: {\22bounds\22:{\22max\22:7,\22min\22:0,\22why\22:\22test\22},\22dtype\22:\22i64\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[1]}
+// CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22layers.0.kv\22,\22role\22:\22state\22,\22shape\22:[1,8,4]}
+// CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22experts.{e}.w\22,\22role\22:\22parameter\22,\22shape\22:[2,4,4],\22stacked\22:true}
+// CHECK-SAME: {\22dtype\22:\22i64\22,\22name\22:\22result1\22,\22role\22:\22output\22,\22shape\22:[1]},{\22dtype\22:\22f32\22,\22name\22:\22result2\22,\22role\22:\22output\22,\22shape\22:[2,4,4]}]
+// CHECK-LABEL: func.func @step(
+// CHECK-SAME:    %[[POS:[^:]*]]: tensor<1xi64> {bufferization.writable = false, dsv3.bounds = {max = 7 : i64, min = 0 : i64, why = "test"}},
+// CHECK-SAME:    %[[KV:[^:]*]]: tensor<1x8x4xbf16> {bufferization.writable = true, dsv3.state = "layers.0.kv"},
+// CHECK-SAME:    %[[W:[^:]*]]: tensor<2x4x4xf32> {bufferization.writable = false, dsv3.parameter = "experts.{e}.w", dsv3.stacked})
+// CHECK:       %[[NEW:.*]] = tensor.insert_slice
+// CHECK:       %[[M:.*]] = bufferization.materialize_in_destination %[[NEW]] in %[[KV]]
+// CHECK:       %[[C:.*]] = bufferization.alloc_tensor() copy(%[[POS]])
+// CHECK:       %[[CW:.*]] = bufferization.alloc_tensor() copy(%[[W]])
+// CHECK:       return %[[M]], %[[C]], %[[CW]]
+func.func @step(%pos: tensor<1xi64> {dsv3.bounds = {min = 0 : i64, max = 7 : i64, why = "test"}},
+                %kv: tensor<1x8x4xbf16> {dsv3.state = "layers.0.kv"})
+    -> (tensor<1x8x4xbf16> {dsv3.state = "layers.0.kv"}, tensor<1xi64>, tensor<2x4x4xf32>) {
+  %row = tensor.empty() : tensor<1x1x4xbf16>
+  %new = tensor.insert_slice %row into %kv[0, 0, 0] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xbf16> into tensor<1x8x4xbf16>
+  %w = dsv3.parameter "experts.{e}.w" stacked : tensor<2x4x4xf32>
+  return %new, %pos, %w : tensor<1x8x4xbf16>, tensor<1xi64>, tensor<2x4x4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{result 0 updates state 'kv' but no argument carries {dsv3.state = "kv"}}}
+func.func @untied(%kv: tensor<4xf32>) -> (tensor<4xf32> {dsv3.state = "kv"}) {
+  return %kv : tensor<4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{result 0 updates state 'kv' with type 'tensor<8xf32>' but the state argument is 'tensor<4xf32>'}}
+func.func @mistyped(%kv: tensor<4xf32> {dsv3.state = "kv"}) -> (tensor<8xf32> {dsv3.state = "kv"}) {
+  %e = tensor.empty() : tensor<8xf32>
+  return %e : tensor<8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{state 'kv' is updated by two results}}
+func.func @twice(%kv: tensor<4xf32> {dsv3.state = "kv"}) -> (tensor<4xf32> {dsv3.state = "kv"}, tensor<4xf32> {dsv3.state = "kv"}) {
+  return %kv, %kv : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{state 'kv' names two arguments}}
+func.func @two_args(%a: tensor<4xf32> {dsv3.state = "kv"}, %b: tensor<4xf32> {dsv3.state = "kv"}) {
+  return
 }

@@ -1,28 +1,22 @@
 // RUN: dsv3-opt %s --dsv3-decompose-moe --split-input-file | FileCheck %s
 
-// f32 experts, V3 routing: the router reads the bias, every expert's weights
-// are read under their checkpoint names and stacked into [E, N, K], and the
-// shared expert is three dsv3.linear.
+// f32 experts, V3 routing: the router reads the bias, the routed experts'
+// weights are read as stacked parameters [E, N, K] (the runtime assembles
+// them from experts.<e>.* when it binds; the graph never copies them), and
+// the shared expert is three dsv3.linear.
 // CHECK-LABEL: func.func @v3_f32
 // CHECK-SAME:    (%[[X:.*]]: tensor<3x16xbf16>)
 // CHECK-NOT:   dsv3.moe %
+// CHECK-NOT:   tensor.insert_slice
 // CHECK-DAG:   %[[GW:.*]] = dsv3.parameter "model.layers.3.mlp.gate.weight" : tensor<4x16xf32>
 // CHECK-DAG:   %[[GB:.*]] = dsv3.parameter "model.layers.3.mlp.gate.e_score_correction_bias" : tensor<4xf32>
 // CHECK:       %[[W:.*]], %[[IDS:.*]] = dsv3.moe_gate %[[X]], %[[GW]] bias(%[[GB]] : tensor<4xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(2) n_group(2) norm_topk_prob routed_scaling_factor(2.500000e+00)
-// gate_proj and up_proj of each expert side by side: one [E, 2I, H] weight.
-// CHECK:       %[[G0:.*]] = dsv3.parameter "model.layers.3.mlp.experts.0.gate_proj.weight" : tensor<8x16xf32>
-// CHECK-NEXT:  %[[U0:.*]] = dsv3.parameter "model.layers.3.mlp.experts.0.up_proj.weight" : tensor<8x16xf32>
-// CHECK:       %[[U3:.*]] = dsv3.parameter "model.layers.3.mlp.experts.3.up_proj.weight" : tensor<8x16xf32>
-// CHECK:       %[[E:.*]] = tensor.empty() : tensor<4x16x16xf32>
-// CHECK:       %[[S0:.*]] = tensor.insert_slice %[[G0]] into %[[E]][0, 0, 0] [1, 8, 16] [1, 1, 1] : tensor<8x16xf32> into tensor<4x16x16xf32>
-// CHECK:       tensor.insert_slice %[[U0]] into %[[S0]][0, 8, 0] [1, 8, 16] [1, 1, 1]
-// CHECK:       %[[GU:.*]] = tensor.insert_slice %[[U3]] into %{{.*}}[3, 8, 0] [1, 8, 16] [1, 1, 1]
-// CHECK:       dsv3.parameter "model.layers.3.mlp.experts.3.down_proj.weight" : tensor<16x8xf32>
-// CHECK:       %[[DN:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[3, 0, 0] [1, 16, 8] [1, 1, 1] : tensor<16x8xf32> into tensor<4x16x8xf32>
+// CHECK:       %[[G:.*]] = dsv3.parameter "model.layers.3.mlp.experts.{e}.gate_proj.weight" stacked : tensor<4x8x16xf32>
+// CHECK-NEXT:  %[[U:.*]] = dsv3.parameter "model.layers.3.mlp.experts.{e}.up_proj.weight" stacked : tensor<4x8x16xf32>
+// CHECK-NEXT:  %[[DN:.*]] = dsv3.parameter "model.layers.3.mlp.experts.{e}.down_proj.weight" stacked : tensor<4x16x8xf32>
 // CHECK:       %[[ROWS:.*]], %[[OFF:.*]], %{{.*}} = dsv3.expert_dispatch %[[X]], %[[IDS]] alignment(2) : (tensor<3x16xbf16>, tensor<3x2xi32>) -> tensor<10x16xbf16>, tensor<5xi64>, tensor<10xi64>
-// CHECK:       %[[H:.*]] = dsv3.grouped_matmul %[[ROWS]], %[[GU]], %[[OFF]] : {{.*}} -> tensor<10x16xf32>
-// CHECK:       %[[HG:.*]] = tensor.extract_slice %[[H]][0, 0] [10, 8] [1, 1]
-// CHECK:       %[[HU:.*]] = tensor.extract_slice %[[H]][0, 8] [10, 8] [1, 1]
+// CHECK:       %[[HG:.*]] = dsv3.grouped_matmul %[[ROWS]], %[[G]], %[[OFF]] : {{.*}} -> tensor<10x8xf32>
+// CHECK:       %[[HU:.*]] = dsv3.grouped_matmul %[[ROWS]], %[[U]], %[[OFF]] : {{.*}} -> tensor<10x8xf32>
 // CHECK:       %[[A:.*]] = linalg.generic {{.*}} ins(%[[HG]], %[[HU]] : tensor<10x8xf32>, tensor<10x8xf32>)
 // CHECK:         math.exp
 // CHECK:       %[[HD:.*]] = dsv3.grouped_matmul %[[A]], %[[DN]], %[[OFF]] : {{.*}} -> tensor<10x16xf32>
@@ -45,19 +39,17 @@ func.func @v3_f32(%x: tensor<3x16xbf16>) -> tensor<3x16xbf16> {
 
 // -----
 
-// FP8 experts: a bf16 router, and every projection weight with its
-// `_scale_inv` blocks, stacked like the weights. I = 130 is not a multiple of
-// 128, so gate_proj and up_proj stay two grouped GEMMs (their scale blocks
-// would straddle). No shared expert, no bias
-// (greedy softmax routing), f32 result: nothing to add or round.
+// FP8 experts: a bf16 router, and every projection weight with its stacked
+// `_scale_inv` blocks [E, ceil(N/128), ceil(K/128)] (I = 130: two scale rows).
+// No shared expert, no bias (greedy softmax routing), f32 result: nothing to
+// add or round.
 // CHECK-LABEL: func.func @fp8_no_shared
 // CHECK-NOT:   e_score_correction_bias
 // CHECK:       dsv3.parameter "model.layers.1.mlp.gate.weight" : tensor<2x256xbf16>
 // CHECK:       dsv3.moe_gate %{{.*}}, %{{.*}} scoring_func(softmax) topk_method(greedy) top_k(1)
-// CHECK:       dsv3.parameter "model.layers.1.mlp.experts.0.gate_proj.weight" : tensor<130x256xf8E4M3FN>
-// CHECK-NEXT:  dsv3.parameter "model.layers.1.mlp.experts.0.gate_proj.weight_scale_inv" : tensor<2x2xf32>
-// CHECK:       tensor.insert_slice %{{.*}} into %{{.*}}[1, 0, 0] [1, 2, 2] [1, 1, 1] : tensor<2x2xf32> into tensor<2x2x2xf32>
-// CHECK:       dsv3.parameter "model.layers.1.mlp.experts.1.down_proj.weight_scale_inv" : tensor<2x2xf32>
+// CHECK:       dsv3.parameter "model.layers.1.mlp.experts.{e}.gate_proj.weight" stacked : tensor<2x130x256xf8E4M3FN>
+// CHECK-NEXT:  dsv3.parameter "model.layers.1.mlp.experts.{e}.gate_proj.weight_scale_inv" stacked : tensor<2x2x2xf32>
+// CHECK:       dsv3.parameter "model.layers.1.mlp.experts.{e}.down_proj.weight_scale_inv" stacked : tensor<2x2x2xf32>
 // CHECK:       dsv3.grouped_matmul %{{.*}} weight_scale_inv(%{{.*}} : tensor<2x2x2xf32>) : (tensor<{{.*}}x256xf32>, tensor<2x130x256xf8E4M3FN>, tensor<3xi64>)
 // CHECK-NEXT:  dsv3.grouped_matmul %{{.*}} weight_scale_inv(%{{.*}} : tensor<2x2x2xf32>) : (tensor<{{.*}}x256xf32>, tensor<2x130x256xf8E4M3FN>, tensor<3xi64>)
 // CHECK-NOT:   shared_experts
@@ -65,22 +57,5 @@ func.func @v3_f32(%x: tensor<3x16xbf16>) -> tensor<3x16xbf16> {
 // CHECK-NEXT:  return %[[R]]
 func.func @fp8_no_shared(%x: tensor<2x256xf32>) -> tensor<2x256xf32> {
   %y = dsv3.moe %x prefix("model.layers.1.mlp") n_routed_experts(2) num_experts_per_tok(1) topk_method(greedy) scoring_func(softmax) moe_intermediate_size(130) weight_type(f8E4M3FN) : tensor<2x256xf32> -> tensor<2x256xf32>
-  return %y : tensor<2x256xf32>
-}
-
-// -----
-
-// FP8 with I a multiple of 128: gate and up fuse, and so do their scales
-// (up's blocks start at scale row I/128).
-// CHECK-LABEL: func.func @fp8_fused
-// CHECK:       %[[GS:.*]] = dsv3.parameter "model.layers.2.mlp.experts.0.gate_proj.weight_scale_inv" : tensor<1x2xf32>
-// CHECK:       %[[US:.*]] = dsv3.parameter "model.layers.2.mlp.experts.0.up_proj.weight_scale_inv" : tensor<1x2xf32>
-// CHECK:       tensor.empty() : tensor<2x256x256xf8E4M3FN>
-// CHECK:       %[[SE:.*]] = tensor.empty() : tensor<2x2x2xf32>
-// CHECK:       %[[S:.*]] = tensor.insert_slice %[[GS]] into %[[SE]][0, 0, 0] [1, 1, 2] [1, 1, 1]
-// CHECK:       tensor.insert_slice %[[US]] into %[[S]][0, 1, 0] [1, 1, 2] [1, 1, 1]
-// CHECK:       dsv3.grouped_matmul %{{.*}} weight_scale_inv(%{{.*}} : tensor<2x2x2xf32>) : (tensor<{{.*}}x256xbf16>, tensor<2x256x256xf8E4M3FN>, tensor<3xi64>) -> tensor<{{.*}}x256xf32>
-func.func @fp8_fused(%x: tensor<2x256xbf16>) -> tensor<2x256xf32> {
-  %y = dsv3.moe %x prefix("model.layers.2.mlp") n_routed_experts(2) num_experts_per_tok(1) topk_method(greedy) scoring_func(softmax) moe_intermediate_size(128) weight_type(f8E4M3FN) : tensor<2x256xbf16> -> tensor<2x256xf32>
   return %y : tensor<2x256xf32>
 }

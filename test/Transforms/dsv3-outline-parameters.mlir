@@ -21,6 +21,16 @@ func.func @entry(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // -----
 
+// A stacked parameter keeps its placeholder name and is marked for the runtime.
+// CHECK-LABEL: func.func @stacked(
+// CHECK-SAME:    tensor<4x8x8xbf16> {dsv3.parameter = "model.layers.1.mlp.experts.{e}.down_proj.weight", dsv3.stacked})
+func.func @stacked() -> tensor<4x8x8xbf16> {
+  %w = dsv3.parameter "model.layers.1.mlp.experts.{e}.down_proj.weight" stacked : tensor<4x8x8xbf16>
+  return %w : tensor<4x8x8xbf16>
+}
+
+// -----
+
 func.func @conflict() -> (tensor<8xbf16>, tensor<4xbf16>) {
   %a = dsv3.parameter "w" : tensor<8xbf16>
   // expected-error @+1 {{parameter 'w' is read with type 'tensor<4xbf16>' here but 'tensor<8xbf16>' elsewhere}}

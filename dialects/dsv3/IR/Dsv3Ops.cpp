@@ -53,6 +53,21 @@ LogicalResult ParameterOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError("requires a static shape for parameter '")
            << getName() << "'";
+  size_t first = getName().find("{e}");
+  bool once = first != StringRef::npos &&
+              getName().find("{e}", first + 1) == StringRef::npos;
+  if (getStacked()) {
+    if (!once)
+      return emitOpError("stacked parameter '")
+             << getName()
+             << "' must hold the expert placeholder {e} exactly once";
+    if (getType().getRank() == 0)
+      return emitOpError("stacked parameter '")
+             << getName() << "' needs a leading expert dimension";
+  } else if (first != StringRef::npos) {
+    return emitOpError("parameter '")
+           << getName() << "' holds the placeholder {e} but is not stacked";
+  }
   return success();
 }
 

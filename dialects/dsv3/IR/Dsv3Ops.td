@@ -33,18 +33,31 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
     entry argument with role `parameter`, and the runtime binds it from
     safetensors files by name, refusing a dtype or shape mismatch.
 
-    Errors: empty name; a dynamic dimension.
+    With `stacked`, the name holds the placeholder `{e}` once and the result
+    `[E, ...]` stacks the E checkpoint tensors named with `{e}` replaced by
+    `0 .. E-1` along a new leading dimension, each of the remaining shape. This
+    is how the routed experts of `dsv3.moe` reach a grouped GEMM: the
+    checkpoint stores one tensor per expert (spec §1.2), and the runtime
+    stacks them once when it binds parameters, without copying when the file
+    already stores them back to back (docs/runtime-abi.md), so the graph never
+    copies expert weights and experts no token is routed to are never read.
+
+    Errors: empty name; a dynamic dimension; `stacked` without exactly one
+    `{e}` in the name or on a rank-0 type; `{e}` in the name of an unstacked
+    parameter.
 
     Example:
 
     ```mlir
     %w = dsv3.parameter "model.layers.0.self_attn.q_a_proj.weight"
         : tensor<1536x7168xf8E4M3FN>
+    %g = dsv3.parameter "model.layers.3.mlp.experts.{e}.gate_proj.weight"
+        stacked : tensor<256x2048x7168xf8E4M3FN>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, UnitAttr:$stacked);
   let results = (outs AnyRankedTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`stacked` $stacked^)? attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 

@@ -314,7 +314,10 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
 /// Rebuilds a cache [B, L, X] with row t of sequence b taken from
 /// rows[b, t - start_pos[b]] when that index lies in [0, S). Written as a
 /// parallel generic over the cache with a guarded gather, so positions
-/// outside the cache simply write nothing.
+/// outside the cache simply write nothing, and with the cache as its init so
+/// that a session-state cache is updated in place (no copy of the cache).
+/// Every element is still visited: O(L) per call, where a host-specific
+/// insert_slice would touch only the S new rows.
 Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
                        Value startPos) {
   MLIRContext *ctx = b.getContext();
@@ -324,16 +327,15 @@ Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
   AffineMap id = b.getMultiDimIdentityMap(3);
   auto par = IteratorType::parallel;
   return linalg::GenericOp::create(
-             b, loc, TypeRange{cacheType}, ValueRange{cache, startPos},
-             ValueRange{emptyLike(b, loc, cacheType.getShape(), elem)},
-             ArrayRef<AffineMap>{id, pickDims(ctx, 3, {0}), id},
+             b, loc, TypeRange{cacheType}, ValueRange{startPos},
+             ValueRange{cache}, ArrayRef<AffineMap>{pickDims(ctx, 3, {0}), id},
              {par, par, par},
              [&](OpBuilder &nb, Location l, ValueRange args) {
                Value bi = linalg::IndexOp::create(nb, l, 0);
                Value t = linalg::IndexOp::create(nb, l, 1);
                Value x = linalg::IndexOp::create(nb, l, 2);
                Value r =
-                   arith::SubIOp::create(nb, l, t, toIndex(nb, l, args[1]));
+                   arith::SubIOp::create(nb, l, t, toIndex(nb, l, args[0]));
                Value zero = arith::ConstantIndexOp::create(nb, l, 0);
                Value inRange = arith::AndIOp::create(
                    nb, l,
@@ -349,7 +351,7 @@ Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
                linalg::YieldOp::create(
                    nb, l,
                    ValueRange{arith::SelectOp::create(
-                       nb, l, inRange, convertFloat(nb, l, v, elem), args[0])});
+                       nb, l, inRange, convertFloat(nb, l, v, elem), args[1])});
              })
       .getResult(0);
 }

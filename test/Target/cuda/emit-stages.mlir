@@ -5,7 +5,7 @@
 // RUN: dsv3-compile %s --target=cuda --emit=gpu -o - | FileCheck %s --check-prefix=GPU
 
 // LINALG: \22target\22:\22cuda\22
-// LINALG: func.func @quant(%{{.*}}: tensor<4x256xf32>) -> (tensor<4x256xf8E4M3FN>, tensor<4x2xf32>)
+// LINALG: func.func @quant(%{{.*}}: tensor<4x256xf32> {bufferization.writable = false}) -> (tensor<4x256xf8E4M3FN>, tensor<4x2xf32>)
 // LINALG: linalg.generic
 
 // BUF: func.func @quant(%{{.*}}: memref<4x256xf32>, %{{.*}}: memref<4x256xf8E4M3FN>, %{{.*}}: memref<4x2xf32>) attributes {llvm.emit_c_interface}
