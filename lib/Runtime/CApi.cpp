@@ -16,7 +16,9 @@ struct dsv3rt_status_s {
 };
 
 struct dsv3rt_session_s {
-  Device device;
+  // The state buffers outlive any module: modules may be unloaded and others
+  // loaded that share the same states.
+  StateStore states;
 };
 
 struct dsv3rt_module_s {
@@ -121,14 +123,66 @@ dsv3rt_status dsv3rt_session_create(const char *device, dsv3rt_session **out) {
     else
       fail(std::string("unknown device \"") + device +
            "\" (expected \"host\" or \"cuda\")");
-    *out = new dsv3rt_session_s{d};
+    *out = new dsv3rt_session_s{StateStore(d)};
   });
 }
 
-void dsv3rt_session_destroy(dsv3rt_session *session) { delete session; }
+void dsv3rt_session_destroy(dsv3rt_session *session) {
+  try {
+    delete session;
+  } catch (...) {
+    // Destructors do not throw; this only keeps the C boundary watertight.
+  }
+}
 
 const char *dsv3rt_session_device(const dsv3rt_session *session) {
-  return session ? deviceName(session->device) : "?";
+  return session ? deviceName(session->states.device()) : "?";
+}
+
+size_t dsv3rt_session_state_count(const dsv3rt_session *session) {
+  return session ? session->states.size() : 0;
+}
+
+dsv3rt_status dsv3rt_session_state_info(const dsv3rt_session *session,
+                                        size_t index, dsv3rt_state_info *info) {
+  return guard([&] {
+    require(session && info, "session or info is NULL");
+    if (index >= session->states.size())
+      fail("state index " + std::to_string(index) + " out of range (" +
+           std::to_string(session->states.size()) + " states)");
+    const StateBuffer &s = session->states.at(index);
+    info->name = s.name.c_str();
+    info->dtype = static_cast<dsv3_dtype>(s.dtype);
+    info->rank = s.shape.size();
+    info->shape = s.shape.data();
+  });
+}
+
+dsv3rt_status dsv3rt_session_read_state(dsv3rt_session *session,
+                                        const char *name, dsv3rt_tensor **out) {
+  return guard([&] {
+    require(session && name && out, "session, name or out is NULL");
+    *out = nullptr;
+    auto t = std::make_unique<dsv3rt_tensor_s>(
+        dsv3rt_tensor_s{session->states.read(name)});
+    *out = t.release();
+  });
+}
+
+dsv3rt_status dsv3rt_session_write_state(dsv3rt_session *session,
+                                         const char *name,
+                                         const dsv3rt_tensor *value) {
+  return guard([&] {
+    require(session && name && value, "session, name or value is NULL");
+    session->states.write(name, value->tensor);
+  });
+}
+
+dsv3rt_status dsv3rt_session_reset_state(dsv3rt_session *session) {
+  return guard([&] {
+    require(session, "session is NULL");
+    session->states.reset();
+  });
 }
 
 dsv3rt_status dsv3rt_module_load(dsv3rt_session *session, const char *path,
@@ -136,7 +190,7 @@ dsv3rt_status dsv3rt_module_load(dsv3rt_session *session, const char *path,
   return guard([&] {
     require(session && path && out, "session, path or out is NULL");
     *out = nullptr;
-    auto m = std::make_unique<Module>(session->device, path);
+    auto m = std::make_unique<Module>(session->states, path);
     *out = new dsv3rt_module_s{std::move(m)};
   });
 }
@@ -194,6 +248,23 @@ dsv3rt_status dsv3rt_module_arg_info(const dsv3rt_module *module, size_t entry,
     info->dtype = static_cast<dsv3_dtype>(a.dtype);
     info->rank = a.shape.size();
     info->shape = a.shape.data();
+  });
+}
+
+dsv3rt_status dsv3rt_module_arg_attrs(const dsv3rt_module *module, size_t entry,
+                                      size_t arg, dsv3rt_arg_attrs *attrs) {
+  return guard([&] {
+    require(attrs, "attrs is NULL");
+    const EntryInfo &e = entryAt(module, entry);
+    if (arg >= e.args.size())
+      fail("entry \"" + e.name + "\": argument index " + std::to_string(arg) +
+           " out of range (" + std::to_string(e.args.size()) + " arguments)");
+    const ArgInfo &a = e.args[arg];
+    attrs->stacked = a.stacked;
+    attrs->has_bounds = a.bounds.has_value();
+    attrs->bounds_min = a.bounds ? a.bounds->min : 0;
+    attrs->bounds_max = a.bounds ? a.bounds->max : 0;
+    attrs->bounds_why = a.bounds ? a.bounds->why.c_str() : "";
   });
 }
 

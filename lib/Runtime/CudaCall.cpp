@@ -1,5 +1,6 @@
 // The cuda half of Module::call: check for a device, upload parameters once,
-// copy inputs in, run the entry with device pointers, copy outputs out.
+// copy inputs in, run the entry with device pointers (state args point to the
+// session's device buffers), copy outputs out.
 #include "CudaCall.h"
 
 #include "Error.h"
@@ -94,6 +95,11 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     const ArgInfo &a = entry.args[i];
     if (a.role == DSV3_ROLE_PARAMETER) {
       devicePtrs.push_back(deviceParameters_->buffers.at(a.name));
+      continue;
+    }
+    if (a.role == DSV3_ROLE_STATE) {
+      // Shared by the session's modules; allocated zeroed on first use.
+      devicePtrs.push_back(states_.deviceData(states_.get(a.name), *d));
       continue;
     }
     uint64_t bytes = *checkedByteSize(a.dtype, a.shape);

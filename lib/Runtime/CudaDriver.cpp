@@ -91,6 +91,7 @@ void initialize(State &s) {
   DSV3_RESOLVE(cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   DSV3_RESOLVE(cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   DSV3_RESOLVE(cuMemcpyAsync, "cuMemcpyAsync");
+  DSV3_RESOLVE(cuMemsetD8, "cuMemsetD8_v2");
   DSV3_RESOLVE(cuMemsetD32Async, "cuMemsetD32Async");
   DSV3_RESOLVE(cuMemsetD16Async, "cuMemsetD16Async");
   DSV3_RESOLVE(cuGetErrorString, "cuGetErrorString");

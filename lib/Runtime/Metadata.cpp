@@ -1,6 +1,7 @@
 #include "Metadata.h"
 
 #include "Error.h"
+#include "Stacked.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,8 @@ const char *roleName(dsv3_arg_role role) {
     return "parameter";
   case DSV3_ROLE_OUTPUT:
     return "output";
+  case DSV3_ROLE_STATE:
+    return "state";
   }
   return "?";
 }
@@ -41,7 +44,11 @@ public:
                                      it->is_number_integer());
     if (!ok)
       error(where, std::string("field \"") + name + "\" must be " +
-                       json(type).type_name() + ", got " + it->type_name());
+                       (type == json::value_t::number_integer
+                            ? "integer"
+                            : json(type).type_name()) +
+                       ", got " +
+                       (it->is_number() ? it->dump() : it->type_name()));
     return *it;
   }
 
@@ -53,6 +60,73 @@ public:
 private:
   const std::string &label_;
 };
+
+// Optional "stacked": true on a parameter whose name holds "{e}" once.
+void parseStacked(Validator &v, const json &aj, ArgInfo &arg,
+                  const std::string &where) {
+  size_t placeholders = countExpertPlaceholders(arg.name);
+  auto it = aj.find("stacked");
+  if (it != aj.end()) {
+    if (!it->is_boolean())
+      v.error(where, std::string("field \"stacked\" must be boolean, got ") +
+                         it->type_name());
+    arg.stacked = it->get<bool>();
+  }
+  if (!arg.stacked) {
+    if (placeholders && arg.role == DSV3_ROLE_PARAMETER)
+      v.error(where, "parameter \"" + arg.name +
+                         "\" holds the expert placeholder {e} but is not "
+                         "stacked");
+    return;
+  }
+  if (arg.role != DSV3_ROLE_PARAMETER)
+    v.error(where, std::string("\"stacked\" on a ") + roleName(arg.role) +
+                       " (only parameters can be stacked)");
+  if (placeholders != 1)
+    v.error(where, "stacked parameter \"" + arg.name +
+                       "\" must hold the expert placeholder {e} exactly once "
+                       "(found " +
+                       std::to_string(placeholders) + ")");
+  if (arg.shape.empty())
+    v.error(where, "stacked parameter \"" + arg.name +
+                       "\" has rank 0 (its shape must be [E, ...])");
+}
+
+// Optional "bounds": {"min": int64, "max": int64, "why": string} on an i32 or
+// i64 input.
+void parseBounds(Validator &v, const json &aj, ArgInfo &arg,
+                 const std::string &where) {
+  auto it = aj.find("bounds");
+  if (it == aj.end())
+    return;
+  const json &b = *it;
+  if (!b.is_object())
+    v.error(where, std::string("field \"bounds\" must be object, got ") +
+                       b.type_name());
+  if (arg.role != DSV3_ROLE_INPUT)
+    v.error(where, std::string("\"bounds\" on a ") + roleName(arg.role) +
+                       " (only inputs can have bounds)");
+  if (arg.dtype != DType::I32 && arg.dtype != DType::I64)
+    v.error(where, std::string("\"bounds\" on an input of dtype ") +
+                       dtypeName(arg.dtype) + " (only i32 and i64 inputs)");
+  std::string bwhere = where + "bounds: ";
+  auto bound = [&](const char *name) {
+    const json &f = v.field(b, name, json::value_t::number_integer, bwhere);
+    if (f.is_number_unsigned() && f.get<uint64_t>() > INT64_MAX)
+      v.error(bwhere,
+              std::string(name) + " " + f.dump() + " does not fit in int64");
+    return f.get<int64_t>();
+  };
+  InputBounds bounds;
+  bounds.min = bound("min");
+  bounds.max = bound("max");
+  if (b.contains("why"))
+    bounds.why = v.string(b, "why", bwhere);
+  if (bounds.min > bounds.max)
+    v.error(bwhere, "min " + std::to_string(bounds.min) + " > max " +
+                        std::to_string(bounds.max));
+  arg.bounds = std::move(bounds);
+}
 
 } // namespace
 
@@ -113,6 +187,8 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
         arg.role = DSV3_ROLE_PARAMETER;
       else if (role == "output")
         arg.role = DSV3_ROLE_OUTPUT;
+      else if (role == "state")
+        arg.role = DSV3_ROLE_STATE;
       else
         v.error(awhere, "unknown role \"" + role + "\"");
       std::string dtype = v.string(aj, "dtype", awhere);
@@ -128,13 +204,16 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
         if (d.is_number_unsigned() && d.get<uint64_t>() > INT64_MAX)
           v.error(awhere, "shape dimension " + d.dump() + " is too large");
         if (dim == -1)
-          v.error(awhere, "dynamic dimension (-1) is not supported by ABI v1");
+          v.error(awhere, "dynamic dimension (-1) is not supported by ABI v" +
+                              std::to_string(DSV3_ABI_VERSION));
         if (dim < 0)
           v.error(awhere, "negative shape dimension " + d.dump());
         arg.shape.push_back(dim);
       }
       if (!checkedByteSize(arg.dtype, arg.shape))
         v.error(awhere, "shape " + shapeString(arg.shape) + " overflows");
+      parseStacked(v, aj, arg, awhere);
+      parseBounds(v, aj, arg, awhere);
       entry.args.push_back(std::move(arg));
     }
     md.entries.push_back(std::move(entry));

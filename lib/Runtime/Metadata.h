@@ -5,16 +5,27 @@
 #include "DType.h"
 #include "dsv3/Runtime/abi.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace dsv3rt::impl {
+
+// "bounds" of an integer input: every element must lie in [min, max].
+struct InputBounds {
+  int64_t min = 0;
+  int64_t max = 0;
+  std::string why; // the producer's reason, "" if none
+};
 
 struct ArgInfo {
   std::string name;
   dsv3_arg_role role;
   DType dtype;
   std::vector<int64_t> shape;
+  // Parameter bound from shape[0] per-expert tensors: name holds "{e}" once.
+  bool stacked = false;
+  std::optional<InputBounds> bounds; // inputs of dtype i32/i64 only
 };
 
 struct EntryInfo {

@@ -3,6 +3,7 @@
 #include "CudaCall.h"
 #include "CudaDriver.h"
 #include "Error.h"
+#include "Stacked.h"
 
 #include <cstring>
 #include <dlfcn.h>
@@ -39,8 +40,9 @@ std::string dlError() {
 
 } // namespace
 
-Module::Module(Device device, const std::string &path)
-    : device_(device), path_(path) {
+Module::Module(StateStore &states, const std::string &path)
+    : device_(states.device()), states_(states), path_(path) {
+  const Device device = device_;
   // Driver errors raised by a cuda module's global constructors (mgpuModuleLoad
   // inside dlopen) land in the error slot; start from a clean one.
   cuda::takeError();
@@ -86,6 +88,8 @@ Module::Module(Device device, const std::string &path)
       if (!loadError.empty() && cuda::driver())
         fail(path + ": CUDA error while loading the module: " + loadError);
     }
+    // Last: a module that fails to load declares nothing.
+    declareStates();
   } catch (...) {
     dlclose(handle_);
     throw;
@@ -126,23 +130,102 @@ void Module::checkParameterConsistency() const {
     }
 }
 
+void Module::declareStates() {
+  std::vector<StateStore::Declaration> declarations;
+  for (const EntryInfo &e : metadata_.entries)
+    for (const ArgInfo &a : e.args)
+      if (a.role == DSV3_ROLE_STATE)
+        declarations.push_back(
+            {a.name, a.dtype, a.shape, "entry \"" + e.name + "\" of " + path_});
+  states_.declare(declarations);
+}
+
+Module::Parameter Module::bindOne(const ArgInfo &a, const TensorIndex &index,
+                                  const std::string &searched) const {
+  const std::string searchedText = searched.empty() ? "no files" : searched;
+  Parameter p;
+  if (!a.stacked) {
+    auto it = index.find(a.name);
+    if (it == index.end())
+      fail(path_ + ": missing parameter \"" + a.name +
+           "\" (searched: " + searchedText + ")");
+    const SafetensorsTensor &t = *it->second.first;
+    if (t.dtype != a.dtype || t.shape != a.shape)
+      fail(path_ + ": parameter \"" + a.name + "\" in " +
+           it->second.second->path() + ": expected " +
+           describe(a.dtype, a.shape) + ", found " +
+           describe(t.dtype, t.shape));
+    p.data = t.data;
+    p.size = t.size;
+    // Modules may load elements with natural alignment; the mapping only
+    // guarantees what the file's offsets happen to give.
+    if (reinterpret_cast<uintptr_t>(t.data) % dtypeSize(t.dtype) != 0) {
+      p.owned = std::make_unique<HostTensor>(t.dtype, t.shape);
+      std::memcpy(p.owned->data(), t.data, t.size);
+      p.data = p.owned->data();
+    }
+    return p;
+  }
+
+  // Stacked: shape [E, ...rest] from the E tensors "{e}" -> 0..E-1.
+  const int64_t experts = a.shape[0];
+  const std::vector<int64_t> rest(a.shape.begin() + 1, a.shape.end());
+  const uint64_t bytesPerExpert = *checkedByteSize(a.dtype, rest);
+  std::vector<const SafetensorsTensor *> tensors;
+  std::vector<ExpertSlice> slices;
+  for (int64_t e = 0; e < experts; ++e) {
+    const std::string name = expertTensorName(a.name, e);
+    const std::string which = "expert " + std::to_string(e) +
+                              " of stacked parameter \"" + a.name + "\" " +
+                              describe(a.dtype, a.shape);
+    auto it = index.find(name);
+    if (it == index.end())
+      fail(path_ + ": missing parameter \"" + name + "\" (" + which +
+           "; searched: " + searchedText + ")");
+    const SafetensorsTensor &t = *it->second.first;
+    if (t.dtype != a.dtype || t.shape != rest)
+      fail(path_ + ": parameter \"" + name + "\" in " +
+           it->second.second->path() + " (" + which + "): expected " +
+           describe(a.dtype, rest) + ", found " + describe(t.dtype, t.shape));
+    tensors.push_back(&t);
+    slices.push_back({it->second.second, t.data});
+  }
+  // Zero copy when the checkpoint already holds the experts back to back:
+  // experts no token is routed to are then never read from disk.
+  if (const uint8_t *view =
+          stackedView(slices, bytesPerExpert, dtypeSize(a.dtype))) {
+    p.data = view;
+    p.size = bytesPerExpert * static_cast<uint64_t>(experts);
+    return p;
+  }
+  // Otherwise gather once, at bind time.
+  p.owned = std::make_unique<HostTensor>(a.dtype, a.shape);
+  for (size_t e = 0; e < tensors.size(); ++e)
+    if (bytesPerExpert)
+      std::memcpy(p.owned->data() + e * bytesPerExpert, tensors[e]->data,
+                  bytesPerExpert);
+  p.data = p.owned->data();
+  p.size = p.owned->byteSize();
+  return p;
+}
+
 void Module::bindParameters(const std::vector<std::string> &paths,
                             std::optional<size_t> onlyEntry) {
   if (onlyEntry && *onlyEntry >= metadata_.entries.size())
     fail(path_ + ": entry index " + std::to_string(*onlyEntry) +
          " out of range");
   std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, std::pair<const SafetensorsTensor *, std::string>>
-      index;
+  TensorIndex index;
   std::string searched;
   for (const std::string &p : paths) {
     files.push_back(std::make_unique<SafetensorsFile>(p));
+    const SafetensorsFile *file = files.back().get();
     searched += (searched.empty() ? "" : ", ") + p;
-    for (const SafetensorsTensor &t : files.back()->tensors()) {
-      auto [it, inserted] = index.insert({t.name, {&t, p}});
+    for (const SafetensorsTensor &t : file->tensors()) {
+      auto [it, inserted] = index.insert({t.name, {&t, file}});
       if (!inserted)
-        fail("parameter \"" + t.name + "\" is in both " + it->second.second +
-             " and " + p);
+        fail("parameter \"" + t.name + "\" is in both " +
+             it->second.second->path() + " and " + p);
     }
   }
   std::map<std::string, Parameter> params;
@@ -152,25 +235,7 @@ void Module::bindParameters(const std::vector<std::string> &paths,
     for (const ArgInfo &a : metadata_.entries[ei].args) {
       if (a.role != DSV3_ROLE_PARAMETER || params.count(a.name))
         continue;
-      auto it = index.find(a.name);
-      if (it == index.end())
-        fail(path_ + ": missing parameter \"" + a.name + "\" (searched: " +
-             (searched.empty() ? "no files" : searched) + ")");
-      const SafetensorsTensor &t = *it->second.first;
-      if (t.dtype != a.dtype || t.shape != a.shape)
-        fail(path_ + ": parameter \"" + a.name + "\" in " + it->second.second +
-             ": expected " + describe(a.dtype, a.shape) + ", found " +
-             describe(t.dtype, t.shape));
-      Parameter &p = params[a.name];
-      p.data = t.data;
-      p.size = t.size;
-      // Modules may load elements with natural alignment; the mapping only
-      // guarantees what the file's offsets happen to give.
-      if (reinterpret_cast<uintptr_t>(t.data) % dtypeSize(t.dtype) != 0) {
-        p.aligned = std::make_unique<HostTensor>(t.dtype, t.shape);
-        std::memcpy(p.aligned->data(), t.data, t.size);
-        p.data = p.aligned->data();
-      }
+      params[a.name] = bindOne(a, index, searched);
     }
   }
   deviceParameters_.reset(); // stale device copies of the old binding
@@ -178,45 +243,98 @@ void Module::bindParameters(const std::vector<std::string> &paths,
   files_ = std::move(files);
 }
 
-std::vector<const uint8_t *>
-Module::gatherArgs(const EntryInfo &entry,
-                   const std::vector<const HostTensor *> &inputs,
-                   std::vector<HostTensor> &outputs) {
+namespace {
+
+// "[1, 17]" for a flat element index of a row-major shape.
+std::string elementIndex(const std::vector<int64_t> &shape, uint64_t flat) {
+  std::vector<int64_t> index(shape.size());
+  for (size_t i = shape.size(); i-- > 0;) {
+    index[i] = static_cast<int64_t>(flat % static_cast<uint64_t>(shape[i]));
+    flat /= static_cast<uint64_t>(shape[i]);
+  }
+  std::string s = "[";
+  for (size_t i = 0; i < index.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(index[i]);
+  return s + "]";
+}
+
+} // namespace
+
+void Module::checkInputs(const EntryInfo &entry,
+                         const std::vector<const HostTensor *> &inputs) const {
   size_t inputCount = 0;
   for (const ArgInfo &a : entry.args)
     inputCount += a.role == DSV3_ROLE_INPUT;
   if (inputs.size() != inputCount)
     fail("entry \"" + entry.name + "\" takes " + std::to_string(inputCount) +
          " input(s), got " + std::to_string(inputs.size()));
+  size_t in = 0;
+  for (const ArgInfo &a : entry.args) {
+    if (a.role != DSV3_ROLE_INPUT)
+      continue;
+    const HostTensor *t = inputs[in];
+    if (!t)
+      fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
+           " (\"" + a.name + "\") is NULL");
+    if (t->dtype != a.dtype || t->shape != a.shape)
+      fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
+           " (\"" + a.name + "\"): expected " + describe(a.dtype, a.shape) +
+           ", got " + describe(t->dtype, t->shape));
+    ++in;
+    if (!a.bounds)
+      continue;
+    const InputBounds &b = *a.bounds;
+    const uint64_t count = t->elementCount();
+    for (uint64_t i = 0; i < count; ++i) {
+      int64_t v;
+      if (a.dtype == DType::I32) {
+        int32_t v32;
+        std::memcpy(&v32, t->data() + 4 * i, 4);
+        v = v32;
+      } else {
+        std::memcpy(&v, t->data() + 8 * i, 8);
+      }
+      if (v >= b.min && v <= b.max)
+        continue;
+      std::string element =
+          a.shape.empty() ? "" : " element " + elementIndex(a.shape, i);
+      fail("entry \"" + entry.name + "\": input \"" + a.name + "\"" + element +
+           " = " + std::to_string(v) + " is outside [" + std::to_string(b.min) +
+           ", " + std::to_string(b.max) + "]" +
+           (b.why.empty() ? "" : " (" + b.why + ")") +
+           "; the call was refused and nothing was written");
+    }
+  }
+}
+
+std::vector<const uint8_t *>
+Module::gatherArgs(const EntryInfo &entry,
+                   const std::vector<const HostTensor *> &inputs,
+                   std::vector<HostTensor> &outputs) {
+  checkInputs(entry, inputs);
+  for (const ArgInfo &a : entry.args)
+    if (a.role == DSV3_ROLE_PARAMETER && !parameters_.count(a.name))
+      fail("entry \"" + entry.name + "\" needs parameter \"" + a.name +
+           "\" but it is not bound (bind parameters from safetensors "
+           "files first)");
   std::vector<const uint8_t *> data;
   size_t in = 0;
   for (const ArgInfo &a : entry.args) {
     switch (a.role) {
-    case DSV3_ROLE_INPUT: {
-      const HostTensor *t = inputs[in];
-      if (!t)
-        fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
-             " (\"" + a.name + "\") is NULL");
-      if (t->dtype != a.dtype || t->shape != a.shape)
-        fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
-             " (\"" + a.name + "\"): expected " + describe(a.dtype, a.shape) +
-             ", got " + describe(t->dtype, t->shape));
-      data.push_back(t->data());
-      ++in;
+    case DSV3_ROLE_INPUT:
+      data.push_back(inputs[in++]->data());
       break;
-    }
-    case DSV3_ROLE_PARAMETER: {
-      auto it = parameters_.find(a.name);
-      if (it == parameters_.end())
-        fail("entry \"" + entry.name + "\" needs parameter \"" + a.name +
-             "\" but it is not bound (bind parameters from safetensors "
-             "files first)");
-      data.push_back(it->second.data);
+    case DSV3_ROLE_PARAMETER:
+      data.push_back(parameters_.at(a.name).data);
       break;
-    }
     case DSV3_ROLE_OUTPUT:
       outputs.emplace_back(a.dtype, a.shape);
       data.push_back(outputs.back().data());
+      break;
+    case DSV3_ROLE_STATE:
+      data.push_back(device_ == Device::Host
+                         ? states_.hostData(states_.get(a.name))
+                         : nullptr);
       break;
     }
   }

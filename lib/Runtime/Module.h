@@ -6,6 +6,7 @@
 #include "HostTensor.h"
 #include "Metadata.h"
 #include "Safetensors.h"
+#include "State.h"
 #include "dsv3/Runtime/abi.h"
 
 #include <map>
@@ -16,16 +17,14 @@
 
 namespace dsv3rt::impl {
 
-enum class Device { Host, Cuda };
-
-const char *deviceName(Device d);
-
 class DeviceParameters; // cuda copies of the bound parameters
 
 class Module {
 public:
-  // Throws Error naming the path and the fault.
-  Module(Device device, const std::string &path);
+  // Loads into the session whose state store is `states` (which must
+  // outlive the module) and declares the module's state args there. Throws
+  // Error naming the path and the fault.
+  Module(StateStore &states, const std::string &path);
   ~Module();
   Module(const Module &) = delete;
   Module &operator=(const Module &) = delete;
@@ -47,10 +46,23 @@ private:
   struct Parameter {
     const uint8_t *data = nullptr;
     uint64_t size = 0;
-    std::unique_ptr<HostTensor> aligned; // copy when the mapping is misaligned
+    // Copy when the mapping is misaligned, or a stacked parameter's experts
+    // are not back to back in one file.
+    std::unique_ptr<HostTensor> owned;
   };
 
   void checkParameterConsistency() const;
+  void declareStates();
+  using TensorIndex =
+      std::map<std::string,
+               std::pair<const SafetensorsTensor *, const SafetensorsFile *>>;
+  Parameter bindOne(const ArgInfo &arg, const TensorIndex &index,
+                    const std::string &searched) const;
+  // Checks the inputs (count, dtype, shape, bounds) before anything runs.
+  void checkInputs(const EntryInfo &entry,
+                   const std::vector<const HostTensor *> &inputs) const;
+  // Host pointers of every argument (state: host sessions only, else
+  // nullptr); allocates the outputs.
   std::vector<const uint8_t *>
   gatherArgs(const EntryInfo &entry,
              const std::vector<const HostTensor *> &inputs,
@@ -59,6 +71,7 @@ private:
                                    const std::vector<const HostTensor *> &in);
 
   Device device_;
+  StateStore &states_;
   std::string path_;
   void *handle_ = nullptr;
   ModuleMetadata metadata_;

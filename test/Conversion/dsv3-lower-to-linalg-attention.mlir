@@ -105,3 +105,24 @@ func.func @kv_cache_update(%c: tensor<1x5x16xbf16>, %k: tensor<1x5x8xbf16>, %nc:
   %a, %b = dsv3.kv_cache_update %c, %k, %nc, %nk, %sp : tensor<1x5x16xbf16>, tensor<1x5x8xbf16>, tensor<1x2x16xf32>, tensor<1x2x8xf32>, tensor<1xi64> -> tensor<1x5x16xbf16>, tensor<1x5x8xbf16>
   return %a, %b : tensor<1x5x16xbf16>, tensor<1x5x8xbf16>
 }
+
+// -----
+
+// The merged lse over rows, then the merged output over [rows, D]; weights
+// exp(lse - max) forced to 0 when both parts are empty (max = -inf), and a
+// weight-0 part selected away so its output (even NaN) never leaks in.
+// CHECK-LABEL: func.func @attention_merge
+// CHECK:       %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK:       linalg.generic {{.*}} ins(%arg1, %arg3 : tensor<2xf32>, tensor<2xf32>) outs(%{{.*}} : tensor<2xf32>)
+// CHECK:         %[[M:.*]] = arith.maximumf
+// CHECK:         arith.cmpf oeq, %[[M]], %[[NINF]]
+// CHECK:         math.exp
+// CHECK:         math.log
+// CHECK:       linalg.generic {{.*}} ins(%arg0, %arg1, %arg2, %arg3 : tensor<2x2xf32>, tensor<2xf32>, tensor<2x2xf32>, tensor<2xf32>) outs(%{{.*}} : tensor<2x2xbf16>)
+// CHECK:         arith.cmpf ogt
+// CHECK:         arith.divf
+// CHECK:         arith.truncf {{.*}} : f32 to bf16
+func.func @attention_merge(%o1: tensor<2x2xf32>, %l1: tensor<2xf32>, %o2: tensor<2x2xf32>, %l2: tensor<2xf32>) -> (tensor<2x2xbf16>, tensor<2xf32>) {
+  %o, %l = dsv3.attention_merge %o1, %l1, %o2, %l2 : tensor<2x2xf32>, tensor<2xf32>, tensor<2x2xf32>, tensor<2xf32> -> tensor<2x2xbf16>, tensor<2xf32>
+  return %o, %l : tensor<2x2xbf16>, tensor<2xf32>
+}

@@ -222,3 +222,43 @@ func.func @update_results(%c: tensor<2x8x16xf32>, %k: tensor<2x8x4xf32>, %nc: te
   %c2, %k2 = dsv3.kv_cache_update %c, %k, %nc, %nk, %s : tensor<2x8x16xf32>, tensor<2x8x4xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>, tensor<2xi64> -> tensor<2x8x8xf32>, tensor<2x8x4xf32>
   return
 }
+
+// -----
+
+func.func @merge_dynamic(%o: tensor<?x4xf32>, %l: tensor<?xf32>) {
+  // expected-error @+1 {{requires static shapes}}
+  %r, %s = dsv3.attention_merge %o, %l, %o, %l : tensor<?x4xf32>, tensor<?xf32>, tensor<?x4xf32>, tensor<?xf32> -> tensor<?x4xf32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @merge_rank0(%o: tensor<f32>, %l: tensor<f32>) {
+  // expected-error @+1 {{o1 must have rank >= 1 (the last dimension is D)}}
+  %r, %s = dsv3.attention_merge %o, %l, %o, %l : tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32> -> tensor<f32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @merge_o2(%o: tensor<2x4xf32>, %o2: tensor<2x8xf32>, %l: tensor<2xf32>) {
+  // expected-error @+1 {{o2 must be [2, 4] like o1, got [2, 8]}}
+  %r, %s = dsv3.attention_merge %o, %l, %o2, %l : tensor<2x4xf32>, tensor<2xf32>, tensor<2x8xf32>, tensor<2xf32> -> tensor<2x4xf32>, tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @merge_out(%o: tensor<2x4xf32>, %l: tensor<2xf32>) {
+  // expected-error @+1 {{out must be [2, 4] like o1, got [4, 2]}}
+  %r, %s = dsv3.attention_merge %o, %l, %o, %l : tensor<2x4xf32>, tensor<2xf32>, tensor<2x4xf32>, tensor<2xf32> -> tensor<4x2xf32>, tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @merge_lse(%o: tensor<2x4xf32>, %l: tensor<2xf32>, %l2: tensor<2x4xf32>) {
+  // expected-error @+1 {{lse2 must be [2] (o without its last dimension), got [2, 4]}}
+  %r, %s = dsv3.attention_merge %o, %l, %o, %l2 : tensor<2x4xf32>, tensor<2xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x4xf32>, tensor<2xf32>
+  return
+}

@@ -27,3 +27,10 @@ func.func @kv_cache_update(%c: tensor<2x64x512xbf16>, %k: tensor<2x64x64xbf16>, 
       : tensor<2x64x512xbf16>, tensor<2x64x64xbf16>, tensor<2x1x512xf32>, tensor<2x1x64xf32>, tensor<2xi32> -> tensor<2x64x512xbf16>, tensor<2x64x64xbf16>
   return
 }
+
+// CHECK-LABEL: func.func @attention_merge
+// CHECK: dsv3.attention_merge %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x128x512xf32>, tensor<1x128xf32>, tensor<1x128x512xf32>, tensor<1x128xf32> -> tensor<1x128x512xbf16>, tensor<1x128xf32>
+func.func @attention_merge(%o1: tensor<1x128x512xf32>, %l1: tensor<1x128xf32>, %o2: tensor<1x128x512xf32>, %l2: tensor<1x128xf32>) -> (tensor<1x128x512xbf16>, tensor<1x128xf32>) {
+  %o, %l = dsv3.attention_merge %o1, %l1, %o2, %l2 : tensor<1x128x512xf32>, tensor<1x128xf32>, tensor<1x128x512xf32>, tensor<1x128xf32> -> tensor<1x128x512xbf16>, tensor<1x128xf32>
+  return %o, %l : tensor<1x128x512xbf16>, tensor<1x128xf32>
+}

@@ -21,13 +21,20 @@ const char *usageText() {
                            where to write each output, in output order
                            (bf16/f8 need .safetensors; - prints a summary);
                            without --output every output is summarised
+  --state=NAME=SPEC        set session state NAME before the call (SPEC as
+                           for --input; a .safetensors without :tensor reads
+                           the tensor named NAME); repeatable
+  --state-output=NAME=@s.npy|@s.safetensors[:tensor]|-
+                           save state NAME after the call (before any
+                           --benchmark calls); repeatable
   --expected-output=SPEC   reference per output (@ref.npy,
                            @ref.safetensors[:tensor] or a literal)
   --expected-rtol=R        relative tolerance (default 1e-5)
   --expected-atol=A        absolute tolerance (default 0); rtol=atol=0
                            compares bits exactly (NaN matches NaN)
   --benchmark=N            after the first call, time N more calls
-  --list                   print the entries and their arguments
+  --list                   print the entries and their arguments (roles
+                           input, parameter, state, output)
   --help                   this text
 
 exit status: 0 success, 1 an output differs from --expected-output,
@@ -39,6 +46,16 @@ namespace {
 
 [[noreturn]] void usageError(const std::string &message) {
   throw std::runtime_error(message + " (see --help)");
+}
+
+// "NAME=SPEC" of --state and --state-output, split at the first '='.
+std::pair<std::string, std::string> parseNamed(const std::string &flag,
+                                               const std::string &value) {
+  size_t eq = value.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+    usageError("--" + flag + "=" + value + ": expected --" + flag +
+               "=NAME=" + (flag == "state" ? "SPEC" : "@file"));
+  return {value.substr(0, eq), value.substr(eq + 1)};
 }
 
 double parseDouble(const std::string &flag, const std::string &value) {
@@ -84,9 +101,9 @@ Options parseFlags(int argc, const char *const *argv) {
     }
     if (!hasValue) {
       static const char *known[] = {
-          "function",      "device",        "parameters",
-          "input",         "output",        "expected-output",
-          "expected-rtol", "expected-atol", "benchmark"};
+          "function",  "device",          "parameters",    "input",
+          "output",    "expected-output", "expected-rtol", "expected-atol",
+          "benchmark", "state",           "state-output"};
       for (const char *k : known)
         if (name == k)
           usageError("--" + name + " needs a value: --" + name + "=...");
@@ -106,6 +123,10 @@ Options parseFlags(int argc, const char *const *argv) {
       o.inputs.push_back(value);
     } else if (name == "output") {
       o.outputs.push_back(value);
+    } else if (name == "state") {
+      o.states.push_back(parseNamed(name, value));
+    } else if (name == "state-output") {
+      o.stateOutputs.push_back(parseNamed(name, value));
     } else if (name == "expected-output") {
       o.expectedOutputs.push_back(value);
     } else if (name == "expected-rtol") {

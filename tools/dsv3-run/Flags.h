@@ -3,6 +3,7 @@
 #define DSV3_TOOLS_DSV3RUN_FLAGS_H
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dsv3run {
@@ -15,6 +16,9 @@ struct Options {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::vector<std::string> expectedOutputs;
+  // --state=NAME=SPEC and --state-output=NAME=TARGET, split at the first '='.
+  std::vector<std::pair<std::string, std::string>> states;
+  std::vector<std::pair<std::string, std::string>> stateOutputs;
   double rtol = 1e-5;
   double atol = 0;
   long benchmark = 0;

@@ -1,5 +1,6 @@
-// dsv3-run: load a compiled dsv3 module, bind parameters, run one entry on
-// inputs from files or literals, then print, save or check the outputs.
+// dsv3-run: load a compiled dsv3 module, bind parameters, set session state,
+// run one entry on inputs from files or literals, then print, save or check
+// the outputs and save the state.
 #include "Compare.h"
 #include "Flags.h"
 #include "TensorSpec.h"
@@ -23,43 +24,98 @@ std::vector<int64_t> shapeOf(const dsv3rt_arg_info &a) {
   return std::vector<int64_t>(a.shape, a.shape + a.rank);
 }
 
-void listEntries(const dsv3rt::Module &m) {
-  std::cout << "module target: " << m.target() << "\n";
-  for (size_t e = 0; e < m.entryCount(); ++e) {
-    std::cout << "entry " << m.entryName(e) << "\n";
-    for (const dsv3rt_arg_info &a : m.args(e)) {
-      const char *role = a.role == DSV3_ROLE_INPUT       ? "input    "
-                         : a.role == DSV3_ROLE_PARAMETER ? "parameter"
-                                                         : "output   ";
-      std::cout << "  " << role << " " << a.name << ": "
-                << describe(static_cast<DType>(a.dtype), shapeOf(a)) << "\n";
-    }
-  }
-}
-
-// Host tensor for an --input, checked against the entry's argument so the
-// message can name the file. Raw u8 arrays may feed f8 arguments: numpy has
-// no f8 dtype, so f8 data is commonly saved as its bytes.
-dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
-                         const dsv3rt_arg_info &arg) {
-  HostTensor t = readTensorSpec(spec, arg.name, /*allowF64=*/false);
-  DType want = static_cast<DType>(arg.dtype);
-  if (t.dtype == DType::U8 &&
-      (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
-    t.dtype = want;
-  if (t.dtype != want || t.shape != shapeOf(arg))
-    throw std::runtime_error("input " + std::to_string(index) + " (\"" +
-                             arg.name + "\") from " + spec + ": expected " +
-                             describe(want, shapeOf(arg)) + ", got " +
-                             describe(t.dtype, t.shape));
-  return dsv3rt::Tensor(arg.dtype, t.shape, t.data());
-}
-
 HostTensor toHost(const dsv3rt::Tensor &t) {
   HostTensor h(static_cast<DType>(t.dtype()), t.shape());
   if (h.byteSize())
     std::memcpy(h.data(), t.data(), h.byteSize());
   return h;
+}
+
+const char *roleColumn(dsv3_arg_role role) {
+  switch (role) {
+  case DSV3_ROLE_INPUT:
+    return "input    ";
+  case DSV3_ROLE_PARAMETER:
+    return "parameter";
+  case DSV3_ROLE_OUTPUT:
+    return "output   ";
+  case DSV3_ROLE_STATE:
+    return "state    ";
+  }
+  return "?        ";
+}
+
+void listEntries(const dsv3rt::Module &m) {
+  std::cout << "module target: " << m.target() << "\n";
+  for (size_t e = 0; e < m.entryCount(); ++e) {
+    std::cout << "entry " << m.entryName(e) << "\n";
+    std::vector<dsv3rt_arg_info> args = m.args(e);
+    for (size_t i = 0; i < args.size(); ++i) {
+      const dsv3rt_arg_info &a = args[i];
+      dsv3rt_arg_attrs attrs = m.attrs(e, i);
+      std::cout << "  " << roleColumn(a.role) << " " << a.name << ": "
+                << describe(static_cast<DType>(a.dtype), shapeOf(a));
+      if (attrs.stacked)
+        std::cout << " (stacked: " << a.shape[0] << " experts)";
+      if (attrs.has_bounds) {
+        std::cout << " in [" << attrs.bounds_min << ", " << attrs.bounds_max
+                  << "]";
+        if (*attrs.bounds_why)
+          std::cout << " (" << attrs.bounds_why << ")";
+      }
+      std::cout << "\n";
+    }
+  }
+}
+
+// Host tensor for an --input or --state, checked against the argument or
+// state so the message can name the file. Raw u8 arrays may feed f8: numpy
+// has no f8 dtype, so f8 data is commonly saved as its bytes.
+dsv3rt::Tensor loadTensor(const std::string &spec, const std::string &what,
+                          const std::string &name, dsv3_dtype dtype,
+                          const std::vector<int64_t> &shape) {
+  HostTensor t = readTensorSpec(spec, name, /*allowF64=*/false);
+  DType want = static_cast<DType>(dtype);
+  if (t.dtype == DType::U8 &&
+      (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
+    t.dtype = want;
+  if (t.dtype != want || t.shape != shape)
+    throw std::runtime_error(what + " from " + spec + ": expected " +
+                             describe(want, shape) + ", got " +
+                             describe(t.dtype, t.shape));
+  return dsv3rt::Tensor(dtype, t.shape, t.data());
+}
+
+dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
+                         const dsv3rt_arg_info &arg) {
+  return loadTensor(
+      spec, "input " + std::to_string(index) + " (\"" + arg.name + "\")",
+      arg.name, arg.dtype, shapeOf(arg));
+}
+
+bool isNpy(const std::string &s) {
+  return s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0;
+}
+
+bool numpyCannotStore(DType t) {
+  return t == DType::BF16 || t == DType::F8E4M3FN || t == DType::F8E8M0FNU;
+}
+
+// The session state named by a --state or --state-output flag.
+const dsv3rt::StateInfo &findState(const std::vector<dsv3rt::StateInfo> &all,
+                                   const std::string &flag,
+                                   const std::string &name,
+                                   const std::string &value) {
+  std::string names;
+  for (const dsv3rt::StateInfo &s : all) {
+    if (s.name == name)
+      return s;
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  throw std::runtime_error("--" + flag + "=" + name + "=" + value +
+                           ": the module declares no state \"" + name +
+                           "\" (states: " + (names.empty() ? "none" : names) +
+                           ")");
 }
 
 int run(const Options &o) {
@@ -111,11 +167,25 @@ int run(const Options &o) {
   for (size_t i = 0; i < o.outputs.size(); ++i) {
     const std::string &s = o.outputs[i];
     DType t = static_cast<DType>(outArgs[i].dtype);
-    if (s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0 &&
-        (t == DType::BF16 || t == DType::F8E4M3FN || t == DType::F8E8M0FNU))
+    if (isNpy(s) && numpyCannotStore(t))
       throw std::runtime_error("--output=" + s + ": output " +
                                std::to_string(i) + " is " + dtypeName(t) +
                                ", which numpy cannot store; use .safetensors");
+  }
+  const std::vector<dsv3rt::StateInfo> states = session.states();
+  for (const auto &[name, target] : o.stateOutputs) {
+    DType t = static_cast<DType>(
+        findState(states, "state-output", name, target).dtype);
+    if (isNpy(target) && numpyCannotStore(t))
+      throw std::runtime_error("--state-output=" + name + "=" + target +
+                               ": state \"" + name + "\" is " + dtypeName(t) +
+                               ", which numpy cannot store; use .safetensors");
+  }
+  std::vector<std::pair<std::string, dsv3rt::Tensor>> stateValues;
+  for (const auto &[name, spec] : o.states) {
+    const dsv3rt::StateInfo &s = findState(states, "state", name, spec);
+    stateValues.emplace_back(name, loadTensor(spec, "state \"" + name + "\"",
+                                              name, s.dtype, s.shape));
   }
 
   module.bindEntryParameters(entry, o.parameters);
@@ -127,7 +197,19 @@ int run(const Options &o) {
     expected.push_back(readTensorSpec(o.expectedOutputs[i], outArgs[i].name,
                                       /*allowF64=*/true));
 
+  for (const auto &[name, value] : stateValues)
+    session.writeState(name, value);
+
   std::vector<dsv3rt::Tensor> outputs = module.call(entry, inputs);
+
+  // The state as this call left it (benchmark calls below change it again).
+  for (const auto &[name, target] : o.stateOutputs) {
+    HostTensor h = toHost(session.readState(name));
+    if (target == "-")
+      std::cout << "state " << name << ": " << summarize(h) << "\n";
+    else
+      writeTensorSpec(target, name, h);
+  }
 
   if (o.benchmark > 0) {
     using clock = std::chrono::steady_clock;

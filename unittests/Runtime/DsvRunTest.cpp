@@ -225,6 +225,99 @@ TEST_F(DsvRunTest, NoCudaDeviceWithStubDriver) {
 #endif
 }
 
+TEST_F(DsvRunTest, ListStateStackedBounds) {
+  Result r = run({FAKE_STATE_MODULE, "--list"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "entry append\n  input     pos: i32[1] in [0, 7] "
+                            "(append writes 1 row(s) per call into a cache of "
+                            "max_seq_len 8)\n  state     kv: f32[8]\n");
+  EXPECT_CONTAINS(r.output, "  state     count: i64[]\n");
+  r = run({FAKE_STACKED_MODULE, "--list"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  "  parameter experts.{e}.w: f32[4,3] (stacked: 4 experts)");
+}
+
+TEST_F(DsvRunTest, StateCarriedBetweenProcesses) {
+  std::string kv = dir.file("kv.safetensors"), kv2 = dir.file("kv2.npy");
+  Result r = run({FAKE_STATE_MODULE, "--function=append", "--input=1xi32=2",
+                  "--input=1xf32=5", "--state-output=kv=@" + kv});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "output 0 (total): f32[] = [5]");
+  SafetensorsFile f(kv);
+  ASSERT_TRUE(f.find("kv")) << "the tensor is named after the state";
+  // A fresh process starts from zero unless given the state.
+  r = run({FAKE_STATE_MODULE, "--function=append", "--input=1xi32=3",
+           "--input=1xf32=1", "--state=kv=@" + kv, "--state-output=kv=@" + kv2,
+           "--state-output=count=-"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "output 0 (total): f32[] = [6]");
+  EXPECT_CONTAINS(r.output, "state count: i64[] = [0]");
+  HostTensor h = readNpy(kv2);
+  const float *v = reinterpret_cast<const float *>(h.data());
+  EXPECT_EQ(v[2], 5);
+  EXPECT_EQ(v[3], 1);
+  // Literal specs, and state outputs are taken after the first call only.
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state=count=i64=41",
+           "--state=kv=8xf32=1", "--state-output=count=-",
+           "--state-output=kv=-", "--benchmark=3"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "output 1 (calls): i64[] = [42]");
+  EXPECT_CONTAINS(r.output, "state count: i64[] = [42]");
+  EXPECT_CONTAINS(r.output, "state kv: f32[8] = [2, 2, 2, 2, 2, 2, 2, 2]");
+}
+
+TEST_F(DsvRunTest, StateErrors) {
+  Result r = run({FAKE_STATE_MODULE, "--function=bump", "--state=kv"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "--state=kv: expected --state=NAME=SPEC");
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state-output=kv="});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "expected --state-output=NAME=@file");
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state=cache=8xf32=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "--state=cache=8xf32=1: the module declares no "
+                            "state \"cache\" (states: kv, count)");
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state=kv=4xf32=1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output,
+                  "state \"kv\" from 4xf32=1: expected f32[8], got f32[4]");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1",
+           "--state-output=kv=-"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_CONTAINS(r.output, "(states: none)");
+}
+
+TEST_F(DsvRunTest, BoundsRefusal) {
+  Result r = run({FAKE_STATE_MODULE, "--function=append", "--input=1xi32=8",
+                  "--input=1xf32=5"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  "dsv3-run: error: entry \"append\": input \"pos\" element "
+                  "[0] = 8 is outside [0, 7] (append writes 1 row(s) per call "
+                  "into a cache of max_seq_len 8); the call was refused and "
+                  "nothing was written");
+}
+
+TEST_F(DsvRunTest, CudaStateUnderFakeDriver) {
+  const std::string env = "DSV3_LIBCUDA=" FAKE_CUDA_DRIVER;
+  std::string acc = dir.file("acc.npy");
+  Result r = run({FAKE_CUDA_STATE_MODULE, "--device=cuda", "--function=swap",
+                  "--input=4xf32=1 2 3 4", "--expected-output=4xf32=0",
+                  "--state-output=acc=@" + acc},
+                 env);
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run({FAKE_CUDA_STATE_MODULE, "--device=cuda", "--function=peek",
+           "--state=acc=@" + acc, "--expected-output=4xf32=1 2 3 4"},
+          env);
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run({FAKE_CUDA_STATE_MODULE, "--device=cuda", "--function=peek",
+           "--state=acc=@" + acc},
+          "DSV3_LIBCUDA=/nonexistent/libcuda.so.1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "no CUDA device: cannot load /nonexistent");
+}
+
 TEST_F(DsvRunTest, CudaModuleListsWithoutDevice) {
   Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--list"},
                  "DSV3_LIBCUDA=/nonexistent");

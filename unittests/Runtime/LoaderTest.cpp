@@ -16,26 +16,6 @@ using dsv3rt::impl::writeSafetensors;
 
 namespace {
 
-// Returns the status message and frees it; "" for success.
-std::string take(dsv3rt_status s) {
-  if (!s)
-    return "";
-  std::string m = dsv3rt_status_message(s);
-  dsv3rt_status_free(s);
-  return m;
-}
-
-#define EXPECT_ERROR(expr, ...)                                                \
-  do {                                                                         \
-    std::string m_ = take(expr);                                               \
-    EXPECT_FALSE(m_.empty()) << #expr " succeeded";                            \
-    for (const char *n_ : {__VA_ARGS__})                                       \
-      EXPECT_NE(m_.find(n_), std::string::npos)                                \
-          << "message \"" << m_ << "\" lacks \"" << n_ << "\"";                \
-  } while (0)
-
-#define ASSERT_OK(expr) ASSERT_EQ(take(expr), "")
-
 class LoaderTest : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -278,7 +258,7 @@ TEST_F(LoaderTest, UnknownDevice) {
 TEST_F(LoaderTest, AbiMismatch) {
   EXPECT_ERROR(dsv3rt_module_load(host, FAKE_BAD_ABI_MODULE, &module),
                "module " FAKE_BAD_ABI_MODULE
-               " was compiled for ABI v7, runtime is v1");
+               " was compiled for ABI v7, runtime is v2");
   EXPECT_EQ(module, nullptr);
 }
 
@@ -339,7 +319,7 @@ protected:
   }
   std::string entry(const std::string &args,
                     const std::string &sym = "dsv3_entry_noop") {
-    return R"({"abi_version":1,"target":"host","entries":[{"name":"e","symbol":")" +
+    return R"({"abi_version":2,"target":"host","entries":[{"name":"e","symbol":")" +
            sym + R"(","args":[)" + args + "]}]}";
   }
 
@@ -353,16 +333,16 @@ TEST_F(MetadataTest, Valid) {
   EXPECT_EQ(
       load(entry(R"({"name":"x","role":"input","dtype":"i1","shape":[]})")),
       "");
-  EXPECT_EQ(load(R"({"abi_version":1,"target":"host","entries":[],"extra":0})"),
+  EXPECT_EQ(load(R"({"abi_version":2,"target":"host","entries":[],"extra":0})"),
             "");
 }
 
 TEST_F(MetadataTest, AbiVersionExport) {
-  *abi = 2;
-  std::string m = load(entry(""));
-  EXPECT_NE(m.find("was compiled for ABI v2, runtime is v1"), std::string::npos)
-      << m;
   *abi = 1;
+  std::string m = load(entry(""));
+  EXPECT_NE(m.find("was compiled for ABI v1, runtime is v2"), std::string::npos)
+      << m;
+  *abi = 2;
 }
 
 TEST_F(MetadataTest, Faults) {
@@ -371,22 +351,22 @@ TEST_F(MetadataTest, Faults) {
   expectBad(R"({"target":"host","entries":[]})",
             "missing field \"abi_version\"");
   expectBad(R"({"abi_version":"1","target":"host","entries":[]})",
-            "field \"abi_version\" must be number, got string");
-  expectBad(R"({"abi_version":2,"target":"host","entries":[]})",
-            "abi_version is 2, runtime is v1");
-  expectBad(R"({"abi_version":1,"entries":[]})", "missing field \"target\"");
-  expectBad(R"({"abi_version":1,"target":"tpu","entries":[]})",
+            "field \"abi_version\" must be integer, got string");
+  expectBad(R"({"abi_version":1,"target":"host","entries":[]})",
+            "abi_version is 1, runtime is v2");
+  expectBad(R"({"abi_version":2,"entries":[]})", "missing field \"target\"");
+  expectBad(R"({"abi_version":2,"target":"tpu","entries":[]})",
             "target \"tpu\"");
-  expectBad(R"({"abi_version":1,"target":"host","entries":{}})",
+  expectBad(R"({"abi_version":2,"target":"host","entries":{}})",
             "field \"entries\" must be array, got object");
-  expectBad(R"({"abi_version":1,"target":"host","entries":[3]})",
+  expectBad(R"({"abi_version":2,"target":"host","entries":[3]})",
             "entries[0]: expected an object");
   expectBad(
-      R"({"abi_version":1,"target":"host","entries":[{"name":"e","args":[]}]})",
+      R"({"abi_version":2,"target":"host","entries":[{"name":"e","args":[]}]})",
       "entry \"e\": missing field \"symbol\"");
-  expectBad(R"({"abi_version":1,"target":"host","entries":[{"name":1}]})",
+  expectBad(R"({"abi_version":2,"target":"host","entries":[{"name":1}]})",
             "field \"name\" must be string");
-  expectBad(R"({"abi_version":1,"target":"host","entries":[)"
+  expectBad(R"({"abi_version":2,"target":"host","entries":[)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]},)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]}]})",
             "duplicate entry name \"e\"");
@@ -408,7 +388,7 @@ TEST_F(MetadataTest, Faults) {
                   R"({"name":"x","role":"output","dtype":"f32","shape":[]})"),
             "duplicate argument name \"x\"");
   expectBad(
-      R"({"abi_version":1,"target":"host","entries":[)"
+      R"({"abi_version":2,"target":"host","entries":[)"
       R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
       R"({"name":"w","role":"parameter","dtype":"f32","shape":[2]}]},)"
       R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"
@@ -421,6 +401,141 @@ TEST_F(MetadataTest, MissingEntrySymbol) {
   EXPECT_NE(m.find("symbol \"dsv3_entry_missing\" is not exported"),
             std::string::npos)
       << m;
+}
+
+TEST_F(MetadataTest, StateRole) {
+  ASSERT_EQ(
+      load(entry(
+          R"({"name":"x","role":"input","dtype":"f32","shape":[2]},)"
+          R"({"name":"kv","role":"state","dtype":"bf16","shape":[1,4]})")),
+      "");
+  dsv3rt_arg_info info;
+  ASSERT_OK(dsv3rt_module_arg_info(module, 0, 1, &info));
+  EXPECT_EQ(info.role, DSV3_ROLE_STATE);
+  ASSERT_EQ(dsv3rt_session_state_count(host), 1u);
+  dsv3rt_state_info s;
+  ASSERT_OK(dsv3rt_session_state_info(host, 0, &s));
+  EXPECT_STREQ(s.name, "kv");
+  EXPECT_EQ(s.dtype, DSV3_DTYPE_BF16);
+  ASSERT_EQ(s.rank, 2u);
+  EXPECT_EQ(s.shape[1], 4);
+  EXPECT_ERROR(dsv3rt_session_state_info(host, 1, &s), "out of range");
+  EXPECT_ERROR(dsv3rt_session_state_info(nullptr, 0, &s), "NULL");
+}
+
+TEST_F(MetadataTest, StackedAndBoundsValid) {
+  ASSERT_EQ(
+      load(entry(R"({"name":"ids","role":"input","dtype":"i64","shape":[2],)"
+                 R"("bounds":{"min":-5,"max":9223372036854775807}},)"
+                 R"({"name":"p","role":"input","dtype":"i32","shape":[],)"
+                 R"("bounds":{"min":3,"max":3,"why":"only 3"}},)"
+                 R"({"name":"w.{e}.x","role":"parameter","dtype":"f32",)"
+                 R"("shape":[2,3],"stacked":true},)"
+                 R"({"name":"v","role":"parameter","dtype":"f32","shape":[1],)"
+                 R"("stacked":false})")),
+      "");
+  dsv3rt_arg_attrs a;
+  ASSERT_OK(dsv3rt_module_arg_attrs(module, 0, 0, &a));
+  EXPECT_FALSE(a.stacked);
+  EXPECT_TRUE(a.has_bounds);
+  EXPECT_EQ(a.bounds_min, -5);
+  EXPECT_EQ(a.bounds_max, INT64_MAX);
+  EXPECT_STREQ(a.bounds_why, "");
+  ASSERT_OK(dsv3rt_module_arg_attrs(module, 0, 1, &a));
+  EXPECT_STREQ(a.bounds_why, "only 3");
+  ASSERT_OK(dsv3rt_module_arg_attrs(module, 0, 2, &a));
+  EXPECT_TRUE(a.stacked);
+  EXPECT_FALSE(a.has_bounds);
+  ASSERT_OK(dsv3rt_module_arg_attrs(module, 0, 3, &a));
+  EXPECT_FALSE(a.stacked);
+  EXPECT_ERROR(dsv3rt_module_arg_attrs(module, 0, 4, &a), "out of range");
+}
+
+TEST_F(MetadataTest, StackedFaults) {
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2,3],"stacked":true})"),
+            "stacked parameter \"w\" must hold the expert placeholder {e} "
+            "exactly once (found 0)");
+  expectBad(entry(R"({"name":"w.{e}.{e}","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2,3],"stacked":true})"),
+            "exactly once (found 2)");
+  expectBad(entry(R"({"name":"w.{e}","role":"parameter","dtype":"f32",)"
+                  R"("shape":[],"stacked":true})"),
+            "stacked parameter \"w.{e}\" has rank 0");
+  expectBad(entry(R"({"name":"w.{e}","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2],"stacked":1})"),
+            "field \"stacked\" must be boolean, got number");
+  expectBad(entry(R"({"name":"x.{e}","role":"input","dtype":"f32",)"
+                  R"("shape":[2],"stacked":true})"),
+            "\"stacked\" on a input (only parameters can be stacked)");
+  expectBad(entry(R"({"name":"w.{e}","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2]})"),
+            "parameter \"w.{e}\" holds the expert placeholder {e} but is not "
+            "stacked");
+}
+
+TEST_F(MetadataTest, BoundsFaults) {
+  auto arg = [](const std::string &dtype, const std::string &bounds,
+                const std::string &role = "input") {
+    return R"({"name":"i","role":")" + role + R"(","dtype":")" + dtype +
+           R"(","shape":[2],"bounds":)" + bounds + "}";
+  };
+  expectBad(entry(arg("f32", R"({"min":0,"max":1})")),
+            "\"bounds\" on an input of dtype f32 (only i32 and i64 inputs)");
+  expectBad(entry(arg("i8", R"({"min":0,"max":1})")), "dtype i8");
+  expectBad(entry(arg("i32", R"({"min":0,"max":1})", "output")),
+            "\"bounds\" on a output (only inputs can have bounds)");
+  expectBad(entry(arg("i32", R"({"min":2,"max":1})")),
+            "args[0]: bounds: min 2 > max 1");
+  expectBad(entry(arg("i32", R"({"min":0})")), "bounds: missing field \"max\"");
+  expectBad(entry(arg("i32", R"({"min":0.5,"max":1})")),
+            "field \"min\" must be integer, got 0.5");
+  expectBad(entry(arg("i32", R"({"min":0,"max":18446744073709551615})")),
+            "max 18446744073709551615 does not fit in int64");
+  expectBad(entry(arg("i32", R"({"min":0,"max":1,"why":7})")),
+            "field \"why\" must be string");
+  expectBad(entry(arg("i32", "[0,1]")),
+            "field \"bounds\" must be object, got array");
+}
+
+TEST_F(MetadataTest, StateConflicts) {
+  // Within one module: named by entry.
+  std::string m =
+      load(R"({"abi_version":2,"target":"host","entries":[)"
+           R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
+           R"({"name":"kv","role":"state","dtype":"f32","shape":[8]}]},)"
+           R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"
+           R"({"name":"kv","role":"state","dtype":"f32","shape":[9]}]}]})");
+  EXPECT_NE(
+      m.find("state \"kv\" is f32[8] in entry \"a\" of " FAKE_CONFIG_MODULE
+             " but f32[9] in entry \"b\" of " FAKE_CONFIG_MODULE),
+      std::string::npos)
+      << m;
+  EXPECT_EQ(dsv3rt_session_state_count(host), 0u) << "a failed load declares";
+
+  // Across modules of one session: the first declaration wins.
+  dsv3rt_module *state = nullptr;
+  ASSERT_OK(dsv3rt_module_load(host, FAKE_STATE_MODULE, &state));
+  ASSERT_EQ(dsv3rt_session_state_count(host), 2u);
+  m = load(entry(R"({"name":"kv","role":"state","dtype":"bf16","shape":[8]})"));
+  EXPECT_NE(
+      m.find("state \"kv\" is f32[8] in entry \"append\" of " FAKE_STATE_MODULE
+             " but bf16[8] in entry \"e\" of " FAKE_CONFIG_MODULE),
+      std::string::npos)
+      << m;
+  // A failed load declares nothing, not even its valid states.
+  m = load(entry(R"({"name":"fresh","role":"state","dtype":"f32","shape":[1]})",
+                 "dsv3_entry_missing"));
+  EXPECT_NE(m.find("is not exported"), std::string::npos) << m;
+  EXPECT_EQ(dsv3rt_session_state_count(host), 2u);
+  // Same name, same type: shared, not redeclared.
+  EXPECT_EQ(
+      load(entry(R"({"name":"kv","role":"state","dtype":"f32","shape":[8]})")),
+      "");
+  EXPECT_EQ(dsv3rt_session_state_count(host), 2u);
+  // Another session does not see them.
+  EXPECT_EQ(dsv3rt_session_state_count(cuda), 0u);
+  dsv3rt_module_unload(state);
 }
 
 // This machine has no GPU: a cuda module still loads (its constructor's

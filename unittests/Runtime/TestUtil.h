@@ -1,7 +1,10 @@
-// Helpers shared by the runtime unit tests: a scratch directory per test and
-// byte-exact file writers for crafting malformed inputs.
+// Helpers shared by the runtime unit tests: a scratch directory per test,
+// byte-exact file writers for crafting malformed inputs and C API status
+// checks.
 #ifndef DSV3_UNITTESTS_RUNTIME_TESTUTIL_H
 #define DSV3_UNITTESTS_RUNTIME_TESTUTIL_H
+
+#include "dsv3/Runtime/dsv3rt.h"
 
 #include <gtest/gtest.h>
 
@@ -75,6 +78,27 @@ std::string expectThrowContaining(F body,
   return "";
 }
 
+// Returns a C API status message and frees it; "" for success.
+inline std::string take(dsv3rt_status s) {
+  if (!s)
+    return "";
+  std::string m = dsv3rt_status_message(s);
+  dsv3rt_status_free(s);
+  return m;
+}
+
 } // namespace dsv3test
+
+// The C API call must fail with a message containing every needle.
+#define EXPECT_ERROR(expr, ...)                                                \
+  do {                                                                         \
+    std::string m_ = ::dsv3test::take(expr);                                   \
+    EXPECT_FALSE(m_.empty()) << #expr " succeeded";                            \
+    for (const char *n_ : {__VA_ARGS__})                                       \
+      EXPECT_NE(m_.find(n_), std::string::npos)                                \
+          << "message \"" << m_ << "\" lacks \"" << n_ << "\"";                \
+  } while (0)
+
+#define ASSERT_OK(expr) ASSERT_EQ(::dsv3test::take(expr), "")
 
 #endif // DSV3_UNITTESTS_RUNTIME_TESTUTIL_H

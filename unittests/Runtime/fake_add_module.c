@@ -1,5 +1,5 @@
 /* A hand-written host module standing in for dsv3-compile output: it
- * exports the ABI v1 symbols and three entries exercising rank-2 parameters,
+ * exports the ABI v2 symbols and three entries exercising rank-2 parameters,
  * a rank-0 output and a 2-byte dtype. Each entry checks the descriptors it
  * receives and poisons its output if they break the calling convention. */
 #include <math.h>
@@ -20,10 +20,10 @@ typedef struct {
   int64_t offset, sizes[1], strides[1];
 } MemRef1h;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 1; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 2; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 1, \"target\": \"host\", \"entries\": ["
+  return "{\"abi_version\": 2, \"target\": \"host\", \"entries\": ["
          "{\"name\": \"add\", \"symbol\": \"dsv3_entry_add\", \"args\": ["
          "{\"name\": \"x\", \"role\": \"input\", \"dtype\": \"f32\", "
          "\"shape\": [2, 3]},"

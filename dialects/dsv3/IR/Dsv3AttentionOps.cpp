@@ -213,6 +213,33 @@ LogicalResult LatentAttentionOp::verify() {
 // dsv3.kv_cache_update
 //===----------------------------------------------------------------------===//
 
+LogicalResult AttentionMergeOp::verify() {
+  auto o1 = getO1().getType();
+  for (RankedTensorType t :
+       {o1, getLse1().getType(), getO2().getType(), getLse2().getType(),
+        getOut().getType(), getLse().getType()})
+    if (!t.hasStaticShape())
+      return emitOpError("requires static shapes");
+  if (o1.getRank() < 1)
+    return emitOpError("o1 must have rank >= 1 (the last dimension is D)");
+  for (auto [name, t] :
+       {std::pair<StringRef, RankedTensorType>{"o2", getO2().getType()},
+        {"out", getOut().getType()}})
+    if (t.getShape() != o1.getShape())
+      return emitOpError() << name << " must be " << dims(o1.getShape())
+                           << " like o1, got " << dims(t.getShape());
+  ArrayRef<int64_t> rows = o1.getShape().drop_back();
+  for (auto [name, t] :
+       {std::pair<StringRef, RankedTensorType>{"lse1", getLse1().getType()},
+        {"lse2", getLse2().getType()},
+        {"lse", getLse().getType()}})
+    if (t.getShape() != rows)
+      return emitOpError() << name << " must be " << dims(rows)
+                           << " (o without its last dimension), got "
+                           << dims(t.getShape());
+  return success();
+}
+
 LogicalResult KVCacheUpdateOp::verify() {
   auto ckv = getCKv().getType();
   auto kpe = getKPe().getType();

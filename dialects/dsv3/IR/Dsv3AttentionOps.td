@@ -176,6 +176,57 @@ def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// dsv3.attention_merge
+//===----------------------------------------------------------------------===//
+
+def Dsv3_AttentionMergeOp : Dsv3_Op<"attention_merge", [Pure]> {
+  let summary = "merge two partial attention results by their log-sum-exp";
+  let description = [{
+    Combines the outputs of attention over two disjoint key sets (split-KV
+    decoding, chunked prefill: FlashMLA/FlashInfer's "merge state") from each
+    part's normalised output `o` and natural-log sum of exponentials `lse` of
+    its scaled scores (spec §3.3, §3.4):
+
+    ```
+    m   = max(lse1, lse2)
+    w1  = exp(lse1 - m),  w2 = exp(lse2 - m)
+    out = (w1 · o1 + w2 · o2) / (w1 + w2)
+    lse = m + log(w1 + w2)
+    ```
+
+    computed in f32 (outputs rounded once to the result type). When both parts
+    saw no key (`lse1 = lse2 = -inf`) the result is zeros with `lse = -inf`,
+    never NaN; a part with `lse = -inf` contributes nothing, whatever its `o`
+    holds. The operands may be views (e.g. a strided slice of a padded
+    buffer): only their logical elements are read.
+
+    Shapes and dtypes: `o1`, `o2` and `out` `[..., D]` (rank >= 1; bf16, f16
+    or f32, independently); `lse1`, `lse2` and `lse` the same shape without
+    the last dimension, f32.
+
+    Errors: dynamic shapes; `o1`, `o2` and `out` of different shapes; an
+    `lse` whose shape is not that of `o` without its last dimension.
+
+    Example (decode: 128 heads of v_head_dim 512 latent):
+
+    ```mlir
+    %o, %lse = dsv3.attention_merge %o1, %lse1, %o2, %lse2
+        : tensor<1x128x512xf32>, tensor<1x128xf32>, tensor<1x128x512xf32>,
+          tensor<1x128xf32> -> tensor<1x128x512xbf16>, tensor<1x128xf32>
+    ```
+  }];
+  let arguments = (ins Dsv3_FloatTensor:$o1, RankedTensorOf<[F32]>:$lse1,
+                   Dsv3_FloatTensor:$o2, RankedTensorOf<[F32]>:$lse2);
+  let results = (outs Dsv3_FloatTensor:$out, RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $o1 `,` $lse1 `,` $o2 `,` $lse2 attr-dict
+    `:` type($o1) `,` type($lse1) `,` type($o2) `,` type($lse2)
+    `->` type($out) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // dsv3.kv_cache_update
 //===----------------------------------------------------------------------===//
 
@@ -186,7 +237,11 @@ def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
     `c_kv` and `k_pe` with rows `start_pos[b] .. start_pos[b] + S - 1` of
     sequence `b` replaced by the `S` new rows (converted to the cache type);
     other rows are unchanged. Rows whose position falls outside `[0, L)` are
-    dropped rather than written out of bounds.
+    dropped rather than written out of bounds; when `start_pos` is an entry
+    input, the runtime refuses a call with `start_pos` outside `[0, L − S]`
+    before anything runs (`dsv3-annotate-input-bounds`), so a cache in session
+    state is never half written. The cache is the update's destination: a
+    state cache is updated in place.
 
     Operands: caches `c_kv` `[B, L, C]`, `k_pe` `[B, L, R]`; new rows
     `new_c_kv` `[B, S, C]` (normalised latent) and `new_k_pe` `[B, S, R]`

@@ -177,7 +177,9 @@ def Dsv3_ExpertDispatchOp : Dsv3_Op<"expert_dispatch", [Pure]> {
     from `offsets[E]` to R) are zeros with token −1, so a grouped GEMM over
     them is well defined and block scales of an FP8 activation stay regular.
     An expert without tokens has an empty segment. Ids outside [0, E) (−1 is
-    DeepEP's "no expert") are not dispatched.
+    DeepEP's "no expert") are not dispatched, never used as addresses; when
+    `ids` is an entry input, the runtime refuses a call with an id outside
+    [−1, E) before anything runs (`dsv3-annotate-input-bounds`).
 
     R is the static upper bound T·K + E·(alignment − 1) of the rows used.
     Offsets and row indices are 64-bit.

@@ -11,7 +11,7 @@
 
 /* Bumped on any incompatible change to the exports, metadata or calling
  * convention; the loader rejects modules built for another version. */
-#define DSV3_ABI_VERSION 1
+#define DSV3_ABI_VERSION 2
 
 /* Element types. The metadata spells them "f32", "f16", "bf16", "f8e4m3fn",
  * "f8e8m0fnu", "i8", "i32", "i64", "i1". The numeric values are part of the
@@ -51,11 +51,14 @@ static inline size_t dsv3_dtype_size(dsv3_dtype t) {
 }
 
 /* Role of an entry argument in the metadata ("input", "parameter",
- * "output"). */
+ * "output", "state"). A state argument is a named buffer owned by the
+ * session, shared by every entry that declares the same name and updated in
+ * place (ABI v2). */
 typedef enum dsv3_arg_role {
   DSV3_ROLE_INPUT = 0,
   DSV3_ROLE_PARAMETER = 1,
-  DSV3_ROLE_OUTPUT = 2
+  DSV3_ROLE_OUTPUT = 2,
+  DSV3_ROLE_STATE = 3
 } dsv3_arg_role;
 
 /* Memref descriptor layout (what args[i] of dsv3_entry_<name>(void **args)
@@ -65,7 +68,8 @@ typedef enum dsv3_arg_role {
  *            int64_t sizes[R]; int64_t strides[R]; }
  *
  * A rank-0 descriptor has only the first three fields. Offset and strides
- * count elements. ABI v1 passes dense row-major buffers: allocated == aligned
+ * count elements. The runtime passes dense row-major buffers: allocated ==
+ * aligned
  * == data, offset 0, strides[R-1] = 1, strides[i] = strides[i+1] *
  * sizes[i+1]. This is the layout MLIR's LLVM lowering of memref expects, so
  * the descriptor is sized 2 pointers + (1 + 2R) int64 words. */

@@ -44,13 +44,47 @@ DSV3RT_API dsv3rt_status dsv3rt_dtype_parse(const char *name, dsv3_dtype *out);
  * without a GPU. */
 DSV3RT_API dsv3rt_status dsv3rt_session_create(const char *device,
                                                dsv3rt_session **out);
+/* Also frees the session's state buffers (host or device memory). */
 DSV3RT_API void dsv3rt_session_destroy(dsv3rt_session *session);
 DSV3RT_API const char *dsv3rt_session_device(const dsv3rt_session *session);
 
+/* ---- session state ----
+ * A state is a named buffer owned by the session (e.g. a KV cache). It is
+ * declared by the "state" args of the modules loaded into the session, shared
+ * by every entry that declares the same name, updated in place by the
+ * entries, and zero-filled until first written. Storage is allocated on first
+ * use; on a cuda session it is device memory. States stay in the session
+ * when a module is unloaded. */
+typedef struct dsv3rt_state_info {
+  const char *name; /* lives as long as the session */
+  dsv3_dtype dtype;
+  size_t rank;
+  const int64_t *shape; /* rank elements; lives as long as the session */
+} dsv3rt_state_info;
+
+/* Number of states declared so far, in declaration order. */
+DSV3RT_API size_t dsv3rt_session_state_count(const dsv3rt_session *session);
+DSV3RT_API dsv3rt_status dsv3rt_session_state_info(
+    const dsv3rt_session *session, size_t index, dsv3rt_state_info *info);
+/* A new host tensor (the caller destroys it) holding the state's value. On a
+ * cuda session this copies from the device (and needs one). An unknown name
+ * is an error listing the session's states. */
+DSV3RT_API dsv3rt_status dsv3rt_session_read_state(dsv3rt_session *session,
+                                                   const char *name,
+                                                   dsv3rt_tensor **out);
+/* Overwrites the state; value's dtype and shape must equal the state's. */
+DSV3RT_API dsv3rt_status dsv3rt_session_write_state(dsv3rt_session *session,
+                                                    const char *name,
+                                                    const dsv3rt_tensor *value);
+/* Zero-fills every state of the session. */
+DSV3RT_API dsv3rt_status dsv3rt_session_reset_state(dsv3rt_session *session);
+
 /* ---- module ---- */
 /* dlopens path (RTLD_NOW | RTLD_LOCAL), checks the ABI version, validates the
- * metadata, resolves every entry symbol and checks the target against the
- * session device. */
+ * metadata, resolves every entry symbol, checks the target against the
+ * session device and declares the module's state args in the session (a
+ * state already declared with another dtype or shape is an error naming
+ * both declarations). */
 DSV3RT_API dsv3rt_status dsv3rt_module_load(dsv3rt_session *session,
                                             const char *path,
                                             dsv3rt_module **out);
@@ -79,9 +113,25 @@ DSV3RT_API dsv3rt_status dsv3rt_module_arg_info(const dsv3rt_module *module,
                                                 size_t entry, size_t arg,
                                                 dsv3rt_arg_info *info);
 
+/* ABI v2 attributes of an argument beyond dsv3rt_arg_info. */
+typedef struct dsv3rt_arg_attrs {
+  int stacked;        /* parameter bound from per-expert tensors ("{e}") */
+  int has_bounds;     /* input whose elements must lie in [min, max] */
+  int64_t bounds_min; /* 0 without bounds */
+  int64_t bounds_max;
+  const char *bounds_why; /* "" if none; lives as long as the module */
+} dsv3rt_arg_attrs;
+
+DSV3RT_API dsv3rt_status dsv3rt_module_arg_attrs(const dsv3rt_module *module,
+                                                 size_t entry, size_t arg,
+                                                 dsv3rt_arg_attrs *attrs);
+
 /* Binds every parameter of every entry from the given safetensors files
  * (names verbatim, dtype and shape must match exactly; a name present in two
- * files is an error). The files stay mapped while the module lives. Can be
+ * files is an error). A stacked parameter "...{e}..." of shape [E, ...rest]
+ * is bound from the E tensors with "{e}" replaced by 0..E-1, each of shape
+ * rest: in place when they lie back to back in one file, else gathered once
+ * into one buffer. The files stay mapped while the module lives. Can be
  * called again to rebind. */
 DSV3RT_API dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
                                                        const char *const *paths,
@@ -93,11 +143,13 @@ DSV3RT_API dsv3rt_status dsv3rt_module_bind_entry_parameters(
     dsv3rt_module *module, size_t entry, const char *const *paths,
     size_t path_count);
 
-/* Runs an entry. inputs are in the order of the entry's input args; outputs
+/* Runs an entry. inputs are in the order of the entry's input args (state
+ * args are not passed: the entry gets the session's buffers); outputs
  * receives output_count new tensors (in output-arg order) that the caller
- * destroys. Every input's dtype and shape is checked against the metadata
- * first. On a cuda session inputs are copied to the device and outputs back;
- * parameters are uploaded on the first call and cached. */
+ * destroys. Every input's dtype and shape, and the bounds of bounded inputs,
+ * are checked against the metadata before anything runs. On a cuda session
+ * inputs are copied to the device and outputs back; parameters are uploaded
+ * on the first call and cached. */
 DSV3RT_API dsv3rt_status dsv3rt_module_call(dsv3rt_module *module, size_t entry,
                                             dsv3rt_tensor *const *inputs,
                                             size_t input_count,

@@ -53,6 +53,12 @@ private:
   std::unique_ptr<dsv3rt_tensor, Deleter> raw_;
 };
 
+struct StateInfo {
+  std::string name;
+  dsv3_dtype dtype;
+  std::vector<int64_t> shape;
+};
+
 class Session {
 public:
   explicit Session(const std::string &device) {
@@ -61,6 +67,29 @@ public:
     raw_.reset(raw);
   }
   dsv3rt_session *get() const { return raw_.get(); }
+  std::string device() const { return dsv3rt_session_device(get()); }
+
+  // The states declared by the modules loaded so far.
+  std::vector<StateInfo> states() const {
+    std::vector<StateInfo> result;
+    for (size_t i = 0, n = dsv3rt_session_state_count(get()); i < n; ++i) {
+      dsv3rt_state_info info;
+      check(dsv3rt_session_state_info(get(), i, &info));
+      result.push_back(
+          {info.name, info.dtype,
+           std::vector<int64_t>(info.shape, info.shape + info.rank)});
+    }
+    return result;
+  }
+  Tensor readState(const std::string &name) const {
+    dsv3rt_tensor *raw = nullptr;
+    check(dsv3rt_session_read_state(get(), name.c_str(), &raw));
+    return Tensor(raw);
+  }
+  void writeState(const std::string &name, const Tensor &value) {
+    check(dsv3rt_session_write_state(get(), name.c_str(), value.get()));
+  }
+  void resetState() { check(dsv3rt_session_reset_state(get())); }
 
 private:
   struct Deleter {
@@ -95,6 +124,11 @@ public:
     for (size_t i = 0; i < n; ++i)
       check(dsv3rt_module_arg_info(get(), entry, i, &infos[i]));
     return infos;
+  }
+  dsv3rt_arg_attrs attrs(size_t entry, size_t arg) const {
+    dsv3rt_arg_attrs a;
+    check(dsv3rt_module_arg_attrs(get(), entry, arg, &a));
+    return a;
   }
   void bindParameters(const std::vector<std::string> &paths) {
     std::vector<const char *> raw;

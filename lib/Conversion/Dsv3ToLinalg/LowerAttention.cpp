@@ -356,6 +356,96 @@ Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
       .getResult(0);
 }
 
+/// dsv3.attention_merge: one generic for the merged lse (rank n-1) and one
+/// for the merged output (rank n), both in f32. Weights are exp(lse - m) with
+/// m the larger lse, so the larger part has weight 1 and nothing overflows;
+/// when m = -inf neither part saw a key and the weights are forced to 0.
+struct LowerAttentionMerge : OpRewritePattern<AttentionMergeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// {w1, w2, m} of the formula, with w = 0 when m = -inf.
+  static std::tuple<Value, Value, Value> weights(OpBuilder &b, Location l,
+                                                 Value lse1, Value lse2) {
+    Value m = arith::MaximumFOp::create(b, l, lse1, lse2);
+    Value ninf = constF32(b, l, -std::numeric_limits<float>::infinity());
+    Value empty =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, m, ninf);
+    Value zero = constF32(b, l, 0.0f);
+    auto w = [&](Value lse) {
+      Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, lse, m));
+      return arith::SelectOp::create(b, l, empty, zero, e).getResult();
+    };
+    return {w(lse1), w(lse2), m};
+  }
+
+  LogicalResult matchAndRewrite(AttentionMergeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto oType = op.getOut().getType();
+    auto lseType = op.getLse().getType();
+    int64_t n = oType.getRank();
+    SmallVector<int64_t> rowDims;
+    for (int64_t i = 0; i + 1 < n; ++i)
+      rowDims.push_back(i);
+    AffineMap id = rewriter.getMultiDimIdentityMap(n);
+    AffineMap row = pickDims(ctx, n, rowDims);
+    SmallVector<IteratorType> par(n, IteratorType::parallel);
+
+    Value lse =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{lseType},
+            ValueRange{op.getLse1(), op.getLse2()},
+            ValueRange{emptyLike(rewriter, loc, lseType.getShape(),
+                                 rewriter.getF32Type())},
+            SmallVector<AffineMap>(3, rewriter.getMultiDimIdentityMap(n - 1)),
+            SmallVector<IteratorType>(n - 1, IteratorType::parallel),
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              auto [w1, w2, m] = weights(b, l, a[0], a[1]);
+              Value sum = arith::AddFOp::create(b, l, w1, w2);
+              // log(0) = -inf, so an empty pair gives m + -inf = -inf.
+              Value r = arith::AddFOp::create(b, l, m,
+                                              math::LogOp::create(b, l, sum));
+              linalg::YieldOp::create(b, l, r);
+            })
+            .getResult(0);
+
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, TypeRange{oType},
+            ValueRange{op.getO1(), op.getLse1(), op.getO2(), op.getLse2()},
+            ValueRange{emptyLike(rewriter, loc, oType.getShape(),
+                                 oType.getElementType())},
+            ArrayRef<AffineMap>{id, row, id, row, id}, par,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              auto [w1, w2, m] = weights(b, l, a[1], a[3]);
+              (void)m;
+              Value zero = constF32(b, l, 0.0f);
+              // A weight-0 part contributes nothing even if its o is NaN.
+              auto term = [&](Value w, Value o) {
+                Value t = arith::MulFOp::create(b, l, w, toF32(b, l, o));
+                Value used = arith::CmpFOp::create(
+                    b, l, arith::CmpFPredicate::OGT, w, zero);
+                return arith::SelectOp::create(b, l, used, t, zero).getResult();
+              };
+              Value num =
+                  arith::AddFOp::create(b, l, term(w1, a[0]), term(w2, a[2]));
+              Value den = arith::AddFOp::create(b, l, w1, w2);
+              Value safe = arith::SelectOp::create(
+                  b, l,
+                  arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, den,
+                                        zero),
+                  den, constF32(b, l, 1.0f));
+              Value r = arith::DivFOp::create(b, l, num, safe);
+              linalg::YieldOp::create(
+                  b, l, convertFloat(b, l, r, oType.getElementType()));
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, {out, lse});
+    return success();
+  }
+};
+
 struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(KVCacheUpdateOp op,
@@ -374,6 +464,6 @@ struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
 
 void mlir::dsv3::populateAttentionLoweringPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<LowerRope, LowerLatentAttention, LowerKVCacheUpdate>(
-      patterns.getContext());
+  patterns.add<LowerRope, LowerLatentAttention, LowerAttentionMerge,
+               LowerKVCacheUpdate>(patterns.getContext());
 }

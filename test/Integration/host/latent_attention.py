@@ -147,10 +147,16 @@ check(np.array_equal(o[0], np.zeros_like(o[0])), "a query with no visible key gi
 err = rel_error(o, attention_ref(qn[:, :3], qpe[:, :3], c2, k2, start, kv_len, SCALE))
 print(f"per-sequence start/len relative error {err:.3e}")
 check(err < 1e-5, "per-sequence start_pos/kv_len match float64 to 1e-5")
-# A write past the end of the cache is dropped, not out of bounds.
-o, c3, k3 = call("step3", [pc, pk, new_c[:, :3], new_k[:, :3], qn[:, :3], qpe[:, :3],
-                           np.array([L - 1, -2]), np.array([L, 1])], 3)
-kept = np.array_equal(c3[0, :L - 1], pc[0, :L - 1], equal_nan=True) and np.array_equal(
-    c3[1, 1:T], pc[1, 1:T])
-check(kept and np.array_equal(c3[0, L - 1], new_c[0, 0]) and np.array_equal(c3[1, 0], new_c[1, 2]),
-      "rows outside [0, L) are dropped")
+# A write past the end of the cache (or before its start) is refused by the
+# runtime before anything runs: start_pos is an entry input with metadata
+# bounds [0, L - S] (dsv3-annotate-input-bounds). Inside the graph such rows
+# are masked (test/Conversion/dsv3-lower-to-linalg-attention.mlir).
+for bad, row in ((np.array([L - 1, 0]), 0), (np.array([0, -2]), 1)):
+    path = f"{out}/bad{row}.safetensors"
+    save_safetensors(path, {f"a{i}": a for i, a in enumerate(
+        [pc, pk, new_c[:, :3], new_k[:, :3], qn[:, :3], qpe[:, :3], bad, np.array([L, 1])])})
+    _, err = run(["dsv3-run", f"{out}/m.so", "--function=step3"]
+                 + [f"--input=@{path}:a{i}" for i in range(8)], expect_fail=True)
+    check(f"element [{row}] = {bad[row]} is outside [0, {L - 3}]" in err
+          and "the call was refused and nothing was written" in err,
+          f"start_pos {bad[row]} with 3 new rows in a cache of {L} is refused")

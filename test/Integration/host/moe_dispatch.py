@@ -166,3 +166,18 @@ for name in ["bf16", "fp8"]:
     align = 4 if name == "bf16" else 128
     check(off.tolist() == np.concatenate([[0], np.cumsum(-(-counts // align) * align)]).tolist(),
           f"{name} offsets are the aligned prefix sums of the loads")
+
+# Expert ids that are entry inputs are range-checked by the runtime before
+# anything runs (metadata bounds [-1, E - 1], -1 = "no expert"): an id of E
+# or below -1 is refused with the position and the value, never used as an
+# address.
+for bad, where in ((4, "[1, 0]"), (-2, "[2, 1]")):
+    ids = inputs["f8.ids"].copy()
+    r, c = (1, 0) if bad == 4 else (2, 1)
+    ids[r, c] = bad
+    save_safetensors(f"{out}/bad.safetensors", {"x": inputs["f8.x"], "ids": ids})
+    _, err = run(["dsv3-run", f"{out}/m.so", "--function=f8",
+                  f"--input=@{out}/bad.safetensors:x", f"--input=@{out}/bad.safetensors:ids"],
+                 expect_fail=True)
+    check(f"element {where} = {bad} is outside [-1, 3]" in err and "refused" in err,
+          f"expert id {bad} of 4 experts is refused at run time")

@@ -1,0 +1,212 @@
+"""Tests of python/dsv3rt.py (the ctypes binding) against the fake modules.
+
+Run by ctest (dsv3rt.PythonBinding) with DSV3RT_LIBRARY and FAKE_*_MODULE set
+in the environment; exits 77 (reported as skipped) without numpy.
+"""
+
+import json
+import os
+import struct
+import sys
+import tempfile
+import unittest
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy is not installed; skipping the binding tests")
+    sys.exit(77)
+
+sys.path.insert(
+    0,
+    os.environ.get(
+        "DSV3_PYTHON_DIR",
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"),
+    ),
+)
+import dsv3rt  # noqa: E402
+
+try:
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
+
+ADD = os.environ["FAKE_ADD_MODULE"]
+STATE = os.environ["FAKE_STATE_MODULE"]
+STACKED = os.environ["FAKE_STACKED_MODULE"]
+CUDA_STATE = os.environ["FAKE_CUDA_STATE_MODULE"]
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, float32 array), written back to back in order."""
+    header, offset, data = {}, 0, b""
+    for name, array in tensors:
+        raw = np.ascontiguousarray(array, np.float32).tobytes()
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        offset += len(raw)
+        data += raw
+    text = json.dumps(header).encode()
+    text += b" " * (-(8 + len(text)) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+    return path
+
+
+class BindingTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.session = dsv3rt.Session("host")
+
+    def tearDown(self):
+        self.session.close()
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def test_call_and_introspection(self):
+        m = self.session.load(ADD)
+        self.assertEqual(m.target, "host")
+        self.assertEqual(m.entries, ["add", "sum", "neg_bf16"])
+        self.assertEqual(
+            m.args("add")[1],
+            dsv3rt.Arg("w", "parameter", "f32", (2, 3)),
+        )
+        w = np.arange(10, 70, 10, dtype=np.float32).reshape(2, 3)
+        m.bind([write_safetensors(self.path("w.safetensors"), [("w", w)])])
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        (y,) = m.call("add", x)
+        np.testing.assert_array_equal(y, x + w)
+        np.testing.assert_array_equal(m.call("add", np.asfortranarray(x))[0], x + w)
+        (s,) = m.call(1, [[1, 2, 3], [4, 5, 6]])  # lists take the arg's dtype
+        self.assertEqual(s.shape, ())
+        self.assertEqual(s, 21)
+
+    def test_errors_carry_the_runtime_message(self):
+        m = self.session.load(ADD)
+        with self.assertRaisesRegex(dsv3rt.Error, r"expected f32\[2,3\], got i32\[2,3\]"):
+            m.call("sum", np.zeros((2, 3), np.int32))
+        with self.assertRaisesRegex(dsv3rt.Error, 'no entry named "mul"'):
+            m.call("mul")
+        with self.assertRaisesRegex(dsv3rt.Error, r'missing parameter "w" \(searched: no files\)'):
+            m.bind([])
+        with self.assertRaisesRegex(dsv3rt.Error, "takes 1 input"):
+            m.call("sum")
+        with self.assertRaisesRegex(dsv3rt.Error, "has no dsv3 dtype"):
+            m.call("sum", np.zeros((2, 3), np.float64))
+        with self.assertRaisesRegex(dsv3rt.Error, "cannot load module"):
+            self.session.load(self.path("missing.so"))
+        with self.assertRaisesRegex(dsv3rt.Error, 'unknown device "tpu"'):
+            dsv3rt.Session("tpu")
+
+    @unittest.skipIf(ml_dtypes is None, "ml_dtypes is not installed")
+    def test_bf16(self):
+        m = self.session.load(ADD)
+        a = np.array([1, -1, 0, 2], ml_dtypes.bfloat16)
+        (b,) = m.call("neg_bf16", a)
+        self.assertEqual(b.dtype, np.dtype(ml_dtypes.bfloat16))
+        np.testing.assert_array_equal(b.astype(np.float32), -a.astype(np.float32))
+
+    def test_state(self):
+        m = self.session.load(STATE)
+        self.assertEqual(
+            self.session.states(),
+            [dsv3rt.State("kv", "f32", (8,)), dsv3rt.State("count", "i64", ())],
+        )
+        self.assertEqual([a.role for a in m.args("append")], ["input", "state", "input", "output"])
+        self.assertEqual(
+            m.args("append")[0].bounds,
+            dsv3rt.Bounds(0, 7, "append writes 1 row(s) per call into a cache of max_seq_len 8"),
+        )
+        np.testing.assert_array_equal(self.session.read_state("kv"), np.zeros(8, np.float32))
+        (total,) = m.call("append", np.array([2], np.int32), np.array([5], np.float32))
+        self.assertEqual(total, 5)
+        (total,) = m.call("append", [7], [1])
+        self.assertEqual(total, 6)
+        snapshot, calls = m.call("bump")
+        np.testing.assert_array_equal(snapshot, [1, 1, 6, 1, 1, 1, 1, 2])
+        self.assertEqual(calls, 1)
+        # Refused by the bounds: nothing written.
+        with self.assertRaisesRegex(
+            dsv3rt.Error,
+            r'input "pos" element \[0\] = 8 is outside \[0, 7\] .*nothing was written',
+        ):
+            m.call("append", [8], [100])
+        np.testing.assert_array_equal(self.session.read_state("kv"), snapshot)
+
+        self.session.write_state("kv", np.arange(8, dtype=np.float32))
+        self.session.write_state("count", 41)
+        _, calls = m.call("bump")
+        self.assertEqual(calls, 42)
+        np.testing.assert_array_equal(self.session.read_state("kv"), np.arange(1, 9))
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'state "kv" is f32\[8\], the value written is f32\[2\]'
+        ):
+            self.session.write_state("kv", np.zeros(2, np.float32))
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'unknown state "cache" \(states of this session: kv, count\)'
+        ):
+            self.session.read_state("cache")
+        self.session.reset_state()
+        self.assertEqual(self.session.read_state("count"), 0)
+        np.testing.assert_array_equal(self.session.read_state("kv"), np.zeros(8))
+
+    def test_state_survives_module_close(self):
+        with self.session.load(STATE) as m:
+            m.call("append", [0], [3])
+        m2 = self.session.load(STATE)
+        (total,) = m2.call("append", [1], [4])
+        self.assertEqual(total, 7)
+
+    def test_stacked(self):
+        m = self.session.load(STACKED)
+        arg = m.args("gather_rows")[1]
+        self.assertEqual(arg.name, "experts.{e}.w")
+        self.assertTrue(arg.stacked)
+        rows = {e: np.array([10 * e, 10 * e + 1, 10 * e + 2], np.float32) for e in range(4)}
+        def experts(file, order):
+            return write_safetensors(self.path(file), [(f"experts.{e}.w", rows[e]) for e in order])
+
+        in_order = experts("a.safetensors", range(4))
+        shuffled = experts("b.safetensors", (2, 0, 3, 1))
+        results = []
+        for files in ([in_order], [shuffled]):
+            m.bind(files, entry="gather_rows")
+            got, _address = m.call("gather_rows", np.array([3, 1], np.int32))
+            results.append(got)
+        np.testing.assert_array_equal(results[0], np.stack([rows[3], rows[1]]))
+        np.testing.assert_array_equal(results[0], results[1])
+        partial = experts("c.safetensors", (0, 1, 3))
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'missing parameter "experts.2.w" \(expert 2 of stacked'
+        ):
+            m.bind([partial])
+
+    def test_cuda_session_without_device(self):
+        if os.environ.get("DSV3_LIBCUDA", "").startswith("/nonexistent"):
+            with dsv3rt.Session("cuda") as s:
+                m = s.load(CUDA_STATE)
+                self.assertEqual(s.states(), [dsv3rt.State("acc", "f32", (4,))])
+                with self.assertRaisesRegex(dsv3rt.Error, "no CUDA device: "):
+                    s.read_state("acc")
+                with self.assertRaisesRegex(dsv3rt.Error, "no CUDA device: "):
+                    m.call("peek")
+        else:
+            self.skipTest("DSV3_LIBCUDA does not point to a missing driver")
+
+    def test_closed_handles(self):
+        s = dsv3rt.Session("host")
+        m = s.load(ADD)
+        s.close()  # unloads m first
+        with self.assertRaisesRegex(dsv3rt.Error, "closed"):
+            m.call("sum", np.zeros((2, 3), np.float32))
+        with self.assertRaisesRegex(dsv3rt.Error, "closed"):
+            s.states()
+
+
+if __name__ == "__main__":
+    unittest.main()
