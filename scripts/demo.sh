@@ -9,3 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$("$root/scripts/build.sh" | tail -n 1)"
 DSV3_BIN="$dir/bin" "$root/.venv/bin/python" "$root/examples/attention_projections/demo.py" \
   --out "$dir/demo" "$@"
+# The whole V3 attention block: prefill, decode steps over the session-owned
+# KV cache, the refusal of a write past max_seq_len, host and cuda compiles.
+DSV3_BIN="$dir/bin" "$root/.venv/bin/python" "$root/examples/mla_block/demo.py" \
+  --out "$dir/mla_block"

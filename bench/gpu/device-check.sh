@@ -50,3 +50,15 @@ for n, r in zip(("q", "kv_c", "k_pe"), ref):
     r = r.double().cpu().numpy()
     print(f"{n:8s} {np.linalg.norm(c - h) / np.linalg.norm(h):14.2e} {np.linalg.norm(c - r) / np.linalg.norm(r):14.2e}")
 PY
+
+# Issue 3 (MLA decode at FlashMLA's shapes) and issue 4 (MoE layer at T = 64
+# and 4096): each runs when its prepared folder was carried; see the
+# docstrings of the two scripts for the `prepare` step done here first.
+if [ -d build/mla_decode_gpu ]; then
+  timeout 500 python3 bench/gpu/mla_decode_gpu.py run --dir build/mla_decode_gpu
+fi
+if [ -d build-moe-gpu ]; then
+  timeout 200 python3 examples/moe_layer/gen_weights.py --out /tmp/moe-gpu \
+    --expect build-moe-gpu/weights.stamp.json
+  timeout 500 python3 bench/gpu/moe_layer_gpu.py run --carry build-moe-gpu --work /tmp/moe-gpu
+fi

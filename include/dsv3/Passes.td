@@ -160,10 +160,24 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
     (block amax, scale rounding, division, saturating E4M3 cast, f32
     accumulation). `dsv3.parameter` is left alone (see
     `dsv3-outline-parameters`).
+
+    With `kv-split-size=N > 0`, a `dsv3.latent_attention` of at most 16
+    queries whose cache length L has a divisor Lc >= N with L / Lc >= 2 is
+    lowered split-KV: each of the L / Lc key splits gets its own online
+    softmax statistics (max and sum in one pass), partial output and
+    log-sum-exp, and the splits are merged by their log-sum-exp
+    (`dsv3.attention_merge`'s formula); the split index is a parallel
+    dimension, which the cuda pipeline maps to threads (decode has only
+    B·S·H rows otherwise). The cuda pipeline uses 256; host uses 0 (off).
   }];
+  let options = [
+    Option<"kvSplitSize", "kv-split-size", "int64_t", /*default=*/"0",
+           "Minimum keys per split for split-KV decode attention (0: off)">
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 
@@ -271,6 +285,22 @@ def Dsv3CollapseParallelLoops : Pass<"dsv3-collapse-parallel-loops"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def Dsv3SerialLoopsToKernels : Pass<"dsv3-serial-loops-to-kernels"> {
+  let summary = "Wrap serial host loops that touch memory in a unit scf.parallel";
+  let description = [{
+    cuda pipeline, after linalg became loops: a linalg op whose parallel
+    dimensions are all 1 (a reduction over a single row, e.g. `rms_norm` of
+    one decode token) leaves a serial `scf.for` (or a lone `memref.store`)
+    in host code once the unit `scf.parallel` is folded. Each such loop or
+    store outside any `scf.parallel` goes back into a one-iteration
+    `scf.parallel`, which becomes a kernel with one active thread, so host
+    code never touches device memory. Loops that contain an `scf.parallel`
+    are left alone.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def Dsv3HostAllocsToGPU : Pass<"dsv3-host-allocs-to-gpu"> {

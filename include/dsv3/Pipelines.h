@@ -33,6 +33,14 @@ struct CudaOptions {
   std::string toolkit;
   /// gpu-module-to-binary format: fatbin (default), bin or isa (PTX text).
   std::string format = "fatbin";
+  /// Minimum keys per split of split-KV decode attention (0: off).
+  int64_t kvSplitSize = 256;
+};
+
+struct HostOptions {
+  /// Minimum keys per split of split-KV decode attention (0: off; host
+  /// decode already has enough rows for its few cores).
+  int64_t kvSplitSize = 0;
 };
 
 /// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the
@@ -40,10 +48,12 @@ struct CudaOptions {
 /// dsv3 ops, outline parameters, record the ABI, lower dsv3 ops to linalg.
 void buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
-    llvm::function_ref<void(OpPassManager &)> strategy = nullptr);
+    llvm::function_ref<void(OpPassManager &)> strategy = nullptr,
+    int64_t kvSplitSize = 0);
 
 /// Host (LLVM x86) pipeline, stopping after `stop`.
-void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM);
+void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM,
+                       const HostOptions &options = {});
 
 /// CUDA (NVVM -> PTX -> cubin via ptxas) pipeline, stopping after `stop`.
 void buildCudaPipeline(OpPassManager &pm, const CudaOptions &options,

@@ -43,6 +43,9 @@ static void addKernelMapping(OpPassManager &pm) {
   // Folds unit loops (e.g. the block dim of a [1, 128] quantization) so the
   // collapsed loops have no useless dimensions.
   fn.addPass(createCanonicalizerPass());
+  // ... which also folds the unit loop around a single-row reduction; put
+  // such serial loops back into a (one-thread) kernel.
+  fn.addPass(createDsv3SerialLoopsToKernels());
   fn.addPass(createDsv3CollapseParallelLoops());
   // Guards instead of min() bounds: the block size stays a constant.
   fn.addPass(createParallelLoopTilingPass({kThreadsPerBlock},
@@ -106,7 +109,7 @@ static void addNVVMLowering(OpPassManager &pm, const CudaOptions &options) {
 
 void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
                                    const CudaOptions &options, Stage stop) {
-  buildGraphToLinalgPipeline(pm, "cuda");
+  buildGraphToLinalgPipeline(pm, "cuda", nullptr, options.kvSplitSize);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -31,7 +31,7 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
 
 void mlir::dsv3::buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
-    llvm::function_ref<void(OpPassManager &)> strategy) {
+    llvm::function_ref<void(OpPassManager &)> strategy, int64_t kvSplitSize) {
   // Index inputs are checked by the runtime; record their ranges while the
   // ops that give them meaning (dsv3.mla, the cache update) are still whole.
   pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
@@ -47,18 +47,24 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   Dsv3AnnotateABIOptions abi;
   abi.target = target.str();
   pm.addPass(createDsv3AnnotateABI(abi));
-  pm.addNestedPass<func::FuncOp>(createDsv3LowerToLinalg());
+  Dsv3LowerToLinalgOptions lower;
+  lower.kvSplitSize = kvSplitSize;
+  pm.addNestedPass<func::FuncOp>(createDsv3LowerToLinalg(lower));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
-void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop) {
+void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
+                                   const HostOptions &options) {
   // Host strategy for the bandwidth-bound FP8 linears (including those that
   // dsv3.mla and dsv3.moe decompose into), before the generic linalg
   // lowering takes the rest.
-  buildGraphToLinalgPipeline(pm, "host", [](OpPassManager &pm) {
-    pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
-  });
+  buildGraphToLinalgPipeline(
+      pm, "host",
+      [](OpPassManager &pm) {
+        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+      },
+      options.kvSplitSize);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -125,12 +125,21 @@ func.func @expert_bias_update(%ids: tensor<4x8xi32>, %b: tensor<16xf32>) -> tens
 // CHECK:      %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[TOK]] : tensor<20xi64>) outs(%{{.*}} : tensor<20x64xbf16>)
 // CHECK:        %[[T:.*]] = arith.index_cast %{{.*}} : i64 to index
 // CHECK:        tensor.extract %{{.*}}[%[[T]], %{{.*}}] : tensor<4x64xbf16>
+// The expert of a row counts the segments that start at or before it (E for
+// the tail past offsets[E]); a tail row skips the K loop, so it reads no
+// weight and gives 0.
 // CHECK:      %[[EXPERT:.*]] = linalg.generic {{.*}} ins(%[[OFF]] : tensor<5xi64>) outs(%{{.*}} : tensor<20xi64>)
-// CHECK:        arith.minsi
-// CHECK:      %[[D:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[ROWS]], %[[EXPERT]] : tensor<20x64xbf16>, tensor<20xi64>) outs(%{{.*}} : tensor<20x33xf32>)
-// CHECK:        tensor.extract %{{.*}} : tensor<4x33x64xf8E4M3FN>
-// CHECK:        arith.divui
-// CHECK:        tensor.extract %{{.*}} : tensor<4x1x1xf32>
+// CHECK-NOT:    arith.minsi
+// CHECK:      %[[D:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[EXPERT]] : tensor<20xi64>) outs(%{{.*}} : tensor<20x33xf32>)
+// CHECK:        %[[USED:.*]] = arith.cmpi slt, %{{.*}}, %[[E4:.*]] : i64
+// CHECK:        scf.if %[[USED]] -> (f32)
+// CHECK:          scf.for {{.*}} iter_args
+// CHECK:            tensor.extract %{{.*}} : tensor<4x33x64xf8E4M3FN>
+// CHECK:            arith.divui
+// CHECK:            tensor.extract %{{.*}} : tensor<4x1x1xf32>
+// CHECK:            tensor.extract %[[ROWS]][%{{.*}}, %{{.*}}] : tensor<20x64xbf16>
+// CHECK:        } else {
+// CHECK-NEXT:     scf.yield %{{.*}} : f32
 // CHECK:      %[[DB:.*]] = linalg.generic {{.*}} ins(%[[D]] : tensor<20x33xf32>) outs(%{{.*}} : tensor<20x33xbf16>)
 // CHECK:      %[[PT:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [4, 2] : tensor<8xi64> into tensor<4x2xi64>
 // CHECK:      %[[Y:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PT]], %{{.*}} : tensor<4x2xi64>, tensor<4x2xf32>) outs(%{{.*}} : tensor<4x33xf32>)

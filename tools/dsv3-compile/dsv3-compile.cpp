@@ -49,6 +49,10 @@ static cl::opt<std::string>
     cudaToolkit("cuda-toolkit", cl::init(""),
                 cl::desc("CUDA toolkit with ptxas and fatbinary (default: "
                          "$CUDA_HOME, then PATH)"));
+static cl::opt<int64_t>
+    kvSplitSize("kv-split-size", cl::init(-1),
+                cl::desc("Minimum keys per split of split-KV decode attention "
+                         "(0: off; default: 256 for cuda, off for host)"));
 static cl::opt<std::string> clangPath("clang", cl::init(DSV3_DEFAULT_CLANG),
                                       cl::desc("clang used to link modules"));
 static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
@@ -103,7 +107,10 @@ int main(int argc, char **argv) {
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
   if (target == "host") {
-    dsv3::buildHostPipeline(pm, stop);
+    dsv3::HostOptions opts;
+    if (kvSplitSize >= 0)
+      opts.kvSplitSize = kvSplitSize;
+    dsv3::buildHostPipeline(pm, stop, opts);
   } else {
     dsv3::CudaOptions opts;
     opts.chip = cudaChip;
@@ -111,6 +118,8 @@ int main(int argc, char **argv) {
     opts.toolkit = cudaToolkit;
     if (emit == "ptx")
       opts.format = "isa";
+    if (kvSplitSize >= 0)
+      opts.kvSplitSize = kvSplitSize;
     dsv3::buildCudaPipeline(pm, opts, stop);
   }
   if (failed(pm.run(*module)))

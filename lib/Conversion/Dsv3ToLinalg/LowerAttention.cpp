@@ -26,19 +26,6 @@ using utils::IteratorType;
 
 namespace {
 
-/// Integer tensor element (i32 or i64) as an index.
-Value toIndex(OpBuilder &b, Location loc, Value v) {
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-}
-
-/// Map of `rank` dims selecting `picked` (in order).
-AffineMap pickDims(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> picked) {
-  SmallVector<AffineExpr> exprs;
-  for (int64_t d : picked)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(rank, 0, exprs, ctx);
-}
-
 //===----------------------------------------------------------------------===//
 // dsv3.rope
 //===----------------------------------------------------------------------===//

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -636,7 +637,8 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     AffineExpr d0, d1, d2;
     bindDims(ctx, d0, d1, d2);
 
-    // expert[r] = min(#{e >= 1 : offsets[e] <= r}, E - 1).
+    // expert[r] = #{e >= 1 : offsets[e] <= r}: the expert whose segment
+    // holds row r, or E for the rows past offsets[E] (the unused tail).
     Value expert = generic(
         b, loc, ValueRange{op.getOffsets()},
         ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(0))},
@@ -651,39 +653,66 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           Value one = arith::ExtUIOp::create(
               nb, l, nb.getI64Type(),
               arith::AndIOp::create(nb, l, ended, notFirst));
-          Value c = arith::AddIOp::create(nb, l, args[1], one);
-          linalg::YieldOp::create(nb, l,
-                                  ValueRange{arith::MinSIOp::create(
-                                      nb, l, c, constI64(nb, l, e - 1))});
+          linalg::YieldOp::create(
+              nb, l, ValueRange{arith::AddIOp::create(nb, l, args[1], one)});
         })[0];
 
+    // C[r, n] = Σ_k A[r, k] · W[expert[r], n, k] (· its block scale), one
+    // (row, column) per iteration with the K loop inside, so that a tail row
+    // costs a comparison: it reads no weight (an expert no token was routed
+    // to is never touched) and its result is 0.
     Value w = op.getWeight();
     Value s = op.getWeightScaleInv();
+    Value a = op.getInput();
+    int64_t kDim = op.getInput().getType().getDimSize(1);
     Value acc = generic(
-        b, loc, ValueRange{op.getInput(), expert},
-        ValueRange{zerosF32(b, loc, {r, n})},
-        {AffineMap::get(3, 0, {d0, d2}, ctx), AffineMap::get(3, 0, {d0}, ctx),
-         AffineMap::get(3, 0, {d0, d1}, ctx)},
-        {IteratorType::parallel, IteratorType::parallel,
-         IteratorType::reduction},
+        b, loc, ValueRange{expert},
+        ValueRange{emptyLike(b, loc, {r, n}, b.getF32Type())},
+        {AffineMap::get(2, 0, {d0}, ctx), AffineMap::get(2, 0, {d0, d1}, ctx)},
+        {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value ex = toIndex(nb, l, args[1]);
+          Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+          Value used = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                             args[0], constI64(nb, l, e));
+          // linalg.index must sit directly in the generic's body.
+          Value ir = linalg::IndexOp::create(nb, l, 0);
           Value in = linalg::IndexOp::create(nb, l, 1);
-          Value ik = linalg::IndexOp::create(nb, l, 2);
-          Value wv = toF32(
-              nb, l,
-              tensor::ExtractOp::create(nb, l, w, ValueRange{ex, in, ik}));
-          if (s) {
-            Value blk = arith::ConstantIndexOp::create(nb, l, kQuantBlock);
-            Value sv = tensor::ExtractOp::create(
-                nb, l, s,
-                ValueRange{ex, arith::DivUIOp::create(nb, l, in, blk),
-                           arith::DivUIOp::create(nb, l, ik, blk)});
-            wv = arith::MulFOp::create(nb, l, wv, sv);
-          }
-          Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]), wv);
-          linalg::YieldOp::create(
-              nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+          auto sum = scf::IfOp::create(
+              nb, l, used,
+              [&](OpBuilder &tb, Location tl) {
+                Value ex = toIndex(tb, tl, args[0]);
+                auto loop = scf::ForOp::create(
+                    tb, tl, arith::ConstantIndexOp::create(tb, tl, 0),
+                    arith::ConstantIndexOp::create(tb, tl, kDim),
+                    arith::ConstantIndexOp::create(tb, tl, 1), ValueRange{zero},
+                    [&](OpBuilder &fb, Location fl, Value ik, ValueRange it) {
+                      Value wv = toF32(fb, fl,
+                                       tensor::ExtractOp::create(
+                                           fb, fl, w, ValueRange{ex, in, ik}));
+                      if (s) {
+                        Value blk =
+                            arith::ConstantIndexOp::create(fb, fl, kQuantBlock);
+                        Value sv = tensor::ExtractOp::create(
+                            fb, fl, s,
+                            ValueRange{
+                                ex, arith::DivUIOp::create(fb, fl, in, blk),
+                                arith::DivUIOp::create(fb, fl, ik, blk)});
+                        wv = arith::MulFOp::create(fb, fl, wv, sv);
+                      }
+                      Value av = toF32(fb, fl,
+                                       tensor::ExtractOp::create(
+                                           fb, fl, a, ValueRange{ir, ik}));
+                      Value p = arith::MulFOp::create(fb, fl, av, wv);
+                      scf::YieldOp::create(
+                          fb, fl,
+                          ValueRange{arith::AddFOp::create(fb, fl, it[0], p)});
+                    });
+                scf::YieldOp::create(tb, tl, loop.getResults());
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, ValueRange{zero});
+              });
+          linalg::YieldOp::create(nb, l, sum.getResults());
         })[0];
     rewriter.replaceOp(
         op, castTo(b, loc, acc, op.getResult().getType().getElementType()));

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -26,11 +27,13 @@ using namespace mlir;
 namespace {
 struct Dsv3LowerToLinalgPass
     : dsv3::impl::Dsv3LowerToLinalgBase<Dsv3LowerToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     dsv3::populateCoreOpsLoweringPatterns(patterns);
     dsv3::populateMoELoweringPatterns(patterns);
     dsv3::populateAttentionLoweringPatterns(patterns);
+    dsv3::populateSplitKVAttentionPatterns(patterns, kvSplitSize);
     // No folding: the lit tests check the IR exactly as the patterns build it.
     GreedyRewriteConfig config;
     config.enableFolding(false);

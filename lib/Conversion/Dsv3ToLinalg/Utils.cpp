@@ -252,3 +252,15 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
 }
 
 } // namespace mlir::dsv3::detail
+
+Value mlir::dsv3::detail::toIndex(OpBuilder &b, Location loc, Value v) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+AffineMap mlir::dsv3::detail::pickDims(MLIRContext *ctx, int64_t rank,
+                                       ArrayRef<int64_t> picked) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d : picked)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}

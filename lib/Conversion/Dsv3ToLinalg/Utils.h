@@ -45,6 +45,10 @@ Value unblock(OpBuilder &b, Location loc, Value blocked,
 /// (d0, ..., d_{2r-1}) -> (d0, d2, ...): block indices of a blocked space.
 AffineMap blockIndexMap(MLIRContext *ctx, int64_t rank);
 Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem);
+/// Integer tensor element (i32 or i64) as an index.
+Value toIndex(OpBuilder &b, Location loc, Value v);
+/// Map of `rank` dims selecting `picked` (in order).
+AffineMap pickDims(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> picked);
 Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape);
 SmallVector<utils::IteratorType> blockedIterators(int64_t rank,
                                                   utils::IteratorType inner);

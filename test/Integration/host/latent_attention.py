@@ -1,5 +1,7 @@
 """dsv3.latent_attention / dsv3.kv_cache_update on host vs float64
-references (spec §3.3-3.4)."""
+references (spec §3.3-3.4). Extra arguments go to dsv3-compile (the lit test
+runs it again with --kv-split-size=2: the same checks on the split-KV
+lowering, 4 splits of the 8-row cache)."""
 import math
 import os
 import sys
@@ -7,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
-out = sys.argv[1]
+out, compile_flags = sys.argv[1], sys.argv[2:]
 B, H, C, R, L, T = 2, 4, 32, 16, 8, 6
 # V3's softmax scale with YaRN (spec §2.3); the op takes it as given.
 m = 0.1 * 1.0 * math.log(40.0) + 1
@@ -47,7 +49,7 @@ func.func @two_keys(%q: {ty(1, 1, 1, 16)}, %qp: {ty(1, 1, 1, 8)}, %c: {ty(1, 2, 
 """ + step(6) + step(3) + step(1)
 with open(f"{out}/graph.mlir", "w") as f:
     f.write(graph)
-run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"])
+run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"] + compile_flags)
 
 calls = 0
 
