@@ -132,12 +132,19 @@ func.func @expert_bias_update(%ids: tensor<4x8xi32>, %b: tensor<16xf32>) -> tens
 // CHECK-NOT:    arith.minsi
 // CHECK:      %[[D:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[EXPERT]] : tensor<20xi64>) outs(%{{.*}} : tensor<20x33xf32>)
 // CHECK:        %[[USED:.*]] = arith.cmpi slt, %{{.*}}, %[[E4:.*]] : i64
+// Per 128-wide K block: a reassociable f32 dot product (so LLVM can
+// vectorize it), then one multiply by the block scale.
 // CHECK:        scf.if %[[USED]] -> (f32)
-// CHECK:          scf.for {{.*}} iter_args
-// CHECK:            tensor.extract %{{.*}} : tensor<4x33x64xf8E4M3FN>
-// CHECK:            arith.divui
-// CHECK:            tensor.extract %{{.*}} : tensor<4x1x1xf32>
-// CHECK:            tensor.extract %[[ROWS]][%{{.*}}, %{{.*}}] : tensor<20x64xbf16>
+// CHECK:          %[[NB:.*]] = arith.divui
+// CHECK:          scf.for %[[KB:.*]] = {{.*}} iter_args
+// CHECK:            arith.minui
+// CHECK:            %[[PART:.*]] = scf.for {{.*}} iter_args
+// CHECK:              tensor.extract %{{.*}} : tensor<4x33x64xf8E4M3FN>
+// CHECK:              tensor.extract %[[ROWS]][%{{.*}}, %{{.*}}] : tensor<20x64xbf16>
+// CHECK:              arith.mulf {{.*}} fastmath<reassoc,contract> : f32
+// CHECK:              arith.addf {{.*}} fastmath<reassoc,contract> : f32
+// CHECK:            %[[S:.*]] = tensor.extract %{{.*}}[%{{.*}}, %[[NB]], %[[KB]]] : tensor<4x1x1xf32>
+// CHECK:            arith.mulf %[[PART]], %[[S]] : f32
 // CHECK:        } else {
 // CHECK-NEXT:     scf.yield %{{.*}} : f32
 // CHECK:      %[[DB:.*]] = linalg.generic {{.*}} ins(%[[D]] : tensor<20x33xf32>) outs(%{{.*}} : tensor<20x33xbf16>)

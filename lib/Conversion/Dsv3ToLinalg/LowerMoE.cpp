@@ -681,33 +681,61 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
               nb, l, used,
               [&](OpBuilder &tb, Location tl) {
                 Value ex = toIndex(tb, tl, args[0]);
-                auto loop = scf::ForOp::create(
-                    tb, tl, arith::ConstantIndexOp::create(tb, tl, 0),
-                    arith::ConstantIndexOp::create(tb, tl, kDim),
-                    arith::ConstantIndexOp::create(tb, tl, 1), ValueRange{zero},
-                    [&](OpBuilder &fb, Location fl, Value ik, ValueRange it) {
-                      Value wv = toF32(fb, fl,
-                                       tensor::ExtractOp::create(
-                                           fb, fl, w, ValueRange{ex, in, ik}));
-                      if (s) {
-                        Value blk =
-                            arith::ConstantIndexOp::create(fb, fl, kQuantBlock);
-                        Value sv = tensor::ExtractOp::create(
-                            fb, fl, s,
-                            ValueRange{
-                                ex, arith::DivUIOp::create(fb, fl, in, blk),
-                                arith::DivUIOp::create(fb, fl, ik, blk)});
-                        wv = arith::MulFOp::create(fb, fl, wv, sv);
-                      }
-                      Value av = toF32(fb, fl,
-                                       tensor::ExtractOp::create(
-                                           fb, fl, a, ValueRange{ir, ik}));
-                      Value p = arith::MulFOp::create(fb, fl, av, wv);
+                Value c1 = arith::ConstantIndexOp::create(tb, tl, 1);
+                // Σ_{k0 <= k < k1} a[r, k] · W[e, n, k] in f32. Reassociable,
+                // so LLVM may vectorize the reduction; the block scale is
+                // applied once per 128-wide block, outside it.
+                auto fm = arith::FastMathFlags::reassoc |
+                          arith::FastMathFlags::contract;
+                auto dot = [&](OpBuilder &ob, Location ol, Value k0, Value k1) {
+                  return scf::ForOp::create(
+                             ob, ol, k0, k1, c1, ValueRange{zero},
+                             [&](OpBuilder &fb, Location fl, Value ik,
+                                 ValueRange it) {
+                               Value wv = toF32(
+                                   fb, fl,
+                                   tensor::ExtractOp::create(
+                                       fb, fl, w, ValueRange{ex, in, ik}));
+                               Value av =
+                                   toF32(fb, fl,
+                                         tensor::ExtractOp::create(
+                                             fb, fl, a, ValueRange{ir, ik}));
+                               Value p =
+                                   arith::MulFOp::create(fb, fl, av, wv, fm);
+                               scf::YieldOp::create(
+                                   fb, fl,
+                                   ValueRange{arith::AddFOp::create(
+                                       fb, fl, it[0], p, fm)});
+                             })
+                      .getResult(0);
+                };
+                Value c0 = arith::ConstantIndexOp::create(tb, tl, 0);
+                Value kEnd = arith::ConstantIndexOp::create(tb, tl, kDim);
+                if (!s) {
+                  scf::YieldOp::create(tb, tl,
+                                       ValueRange{dot(tb, tl, c0, kEnd)});
+                  return;
+                }
+                Value blk = arith::ConstantIndexOp::create(tb, tl, kQuantBlock);
+                Value nBlocks = arith::ConstantIndexOp::create(
+                    tb, tl, llvm::divideCeil(kDim, kQuantBlock));
+                Value nBlock = arith::DivUIOp::create(tb, tl, in, blk);
+                auto blocks = scf::ForOp::create(
+                    tb, tl, c0, nBlocks, c1, ValueRange{zero},
+                    [&](OpBuilder &bb, Location bl, Value kb, ValueRange it) {
+                      Value k0 = arith::MulIOp::create(bb, bl, kb, blk);
+                      Value k1 = arith::MinUIOp::create(
+                          bb, bl, arith::AddIOp::create(bb, bl, k0, blk), kEnd);
+                      Value part = dot(bb, bl, k0, k1);
+                      Value sv = tensor::ExtractOp::create(
+                          bb, bl, s, ValueRange{ex, nBlock, kb});
                       scf::YieldOp::create(
-                          fb, fl,
-                          ValueRange{arith::AddFOp::create(fb, fl, it[0], p)});
+                          bb, bl,
+                          ValueRange{arith::AddFOp::create(
+                              bb, bl, it[0],
+                              arith::MulFOp::create(bb, bl, part, sv))});
                     });
-                scf::YieldOp::create(tb, tl, loop.getResults());
+                scf::YieldOp::create(tb, tl, blocks.getResults());
               },
               [&](OpBuilder &eb, Location el) {
                 scf::YieldOp::create(eb, el, ValueRange{zero});
