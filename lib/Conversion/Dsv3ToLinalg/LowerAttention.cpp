@@ -155,11 +155,9 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
                                      pickDims(ctx, 5, {0, 1, 2, 3})},
                  {par, par, par, par, red},
                  [&](OpBuilder &nb, Location l, ValueRange args) {
-                   Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
-                                                   toF32(nb, l, args[1]));
                    linalg::YieldOp::create(
                        nb, l,
-                       ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+                       ValueRange{mulAddF32(nb, l, args[0], args[1], args[2])});
                  })
           .getResult(0);
     };
@@ -182,19 +180,10 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value i = linalg::IndexOp::create(nb, l, 1);
               Value t = linalg::IndexOp::create(nb, l, 3);
-              Value last =
-                  arith::AddIOp::create(nb, l, toIndex(nb, l, args[1]), i);
-              Value causal = arith::CmpIOp::create(
-                  nb, l, arith::CmpIPredicate::sle, t, last);
-              Value valid = arith::CmpIOp::create(
-                  nb, l, arith::CmpIPredicate::slt, t, toIndex(nb, l, args[2]));
-              Value visible = arith::AndIOp::create(nb, l, causal, valid);
-              Value s =
-                  arith::MulFOp::create(nb, l, args[0], constF32(nb, l, scale));
               linalg::YieldOp::create(
                   nb, l,
-                  ValueRange{arith::SelectOp::create(nb, l, visible, s,
-                                                     constF32(nb, l, negInf))});
+                  ValueRange{maskedScore(nb, l, args[0], scale, t, i, args[1],
+                                         args[2])});
             })
             .getResult(0);
 
@@ -264,31 +253,12 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
                                 pickDims(ctx, 5, {0, 1, 2, 3})},
             {par, par, par, par, red},
             [&](OpBuilder &nb, Location l, ValueRange args) {
-              // Zero-weight (hidden) rows are skipped, not multiplied by 0:
-              // unwritten cache rows may hold NaN or Inf.
-              Value zero = constF32(nb, l, 0.0f);
-              Value used = arith::CmpFOp::create(
-                  nb, l, arith::CmpFPredicate::ONE, args[0], zero);
-              Value p =
-                  arith::MulFOp::create(nb, l, args[0], toF32(nb, l, args[1]));
-              p = arith::SelectOp::create(nb, l, used, p, zero);
-              linalg::YieldOp::create(
-                  nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+              linalg::YieldOp::create(nb, l,
+                                      ValueRange{weightedAddSkipZero(
+                                          nb, l, args[0], args[1], args[2])});
             })
             .getResult(0);
-    Type elem = yType.getElementType();
-    if (elem != f32) {
-      AffineMap id = b.getMultiDimIdentityMap(4);
-      acc = linalg::GenericOp::create(
-                b, loc, TypeRange{yType}, ValueRange{acc},
-                ValueRange{emptyLike(b, loc, outShape, elem)},
-                ArrayRef<AffineMap>{id, id}, {par, par, par, par},
-                [&](OpBuilder &nb, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      nb, l, ValueRange{convertFloat(nb, l, args[0], elem)});
-                })
-                .getResult(0);
-    }
+    acc = castTo(b, loc, acc, yType.getElementType());
     rewriter.replaceOp(op, acc);
     return success();
   }

@@ -544,22 +544,6 @@ Value pairRows(OpBuilder &b, Location loc, Value flat, Value offsets,
                  })[0];
 }
 
-/// Rounds an f32 accumulator to `elem` (identity for f32).
-Value castTo(OpBuilder &b, Location loc, Value acc, Type elem) {
-  auto type = cast<RankedTensorType>(acc.getType());
-  if (type.getElementType() == elem)
-    return acc;
-  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
-  return generic(
-      b, loc, ValueRange{acc},
-      ValueRange{emptyLike(b, loc, type.getShape(), elem)}, {id, id},
-      SmallVector<IteratorType>(type.getRank(), IteratorType::parallel),
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(nb, l,
-                                ValueRange{convertFloat(nb, l, args[0], elem)});
-      })[0];
-}
-
 struct LowerExpertDispatch : OpRewritePattern<ExpertDispatchOp> {
   using OpRewritePattern::OpRewritePattern;
 

@@ -100,11 +100,8 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
                                      pickDims(ctx, 6, {0, 1, 2, 3, 4})},
                  {par, par, par, par, par, red},
                  [&](OpBuilder &nb, Location l, ValueRange a) {
-                   Value p = arith::MulFOp::create(nb, l, toF32(nb, l, a[0]),
-                                                   toF32(nb, l, a[1]));
                    linalg::YieldOp::create(
-                       nb, l,
-                       ValueRange{arith::AddFOp::create(nb, l, a[2], p)});
+                       nb, l, ValueRange{mulAddF32(nb, l, a[0], a[1], a[2])});
                  })
           .getResult(0);
     };
@@ -132,20 +129,10 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
                   arith::MulIOp::create(
                       nb, l, n, arith::ConstantIndexOp::create(nb, l, Lc)),
                   tc);
-              Value last =
-                  arith::AddIOp::create(nb, l, toIndex(nb, l, a[1]), i);
-              Value visible = arith::AndIOp::create(
-                  nb, l,
-                  arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, t,
-                                        last),
-                  arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, t,
-                                        toIndex(nb, l, a[2])));
-              Value s =
-                  arith::MulFOp::create(nb, l, a[0], constF32(nb, l, scale));
               linalg::YieldOp::create(
                   nb, l,
-                  ValueRange{arith::SelectOp::create(nb, l, visible, s,
-                                                     constF32(nb, l, negInf))});
+                  ValueRange{
+                      maskedScore(nb, l, a[0], scale, t, i, a[1], a[2])});
             })
             .getResult(0);
 
@@ -210,13 +197,9 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
                                 pickDims(ctx, 6, {0, 1, 2, 3, 4})},
             {par, par, par, par, par, red},
             [&](OpBuilder &nb, Location l, ValueRange a) {
-              Value zero = constF32(nb, l, 0.0f);
-              Value used = arith::CmpFOp::create(
-                  nb, l, arith::CmpFPredicate::ONE, a[0], zero);
-              Value p = arith::MulFOp::create(nb, l, a[0], toF32(nb, l, a[1]));
-              p = arith::SelectOp::create(nb, l, used, p, zero);
               linalg::YieldOp::create(
-                  nb, l, ValueRange{arith::AddFOp::create(nb, l, a[2], p)});
+                  nb, l,
+                  ValueRange{weightedAddSkipZero(nb, l, a[0], a[1], a[2])});
             })
             .getResult(0);
 
@@ -300,20 +283,7 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
             })
             .getResult(0);
 
-    auto yType = op.getResult().getType();
-    if (yType.getElementType() != f32) {
-      AffineMap id = b.getMultiDimIdentityMap(4);
-      Type elem = yType.getElementType();
-      acc = linalg::GenericOp::create(
-                b, loc, TypeRange{yType}, ValueRange{acc},
-                ValueRange{emptyLike(b, loc, outShape, elem)},
-                ArrayRef<AffineMap>{id, id}, {par, par, par, par},
-                [&](OpBuilder &nb, Location l, ValueRange a) {
-                  linalg::YieldOp::create(
-                      nb, l, ValueRange{convertFloat(nb, l, a[0], elem)});
-                })
-                .getResult(0);
-    }
+    acc = castTo(b, loc, acc, op.getResult().getType().getElementType());
     rewriter.replaceOp(op, acc);
     return success();
   }

@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::dsv3;
 using utils::IteratorType;
@@ -263,4 +265,54 @@ AffineMap mlir::dsv3::detail::pickDims(MLIRContext *ctx, int64_t rank,
   for (int64_t d : picked)
     exprs.push_back(getAffineDimExpr(d, ctx));
   return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value mlir::dsv3::detail::castTo(OpBuilder &b, Location loc, Value acc,
+                                 Type elem) {
+  auto type = cast<RankedTensorType>(acc.getType());
+  if (type.getElementType() == elem)
+    return acc;
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{RankedTensorType::get(type.getShape(), elem)},
+             ValueRange{acc},
+             ValueRange{emptyLike(b, loc, type.getShape(), elem)},
+             ArrayRef<AffineMap>{id, id},
+             SmallVector<IteratorType>(type.getRank(), IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l, ValueRange{convertFloat(nb, l, args[0], elem)});
+             })
+      .getResult(0);
+}
+
+Value mlir::dsv3::detail::maskedScore(OpBuilder &b, Location loc, Value raw,
+                                      float scale, Value t, Value i,
+                                      Value start, Value kvLen) {
+  Value last = arith::AddIOp::create(b, loc, toIndex(b, loc, start), i);
+  Value causal =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, t, last);
+  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, t,
+                                      toIndex(b, loc, kvLen));
+  Value visible = arith::AndIOp::create(b, loc, causal, valid);
+  Value s = arith::MulFOp::create(b, loc, raw, constF32(b, loc, scale));
+  return arith::SelectOp::create(
+      b, loc, visible, s,
+      constF32(b, loc, -std::numeric_limits<float>::infinity()));
+}
+
+Value mlir::dsv3::detail::mulAddF32(OpBuilder &b, Location loc, Value x,
+                                    Value y, Value acc) {
+  Value p = arith::MulFOp::create(b, loc, toF32(b, loc, x), toF32(b, loc, y));
+  return arith::AddFOp::create(b, loc, acc, p);
+}
+
+Value mlir::dsv3::detail::weightedAddSkipZero(OpBuilder &b, Location loc,
+                                              Value p, Value v, Value acc) {
+  Value zero = constF32(b, loc, 0.0f);
+  Value used =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, p, zero);
+  Value pv = arith::MulFOp::create(b, loc, p, toF32(b, loc, v));
+  pv = arith::SelectOp::create(b, loc, used, pv, zero);
+  return arith::AddFOp::create(b, loc, acc, pv);
 }

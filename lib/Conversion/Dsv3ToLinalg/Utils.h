@@ -49,6 +49,21 @@ Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem);
 Value toIndex(OpBuilder &b, Location loc, Value v);
 /// Map of `rank` dims selecting `picked` (in order).
 AffineMap pickDims(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> picked);
+/// `acc` (a float tensor) rounded element-wise to `elem` by one parallel
+/// generic; `acc` itself when it already has that element type.
+Value castTo(OpBuilder &b, Location loc, Value acc, Type elem);
+
+/// Attention scalars shared by the plain and split-KV lowerings (spec §3.4):
+/// scale · raw when key t is visible to new token i (t <= start + i and
+/// t < kvLen, indices as i32/i64 tensor elements), -inf otherwise.
+Value maskedScore(OpBuilder &b, Location loc, Value raw, float scale, Value t,
+                  Value i, Value start, Value kvLen);
+/// acc + f32(x) · f32(y).
+Value mulAddF32(OpBuilder &b, Location loc, Value x, Value y, Value acc);
+/// acc + p · f32(v), or acc when p == 0: a hidden cache row (weight 0) is
+/// skipped rather than multiplied, since unwritten rows may hold NaN or Inf.
+Value weightedAddSkipZero(OpBuilder &b, Location loc, Value p, Value v,
+                          Value acc);
 Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape);
 SmallVector<utils::IteratorType> blockedIterators(int64_t rank,
                                                   utils::IteratorType inner);
