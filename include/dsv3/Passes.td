@@ -40,6 +40,21 @@ def Dsv3DecomposeMoE : Pass<"dsv3-decompose-moe"> {
                            "::mlir::math::MathDialect"];
 }
 
+def Dsv3DecomposeMLP : Pass<"dsv3-decompose-mlp"> {
+  let summary = "Expand dsv3.mlp into its weights and linears";
+  let description = [{
+    Rewrites each `dsv3.mlp` into `dsv3.parameter` ops under the verbatim
+    Hugging Face names (`<prefix>.gate_proj.weight`, and `.weight_scale_inv`
+    for FP8) and `down_proj(silu(gate_proj(x)) · up_proj(x))`: three
+    `dsv3.linear`s accumulating in f32 around an f32 SwiGLU, rounded once to
+    the result type by the last one.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
   let summary = "Expand dsv3.mla into projections, rope, cache and attention";
   let description = [{
@@ -72,6 +87,26 @@ def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def Dsv3OutlineLayerParameters : Pass<"dsv3-outline-layer-parameters",
+                                      "::mlir::ModuleOp"> {
+  let summary = "Pass each layer's weights into its layer function";
+  let description = [{
+    An imported model has one private function per kind of decoder layer,
+    called once per layer (`func.call @moe_layer(...) {dsv3.layer = 3}`), so
+    compile time and module size do not grow with the number of layers.
+    Inside it, weights are `dsv3.parameter` ops whose names may hold the
+    placeholder `{layer}` (`model.layers.{layer}.mlp.gate.weight`).
+
+    For every private function that reads parameters, each distinct name
+    becomes a trailing function argument, and every call reads the
+    parameter named with `{layer}` replaced by its `dsv3.layer` and passes
+    it; `dsv3-outline-parameters` then makes those reads entry arguments.
+    Private callers are handled in turn. Errors: a call to such a function
+    without a non-negative `dsv3.layer` when a name holds `{layer}`; a use
+    other than `func.call`; one name read with two types; a cycle of calls.
+  }];
+}
+
 def Dsv3OutlineParameters : Pass<"dsv3-outline-parameters", "::mlir::ModuleOp"> {
   let summary = "Turn dsv3.parameter ops into entry arguments";
   let description = [{
@@ -96,7 +131,8 @@ def Dsv3AnnotateInputBounds : Pass<"dsv3-annotate-input-bounds",
     `dsv3.mla` in `[0, L - S]` (S new rows, L = max_seq_len); `kv_len` of
     `dsv3.latent_attention` and `dsv3.mla` in `[0, L]`; expert ids of
     `dsv3.expert_dispatch`, `dsv3.expert_combine` and
-    `dsv3.expert_bias_update` in `[-1, E - 1]` (-1 = no expert). An argument
+    `dsv3.expert_bias_update` in `[-1, E - 1]` (-1 = no expert); token ids
+    of `dsv3.embedding` in `[0, V - 1]`. An argument
     used by several ops gets the intersection (never empty: every range
     holds 0).
     Operands computed inside the graph are not checked here; the lowering

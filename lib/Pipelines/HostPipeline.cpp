@@ -41,8 +41,12 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   // dsv3.moe reads its weights by name, so it must become dsv3.parameter ops
   // before those are outlined into entry arguments.
   pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMoE());
+  pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMLP());
   if (strategy)
     strategy(pm);
+  // Layer functions of an imported model get their weights from each call;
+  // then every read is in an entry and becomes an entry argument.
+  pm.addPass(createDsv3OutlineLayerParameters());
   pm.addPass(createDsv3OutlineParameters());
   Dsv3AnnotateABIOptions abi;
   abi.target = target.str();
@@ -73,8 +77,13 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   pm.addNestedPass<func::FuncOp>(createDsv3MemRefCopyToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createDsv3ExpandFP8Casts());
-  // bf16 casts as integer ops too, so modules need no __truncsfbf2 from a
-  // compiler runtime that the GPU machine may not have.
+  // bf16 arithmetic (a residual add between layers) computes in f32 and
+  // rounds back, and the bf16 casts become integer ops, as the spec's
+  // rounding wants and without calls into a compiler runtime.
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16"};
+  emulate.targetTypeStr = "f32";
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));

@@ -48,9 +48,22 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
            << options.clang << "': " << clang.getError().message();
   std::string opt = "-O" + std::to_string(options.optLevel);
   std::string march = "-march=" + options.march;
-  SmallVector<StringRef> args = {
-      *clang, opt,  march,  "-fPIC", "-shared", "-Wno-override-module",
-      "-x",   "ir", llPath, "-o",    outPath};
+  // The x86 backend legalizes bf16 vector selects through __truncsfbf2,
+  // which this system's libgcc (GCC 12) lacks; compiler-rt's builtins archive
+  // links the few helpers a module needs into it statically, so a module
+  // loads on any glibc machine.
+  SmallVector<StringRef> args = {*clang,
+                                 opt,
+                                 march,
+                                 "-fPIC",
+                                 "-shared",
+                                 "--rtlib=compiler-rt",
+                                 "-Wno-override-module",
+                                 "-x",
+                                 "ir",
+                                 llPath,
+                                 "-o",
+                                 outPath};
   std::string err;
   int rc =
       llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, {}, 0, 0, &err);

@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FeedForward.h"
+
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -84,28 +86,7 @@ private:
     return w;
   }
 
-  /// silu(g) · u element-wise in f32, g / (1 + exp(-g)) as in HF's SiLU.
-  Value swiglu(Value g, Value u) {
-    auto type = cast<RankedTensorType>(g.getType());
-    Value init = tensor::EmptyOp::create(b, loc, type.getShape(), f32);
-    AffineMap id = b.getMultiDimIdentityMap(2);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{type}, ValueRange{g, u}, ValueRange{init},
-               ArrayRef<AffineMap>{id, id, id},
-               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                             utils::IteratorType::parallel},
-               [&](OpBuilder &nb, Location l, ValueRange args) {
-                 Value one = arith::ConstantOp::create(
-                     nb, l, f32, nb.getF32FloatAttr(1.0f));
-                 Value neg = arith::NegFOp::create(nb, l, args[0]);
-                 Value ex = math::ExpOp::create(nb, l, neg);
-                 Value den = arith::AddFOp::create(nb, l, one, ex);
-                 Value s = arith::DivFOp::create(nb, l, args[0], den);
-                 Value v = arith::MulFOp::create(nb, l, s, args[1]);
-                 linalg::YieldOp::create(nb, l, v);
-               })
-        .getResult(0);
-  }
+  Value swiglu(Value g, Value u) { return dsv3::detail::buildSwiGLU(b, loc, g, u); }
 
   /// routed (+ shared) in f32, rounded once to the result type.
   Value finish(Value routed, Value shared) {

@@ -89,14 +89,6 @@ func.func @rope_beta(%x: tensor<4x64xf32>, %p: tensor<4xi64>) {
 
 // -----
 
-func.func @rope_attention_factor(%x: tensor<4x64xf32>, %p: tensor<4xi64>) {
-  // expected-error @+1 {{YaRN attention_factor m(factor, mscale) / m(factor, mscale_all_dim) is}}
-  %y = dsv3.rope %x at %p factor(40.0) original_max_position_embeddings(4096) : (tensor<4x64xf32>, tensor<4xi64>) -> tensor<4x64xf32>
-  return
-}
-
-// -----
-
 func.func @attention_dynamic(%q: tensor<1x2x4x16xf32>, %qp: tensor<1x2x4x8xf32>, %c: tensor<1x?x16xf32>, %k: tensor<1x?x8xf32>, %s: tensor<1xi64>, %l: tensor<1xi64>) {
   // expected-error @+1 {{requires static shapes}}
   %o = dsv3.latent_attention %q, %qp, %c, %k, %s, %l scale(0.5) : tensor<1x2x4x16xf32>, tensor<1x2x4x8xf32>, tensor<1x?x16xf32>, tensor<1x?x8xf32>, tensor<1xi64>, tensor<1xi64> -> tensor<1x2x4x16xf32>

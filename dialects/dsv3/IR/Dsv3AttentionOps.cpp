@@ -102,6 +102,21 @@ double RopeOp::getSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim) {
   return mlaSoftmaxScale(qkNopeHeadDim, qkRopeHeadDim, factor, mscale);
 }
 
+double RopeOp::getAttentionFactor() {
+  auto factor = getFactor();
+  if (!factor)
+    return 1.0;
+  // Hugging Face's _compute_yarn_parameters: the ratio when both keys are
+  // set (and non-zero), else m(factor, 1).
+  double f = factor->convertToDouble();
+  double mscale = getMscale() ? getMscale()->convertToDouble() : 0.0;
+  double mscaleAll =
+      getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
+  if (mscale != 0.0 && mscaleAll != 0.0)
+    return yarnMscale(f, mscale) / yarnMscale(f, mscaleAll);
+  return yarnMscale(f, 1.0);
+}
+
 LogicalResult RopeOp::verify() {
   auto x = getInput().getType();
   auto pos = getPositions().getType();
@@ -149,23 +164,6 @@ LogicalResult RopeOp::verify() {
   for (auto beta : {getBetaFast(), getBetaSlow()})
     if (beta && !(beta->convertToDouble() > 0.0))
       return emitOpError("beta_fast and beta_slow must be positive");
-  // Hugging Face scales cos/sin by attention_factor; the rotation here has
-  // unit magnitude (m² goes into the softmax scale once), so only
-  // configurations where that factor is 1 have the same meaning.
-  double mscale = getMscale() ? getMscale()->convertToDouble() : 0.0;
-  double mscaleAll =
-      getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
-  double attentionFactor =
-      (mscale != 0.0 && mscaleAll != 0.0)
-          ? yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAll)
-          : yarnMscale(factor, 1.0);
-  if (std::abs(attentionFactor - 1.0) > 1e-12)
-    return emitOpError("YaRN attention_factor m(factor, mscale) / "
-                       "m(factor, mscale_all_dim) is ")
-           << attentionFactor
-           << ", not 1: the rotation has unit magnitude and the temperature "
-              "belongs to the softmax scale (set mscale and mscale_all_dim "
-              "equal, as DeepSeek's configs do)";
   return success();
 }
 

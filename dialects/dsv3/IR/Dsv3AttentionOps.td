@@ -60,18 +60,22 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
     beta_slow 1, mscale 1, mscale_all_dim 1). YaRN is applied whenever `factor`
     is given, as Hugging Face does; DeepSeek's own demo skips it when its
     `max_seq_len <= 4096`, so an importer of such a setup omits `factor`.
-    The rotation has unit magnitude: YaRN's attention temperature `m²`
-    belongs to the softmax scale (once, see `dsv3.latent_attention` and
-    `mlir::dsv3::mlaSoftmaxScale`), so `mscale` and `mscale_all_dim` must give
-    Hugging Face's `attention_factor = m(factor, mscale) / m(factor,
-    mscale_all_dim) = 1`, with `m(s, c) = 0.1 c ln(s) + 1` (1 when s <= 1 or
-    c = 0); both are kept for the softmax scale.
+    With YaRN, `cos` and `sin` are multiplied (in f32) by Hugging Face's
+    `attention_factor`: `m(factor, mscale) / m(factor, mscale_all_dim)` when
+    both keys are set and non-zero, else `m(factor, 1)`, with
+    `m(s, c) = 0.1 c ln(s) + 1` (1 when s <= 1). Every official DeepSeek
+    config sets `mscale = mscale_all_dim`, so the factor is 1 there; a config
+    without the two keys, or with different values, rotates with magnitude
+    `attention_factor`, exactly as Hugging Face does. YaRN's attention
+    temperature `m(factor, mscale_all_dim)²` is separate: it belongs to the
+    softmax scale (once, see `dsv3.latent_attention` and
+    `mlir::dsv3::mlaSoftmaxScale`).
 
     Errors: dynamic shapes; positions of rank other than 1 or 2; `x` not
     `positions.shape ++ [H?, D]`; odd `D`; result shape differs from `x`;
     theta <= 1; YaRN keys without `factor`, `factor` without
     `original_max_position_embeddings`, non-positive factor,
-    original_max_position_embeddings or beta; attention_factor other than 1.
+    original_max_position_embeddings or beta.
 
     Example:
 
@@ -108,6 +112,9 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
     /// DeepSeek's softmax scale for this rope configuration:
     /// (qkNope + qkRope)^-0.5 · m(factor, mscale_all_dim)².
     double getSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim);
+    /// Hugging Face's YaRN `attention_factor` that multiplies cos and sin
+    /// (1 without YaRN).
+    double getAttentionFactor();
   }];
 }
 

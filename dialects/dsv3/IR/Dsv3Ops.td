@@ -246,5 +246,6 @@ def Dsv3_RMSNormOp : Dsv3_Op<"rms_norm", [Pure]> {
 
 include "dsv3/IR/Dsv3MoEOps.td"
 include "dsv3/IR/Dsv3AttentionOps.td"
+include "dsv3/IR/Dsv3ModelOps.td"
 
 #endif // DSV3_OPS_TD

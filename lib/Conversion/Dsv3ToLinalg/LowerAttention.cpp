@@ -84,6 +84,8 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     for (int64_t d = 0; d < posRank; ++d)
       posDims.push_back(d);
     Type elem = yType.getElementType();
+    // Hugging Face multiplies cos and sin by attention_factor in f32.
+    float attentionFactor = static_cast<float>(op.getAttentionFactor());
     Value yView =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(viewShape, elem)},
@@ -99,6 +101,11 @@ struct LowerRope : OpRewritePattern<RopeOp> {
               Value angle = arith::MulFOp::create(nb, l, p, args[3]);
               Value c = math::CosOp::create(nb, l, angle);
               Value s = math::SinOp::create(nb, l, angle);
+              if (attentionFactor != 1.0f) {
+                Value af = constF32(nb, l, attentionFactor);
+                c = arith::MulFOp::create(nb, l, c, af);
+                s = arith::MulFOp::create(nb, l, s, af);
+              }
               Value xa = toF32(nb, l, args[0]);
               Value xb = toF32(nb, l, args[1]);
               // First member: xa cos - xb sin; second: xb cos + xa sin.

@@ -31,6 +31,7 @@ struct Dsv3LowerToLinalgPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     dsv3::populateCoreOpsLoweringPatterns(patterns);
+    dsv3::populateModelOpsLoweringPatterns(patterns);
     dsv3::populateMoELoweringPatterns(patterns);
     dsv3::populateAttentionLoweringPatterns(patterns);
     dsv3::populateSplitKVAttentionPatterns(patterns, kvSplitSize);

@@ -12,6 +12,8 @@
 namespace mlir::dsv3 {
 /// quantize, dequantize, linear, rms_norm (LowerCoreOps.cpp).
 void populateCoreOpsLoweringPatterns(RewritePatternSet &patterns);
+/// embedding (LowerModelOps.cpp).
+void populateModelOpsLoweringPatterns(RewritePatternSet &patterns);
 /// moe_gate, expert_bias_update, expert_dispatch, grouped_matmul,
 /// expert_combine (LowerMoE.cpp).
 void populateMoELoweringPatterns(RewritePatternSet &patterns);

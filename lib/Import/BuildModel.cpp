@@ -1,0 +1,328 @@
+//===- BuildModel.cpp - a whole DeepSeek model as dsv3 ops ----------------===//
+//
+// The module an imported checkpoint becomes:
+//
+//   func.func private @dense_layer_s<S>(hidden [1,S,H], positions [1,S],
+//       c_kv [1,L,R], k_pe [1,L,D], start_pos [1], kv_len [1])
+//       -> (hidden, c_kv, k_pe)
+//   func.func private @moe_layer_s<S>(...)           (same signature)
+//   func.func @prefill(input_ids [1,P], positions [1,P], start_pos, kv_len,
+//                      caches of every layer) -> (logits, caches)
+//   func.func @decode (input_ids [1,1], ...)        (same, one token)
+//
+// A layer function reads its weights as dsv3.parameter ops named
+// `model.layers.{layer}.…`; each call carries `dsv3.layer = l`, and
+// dsv3-outline-layer-parameters passes layer l's weights in. So each kind of
+// layer is compiled once per token count, whatever the depth.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Import.h"
+
+#include "dsv3/IR/Dsv3Ops.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::dsv3;
+using namespace mlir::dsv3::import;
+
+static llvm::Error fail(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg.str());
+}
+
+namespace {
+
+class ModelBuilder {
+public:
+  ModelBuilder(MLIRContext *ctx, const ModelConfig &c, const ImportOptions &o)
+      : ctx(ctx), c(c), o(o), b(ctx), loc(UnknownLoc::get(ctx)) {
+    act = o.f32Activations ? Type(b.getF32Type())
+                           : (c.torchDtype == "float32" ? Type(b.getF32Type())
+                                                        : Type(b.getBF16Type()));
+    Type plain = c.torchDtype == "float32" ? Type(b.getF32Type())
+                                           : Type(b.getBF16Type());
+    weight = c.fp8 ? Type(b.getType<Float8E4M3FNType>()) : plain;
+    // FP8 checkpoints keep norms, embeddings and lm_head in bf16.
+    dense = c.fp8 ? Type(b.getBF16Type()) : plain;
+    i64 = b.getI64Type();
+  }
+
+  OwningOpRef<ModuleOp> build() {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+    module->getOperation()->setAttr(
+        "dsv3.model",
+        b.getDictionaryAttr(
+            {b.getNamedAttr("architecture", b.getStringAttr(c.architecture)),
+             b.getNamedAttr("num_hidden_layers",
+                            b.getI64IntegerAttr(c.numHiddenLayers)),
+             b.getNamedAttr("vocab_size", b.getI64IntegerAttr(c.vocabSize)),
+             b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(o.maxSeqLen)),
+             b.getNamedAttr("prefill_tokens",
+                            b.getI64IntegerAttr(o.prefillTokens))}));
+    b.setInsertionPointToEnd(module->getBody());
+    buildEntry(*module, "prefill", o.prefillTokens, o.allLogits);
+    buildEntry(*module, "decode", 1, false);
+    return module;
+  }
+
+private:
+  RankedTensorType ty(ArrayRef<int64_t> shape, Type elem) {
+    return RankedTensorType::get(shape, elem);
+  }
+  Value param(const std::string &name, ArrayRef<int64_t> shape, Type elem) {
+    return ParameterOp::create(b, loc, ty(shape, elem), name);
+  }
+  std::string layerName(llvm::StringRef rest) {
+    return ("model.layers.{layer}." + rest).str();
+  }
+  Value rmsNorm(Value x, Value w) {
+    return RMSNormOp::create(b, loc, x.getType(), x, w,
+                             b.getF32FloatAttr(float(c.rmsNormEps)));
+  }
+  Value add(Value x, Value y) {
+    auto t = cast<RankedTensorType>(x.getType());
+    Value init = tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    return linalg::AddOp::create(b, loc, ValueRange{x, y}, ValueRange{init})
+        .getResult(0);
+  }
+
+  /// The latent cache types of one layer.
+  RankedTensorType cKvType() { return ty({1, o.maxSeqLen, c.kvLoraRank}, act); }
+  RankedTensorType kPeType() {
+    return ty({1, o.maxSeqLen, c.qkRopeHeadDim}, act);
+  }
+
+  func::FuncOp getOrBuildLayer(ModuleOp module, bool isDense, int64_t s) {
+    std::string name =
+        llvm::formatv("{0}_layer_s{1}", isDense ? "dense" : "moe", s).str();
+    if (auto f = module.lookupSymbol<func::FuncOp>(name))
+      return f;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    auto hType = ty({1, s, c.hiddenSize}, act);
+    auto posType = ty({1, s}, i64);
+    auto scalar = ty({1}, i64);
+    auto fnType = b.getFunctionType(
+        {hType, posType, cKvType(), kPeType(), scalar, scalar},
+        {hType, cKvType(), kPeType()});
+    auto f = func::FuncOp::create(b, loc, name, fnType);
+    f.setPrivate();
+    Block *body = f.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    Value h = body->getArgument(0);
+
+    // Attention block with its pre-norm and residual.
+    Value x = rmsNorm(h, param(layerName("input_layernorm.weight"),
+                               {c.hiddenSize}, dense));
+    SmallVector<NamedAttribute> attrs = {
+        b.getNamedAttr("prefix", b.getStringAttr(layerName("self_attn"))),
+        b.getNamedAttr("num_heads", b.getI64IntegerAttr(c.numAttentionHeads)),
+        b.getNamedAttr("q_lora_rank", b.getI64IntegerAttr(c.qLoraRank)),
+        b.getNamedAttr("kv_lora_rank", b.getI64IntegerAttr(c.kvLoraRank)),
+        b.getNamedAttr("qk_nope_head_dim",
+                       b.getI64IntegerAttr(c.qkNopeHeadDim)),
+        b.getNamedAttr("qk_rope_head_dim",
+                       b.getI64IntegerAttr(c.qkRopeHeadDim)),
+        b.getNamedAttr("v_head_dim", b.getI64IntegerAttr(c.vHeadDim)),
+        b.getNamedAttr("rms_norm_eps", b.getF32FloatAttr(float(c.rmsNormEps))),
+        b.getNamedAttr("theta", b.getF64FloatAttr(c.ropeTheta)),
+        b.getNamedAttr("weight_type", TypeAttr::get(weight))};
+    if (const auto &y = c.ropeScaling) {
+      attrs.push_back(b.getNamedAttr("factor", b.getF64FloatAttr(y->factor)));
+      attrs.push_back(
+          b.getNamedAttr("original_max_position_embeddings",
+                         b.getI64IntegerAttr(y->originalMaxPositionEmbeddings)));
+      auto opt = [&](const char *key, std::optional<double> v) {
+        if (v)
+          attrs.push_back(b.getNamedAttr(key, b.getF64FloatAttr(*v)));
+      };
+      opt("beta_fast", y->betaFast);
+      opt("beta_slow", y->betaSlow);
+      opt("mscale", y->mscale);
+      opt("mscale_all_dim", y->mscaleAllDim);
+    }
+    auto mla = MLAOp::create(
+        b, loc, TypeRange{hType, cKvType(), kPeType()},
+        ValueRange{x, body->getArgument(1), body->getArgument(2),
+                   body->getArgument(3), body->getArgument(4),
+                   body->getArgument(5)},
+        attrs);
+    h = add(h, mla.getOutput());
+
+    // Feed-forward block with its pre-norm and residual.
+    x = rmsNorm(h, param(layerName("post_attention_layernorm.weight"),
+                         {c.hiddenSize}, dense));
+    auto rows = ty({s, c.hiddenSize}, act);
+    Value x2 = tensor::CollapseShapeOp::create(
+        b, loc, rows, x, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    Value y;
+    if (isDense) {
+      y = MLPOp::create(b, loc, rows, x2, layerName("mlp"),
+                        static_cast<uint64_t>(c.intermediateSize), weight);
+    } else {
+      SmallVector<NamedAttribute> m = {
+          b.getNamedAttr("prefix", b.getStringAttr(layerName("mlp"))),
+          b.getNamedAttr("n_routed_experts",
+                         b.getI64IntegerAttr(c.nRoutedExperts)),
+          b.getNamedAttr("num_experts_per_tok",
+                         b.getI64IntegerAttr(c.numExpertsPerTok)),
+          b.getNamedAttr("n_group", b.getI64IntegerAttr(c.nGroup)),
+          b.getNamedAttr("topk_group", b.getI64IntegerAttr(c.topkGroup)),
+          b.getNamedAttr("topk_method",
+                         TopkMethodAttr::get(
+                             ctx, *symbolizeTopkMethod(c.topkMethod))),
+          b.getNamedAttr("scoring_func",
+                         ScoringFuncAttr::get(
+                             ctx, *symbolizeScoringFunc(c.scoringFunc))),
+          b.getNamedAttr("routed_scaling_factor",
+                         b.getF32FloatAttr(float(c.routedScalingFactor))),
+          b.getNamedAttr("moe_intermediate_size",
+                         b.getI64IntegerAttr(c.moeIntermediateSize)),
+          b.getNamedAttr("n_shared_experts",
+                         b.getI64IntegerAttr(c.nSharedExperts)),
+          b.getNamedAttr("weight_type", TypeAttr::get(weight))};
+      if (c.normTopkProb)
+        m.push_back(b.getNamedAttr("norm_topk_prob", b.getUnitAttr()));
+      y = MoEOp::create(b, loc, TypeRange{rows}, ValueRange{x2}, m)
+              .getResult();
+    }
+    Value y3 = tensor::ExpandShapeOp::create(
+        b, loc, hType, y, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    h = add(h, y3);
+    func::ReturnOp::create(b, loc,
+                           ValueRange{h, mla.getCKvOut(), mla.getKPeOut()});
+    return f;
+  }
+
+  void buildEntry(ModuleOp module, StringRef name, int64_t s, bool all) {
+    auto idsType = ty({1, s}, i64);
+    auto scalar = ty({1}, i64);
+    SmallVector<Type> args = {idsType, idsType, scalar, scalar};
+    int64_t v = c.vocabSize;
+    auto logitsType = all ? ty({s, v}, b.getF32Type()) : ty({1, v}, b.getF32Type());
+    SmallVector<Type> results = {logitsType};
+    for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
+      args.append({cKvType(), kPeType()});
+      results.append({cKvType(), kPeType()});
+    }
+    auto f = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
+    auto named = [&](unsigned i, StringRef n) {
+      f.setArgAttr(i, "dsv3.name", b.getStringAttr(n));
+    };
+    named(0, "input_ids");
+    named(1, "positions");
+    named(2, "start_pos");
+    named(3, "kv_len");
+    f.setResultAttr(0, "dsv3.name", b.getStringAttr("logits"));
+    // The cache ops sit in the layer functions, where
+    // dsv3-annotate-input-bounds cannot see the entry's arguments, so their
+    // ranges are recorded here (the same ranges that pass gives dsv3.mla).
+    auto bounds = [&](unsigned i, int64_t max, const std::string &why) {
+      f.setArgAttr(i, "dsv3.bounds",
+                   b.getDictionaryAttr(
+                       {b.getNamedAttr("min", b.getI64IntegerAttr(0)),
+                        b.getNamedAttr("max", b.getI64IntegerAttr(max)),
+                        b.getNamedAttr("why", b.getStringAttr(why))}));
+    };
+    bounds(2, o.maxSeqLen - s,
+           llvm::formatv("{0} writes {1} row(s) from start_pos into caches of "
+                         "max_seq_len {2}",
+                         name, s, o.maxSeqLen));
+    bounds(3, o.maxSeqLen,
+           llvm::formatv("{0} reads kv_len rows of caches of max_seq_len {1}",
+                         name, o.maxSeqLen));
+    for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
+      for (int k = 0; k < 2; ++k) {
+        auto state = b.getStringAttr(
+            llvm::formatv("model.layers.{0}.self_attn.kv_cache.{1}", l,
+                          k == 0 ? "c_kv" : "k_pe")
+                .str());
+        f.setArgAttr(4 + 2 * l + k, "dsv3.state", state);
+        f.setResultAttr(1 + 2 * l + k, "dsv3.state", state);
+      }
+    }
+    Block *body = f.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    Value table = param("model.embed_tokens.weight", {v, c.hiddenSize}, dense);
+    Value h = EmbeddingOp::create(b, loc, ty({1, s, c.hiddenSize}, act), table,
+                                  body->getArgument(0));
+    SmallVector<Value> caches;
+    for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
+      func::FuncOp layer = getOrBuildLayer(module, c.isDenseLayer(l), s);
+      auto call = func::CallOp::create(
+          b, loc, layer,
+          ValueRange{h, body->getArgument(1), body->getArgument(4 + 2 * l),
+                     body->getArgument(5 + 2 * l), body->getArgument(2),
+                     body->getArgument(3)});
+      call->setAttr("dsv3.layer", b.getI64IntegerAttr(l));
+      h = call.getResult(0);
+      caches.append({call.getResult(1), call.getResult(2)});
+    }
+    h = rmsNorm(h, param("model.norm.weight", {c.hiddenSize}, dense));
+    Value x;
+    if (all) {
+      x = tensor::CollapseShapeOp::create(
+          b, loc, ty({s, c.hiddenSize}, act), h,
+          SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    } else {
+      // The last token's hidden state, [1, H].
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                           b.getIndexAttr(s - 1),
+                                           b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                         b.getIndexAttr(c.hiddenSize)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      x = tensor::ExtractSliceOp::create(b, loc, ty({1, c.hiddenSize}, act), h,
+                                         offsets, sizes, strides);
+    }
+    Value head = c.tieWordEmbeddings
+                     ? table
+                     : param("lm_head.weight", {v, c.hiddenSize}, dense);
+    Value logits = LinearOp::create(b, loc, logitsType, x, head, Value());
+    SmallVector<Value> rets = {logits};
+    rets.append(caches);
+    func::ReturnOp::create(b, loc, rets);
+  }
+
+  MLIRContext *ctx;
+  const ModelConfig &c;
+  const ImportOptions &o;
+  OpBuilder b;
+  Location loc;
+  Type act, weight, dense, i64;
+};
+
+} // namespace
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+mlir::dsv3::import::buildModel(MLIRContext *ctx, const ModelConfig &config,
+                               const ImportOptions &options) {
+  if (options.maxSeqLen < 1 || options.maxSeqLen > (int64_t{1} << 24))
+    return fail(llvm::formatv("--max-seq-len={0} is outside [1, 16777216]",
+                              options.maxSeqLen));
+  if (options.prefillTokens < 1 || options.prefillTokens > options.maxSeqLen)
+    return fail(llvm::formatv("--prefill-tokens={0} is outside [1, "
+                              "max_seq_len = {1}]",
+                              options.prefillTokens, options.maxSeqLen));
+  ctx->loadDialect<Dsv3Dialect, func::FuncDialect, linalg::LinalgDialect,
+                   tensor::TensorDialect>();
+  OwningOpRef<ModuleOp> module = ModelBuilder(ctx, config, options).build();
+  // The ops' verifiers check the config combinations dsv3 cannot run (e.g.
+  // a router whose top-k exceeds the experts of the kept groups).
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
+    os << d << "\n";
+    return success();
+  });
+  if (failed(verify(*module)))
+    return fail("the config describes a model dsv3 cannot build:\n" + msg);
+  return module;
+}

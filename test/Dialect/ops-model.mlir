@@ -1,0 +1,16 @@
+// RUN: dsv3-opt %s | dsv3-opt | FileCheck %s
+// Round trip of the ops whole models need.
+
+// CHECK-LABEL: func.func @embedding
+// CHECK: dsv3.embedding %{{.*}}[%{{.*}}] : (tensor<256x160xbf16>, tensor<1x4xi64>) -> tensor<1x4x160xf32>
+func.func @embedding(%t: tensor<256x160xbf16>, %ids: tensor<1x4xi64>) -> tensor<1x4x160xf32> {
+  %h = dsv3.embedding %t[%ids] : (tensor<256x160xbf16>, tensor<1x4xi64>) -> tensor<1x4x160xf32>
+  return %h : tensor<1x4x160xf32>
+}
+
+// CHECK-LABEL: func.func @mlp
+// CHECK: dsv3.mlp %{{.*}} prefix("model.layers.0.mlp") intermediate_size(224) weight_type(f8E4M3FN) : tensor<4x160xbf16> -> tensor<4x160xbf16>
+func.func @mlp(%x: tensor<4x160xbf16>) -> tensor<4x160xbf16> {
+  %y = dsv3.mlp %x prefix("model.layers.0.mlp") intermediate_size(224) weight_type(f8E4M3FN) : tensor<4x160xbf16> -> tensor<4x160xbf16>
+  return %y : tensor<4x160xbf16>
+}
