@@ -318,8 +318,10 @@ mlir::dsv3::import::buildModel(MLIRContext *ctx, const ModelConfig &config,
   // a router whose top-k exceeds the experts of the kept groups).
   std::string msg;
   llvm::raw_string_ostream os(msg);
+  // Every layer function of a kind fails alike; the first error says it.
   ScopedDiagnosticHandler handler(ctx, [&](Diagnostic &d) {
-    os << d << "\n";
+    if (msg.empty())
+      os << d;
     return success();
   });
   if (failed(verify(*module)))

@@ -1,0 +1,108 @@
+"""Whole tiny DeepSeek models, imported from their checkpoint directories,
+against Hugging Face transformers run in float64 on the dequantized weights
+(fixtures: test/Integration/fixtures/tiny_models/gen_tiny_models.py).
+
+For one model directory: dsv3-import (f32 activations, prefill chunks of 4
+tokens, caches of 64 rows), dsv3-compile for host, bind the checkpoint, then
+  * the 7-token prompt as one 4-token prefill and 3 decode steps: logits of
+    every prompt position match the reference (prefill returns all of them
+    with --prefill-logits=all), max-abs-relative error <= 1e-4;
+  * 16 decode steps fed the reference's greedy tokens: logits <= 1e-4;
+  * the prefill chunk equals the same 4 tokens decoded one by one;
+  * 32 greedy tokens equal transformers' generate() on the float32 model;
+  * a token id >= vocab and a start_pos past the cache are refused before
+    anything runs, naming the bound.
+Usage: tiny_models.py MODEL_DIR OUT_DIR [--all-logits]"""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                                "python"))
+from dsv3_testing import check, run  # noqa: E402
+import dsv3rt  # noqa: E402
+
+model_dir, out = sys.argv[1], sys.argv[2]
+all_logits = "--all-logits" in sys.argv
+P, L, TOL = 4, 64, 1e-4
+ref = np.load(os.path.join(model_dir, "reference.npz"))
+mlir, so = os.path.join(out, "model.mlir"), os.path.join(out, "model.so")
+run(["dsv3-import", model_dir, "-o", mlir, f"--prefill-tokens={P}",
+     f"--max-seq-len={L}", "--activation-type=f32"]
+    + (["--prefill-logits=all"] if all_logits else []))
+run(["dsv3-compile", mlir, "--target=host", "-o", so])
+
+
+def max_rel(got, want):
+    want = np.asarray(want, np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - want).max()
+                 / np.abs(want).max())
+
+
+class Runner:
+    """One session: calls prefill/decode at the next free cache row."""
+
+    def __init__(self):
+        self.session = dsv3rt.Session()
+        self.module = self.session.load(so)
+        self.module.bind(sorted(
+            os.path.join(model_dir, f) for f in os.listdir(model_dir)
+            if f.endswith(".safetensors")))
+        self.pos = 0
+
+    def call(self, entry, tokens, start=None):
+        start = self.pos if start is None else start
+        s = len(tokens)
+        logits = self.module.call(
+            entry, np.array([tokens], np.int64),
+            np.arange(start, start + s, dtype=np.int64)[None],
+            np.array([start], np.int64), np.array([start + s], np.int64))[0]
+        self.pos = start + s
+        return logits
+
+
+ids = [int(t) for t in ref["input_ids"]]
+a = Runner()
+first = a.call("prefill", ids[:P])
+rows = list(first) if all_logits else [None] * (P - 1) + [first[0]]
+for t in ids[P:]:
+    rows.append(a.call("decode", [t])[0])
+for i, row in enumerate(rows):
+    if row is not None:
+        e = max_rel(row, ref["prompt_logits"][i])
+        check(e <= TOL, f"prompt position {i}: logits rel error {e:.2e} <= {TOL}")
+errs = [max_rel(a.call("decode", [int(t)])[0], ref["decode_logits"][k])
+        for k, t in enumerate(ref["decode_ids"])]
+check(max(errs) <= TOL,
+      f"16 decode steps: max logits rel error {max(errs):.2e} <= {TOL}")
+
+# The same four tokens, one decode step each, give the chunk's logits.
+b = Runner()
+step = [b.call("decode", [t])[0] for t in ids[:P]]
+e = max_rel(step[-1], first[-1])
+check(e <= 1e-5, f"decode x{P} equals one {P}-token prefill ({e:.2e})")
+
+# Greedy generation: the prompt, then argmax of each step's logits.
+c = Runner()
+c.call("prefill", ids[:P])
+for t in ids[P:-1]:
+    c.call("decode", [t])
+logits = c.call("decode", [ids[-1]])[0]
+tokens = []
+for _ in range(32):
+    tokens.append(int(np.argmax(logits)))
+    logits = c.call("decode", [tokens[-1]])[0]
+want = [int(t) for t in ref["generate_ids_f32"]]
+check(tokens == want, f"32 greedy tokens equal transformers' generate (f32): {tokens}")
+
+# Inputs outside the bounds the metadata records are refused.
+vocab = ref["prompt_logits"].shape[1]
+for bad, start, what in [([vocab], 0, "embedding indexes a table of"),
+                         ([0], L, "writes 1 row(s) from start_pos")]:
+    try:
+        c.call("decode", bad, start=start)
+        sys.exit(f"FAILED: decode of {bad} at {start} was not refused")
+    except dsv3rt.Error as err:
+        check(what in str(err), f"refused: {err}")
