@@ -290,7 +290,8 @@ def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
     Strided `memref.copy` lowers to a call of `memrefCopy` from MLIR's
     `libmlir_c_runner_utils`, which a module must not depend on (modules
     load next to libdsv3rt only). As `linalg.copy` they become loops like the
-    rest of the code.
+    rest of the code. Copies between identity layouts are left alone:
+    `finalize-memref-to-llvm` turns them into `llvm.memcpy`.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
@@ -358,6 +359,27 @@ def Dsv3HostAllocsToGPU : Pass<"dsv3-host-allocs-to-gpu"> {
 //===----------------------------------------------------------------------===//
 // Module ABI (lib/Target)
 //===----------------------------------------------------------------------===//
+
+def Dsv3MarkGlueFunctions : Pass<"dsv3-mark-glue-functions",
+                                 "::mlir::ModuleOp"> {
+  let summary = "Compile functions that only call others without optimization";
+  let description = [{
+    Runs on LLVM-dialect IR. A function whose body is a single block holding
+    at least `min-calls` calls (an imported model's entry: embedding, one
+    call per layer, head) gets the LLVM attributes `noinline optnone`. Such a
+    function has no loops, so optimizing it gains nothing, but with every
+    memref passed as its descriptor's scalars it is one basic block of
+    ~100k values at 61 layers, and -O3's SelectionDAG instruction selection
+    is superlinear in a block's size (minutes for DeepSeek-V3). With
+    `optnone` LLVM uses FastISel, linear in its size, and compile time no
+    longer grows faster than depth. Functions with loops are never marked.
+  }];
+  let options = [
+    Option<"minCalls", "min-calls", "int64_t", /*default=*/"1",
+           "Calls a single-block function needs to be marked">
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
 
 def Dsv3EmitModuleABI : Pass<"dsv3-emit-module-abi", "::mlir::ModuleOp"> {
   let summary = "Emit the module ABI: metadata, version and uniform entries";

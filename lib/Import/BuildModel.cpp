@@ -6,6 +6,8 @@
 //       c_kv [1,L,R], k_pe [1,L,D], start_pos [1], kv_len [1])
 //       -> (hidden, c_kv, k_pe)
 //   func.func private @moe_layer_s<S>(...)           (same signature)
+//   func.func private @embed_s<S>(input_ids [1,S]) -> hidden
+//   func.func private @head_s<S>(hidden) -> logits  (model.norm, lm_head)
 //   func.func @prefill(input_ids [1,P], positions [1,P], start_pos, kv_len,
 //                      caches of every layer) -> (logits, caches)
 //   func.func @decode (input_ids [1,1], ...)        (same, one token)
@@ -104,7 +106,8 @@ private:
     if (auto f = module.lookupSymbol<func::FuncOp>(name))
       return f;
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
+    // Before the entry that first calls it: callees read before callers.
+    b.setInsertionPoint(entry);
     auto hType = ty({1, s, c.hiddenSize}, act);
     auto posType = ty({1, s}, i64);
     auto scalar = ty({1}, i64);
@@ -205,13 +208,14 @@ private:
     auto scalar = ty({1}, i64);
     SmallVector<Type> args = {idsType, idsType, scalar, scalar};
     int64_t v = c.vocabSize;
-    auto logitsType = all ? ty({s, v}, b.getF32Type()) : ty({1, v}, b.getF32Type());
-    SmallVector<Type> results = {logitsType};
+    SmallVector<Type> results = {all ? ty({s, v}, b.getF32Type())
+                                     : ty({1, v}, b.getF32Type())};
     for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
       args.append({cKvType(), kPeType()});
       results.append({cKvType(), kPeType()});
     }
     auto f = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
+    entry = f;
     auto named = [&](unsigned i, StringRef n) {
       f.setArgAttr(i, "dsv3.name", b.getStringAttr(n));
     };
@@ -220,9 +224,10 @@ private:
     named(2, "start_pos");
     named(3, "kv_len");
     f.setResultAttr(0, "dsv3.name", b.getStringAttr("logits"));
-    // The cache ops sit in the layer functions, where
+    // The embedding and the cache ops sit in private functions, where
     // dsv3-annotate-input-bounds cannot see the entry's arguments, so their
-    // ranges are recorded here (the same ranges that pass gives dsv3.mla).
+    // ranges are recorded here (the ranges that pass gives dsv3.embedding
+    // and dsv3.mla).
     auto bounds = [&](unsigned i, int64_t max, const std::string &why) {
       f.setArgAttr(i, "dsv3.bounds",
                    b.getDictionaryAttr(
@@ -230,6 +235,9 @@ private:
                         b.getNamedAttr("max", b.getI64IntegerAttr(max)),
                         b.getNamedAttr("why", b.getStringAttr(why))}));
     };
+    bounds(0, c.vocabSize - 1,
+           llvm::formatv("embedding indexes a table of {0} tokens",
+                         c.vocabSize));
     bounds(2, o.maxSeqLen - s,
            llvm::formatv("{0} writes {1} row(s) from start_pos into caches of "
                          "max_seq_len {2}",
@@ -250,9 +258,12 @@ private:
     Block *body = f.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
-    Value table = param("model.embed_tokens.weight", {v, c.hiddenSize}, dense);
-    Value h = EmbeddingOp::create(b, loc, ty({1, s, c.hiddenSize}, act), table,
-                                  body->getArgument(0));
+    // Entries only call: the embedding, each layer, the head. Their bodies
+    // stay one block of calls, which dsv3-mark-glue-functions compiles
+    // without optimization, so compile time grows linearly with depth.
+    Value h = func::CallOp::create(b, loc, getOrBuildEmbed(module, s),
+                                   ValueRange{body->getArgument(0)})
+                  .getResult(0);
     SmallVector<Value> caches;
     for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
       func::FuncOp layer = getOrBuildLayer(module, c.isDenseLayer(l), s);
@@ -265,30 +276,84 @@ private:
       h = call.getResult(0);
       caches.append({call.getResult(1), call.getResult(2)});
     }
-    h = rmsNorm(h, param("model.norm.weight", {c.hiddenSize}, dense));
-    Value x;
-    if (all) {
-      x = tensor::CollapseShapeOp::create(
-          b, loc, ty({s, c.hiddenSize}, act), h,
-          SmallVector<ReassociationIndices>{{0, 1}, {2}});
-    } else {
-      // The last token's hidden state, [1, H].
-      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
-                                           b.getIndexAttr(s - 1),
-                                           b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                         b.getIndexAttr(c.hiddenSize)};
-      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-      x = tensor::ExtractSliceOp::create(b, loc, ty({1, c.hiddenSize}, act), h,
-                                         offsets, sizes, strides);
-    }
-    Value head = c.tieWordEmbeddings
-                     ? table
-                     : param("lm_head.weight", {v, c.hiddenSize}, dense);
-    Value logits = LinearOp::create(b, loc, logitsType, x, head, Value());
+    Value logits =
+        func::CallOp::create(b, loc, getOrBuildHead(module, s, all), h)
+            .getResult(0);
     SmallVector<Value> rets = {logits};
     rets.append(caches);
     func::ReturnOp::create(b, loc, rets);
+  }
+
+  /// A private function of the given signature, built once by `fill`.
+  func::FuncOp getOrBuildFunction(
+      ModuleOp module, StringRef name, FunctionType type,
+      llvm::function_ref<Value(Block *)> fill) {
+    if (auto f = module.lookupSymbol<func::FuncOp>(name))
+      return f;
+    OpBuilder::InsertionGuard guard(b);
+    // Before the entry that first calls it: callees read before callers.
+    b.setInsertionPoint(entry);
+    auto f = func::FuncOp::create(b, loc, name, type);
+    f.setPrivate();
+    Block *body = f.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    func::ReturnOp::create(b, loc, fill(body));
+    return f;
+  }
+
+  /// input_ids [1, S] -> hidden [1, S, H] (model.embed_tokens).
+  func::FuncOp getOrBuildEmbed(ModuleOp module, int64_t s) {
+    auto hType = ty({1, s, c.hiddenSize}, act);
+    return getOrBuildFunction(
+        module, llvm::formatv("embed_s{0}", s).str(),
+        b.getFunctionType({ty({1, s}, i64)}, {hType}), [&](Block *body) {
+          return EmbeddingOp::create(b, loc, hType, embedTable(),
+                                     body->getArgument(0))
+              .getResult();
+        });
+  }
+
+  Value embedTable() {
+    return param("model.embed_tokens.weight", {c.vocabSize, c.hiddenSize},
+                 dense);
+  }
+
+  /// hidden [1, S, H] -> f32 logits of the last token [1, V] or of every
+  /// token [S, V] (model.norm, then lm_head).
+  func::FuncOp getOrBuildHead(ModuleOp module, int64_t s, bool all) {
+    int64_t v = c.vocabSize;
+    auto logitsType =
+        all ? ty({s, v}, b.getF32Type()) : ty({1, v}, b.getF32Type());
+    return getOrBuildFunction(
+        module, llvm::formatv("head_s{0}{1}", s, all ? "_all" : "").str(),
+        b.getFunctionType({ty({1, s, c.hiddenSize}, act)}, {logitsType}),
+        [&](Block *body) {
+          Value h = rmsNorm(body->getArgument(0),
+                            param("model.norm.weight", {c.hiddenSize}, dense));
+          Value x;
+          if (all) {
+            x = tensor::CollapseShapeOp::create(
+                b, loc, ty({s, c.hiddenSize}, act), h,
+                SmallVector<ReassociationIndices>{{0, 1}, {2}});
+          } else {
+            // The last token's hidden state, [1, H].
+            SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                                 b.getIndexAttr(s - 1),
+                                                 b.getIndexAttr(0)};
+            SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                               b.getIndexAttr(1),
+                                               b.getIndexAttr(c.hiddenSize)};
+            SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+            x = tensor::ExtractSliceOp::create(
+                b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes,
+                strides);
+          }
+          Value head = c.tieWordEmbeddings
+                           ? embedTable()
+                           : param("lm_head.weight", {v, c.hiddenSize}, dense);
+          return LinearOp::create(b, loc, logitsType, x, head, Value())
+              .getResult();
+        });
   }
 
   MLIRContext *ctx;
@@ -297,6 +362,8 @@ private:
   OpBuilder b;
   Location loc;
   Type act, weight, dense, i64;
+  /// The entry being built.
+  func::FuncOp entry;
 };
 
 } // namespace

@@ -351,6 +351,14 @@ llvm::Error readConfig(KeyReader &r, ModelConfig &c) {
     c.normTopkProb = norm;
     TRY(scale, r.number("routed_scaling_factor", 1e-9, 1e9, 1.0));
     c.routedScalingFactor = scale;
+    // dsv3.moe renormalises and then scales (V3). DeepSeek's V2 code
+    // renormalises *instead of* scaling and Hugging Face's V2 ignores the
+    // key; no released V2 sets it, so refuse rather than pick one.
+    if (c.architecture == "DeepseekV2ForCausalLM" && norm && scale != 1.0)
+      return r.error("norm_topk_prob",
+                     "true with routed_scaling_factor != 1 is ambiguous for "
+                     "DeepseekV2ForCausalLM (DeepSeek's code renormalises "
+                     "without scaling, Hugging Face's ignores the key)");
     TRY(firstDense, r.integer("first_k_dense_replace", 0, layers, 0));
     c.firstKDenseReplace = firstDense;
     TRY(freq, r.integer("moe_layer_freq", 1, layers, 1));

@@ -121,4 +121,5 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
   addNVVMLowering(pm, options);
   pm.addPass(createDsv3EmitModuleABI());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createDsv3MarkGlueFunctions());
 }

@@ -101,4 +101,5 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createDsv3EmitModuleABI());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createDsv3MarkGlueFunctions());
 }

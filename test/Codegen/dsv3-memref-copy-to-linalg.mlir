@@ -7,3 +7,11 @@ func.func @strided_copy(%a: memref<2x200xf32, strided<[256, 1]>>, %b: memref<2x2
   memref.copy %a, %b : memref<2x200xf32, strided<[256, 1]>> to memref<2x200xf32>
   return
 }
+
+// Contiguous on both sides: left for llvm.memcpy.
+// CHECK-LABEL: func.func @contiguous_copy
+// CHECK-NEXT:  memref.copy %{{.*}}, %{{.*}} : memref<2x200xf32> to memref<2x200xf32>
+func.func @contiguous_copy(%a: memref<2x200xf32>, %b: memref<2x200xf32>) {
+  memref.copy %a, %b : memref<2x200xf32> to memref<2x200xf32>
+  return
+}

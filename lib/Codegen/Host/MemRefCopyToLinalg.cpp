@@ -18,6 +18,14 @@ struct CopyToLinalg : OpRewritePattern<memref::CopyOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(memref::CopyOp op,
                                 PatternRewriter &rewriter) const override {
+    // Identity layouts on both sides lower to llvm.memcpy, which needs no
+    // runtime library and keeps a function free of loops (an imported
+    // model's entries stay one block of calls, dsv3-mark-glue-functions).
+    auto contiguous = [](Value v) {
+      return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+    };
+    if (contiguous(op.getSource()) && contiguous(op.getTarget()))
+      return failure();
     rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
                                                 op.getTarget());
     return success();

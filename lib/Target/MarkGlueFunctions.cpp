@@ -1,0 +1,47 @@
+//===- MarkGlueFunctions.cpp - compile call-only functions unoptimized ----===//
+//
+// An imported model's entries are one block of calls: embedding, one call
+// per layer, head. Each call passes that layer's weights and caches, every
+// memref expanded into its descriptor's scalars, so a 61-layer entry is a
+// single basic block with ~100k values. Selection DAG instruction selection
+// is superlinear in the size of a block: at -O3 such an entry took minutes
+// (V3, 61 layers: 340 s of a 345 s compile), while nothing in it loops.
+// `optnone` makes LLVM select it with FastISel, linear in its size.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3MARKGLUEFUNCTIONS
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+
+namespace {
+struct Dsv3MarkGlueFunctionsPass
+    : dsv3::impl::Dsv3MarkGlueFunctionsBase<Dsv3MarkGlueFunctionsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    for (auto f : getOperation().getOps<LLVM::LLVMFuncOp>()) {
+      if (f.isExternal() || !f.getBody().hasOneBlock())
+        continue;
+      int64_t calls = 0;
+      f.walk([&](LLVM::CallOp) { ++calls; });
+      if (calls < minCalls)
+        continue;
+      SmallVector<Attribute> passthrough;
+      if (auto existing = f.getPassthroughAttr())
+        passthrough.append(existing.begin(), existing.end());
+      // optnone requires noinline.
+      for (StringRef a : {"noinline", "optnone"})
+        passthrough.push_back(StringAttr::get(ctx, a));
+      f.setPassthroughAttr(ArrayAttr::get(ctx, passthrough));
+    }
+  }
+};
+} // namespace
