@@ -3,7 +3,7 @@
     import numpy as np, dsv3rt
     session = dsv3rt.Session("host")            # or "cuda"
     module = session.load("attn.so")
-    module.bind(["model-00001-of-00163.safetensors"])
+    module.bind("DeepSeek-V3/")                # or an index, a file, a list
     (q,) = module.call("attn_proj", np.zeros((4, 7168), ml_dtypes.bfloat16))
     kv = session.read_state("model.layers.0.self_attn.kv_cache.c_kv")
 
@@ -422,12 +422,17 @@ class Module:
 
     def bind(
         self,
-        paths: Sequence[Union[str, os.PathLike]],
+        paths: Union[str, bytes, os.PathLike, Sequence[Union[str, bytes, os.PathLike]]],
         entry: Union[str, int, None] = None,
     ) -> None:
-        """Binds parameters from safetensors files: of every entry, or only
-        of `entry`. Replaces any previous binding."""
-        raw = [os.fspath(p).encode() for p in paths]
+        """Binds parameters of every entry, or only of `entry`, from one path
+        or a list of paths: safetensors files, shard indexes
+        (model.safetensors.index.json) or checkpoint directories. Replaces
+        any previous binding."""
+        # A single path is one path, not a sequence of characters.
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]
+        raw = [os.fsencode(p) for p in paths]
         array = (ctypes.c_char_p * max(len(raw), 1))(*raw)
         if entry is None:
             _check(self._lib.dsv3rt_module_bind_parameters(self._handle(), array, len(raw)))

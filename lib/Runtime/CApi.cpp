@@ -283,6 +283,10 @@ dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
   });
 }
 
+size_t dsv3rt_module_bound_file_count(const dsv3rt_module *module) {
+  return module ? module->module->boundFileCount() : 0;
+}
+
 dsv3rt_status dsv3rt_module_bind_entry_parameters(dsv3rt_module *module,
                                                   size_t entry,
                                                   const char *const *paths,

@@ -98,7 +98,7 @@ Module::Module(StateStore &states, const std::string &path)
 
 Module::~Module() {
   deviceParameters_.reset(); // before dlclose: frees need the driver only
-  files_.clear();
+  checkpoint_.reset();
   if (handle_)
     dlclose(handle_);
 }
@@ -140,20 +140,19 @@ void Module::declareStates() {
   states_.declare(declarations);
 }
 
-Module::Parameter Module::bindOne(const ArgInfo &a, const TensorIndex &index,
+Module::Parameter Module::bindOne(const ArgInfo &a,
+                                  const Checkpoint &checkpoint,
                                   const std::string &searched) const {
-  const std::string searchedText = searched.empty() ? "no files" : searched;
   Parameter p;
   if (!a.stacked) {
-    auto it = index.find(a.name);
-    if (it == index.end())
+    const Checkpoint::Located *found = checkpoint.find(a.name);
+    if (!found)
       fail(path_ + ": missing parameter \"" + a.name +
-           "\" (searched: " + searchedText + ")");
-    const SafetensorsTensor &t = *it->second.first;
+           "\" (searched: " + searched + ")");
+    const SafetensorsTensor &t = *found->tensor;
     if (t.dtype != a.dtype || t.shape != a.shape)
-      fail(path_ + ": parameter \"" + a.name + "\" in " +
-           it->second.second->path() + ": expected " +
-           describe(a.dtype, a.shape) + ", found " +
+      fail(path_ + ": parameter \"" + a.name + "\" in " + found->file->path() +
+           ": expected " + describe(a.dtype, a.shape) + ", found " +
            describe(t.dtype, t.shape));
     p.data = t.data;
     p.size = t.size;
@@ -178,17 +177,17 @@ Module::Parameter Module::bindOne(const ArgInfo &a, const TensorIndex &index,
     const std::string which = "expert " + std::to_string(e) +
                               " of stacked parameter \"" + a.name + "\" " +
                               describe(a.dtype, a.shape);
-    auto it = index.find(name);
-    if (it == index.end())
+    const Checkpoint::Located *found = checkpoint.find(name);
+    if (!found)
       fail(path_ + ": missing parameter \"" + name + "\" (" + which +
-           "; searched: " + searchedText + ")");
-    const SafetensorsTensor &t = *it->second.first;
+           "; searched: " + searched + ")");
+    const SafetensorsTensor &t = *found->tensor;
     if (t.dtype != a.dtype || t.shape != rest)
-      fail(path_ + ": parameter \"" + name + "\" in " +
-           it->second.second->path() + " (" + which + "): expected " +
-           describe(a.dtype, rest) + ", found " + describe(t.dtype, t.shape));
+      fail(path_ + ": parameter \"" + name + "\" in " + found->file->path() +
+           " (" + which + "): expected " + describe(a.dtype, rest) +
+           ", found " + describe(t.dtype, t.shape));
     tensors.push_back(&t);
-    slices.push_back({it->second.second, t.data});
+    slices.push_back({found->file, t.data});
   }
   // Zero copy when the checkpoint already holds the experts back to back:
   // experts no token is routed to are then never read from disk.
@@ -214,20 +213,8 @@ void Module::bindParameters(const std::vector<std::string> &paths,
   if (onlyEntry && *onlyEntry >= metadata_.entries.size())
     fail(path_ + ": entry index " + std::to_string(*onlyEntry) +
          " out of range");
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  TensorIndex index;
-  std::string searched;
-  for (const std::string &p : paths) {
-    files.push_back(std::make_unique<SafetensorsFile>(p));
-    const SafetensorsFile *file = files.back().get();
-    searched += (searched.empty() ? "" : ", ") + p;
-    for (const SafetensorsTensor &t : file->tensors()) {
-      auto [it, inserted] = index.insert({t.name, {&t, file}});
-      if (!inserted)
-        fail("parameter \"" + t.name + "\" is in both " +
-             it->second.second->path() + " and " + p);
-    }
-  }
+  auto checkpoint = std::make_unique<Checkpoint>(paths);
+  const std::string searched = checkpoint->searched();
   std::map<std::string, Parameter> params;
   for (size_t ei = 0; ei < metadata_.entries.size(); ++ei) {
     if (onlyEntry && ei != *onlyEntry)
@@ -235,12 +222,12 @@ void Module::bindParameters(const std::vector<std::string> &paths,
     for (const ArgInfo &a : metadata_.entries[ei].args) {
       if (a.role != DSV3_ROLE_PARAMETER || params.count(a.name))
         continue;
-      params[a.name] = bindOne(a, index, searched);
+      params[a.name] = bindOne(a, *checkpoint, searched);
     }
   }
   deviceParameters_.reset(); // stale device copies of the old binding
   parameters_ = std::move(params);
-  files_ = std::move(files);
+  checkpoint_ = std::move(checkpoint);
 }
 
 namespace {

@@ -3,9 +3,9 @@
 #ifndef DSV3_LIB_RUNTIME_MODULE_H
 #define DSV3_LIB_RUNTIME_MODULE_H
 
+#include "Checkpoint.h"
 #include "HostTensor.h"
 #include "Metadata.h"
-#include "Safetensors.h"
 #include "State.h"
 #include "dsv3/Runtime/abi.h"
 
@@ -34,9 +34,15 @@ public:
   // Throws Error listing the available entries.
   size_t findEntry(const std::string &name) const;
 
-  // Binds the parameters of every entry, or only of entry `onlyEntry`.
+  // Binds the parameters of every entry, or only of entry `onlyEntry`, from
+  // safetensors files, shard indexes and checkpoint directories (see
+  // Checkpoint).
   void bindParameters(const std::vector<std::string> &paths,
                       std::optional<size_t> onlyEntry = std::nullopt);
+  // Safetensors files mapped by the current binding; 0 when unbound.
+  size_t boundFileCount() const {
+    return checkpoint_ ? checkpoint_->files().size() : 0;
+  }
 
   // Inputs in input-arg order; returns outputs in output-arg order.
   std::vector<HostTensor> call(size_t entry,
@@ -53,10 +59,7 @@ private:
 
   void checkParameterConsistency() const;
   void declareStates();
-  using TensorIndex =
-      std::map<std::string,
-               std::pair<const SafetensorsTensor *, const SafetensorsFile *>>;
-  Parameter bindOne(const ArgInfo &arg, const TensorIndex &index,
+  Parameter bindOne(const ArgInfo &arg, const Checkpoint &checkpoint,
                     const std::string &searched) const;
   // Checks the inputs (count, dtype, shape, bounds) before anything runs.
   void checkInputs(const EntryInfo &entry,
@@ -76,7 +79,7 @@ private:
   void *handle_ = nullptr;
   ModuleMetadata metadata_;
   std::vector<dsv3_entry_fn> entryFns_;
-  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::unique_ptr<Checkpoint> checkpoint_; // the mapped files bound from
   std::map<std::string, Parameter> parameters_;
   std::unique_ptr<DeviceParameters> deviceParameters_;
 };

@@ -1,51 +1,20 @@
 #include "Safetensors.h"
 
 #include "Error.h"
+#include "Json.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <set>
+#include <unordered_set>
 
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;
 
 namespace dsv3rt::impl {
 
 namespace {
-
-// Parses with a callback that rejects duplicate keys, which nlohmann would
-// otherwise silently collapse (the last one wins) — a corrupt or malicious
-// header must not pick a tensor's data ambiguously.
-json parseHeader(const std::string &path, const char *begin, const char *end) {
-  std::vector<std::set<std::string>> keys;
-  auto callback = [&](int, json::parse_event_t event, json &parsed) {
-    switch (event) {
-    case json::parse_event_t::object_start:
-      keys.emplace_back();
-      break;
-    case json::parse_event_t::object_end:
-      keys.pop_back();
-      break;
-    case json::parse_event_t::key: {
-      const std::string &key = parsed.get_ref<const std::string &>();
-      if (!keys.back().insert(key).second)
-        fail(path + ": invalid safetensors header: duplicate key \"" + key +
-             "\"");
-      break;
-    }
-    default:
-      break;
-    }
-    return true;
-  };
-  try {
-    return json::parse(begin, end, callback);
-  } catch (const json::exception &e) {
-    fail(path + ": invalid safetensors header: malformed JSON: " + e.what());
-  }
-}
 
 uint64_t readLE64(const uint8_t *p) {
   uint64_t v = 0;
@@ -80,11 +49,6 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
          std::to_string(headerLen) + " exceeds the file size " +
          std::to_string(fileSize));
   const char *headerBegin = reinterpret_cast<const char *>(base + 8);
-  json header = parseHeader(path, headerBegin, headerBegin + headerLen);
-  if (!header.is_object())
-    fail(path + ": invalid safetensors header: expected a JSON object, got " +
-         jsonTypeName(header));
-
   const uint8_t *dataSection = base + 8 + headerLen;
   const uint64_t dataSize = fileSize - 8 - headerLen;
   struct Range {
@@ -93,10 +57,14 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
   };
   std::vector<Range> ranges;
 
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string &name = it.key();
-    const json &entry = it.value();
+  // Entries arrive in header order, which tensors() keeps.
+  bool haveMetadata = false;
+  auto onEntry = [&](std::string_view, std::string &name, json &entry) {
     if (name == "__metadata__") {
+      if (haveMetadata)
+        fail(path + ": invalid safetensors header: duplicate key \"" + name +
+             "\"");
+      haveMetadata = true;
       if (!entry.is_object())
         fail(path +
              ": invalid safetensors header: __metadata__ must be an "
@@ -108,38 +76,40 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
                m.key() + "\" is not a string");
         metadata_[m.key()] = m.value().get<std::string>();
       }
-      continue;
+      return;
     }
-    const std::string where =
-        path + ": invalid safetensors header: tensor \"" + name + "\": ";
+    // Built only on failure: this runs once per tensor.
+    auto where = [&] {
+      return path + ": invalid safetensors header: tensor \"" + name + "\": ";
+    };
     if (!entry.is_object())
-      fail(where + "expected an object, got " + jsonTypeName(entry));
+      fail(where() + "expected an object, got " + jsonTypeName(entry));
     for (const char *field : {"dtype", "shape", "data_offsets"})
       if (!entry.contains(field))
-        fail(where + "missing field \"" + field + "\"");
+        fail(where() + "missing field \"" + field + "\"");
     for (auto f = entry.begin(); f != entry.end(); ++f)
       if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
-        fail(where + "unexpected field \"" + f.key() + "\"");
+        fail(where() + "unexpected field \"" + f.key() + "\"");
 
     const json &dtypeJ = entry["dtype"];
     if (!dtypeJ.is_string())
-      fail(where + "field \"dtype\" must be a string, got " +
+      fail(where() + "field \"dtype\" must be a string, got " +
            jsonTypeName(dtypeJ));
     std::optional<DType> dtype =
         parseSafetensorsDType(dtypeJ.get_ref<const std::string &>());
     if (!dtype)
-      fail(where + "unknown dtype \"" + dtypeJ.get<std::string>() +
+      fail(where() + "unknown dtype \"" + dtypeJ.get<std::string>() +
            "\" (supported: BF16 F16 F32 F8_E4M3 F8_E8M0 I8 I32 I64 BOOL)");
 
     const json &shapeJ = entry["shape"];
     if (!shapeJ.is_array())
-      fail(where + "field \"shape\" must be an array, got " +
+      fail(where() + "field \"shape\" must be an array, got " +
            jsonTypeName(shapeJ));
     std::vector<int64_t> shape;
     for (const json &d : shapeJ) {
       uint64_t v;
       if (!asNonNegative(d, v))
-        fail(where + "shape dimension " + d.dump() +
+        fail(where() + "shape dimension " + d.dump() +
              " is not a non-negative integer");
       shape.push_back(static_cast<int64_t>(v));
     }
@@ -148,26 +118,44 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
     uint64_t begin, end;
     if (!offJ.is_array() || offJ.size() != 2 ||
         !asNonNegative(offJ[0], begin) || !asNonNegative(offJ[1], end))
-      fail(where + "data_offsets must be two non-negative integers, got " +
+      fail(where() + "data_offsets must be two non-negative integers, got " +
            offJ.dump());
     if (begin > end)
-      fail(where + "data_offsets are reversed: begin " + std::to_string(begin) +
-           " > end " + std::to_string(end));
+      fail(where() + "data_offsets are reversed: begin " +
+           std::to_string(begin) + " > end " + std::to_string(end));
     if (end > dataSize)
-      fail(where + "data_offsets [" + std::to_string(begin) + ", " +
+      fail(where() + "data_offsets [" + std::to_string(begin) + ", " +
            std::to_string(end) + "] are out of the data section (" +
            std::to_string(dataSize) + " bytes)");
     std::optional<uint64_t> expected = checkedByteSize(*dtype, shape);
     if (!expected)
-      fail(where + "shape " + shapeString(shape) + " overflows the byte size");
+      fail(where() + "shape " + shapeString(shape) +
+           " overflows the byte size");
     if (*expected != end - begin)
-      fail(where + "data_offsets span " + std::to_string(end - begin) +
+      fail(where() + "data_offsets span " + std::to_string(end - begin) +
            " bytes but " + describe(*dtype, shape) + " needs " +
            std::to_string(*expected));
     ranges.push_back({begin, end, tensors_.size()});
-    tensors_.push_back(
-        {name, *dtype, std::move(shape), dataSection + begin, end - begin});
-  }
+    tensors_.push_back({std::move(name), *dtype, std::move(shape),
+                        dataSection + begin, end - begin});
+  };
+  parseJsonObject(path + ": invalid safetensors header", headerBegin,
+                  headerBegin + headerLen, onEntry);
+
+  // Name lookup by binary search: a checkpoint shard holds thousands of
+  // tensors and every parameter is looked up.
+  byName_.resize(tensors_.size());
+  for (size_t i = 0; i < byName_.size(); ++i)
+    byName_[i] = i;
+  std::sort(byName_.begin(), byName_.end(), [&](size_t a, size_t b) {
+    return tensors_[a].name < tensors_[b].name;
+  });
+  // The parser leaves duplicate tensor names to us; sorted, they are
+  // neighbours.
+  for (size_t i = 1; i < byName_.size(); ++i)
+    if (tensors_[byName_[i]].name == tensors_[byName_[i - 1]].name)
+      fail(path + ": invalid safetensors header: duplicate key \"" +
+           tensors_[byName_[i]].name + "\"");
 
   // Zero-size tensors occupy nothing, so they cannot overlap.
   ranges.erase(std::remove_if(ranges.begin(), ranges.end(),
@@ -183,18 +171,24 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
 }
 
 const SafetensorsTensor *SafetensorsFile::find(std::string_view name) const {
-  for (const SafetensorsTensor &t : tensors_)
-    if (t.name == name)
-      return &t;
-  return nullptr;
+  auto it = std::lower_bound(
+      byName_.begin(), byName_.end(), name,
+      [&](size_t i, std::string_view n) { return tensors_[i].name < n; });
+  if (it == byName_.end() || tensors_[*it].name != name)
+    return nullptr;
+  return &tensors_[*it];
 }
 
 void writeSafetensors(const std::string &path,
                       const std::vector<SafetensorsWriteItem> &tensors,
                       const std::map<std::string, std::string> &metadata) {
-  json header = json::object();
+  // The header text is assembled entry by entry, in the given order: a JSON
+  // object of the whole header would sort the names (json) or insert in
+  // linear time per name (ordered_json).
+  std::string text = "{";
   if (!metadata.empty())
-    header["__metadata__"] = metadata;
+    text += "\"__metadata__\":" + json(metadata).dump();
+  std::unordered_set<std::string_view> names;
   uint64_t offset = 0;
   for (const SafetensorsWriteItem &t : tensors) {
     const char *dtype = safetensorsDTypeName(t.dtype);
@@ -206,15 +200,19 @@ void writeSafetensors(const std::string &path,
       fail(path + ": cannot write tensor \"" + t.name +
            "\": " + describe(t.dtype, t.shape) + " does not match its " +
            std::to_string(t.size) + " bytes of data");
-    if (t.name == "__metadata__" || header.contains(t.name))
+    if (t.name == "__metadata__" || !names.insert(t.name).second)
       fail(path + ": cannot write tensor \"" + t.name +
            "\": duplicate or reserved name");
-    header[t.name] = {{"dtype", dtype},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.size}}};
+    nlohmann::ordered_json entry = {
+        {"dtype", dtype},
+        {"shape", t.shape},
+        {"data_offsets", {offset, offset + t.size}}};
+    if (text.size() > 1)
+      text += ',';
+    text += json(t.name).dump() + ':' + entry.dump();
     offset += t.size;
   }
-  std::string text = header.dump();
+  text += '}';
   text.append((8 - text.size() % 8) % 8, ' ');
   uint8_t len[8];
   for (int i = 0; i < 8; ++i)

@@ -33,6 +33,7 @@ public:
   const std::string &path() const { return file_.path(); }
   // In header order.
   const std::vector<SafetensorsTensor> &tensors() const { return tensors_; }
+  // Logarithmic in the number of tensors; nullptr if absent.
   const SafetensorsTensor *find(std::string_view name) const;
   const std::map<std::string, std::string> &metadata() const {
     return metadata_;
@@ -41,6 +42,7 @@ public:
 private:
   MappedFile file_;
   std::vector<SafetensorsTensor> tensors_;
+  std::vector<size_t> byName_; // indices into tensors_, sorted by name
   std::map<std::string, std::string> metadata_;
 };
 

@@ -12,8 +12,12 @@ const char *usageText() {
 
   --function=NAME          entry to run (optional if the module has one entry)
   --device=host|cuda       session device (default host)
-  --parameters=W.safetensors
-                           parameter file; repeatable (sharded checkpoints)
+  --parameters=PATH        parameters: a .safetensors file, a shard index
+                           (model.safetensors.index.json) or a checkpoint
+                           directory (its model.safetensors.index.json, else
+                           all its *.safetensors); repeatable
+  --report-memory          after binding, print to stderr the parameter and
+                           file counts, the bind time and the resident memory
   --input=SPEC             entry input, repeatable, in input order:
                              @x.npy | @x.safetensors[:tensor] |
                              "2x3xf32=1 2 3 4 5 6" (one value is splatted)
@@ -93,10 +97,15 @@ Options parseFlags(int argc, const char *const *argv) {
     std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
     bool hasValue = eq != std::string::npos;
     std::string value = hasValue ? arg.substr(eq + 1) : "";
-    if (name == "list" || name == "help") {
+    if (name == "list" || name == "help" || name == "report-memory") {
       if (hasValue)
         usageError("--" + name + " takes no value");
-      (name == "list" ? o.list : o.help) = true;
+      if (name == "list")
+        o.list = true;
+      else if (name == "help")
+        o.help = true;
+      else
+        o.reportMemory = true;
       continue;
     }
     if (!hasValue) {

@@ -23,6 +23,7 @@ struct Options {
   double atol = 0;
   long benchmark = 0;
   bool list = false;
+  bool reportMemory = false;
   bool help = false;
 };
 

@@ -192,6 +192,40 @@ TEST_F(DsvRunTest, UsageErrors) {
   EXPECT_CONTAINS(r.output, "missing parameter \"w\" (searched: no files)");
 }
 
+TEST_F(DsvRunTest, ParametersFromDirectoryOrIndex) {
+  // A directory without an index: its *.safetensors (here w.safetensors).
+  std::string d = dir.file("");
+  Result r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + d,
+                  "--input=2x3xf32=1", "--report-memory"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  "output 0 (y): f32[2,3] = [11, 21, 31, 41, 51, 61]");
+  EXPECT_CONTAINS(r.output, "bound 1 parameters from 1 files in ");
+  EXPECT_CONTAINS(r.output, " MiB");
+  // A shard index, given directly or found in the directory.
+  std::string index =
+      writeBytes(dir.file("model.safetensors.index.json"),
+                 R"({"metadata": {}, "weight_map": {"w": "w.safetensors"}})");
+  for (const std::string &p : {index, d}) {
+    r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + p,
+             "--input=2x3xf32=1"});
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_CONTAINS(r.output, "[11, 21, 31, 41, 51, 61]");
+    EXPECT_EQ(r.output.find("resident memory"), std::string::npos)
+        << "reported without --report-memory";
+  }
+  writeBytes(index, R"({"weight_map": {"w": "model-00001.safetensors"}})");
+  r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + d,
+           "--input=2x3xf32=1"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output,
+                  index + ": weight_map[\"w\"] names shard "
+                          "\"model-00001.safetensors\", which does not exist");
+  r = run({"--help"});
+  EXPECT_CONTAINS(r.output, "--report-memory");
+  EXPECT_CONTAINS(r.output, "model.safetensors.index.json");
+}
+
 TEST_F(DsvRunTest, BadInputFileIsNamed) {
   std::string bad = writeBytes(dir.file("bad.npy"), "\x93NUMPY\x01");
   Result r = runAdd({"--input=@" + bad});

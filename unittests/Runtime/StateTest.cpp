@@ -11,8 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
-#include <fstream>
-#include <sstream>
 
 using namespace dsv3test;
 using dsv3rt::impl::DType;
@@ -229,24 +227,6 @@ TEST(StackedLayout, View) {
   EXPECT_EQ(stackedView(slices({{&fileB, b}}), 64, 8), b);
   EXPECT_EQ(stackedView({}, 8, 4), nullptr);
   EXPECT_EQ(stackedView(slices({{&fileA, a}, {&fileA, a}}), 0, 4), nullptr);
-}
-
-// Whether p lies inside a mapping of `path` (from /proc/self/maps).
-bool insideMappingOf(uint64_t p, const std::string &path) {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.size() < path.size() ||
-        line.compare(line.size() - path.size(), path.size(), path) != 0)
-      continue;
-    std::istringstream in(line);
-    uint64_t begin = 0, end = 0;
-    char dash;
-    in >> std::hex >> begin >> dash >> end;
-    if (p >= begin && p < end)
-      return true;
-  }
-  return false;
 }
 
 class StackedTest : public ::testing::Test {

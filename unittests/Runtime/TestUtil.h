@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -76,6 +77,25 @@ std::string expectThrowContaining(F body,
   }
   ADD_FAILURE() << "no exception thrown";
   return "";
+}
+
+// Whether p lies inside a mapping of `path` (from /proc/self/maps): tells a
+// parameter bound in place from one copied or gathered.
+inline bool insideMappingOf(uint64_t p, const std::string &path) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.size() < path.size() ||
+        line.compare(line.size() - path.size(), path.size(), path) != 0)
+      continue;
+    std::istringstream in(line);
+    uint64_t begin = 0, end = 0;
+    char dash;
+    in >> std::hex >> begin >> dash >> end;
+    if (p >= begin && p < end)
+      return true;
+  }
+  return false;
 }
 
 // Returns a C API status message and frees it; "" for success.

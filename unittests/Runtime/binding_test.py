@@ -6,6 +6,8 @@ in the environment; exits 77 (reported as skipped) without numpy.
 
 import json
 import os
+import pathlib
+import re
 import struct
 import sys
 import tempfile
@@ -185,6 +187,34 @@ class BindingTest(unittest.TestCase):
             dsv3rt.Error, r'missing parameter "experts.2.w" \(expert 2 of stacked'
         ):
             m.bind([partial])
+
+    def test_bind_checkpoint_paths(self):
+        """bind takes one path (str or PathLike) or a list; directories and
+        shard indexes go through the C API."""
+        m = self.session.load(ADD)
+        w = np.arange(10, 70, 10, dtype=np.float32).reshape(2, 3)
+        x = np.ones((2, 3), np.float32)
+        ckpt = self.path("ckpt")
+        os.mkdir(ckpt)
+        shard_name = "model-00001-of-00001.safetensors"
+        shard = write_safetensors(os.path.join(ckpt, shard_name), [("w", w)])
+        # A plain str is one path, not a sequence of one-character paths.
+        m.bind(shard)
+        np.testing.assert_array_equal(m.call("add", x)[0], x + w)
+        m.bind(ckpt)  # a directory of shards, without an index
+        np.testing.assert_array_equal(m.call("add", x)[0], x + w)
+        index = os.path.join(ckpt, "model.safetensors.index.json")
+        with open(index, "w") as f:
+            json.dump({"metadata": {}, "weight_map": {"w": shard_name}}, f)
+        for paths in (pathlib.Path(index), pathlib.Path(ckpt), [index], ckpt.encode()):
+            m.bind(paths, entry="add")
+            np.testing.assert_array_equal(m.call("add", x)[0], x + w)
+        with open(index, "w") as f:
+            json.dump({"weight_map": {"w": 7}}, f)
+        with self.assertRaisesRegex(
+            dsv3rt.Error, re.escape(index) + r'.*weight_map\["w"\] must be a shard file name'
+        ):
+            m.bind(ckpt)
 
     def test_cuda_session_without_device(self):
         if os.environ.get("DSV3_LIBCUDA", "").startswith("/nonexistent"):

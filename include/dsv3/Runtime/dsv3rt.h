@@ -126,16 +126,27 @@ DSV3RT_API dsv3rt_status dsv3rt_module_arg_attrs(const dsv3rt_module *module,
                                                  size_t entry, size_t arg,
                                                  dsv3rt_arg_attrs *attrs);
 
-/* Binds every parameter of every entry from the given safetensors files
- * (names verbatim, dtype and shape must match exactly; a name present in two
- * files is an error). A stacked parameter "...{e}..." of shape [E, ...rest]
- * is bound from the E tensors with "{e}" replaced by 0..E-1, each of shape
- * rest: in place when they lie back to back in one file, else gathered once
- * into one buffer. The files stay mapped while the module lives. Can be
- * called again to rebind. */
+/* Binds every parameter of every entry from the given paths (names
+ * verbatim, dtype and shape must match exactly; a name present in two files
+ * is an error). Each path is one of:
+ *  - a safetensors file;
+ *  - a Hugging Face shard index (a file named *.json, e.g.
+ *    model.safetensors.index.json: {"weight_map": {tensor: shard file}}):
+ *    every shard it names is mapped once, resolved relative to the index's
+ *    directory, and must hold exactly the tensors the index assigns to it;
+ *  - a checkpoint directory: its model.safetensors.index.json when present,
+ *    else all its *.safetensors files (in name order).
+ * A stacked parameter "...{e}..." of shape [E, ...rest] is bound from the E
+ * tensors with "{e}" replaced by 0..E-1, each of shape rest: in place when
+ * they lie back to back in one file, else gathered once into one buffer. The
+ * files stay mapped while the module lives. Errors name the file and the
+ * tensor or index key. Can be called again to rebind. */
 DSV3RT_API dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
                                                        const char *const *paths,
                                                        size_t path_count);
+/* Number of safetensors files mapped by the current binding (each shard of an
+ * index or directory counts); 0 when unbound or module is NULL. */
+DSV3RT_API size_t dsv3rt_module_bound_file_count(const dsv3rt_module *module);
 /* Like dsv3rt_module_bind_parameters, but binds (and requires) only the
  * parameters of one entry, so one entry of a multi-entry module can run with
  * just its own weights. Replaces any previous binding. */

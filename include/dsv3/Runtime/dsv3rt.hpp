@@ -144,6 +144,9 @@ public:
     check(dsv3rt_module_bind_entry_parameters(get(), entry, raw.data(),
                                               raw.size()));
   }
+  size_t boundFileCount() const {
+    return dsv3rt_module_bound_file_count(get());
+  }
   // Returns the outputs in output-arg order.
   std::vector<Tensor> call(size_t entry, const std::vector<Tensor> &inputs) {
     size_t outputCount = 0;

@@ -47,9 +47,8 @@ class Runner:
     def __init__(self):
         self.session = dsv3rt.Session()
         self.module = self.session.load(so)
-        self.module.bind(sorted(
-            os.path.join(model_dir, f) for f in os.listdir(model_dir)
-            if f.endswith(".safetensors")))
+        # The directory: its model.safetensors.index.json when it has one.
+        self.module.bind(model_dir)
         self.pos = 0
 
     def call(self, entry, tokens, start=None):
