@@ -7,6 +7,11 @@
     (q,) = module.call("attn_proj", np.zeros((4, 7168), ml_dtypes.bfloat16))
     kv = session.read_state("model.layers.0.self_attn.kv_cache.c_kv")
 
+    # A whole-model module (dsv3-import): token ids in, token ids out.
+    for token in session.generate(model, [186, 0, 30], max_new_tokens=32,
+                                  temperature=0.8, top_p=0.95, seed=7):
+        print(token)
+
 Tensors are numpy arrays: bf16 and f8 use the ml_dtypes dtypes (bfloat16,
 float8_e4m3fn, float8_e8m0fnu), i1 is numpy bool. Every runtime error is
 raised as dsv3rt.Error carrying the runtime's message.
@@ -20,7 +25,7 @@ import ctypes
 import os
 import weakref
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -29,7 +34,7 @@ try:
 except ImportError:  # bf16/f8 tensors then raise Error
     ml_dtypes = None
 
-__all__ = ["Error", "Session", "Module", "Arg", "Bounds", "State", "library_path"]
+__all__ = ["Error", "Session", "Module", "Arg", "Bounds", "State", "Sampler", "library_path"]
 
 
 class Error(RuntimeError):
@@ -341,6 +346,37 @@ class Session:
         """Zero-fills every state."""
         _check(self._lib.dsv3rt_session_reset_state(self._handle()))
 
+    def generate(
+        self,
+        module: "Module",
+        prompt_ids: Iterable[int],
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        stop_ids: Iterable[int] = (),
+    ) -> Iterator[int]:
+        """Generates token ids with a whole-model module (dsv3-import: entries
+        prefill and decode sharing the KV cache states of this session) whose
+        parameters are bound. Returns an iterator over the new ids, each
+        yielded as soon as it is sampled; a stop id ends generation (and is
+        yielded). Everything is validated here, before anything runs (empty
+        prompt, ids outside the vocabulary, prompt + max_new_tokens beyond
+        the caches, bad sampling options); the session's states are reset
+        first. The prompt goes through prefill in chunks of its static token
+        count, the remainder through decode. Sampling is Sampler's, in
+        float64 on the host logits; it follows the same algorithm and PRNG as
+        libdsv3rt's C++ Generator (lib/Runtime/Generate.h), so a seed gives
+        the same ids in both (up to last-bit differences of exp)."""
+        model = _Model(module)
+        prompt = [int(t) for t in prompt_ids]
+        stops = {int(t) for t in stop_ids}
+        model.validate(prompt, int(max_new_tokens), stops)
+        sampler = Sampler(temperature, top_k, top_p, seed)
+        self.reset_state()
+        return model.generate(prompt, int(max_new_tokens), sampler, stops)
+
     def close(self) -> None:
         """Unloads the session's modules, then frees the session."""
         if self._raw:
@@ -372,6 +408,7 @@ class Module:
         s = session._handle()
         _check(self._lib.dsv3rt_module_load(s, path.encode(), ctypes.byref(self._raw)))
         self.path = path
+        self._args = {}  # entry index -> List[Arg]; the metadata never changes
 
     def _handle(self):
         if not self._raw:
@@ -398,6 +435,8 @@ class Module:
 
     def args(self, entry: Union[str, int]) -> List[Arg]:
         h, e = self._handle(), self._entry(entry)
+        if e in self._args:
+            return list(self._args[e])
         count = ctypes.c_size_t()
         _check(self._lib.dsv3rt_module_arg_count(h, e, ctypes.byref(count)))
         result = []
@@ -418,7 +457,8 @@ class Module:
                     bounds,
                 )
             )
-        return result
+        self._args[e] = result
+        return list(result)
 
     def bind(
         self,
@@ -478,3 +518,253 @@ class Module:
             self.close()
         except Exception:
             pass
+
+
+# ---- generation ----
+
+
+class _MT19937_64:
+    """std::mt19937_64 (its output is fixed by the C++ standard), so that a
+    seed draws the same numbers here as in libdsv3rt's C++ Sampler."""
+
+    _MASK = (1 << 64) - 1
+    _UPPER, _LOWER = 0xFFFFFFFF80000000, 0x7FFFFFFF
+
+    def __init__(self, seed: int):
+        mt = [int(seed) & self._MASK]
+        for i in range(1, 312):
+            prev = mt[-1]
+            mt.append((6364136223846793005 * (prev ^ (prev >> 62)) + i) & self._MASK)
+        self._mt, self._index = mt, 312
+
+    def _twist(self):
+        mt = self._mt
+        for i in range(312):
+            x = (mt[i] & self._UPPER) | (mt[(i + 1) % 312] & self._LOWER)
+            xa = x >> 1
+            if x & 1:
+                xa ^= 0xB5026F5AA96619E9
+            mt[i] = mt[(i + 156) % 312] ^ xa
+        self._index = 0
+
+    def next(self) -> int:
+        if self._index >= 312:
+            self._twist()
+        y = self._mt[self._index]
+        self._index += 1
+        y ^= (y >> 29) & 0x5555555555555555
+        y ^= (y << 17) & 0x71D67FFFEDA60000
+        y ^= (y << 37) & 0xFFF7EEE000000000
+        y ^= y >> 43
+        return y & self._MASK
+
+    def uniform(self) -> float:
+        """Uniform in [0, 1): the top 53 bits of one draw, times 2^-53."""
+        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+
+
+class Sampler:
+    """Picks the next token from a logits vector, as libdsv3rt's C++ Sampler
+    (lib/Runtime/Generate.h, docs/generate.md):
+
+    * temperature 0 or top_k 1: argmax, ties to the lowest id (no draw);
+    * otherwise p_i = exp((l_i - max) / temperature), in float64, over the
+      top_k largest logits (0: all; ties to lower ids), cut to the nucleus
+      (a candidate, in decreasing logit order, is kept iff the mass before it
+      is < top_p of the total), then one draw u of a seeded mt19937_64 picks
+      the first candidate whose cumulative mass exceeds u * (kept mass)."""
+
+    def __init__(self, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0):
+        temperature, top_p = float(temperature), float(top_p)
+        if not (temperature >= 0) or np.isinf(temperature):
+            raise Error(f"temperature {temperature:g} is not a finite number >= 0 (0 is greedy)")
+        if int(top_k) != top_k or top_k < 0:
+            raise Error(f"top-k {top_k} is negative (0 keeps every token)")
+        if not (0 < top_p <= 1):
+            raise Error(f"top-p {top_p:g} is outside (0, 1] (1 keeps every token)")
+        if int(seed) != seed or seed < 0:
+            raise Error(f"seed {seed} is not an integer >= 0")
+        self.temperature, self.top_k, self.top_p = temperature, int(top_k), top_p
+        self._rng = _MT19937_64(int(seed))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0 or self.top_k == 1
+
+    def _candidates(self, logits):
+        """(ids, weights) in walk order; see the class docstring."""
+        logits = np.asarray(logits, np.float32).reshape(-1)
+        if logits.size == 0:
+            raise Error("cannot sample from an empty logits vector")
+        nan = np.flatnonzero(np.isnan(logits))
+        if nan.size:
+            raise Error(
+                f"logits contain NaN (token id {nan[0]}): the model produced an invalid result"
+            )
+        if self.greedy:
+            return np.array([int(np.argmax(logits))]), np.ones(1)
+        n = logits.size
+        values = logits.astype(np.float64)
+        ids = np.arange(n)
+        ranked = 0 < self.top_k < n
+        if ranked:  # decreasing logit, ties to the lower id
+            ids = np.lexsort((ids, -values))[: self.top_k]
+        cand = values[ids]
+        top = cand.max()
+        if np.isinf(top):  # +inf logits share all the mass
+            w = (cand == top).astype(np.float64)
+        else:
+            w = np.exp((cand - top) / self.temperature)
+        if self.top_p < 1:
+            total = np.cumsum(w)[-1]  # sequential, as the C++ sum
+            if not ranked:
+                order = np.lexsort((ids, -cand))
+                ids, w = ids[order], w[order]
+            before = np.concatenate(([0.0], np.cumsum(w)[:-1]))
+            kept = int(np.count_nonzero(before < self.top_p * total))
+            ids, w = ids[:kept], w[:kept]
+        return ids, w
+
+    def distribution(self, logits) -> List[Tuple[int, float]]:
+        """(id, probability) pairs the next draw picks from, in walk order."""
+        ids, w = self._candidates(logits)
+        total = np.cumsum(w)[-1]
+        return [(int(i), float(x / total)) for i, x in zip(ids, w)]
+
+    def sample(self, logits) -> int:
+        ids, w = self._candidates(logits)
+        if self.greedy:
+            return int(ids[0])
+        cum = np.cumsum(w)
+        target = self._rng.uniform() * cum[-1]
+        i = int(np.searchsorted(cum, target, side="right"))
+        if i >= len(ids):  # u * total rounded up: the last candidate with mass
+            i = int(np.flatnonzero(w > 0)[-1])
+        return int(ids[i])
+
+
+class _Model:
+    """The prefill/decode entries of a whole-model module (dsv3-import), as
+    libdsv3rt's C++ Generator reads them: P tokens per prefill call, V
+    logits, caches of L rows."""
+
+    _INPUTS = ("input_ids", "positions", "start_pos", "kv_len")
+    _CONTRACT = (
+        "generation needs a whole-model module from dsv3-import with entries "
+        "prefill(input_ids i64[1,P], positions i64[1,P], start_pos i64[1], kv_len i64[1]) "
+        "-> logits f32[1,V] and decode(input_ids i64[1,1], positions i64[1,1], "
+        "start_pos i64[1], kv_len i64[1]) -> logits f32[1,V]"
+    )
+
+    def __init__(self, module: "Module"):
+        self.module = module
+        entries = module.entries
+        rows = {}
+        self.vocab = None
+        for name in ("prefill", "decode"):
+            if name not in entries:
+                raise Error(
+                    f'the module has no "{name}" entry (entries: '
+                    f'{", ".join(entries) or "none"}); {self._CONTRACT}'
+                )
+            args = module.args(name)
+            ins = [a for a in args if a.role == "input"]
+            outs = [a for a in args if a.role == "output"]
+            got = (
+                f"{name}("
+                + ", ".join(f"{a.name} {a.dtype}{list(a.shape)}" for a in ins)
+                + ") -> "
+                + ", ".join(f"{a.name} {a.dtype}{list(a.shape)}" for a in outs)
+            )
+            by_name = {a.name: a for a in ins}
+            ok = len(ins) == 4 and len(outs) == 1 and set(by_name) == set(self._INPUTS)
+            if ok:
+                ids = by_name["input_ids"]
+                tokens = ids.shape[1] if len(ids.shape) == 2 else -1
+                if name == "decode" and tokens != 1:
+                    ok = False
+                want = {"input_ids": (1, tokens), "positions": (1, tokens),
+                        "start_pos": (1,), "kv_len": (1,)}
+                ok = ok and tokens >= 1 and all(
+                    by_name[k].dtype == "i64" and by_name[k].shape == s for k, s in want.items()
+                )
+                out = outs[0]
+                ok = ok and out.dtype == "f32" and len(out.shape) == 2 and out.shape[0] in (1, tokens)
+            if not ok:
+                raise Error(f'the module\'s "{name}" entry is {got}; {self._CONTRACT}')
+            if self.vocab is not None and out.shape[1] != self.vocab:
+                raise Error(
+                    f"the module's prefill returns {self.vocab} logits per token but decode {out.shape[1]}"
+                )
+            self.vocab = out.shape[1]
+            if name == "prefill":
+                self.prefill_tokens = tokens
+            states = [a for a in args if a.role == "state"]
+            if not states:
+                raise Error(f'the module\'s "{name}" entry declares no KV cache state; {self._CONTRACT}')
+            for a in states:
+                if len(a.shape) < 2 or a.shape[0] != 1:
+                    raise Error(
+                        f'the module\'s "{name}" entry has state {a.name} {a.dtype}{list(a.shape)}, '
+                        "not a KV cache of shape [1, max_seq_len, ...]"
+                    )
+                rows[a.name] = a.shape[1]
+        if len(set(rows.values())) != 1:
+            raise Error(f"the module's KV caches disagree on max_seq_len: {rows}")
+        self.max_seq_len = next(iter(rows.values()))
+        if self.prefill_tokens > self.max_seq_len:
+            raise Error(
+                f"the module's prefill takes {self.prefill_tokens} tokens but its caches hold "
+                f"only {self.max_seq_len} rows"
+            )
+        self.position = 0
+
+    def validate(self, prompt: List[int], max_new_tokens: int, stops) -> None:
+        v, n, m = self.vocab, len(prompt), max_new_tokens
+        if not prompt:
+            raise Error("the prompt is empty")
+        for i, t in enumerate(prompt):
+            if not 0 <= t < v:
+                raise Error(
+                    f"prompt token id {t} (position {i}) is outside the vocabulary [0, {v}) of the module"
+                )
+        if m < 0:
+            raise Error(f"max_new_tokens {m} is negative")
+        if n + m > self.max_seq_len:
+            raise Error(
+                f"prompt of {n} tokens + {m} new tokens exceeds max_seq_len "
+                f"{self.max_seq_len} of the module"
+            )
+        for t in sorted(stops):
+            if not 0 <= t < v:
+                raise Error(f"stop id {t} is outside the vocabulary [0, {v}) of the module")
+
+    def call(self, entry: str, tokens: List[int]) -> np.ndarray:
+        start, s = self.position, len(tokens)
+        values = {
+            "input_ids": np.array([tokens], np.int64),
+            "positions": np.arange(start, start + s, dtype=np.int64)[None],
+            "start_pos": np.array([start], np.int64),
+            "kv_len": np.array([start + s], np.int64),
+        }
+        # In the entry's input order (matched by name, as the C++ Generator).
+        order = [a.name for a in self.module.args(entry) if a.role == "input"]
+        (logits,) = self.module.call(entry, *(values[n] for n in order))
+        self.position = start + s
+        return logits[-1]
+
+    def generate(self, prompt, max_new_tokens, sampler, stops) -> Iterator[int]:
+        p = self.prefill_tokens
+        done = 0
+        while len(prompt) - done >= p:
+            logits = self.call("prefill", prompt[done : done + p])
+            done += p
+        for t in prompt[done:]:
+            logits = self.call("decode", [t])
+        for i in range(max_new_tokens):
+            if i:
+                logits = self.call("decode", [token])
+            token = sampler.sample(logits)
+            yield token
+            if token in stops:
+                return

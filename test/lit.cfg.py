@@ -24,7 +24,8 @@ config.substitutions.append(("%dsv3_lib", config.dsv3_lib_dir))
 config.substitutions.append(("%dsv3_obj", config.dsv3_obj_root))
 config.substitutions.append(("%cuda_path", config.cuda_path))
 llvm_config.add_tool_substitutions(
-    ["dsv3-opt", "dsv3-compile", "dsv3-run", "dsv3-import"], [config.dsv3_tools_dir])
+    ["dsv3-opt", "dsv3-compile", "dsv3-run", "dsv3-import", "dsv3-generate"],
+    [config.dsv3_tools_dir])
 # PATH has the LLVM tools last, so /usr/bin's (possibly older) llvm-nm would
 # win without an explicit substitution.
 llvm_config.add_tool_substitutions(["llvm-nm"], [config.llvm_tools_dir])

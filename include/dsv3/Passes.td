@@ -205,10 +205,24 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
     (`dsv3.attention_merge`'s formula); the split index is a parallel
     dimension, which the cuda pipeline maps to threads (decode has only
     B·S·H rows otherwise). The cuda pipeline uses 256; host uses 0 (off).
+
+    With `bound-by-kv-len`, the plain `dsv3.latent_attention` lowering
+    visits only the cache rows below `max_b kv_len[b]` (clamped to
+    [0, L]; the rows past it are hidden from every query anyway) through a
+    `tensor.extract_slice` of dynamic size, and `dsv3.kv_cache_update`
+    inserts the S new rows at `start_pos` (`tensor.insert_slice` under an
+    `scf.if` that leaves the cache unchanged when start_pos is outside
+    [0, L - S], as the generic form does) instead of rebuilding all L rows:
+    a decode step then costs O(kv_len), not O(max_seq_len). The host
+    pipeline turns it on; the cuda pipeline keeps static extents (its host
+    code cannot read kv_len from device memory to size a launch).
   }];
   let options = [
     Option<"kvSplitSize", "kv-split-size", "int64_t", /*default=*/"0",
-           "Minimum keys per split for split-KV decode attention (0: off)">
+           "Minimum keys per split for split-KV decode attention (0: off)">,
+    Option<"boundByKvLen", "bound-by-kv-len", "bool", /*default=*/"false",
+           "Attention and cache update visit only rows below kv_len and "
+           "the new rows">
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
@@ -290,9 +304,14 @@ def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
     Strided `memref.copy` lowers to a call of `memrefCopy` from MLIR's
     `libmlir_c_runner_utils`, which a module must not depend on (modules
     load next to libdsv3rt only). As `linalg.copy` they become loops like the
-    rest of the code. Copies between identity layouts are left alone:
-    `finalize-memref-to-llvm` turns them into `llvm.memcpy`.
+    rest of the code. With `keep-contiguous` (host), copies between
+    identity layouts are left alone: `finalize-memref-to-llvm` turns them
+    into `llvm.memcpy`. The cuda pipeline needs every copy as a kernel.
   }];
+  let options = [
+    Option<"keepContiguous", "keep-contiguous", "bool", /*default=*/"false",
+           "Leave copies between identity layouts (llvm.memcpy on host)">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 

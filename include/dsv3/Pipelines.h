@@ -41,6 +41,9 @@ struct HostOptions {
   /// Minimum keys per split of split-KV decode attention (0: off; host
   /// decode already has enough rows for its few cores).
   int64_t kvSplitSize = 0;
+  /// Decode attention and cache updates touch only rows below kv_len and
+  /// the new rows (dsv3-lower-to-linalg{bound-by-kv-len}).
+  bool boundByKvLen = true;
 };
 
 /// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the
@@ -49,7 +52,7 @@ struct HostOptions {
 void buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
     llvm::function_ref<void(OpPassManager &)> strategy = nullptr,
-    int64_t kvSplitSize = 0);
+    int64_t kvSplitSize = 0, bool boundByKvLen = false);
 
 /// Host (LLVM x86) pipeline, stopping after `stop`.
 void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM,

@@ -18,7 +18,10 @@ void mlir::dsv3::addBufferization(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   // A layer function of an imported model updates its caches in place and
   // returns them; dropping those results keeps its callers from receiving a
-  // fresh buffer and copying the whole cache back after every call.
+  // fresh buffer and copying the whole cache back after every call. The
+  // canonicalizer first folds an scf.if whose branches yield the same buffer
+  // (the row-wise cache update) so the returned value is the argument.
+  pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   // State results (dsv3-annotate-abi) now return their argument's buffer,
   // updated in place; they leave the signature before results become

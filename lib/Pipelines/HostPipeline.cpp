@@ -31,7 +31,8 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
 
 void mlir::dsv3::buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
-    llvm::function_ref<void(OpPassManager &)> strategy, int64_t kvSplitSize) {
+    llvm::function_ref<void(OpPassManager &)> strategy, int64_t kvSplitSize,
+    bool boundByKvLen) {
   // Index inputs are checked by the runtime; record their ranges while the
   // ops that give them meaning (dsv3.mla, the cache update) are still whole.
   pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
@@ -53,6 +54,7 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   pm.addPass(createDsv3AnnotateABI(abi));
   Dsv3LowerToLinalgOptions lower;
   lower.kvSplitSize = kvSplitSize;
+  lower.boundByKvLen = boundByKvLen;
   pm.addNestedPass<func::FuncOp>(createDsv3LowerToLinalg(lower));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -68,13 +70,15 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
       [](OpPassManager &pm) {
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
       },
-      options.kvSplitSize);
+      options.kvSplitSize, options.boundByKvLen);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);
   if (stop == Stage::Bufferized || stop == Stage::GPU)
     return;
-  pm.addNestedPass<func::FuncOp>(createDsv3MemRefCopyToLinalg());
+  Dsv3MemRefCopyToLinalgOptions copies;
+  copies.keepContiguous = true;
+  pm.addNestedPass<func::FuncOp>(createDsv3MemRefCopyToLinalg(copies));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createDsv3ExpandFP8Casts());
   // bf16 arithmetic (a residual add between layers) computes in f32 and

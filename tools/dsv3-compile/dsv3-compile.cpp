@@ -53,6 +53,10 @@ static cl::opt<int64_t>
     kvSplitSize("kv-split-size", cl::init(-1),
                 cl::desc("Minimum keys per split of split-KV decode attention "
                          "(0: off; default: 256 for cuda, off for host)"));
+static cl::opt<bool> boundByKvLen(
+    "bound-by-kv-len", cl::init(true),
+    cl::desc("host: decode attention and cache updates visit only rows below "
+             "kv_len and the new rows (default on)"));
 static cl::opt<std::string> clangPath("clang", cl::init(DSV3_DEFAULT_CLANG),
                                       cl::desc("clang used to link modules"));
 static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
@@ -110,6 +114,7 @@ int main(int argc, char **argv) {
     dsv3::HostOptions opts;
     if (kvSplitSize >= 0)
       opts.kvSplitSize = kvSplitSize;
+    opts.boundByKvLen = boundByKvLen;
     dsv3::buildHostPipeline(pm, stop, opts);
   } else {
     dsv3::CudaOptions opts;

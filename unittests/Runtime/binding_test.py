@@ -37,6 +37,17 @@ ADD = os.environ["FAKE_ADD_MODULE"]
 STATE = os.environ["FAKE_STATE_MODULE"]
 STACKED = os.environ["FAKE_STACKED_MODULE"]
 CUDA_STATE = os.environ["FAKE_CUDA_STATE_MODULE"]
+LM = os.environ["FAKE_LM_MODULE"]
+LM_WRONG = os.environ["FAKE_LM_WRONG_MODULE"]
+
+
+def lm_greedy(tokens, n):
+    """fake_lm_module's greedy continuation: next = (3 * sum + count) % 8."""
+    tokens, out = list(tokens), []
+    for _ in range(n):
+        out.append((3 * sum(tokens) + len(tokens)) % 8)
+        tokens.append(out[-1])
+    return out
 
 
 def write_safetensors(path, tensors):
@@ -227,6 +238,67 @@ class BindingTest(unittest.TestCase):
                     m.call("peek")
         else:
             self.skipTest("DSV3_LIBCUDA does not point to a missing driver")
+
+    def test_generate(self):
+        m = self.session.load(LM)  # P = 3, V = 8, L = 16; no parameters
+        prompt = [1, 2, 3, 4, 5, 6, 7]  # two prefill chunks + one decode
+        tokens = self.session.generate(m, prompt, 6)
+        self.assertEqual(list(tokens), lm_greedy(prompt, 6))
+        self.assertEqual(list(self.session.generate(m, [5, 1], 3)), lm_greedy([5, 1], 3))
+        stop = lm_greedy(prompt, 6)[2]
+        got = list(self.session.generate(m, prompt, 6, stop_ids=[stop]))
+        self.assertEqual(got[-1], stop)
+        self.assertEqual(got, lm_greedy(prompt, 6)[: got.index(stop) + 1])
+        a = list(self.session.generate(m, prompt, 8, temperature=1.5, seed=9))
+        self.assertEqual(a, list(self.session.generate(m, prompt, 8, temperature=1.5, seed=9)))
+        self.assertNotEqual(a, list(self.session.generate(m, prompt, 8, temperature=1.5, seed=10)))
+        k1 = self.session.generate(m, prompt, 8, temperature=1.5, top_k=1, seed=9)
+        self.assertEqual(list(k1), lm_greedy(prompt, 8))
+
+    def test_generate_validates_before_running(self):
+        m = self.session.load(LM)
+        cases = [
+            (([], 4), {}, "the prompt is empty"),
+            (([1, 8], 4), {}, r"prompt token id 8 \(position 1\) is outside the vocabulary \[0, 8\)"),
+            (([1] * 10, 7), {}, "prompt of 10 tokens \\+ 7 new tokens exceeds max_seq_len 16 of the module"),
+            (([1], 4), {"temperature": -1}, "temperature -1 is not a finite number >= 0"),
+            (([1], 4), {"temperature": float("nan")}, "temperature nan"),
+            (([1], 4), {"top_p": 0}, r"top-p 0 is outside \(0, 1\]"),
+            (([1], 4), {"top_p": 1.5}, r"top-p 1.5 is outside \(0, 1\]"),
+            (([1], 4), {"top_k": -1}, "top-k -1 is negative"),
+            (([1], 4), {"stop_ids": [9]}, r"stop id 9 is outside the vocabulary \[0, 8\)"),
+        ]
+        for args, kwargs, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(dsv3rt.Error, message):
+                    self.session.generate(m, *args, **kwargs)  # raises at the call
+                cache = self.session.read_state("model.layers.0.self_attn.kv_cache.c_kv")
+                self.assertFalse(cache.any())
+        with self.assertRaisesRegex(dsv3rt.Error, 'the module has no "prefill" entry'):
+            self.session.generate(self.session.load(ADD), [1], 1)
+        other = dsv3rt.Session("host")
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'the module\'s "decode" entry is decode\(start_pos i64\[1\]'
+        ):
+            other.generate(other.load(LM_WRONG), [1], 1)
+        other.close()
+
+    def test_sampler_matches_the_cpp_sampler(self):
+        # The sequences GenerateTest.cpp (SamplerTest.PrngAndDrawsArePinned)
+        # pins for the C++ sampler: same PRNG, same algorithm.
+        logits = [1.0, 0.5, 0.0, -0.5, -1.5]
+        s = dsv3rt.Sampler(0.8, seed=7)
+        self.assertEqual([s.sample(logits) for _ in range(16)],
+                         [1, 3, 0, 2, 0, 0, 2, 2, 0, 1, 1, 1, 0, 0, 2, 0])
+        for k in (0, 4):
+            s = dsv3rt.Sampler(1.3, top_k=k, top_p=0.9, seed=11)
+            self.assertEqual([s.sample(logits) for _ in range(16)],
+                             [0, 2, 0, 2, 0, 0, 3, 1, 1, 3, 0, 0, 3, 0, 0, 0])
+        self.assertEqual(dsv3rt.Sampler().sample([1, 3, 3, 2]), 1)  # ties: lowest id
+        nucleus = dsv3rt.Sampler(1.0, top_p=0.5).distribution([2.0, 1.9, 1.8, 1.0, 0.0])
+        self.assertEqual([i for i, _ in nucleus], [0, 1])
+        with self.assertRaisesRegex(dsv3rt.Error, r"NaN \(token id 1\)"):
+            dsv3rt.Sampler(1.0).sample([0.0, float("nan")])
 
     def test_closed_handles(self):
         s = dsv3rt.Session("host")

@@ -15,16 +15,21 @@ using namespace mlir;
 
 namespace {
 struct CopyToLinalg : OpRewritePattern<memref::CopyOp> {
-  using OpRewritePattern::OpRewritePattern;
+  CopyToLinalg(MLIRContext *ctx, bool keepContiguous)
+      : OpRewritePattern(ctx), keepContiguous(keepContiguous) {}
+  bool keepContiguous;
+
   LogicalResult matchAndRewrite(memref::CopyOp op,
                                 PatternRewriter &rewriter) const override {
-    // Identity layouts on both sides lower to llvm.memcpy, which needs no
-    // runtime library and keeps a function free of loops (an imported
-    // model's entries stay one block of calls, dsv3-mark-glue-functions).
+    // On host, identity layouts on both sides lower to llvm.memcpy, which
+    // needs no runtime library and keeps a function free of loops (an
+    // imported model's entries stay one block of calls,
+    // dsv3-mark-glue-functions). On cuda the copy must become a kernel.
     auto contiguous = [](Value v) {
       return cast<MemRefType>(v.getType()).getLayout().isIdentity();
     };
-    if (contiguous(op.getSource()) && contiguous(op.getTarget()))
+    if (keepContiguous && contiguous(op.getSource()) &&
+        contiguous(op.getTarget()))
       return failure();
     rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
                                                 op.getTarget());
@@ -34,9 +39,10 @@ struct CopyToLinalg : OpRewritePattern<memref::CopyOp> {
 
 struct Dsv3MemRefCopyToLinalgPass
     : dsv3::impl::Dsv3MemRefCopyToLinalgBase<Dsv3MemRefCopyToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<CopyToLinalg>(&getContext());
+    patterns.add<CopyToLinalg>(&getContext(), keepContiguous);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -135,7 +136,10 @@ struct LowerRope : OpRewritePattern<RopeOp> {
 //===----------------------------------------------------------------------===//
 
 struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerLatentAttention(MLIRContext *ctx, bool boundByKvLen)
+      : OpRewritePattern(ctx), boundByKvLen(boundByKvLen) {}
+  bool boundByKvLen;
+
   LogicalResult matchAndRewrite(LatentAttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -146,10 +150,30 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     int64_t B = qType.getDimSize(0), S = qType.getDimSize(1),
             H = qType.getDimSize(2), C = qType.getDimSize(3);
     int64_t L = op.getCKv().getType().getDimSize(1);
-    SmallVector<int64_t> scoreShape = {B, S, H, L};
     SmallVector<int64_t> rowShape = {B, S, H};
     auto f32 = b.getF32Type();
     auto par = IteratorType::parallel, red = IteratorType::reduction;
+
+    // Keys t >= max_b kv_len[b] are hidden from every query, so with
+    // bound-by-kv-len the key loops stop there: a decode step then costs
+    // O(kv_len), not O(max_seq_len), and reads no cache row past it.
+    Value cKv = op.getCKv(), kPe = op.getKPe();
+    SmallVector<OpFoldResult> scoreSizes = {
+        b.getIndexAttr(B), b.getIndexAttr(S), b.getIndexAttr(H),
+        b.getIndexAttr(L)};
+    if (boundByKvLen) {
+      Value n = maxKvLen(b, loc, op.getKvLen(), B, L);
+      cKv = prefixRows(b, loc, cKv, n);
+      kPe = prefixRows(b, loc, kPe, n);
+      scoreSizes[3] = n;
+    }
+    auto empty = [&](Type elem) {
+      return tensor::EmptyOp::create(b, loc, scoreSizes, elem).getResult();
+    };
+    auto zeros = [&]() {
+      return linalg::FillOp::create(b, loc, constF32(b, loc, 0.0f), empty(f32))
+          .getResult(0);
+    };
 
     // Raw scores: Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe accumulated onto it.
     // Iteration (b, i, h, t, k) with k the contracted dim.
@@ -168,8 +192,8 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
                  })
           .getResult(0);
     };
-    Value raw = dot(op.getQNope(), op.getCKv(), zerosF32(b, loc, scoreShape));
-    raw = dot(op.getQPe(), op.getKPe(), raw);
+    Value raw = dot(op.getQNope(), cKv, zeros());
+    raw = dot(op.getQPe(), kPe, raw);
 
     // Scaled scores with the causal rule t <= start_pos + i and t < kv_len
     // (spec §3.4); hidden keys get -inf.
@@ -182,7 +206,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
         linalg::GenericOp::create(
             b, loc, TypeRange{raw.getType()},
             ValueRange{raw, op.getStartPos(), op.getKvLen()},
-            ValueRange{emptyLike(b, loc, scoreShape, f32)},
+            ValueRange{empty(f32)},
             ArrayRef<AffineMap>{id4, batch4, batch4, id4}, {par, par, par, par},
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value i = linalg::IndexOp::create(nb, l, 1);
@@ -233,7 +257,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
         linalg::GenericOp::create(
             b, loc, TypeRange{scores.getType()},
             ValueRange{scores, rowMax, rowSum},
-            ValueRange{emptyLike(b, loc, scoreShape, f32)},
+            ValueRange{empty(f32)},
             ArrayRef<AffineMap>{id4, row4, row4, id4}, {par, par, par, par},
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value e = shiftedExp(nb, l, args[0], args[1]);
@@ -253,7 +277,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value acc =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(outShape, f32)},
-            ValueRange{probs, op.getCKv()},
+            ValueRange{probs, cKv},
             ValueRange{zerosF32(b, loc, outShape)},
             ArrayRef<AffineMap>{pickDims(ctx, 5, {0, 1, 2, 4}),
                                 pickDims(ctx, 5, {0, 4, 3}),
@@ -268,6 +292,30 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     acc = castTo(b, loc, acc, yType.getElementType());
     rewriter.replaceOp(op, acc);
     return success();
+  }
+
+  /// clamp(max_b kv_len[b], 0, L) as an index.
+  static Value maxKvLen(OpBuilder &b, Location loc, Value kvLen, int64_t B,
+                        int64_t L) {
+    Value n = arith::ConstantIndexOp::create(b, loc, 0);
+    for (int64_t i = 0; i < B; ++i) {
+      Value v = tensor::ExtractOp::create(
+          b, loc, kvLen, ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
+      n = arith::MaxSIOp::create(b, loc, n, toIndex(b, loc, v));
+    }
+    return arith::MinSIOp::create(b, loc, n,
+                                  arith::ConstantIndexOp::create(b, loc, L));
+  }
+
+  /// cache[:, 0:n, :].
+  static Value prefixRows(OpBuilder &b, Location loc, Value cache, Value n) {
+    auto type = cast<RankedTensorType>(cache.getType());
+    SmallVector<OpFoldResult> offsets(3, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(type.getDimSize(0)), n,
+                                       b.getIndexAttr(type.getDimSize(2))};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, cache, offsets, sizes,
+                                          strides);
   }
 };
 
@@ -410,15 +458,70 @@ struct LowerAttentionMerge : OpRewritePattern<AttentionMergeOp> {
   }
 };
 
+/// The S new rows of each sequence inserted at start_pos[b] when
+/// 0 <= start_pos[b] <= L - S (else that sequence's cache is unchanged, as
+/// buildCacheUpdate gives): O(S) per call instead of O(L). Inserting into the
+/// cache operand lets bufferization write a session-state cache in place.
+static Value insertCacheRows(OpBuilder &b, Location loc, Value cache,
+                             Value rows, Value startPos) {
+  auto cacheType = cast<RankedTensorType>(cache.getType());
+  int64_t batch = cacheType.getDimSize(0), l = cacheType.getDimSize(1),
+          x = cacheType.getDimSize(2);
+  int64_t s = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  rows = castTo(b, loc, rows, cacheType.getElementType());
+  for (int64_t i = 0; i < batch; ++i) {
+    Value start = toIndex(
+        b, loc,
+        tensor::ExtractOp::create(
+            b, loc, startPos,
+            ValueRange{arith::ConstantIndexOp::create(b, loc, i)}));
+    Value inRange = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, start,
+                              arith::ConstantIndexOp::create(b, loc, 0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, start,
+                              arith::ConstantIndexOp::create(b, loc, l - s)));
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(s),
+                                       b.getIndexAttr(x)};
+    Value cur = cache;
+    cache = scf::IfOp::create(
+                b, loc, inRange,
+                [&](OpBuilder &tb, Location tl) {
+                  Value row = tensor::ExtractSliceOp::create(
+                      tb, tl, rows,
+                      SmallVector<OpFoldResult>{tb.getIndexAttr(i),
+                                                tb.getIndexAttr(0),
+                                                tb.getIndexAttr(0)},
+                      sizes, strides);
+                  Value updated = tensor::InsertSliceOp::create(
+                      tb, tl, row, cur,
+                      SmallVector<OpFoldResult>{tb.getIndexAttr(i), start,
+                                                tb.getIndexAttr(0)},
+                      sizes, strides);
+                  scf::YieldOp::create(tb, tl, updated);
+                },
+                [&](OpBuilder &eb, Location el) {
+                  scf::YieldOp::create(eb, el, cur);
+                })
+                .getResult(0);
+  }
+  return cache;
+}
+
 struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerKVCacheUpdate(MLIRContext *ctx, bool boundByKvLen)
+      : OpRewritePattern(ctx), boundByKvLen(boundByKvLen) {}
+  bool boundByKvLen;
+
   LogicalResult matchAndRewrite(KVCacheUpdateOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value c = buildCacheUpdate(rewriter, loc, op.getCKv(), op.getNewCKv(),
-                               op.getStartPos());
-    Value k = buildCacheUpdate(rewriter, loc, op.getKPe(), op.getNewKPe(),
-                               op.getStartPos());
+    auto update = boundByKvLen ? insertCacheRows : buildCacheUpdate;
+    Value c = update(rewriter, loc, op.getCKv(), op.getNewCKv(),
+                     op.getStartPos());
+    Value k =
+        update(rewriter, loc, op.getKPe(), op.getNewKPe(), op.getStartPos());
     rewriter.replaceOp(op, {c, k});
     return success();
   }
@@ -426,8 +529,9 @@ struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
 
 } // namespace
 
-void mlir::dsv3::populateAttentionLoweringPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<LowerRope, LowerLatentAttention, LowerAttentionMerge,
-               LowerKVCacheUpdate>(patterns.getContext());
+void mlir::dsv3::populateAttentionLoweringPatterns(RewritePatternSet &patterns,
+                                                   bool boundByKvLen) {
+  patterns.add<LowerRope, LowerAttentionMerge>(patterns.getContext());
+  patterns.add<LowerLatentAttention, LowerKVCacheUpdate>(patterns.getContext(),
+                                                         boundByKvLen);
 }

@@ -18,8 +18,11 @@ void populateModelOpsLoweringPatterns(RewritePatternSet &patterns);
 /// expert_combine (LowerMoE.cpp).
 void populateMoELoweringPatterns(RewritePatternSet &patterns);
 /// rope, latent_attention, attention_merge, kv_cache_update
-/// (LowerAttention.cpp).
-void populateAttentionLoweringPatterns(RewritePatternSet &patterns);
+/// (LowerAttention.cpp). With `boundByKvLen`, attention visits only the
+/// cache rows below max(kv_len) and the cache update writes only the new
+/// rows (work proportional to the tokens, not to max_seq_len).
+void populateAttentionLoweringPatterns(RewritePatternSet &patterns,
+                                       bool boundByKvLen);
 /// Split-KV latent_attention for query lengths <= 16, preferred over the
 /// plain lowering when the keys split into >= 2 parts of >= minSplitLength
 /// rows (LowerSplitKVAttention.cpp). Adds nothing when minSplitLength <= 0.

@@ -1,0 +1,407 @@
+// dsv3-generate: generate tokens with a whole-model module (dsv3-import +
+// dsv3-compile): load it, bind the checkpoint, prefill the prompt ids, sample
+// new ids (greedy, temperature, top-k, top-p) until max-new-tokens or an eos
+// / stop id, streaming them to stdout; a summary (timings, memory) goes to
+// stderr. Token ids in, token ids out: tokenization is python -m dsv3's.
+#include "Generate.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+const char *kUsage =
+    R"(usage: dsv3-generate MODULE.so --parameters=MODEL_DIR
+           (--prompt-ids=1,2,3 | --prompt-file=ids.txt) --max-new-tokens=N
+           [flags]
+
+MODULE.so is a whole-model module from dsv3-import + dsv3-compile (entries
+prefill and decode). The new token ids are written to stdout, space
+separated, as they are generated; a summary goes to stderr.
+
+  --parameters=PATH      checkpoint: a directory (its
+                         model.safetensors.index.json, else its
+                         *.safetensors), a shard index or a .safetensors
+                         file; repeatable. The eos_token_id is read from
+                         config.json in the (first) path's directory
+  --prompt-ids=IDS       prompt token ids, separated by commas or spaces
+  --prompt-file=FILE     prompt token ids from a file (commas or whitespace)
+  --max-new-tokens=N     generate at most N tokens; prompt + N must fit in
+                         the module's max_seq_len
+  --temperature=T        0 (default): greedy, argmax with ties to the lowest
+                         id; > 0: sample softmax(logits / T)
+  --top-k=K              sample among the K largest logits (0: all; default)
+  --top-p=P              nucleus: the smallest set of most likely tokens
+                         whose probability reaches P, in (0, 1] (default 1)
+  --seed=S               PRNG seed (default 0); the same seed, options and
+                         module give the same ids on every platform
+  --stop-ids=IDS         also stop after any of these ids
+  --ignore-eos           do not stop on config.json's eos_token_id
+  --device=host|cuda     session device (default host)
+  --quiet                no summary or progress on stderr
+  --help                 this text
+
+exit status: 0 success, 2 usage, input or runtime error
+)";
+
+struct Options {
+  std::string module;
+  std::vector<std::string> parameters;
+  std::string promptIds, promptFile;
+  bool havePromptIds = false, havePromptFile = false;
+  int64_t maxNewTokens = -1;
+  dsv3rt::SamplingOptions sampling;
+  std::vector<int64_t> stopIds;
+  std::string device = "host";
+  bool ignoreEos = false, quiet = false, help = false;
+};
+
+[[noreturn]] void usageError(const std::string &message) {
+  throw std::runtime_error(message + " (see --help)");
+}
+
+int64_t parseInt(const std::string &what, const std::string &text) {
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno == ERANGE)
+    usageError(what + ": \"" + text + "\" is not an integer");
+  return v;
+}
+
+double parseDouble(const std::string &what, const std::string &text) {
+  errno = 0;
+  char *end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || errno == ERANGE)
+    usageError(what + ": \"" + text + "\" is not a number");
+  return v;
+}
+
+// Ids separated by commas and/or whitespace.
+std::vector<int64_t> parseIds(const std::string &what,
+                              const std::string &text) {
+  std::string spaced = text;
+  std::replace(spaced.begin(), spaced.end(), ',', ' ');
+  std::istringstream in(spaced);
+  std::vector<int64_t> ids;
+  std::string word;
+  while (in >> word)
+    ids.push_back(parseInt(what, word));
+  return ids;
+}
+
+Options parseFlags(int argc, char **argv) {
+  Options o;
+  std::vector<std::string> seen;
+  auto once = [&](const std::string &name) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end())
+      usageError("--" + name + " given more than once");
+    seen.push_back(name);
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      if (arg.size() > 1 && arg[0] == '-')
+        usageError("unknown flag " + arg);
+      if (!o.module.empty())
+        usageError("more than one module given: " + o.module + " and " + arg);
+      o.module = arg;
+      continue;
+    }
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
+    const bool hasValue = eq != std::string::npos;
+    std::string value = hasValue ? arg.substr(eq + 1) : "";
+    if (name == "help" || name == "quiet" || name == "ignore-eos") {
+      if (hasValue)
+        usageError("--" + name + " takes no value");
+      (name == "help"    ? o.help
+       : name == "quiet" ? o.quiet
+                         : o.ignoreEos) = true;
+      continue;
+    }
+    static const char *valued[] = {
+        "parameters",  "prompt-ids", "prompt-file", "max-new-tokens",
+        "temperature", "top-k",      "top-p",       "seed",
+        "stop-ids",    "device"};
+    if (std::find(std::begin(valued), std::end(valued), name) ==
+        std::end(valued))
+      usageError("unknown flag " + arg);
+    if (!hasValue)
+      usageError("--" + name + " needs a value: --" + name + "=...");
+    const std::string what = "--" + name;
+    if (name == "parameters") {
+      o.parameters.push_back(value);
+      continue;
+    }
+    once(name);
+    if (name == "prompt-ids") {
+      o.promptIds = value;
+      o.havePromptIds = true;
+    } else if (name == "prompt-file") {
+      o.promptFile = value;
+      o.havePromptFile = true;
+    } else if (name == "max-new-tokens") {
+      o.maxNewTokens = parseInt(what, value);
+      if (o.maxNewTokens < 0)
+        usageError("--max-new-tokens=" + value + ": expected a count >= 0");
+    } else if (name == "temperature") {
+      o.sampling.temperature = parseDouble(what, value);
+    } else if (name == "top-k") {
+      o.sampling.topK = parseInt(what, value);
+    } else if (name == "top-p") {
+      o.sampling.topP = parseDouble(what, value);
+    } else if (name == "seed") {
+      int64_t seed = parseInt(what, value);
+      if (seed < 0)
+        usageError("--seed=" + value + ": expected an integer >= 0");
+      o.sampling.seed = static_cast<uint64_t>(seed);
+    } else if (name == "stop-ids") {
+      o.stopIds = parseIds(what, value);
+    } else if (name == "device") {
+      if (value != "host" && value != "cuda")
+        usageError("--device=" + value + ": expected host or cuda");
+      o.device = value;
+    }
+  }
+  if (o.help)
+    return o;
+  if (o.module.empty())
+    usageError("no module given");
+  if (o.havePromptIds == o.havePromptFile)
+    usageError("give the prompt with exactly one of --prompt-ids and "
+               "--prompt-file");
+  if (o.maxNewTokens < 0)
+    usageError("no --max-new-tokens given");
+  return o;
+}
+
+std::vector<int64_t> readPrompt(const Options &o) {
+  if (o.havePromptIds)
+    return parseIds("--prompt-ids", o.promptIds);
+  std::ifstream in(o.promptFile);
+  if (!in)
+    throw std::runtime_error("--prompt-file=" + o.promptFile +
+                             ": cannot read the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseIds("--prompt-file=" + o.promptFile, text.str());
+}
+
+// A field of /proc/self/status in MiB (-1 if unavailable): VmRSS (resident
+// now) or VmHWM (peak resident).
+double procStatusMiB(const char *field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(status, line))
+    if (line.rfind(prefix, 0) == 0)
+      return std::strtod(line.c_str() + prefix.size(), nullptr) / 1024.0;
+  return -1;
+}
+
+// Binds the parameters; while that takes more than 2 s, reports the elapsed
+// time and resident memory on stderr every 2 s (one refreshed line on a
+// terminal, else every 10 s).
+double bindWithProgress(dsv3rt::Module &module,
+                        const std::vector<std::string> &paths, bool quiet) {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point start = clock::now();
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false, printed = false;
+  const bool tty = isatty(STDERR_FILENO);
+  std::thread progress;
+  if (!quiet)
+    progress = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mutex);
+      auto next = start + std::chrono::seconds(2);
+      while (!cv.wait_until(lock, next, [&] { return done; })) {
+        double s = std::chrono::duration<double>(clock::now() - start).count();
+        std::fprintf(stderr,
+                     "%sdsv3-generate: binding parameters: %.0f s, resident "
+                     "%.1f MiB%s",
+                     tty ? "\r" : "", s, procStatusMiB("VmRSS"),
+                     tty ? "\x1b[K" : "\n");
+        std::fflush(stderr);
+        printed = true;
+        next += std::chrono::seconds(tty ? 2 : 10);
+      }
+    });
+  auto finish = [&] {
+    if (!progress.joinable())
+      return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      done = true;
+    }
+    cv.notify_all();
+    progress.join();
+    if (printed && tty)
+      std::fputc('\n', stderr);
+  };
+  try {
+    module.bindParameters(paths);
+  } catch (...) {
+    finish();
+    throw;
+  }
+  finish();
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+std::string joinIds(const std::vector<int64_t> &ids) {
+  std::string s;
+  for (int64_t id : ids)
+    s += (s.empty() ? "" : ",") + std::to_string(id);
+  return s;
+}
+
+int run(const Options &o) {
+  std::vector<int64_t> prompt = readPrompt(o);
+  dsv3rt::Session session(o.device);
+  dsv3rt::Module module(session, o.module);
+  std::unique_ptr<dsv3rt::Generator> gen;
+  try {
+    gen = std::make_unique<dsv3rt::Generator>(session, module);
+  } catch (const std::exception &e) {
+    throw std::runtime_error(o.module + ": " + e.what());
+  }
+  size_t parameterCount = 0;
+  for (size_t e = 0; e < module.entryCount(); ++e)
+    for (const dsv3rt_arg_info &a : module.args(e))
+      parameterCount += a.role == DSV3_ROLE_PARAMETER;
+  if (o.parameters.empty() && parameterCount)
+    throw std::runtime_error(o.module + " has " +
+                             std::to_string(parameterCount) +
+                             " parameters: give the checkpoint with "
+                             "--parameters=MODEL_DIR");
+  std::string eosSource = "none";
+  if (!o.ignoreEos && !o.parameters.empty()) {
+    namespace fs = std::filesystem;
+    fs::path first(o.parameters[0]);
+    fs::path dir = fs::is_directory(first) ? first : first.parent_path();
+    if (dir.empty())
+      dir = ".";
+    std::vector<int64_t> eos = dsv3rt::readEosTokenIds(dir.string());
+    try {
+      gen->setEosIds(eos);
+    } catch (const std::exception &e) {
+      throw std::runtime_error((dir / "config.json").string() + ": " +
+                               e.what());
+    }
+    if (!eos.empty())
+      eosSource = joinIds(eos) + " (" + (dir / "config.json").string() + ")";
+  }
+
+  dsv3rt::GenerateOptions options;
+  options.maxNewTokens = o.maxNewTokens;
+  options.sampling = o.sampling;
+  options.stopIds = o.stopIds;
+  // Everything is checked before the (possibly long) bind.
+  gen->validate(prompt, options);
+
+  double bindSeconds = 0;
+  if (!o.parameters.empty())
+    bindSeconds = bindWithProgress(module, o.parameters, o.quiet);
+
+  bool first = true;
+  dsv3rt::GenerateResult r;
+  try {
+    r = gen->generate(prompt, options, [&](int64_t token) {
+      std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
+      std::fflush(stdout);
+      first = false;
+      return true;
+    });
+  } catch (...) {
+    if (!first) // end the line of ids already streamed
+      std::printf("\n");
+    throw;
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  if (o.quiet)
+    return 0;
+
+  const bool cuda = o.device == "cuda";
+  std::fprintf(stderr,
+               "dsv3-generate: prompt: %lld tokens (%lld prefill chunk(s) of "
+               "%lld + %lld decode step(s)) in %.2f ms, %.1f tok/s%s\n",
+               static_cast<long long>(r.promptTokens),
+               static_cast<long long>(r.prefillCalls),
+               static_cast<long long>(gen->prefillTokens()),
+               static_cast<long long>(r.prefillDecodeCalls),
+               r.prefillSeconds * 1e3, r.promptTokens / r.prefillSeconds,
+               cuda ? " (includes the first call's parameter upload)" : "");
+  if (!r.tokens.empty())
+    std::fprintf(stderr, "dsv3-generate: first token after %.2f ms\n",
+                 r.firstTokenSeconds * 1e3);
+  if (!r.decodeSeconds.empty()) {
+    std::vector<double> d = r.decodeSeconds;
+    double total = 0;
+    for (double s : d)
+      total += s;
+    std::sort(d.begin(), d.end());
+    const size_t n = d.size();
+    const double median =
+        n % 2 ? d[n / 2] : (d[n / 2 - 1] + d[n / 2]) / 2; // seconds
+    std::fprintf(stderr,
+                 "dsv3-generate: decode: %zu token(s) in %.2f ms, %.1f tok/s, "
+                 "median %.3f ms/token\n",
+                 n, total * 1e3, n / total, median * 1e3);
+  }
+  std::string reason;
+  if (r.reason == dsv3rt::StopReason::StopToken) {
+    const int64_t last = r.tokens.back();
+    const auto &eos = gen->eosIds();
+    reason = std::find(eos.begin(), eos.end(), last) != eos.end()
+                 ? "eos token " + std::to_string(last)
+                 : "stop id " + std::to_string(last);
+  } else {
+    reason = "max-new-tokens (" + std::to_string(o.maxNewTokens) + ")";
+  }
+  std::fprintf(stderr, "dsv3-generate: %zu new token(s); stop: %s; eos: %s\n",
+               r.tokens.size(), reason.c_str(), eosSource.c_str());
+  std::fprintf(stderr,
+               "dsv3-generate: parameters bound from %zu file(s) in %.2f s; "
+               "peak resident memory %.1f MiB (VmHWM)\n",
+               module.boundFileCount(), bindSeconds, procStatusMiB("VmHWM"));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    Options o = parseFlags(argc, argv);
+    if (o.help) {
+      std::cout << kUsage;
+      return 0;
+    }
+    return run(o);
+  } catch (const std::exception &e) {
+    std::fflush(stdout);
+    std::string m = e.what();
+    std::replace(m.begin(), m.end(), '\n', ' '); // one line
+    std::cerr << "dsv3-generate: error: " << m << "\n";
+    return 2;
+  } catch (...) {
+    std::cerr << "dsv3-generate: error: unknown failure\n";
+    return 2;
+  }
+}
