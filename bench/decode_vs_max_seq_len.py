@@ -35,6 +35,7 @@ args = p.parse_args()
 out = args.out or tempfile.mkdtemp(prefix="dsv3-decode-L-")
 lens = [int(v) for v in args.lens.split(",")]
 kv_lens = [int(v) for v in args.kv_lens.split(",")]
+os.makedirs(out, exist_ok=True)
 
 H, C, R, NOPE, V, D, QR = 128, 512, 64, 128, 128, 7168, 1536
 PFX = "model.layers.0.self_attn."
