@@ -256,6 +256,39 @@ llvm::Error readQuantization(KeyReader &r, ModelConfig &c) {
   return q.checkUnused({"modules_to_not_convert"});
 }
 
+/// Every weight the graph will read, in elements, must fit comfortably in
+/// 64-bit arithmetic (the shapes, strides and byte sizes derived from it):
+/// each key is bounded above, but their products are not.
+llvm::Error checkSizes(KeyReader &r, const ModelConfig &c) {
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  auto check = [&](llvm::StringRef key,
+                   llvm::ArrayRef<int64_t> dims) -> llvm::Error {
+    int64_t n = 1;
+    for (int64_t d : dims)
+      if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements)
+        return r.error(key, "gives a weight of more than 2^40 elements");
+    return llvm::Error::success();
+  };
+  int64_t qk = c.qkNopeHeadDim + c.qkRopeHeadDim;
+  int64_t qIn = c.qLoraRank ? c.qLoraRank : c.hiddenSize;
+  const std::pair<llvm::StringRef, std::vector<int64_t>> weights[] = {
+      {"vocab_size", {c.vocabSize, c.hiddenSize}},
+      {"num_attention_heads", {c.numAttentionHeads, qk, qIn}},
+      {"num_attention_heads",
+       {c.numAttentionHeads, c.qkNopeHeadDim + c.vHeadDim, c.kvLoraRank}},
+      {"num_attention_heads", {c.numAttentionHeads, c.vHeadDim, c.hiddenSize}},
+      {"intermediate_size", {c.intermediateSize, c.hiddenSize}},
+      {"n_routed_experts",
+       {std::max<int64_t>(c.nRoutedExperts, 1), c.moeIntermediateSize,
+        c.hiddenSize}},
+      {"n_shared_experts",
+       {c.nSharedExperts, c.moeIntermediateSize, c.hiddenSize}}};
+  for (const auto &[key, dims] : weights)
+    if (llvm::Error e = check(key, dims))
+      return e;
+  return llvm::Error::success();
+}
+
 llvm::Error readConfig(KeyReader &r, ModelConfig &c) {
   const Value *arch = r.get("architectures");
   const llvm::json::Array *archs = arch ? arch->getAsArray() : nullptr;
@@ -383,6 +416,8 @@ llvm::Error readConfig(KeyReader &r, ModelConfig &c) {
                                  "' is not supported (bfloat16, float32)");
   c.torchDtype = dtype;
   if (llvm::Error e = readQuantization(r, c))
+    return e;
+  if (llvm::Error e = checkSizes(r, c))
     return e;
   return r.checkUnused(ignorableKeys());
 }

@@ -47,6 +47,8 @@ v3 = json.load(open(os.path.join(sharded, "config.json")))
 v3.update(topk_group=1, num_experts_per_tok=8)
 model("router", v3)
 model("config_only", config)
+model("huge_experts", with_config(n_routed_experts=65536, num_experts_per_tok=8,
+                                  moe_intermediate_size=1 << 24, hidden_size=1 << 24))
 
 missing = dict(weights)
 del missing["model.layers.1.mlp.experts.3.up_proj.weight_scale_inv"]
