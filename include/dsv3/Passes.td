@@ -18,21 +18,19 @@ def Dsv3DecomposeMoE : Pass<"dsv3-decompose-moe"> {
   let summary = "Expand dsv3.moe into its router, grouped GEMMs and weights";
   let description = [{
     Rewrites each `dsv3.moe` (spec §4.1, §6) into `dsv3.parameter` ops under
-    the verbatim Hugging Face names (`<prefix>.experts.<e>.gate_proj.weight`,
-    ...) and the chain `dsv3.moe_gate` → `dsv3.expert_dispatch` →
-    `dsv3.grouped_matmul` (gate, up) → silu(gate)·up in f32 →
-    `dsv3.grouped_matmul` (down) → `dsv3.expert_combine`, plus the shared
-    expert as three `dsv3.linear`s, all in f32 and rounded once. gate_proj
-    and up_proj are stacked side by side into one [E, 2I, H] weight, so one
-    grouped GEMM reads the dispatched rows, except for FP8 weights whose I is
-    not a multiple of 128 (their scale blocks would straddle the two).
+    the verbatim Hugging Face names (`<prefix>.gate.weight`, ...) and the
+    chain `dsv3.moe_gate` → `dsv3.expert_dispatch` → `dsv3.grouped_matmul`
+    (gate, up) → silu(gate)·up in f32 → `dsv3.grouped_matmul` (down) →
+    `dsv3.expert_combine`, plus the shared expert as three `dsv3.linear`s,
+    all in f32 and rounded once.
 
-    The grouped GEMM wants each projection as one [E, N, K] tensor (and its
-    FP8 scales as [E, ceil(N/128), ceil(K/128)]) while the checkpoint stores
-    E separate tensors. The pass stacks them in the graph with
-    `tensor.insert_slice`, which costs one copy of the expert weights per
-    call: a compile-graph-level stacking that binding pre-stacked weights at
-    load time (a runtime-side stacking) would remove.
+    The routed experts' projections are read as stacked parameters
+    (`<prefix>.experts.{e}.gate_proj.weight` `stacked`, [E, N, K], and their
+    FP8 scales [E, ceil(N/128), ceil(K/128)]): the runtime assembles them
+    from the checkpoint's per-expert tensors when it binds parameters, so the
+    graph never copies expert weights. gate_proj and up_proj stay two
+    grouped GEMMs over the same rows, since fusing them into one [E, 2I, H]
+    weight would need a copy.
   }];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -126,3 +126,18 @@ func.func @attention_merge(%o1: tensor<2x2xf32>, %l1: tensor<2xf32>, %o2: tensor
   %o, %l = dsv3.attention_merge %o1, %l1, %o2, %l2 : tensor<2x2xf32>, tensor<2xf32>, tensor<2x2xf32>, tensor<2xf32> -> tensor<2x2xbf16>, tensor<2xf32>
   return %o, %l : tensor<2x2xbf16>, tensor<2xf32>
 }
+
+// -----
+
+// YaRN with mscale != mscale_all_dim: Hugging Face's attention_factor
+// m(40, 1) / m(40, 0.707) = 1.0857264 scales cos and sin (in f32).
+// CHECK-LABEL: func.func @rope_attention_factor
+// CHECK:       %[[AF:.*]] = arith.constant 1.08572638 : f32
+// CHECK:         %[[C:.*]] = math.cos
+// CHECK:         %[[S:.*]] = math.sin
+// CHECK:         arith.mulf %[[C]], %[[AF]] : f32
+// CHECK:         arith.mulf %[[S]], %[[AF]] : f32
+func.func @rope_attention_factor(%x: tensor<2x4x8xf32>, %p: tensor<2xi64>) -> tensor<2x4x8xf32> {
+  %y = dsv3.rope %x at %p factor(40.0) original_max_position_embeddings(4096) mscale(1.0) mscale_all_dim(0.707) : (tensor<2x4x8xf32>, tensor<2xi64>) -> tensor<2x4x8xf32>
+  return %y : tensor<2x4x8xf32>
+}
