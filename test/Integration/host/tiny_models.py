@@ -12,6 +12,15 @@ tokens, caches of 64 rows), dsv3-compile for host, bind the checkpoint, then
   * 32 greedy tokens equal transformers' generate() on the float32 model;
   * a token id >= vocab and a start_pos past the cache are refused before
     anything runs, naming the bound.
+Then the same directory imported with the default bf16 activations (and
+caches; same prefill chunk and cache size), compiled for host and run for 32
+greedy tokens the same way, against transformers' generate() on the bfloat16
+model (generate_ids_bf16, and its logits of each step, generate_logits_bf16),
+by vLLM's criterion for generation in reduced precision: either all 32 tokens
+are equal, or at the first position where they differ (the tokens before it
+equal) dsv3's token is among the top 5 of HF's logits at that step AND HF's
+token among the top 5 of dsv3's logits at that step (both ranks printed; the
+tokens after it follow different prefixes and are not compared).
 Usage: tiny_models.py MODEL_DIR OUT_DIR [--all-logits]"""
 import os
 import sys
@@ -26,13 +35,20 @@ import dsv3rt  # noqa: E402
 
 model_dir, out = sys.argv[1], sys.argv[2]
 all_logits = "--all-logits" in sys.argv
-P, L, TOL = 4, 64, 1e-4
+P, L, TOL, TOPK = 4, 64, 1e-4, 5
 ref = np.load(os.path.join(model_dir, "reference.npz"))
-mlir, so = os.path.join(out, "model.mlir"), os.path.join(out, "model.so")
-run(["dsv3-import", model_dir, "-o", mlir, f"--prefill-tokens={P}",
-     f"--max-seq-len={L}", "--activation-type=f32"]
-    + (["--prefill-logits=all"] if all_logits else []))
-run(["dsv3-compile", mlir, "--target=host", "-o", so])
+
+
+def build(name, flags):
+    mlir, so = (os.path.join(out, name + ext) for ext in (".mlir", ".so"))
+    run(["dsv3-import", model_dir, "-o", mlir, f"--prefill-tokens={P}",
+         f"--max-seq-len={L}"] + flags)
+    run(["dsv3-compile", mlir, "--target=host", "-o", so])
+    return so
+
+
+so = build("model", ["--activation-type=f32"]
+           + (["--prefill-logits=all"] if all_logits else []))
 
 
 def max_rel(got, want):
@@ -44,9 +60,9 @@ def max_rel(got, want):
 class Runner:
     """One session: calls prefill/decode at the next free cache row."""
 
-    def __init__(self):
+    def __init__(self, lib=None):
         self.session = dsv3rt.Session()
-        self.module = self.session.load(so)
+        self.module = self.session.load(lib or so)
         # The directory: its model.safetensors.index.json when it has one.
         self.module.bind(model_dir)
         self.pos = 0
@@ -83,16 +99,24 @@ step = [b.call("decode", [t])[0] for t in ids[:P]]
 e = max_rel(step[-1], first[-1])
 check(e <= 1e-5, f"decode x{P} equals one {P}-token prefill ({e:.2e})")
 
-# Greedy generation: the prompt, then argmax of each step's logits.
+
+def greedy(r, n=32):
+    """The prompt, then argmax of each step's logits: n tokens and the n
+    logits rows they were chosen from (as float32)."""
+    r.call("prefill", ids[:P])
+    for t in ids[P:-1]:
+        r.call("decode", [t])
+    logits = r.call("decode", [ids[-1]])[0]
+    tokens, rows = [], []
+    for _ in range(n):
+        rows.append(np.asarray(logits, np.float32))
+        tokens.append(int(np.argmax(rows[-1])))
+        logits = r.call("decode", [tokens[-1]])[0]
+    return tokens, rows
+
+
 c = Runner()
-c.call("prefill", ids[:P])
-for t in ids[P:-1]:
-    c.call("decode", [t])
-logits = c.call("decode", [ids[-1]])[0]
-tokens = []
-for _ in range(32):
-    tokens.append(int(np.argmax(logits)))
-    logits = c.call("decode", [tokens[-1]])[0]
+tokens, _ = greedy(c)
 want = [int(t) for t in ref["generate_ids_f32"]]
 check(tokens == want, f"32 greedy tokens equal transformers' generate (f32): {tokens}")
 
@@ -105,3 +129,31 @@ for bad, start, what in [([vocab], 0, "embedding indexes a table of"),
         sys.exit(f"FAILED: decode of {bad} at {start} was not refused")
     except dsv3rt.Error as err:
         check(what in str(err), f"refused: {err}")
+
+# bf16 activations and caches (dsv3-import's default) against the bf16 HF
+# model's generate(), by vLLM's criterion (see the docstring).
+so16 = build("model_bf16", [])
+tokens, rows = greedy(Runner(so16))
+want = [int(t) for t in ref["generate_ids_bf16"]]
+hf_rows = ref["generate_logits_bf16"]
+check(hf_rows.shape == (32, vocab) and
+      [int(t) for t in hf_rows.argmax(-1)] == want,
+      "reference: argmax of each bf16 generate() logits row is its token")
+
+
+def rank(row, token):
+    """Rank of token in row, 1 = the largest; ties counted against it."""
+    return int((row >= row[token]).sum())
+
+
+if tokens == want:
+    check(True, f"bf16: 32 greedy tokens equal transformers' generate (bf16): {tokens}")
+else:
+    i = next(k for k, (x, y) in enumerate(zip(tokens, want)) if x != y)
+    ours_in_hf, hf_in_ours = rank(hf_rows[i], tokens[i]), rank(rows[i], want[i])
+    print(f"bf16: tokens agree on the first {i}/32; at step {i} dsv3 {tokens[i]}"
+          f" (rank {ours_in_hf} in HF's logits), HF {want[i]} (rank {hf_in_ours}"
+          f" in dsv3's logits)")
+    check(ours_in_hf <= TOPK and hf_in_ours <= TOPK,
+          f"bf16: first difference at step {i}: each token in the other's top"
+          f" {TOPK} (ranks {ours_in_hf}, {hf_in_ours}); dsv3 {tokens}, HF {want}")
