@@ -31,20 +31,19 @@ LogicalResult mlir::dsv3::translateToLLVMIR(ModuleOp module,
 }
 
 namespace {
-/// Temporary files of one link, removed when it ends.
+/// Temporary files of one link, removed when it ends. Paths are returned by
+/// value: the list grows while earlier paths are in use.
 struct TempFiles {
-  SmallVector<SmallString<128>> paths;
   SmallVector<std::unique_ptr<llvm::FileRemover>> removers;
-  FailureOr<StringRef> create(ModuleOp module, StringRef suffix) {
+  FailureOr<std::string> create(ModuleOp module, StringRef suffix) {
     SmallString<128> path;
     if (auto ec = llvm::sys::fs::createTemporaryFile("dsv3-module", suffix,
                                                      path)) {
       module.emitError("cannot create a temporary file: ") << ec.message();
       return failure();
     }
-    paths.push_back(path);
-    removers.push_back(std::make_unique<llvm::FileRemover>(paths.back()));
-    return StringRef(paths.back());
+    removers.push_back(std::make_unique<llvm::FileRemover>(path));
+    return path.str().str();
   }
 };
 
@@ -97,11 +96,11 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   std::string march = "-march=" + options.march;
   SmallVector<std::string> objects;
   auto compile = [&](const llvm::Module &m, StringRef level) -> LogicalResult {
-    FailureOr<StringRef> ll = temps.create(module, "ll");
-    FailureOr<StringRef> obj = temps.create(module, "o");
+    FailureOr<std::string> ll = temps.create(module, "ll");
+    FailureOr<std::string> obj = temps.create(module, "o");
     if (failed(ll) || failed(obj) || failed(writeModule(module, m, *ll)))
       return failure();
-    objects.push_back(obj->str());
+    objects.push_back(*obj);
     return run({*clang, level, march, "-fPIC", "-Wno-override-module", "-c",
                 "-x", "ir", *ll, "-o", *obj});
   };
