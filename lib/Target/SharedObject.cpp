@@ -106,12 +106,24 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   };
   if (llvm::any_of(llvmModule->functions(),
                    [](const llvm::Function &f) { return isGlue(&f); })) {
+    // Every global keeps one definition, in the -O3 unit; the glue unit
+    // refers to it. Local symbols become hidden (module-internal) external
+    // ones for that: a duplicated mutable global, such as the handle of a
+    // loaded GPU module that a constructor fills, would split in two.
+    for (llvm::GlobalValue &gv : llvmModule->global_values()) {
+      if (!gv.hasLocalLinkage() || gv.isDeclaration())
+        continue;
+      if (!gv.hasName())
+        gv.setName("dsv3.local");
+      gv.setLinkage(llvm::GlobalValue::ExternalLinkage);
+      gv.setVisibility(llvm::GlobalValue::HiddenVisibility);
+    }
     llvm::ValueToValueMapTy toGlue;
     std::unique_ptr<llvm::Module> glue = llvm::CloneModule(
         *llvmModule, toGlue, [](const llvm::GlobalValue *gv) {
-          return isGlue(gv) || isa<llvm::GlobalVariable>(gv);
+          return isGlue(gv);
         });
-    // Each unit keeps only the constants its own functions read.
+    // Declarations the glue does not use (llvm.global_ctors among them).
     for (llvm::GlobalVariable &g : llvm::make_early_inc_range(glue->globals()))
       if (g.use_empty())
         g.eraseFromParent();
