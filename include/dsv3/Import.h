@@ -1,4 +1,5 @@
-//===- Import.h - Hugging Face DeepSeek checkpoints to dsv3 graphs -*- C++ -*-===//
+//===- Import.h - Hugging Face DeepSeek checkpoints to dsv3 graphs -*- C++
+//-*-===//
 //
 // dsv3-import's library: reads a model directory's config.json (Hugging Face
 // keys) and, when present, its safetensors headers, and builds the whole
@@ -52,8 +53,8 @@ struct ModelConfig {
   bool fp8 = false; // quantization_config: fp8 e4m3, 128x128 blocks
 
   /// Dense MLP (true) or MoE (false) for decoder layer `l`, by the rule of
-  /// DeepSeek's modeling code: MoE iff experts exist, l >= first_k_dense_replace
-  /// and l % moe_layer_freq == 0.
+  /// DeepSeek's modeling code: MoE iff experts exist, l >=
+  /// first_k_dense_replace and l % moe_layer_freq == 0.
   bool isDenseLayer(int64_t l) const;
 };
 
@@ -88,9 +89,9 @@ struct ImportOptions {
 };
 
 /// Builds the whole model. Errors name the option or config key at fault.
-llvm::Expected<OwningOpRef<ModuleOp>>
-buildModel(MLIRContext *ctx, const ModelConfig &config,
-           const ImportOptions &options);
+llvm::Expected<OwningOpRef<ModuleOp>> buildModel(MLIRContext *ctx,
+                                                 const ModelConfig &config,
+                                                 const ImportOptions &options);
 
 /// Every parameter the graph reads, after decomposition, with stacked
 /// parameters expanded per expert: name -> (safetensors dtype, shape).

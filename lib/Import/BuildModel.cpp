@@ -44,9 +44,10 @@ class ModelBuilder {
 public:
   ModelBuilder(MLIRContext *ctx, const ModelConfig &c, const ImportOptions &o)
       : ctx(ctx), c(c), o(o), b(ctx), loc(UnknownLoc::get(ctx)) {
-    act = o.f32Activations ? Type(b.getF32Type())
-                           : (c.torchDtype == "float32" ? Type(b.getF32Type())
-                                                        : Type(b.getBF16Type()));
+    act = o.f32Activations
+              ? Type(b.getF32Type())
+              : (c.torchDtype == "float32" ? Type(b.getF32Type())
+                                           : Type(b.getBF16Type()));
     Type plain = c.torchDtype == "float32" ? Type(b.getF32Type())
                                            : Type(b.getBF16Type());
     weight = c.fp8 ? Type(b.getType<Float8E4M3FNType>()) : plain;
@@ -89,7 +90,8 @@ private:
   }
   Value add(Value x, Value y) {
     auto t = cast<RankedTensorType>(x.getType());
-    Value init = tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    Value init =
+        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
     return linalg::AddOp::create(b, loc, ValueRange{x, y}, ValueRange{init})
         .getResult(0);
   }
@@ -121,8 +123,8 @@ private:
     Value h = body->getArgument(0);
 
     // Attention block with its pre-norm and residual.
-    Value x = rmsNorm(h, param(layerName("input_layernorm.weight"),
-                               {c.hiddenSize}, dense));
+    Value x = rmsNorm(
+        h, param(layerName("input_layernorm.weight"), {c.hiddenSize}, dense));
     SmallVector<NamedAttribute> attrs = {
         b.getNamedAttr("prefix", b.getStringAttr(layerName("self_attn"))),
         b.getNamedAttr("num_heads", b.getI64IntegerAttr(c.numAttentionHeads)),
@@ -138,9 +140,9 @@ private:
         b.getNamedAttr("weight_type", TypeAttr::get(weight))};
     if (const auto &y = c.ropeScaling) {
       attrs.push_back(b.getNamedAttr("factor", b.getF64FloatAttr(y->factor)));
-      attrs.push_back(
-          b.getNamedAttr("original_max_position_embeddings",
-                         b.getI64IntegerAttr(y->originalMaxPositionEmbeddings)));
+      attrs.push_back(b.getNamedAttr(
+          "original_max_position_embeddings",
+          b.getI64IntegerAttr(y->originalMaxPositionEmbeddings)));
       auto opt = [&](const char *key, std::optional<double> v) {
         if (v)
           attrs.push_back(b.getNamedAttr(key, b.getF64FloatAttr(*v)));
@@ -150,12 +152,12 @@ private:
       opt("mscale", y->mscale);
       opt("mscale_all_dim", y->mscaleAllDim);
     }
-    auto mla = MLAOp::create(
-        b, loc, TypeRange{hType, cKvType(), kPeType()},
-        ValueRange{x, body->getArgument(1), body->getArgument(2),
-                   body->getArgument(3), body->getArgument(4),
-                   body->getArgument(5)},
-        attrs);
+    auto mla =
+        MLAOp::create(b, loc, TypeRange{hType, cKvType(), kPeType()},
+                      ValueRange{x, body->getArgument(1), body->getArgument(2),
+                                 body->getArgument(3), body->getArgument(4),
+                                 body->getArgument(5)},
+                      attrs);
     h = add(h, mla.getOutput());
 
     // Feed-forward block with its pre-norm and residual.
@@ -177,12 +179,12 @@ private:
                          b.getI64IntegerAttr(c.numExpertsPerTok)),
           b.getNamedAttr("n_group", b.getI64IntegerAttr(c.nGroup)),
           b.getNamedAttr("topk_group", b.getI64IntegerAttr(c.topkGroup)),
-          b.getNamedAttr("topk_method",
-                         TopkMethodAttr::get(
-                             ctx, *symbolizeTopkMethod(c.topkMethod))),
-          b.getNamedAttr("scoring_func",
-                         ScoringFuncAttr::get(
-                             ctx, *symbolizeScoringFunc(c.scoringFunc))),
+          b.getNamedAttr(
+              "topk_method",
+              TopkMethodAttr::get(ctx, *symbolizeTopkMethod(c.topkMethod))),
+          b.getNamedAttr(
+              "scoring_func",
+              ScoringFuncAttr::get(ctx, *symbolizeScoringFunc(c.scoringFunc))),
           b.getNamedAttr("routed_scaling_factor",
                          b.getF32FloatAttr(float(c.routedScalingFactor))),
           b.getNamedAttr("moe_intermediate_size",
@@ -192,8 +194,7 @@ private:
           b.getNamedAttr("weight_type", TypeAttr::get(weight))};
       if (c.normTopkProb)
         m.push_back(b.getNamedAttr("norm_topk_prob", b.getUnitAttr()));
-      y = MoEOp::create(b, loc, TypeRange{rows}, ValueRange{x2}, m)
-              .getResult();
+      y = MoEOp::create(b, loc, TypeRange{rows}, ValueRange{x2}, m).getResult();
     }
     Value y3 = tensor::ExpandShapeOp::create(
         b, loc, hType, y, SmallVector<ReassociationIndices>{{0, 1}, {2}});
@@ -214,7 +215,8 @@ private:
       args.append({cKvType(), kPeType()});
       results.append({cKvType(), kPeType()});
     }
-    auto f = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
+    auto f =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
     entry = f;
     auto named = [&](unsigned i, StringRef n) {
       f.setArgAttr(i, "dsv3.name", b.getStringAttr(n));
@@ -229,15 +231,15 @@ private:
     // ranges are recorded here (the ranges that pass gives dsv3.embedding
     // and dsv3.mla).
     auto bounds = [&](unsigned i, int64_t max, const std::string &why) {
-      f.setArgAttr(i, "dsv3.bounds",
-                   b.getDictionaryAttr(
-                       {b.getNamedAttr("min", b.getI64IntegerAttr(0)),
-                        b.getNamedAttr("max", b.getI64IntegerAttr(max)),
-                        b.getNamedAttr("why", b.getStringAttr(why))}));
+      f.setArgAttr(
+          i, "dsv3.bounds",
+          b.getDictionaryAttr({b.getNamedAttr("min", b.getI64IntegerAttr(0)),
+                               b.getNamedAttr("max", b.getI64IntegerAttr(max)),
+                               b.getNamedAttr("why", b.getStringAttr(why))}));
     };
-    bounds(0, c.vocabSize - 1,
-           llvm::formatv("embedding indexes a table of {0} tokens",
-                         c.vocabSize));
+    bounds(
+        0, c.vocabSize - 1,
+        llvm::formatv("embedding indexes a table of {0} tokens", c.vocabSize));
     bounds(2, o.maxSeqLen - s,
            llvm::formatv("{0} writes {1} row(s) from start_pos into caches of "
                          "max_seq_len {2}",
@@ -285,9 +287,9 @@ private:
   }
 
   /// A private function of the given signature, built once by `fill`.
-  func::FuncOp getOrBuildFunction(
-      ModuleOp module, StringRef name, FunctionType type,
-      llvm::function_ref<Value(Block *)> fill) {
+  func::FuncOp getOrBuildFunction(ModuleOp module, StringRef name,
+                                  FunctionType type,
+                                  llvm::function_ref<Value(Block *)> fill) {
     if (auto f = module.lookupSymbol<func::FuncOp>(name))
       return f;
     OpBuilder::InsertionGuard guard(b);
@@ -337,16 +339,14 @@ private:
                 SmallVector<ReassociationIndices>{{0, 1}, {2}});
           } else {
             // The last token's hidden state, [1, H].
-            SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
-                                                 b.getIndexAttr(s - 1),
-                                                 b.getIndexAttr(0)};
+            SmallVector<OpFoldResult> offsets = {
+                b.getIndexAttr(0), b.getIndexAttr(s - 1), b.getIndexAttr(0)};
             SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
                                                b.getIndexAttr(1),
                                                b.getIndexAttr(c.hiddenSize)};
             SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
             x = tensor::ExtractSliceOp::create(
-                b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes,
-                strides);
+                b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes, strides);
           }
           Value head = c.tieWordEmbeddings
                            ? embedTable()

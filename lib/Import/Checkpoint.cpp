@@ -54,7 +54,8 @@ static llvm::Error readHeader(const std::string &path,
     const llvm::json::Object *t = value.getAsObject();
     auto dtype = t ? t->getString("dtype") : std::nullopt;
     const llvm::json::Array *shape = t ? t->getArray("shape") : nullptr;
-    const llvm::json::Array *offsets = t ? t->getArray("data_offsets") : nullptr;
+    const llvm::json::Array *offsets =
+        t ? t->getArray("data_offsets") : nullptr;
     if (!dtype || !shape || !offsets || offsets->size() != 2)
       return fail(path + ": tensor '" + key.str() +
                   "': dtype, shape or data_offsets missing or malformed");
@@ -93,8 +94,8 @@ mlir::dsv3::import::readCheckpoint(const std::string &dir) {
     llvm::Expected<llvm::json::Value> json =
         llvm::json::parse((*buffer)->getBuffer());
     if (!json)
-      return fail(indexPath + ": not valid JSON: " +
-                  llvm::toString(json.takeError()));
+      return fail(indexPath +
+                  ": not valid JSON: " + llvm::toString(json.takeError()));
     const llvm::json::Object *obj = json->getAsObject();
     const llvm::json::Object *map =
         obj ? obj->getObject("weight_map") : nullptr;
@@ -124,8 +125,8 @@ mlir::dsv3::import::readCheckpoint(const std::string &dir) {
       for (auto &[name, t] : one) {
         auto it = shardOf.find(name);
         if (it == shardOf.end())
-          return fail(shard + ": tensor '" + name +
-                      "' is not listed in " + indexPath);
+          return fail(shard + ": tensor '" + name + "' is not listed in " +
+                      indexPath);
         if (it->second != shard)
           return fail(shard + ": tensor '" + name + "' is listed in " +
                       indexPath + " under shard " + it->second);

@@ -45,8 +45,7 @@ public:
 
   /// An integer in [min, max]; `fallback` when absent (or null and
   /// `nullMeans` is given).
-  llvm::Expected<int64_t> integer(llvm::StringRef key, int64_t min,
-                                  int64_t max,
+  llvm::Expected<int64_t> integer(llvm::StringRef key, int64_t min, int64_t max,
                                   std::optional<int64_t> fallback = {}) {
     const Value *v = get(key);
     if (!v || v->kind() == Value::Null) {
@@ -59,8 +58,8 @@ public:
     if (!i)
       return error(key, "must be an integer");
     if (*i < min || *i > max)
-      return error(key, llvm::formatv("{0} is outside [{1}, {2}]", *i, min,
-                                      max));
+      return error(key,
+                   llvm::formatv("{0} is outside [{1}, {2}]", *i, min, max));
     return *i;
   }
 
@@ -76,8 +75,8 @@ public:
     if (!d || !std::isfinite(*d))
       return error(key, "must be a finite number");
     if (*d < min || *d > max)
-      return error(key, llvm::formatv("{0} is outside [{1}, {2}]", *d, min,
-                                      max));
+      return error(key,
+                   llvm::formatv("{0} is outside [{1}, {2}]", *d, min, max));
     return *d;
   }
 
@@ -137,15 +136,34 @@ constexpr int64_t kMaxDim = int64_t{1} << 24; // 16M: no DeepSeek size is near
 /// Keys with no effect on the function inference computes (training-only
 /// losses, bookkeeping, token ids the generation loop reads itself).
 const llvm::StringSet<> &ignorableKeys() {
-  static const llvm::StringSet<> keys = {
-      "_name_or_path", "auto_map", "transformers_version", "bos_token_id",
-      "eos_token_id", "pad_token_id", "initializer_range", "use_cache",
-      "attention_dropout", "aux_loss_alpha", "seq_aux", "ep_size",
-      "pretraining_tp", "output_router_logits", "router_aux_loss_coef",
-      "head_dim", "return_dict", "output_hidden_states", "output_attentions",
-      "torchscript", "use_bfloat16", "chunk_size_feed_forward",
-      "is_encoder_decoder", "tokenizer_class", "id2label", "label2id",
-      "problem_type", "model_type"};
+  static const llvm::StringSet<> keys = {"_name_or_path",
+                                         "auto_map",
+                                         "transformers_version",
+                                         "bos_token_id",
+                                         "eos_token_id",
+                                         "pad_token_id",
+                                         "initializer_range",
+                                         "use_cache",
+                                         "attention_dropout",
+                                         "aux_loss_alpha",
+                                         "seq_aux",
+                                         "ep_size",
+                                         "pretraining_tp",
+                                         "output_router_logits",
+                                         "router_aux_loss_coef",
+                                         "head_dim",
+                                         "return_dict",
+                                         "output_hidden_states",
+                                         "output_attentions",
+                                         "torchscript",
+                                         "use_bfloat16",
+                                         "chunk_size_feed_forward",
+                                         "is_encoder_decoder",
+                                         "tokenizer_class",
+                                         "id2label",
+                                         "label2id",
+                                         "problem_type",
+                                         "model_type"};
   return keys;
 }
 
@@ -193,8 +211,9 @@ llvm::Error readRope(KeyReader &r, ModelConfig &c) {
     return s.checkUnused({});
   if (type != "yarn")
     return s.error(type.empty() ? "rope_type" : "type",
-                   "'" + type + "' is not supported (dsv3 implements YaRN "
-                                "and no scaling)");
+                   "'" + type +
+                       "' is not supported (dsv3 implements YaRN "
+                       "and no scaling)");
   RopeScaling y;
   TRY(factor, s.number("factor", 1e-6, 1e6));
   y.factor = factor;
@@ -412,8 +431,8 @@ llvm::Error readConfig(KeyReader &r, ModelConfig &c) {
   std::string dtypeKey = r.isNull("torch_dtype") ? "dtype" : "torch_dtype";
   TRY(dtype, r.string(dtypeKey, std::string("bfloat16")));
   if (dtype != "bfloat16" && dtype != "float32")
-    return r.error(dtypeKey, "'" + dtype +
-                                 "' is not supported (bfloat16, float32)");
+    return r.error(dtypeKey,
+                   "'" + dtype + "' is not supported (bfloat16, float32)");
   c.torchDtype = dtype;
   if (llvm::Error e = readQuantization(r, c))
     return e;
@@ -438,14 +457,13 @@ mlir::dsv3::import::parseConfig(const std::string &path) {
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*buffer)->getBuffer());
   if (!json)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(), "%s: not valid JSON: %s", path.c_str(),
-        llvm::toString(json.takeError()).c_str());
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "%s: not valid JSON: %s", path.c_str(),
+                                   llvm::toString(json.takeError()).c_str());
   const Object *obj = json->getAsObject();
   if (!obj)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: must hold a JSON object",
-                                   path.c_str());
+                                   "%s: must hold a JSON object", path.c_str());
   ModelConfig config;
   KeyReader reader(path, *obj);
   if (llvm::Error e = readConfig(reader, config))

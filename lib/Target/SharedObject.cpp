@@ -37,8 +37,8 @@ struct TempFiles {
   SmallVector<std::unique_ptr<llvm::FileRemover>> removers;
   FailureOr<std::string> create(ModuleOp module, StringRef suffix) {
     SmallString<128> path;
-    if (auto ec = llvm::sys::fs::createTemporaryFile("dsv3-module", suffix,
-                                                     path)) {
+    if (auto ec =
+            llvm::sys::fs::createTemporaryFile("dsv3-module", suffix, path)) {
       module.emitError("cannot create a temporary file: ") << ec.message();
       return failure();
     }
@@ -119,8 +119,8 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
       gv.setVisibility(llvm::GlobalValue::HiddenVisibility);
     }
     llvm::ValueToValueMapTy toGlue;
-    std::unique_ptr<llvm::Module> glue = llvm::CloneModule(
-        *llvmModule, toGlue, [](const llvm::GlobalValue *gv) {
+    std::unique_ptr<llvm::Module> glue =
+        llvm::CloneModule(*llvmModule, toGlue, [](const llvm::GlobalValue *gv) {
           return isGlue(gv);
         });
     // Declarations the glue does not use (llvm.global_ctors among them).

@@ -90,9 +90,9 @@ struct Dsv3AnnotateInputBoundsPass
         cacheLength("mla", m.getKvLen(), dim(m.getCKv(), 1));
       } else if (auto e = dyn_cast<EmbeddingOp>(op)) {
         int64_t vocab = dim(e.getTable(), 0);
-        require(e.getIds(), 0, vocab - 1,
-                ("embedding indexes a table of " + Twine(vocab) + " tokens")
-                    .str());
+        require(
+            e.getIds(), 0, vocab - 1,
+            ("embedding indexes a table of " + Twine(vocab) + " tokens").str());
       } else if (auto d = dyn_cast<ExpertDispatchOp>(op)) {
         expertIds("expert_dispatch", d.getIds(), dim(d.getOffsets(), 0) - 1);
       } else if (auto c = dyn_cast<ExpertCombineOp>(op)) {

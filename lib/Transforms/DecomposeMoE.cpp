@@ -86,7 +86,9 @@ private:
     return w;
   }
 
-  Value swiglu(Value g, Value u) { return dsv3::detail::buildSwiGLU(b, loc, g, u); }
+  Value swiglu(Value g, Value u) {
+    return dsv3::detail::buildSwiGLU(b, loc, g, u);
+  }
 
   /// routed (+ shared) in f32, rounded once to the result type.
   Value finish(Value routed, Value shared) {

@@ -54,8 +54,9 @@ struct Dsv3OutlineLayerParametersPass
         // Parameters nested in regions of a private function.
         for (auto f : module.getOps<func::FuncOp>())
           if (f.isPrivate() && !f.isExternal() &&
-              f.walk([](ParameterOp) { return WalkResult::interrupt(); })
-                  .wasInterrupted())
+              f.walk([](ParameterOp) {
+                 return WalkResult::interrupt();
+               }).wasInterrupted())
             next = f;
       }
       if (!next)
@@ -101,9 +102,8 @@ struct Dsv3OutlineLayerParametersPass
                << ", which reads parameters, other than by func.call";
       calls.push_back(call);
     }
-    bool templated = llvm::any_of(reads, [](auto &r) {
-      return r.first.contains(kLayerPlaceholder);
-    });
+    bool templated = llvm::any_of(
+        reads, [](auto &r) { return r.first.contains(kLayerPlaceholder); });
     for (func::CallOp call : calls) {
       auto layer = call->getAttrOfType<IntegerAttr>("dsv3.layer");
       if (templated && (!layer || layer.getInt() < 0))

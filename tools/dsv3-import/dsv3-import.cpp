@@ -70,18 +70,18 @@ static bool isMtpTensor(const std::string &name, const ModelConfig &c) {
 }
 
 static std::string shapeOf(const std::vector<int64_t> &s) {
-  return "[" + llvm::join(llvm::map_range(s, [](int64_t d) {
-                            return std::to_string(d);
-                          }),
-                          ", ") +
+  return "[" +
+         llvm::join(
+             llvm::map_range(s, [](int64_t d) { return std::to_string(d); }),
+             ", ") +
          "]";
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "Hugging Face DeepSeek checkpoint to dsv3 graph\n");
+  cl::ParseCommandLineOptions(
+      argc, argv, "Hugging Face DeepSeek checkpoint to dsv3 graph\n");
 
   ImportOptions options;
   options.prefillTokens = prefillTokens;
@@ -168,9 +168,10 @@ int main(int argc, char **argv) {
             "dsv3-import: {0} tensors of the MTP layer(s) model.layers.{1}.* "
             "(multi-token prediction): not yet used\n",
             mtp.size(), config->numHiddenLayers);
-      llvm::errs() << llvm::formatv("dsv3-import: checked {0} tensors the graph "
-                                    "reads against {1}\n",
-                                    params->size(), dir);
+      llvm::errs() << llvm::formatv(
+          "dsv3-import: checked {0} tensors the graph "
+          "reads against {1}\n",
+          params->size(), dir);
     }
   }
 

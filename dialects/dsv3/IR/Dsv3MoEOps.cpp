@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "VerifyUtils.h"
+
 #include "dsv3/IR/Dsv3Ops.h"
 
 #include "mlir/IR/Builders.h"
@@ -17,13 +19,7 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
-static std::string shapeOf(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
-}
+using mlir::dsv3::detail::shapeOf;
 
 /// The router configuration checks shared by dsv3.moe_gate and dsv3.moe
 /// (`topKName` is the top-k attribute as each op spells it), so an
@@ -221,17 +217,8 @@ LogicalResult MoEOp::verify() {
     return emitOpError("result must be ")
            << shapeOf(x.getShape()) << " ([T, H]), got "
            << shapeOf(getResult().getType().getShape());
-  // The prefix is joined to the HF suffixes with a dot; an empty one or a
-  // trailing dot would silently produce names no checkpoint has.
-  StringRef prefix = getPrefix();
-  if (prefix.empty() || prefix.ends_with("."))
-    return emitOpError("prefix must be a non-empty HF module path without a "
-                       "trailing '.', got '")
-           << prefix << "'";
-  if (!isa<BFloat16Type, Float16Type, Float32Type, Float8E4M3FNType>(
-          getWeightType()))
-    return emitOpError("weight_type must be bf16, f16, f32 or f8E4M3FN, got ")
-           << getWeightType();
+  if (failed(dsv3::detail::verifyHFModule(*this, getPrefix(), getWeightType())))
+    return failure();
   // I64Attr getters are unsigned; the stored value is signed.
   int64_t shared = static_cast<int64_t>(getNSharedExperts());
   if (shared < 0)

@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "VerifyUtils.h"
+
 #include "dsv3/IR/Dsv3Ops.h"
 
 #include "mlir/IR/Builders.h"
@@ -14,13 +16,7 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
-static std::string shapeOf(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
-}
+using mlir::dsv3::detail::shapeOf;
 
 LogicalResult EmbeddingOp::verify() {
   auto table = getTable().getType();
@@ -47,15 +43,5 @@ LogicalResult MLPOp::verify() {
     return emitOpError("result must be ")
            << shapeOf(x.getShape()) << " ([T, H]), got "
            << shapeOf(getResult().getType().getShape());
-  // Joined to the HF suffixes with a dot, as for dsv3.moe.
-  StringRef prefix = getPrefix();
-  if (prefix.empty() || prefix.ends_with("."))
-    return emitOpError("prefix must be a non-empty HF module path without a "
-                       "trailing '.', got '")
-           << prefix << "'";
-  if (!isa<BFloat16Type, Float16Type, Float32Type, Float8E4M3FNType>(
-          getWeightType()))
-    return emitOpError("weight_type must be bf16, f16, f32 or f8E4M3FN, got ")
-           << getWeightType();
-  return success();
+  return dsv3::detail::verifyHFModule(*this, getPrefix(), getWeightType());
 }

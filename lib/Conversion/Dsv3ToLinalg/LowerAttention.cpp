@@ -256,8 +256,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value probs =
         linalg::GenericOp::create(
             b, loc, TypeRange{scores.getType()},
-            ValueRange{scores, rowMax, rowSum},
-            ValueRange{empty(f32)},
+            ValueRange{scores, rowMax, rowSum}, ValueRange{empty(f32)},
             ArrayRef<AffineMap>{id4, row4, row4, id4}, {par, par, par, par},
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value e = shiftedExp(nb, l, args[0], args[1]);
@@ -277,8 +276,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value acc =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(outShape, f32)},
-            ValueRange{probs, cKv},
-            ValueRange{zerosF32(b, loc, outShape)},
+            ValueRange{probs, cKv}, ValueRange{zerosF32(b, loc, outShape)},
             ArrayRef<AffineMap>{pickDims(ctx, 5, {0, 1, 2, 4}),
                                 pickDims(ctx, 5, {0, 4, 3}),
                                 pickDims(ctx, 5, {0, 1, 2, 3})},
@@ -470,11 +468,11 @@ static Value insertCacheRows(OpBuilder &b, Location loc, Value cache,
   int64_t s = cast<RankedTensorType>(rows.getType()).getDimSize(1);
   rows = castTo(b, loc, rows, cacheType.getElementType());
   for (int64_t i = 0; i < batch; ++i) {
-    Value start = toIndex(
-        b, loc,
-        tensor::ExtractOp::create(
-            b, loc, startPos,
-            ValueRange{arith::ConstantIndexOp::create(b, loc, i)}));
+    Value start =
+        toIndex(b, loc,
+                tensor::ExtractOp::create(
+                    b, loc, startPos,
+                    ValueRange{arith::ConstantIndexOp::create(b, loc, i)}));
     Value inRange = arith::AndIOp::create(
         b, loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, start,
@@ -518,8 +516,8 @@ struct LowerKVCacheUpdate : OpRewritePattern<KVCacheUpdateOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto update = boundByKvLen ? insertCacheRows : buildCacheUpdate;
-    Value c = update(rewriter, loc, op.getCKv(), op.getNewCKv(),
-                     op.getStartPos());
+    Value c =
+        update(rewriter, loc, op.getCKv(), op.getNewCKv(), op.getStartPos());
     Value k =
         update(rewriter, loc, op.getKPe(), op.getNewKPe(), op.getStartPos());
     rewriter.replaceOp(op, {c, k});

@@ -49,8 +49,8 @@ struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
               row = arith::MinSIOp::create(
                   nb, l, row, arith::ConstantIndexOp::create(nb, l, vocab - 1));
               Value col = linalg::IndexOp::create(nb, l, rank - 1);
-              Value v = tensor::ExtractOp::create(nb, l, table,
-                                                  ValueRange{row, col});
+              Value v =
+                  tensor::ExtractOp::create(nb, l, table, ValueRange{row, col});
               linalg::YieldOp::create(nb, l,
                                       ValueRange{convertFloat(nb, l, v, elem)});
             })
