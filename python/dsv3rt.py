@@ -16,16 +16,18 @@ Tensors are numpy arrays: bf16 and f8 use the ml_dtypes dtypes (bfloat16,
 float8_e4m3fn, float8_e8m0fnu), i1 is numpy bool. Every runtime error is
 raised as dsv3rt.Error carrying the runtime's message.
 
-The library is found through $DSV3RT_LIBRARY, else ../build/lib next to this
-file, else $DSV3_BIN/../lib. It is loaded with RTLD_GLOBAL so that cuda
+The library is found through $DSV3RT_LIBRARY, else $DSV3_BIN/../lib, else
+../build/lib next to this file. It is loaded with RTLD_GLOBAL so that cuda
 modules resolve their mgpu* imports against it.
 """
 
 import ctypes
 import os
+import sys
+import time
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -108,6 +110,42 @@ class _StateInfo(ctypes.Structure):
     ]
 
 
+class BindProgress(ctypes.Structure):
+    """How far a bind has come (dsv3rt_bind_progress): files mapped of those
+    known so far and their bytes, then parameters bound and their bytes
+    (parameters_total is 0 until the files are mapped)."""
+
+    _fields_ = [
+        ("files_done", ctypes.c_size_t),
+        ("files_total", ctypes.c_size_t),
+        ("file_bytes_done", ctypes.c_uint64),
+        ("file_bytes_total", ctypes.c_uint64),
+        ("parameters_done", ctypes.c_size_t),
+        ("parameters_total", ctypes.c_size_t),
+        ("parameter_bytes_done", ctypes.c_uint64),
+        ("parameter_bytes_total", ctypes.c_uint64),
+    ]
+
+    def __str__(self):
+        if self.parameters_total == 0:
+            return (f"{self.files_done}/{self.files_total} files mapped "
+                    f"({_bytes(self.file_bytes_done, self.file_bytes_total)})")
+        return (f"{self.files_done} files mapped ({_bytes(None, self.file_bytes_done)}); "
+                f"{self.parameters_done}/{self.parameters_total} parameters bound "
+                f"({_bytes(self.parameter_bytes_done, self.parameter_bytes_total)})")
+
+
+def _bytes(done, total):
+    """'88.1/688.6 GB' (decimal units; a pair in the total's unit)."""
+    scale, unit = next(((s, u) for s, u in [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+                        if total >= s), (1, "B"))
+    d = 1 if scale > 1 else 0  # no "24.0 B"
+    return (f"{total / scale:.{d}f} {unit}" if done is None
+            else f"{done / scale:.{d}f}/{total / scale:.{d}f} {unit}")
+
+
+_BIND_PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(BindProgress), ctypes.c_void_p)
+
 _P = ctypes.c_void_p
 _SIGNATURES = {
     "dsv3rt_status_message": (ctypes.c_char_p, [_status]),
@@ -149,6 +187,7 @@ _SIGNATURES = {
         _status,
         [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
     ),
+    "dsv3rt_module_set_bind_progress": (_status, [_P, _BIND_PROGRESS_FN, _P]),
     "dsv3rt_module_call": (
         _status,
         [
@@ -180,8 +219,10 @@ def library_path() -> str:
         return env
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [os.path.join(here, "..", "build", "lib", "libdsv3rt.so")]
+    # The tools' build (lit sets DSV3_BIN) comes first: a sanitized or
+    # runtime-only build must not pair its tools with build/'s library.
     if os.environ.get("DSV3_BIN"):
-        candidates.append(os.path.join(os.environ["DSV3_BIN"], "..", "lib", "libdsv3rt.so"))
+        candidates.insert(0, os.path.join(os.environ["DSV3_BIN"], "..", "lib", "libdsv3rt.so"))
     for c in candidates:
         if os.path.exists(c):
             return os.path.normpath(c)
@@ -464,23 +505,56 @@ class Module:
         self,
         paths: Union[str, bytes, os.PathLike, Sequence[Union[str, bytes, os.PathLike]]],
         entry: Union[str, int, None] = None,
+        progress: Union[bool, Callable[[BindProgress], None], None] = None,
     ) -> None:
         """Binds parameters of every entry, or only of `entry`, from one path
         or a list of paths: safetensors files, shard indexes
         (model.safetensors.index.json) or checkpoint directories. Replaces
-        any previous binding."""
+        any previous binding.
+
+        progress: True prints the bind's progress on stderr from the start
+        (a line a second, rewritten on a terminal, then the totals); None
+        (the default) does so only for a bind that takes over 2 s with
+        stderr a terminal, or from the start with DSV3_PROGRESS=1 in the
+        environment (DSV3_PROGRESS=0: never); False never; a callable is
+        called with each BindProgress (valid only during the call) instead,
+        on the binding thread. An exception it raises is re-raised after the
+        bind."""
         # A single path is one path, not a sequence of characters.
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         raw = [os.fsencode(p) for p in paths]
         array = (ctypes.c_char_p * max(len(raw), 1))(*raw)
-        if entry is None:
-            _check(self._lib.dsv3rt_module_bind_parameters(self._handle(), array, len(raw)))
-        else:
-            e = self._entry(entry)
-            _check(
-                self._lib.dsv3rt_module_bind_entry_parameters(self._handle(), e, array, len(raw))
-            )
+        e = None if entry is None else self._entry(entry)
+        report = _progress_reporter(progress)
+        failure = []
+
+        def on_progress(p, _):
+            if failure:
+                return
+            try:
+                report(p.contents)
+            except BaseException as exc:  # noqa: B902 - re-raised below
+                failure.append(exc)
+
+        callback = _BIND_PROGRESS_FN(on_progress) if report else None
+        if callback:
+            _check(self._lib.dsv3rt_module_set_bind_progress(self._handle(), callback, None))
+        try:
+            if e is None:
+                _check(self._lib.dsv3rt_module_bind_parameters(self._handle(), array, len(raw)))
+            else:
+                _check(self._lib.dsv3rt_module_bind_entry_parameters(
+                    self._handle(), e, array, len(raw)))
+        finally:
+            if callback:
+                _check(self._lib.dsv3rt_module_set_bind_progress(
+                    self._handle(), _BIND_PROGRESS_FN(), None))
+                done = getattr(report, "done", None)
+                if done:
+                    done()
+        if failure:
+            raise failure[0]
 
     def call(self, entry: Union[str, int], *inputs) -> List[np.ndarray]:
         """Runs an entry on its role=input args (in order); returns its
@@ -561,6 +635,52 @@ class _MT19937_64:
     def uniform(self) -> float:
         """Uniform in [0, 1): the top 53 bits of one draw, times 2^-53."""
         return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+
+
+class _StderrProgress:
+    """Prints bind progress on stderr (see Module.bind): from the start when
+    `always`, else only once the bind has taken 2 s; at most a line a second
+    (rewritten on a terminal); with `always`, a last line with the totals."""
+
+    def __init__(self, always: bool):
+        self.always, self.tty = always, sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.next = self.start + (1.0 if always else 2.0)
+        self.last, self.printed = None, False
+
+    def __call__(self, p: BindProgress) -> None:
+        self.last = str(p)
+        now = time.monotonic()
+        if now >= self.next:
+            self._print(f"{self.last}; {now - self.start:.0f} s")
+            self.next = now + 1.0
+
+    def _print(self, text, final=False):
+        end = "\n" if final or not self.tty else ""
+        sys.stderr.write(("\r" if self.tty and self.printed else "") + f"dsv3rt: bind: {text}"
+                         + ("\x1b[K" if self.tty else "") + end)
+        sys.stderr.flush()
+        self.printed = True
+
+    def done(self):
+        if self.always and self.last is not None:
+            self._print(f"done: {self.last} in {time.monotonic() - self.start:.2f} s", final=True)
+        elif self.printed and self.tty:
+            sys.stderr.write("\n")
+
+
+def _progress_reporter(progress):
+    """The progress callback Module.bind uses, or None for none."""
+    if callable(progress):
+        return progress
+    if progress is None:
+        env = os.environ.get("DSV3_PROGRESS", "")
+        if env == "0":
+            return None
+        if env:
+            return _StderrProgress(always=True)
+        return _StderrProgress(always=False) if sys.stderr.isatty() else None
+    return _StderrProgress(always=True) if progress else None
 
 
 class Sampler:
@@ -649,6 +769,7 @@ class _Model:
     logits, caches of L rows."""
 
     _INPUTS = ("input_ids", "positions", "start_pos", "kv_len")
+    MAX_PREFILL_CHUNK = 512
     _CONTRACT = (
         "generation needs a whole-model module from dsv3-import with entries "
         "prefill(input_ids i64[1,P], positions i64[1,P], start_pos i64[1], kv_len i64[1]) "
@@ -685,7 +806,8 @@ class _Model:
                     ok = False
                 want = {"input_ids": (1, tokens), "positions": (1, tokens),
                         "start_pos": (1,), "kv_len": (1,)}
-                ok = ok and tokens >= 1 and all(
+                # -1: a dynamic token count (any prompt length per call).
+                ok = ok and (tokens >= 1 or (name == "prefill" and tokens == -1)) and all(
                     by_name[k].dtype == "i64" and by_name[k].shape == s for k, s in want.items()
                 )
                 out = outs[0]
@@ -712,6 +834,12 @@ class _Model:
         if len(set(rows.values())) != 1:
             raise Error(f"the module's KV caches disagree on max_seq_len: {rows}")
         self.max_seq_len = next(iter(rows.values()))
+        if self.prefill_tokens == -1:
+            # As the C++ Generator: chunks bound the attention scores' memory.
+            self.prefill_tokens = min(self.MAX_PREFILL_CHUNK, self.max_seq_len)
+            self.dynamic_prefill = True
+        else:
+            self.dynamic_prefill = False
         if self.prefill_tokens > self.max_seq_len:
             raise Error(
                 f"the module's prefill takes {self.prefill_tokens} tokens but its caches hold "
@@ -756,9 +884,9 @@ class _Model:
     def generate(self, prompt, max_new_tokens, sampler, stops) -> Iterator[int]:
         p = self.prefill_tokens
         done = 0
-        while len(prompt) - done >= p:
+        while len(prompt) - done >= p or (self.dynamic_prefill and done < len(prompt)):
             logits = self.call("prefill", prompt[done : done + p])
-            done += p
+            done += min(p, len(prompt) - done)
         for t in prompt[done:]:
             logits = self.call("decode", [t])
         for i in range(max_new_tokens):

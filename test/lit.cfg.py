@@ -36,6 +36,20 @@ if config.sanitizers:
     config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
     config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
 
+# The text path of python -m dsv3 (tokenizer.json, chat templates) needs the
+# tokenizers and jinja2 packages (requirements.txt); a venv made before they
+# were listed reports its tests unsupported instead of failing.
+def _python_has(*modules):
+    import subprocess
+
+    code = "import " + ", ".join(modules)
+    return subprocess.run([config.python_executable, "-c", code],
+                          capture_output=True).returncode == 0
+
+
+if _python_has("tokenizers", "jinja2"):
+    config.available_features.add("tokenizers")
+
 if os.path.exists(os.path.join(config.cuda_path, "bin", "ptxas")):
     config.available_features.add("ptxas")
     config.environment["CUDA_HOME"] = config.cuda_path

@@ -77,9 +77,12 @@ llvm::Expected<std::optional<std::map<std::string, CheckpointTensor>>>
 readCheckpoint(const std::string &dir);
 
 struct ImportOptions {
-  /// Tokens per prefill call (a prompt is prefilled in chunks of this many,
-  /// the rest one token at a time by `decode`).
-  int64_t prefillTokens = 16;
+  /// Tokens per prefill call: 0 (kDynamicTokens) compiles one prefill for
+  /// any count in [1, max_seq_len], a dynamic token dimension; P > 0 a
+  /// static one (a prompt is then prefilled in chunks of P, the rest one
+  /// token at a time by `decode`).
+  static constexpr int64_t kDynamicTokens = 0;
+  int64_t prefillTokens = kDynamicTokens;
   /// Rows of every layer's latent cache (max_seq_len).
   int64_t maxSeqLen = 4096;
   /// bf16 (the checkpoint's) or f32 activations and caches.

@@ -82,7 +82,8 @@ def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::affine::AffineDialect"];
 }
 
 def Dsv3OutlineLayerParameters : Pass<"dsv3-outline-layer-parameters",
@@ -182,6 +183,24 @@ def Dsv3DropStateResults : Pass<"dsv3-drop-state-results",
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def Dsv3ResultsToOutParams : Pass<"dsv3-results-to-out-params",
+                                  "::mlir::ModuleOp"> {
+  let summary = "Entry results (and static helper results) become out-params";
+  let description = [{
+    Upstream `buffer-results-to-out-params` (static allocations hoisted, so
+    a result computed into a fresh buffer is written straight into the
+    caller's), applied to every public function and to private functions
+    whose memref results are all statically shaped. A private function that
+    returns a dynamically shaped buffer (a layer of a prefill over a dynamic
+    token count) keeps returning it: only its caller knows the size once the
+    callee has run, and upstream refuses dynamic out-params. A public entry
+    with a dynamically shaped result (all-token logits of a dynamic prefill)
+    gets an out-param of that type, filled by a copy: the runtime sizes
+    outputs from the inputs.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // dsv3 -> linalg (lib/Conversion)
 //===----------------------------------------------------------------------===//
@@ -225,7 +244,7 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect", "::mlir::affine::AffineDialect"
   ];
 }
 

@@ -2,20 +2,28 @@
 //
 // The module an imported checkpoint becomes:
 //
-//   func.func private @dense_layer_s<S>(hidden [1,S,H], positions [1,S],
+//   func.func private @dense_layer<S>(hidden [1,S,H], positions [1,S],
 //       c_kv [1,L,R], k_pe [1,L,D], start_pos [1], kv_len [1])
 //       -> (hidden, c_kv, k_pe)
-//   func.func private @moe_layer_s<S>(...)           (same signature)
-//   func.func private @embed_s<S>(input_ids [1,S]) -> hidden
-//   func.func private @head_s<S>(hidden) -> logits  (model.norm, lm_head)
-//   func.func @prefill(input_ids [1,P], positions [1,P], start_pos, kv_len,
+//   func.func private @moe_layer<S>(...)           (same signature)
+//   func.func private @embed<S>(input_ids [1,S]) -> hidden
+//   func.func private @head<S>(hidden) -> logits  (model.norm, lm_head)
+//   func.func @prefill(input_ids [1,?], positions [1,?], start_pos, kv_len,
 //                      caches of every layer) -> (logits, caches)
-//   func.func @decode (input_ids [1,1], ...)        (same, one token)
+//   func.func @decode (input_ids [1,1], ...)       (same, one token)
+//
+// <S> is `_s1` for the one-token functions of decode and empty for the
+// dynamic token count of prefill (or `_s<P>` for a static --prefill-tokens).
 //
 // A layer function reads its weights as dsv3.parameter ops named
 // `model.layers.{layer}.…`; each call carries `dsv3.layer = l`, and
 // dsv3-outline-layer-parameters passes layer l's weights in. So each kind of
 // layer is compiled once per token count, whatever the depth.
+//
+// The token count of prefill is a dynamic dimension: the entry's input_ids,
+// positions (and all-token logits) carry `dsv3.dynamic_dims` naming it
+// `tokens`, with its range, so that the runtime checks a call's sizes and
+// sizes its outputs (docs/runtime-abi.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +31,7 @@
 
 #include "dsv3/IR/Dsv3Ops.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -68,8 +77,11 @@ public:
              b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(o.maxSeqLen)),
              b.getNamedAttr("prefill_tokens",
                             b.getI64IntegerAttr(o.prefillTokens))}));
+    int64_t p = o.prefillTokens == ImportOptions::kDynamicTokens
+                    ? ShapedType::kDynamic
+                    : o.prefillTokens;
     b.setInsertionPointToEnd(module->getBody());
-    buildEntry(*module, "prefill", o.prefillTokens, o.allLogits);
+    buildEntry(*module, "prefill", p, o.allLogits);
     buildEntry(*module, "decode", 1, false);
     return module;
   }
@@ -88,10 +100,14 @@ private:
     return RMSNormOp::create(b, loc, x.getType(), x, w,
                              b.getF32FloatAttr(float(c.rmsNormEps)));
   }
+  /// The suffix of the private functions for `s` tokens.
+  static std::string suffix(int64_t s) {
+    return ShapedType::isDynamic(s) ? "" : llvm::formatv("_s{0}", s).str();
+  }
   Value add(Value x, Value y) {
     auto t = cast<RankedTensorType>(x.getType());
-    Value init =
-        tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
+    Value init = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, x), t.getElementType());
     return linalg::AddOp::create(b, loc, ValueRange{x, y}, ValueRange{init})
         .getResult(0);
   }
@@ -104,7 +120,8 @@ private:
 
   func::FuncOp getOrBuildLayer(ModuleOp module, bool isDense, int64_t s) {
     std::string name =
-        llvm::formatv("{0}_layer_s{1}", isDense ? "dense" : "moe", s).str();
+        llvm::formatv("{0}_layer{1}", isDense ? "dense" : "moe", suffix(s))
+            .str();
     if (auto f = module.lookupSymbol<func::FuncOp>(name))
       return f;
     OpBuilder::InsertionGuard guard(b);
@@ -240,10 +257,40 @@ private:
     bounds(
         0, c.vocabSize - 1,
         llvm::formatv("embedding indexes a table of {0} tokens", c.vocabSize));
-    bounds(2, o.maxSeqLen - s,
-           llvm::formatv("{0} writes {1} row(s) from start_pos into caches of "
-                         "max_seq_len {2}",
-                         name, s, o.maxSeqLen));
+    if (ShapedType::isDynamic(s)) {
+      // One symbol, `tokens`, for the dynamic dimension of the token inputs
+      // (and of all-token logits); start_pos + tokens <= max_seq_len.
+      auto dynamic = [&](int64_t dim, bool withRange) {
+        SmallVector<NamedAttribute> d = {
+            b.getNamedAttr("dim", b.getI64IntegerAttr(dim)),
+            b.getNamedAttr("symbol", b.getStringAttr("tokens"))};
+        if (withRange) {
+          d.push_back(b.getNamedAttr("min", b.getI64IntegerAttr(1)));
+          d.push_back(b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)));
+        }
+        return b.getArrayAttr({b.getDictionaryAttr(d)});
+      };
+      f.setArgAttr(0, "dsv3.dynamic_dims", dynamic(1, true));
+      f.setArgAttr(1, "dsv3.dynamic_dims", dynamic(1, true));
+      if (all)
+        f.setResultAttr(0, "dsv3.dynamic_dims", dynamic(0, false));
+      f.setArgAttr(
+          2, "dsv3.bounds",
+          b.getDictionaryAttr(
+              {b.getNamedAttr("min", b.getI64IntegerAttr(0)),
+               b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)),
+               b.getNamedAttr("minus", b.getStringAttr("tokens")),
+               b.getNamedAttr(
+                   "why", b.getStringAttr(llvm::formatv(
+                              "{0} writes `tokens` rows from start_pos into "
+                              "caches of max_seq_len {1}",
+                              name, o.maxSeqLen)))}));
+    } else {
+      bounds(2, o.maxSeqLen - s,
+             llvm::formatv("{0} writes {1} row(s) from start_pos into caches "
+                           "of max_seq_len {2}",
+                           name, s, o.maxSeqLen));
+    }
     bounds(3, o.maxSeqLen,
            llvm::formatv("{0} reads kv_len rows of caches of max_seq_len {1}",
                          name, o.maxSeqLen));
@@ -307,7 +354,7 @@ private:
   func::FuncOp getOrBuildEmbed(ModuleOp module, int64_t s) {
     auto hType = ty({1, s, c.hiddenSize}, act);
     return getOrBuildFunction(
-        module, llvm::formatv("embed_s{0}", s).str(),
+        module, "embed" + suffix(s),
         b.getFunctionType({ty({1, s}, i64)}, {hType}), [&](Block *body) {
           return EmbeddingOp::create(b, loc, hType, embedTable(),
                                      body->getArgument(0))
@@ -327,7 +374,7 @@ private:
     auto logitsType =
         all ? ty({s, v}, b.getF32Type()) : ty({1, v}, b.getF32Type());
     return getOrBuildFunction(
-        module, llvm::formatv("head_s{0}{1}", s, all ? "_all" : "").str(),
+        module, "head" + suffix(s) + (all ? "_all" : ""),
         b.getFunctionType({ty({1, s, c.hiddenSize}, act)}, {logitsType}),
         [&](Block *body) {
           Value h = rmsNorm(body->getArgument(0),
@@ -339,8 +386,15 @@ private:
                 SmallVector<ReassociationIndices>{{0, 1}, {2}});
           } else {
             // The last token's hidden state, [1, H].
-            SmallVector<OpFoldResult> offsets = {
-                b.getIndexAttr(0), b.getIndexAttr(s - 1), b.getIndexAttr(0)};
+            OpFoldResult last = b.getIndexAttr(s - 1);
+            if (ShapedType::isDynamic(s))
+              last = arith::SubIOp::create(
+                         b, loc,
+                         tensor::DimOp::create(b, loc, body->getArgument(0), 1),
+                         arith::ConstantIndexOp::create(b, loc, 1))
+                         .getResult();
+            SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), last,
+                                                 b.getIndexAttr(0)};
             SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
                                                b.getIndexAttr(1),
                                                b.getIndexAttr(c.hiddenSize)};
@@ -374,12 +428,13 @@ mlir::dsv3::import::buildModel(MLIRContext *ctx, const ModelConfig &config,
   if (options.maxSeqLen < 1 || options.maxSeqLen > (int64_t{1} << 24))
     return fail(llvm::formatv("--max-seq-len={0} is outside [1, 16777216]",
                               options.maxSeqLen));
-  if (options.prefillTokens < 1 || options.prefillTokens > options.maxSeqLen)
-    return fail(llvm::formatv("--prefill-tokens={0} is outside [1, "
-                              "max_seq_len = {1}]",
+  if (options.prefillTokens != ImportOptions::kDynamicTokens &&
+      (options.prefillTokens < 1 || options.prefillTokens > options.maxSeqLen))
+    return fail(llvm::formatv("--prefill-tokens={0} is neither 0 (dynamic) "
+                              "nor in [1, max_seq_len = {1}]",
                               options.prefillTokens, options.maxSeqLen));
-  ctx->loadDialect<Dsv3Dialect, func::FuncDialect, linalg::LinalgDialect,
-                   tensor::TensorDialect>();
+  ctx->loadDialect<Dsv3Dialect, arith::ArithDialect, func::FuncDialect,
+                   linalg::LinalgDialect, tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModelBuilder(ctx, config, options).build();
   // The ops' verifiers check the config combinations dsv3 cannot run (e.g.
   // a router whose top-k exceeds the experts of the kept groups).

@@ -27,10 +27,7 @@ void mlir::dsv3::addBufferization(OpPassManager &pm) {
   // updated in place; they leave the signature before results become
   // out-params.
   pm.addNestedPass<func::FuncOp>(createDsv3DropStateResults());
-  bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.hoistStaticAllocs = true;
-  outParams.modifyPublicFunctions = true;
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createDsv3ResultsToOutParams());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::BufferDeallocationPipelineOptions dealloc;

@@ -303,6 +303,30 @@ dsv3rt_status dsv3rt_module_bind_entry_parameters(dsv3rt_module *module,
   });
 }
 
+dsv3rt_status dsv3rt_module_set_bind_progress(dsv3rt_module *module,
+                                              dsv3rt_bind_progress_fn fn,
+                                              void *user_data) {
+  return guard([&] {
+    require(module, "module is NULL");
+    if (!fn) {
+      module->module->setBindProgress({});
+      return;
+    }
+    module->module->setBindProgress([fn, user_data](const BindProgress &p) {
+      dsv3rt_bind_progress c;
+      c.files_done = p.files.filesDone;
+      c.files_total = p.files.filesKnown;
+      c.file_bytes_done = p.files.bytesDone;
+      c.file_bytes_total = p.files.bytesKnown;
+      c.parameters_done = p.parametersDone;
+      c.parameters_total = p.parametersTotal;
+      c.parameter_bytes_done = p.parameterBytesDone;
+      c.parameter_bytes_total = p.parameterBytesTotal;
+      fn(&c, user_data);
+    });
+  });
+}
+
 dsv3rt_status dsv3rt_module_call(dsv3rt_module *module, size_t entry,
                                  dsv3rt_tensor *const *inputs,
                                  size_t input_count, dsv3rt_tensor **outputs,

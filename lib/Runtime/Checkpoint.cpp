@@ -41,13 +41,16 @@ std::string inQuotes(std::string_view s) {
 
 } // namespace
 
-Checkpoint::Checkpoint(const std::vector<std::string> &paths) {
+Checkpoint::Checkpoint(const std::vector<std::string> &paths,
+                       CheckpointProgressFn progress)
+    : progressFn_(std::move(progress)) {
   for (const std::string &p : paths) {
     if (isDirectory(p)) {
       addDirectory(p);
     } else if (endsWith(p, ".json")) {
       addIndex(p);
     } else {
+      plan({p});
       addTensors(openFile(p));
       searched_.push_back(p);
     }
@@ -66,8 +69,27 @@ std::string Checkpoint::searched() const {
   return s.empty() ? "no files" : s;
 }
 
+void Checkpoint::plan(const std::vector<std::string> &files) {
+  if (!progressFn_)
+    return;
+  for (const std::string &f : files) {
+    // Only for the byte count: a file that cannot be read is reported when
+    // it is opened.
+    struct stat st;
+    if (::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      progress_.bytesKnown += static_cast<uint64_t>(st.st_size);
+  }
+  progress_.filesKnown += files.size();
+  progressFn_(progress_);
+}
+
 const SafetensorsFile &Checkpoint::openFile(const std::string &path) {
   files_.push_back(std::make_unique<SafetensorsFile>(path));
+  if (progressFn_) {
+    ++progress_.filesDone;
+    progress_.bytesDone += files_.back()->fileSize();
+    progressFn_(progress_);
+  }
   return *files_.back();
 }
 
@@ -157,10 +179,14 @@ void Checkpoint::addIndex(const std::string &path) {
   // Each shard is mapped once and must hold exactly its tensors. Nothing is
   // added to the lookup until the whole index checks out.
   const fs::path directory = fs::path(path).parent_path();
+  std::vector<std::string> shardPaths;
+  for (const std::string *shard : shardNames)
+    shardPaths.push_back((directory / *shard).string());
+  plan(shardPaths);
   std::vector<const SafetensorsFile *> shards;
   for (size_t number = 0; number < shardNames.size(); ++number) {
     const std::string &shard = *shardNames[number];
-    const std::string shardPath = (directory / shard).string();
+    const std::string &shardPath = shardPaths[number];
     if (doesNotExist(shardPath))
       fail(path + ": weight_map[" + inQuotes(assigned[number].front()) +
            "] names shard " + inQuotes(shard) + ", which does not exist (" +
@@ -214,6 +240,7 @@ void Checkpoint::addDirectory(const std::string &path) {
     fail(path + ": checkpoint directory has neither " +
          std::string(kCheckpointIndexName) + " nor any *.safetensors file");
   std::sort(shards.begin(), shards.end());
+  plan(shards);
   for (const std::string &shard : shards)
     addTensors(openFile(shard));
   searched_.push_back(

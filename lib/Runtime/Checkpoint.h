@@ -8,6 +8,7 @@
 
 #include "Safetensors.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,15 @@ namespace dsv3rt::impl {
 inline constexpr std::string_view kCheckpointIndexName =
     "model.safetensors.index.json";
 
+// How far opening a checkpoint has come: safetensors files mapped so far and
+// their sizes, out of the files known so far (an index's shards or a
+// directory's files become known when it is read; paths are read in order).
+struct CheckpointProgress {
+  size_t filesDone = 0, filesKnown = 0;
+  uint64_t bytesDone = 0, bytesKnown = 0;
+};
+using CheckpointProgressFn = std::function<void(const CheckpointProgress &)>;
+
 class Checkpoint {
 public:
   // Opens every path, in order:
@@ -31,8 +41,10 @@ public:
   //    exactly the tensors the index assigns to it;
   //  * any other file: a safetensors file.
   // A tensor name found in two files is an error. Throws Error naming the
-  // file (and the tensor or index key) at fault.
-  explicit Checkpoint(const std::vector<std::string> &paths);
+  // file (and the tensor or index key) at fault. `progress`, if set, is
+  // called when a path's files become known and after each file is mapped.
+  explicit Checkpoint(const std::vector<std::string> &paths,
+                      CheckpointProgressFn progress = {});
   Checkpoint(const Checkpoint &) = delete;
   Checkpoint &operator=(const Checkpoint &) = delete;
 
@@ -53,6 +65,8 @@ public:
   std::string searched() const;
 
 private:
+  // Counts the files about to be opened (and their sizes) for progress.
+  void plan(const std::vector<std::string> &files);
   const SafetensorsFile &openFile(const std::string &path);
   void addTensors(const SafetensorsFile &file);
   void addIndex(const std::string &path);
@@ -62,6 +76,8 @@ private:
   // Keys view the names owned by files_ (heap objects that never move).
   std::unordered_map<std::string_view, Located> tensors_;
   std::vector<std::string> searched_;
+  CheckpointProgressFn progressFn_;
+  CheckpointProgress progress_;
 };
 
 } // namespace dsv3rt::impl

@@ -74,7 +74,9 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   for (const ArgInfo &a : entry.args)
     outputCount += a.role == DSV3_ROLE_OUTPUT;
   outputs.reserve(outputCount);
-  std::vector<const uint8_t *> hostData = gatherArgs(entry, inputs, outputs);
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<const uint8_t *> hostData =
+      gatherArgs(entry, inputs, outputs, shapes);
 
   if (!deviceParameters_) {
     auto params = std::make_unique<DeviceParameters>(*d);
@@ -102,7 +104,7 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
       devicePtrs.push_back(states_.deviceData(states_.get(a.name), *d));
       continue;
     }
-    uint64_t bytes = *checkedByteSize(a.dtype, a.shape);
+    uint64_t bytes = *checkedByteSize(a.dtype, shapes[i]);
     temporaries.push_back(std::make_unique<DeviceBuffer>(*d, bytes));
     if (a.role == DSV3_ROLE_INPUT && bytes)
       checkOrThrow(
@@ -114,8 +116,7 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<void *> args;
   for (size_t i = 0; i < entry.args.size(); ++i)
-    descriptors.push_back(
-        makeDescriptor(asPointer(devicePtrs[i]), entry.args[i].shape));
+    descriptors.push_back(makeDescriptor(asPointer(devicePtrs[i]), shapes[i]));
   for (std::vector<int64_t> &desc : descriptors)
     args.push_back(desc.data());
   fn(args.data());

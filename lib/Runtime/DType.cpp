@@ -220,7 +220,8 @@ bool storeFloat(DType t, double v, void *p) {
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? "," : "") + std::to_string(shape[i]);
+    s += (i ? "," : "") +
+         (shape[i] == -1 ? std::string("?") : std::to_string(shape[i]));
   return s + "]";
 }
 

@@ -291,11 +291,12 @@ Generator::Generator(Session &session, Module &module)
     for (const dsv3rt_arg_info *a : found)
       if (!a || a->dtype != DSV3_DTYPE_I64)
         wrong();
-    if (tokens < 0) { // prefill: P from input_ids
+    if (tokens < 0) { // prefill: P from input_ids, -1 when dynamic
       if (found[0]->rank != 2 || found[0]->shape[0] != 1 ||
-          found[0]->shape[1] < 1)
+          (found[0]->shape[1] < 1 && found[0]->shape[1] != -1))
         wrong();
       tokens = found[0]->shape[1];
+      dynamicPrefill_ = tokens == -1;
     }
     if (!isShape(*found[0], {1, tokens}) || !isShape(*found[1], {1, tokens}) ||
         !isShape(*found[2], {1}) || !isShape(*found[3], {1}))
@@ -305,6 +306,7 @@ Generator::Generator(Session &session, Module &module)
         logits.shape[1] < 1 ||
         (logits.shape[0] != 1 && logits.shape[0] != tokens))
       wrong();
+    // -1: one row per token of a dynamic call.
     entry.logitRows = logits.shape[0];
     if (V_ && logits.shape[1] != V_)
       fail("the module's prefill returns " + std::to_string(V_) +
@@ -334,7 +336,7 @@ Generator::Generator(Session &session, Module &module)
   P_ = inspect("prefill", prefill_, -1);
   inspect("decode", decode_, 1);
   L_ = cacheRows;
-  if (P_ > L_)
+  if (!dynamicPrefill_ && P_ > L_)
     fail("the module's prefill takes " + std::to_string(P_) +
          " tokens but its caches hold only " + std::to_string(L_) + " rows");
 }
@@ -366,8 +368,9 @@ std::vector<float> Generator::call(bool usePrefill, const int64_t *ids,
   dsv3rt_tensor *raw = nullptr;
   check(dsv3rt_module_call(module_.get(), e.index, inputs, 4, &raw, 1));
   Tensor logits(raw);
+  const int64_t rows = e.logitRows == -1 ? count : e.logitRows;
   const float *data = static_cast<const float *>(logits.data()) +
-                      (e.logitRows - 1) * V_; // the last token's row
+                      (rows - 1) * V_; // the last token's row
   position_ += count;
   return std::vector<float>(data, data + V_);
 }
@@ -387,6 +390,11 @@ std::vector<float> Generator::prefill(const std::vector<int64_t> &ids) {
          std::to_string(L_) + " of the module");
   std::vector<float> logits;
   int64_t done = 0;
+  if (dynamicPrefill_) {
+    for (; done < n; done += std::min(n - done, chunk()))
+      logits = call(true, ids.data() + done, std::min(n - done, chunk()));
+    return logits;
+  }
   for (; n - done >= P_; done += P_)
     logits = call(true, ids.data() + done, P_);
   for (; done < n; ++done)
@@ -446,8 +454,9 @@ GenerateResult Generator::generate(const std::vector<int64_t> &prompt,
     reset();
   GenerateResult r;
   r.promptTokens = static_cast<int64_t>(prompt.size());
-  r.prefillCalls = r.promptTokens / P_;
-  r.prefillDecodeCalls = r.promptTokens % P_;
+  r.prefillCalls = dynamicPrefill_ ? (r.promptTokens + chunk() - 1) / chunk()
+                                   : r.promptTokens / P_;
+  r.prefillDecodeCalls = dynamicPrefill_ ? 0 : r.promptTokens % P_;
   const clock::time_point start = clock::now();
   std::vector<float> logits = prefill(prompt);
   r.prefillSeconds = seconds(start, clock::now());

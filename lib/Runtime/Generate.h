@@ -14,6 +14,7 @@
 
 #include "dsv3/Runtime/dsv3rt.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -140,12 +141,19 @@ public:
   // Reads P, V and L from the metadata; throws Error unless the module has
   //   prefill(input_ids i64[1,P], positions i64[1,P], start_pos i64[1],
   //           kv_len i64[1]) -> logits f32[1,V] or f32[P,V]
+  // (P dynamic, -1, for any token count: prompts then go in one call, or in
+  // chunks of kMaxPrefillChunk),
   //   decode (input_ids i64[1,1], positions i64[1,1], start_pos i64[1],
   //           kv_len i64[1]) -> logits f32[1,V]
   // and KV cache states of shape [1, L, ...] (all with the same L >= P).
   Generator(Session &session, Module &module);
 
-  int64_t prefillTokens() const { return P_; }   // P
+  // Tokens per prefill call: P, or the chunk limit for a dynamic prefill.
+  int64_t prefillTokens() const { return dynamicPrefill_ ? chunk() : P_; }
+  bool dynamicPrefill() const { return dynamicPrefill_; }
+  // A dynamic prefill takes prompts in chunks of at most this many tokens,
+  // which bounds the attention scores' memory ([heads, chunk, max_seq_len]).
+  static constexpr int64_t kMaxPrefillChunk = 512;
   int64_t vocabSize() const { return V_; }       // V
   int64_t maxSeqLen() const { return L_; }       // L
   int64_t position() const { return position_; } // tokens cached so far
@@ -191,6 +199,8 @@ private:
   Module &module_;
   Entry prefill_, decode_;
   int64_t P_ = 0, V_ = 0, L_ = 0;
+  bool dynamicPrefill_ = false;
+  int64_t chunk() const { return std::min(kMaxPrefillChunk, L_); }
   int64_t position_ = 0;
   std::vector<int64_t> eos_;
 };

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 
 using json = nlohmann::json;
@@ -95,6 +96,7 @@ void parseStacked(Validator &v, const json &aj, ArgInfo &arg,
 // Optional "bounds": {"min": int64, "max": int64, "why": string} on an i32 or
 // i64 input.
 void parseBounds(Validator &v, const json &aj, ArgInfo &arg,
+                 const std::map<std::string, int64_t> &symbols,
                  const std::string &where) {
   auto it = aj.find("bounds");
   if (it == aj.end())
@@ -125,7 +127,82 @@ void parseBounds(Validator &v, const json &aj, ArgInfo &arg,
   if (bounds.min > bounds.max)
     v.error(bwhere, "min " + std::to_string(bounds.min) + " > max " +
                         std::to_string(bounds.max));
+  if (b.contains("minus")) {
+    bounds.minus = v.string(b, "minus", bwhere);
+    if (!symbols.count(bounds.minus))
+      v.error(bwhere, "minus \"" + bounds.minus +
+                          "\" is not a dynamic dimension of an earlier input");
+  }
   arg.bounds = std::move(bounds);
+}
+
+// "dynamic_dims": [{"dim", "symbol", "min", "max"}] naming each -1 of the
+// shape; inputs define symbols (with their range), outputs use them.
+void parseDynamicDims(Validator &v, const json &aj, ArgInfo &arg,
+                      std::map<std::string, int64_t> &symbols,
+                      const std::string &where) {
+  auto it = aj.find("dynamic_dims");
+  if (it != aj.end()) {
+    if (!it->is_array())
+      v.error(where, std::string("field \"dynamic_dims\" must be array, got ") +
+                         it->type_name());
+    if (arg.role != DSV3_ROLE_INPUT && arg.role != DSV3_ROLE_OUTPUT)
+      v.error(where, std::string("\"dynamic_dims\" on a ") +
+                         roleName(arg.role) + " (only inputs and outputs)");
+    std::string dwhere = where + "dynamic_dims: ";
+    for (const json &dj : *it) {
+      if (!dj.is_object())
+        v.error(dwhere, "expected objects");
+      auto integer = [&](const char *name) {
+        const json &f =
+            v.field(dj, name, json::value_t::number_integer, dwhere);
+        if (f.is_number_unsigned() && f.get<uint64_t>() > INT64_MAX)
+          v.error(dwhere, std::string(name) + " " + f.dump() +
+                              " does not fit in int64");
+        return f.get<int64_t>();
+      };
+      DynamicDim d;
+      int64_t dim = integer("dim");
+      if (dim < 0 || dim >= static_cast<int64_t>(arg.shape.size()) ||
+          arg.shape[dim] != -1)
+        v.error(dwhere, "dim " + std::to_string(dim) +
+                            " is not a -1 of the shape " +
+                            shapeString(arg.shape));
+      d.dim = static_cast<size_t>(dim);
+      for (const DynamicDim &o : arg.dynamicDims)
+        if (o.dim == d.dim)
+          v.error(dwhere, "dim " + std::to_string(dim) + " is named twice");
+      d.symbol = v.string(dj, "symbol", dwhere);
+      if (d.symbol.empty())
+        v.error(dwhere, "empty symbol");
+      if (arg.role == DSV3_ROLE_INPUT) {
+        d.min = integer("min");
+        d.max = integer("max");
+        if (d.min < 0 || d.min > d.max)
+          v.error(dwhere, "range [" + std::to_string(d.min) + ", " +
+                              std::to_string(d.max) + "] of \"" + d.symbol +
+                              "\" is empty or negative");
+        auto [s, inserted] = symbols.emplace(d.symbol, d.max);
+        if (!inserted && s->second != d.max)
+          v.error(dwhere,
+                  "symbol \"" + d.symbol + "\" has two different ranges");
+      } else if (!symbols.count(d.symbol)) {
+        v.error(dwhere, "symbol \"" + d.symbol +
+                            "\" is not defined by an earlier input");
+      }
+      arg.dynamicDims.push_back(std::move(d));
+    }
+  }
+  for (size_t i = 0; i < arg.shape.size(); ++i) {
+    if (arg.shape[i] != -1)
+      continue;
+    bool named = false;
+    for (const DynamicDim &d : arg.dynamicDims)
+      named |= d.dim == i;
+    if (!named)
+      v.error(where, "dimension " + std::to_string(i) +
+                         " is dynamic (-1) but no dynamic_dims entry names it");
+  }
 }
 
 } // namespace
@@ -170,6 +247,8 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
       v.error(where, "empty symbol");
     const json &args = v.field(ej, "args", json::value_t::array, where);
     std::set<std::string> argNames;
+    // Symbols of the dynamic dimensions the inputs define -> their max.
+    std::map<std::string, int64_t> symbols;
     for (size_t a = 0; a < args.size(); ++a) {
       std::string awhere = where + "args[" + std::to_string(a) + "]: ";
       const json &aj = args[a];
@@ -203,17 +282,19 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
         int64_t dim = d.get<int64_t>();
         if (d.is_number_unsigned() && d.get<uint64_t>() > INT64_MAX)
           v.error(awhere, "shape dimension " + d.dump() + " is too large");
-        if (dim == -1)
-          v.error(awhere, "dynamic dimension (-1) is not supported by ABI v" +
-                              std::to_string(DSV3_ABI_VERSION));
-        if (dim < 0)
+        if (dim < -1)
           v.error(awhere, "negative shape dimension " + d.dump());
         arg.shape.push_back(dim);
       }
-      if (!checkedByteSize(arg.dtype, arg.shape))
-        v.error(awhere, "shape " + shapeString(arg.shape) + " overflows");
+      parseDynamicDims(v, aj, arg, symbols, awhere);
+      // The largest buffer the argument can need must be addressable.
+      std::vector<int64_t> largest = arg.shape;
+      for (const DynamicDim &d : arg.dynamicDims)
+        largest[d.dim] = symbols.at(d.symbol);
+      if (!checkedByteSize(arg.dtype, largest))
+        v.error(awhere, "shape " + shapeString(largest) + " overflows");
       parseStacked(v, aj, arg, awhere);
-      parseBounds(v, aj, arg, awhere);
+      parseBounds(v, aj, arg, symbols, awhere);
       entry.args.push_back(std::move(arg));
     }
     md.entries.push_back(std::move(entry));

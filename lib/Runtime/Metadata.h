@@ -11,11 +11,23 @@
 
 namespace dsv3rt::impl {
 
-// "bounds" of an integer input: every element must lie in [min, max].
+// "bounds" of an integer input: every element must lie in [min, max], or in
+// [min, max - size] where `minus` names a dynamic dimension's symbol.
 struct InputBounds {
   int64_t min = 0;
   int64_t max = 0;
-  std::string why; // the producer's reason, "" if none
+  std::string why;   // the producer's reason, "" if none
+  std::string minus; // symbol of a dynamic dimension, "" if none
+};
+
+// A dynamic dimension (shape[dim] == -1) of an input or output, named by a
+// symbol: the inputs that share a symbol must agree on its size, which lies
+// in [min, max] (inputs); outputs take the size their symbol has.
+struct DynamicDim {
+  size_t dim = 0;
+  std::string symbol;
+  int64_t min = 0;
+  int64_t max = 0;
 };
 
 struct ArgInfo {
@@ -25,7 +37,8 @@ struct ArgInfo {
   std::vector<int64_t> shape;
   // Parameter bound from shape[0] per-expert tensors: name holds "{e}" once.
   bool stacked = false;
-  std::optional<InputBounds> bounds; // inputs of dtype i32/i64 only
+  std::optional<InputBounds> bounds;   // inputs of dtype i32/i64 only
+  std::vector<DynamicDim> dynamicDims; // inputs and outputs only
 };
 
 struct EntryInfo {

@@ -140,9 +140,10 @@ void Module::declareStates() {
   states_.declare(declarations);
 }
 
-Module::Parameter Module::bindOne(const ArgInfo &a,
-                                  const Checkpoint &checkpoint,
-                                  const std::string &searched) const {
+Module::Parameter
+Module::bindOne(const ArgInfo &a, const Checkpoint &checkpoint,
+                const std::string &searched,
+                const std::function<void(uint64_t)> &copied) const {
   Parameter p;
   if (!a.stacked) {
     const Checkpoint::Located *found = checkpoint.find(a.name);
@@ -199,10 +200,12 @@ Module::Parameter Module::bindOne(const ArgInfo &a,
   }
   // Otherwise gather once, at bind time.
   p.owned = std::make_unique<HostTensor>(a.dtype, a.shape);
-  for (size_t e = 0; e < tensors.size(); ++e)
+  for (size_t e = 0; e < tensors.size(); ++e) {
     if (bytesPerExpert)
       std::memcpy(p.owned->data() + e * bytesPerExpert, tensors[e]->data,
                   bytesPerExpert);
+    copied(bytesPerExpert);
+  }
   p.data = p.owned->data();
   p.size = p.owned->byteSize();
   return p;
@@ -213,17 +216,46 @@ void Module::bindParameters(const std::vector<std::string> &paths,
   if (onlyEntry && *onlyEntry >= metadata_.entries.size())
     fail(path_ + ": entry index " + std::to_string(*onlyEntry) +
          " out of range");
-  auto checkpoint = std::make_unique<Checkpoint>(paths);
+  BindProgress progress;
+  auto report = [&] {
+    if (bindProgress_)
+      bindProgress_(progress);
+  };
+  CheckpointProgressFn onFile;
+  if (bindProgress_)
+    onFile = [&](const CheckpointProgress &files) {
+      progress.files = files;
+      report();
+    };
+  auto checkpoint = std::make_unique<Checkpoint>(paths, onFile);
   const std::string searched = checkpoint->searched();
-  std::map<std::string, Parameter> params;
+  // Each parameter once (entries share them), in entry order.
+  std::vector<const ArgInfo *> toBind;
+  std::set<std::string> seen;
   for (size_t ei = 0; ei < metadata_.entries.size(); ++ei) {
     if (onlyEntry && ei != *onlyEntry)
       continue;
-    for (const ArgInfo &a : metadata_.entries[ei].args) {
-      if (a.role != DSV3_ROLE_PARAMETER || params.count(a.name))
-        continue;
-      params[a.name] = bindOne(a, *checkpoint, searched);
-    }
+    for (const ArgInfo &a : metadata_.entries[ei].args)
+      if (a.role == DSV3_ROLE_PARAMETER && seen.insert(a.name).second) {
+        toBind.push_back(&a);
+        progress.parameterBytesTotal +=
+            checkedByteSize(a.dtype, a.shape).value_or(0);
+      }
+  }
+  progress.parametersTotal = toBind.size();
+  report();
+  std::map<std::string, Parameter> params;
+  auto copied = [&](uint64_t bytes) {
+    progress.parameterBytesDone += bytes;
+    report();
+  };
+  for (const ArgInfo *a : toBind) {
+    const uint64_t before = progress.parameterBytesDone;
+    params[a->name] = bindOne(*a, *checkpoint, searched, copied);
+    ++progress.parametersDone;
+    progress.parameterBytesDone =
+        before + checkedByteSize(a->dtype, a->shape).value_or(0);
+    report();
   }
   deviceParameters_.reset(); // stale device copies of the old binding
   parameters_ = std::move(params);
@@ -247,8 +279,10 @@ std::string elementIndex(const std::vector<int64_t> &shape, uint64_t flat) {
 
 } // namespace
 
-void Module::checkInputs(const EntryInfo &entry,
-                         const std::vector<const HostTensor *> &inputs) const {
+std::map<std::string, int64_t>
+Module::checkInputs(const EntryInfo &entry,
+                    const std::vector<const HostTensor *> &inputs) const {
+  std::map<std::string, int64_t> symbols;
   size_t inputCount = 0;
   for (const ArgInfo &a : entry.args)
     inputCount += a.role == DSV3_ROLE_INPUT;
@@ -263,14 +297,37 @@ void Module::checkInputs(const EntryInfo &entry,
     if (!t)
       fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
            " (\"" + a.name + "\") is NULL");
-    if (t->dtype != a.dtype || t->shape != a.shape)
+    bool matches = t->dtype == a.dtype && t->shape.size() == a.shape.size();
+    for (size_t d = 0; matches && d < a.shape.size(); ++d)
+      matches = a.shape[d] == -1 || a.shape[d] == t->shape[d];
+    if (!matches)
       fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
            " (\"" + a.name + "\"): expected " + describe(a.dtype, a.shape) +
            ", got " + describe(t->dtype, t->shape));
+    for (const DynamicDim &d : a.dynamicDims) {
+      int64_t size = t->shape[d.dim];
+      if (size < d.min || size > d.max)
+        fail("entry \"" + entry.name + "\": input \"" + a.name +
+             "\" dimension " + std::to_string(d.dim) + " (" + d.symbol +
+             ") = " + std::to_string(size) + " is outside [" +
+             std::to_string(d.min) + ", " + std::to_string(d.max) + "]");
+      auto [it, inserted] = symbols.emplace(d.symbol, size);
+      if (!inserted && it->second != size)
+        fail("entry \"" + entry.name + "\": input \"" + a.name +
+             "\" dimension " + std::to_string(d.dim) + " (" + d.symbol +
+             ") = " + std::to_string(size) + " but an earlier input has " +
+             d.symbol + " = " + std::to_string(it->second));
+    }
     ++in;
     if (!a.bounds)
       continue;
-    const InputBounds &b = *a.bounds;
+    InputBounds b = *a.bounds;
+    if (!b.minus.empty()) {
+      // max - size: the range the other inputs of this call leave.
+      b.max -= symbols.at(b.minus);
+      b.why += (b.why.empty() ? "" : "; ") + std::string("with ") + b.minus +
+               " = " + std::to_string(symbols.at(b.minus));
+    }
     const uint64_t count = t->elementCount();
     for (uint64_t i = 0; i < count; ++i) {
       int64_t v;
@@ -284,7 +341,7 @@ void Module::checkInputs(const EntryInfo &entry,
       if (v >= b.min && v <= b.max)
         continue;
       std::string element =
-          a.shape.empty() ? "" : " element " + elementIndex(a.shape, i);
+          t->shape.empty() ? "" : " element " + elementIndex(t->shape, i);
       fail("entry \"" + entry.name + "\": input \"" + a.name + "\"" + element +
            " = " + std::to_string(v) + " is outside [" + std::to_string(b.min) +
            ", " + std::to_string(b.max) + "]" +
@@ -292,30 +349,37 @@ void Module::checkInputs(const EntryInfo &entry,
            "; the call was refused and nothing was written");
     }
   }
+  return symbols;
 }
 
 std::vector<const uint8_t *>
 Module::gatherArgs(const EntryInfo &entry,
                    const std::vector<const HostTensor *> &inputs,
-                   std::vector<HostTensor> &outputs) {
-  checkInputs(entry, inputs);
+                   std::vector<HostTensor> &outputs,
+                   std::vector<std::vector<int64_t>> &shapes) {
+  std::map<std::string, int64_t> symbols = checkInputs(entry, inputs);
   for (const ArgInfo &a : entry.args)
     if (a.role == DSV3_ROLE_PARAMETER && !parameters_.count(a.name))
       fail("entry \"" + entry.name + "\" needs parameter \"" + a.name +
            "\" but it is not bound (bind parameters from safetensors "
            "files first)");
   std::vector<const uint8_t *> data;
+  shapes.clear();
   size_t in = 0;
   for (const ArgInfo &a : entry.args) {
+    shapes.push_back(a.shape);
+    for (const DynamicDim &d : a.dynamicDims)
+      shapes.back()[d.dim] = symbols.at(d.symbol);
     switch (a.role) {
     case DSV3_ROLE_INPUT:
+      shapes.back() = inputs[in]->shape;
       data.push_back(inputs[in++]->data());
       break;
     case DSV3_ROLE_PARAMETER:
       data.push_back(parameters_.at(a.name).data);
       break;
     case DSV3_ROLE_OUTPUT:
-      outputs.emplace_back(a.dtype, a.shape);
+      outputs.emplace_back(a.dtype, shapes.back());
       data.push_back(outputs.back().data());
       break;
     case DSV3_ROLE_STATE:
@@ -343,11 +407,13 @@ Module::call(size_t entryIndex, const std::vector<const HostTensor *> &inputs) {
   for (const ArgInfo &a : entry.args)
     outputCount += a.role == DSV3_ROLE_OUTPUT;
   outputs.reserve(outputCount); // pointers into outputs must stay valid
-  std::vector<const uint8_t *> data = gatherArgs(entry, inputs, outputs);
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<const uint8_t *> data =
+      gatherArgs(entry, inputs, outputs, shapes);
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<void *> args;
   for (size_t i = 0; i < entry.args.size(); ++i)
-    descriptors.push_back(makeDescriptor(data[i], entry.args[i].shape));
+    descriptors.push_back(makeDescriptor(data[i], shapes[i]));
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());
   entryFns_[entryIndex](args.data());

@@ -9,6 +9,7 @@
 #include "State.h"
 #include "dsv3/Runtime/abi.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,16 @@
 namespace dsv3rt::impl {
 
 class DeviceParameters; // cuda copies of the bound parameters
+
+// How far a bind has come: the checkpoint's files mapped, then the
+// parameters bound (a gathered stacked parameter advances the bytes expert by
+// expert, since the copy is what takes the time).
+struct BindProgress {
+  CheckpointProgress files;
+  size_t parametersDone = 0, parametersTotal = 0;
+  uint64_t parameterBytesDone = 0, parameterBytesTotal = 0;
+};
+using BindProgressFn = std::function<void(const BindProgress &)>;
 
 class Module {
 public:
@@ -39,6 +50,8 @@ public:
   // Checkpoint).
   void bindParameters(const std::vector<std::string> &paths,
                       std::optional<size_t> onlyEntry = std::nullopt);
+  // Called during later binds (on the binding thread); empty: none.
+  void setBindProgress(BindProgressFn fn) { bindProgress_ = std::move(fn); }
   // Safetensors files mapped by the current binding; 0 when unbound.
   size_t boundFileCount() const {
     return checkpoint_ ? checkpoint_->files().size() : 0;
@@ -59,17 +72,24 @@ private:
 
   void checkParameterConsistency() const;
   void declareStates();
+  // `copied` is called with the bytes of each expert a stacked parameter
+  // gathers.
   Parameter bindOne(const ArgInfo &arg, const Checkpoint &checkpoint,
-                    const std::string &searched) const;
-  // Checks the inputs (count, dtype, shape, bounds) before anything runs.
-  void checkInputs(const EntryInfo &entry,
-                   const std::vector<const HostTensor *> &inputs) const;
+                    const std::string &searched,
+                    const std::function<void(uint64_t)> &copied) const;
+  // Checks the inputs (count, dtype, shape, dynamic sizes, bounds) before
+  // anything runs; returns the size of each dynamic-dimension symbol.
+  std::map<std::string, int64_t>
+  checkInputs(const EntryInfo &entry,
+              const std::vector<const HostTensor *> &inputs) const;
   // Host pointers of every argument (state: host sessions only, else
-  // nullptr); allocates the outputs.
+  // nullptr) and, in `shapes`, every argument's shape for this call
+  // (dynamic dimensions resolved); allocates the outputs.
   std::vector<const uint8_t *>
   gatherArgs(const EntryInfo &entry,
              const std::vector<const HostTensor *> &inputs,
-             std::vector<HostTensor> &outputs);
+             std::vector<HostTensor> &outputs,
+             std::vector<std::vector<int64_t>> &shapes);
   std::vector<HostTensor> callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
                                    const std::vector<const HostTensor *> &in);
 
@@ -82,6 +102,7 @@ private:
   std::unique_ptr<Checkpoint> checkpoint_; // the mapped files bound from
   std::map<std::string, Parameter> parameters_;
   std::unique_ptr<DeviceParameters> deviceParameters_;
+  BindProgressFn bindProgress_;
 };
 
 // Builds the row-major memref descriptor words for one argument (see abi.h).

@@ -31,6 +31,7 @@ public:
   explicit SafetensorsFile(const std::string &path);
 
   const std::string &path() const { return file_.path(); }
+  uint64_t fileSize() const { return file_.size(); }
   // In header order.
   const std::vector<SafetensorsTensor> &tensors() const { return tensors_; }
   // Logarithmic in the number of tensors; nullptr if absent.

@@ -55,13 +55,76 @@ struct Dsv3AnnotateABIPass
 
   /// JSON for one argument or result; fails with a diagnostic at `loc`.
   /// (json::Value keeps StringRefs by reference, hence the .str() copies.)
+  /// `dynamic` is the `dsv3.dynamic_dims` attribute of the argument or
+  /// result: each dynamic dimension named by a symbol, with its range on
+  /// inputs. `symbols` collects the symbols inputs define.
   FailureOr<llvm::json::Object> describe(Location loc, Type type,
-                                         StringRef name, StringRef role) {
+                                         StringRef name, StringRef role,
+                                         ArrayAttr dynamic,
+                                         llvm::StringSet<> &symbols) {
     auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || !tensor.hasStaticShape())
+    if (!tensor)
+      return emitError(loc) << "entry " << role << " '" << name
+                            << "' must be a ranked tensor, got " << type;
+    llvm::json::Array dims;
+    llvm::SmallDenseSet<int64_t> named;
+    for (Attribute a : dynamic ? dynamic.getValue() : ArrayRef<Attribute>{}) {
+      auto d = dyn_cast<DictionaryAttr>(a);
+      auto dim = d ? d.getAs<IntegerAttr>("dim") : IntegerAttr();
+      auto symbol = d ? d.getAs<StringAttr>("symbol") : StringAttr();
+      auto min = d ? d.getAs<IntegerAttr>("min") : IntegerAttr();
+      auto max = d ? d.getAs<IntegerAttr>("max") : IntegerAttr();
+      bool input = role == "input";
+      if (!dim || !symbol || symbol.getValue().empty() ||
+          (input && (!min || !max)))
+        return emitError(loc)
+               << "dsv3.dynamic_dims of entry " << role << " '" << name
+               << "' needs {dim, symbol" << (input ? ", min, max" : "")
+               << "} per dimension, got " << a;
+      int64_t i = dim.getInt();
+      if (i < 0 || i >= tensor.getRank() || !tensor.isDynamicDim(i) ||
+          !named.insert(i).second)
+        return emitError(loc) << "dsv3.dynamic_dims of entry " << role << " '"
+                              << name << "' names dimension " << i
+                              << ", which is not a dynamic dimension of "
+                              << type << " (or is named twice)";
+      llvm::json::Object o{{"dim", i}, {"symbol", symbol.getValue().str()}};
+      if (input) {
+        if (min.getInt() < 0 || min.getInt() > max.getInt())
+          return emitError(loc)
+                 << "entry input '" << name << "': dynamic dimension " << i
+                 << " has range [" << min.getInt() << ", " << max.getInt()
+                 << "]";
+        o["min"] = min.getInt();
+        o["max"] = max.getInt();
+        symbols.insert(symbol.getValue());
+      } else if (!symbols.contains(symbol.getValue())) {
+        return emitError(loc)
+               << "entry " << role << " '" << name << "': dynamic dimension "
+               << i << " is '" << symbol.getValue()
+               << "', which no input's dimension defines";
+      }
+      dims.push_back(std::move(o));
+    }
+    // The cuda pipeline moves every host allocation to the device, the
+    // deallocation bookkeeping of dynamically sized buffers included, which
+    // the host code then reads: not supported yet.
+    if (!tensor.hasStaticShape() && target == "cuda")
       return emitError(loc)
-             << "entry " << role << " '" << name
-             << "' must be a statically shaped tensor, got " << type;
+             << "entry " << role << " '" << name << "' is " << type
+             << ": the cuda target does not take dynamic dimensions yet "
+                "(import with a static --prefill-tokens=P)";
+    // Parameters and states are bound or allocated before any call, so only
+    // inputs, and outputs sized by them, may be dynamic.
+    for (int64_t i = 0, e = tensor.getRank(); i < e; ++i)
+      if (tensor.isDynamicDim(i) &&
+          (!named.contains(i) || (role != "input" && role != "output")))
+        return emitError(loc)
+               << "entry " << role << " '" << name
+               << "' must be statically shaped, except input dimensions "
+                  "(and output dimensions they size) named in "
+                  "dsv3.dynamic_dims; got "
+               << type;
     StringRef dtype = abiDType(tensor.getElementType());
     if (dtype.empty())
       return emitError(loc) << "entry " << role << " '" << name
@@ -69,11 +132,14 @@ struct Dsv3AnnotateABIPass
                             << ", which the module ABI cannot carry";
     llvm::json::Array shape;
     for (int64_t d : tensor.getShape())
-      shape.push_back(d);
-    return llvm::json::Object{{"name", name.str()},
-                              {"role", role.str()},
-                              {"dtype", dtype.str()},
-                              {"shape", std::move(shape)}};
+      shape.push_back(ShapedType::isDynamic(d) ? int64_t{-1} : d);
+    llvm::json::Object o{{"name", name.str()},
+                         {"role", role.str()},
+                         {"dtype", dtype.str()},
+                         {"shape", std::move(shape)}};
+    if (!dims.empty())
+      o["dynamic_dims"] = std::move(dims);
+    return o;
   }
 
   /// Ties each result marked `{dsv3.state = "<name>"}` to the argument of
@@ -153,6 +219,7 @@ struct Dsv3AnnotateABIPass
       if (failed(stateResults))
         return signalPassFailure();
       llvm::json::Array args;
+      llvm::StringSet<> symbols;
       // Inputs and states first, then parameters, then outputs: the order the
       // bufferized function has after buffer-results-to-out-params.
       for (bool params : {false, true}) {
@@ -175,14 +242,17 @@ struct Dsv3AnnotateABIPass
           if (auto n = func.getArgAttrOfType<StringAttr>(i, "dsv3.name"))
             name = n.str();
           StringRef role = params ? "parameter" : state ? "state" : "input";
-          auto d = describe(arg.getLoc(), arg.getType(), name, role);
+          auto d =
+              describe(arg.getLoc(), arg.getType(), name, role,
+                       func.getArgAttrOfType<ArrayAttr>(i, "dsv3.dynamic_dims"),
+                       symbols);
           if (failed(d))
             return signalPassFailure();
           if (params && func.getArgAttr(i, "dsv3.stacked"))
             (*d)["stacked"] = true;
           if (auto bounds =
                   func.getArgAttrOfType<DictionaryAttr>(i, "dsv3.bounds")) {
-            if (failed(describeBounds(arg.getLoc(), bounds, *d)))
+            if (failed(describeBounds(arg.getLoc(), bounds, symbols, *d)))
               return signalPassFailure();
           }
           args.push_back(std::move(*d));
@@ -194,7 +264,10 @@ struct Dsv3AnnotateABIPass
         std::string name = "result" + std::to_string(i);
         if (auto n = func.getResultAttrOfType<StringAttr>(i, "dsv3.name"))
           name = n.str();
-        auto d = describe(func.getLoc(), type, name, "output");
+        auto d = describe(
+            func.getLoc(), type, name, "output",
+            func.getResultAttrOfType<ArrayAttr>(i, "dsv3.dynamic_dims"),
+            symbols);
         if (failed(d))
           return signalPassFailure();
         args.push_back(std::move(*d));
@@ -217,8 +290,10 @@ struct Dsv3AnnotateABIPass
   }
 
   /// `{min, max, why}` of a `dsv3.bounds` argument attribute (set by
-  /// dsv3-annotate-input-bounds) as the metadata's "bounds" object.
+  /// dsv3-annotate-input-bounds) as the metadata's "bounds" object, with an
+  /// optional `minus` symbol: the max is then max - that dimension's size.
   LogicalResult describeBounds(Location loc, DictionaryAttr bounds,
+                               const llvm::StringSet<> &symbols,
                                llvm::json::Object &arg) {
     auto min = bounds.getAs<IntegerAttr>("min");
     auto max = bounds.getAs<IntegerAttr>("max");
@@ -227,9 +302,18 @@ struct Dsv3AnnotateABIPass
       return emitError(loc, "dsv3.bounds needs integer 'min' and 'max' and a "
                             "string 'why', got ")
              << bounds;
-    arg["bounds"] = llvm::json::Object{{"min", min.getInt()},
-                                       {"max", max.getInt()},
-                                       {"why", why.getValue().str()}};
+    llvm::json::Object o{{"min", min.getInt()},
+                         {"max", max.getInt()},
+                         {"why", why.getValue().str()}};
+    if (Attribute minus = bounds.get("minus")) {
+      auto symbol = dyn_cast<StringAttr>(minus);
+      if (!symbol || !symbols.contains(symbol.getValue()))
+        return emitError(loc, "dsv3.bounds 'minus' must name a dynamic "
+                              "dimension of an earlier input, got ")
+               << minus;
+      o["minus"] = symbol.getValue().str();
+    }
+    arg["bounds"] = std::move(o);
     return success();
   }
 };

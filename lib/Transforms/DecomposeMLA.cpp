@@ -9,6 +9,7 @@
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -44,6 +45,17 @@ public:
     R = op.getQkRopeHeadDim();
     V = op.getVHeadDim();
     fp8 = isa<Float8E4M3FNType>(op.getProjectionType());
+    // A dynamic token count S stands for every dynamic size below (B*S,
+    // B*H... stay static or equal S because B is then 1).
+    if (ShapedType::isDynamic(S))
+      tokens = tensor::DimOp::create(b, op.getHidden(), 1);
+  }
+
+  /// A dynamic token count needs B = 1 (one sequence per call).
+  LogicalResult check() {
+    if (ShapedType::isDynamic(S) && B != 1)
+      return op.emitOpError("a dynamic token count needs batch 1, got ") << B;
+    return success();
   }
 
   void build(bool absorbed);
@@ -85,15 +97,21 @@ private:
                           attrs);
   }
   Value slice(Value x, ArrayRef<int64_t> offsets, ArrayRef<int64_t> sizes) {
-    return tensor::ExtractSliceOp::create(b, x, folds(offsets), folds(sizes),
-                                          ones(sizes.size()));
+    return tensor::ExtractSliceOp::create(b, ty(sizes), x, folds(offsets),
+                                          folds(sizes), ones(sizes.size()));
   }
+  /// Sizes or offsets as fold results; a dynamic size is the token count.
   SmallVector<OpFoldResult> folds(ArrayRef<int64_t> v) {
     SmallVector<OpFoldResult> r;
     for (int64_t i : v)
-      r.push_back(b.getIndexAttr(i));
+      r.push_back(ShapedType::isDynamic(i) ? OpFoldResult(tokens)
+                                           : OpFoldResult(b.getIndexAttr(i)));
     return r;
   }
+  Value empty(ArrayRef<int64_t> shape, Type elt) {
+    return tensor::EmptyOp::create(b, folds(shape), elt);
+  }
+  int64_t BS() const { return ShapedType::isDynamic(S) ? S : B * S; }
   SmallVector<OpFoldResult> ones(size_t n) {
     return SmallVector<OpFoldResult>(n, b.getIndexAttr(1));
   }
@@ -106,14 +124,14 @@ private:
       return tensor::CollapseShapeOp::create(b, dst, x, *re);
     }
     auto re = getReassociationIndicesForReshape(src, dst);
-    return tensor::ExpandShapeOp::create(b, dst, x, *re);
+    return tensor::ExpandShapeOp::create(b, dst, x, *re, folds(shape));
   }
   Value transpose(Value x, ArrayRef<int64_t> perm) {
     auto src = cast<RankedTensorType>(x.getType());
     SmallVector<int64_t> shape;
     for (int64_t p : perm)
       shape.push_back(src.getDimSize(p));
-    Value init = tensor::EmptyOp::create(b, shape, src.getElementType());
+    Value init = empty(shape, src.getElementType());
     return linalg::TransposeOp::create(b, x, init, perm).getResult()[0];
   }
   /// Inserts head dimension H at position 1 of x.
@@ -121,7 +139,7 @@ private:
     auto src = cast<RankedTensorType>(x.getType());
     SmallVector<int64_t> shape(src.getShape());
     shape.insert(shape.begin() + 1, H);
-    Value init = tensor::EmptyOp::create(b, shape, src.getElementType());
+    Value init = empty(shape, src.getElementType());
     return linalg::BroadcastOp::create(b, x, init, ArrayRef<int64_t>{1})
         .getResult()[0];
   }
@@ -136,6 +154,8 @@ private:
   Type et;
   int64_t B, S, D, L, H, C, nope, R, V;
   bool fp8;
+  /// tensor.dim of hidden's token dimension when S is dynamic.
+  Value tokens;
 };
 
 Value MLABuilder::contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
@@ -155,10 +175,8 @@ Value MLABuilder::contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
     iters[d] = utils::IteratorType::parallel;
   Type f32 = b.getF32Type();
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  Value init =
-      linalg::FillOp::create(
-          b, zero, ValueRange{tensor::EmptyOp::create(b, outShape, f32)})
-          .getResult(0);
+  Value init = linalg::FillOp::create(b, zero, ValueRange{empty(outShape, f32)})
+                   .getResult(0);
   auto ext = [&](OpBuilder &nb, Location loc, Value v) -> Value {
     return v.getType() == f32 ? v : arith::ExtFOp::create(nb, loc, f32, v);
   };
@@ -176,7 +194,7 @@ Value MLABuilder::contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
           .getResult(0);
   if (et == f32)
     return acc;
-  Value out = tensor::EmptyOp::create(b, outShape, et);
+  Value out = empty(outShape, et);
   return linalg::GenericOp::create(
              b, out.getType(), ValueRange{acc}, ValueRange{out},
              ArrayRef<AffineMap>{b.getMultiDimIdentityMap(outShape.size()),
@@ -192,7 +210,7 @@ Value MLABuilder::contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
 }
 
 void MLABuilder::build(bool absorbed) {
-  Value x = reshape(op.getHidden(), {B * S, D});
+  Value x = reshape(op.getHidden(), {BS(), D});
 
   // Query: two projections around a norm, or one without (q_lora_rank null).
   int64_t qk = nope + R;
@@ -210,8 +228,8 @@ void MLABuilder::build(bool absorbed) {
   // Latent and rope key of the new tokens, written into the caches.
   Value kv = linear(x, "kv_a_proj_with_mqa", C + R);
   Value cNew = reshape(
-      rmsNorm(slice(kv, {0, 0}, {B * S, C}), "kv_a_layernorm", C), {B, S, C});
-  Value kPeNew = rope(reshape(slice(kv, {0, C}, {B * S, R}), {B, S, R}));
+      rmsNorm(slice(kv, {0, 0}, {BS(), C}), "kv_a_layernorm", C), {B, S, C});
+  Value kPeNew = rope(reshape(slice(kv, {0, C}, {BS(), R}), {B, S, R}));
   auto update = KVCacheUpdateOp::create(
       b, TypeRange{op.getCKv().getType(), op.getKPe().getType()}, op.getCKv(),
       op.getKPe(), cNew, kPeNew, op.getStartPos());
@@ -247,7 +265,7 @@ void MLABuilder::build(bool absorbed) {
     // o[b,s,h,v] = Σ_c lat[b,s,h,c] · W_UV[h,v,c]; loops (b,s,h,v,c).
     attn = contract(lat, wUV, {0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3},
                     {B, S, H, V}, 5);
-    attn = reshape(attn, {B * S, H * V});
+    attn = reshape(attn, {BS(), H * V});
   } else {
     // Per-head [K_nope | V] of every cached row, straight from kv_b_proj's
     // interleaved rows; heads become batch rows of one-head latent
@@ -258,8 +276,12 @@ void MLABuilder::build(bool absorbed) {
     kvb = reshape(kvb, {B * H, L, nope + V});
     Value kPe = reshape(broadcastHeads(kCache), {B * H, L, R});
     // [q_nope | 0] · [K_nope | V] = q_nope · K_nope exactly.
-    Value zeros = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(ty({B, S, H, nope + V}), b.getZeroAttr(et)));
+    Value zeros =
+        linalg::FillOp::create(b,
+                               ValueRange{arith::ConstantOp::create(
+                                   b, cast<TypedAttr>(b.getZeroAttr(et)))},
+                               ValueRange{empty({B, S, H, nope + V}, et)})
+            .getResult(0);
     Value qn = tensor::InsertSliceOp::create(
         b, qNope, zeros, folds({0, 0, 0, 0}), folds({B, S, H, nope}), ones(4));
     auto perHead = [&](Value t, int64_t w) {
@@ -274,7 +296,7 @@ void MLABuilder::build(bool absorbed) {
     // Keep the P·V half, back to [B, S, H, V].
     o = reshape(slice(o, {0, 0, 0, nope}, {B * H, S, 1, V}), {B * H, S, V});
     o = transpose(reshape(o, {B, H, S, V}), {0, 2, 1, 3});
-    attn = reshape(o, {B * S, H * V});
+    attn = reshape(o, {BS(), H * V});
   }
   Value out = reshape(linear(attn, "o_proj", D), {B, S, D});
   op.replaceAllUsesWith(ValueRange{out, cCache, kCache});
@@ -294,10 +316,15 @@ struct Dsv3DecomposeMLAPass
     SmallVector<MLAOp> ops;
     getOperation()->walk([&](MLAOp op) { ops.push_back(op); });
     for (MLAOp op : ops) {
+      // A dynamic token count (prefill of any length) takes the naive form.
       int64_t s = op.getHidden().getType().getDimSize(1);
       bool absorbed =
-          form == "absorbed" || (form == "auto" && s <= kAbsorbedMaxQueryLen);
-      MLABuilder(op).build(absorbed);
+          form == "absorbed" || (form == "auto" && !ShapedType::isDynamic(s) &&
+                                 s <= kAbsorbedMaxQueryLen);
+      MLABuilder builder(op);
+      if (failed(builder.check()))
+        return signalPassFailure();
+      builder.build(absorbed);
     }
   }
 };

@@ -96,7 +96,8 @@ private:
     Type elem = resultType.getElementType();
     if (!shared && elem == f32)
       return routed;
-    Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(), elem);
+    Value init = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, routed), elem);
     SmallVector<Value> ins = {routed};
     if (shared)
       ins.push_back(shared);
@@ -131,7 +132,9 @@ Value MoEDecomposer::build() {
   int64_t k = static_cast<int64_t>(op.getNumExpertsPerTok());
   int64_t inter = static_cast<int64_t>(op.getMoeIntermediateSize());
   int64_t align = static_cast<int64_t>(op.getAlignment());
-  int64_t r = t * k + e * (align - 1);
+  // A dynamic token count makes the dispatched rows dynamic too.
+  int64_t r =
+      ShapedType::isDynamic(t) ? ShapedType::kDynamic : t * k + e * (align - 1);
 
   // Router (spec §4.2/§4.3). Only noaux_tc models carry the selection bias.
   Value gw = parameter("gate.weight", {e, h}, op.getRouterWeightType());

@@ -13,7 +13,8 @@ Value mlir::dsv3::detail::buildSwiGLU(OpBuilder &b, Location loc, Value g,
                                       Value u) {
   auto type = cast<RankedTensorType>(g.getType());
   Type f32 = b.getF32Type();
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), f32);
+  Value init =
+      tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, g), f32);
   AffineMap id = b.getMultiDimIdentityMap(2);
   return linalg::GenericOp::create(
              b, loc, TypeRange{type}, ValueRange{g, u}, ValueRange{init},

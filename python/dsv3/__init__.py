@@ -7,8 +7,8 @@ The module comes from dsv3-import + dsv3-compile; generation runs on
 python/dsv3rt.py (Session.generate, a ctypes binding of libdsv3rt).
 Tokenization uses the Hugging Face `tokenizers` package and the model
 directory's tokenizer.json; --chat renders tokenizer_config.json's chat
-template with `jinja2`. Both packages are optional: only this front end
-needs them (pip install tokenizers jinja2). See docs/generate.md.
+template with `jinja2`. Only this front end needs them (requirements.txt
+lists both; --prompt-ids works without). See docs/generate.md.
 """
 
 import json
@@ -103,15 +103,25 @@ def chat_prompt(model_dir, text, system=None):
 class TextStream:
     """Turns generated ids into text increments: decodes everything so far
     (skipping special tokens) and returns what is new, holding back a
-    trailing incomplete UTF-8 sequence."""
+    trailing incomplete UTF-8 sequence (decoded as U+FFFD until its last
+    byte arrives). finish() returns what is still held back: bytes that never
+    became valid UTF-8 (a random model emits them) print as U+FFFD."""
 
     def __init__(self, tokenizer):
         self.tokenizer, self.ids, self.printed = tokenizer, [], 0
 
+    def _text(self):
+        return self.tokenizer.decode(self.ids, skip_special_tokens=True)
+
     def add(self, token):
         self.ids.append(int(token))
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        text = self._text()
         if text.endswith("\ufffd"):
             return ""
+        new, self.printed = text[self.printed:], len(text)
+        return new
+
+    def finish(self):
+        text = self._text()
         new, self.printed = text[self.printed:], len(text)
         return new

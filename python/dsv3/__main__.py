@@ -3,7 +3,7 @@
     python -m dsv3 generate --model MODEL_DIR --module model.so --prompt "text"
         [--chat] [--max-new-tokens N] [--temperature T] [--top-k K]
         [--top-p P] [--seed S] [--stop-ids IDS] [--ignore-eos]
-        [--device host|cuda] [--quiet]
+        [--device host|cuda] [--progress] [--quiet]
 
 --prompt is tokenized with MODEL_DIR/tokenizer.json (the tokenizers package)
 and the new tokens are printed as text as they come; --prompt-ids takes ids
@@ -49,7 +49,10 @@ def _parser():
     g.add_argument("--stop-ids", type=_ids, default=[], help="also stop after these ids")
     g.add_argument("--ignore-eos", action="store_true", help="do not stop on config.json's eos_token_id")
     g.add_argument("--device", choices=["host", "cuda"], default="host")
-    g.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    g.add_argument("--progress", action="store_true",
+                   help="report the bind's progress on stderr from the start (else only a bind "
+                        "over 2 s, on a terminal, or with DSV3_PROGRESS=1)")
+    g.add_argument("--quiet", action="store_true", help="no summary or progress on stderr")
     return p
 
 
@@ -77,8 +80,10 @@ def generate(args):
     tokens = session.generate(module, prompt, max_new, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               stop_ids=stops)
+    if args.quiet and args.progress:
+        raise Error("--quiet and --progress contradict each other")
     start = time.perf_counter()
-    module.bind(args.model)
+    module.bind(args.model, progress=True if args.progress else False if args.quiet else None)
     bound = time.perf_counter()
     stream = TextStream(tokenizer) if tokenizer else None
     times, out = [], []
@@ -93,6 +98,8 @@ def generate(args):
             sys.stdout.write(("" if len(out) == 1 else " ") + str(token))
         sys.stdout.flush()
         last = time.perf_counter()
+    if stream:
+        sys.stdout.write(stream.finish())
     sys.stdout.write("\n")
     sys.stdout.flush()
     if not args.quiet:
@@ -110,6 +117,11 @@ def generate(args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # Generated text may hold characters the terminal's encoding lacks (a
+    # random model's bytes decode to anything): print a replacement rather
+    # than stop with a UnicodeEncodeError halfway through.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
     try:
         return generate(args)
     except (Error, OSError) as e:

@@ -19,7 +19,8 @@ func.func @latent_attention(%qn: tensor<2x2x2x16xbf16>, %qp: tensor<2x2x2x8xbf16
 }
 
 // The cache update inserts the 2 new rows (rounded to the cache type) at
-// start_pos when 0 <= start_pos <= L - S = 3, and leaves the cache as it is
+// start_pos when 0 <= start_pos and start_pos + S <= L = 5 (S may be a
+// dynamic token count), and leaves the cache as it is
 // otherwise: no generic over all L rows.
 // CHECK-LABEL: func.func @kv_cache_update
 // CHECK-SAME:    (%[[C:[a-z0-9]+]]: tensor<1x5x16xbf16>, %{{.*}}: tensor<1x5x8xbf16>, %[[NC:[a-z0-9]+]]: tensor<1x2x16xf32>, %{{.*}}: tensor<1x2x8xf32>, %[[SP:[a-z0-9]+]]: tensor<1xi64>)
@@ -28,7 +29,8 @@ func.func @latent_attention(%qn: tensor<2x2x2x16xbf16>, %qp: tensor<2x2x2x8xbf16
 // CHECK:       %[[S:.*]] = tensor.extract %[[SP]][%c0]
 // CHECK:       %[[I:.*]] = arith.index_cast %[[S]]
 // CHECK:       %[[GE:.*]] = arith.cmpi sge, %[[I]], %c0
-// CHECK:       %[[LE:.*]] = arith.cmpi sle, %[[I]], %c3
+// CHECK:       %[[END:.*]] = arith.addi %[[I]], %c2
+// CHECK:       %[[LE:.*]] = arith.cmpi sle, %[[END]], %c5
 // CHECK:       %[[OK:.*]] = arith.andi %[[GE]], %[[LE]]
 // CHECK:       scf.if %[[OK]] -> (tensor<1x5x16xbf16>) {
 // CHECK:         %[[ROW:.*]] = tensor.extract_slice %[[R]][0, 0, 0] [1, 2, 16] [1, 1, 1]

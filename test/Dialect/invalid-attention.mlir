@@ -1,9 +1,9 @@
 // RUN: dsv3-opt %s -split-input-file -verify-diagnostics
 // One case per verifier error of the attention ops.
 
-func.func @rope_dynamic(%x: tensor<?x64xf32>, %p: tensor<4xi64>) {
-  // expected-error @+1 {{requires static shapes}}
-  %y = dsv3.rope %x at %p  : (tensor<?x64xf32>, tensor<4xi64>) -> tensor<?x64xf32>
+func.func @rope_dynamic(%x: tensor<4x?xf32>, %p: tensor<4xi64>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but input [4, ?] has dimension 1 dynamic}}
+  %y = dsv3.rope %x at %p  : (tensor<4x?xf32>, tensor<4xi64>) -> tensor<4x?xf32>
   return
 }
 
@@ -153,9 +153,9 @@ func.func @attention_scale(%q: tensor<1x2x4x16xf32>, %qp: tensor<1x2x4x8xf32>, %
 
 // -----
 
-func.func @update_dynamic(%c: tensor<2x8x16xf32>, %k: tensor<2x8x4xf32>, %nc: tensor<2x?x16xf32>, %nk: tensor<2x?x4xf32>, %s: tensor<2xi64>) {
-  // expected-error @+1 {{requires static shapes}}
-  %c2, %k2 = dsv3.kv_cache_update %c, %k, %nc, %nk, %s : tensor<2x8x16xf32>, tensor<2x8x4xf32>, tensor<2x?x16xf32>, tensor<2x?x4xf32>, tensor<2xi64> -> tensor<2x8x16xf32>, tensor<2x8x4xf32>
+func.func @update_dynamic(%c: tensor<2x?x16xf32>, %k: tensor<2x8x4xf32>, %nc: tensor<2x3x16xf32>, %nk: tensor<2x3x4xf32>, %s: tensor<2xi64>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but c_kv [2, ?, 16] has dimension 1 dynamic}}
+  %c2, %k2 = dsv3.kv_cache_update %c, %k, %nc, %nk, %s : tensor<2x?x16xf32>, tensor<2x8x4xf32>, tensor<2x3x16xf32>, tensor<2x3x4xf32>, tensor<2xi64> -> tensor<2x?x16xf32>, tensor<2x8x4xf32>
   return
 }
 
@@ -217,9 +217,9 @@ func.func @update_results(%c: tensor<2x8x16xf32>, %k: tensor<2x8x4xf32>, %nc: te
 
 // -----
 
-func.func @merge_dynamic(%o: tensor<?x4xf32>, %l: tensor<?xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %r, %s = dsv3.attention_merge %o, %l, %o, %l : tensor<?x4xf32>, tensor<?xf32>, tensor<?x4xf32>, tensor<?xf32> -> tensor<?x4xf32>, tensor<?xf32>
+func.func @merge_dynamic(%o: tensor<3x?xf32>, %l: tensor<3xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but o [3, ?] has dimension 1 dynamic}}
+  %r, %s = dsv3.attention_merge %o, %l, %o, %l : tensor<3x?xf32>, tensor<3xf32>, tensor<3x?xf32>, tensor<3xf32> -> tensor<3x?xf32>, tensor<3xf32>
   return
 }
 

@@ -17,9 +17,9 @@ func.func @gate_bias_rank(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>, %b: tensor
 
 // -----
 
-func.func @gate_dynamic(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %wt, %ids = dsv3.moe_gate %x, %w scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x2xf32>, tensor<?x2xi32>
+func.func @gate_dynamic(%x: tensor<?x16xf32>, %w: tensor<?x16xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but weight [?, 16] has dimension 0 dynamic}}
+  %wt, %ids = dsv3.moe_gate %x, %w scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x2xf32>, tensor<?x2xi32>
   return
 }
 
@@ -121,9 +121,9 @@ func.func @bias_update_rank(%ids: tensor<8xi32>, %b: tensor<4xf32>) {
 
 // -----
 
-func.func @bias_update_dynamic(%ids: tensor<?x2xi32>, %b: tensor<4xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %nb = dsv3.expert_bias_update %ids, %b gamma(1.0e-03) : (tensor<?x2xi32>, tensor<4xf32>) -> tensor<4xf32>
+func.func @bias_update_dynamic(%ids: tensor<?x2xi32>, %b: tensor<?xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but bias [?] has dimension 0 dynamic}}
+  %nb = dsv3.expert_bias_update %ids, %b gamma(1.0e-03) : (tensor<?x2xi32>, tensor<?xf32>) -> tensor<?xf32>
   return
 }
 
@@ -154,8 +154,8 @@ func.func @dispatch_rank(%x: tensor<4xf32>, %ids: tensor<4x2xi32>) {
 // -----
 
 func.func @dispatch_dynamic(%x: tensor<?x4xf32>, %ids: tensor<?x2xi32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %r, %o, %t = dsv3.expert_dispatch %x, %ids alignment(1) : (tensor<?x4xf32>, tensor<?x2xi32>) -> tensor<?x4xf32>, tensor<5xi64>, tensor<?xi64>
+  // expected-error @+1 {{requires static shapes except token dimensions, but offsets [?] has dimension 0 dynamic}}
+  %r, %o, %t = dsv3.expert_dispatch %x, %ids alignment(1) : (tensor<?x4xf32>, tensor<?x2xi32>) -> tensor<?x4xf32>, tensor<?xi64>, tensor<?xi64>
   return
 }
 
@@ -209,9 +209,9 @@ func.func @gmm_rank(%a: tensor<8x64xf32>, %w: tensor<4x64xf32>, %o: tensor<5xi64
 
 // -----
 
-func.func @gmm_dynamic(%a: tensor<?x64xf32>, %w: tensor<4x8x64xf32>, %o: tensor<5xi64>) {
-  // expected-error @+1 {{requires static shapes}}
-  %d = dsv3.grouped_matmul %a, %w, %o : (tensor<?x64xf32>, tensor<4x8x64xf32>, tensor<5xi64>) -> tensor<?x8xf32>
+func.func @gmm_dynamic(%a: tensor<?x64xf32>, %w: tensor<4x?x64xf32>, %o: tensor<5xi64>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but weight [4, ?, 64] has dimension 1 dynamic}}
+  %d = dsv3.grouped_matmul %a, %w, %o : (tensor<?x64xf32>, tensor<4x?x64xf32>, tensor<5xi64>) -> tensor<?x?xf32>
   return
 }
 
@@ -273,9 +273,9 @@ func.func @combine_rank(%r: tensor<8x4xf32>, %ids: tensor<4x2xi32>, %w: tensor<4
 
 // -----
 
-func.func @combine_dynamic(%r: tensor<?x4xf32>, %ids: tensor<4x2xi32>, %w: tensor<4x2xf32>, %o: tensor<5xi64>) {
-  // expected-error @+1 {{requires static shapes}}
-  %y = dsv3.expert_combine %r, %ids, %w, %o : (tensor<?x4xf32>, tensor<4x2xi32>, tensor<4x2xf32>, tensor<5xi64>) -> tensor<4x4xf32>
+func.func @combine_dynamic(%r: tensor<?x4xf32>, %ids: tensor<4x2xi32>, %w: tensor<4x2xf32>, %o: tensor<?xi64>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but offsets [?] has dimension 0 dynamic}}
+  %y = dsv3.expert_combine %r, %ids, %w, %o : (tensor<?x4xf32>, tensor<4x2xi32>, tensor<4x2xf32>, tensor<?xi64>) -> tensor<4x4xf32>
   return
 }
 
@@ -307,7 +307,7 @@ func.func @combine_result(%r: tensor<8x4xf32>, %ids: tensor<4x2xi32>, %w: tensor
 
 // dsv3.moe: one case per verifier error (router checks shared with moe_gate).
 func.func @moe_rank(%x: tensor<4xf32>) {
-  // expected-error @+1 {{expects a static rank-2 input [T, H]}}
+  // expected-error @+1 {{expects a rank-2 input [T, H]}}
   %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4xf32> -> tensor<4xf32>
   return
 }

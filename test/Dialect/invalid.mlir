@@ -49,9 +49,9 @@ func.func @parameter_placeholder_unstacked() {
 
 // -----
 
-func.func @quantize_dynamic(%x: tensor<?x128xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %q, %s = dsv3.quantize %x block [1, 128] : tensor<?x128xf32> -> tensor<?x128xf8E4M3FN>, tensor<?x1xf32>
+func.func @quantize_dynamic(%x: tensor<4x?xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but the data [4, ?] has dimension 1 dynamic}}
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<4x?xf32> -> tensor<4x?xf8E4M3FN>, tensor<4x1xf32>
   return
 }
 
@@ -122,7 +122,7 @@ func.func @dequantize_output_shape(%q: tensor<256x256xf8E4M3FN>, %s: tensor<2x2x
 // -----
 
 func.func @dequantize_dynamic(%q: tensor<?x256xf8E4M3FN>, %s: tensor<2x2xf32>) {
-  // expected-error @+1 {{requires static shapes}}
+  // expected-error @+1 {{dynamic dimension 0 needs block size 1, got 128}}
   %w = dsv3.dequantize %q, %s block [128, 128] : tensor<?x256xf8E4M3FN>, tensor<2x2xf32> -> tensor<?x256xbf16>
   return
 }
@@ -137,9 +137,9 @@ func.func @linear_rank(%x: tensor<4x2x128xf32>, %w: tensor<8x128xf32>) {
 
 // -----
 
-func.func @linear_dynamic(%x: tensor<?x128xf32>, %w: tensor<8x128xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %y = dsv3.linear %x, %w : (tensor<?x128xf32>, tensor<8x128xf32>) -> tensor<?x8xf32>
+func.func @linear_dynamic(%x: tensor<?x128xf32>, %w: tensor<?x128xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but weight [?, 128] has dimension 0 dynamic}}
+  %y = dsv3.linear %x, %w : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x?xf32>
   return
 }
 
@@ -209,9 +209,9 @@ func.func @linear_result_type(%x: tensor<4x128xf32>, %w: tensor<8x128xf32>) {
 
 // -----
 
-func.func @rms_norm_dynamic(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
-  // expected-error @+1 {{requires static shapes}}
-  %y = dsv3.rms_norm %x, %w : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+func.func @rms_norm_dynamic(%x: tensor<4x?xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{requires static shapes except token dimensions, but input [4, ?] has dimension 1 dynamic}}
+  %y = dsv3.rms_norm %x, %w : (tensor<4x?xf32>, tensor<64xf32>) -> tensor<4x?xf32>
   return
 }
 

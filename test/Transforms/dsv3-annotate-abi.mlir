@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-outline-parameters --dsv3-annotate-abi --split-input-file --verify-diagnostics | FileCheck %s
 
 // Inputs, then parameters, then outputs, with names, dtypes and shapes.
-// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:2,\22entries\22:[{\22args\22:[
+// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:3,\22entries\22:[{\22args\22:[
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[4,256]}
 // CHECK-SAME: {\22dtype\22:\22f8e4m3fn\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight\22,\22role\22:\22parameter\22,\22shape\22:[8,256]}
 // CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight_scale_inv\22,\22role\22:\22parameter\22,\22shape\22:[1,2]}
@@ -17,14 +17,14 @@ func.func @proj(%x: tensor<4x256xbf16>) -> tensor<4x8xf32> {
 
 // -----
 
-// expected-error @+1 {{entry input 'arg0' must be a statically shaped tensor, got 'tensor<?x4xf32>'}}
+// expected-error @+1 {{entry input 'arg0' must be statically shaped, except input dimensions (and output dimensions they size) named in dsv3.dynamic_dims; got 'tensor<?x4xf32>'}}
 func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   return %x : tensor<?x4xf32>
 }
 
 // -----
 
-// expected-error @+1 {{entry input 'arg0' must be a statically shaped tensor, got 'i32'}}
+// expected-error @+1 {{entry input 'arg0' must be a ranked tensor, got 'i32'}}
 func.func @scalar(%x: i32) -> i32 {
   return %x : i32
 }
@@ -93,5 +93,41 @@ func.func @twice(%kv: tensor<4xf32> {dsv3.state = "kv"}) -> (tensor<4xf32> {dsv3
 
 // expected-error @+1 {{state 'kv' names two arguments}}
 func.func @two_args(%a: tensor<4xf32> {dsv3.state = "kv"}, %b: tensor<4xf32> {dsv3.state = "kv"}) {
+  return
+}
+
+// -----
+
+// A dynamic token dimension: -1 in the shape, named in dynamic_dims (with
+// its range on the input; the output takes the input's symbol), and a
+// bound reduced by it.
+// CHECK: {\22dtype\22:\22i64\22,\22dynamic_dims\22:[{\22dim\22:1,\22max\22:64,\22min\22:1,\22symbol\22:\22tokens\22}],\22name\22:\22ids\22,\22role\22:\22input\22,\22shape\22:[1,-1]}
+// CHECK-SAME: {\22bounds\22:{\22max\22:64,\22min\22:0,\22minus\22:\22tokens\22,\22why\22:\22rows\22},\22dtype\22:\22i64\22,\22name\22:\22start\22,\22role\22:\22input\22,\22shape\22:[1]}
+// CHECK-SAME: {\22dtype\22:\22i64\22,\22dynamic_dims\22:[{\22dim\22:1,\22symbol\22:\22tokens\22}],\22name\22:\22out\22,\22role\22:\22output\22,\22shape\22:[1,-1]}
+func.func @tokens(%x: tensor<1x?xi64> {dsv3.name = "ids", dsv3.dynamic_dims = [{dim = 1 : i64, symbol = "tokens", min = 1 : i64, max = 64 : i64}]},
+                  %s: tensor<1xi64> {dsv3.name = "start", dsv3.bounds = {min = 0 : i64, max = 64 : i64, minus = "tokens", why = "rows"}})
+    -> (tensor<1x?xi64> {dsv3.name = "out", dsv3.dynamic_dims = [{dim = 1 : i64, symbol = "tokens"}]}) {
+  return %x : tensor<1x?xi64>
+}
+
+// -----
+
+// expected-error @+1 {{dsv3.dynamic_dims of entry input 'arg0' needs {dim, symbol, min, max} per dimension}}
+func.func @no_range(%x: tensor<?xi64> {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "t"}]}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{entry output 'result0': dynamic dimension 0 is 'rows', which no input's dimension defines}}
+func.func @undefined_symbol(%x: tensor<?xi64> {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "t", min = 1 : i64, max = 4 : i64}]})
+    -> (tensor<?xi64> {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "rows"}]}) {
+  return %x : tensor<?xi64>
+}
+
+// -----
+
+// expected-error @+1 {{dsv3.bounds 'minus' must name a dynamic dimension of an earlier input, got "t"}}
+func.func @minus_unknown(%s: tensor<1xi64> {dsv3.bounds = {min = 0 : i64, max = 8 : i64, minus = "t", why = ""}}) {
   return
 }

@@ -3,23 +3,18 @@
 // new ids (greedy, temperature, top-k, top-p) until max-new-tokens or an eos
 // / stop id, streaming them to stdout; a summary (timings, memory) goes to
 // stderr. Token ids in, token ids out: tokenization is python -m dsv3's.
+#include "BindProgress.h"
 #include "Generate.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <sstream>
-#include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -51,6 +46,12 @@ separated, as they are generated; a summary goes to stderr.
   --stop-ids=IDS         also stop after any of these ids
   --ignore-eos           do not stop on config.json's eos_token_id
   --device=host|cuda     session device (default host)
+  --progress             report the bind's progress (files mapped,
+                         parameters bound, GB) on stderr from the start, and
+                         its totals at the end; without it only a bind that
+                         takes over 2 s is reported. DSV3_PROGRESS=1 in the
+                         environment does the same, DSV3_PROGRESS=0 silences
+                         it
   --quiet                no summary or progress on stderr
   --help                 this text
 
@@ -66,7 +67,7 @@ struct Options {
   dsv3rt::SamplingOptions sampling;
   std::vector<int64_t> stopIds;
   std::string device = "host";
-  bool ignoreEos = false, quiet = false, help = false;
+  bool ignoreEos = false, quiet = false, progress = false, help = false;
 };
 
 [[noreturn]] void usageError(const std::string &message) {
@@ -126,12 +127,14 @@ Options parseFlags(int argc, char **argv) {
     std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
     const bool hasValue = eq != std::string::npos;
     std::string value = hasValue ? arg.substr(eq + 1) : "";
-    if (name == "help" || name == "quiet" || name == "ignore-eos") {
+    if (name == "help" || name == "quiet" || name == "ignore-eos" ||
+        name == "progress") {
       if (hasValue)
         usageError("--" + name + " takes no value");
-      (name == "help"    ? o.help
-       : name == "quiet" ? o.quiet
-                         : o.ignoreEos) = true;
+      (name == "help"       ? o.help
+       : name == "quiet"    ? o.quiet
+       : name == "progress" ? o.progress
+                            : o.ignoreEos) = true;
       continue;
     }
     static const char *valued[] = {
@@ -187,6 +190,8 @@ Options parseFlags(int argc, char **argv) {
                "--prompt-file");
   if (o.maxNewTokens < 0)
     usageError("no --max-new-tokens given");
+  if (o.quiet && o.progress)
+    usageError("--quiet and --progress contradict each other");
   return o;
 }
 
@@ -200,68 +205,6 @@ std::vector<int64_t> readPrompt(const Options &o) {
   std::stringstream text;
   text << in.rdbuf();
   return parseIds("--prompt-file=" + o.promptFile, text.str());
-}
-
-// A field of /proc/self/status in MiB (-1 if unavailable): VmRSS (resident
-// now) or VmHWM (peak resident).
-double procStatusMiB(const char *field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  const std::string prefix = std::string(field) + ":";
-  while (std::getline(status, line))
-    if (line.rfind(prefix, 0) == 0)
-      return std::strtod(line.c_str() + prefix.size(), nullptr) / 1024.0;
-  return -1;
-}
-
-// Binds the parameters; while that takes more than 2 s, reports the elapsed
-// time and resident memory on stderr every 2 s (one refreshed line on a
-// terminal, else every 10 s).
-double bindWithProgress(dsv3rt::Module &module,
-                        const std::vector<std::string> &paths, bool quiet) {
-  using clock = std::chrono::steady_clock;
-  const clock::time_point start = clock::now();
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool done = false, printed = false;
-  const bool tty = isatty(STDERR_FILENO);
-  std::thread progress;
-  if (!quiet)
-    progress = std::thread([&] {
-      std::unique_lock<std::mutex> lock(mutex);
-      auto next = start + std::chrono::seconds(2);
-      while (!cv.wait_until(lock, next, [&] { return done; })) {
-        double s = std::chrono::duration<double>(clock::now() - start).count();
-        std::fprintf(stderr,
-                     "%sdsv3-generate: binding parameters: %.0f s, resident "
-                     "%.1f MiB%s",
-                     tty ? "\r" : "", s, procStatusMiB("VmRSS"),
-                     tty ? "\x1b[K" : "\n");
-        std::fflush(stderr);
-        printed = true;
-        next += std::chrono::seconds(tty ? 2 : 10);
-      }
-    });
-  auto finish = [&] {
-    if (!progress.joinable())
-      return;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      done = true;
-    }
-    cv.notify_all();
-    progress.join();
-    if (printed && tty)
-      std::fputc('\n', stderr);
-  };
-  try {
-    module.bindParameters(paths);
-  } catch (...) {
-    finish();
-    throw;
-  }
-  finish();
-  return std::chrono::duration<double>(clock::now() - start).count();
 }
 
 std::string joinIds(const std::vector<int64_t> &ids) {
@@ -315,9 +258,15 @@ int run(const Options &o) {
   // Everything is checked before the (possibly long) bind.
   gen->validate(prompt, options);
 
+  using When = dsv3rt::BindProgressReporter::When;
+  When when = o.quiet ? When::Never
+              : o.progress
+                  ? When::Always
+                  : dsv3rt::BindProgressReporter::fromEnvironment(When::Slow);
   double bindSeconds = 0;
   if (!o.parameters.empty())
-    bindSeconds = bindWithProgress(module, o.parameters, o.quiet);
+    bindSeconds = dsv3rt::BindProgressReporter("dsv3-generate", when)
+                      .bind(module, o.parameters);
 
   bool first = true;
   dsv3rt::GenerateResult r;
@@ -380,7 +329,8 @@ int run(const Options &o) {
   std::fprintf(stderr,
                "dsv3-generate: parameters bound from %zu file(s) in %.2f s; "
                "peak resident memory %.1f MiB (VmHWM)\n",
-               module.boundFileCount(), bindSeconds, procStatusMiB("VmHWM"));
+               module.boundFileCount(), bindSeconds,
+               dsv3rt::procStatusMiB("VmHWM"));
   return 0;
 }
 

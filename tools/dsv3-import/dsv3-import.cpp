@@ -1,6 +1,6 @@
 //===- dsv3-import.cpp - Hugging Face DeepSeek model dir to a dsv3 graph --===//
 //
-//   dsv3-import MODEL_DIR -o model.mlir [--prefill-tokens=16]
+//   dsv3-import MODEL_DIR -o model.mlir [--prefill-tokens=0|P]
 //       [--max-seq-len=4096] [--activation-type=bf16|f32]
 //       [--prefill-logits=last|all] [--allow-unused-tensors]
 //
@@ -36,9 +36,11 @@ static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
 static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
                                        cl::init("-"), cl::cat(category));
 static cl::opt<int64_t>
-    prefillTokens("prefill-tokens", cl::init(16), cl::cat(category),
-                  cl::desc("Tokens per prefill call (longer prompts are "
-                           "prefilled in chunks, the rest by decode)"));
+    prefillTokens("prefill-tokens", cl::init(ImportOptions::kDynamicTokens),
+                  cl::cat(category),
+                  cl::desc("Tokens per prefill call: 0 (default) for any "
+                           "count from 1 to max_seq_len (a dynamic token "
+                           "dimension), P for exactly P"));
 static cl::opt<int64_t> maxSeqLen("max-seq-len", cl::init(4096),
                                   cl::cat(category),
                                   cl::desc("Rows of each layer's KV cache"));
@@ -122,7 +124,10 @@ int main(int argc, char **argv) {
       "dsv3-import: {0}: {1} layers ({2} dense, {3} MoE), vocab {4}, "
       "prefill {5} tokens, max_seq_len {6}, {7} activations\n",
       config->architecture, config->numHiddenLayers, dense,
-      config->numHiddenLayers - dense, config->vocabSize, options.prefillTokens,
+      config->numHiddenLayers - dense, config->vocabSize,
+      options.prefillTokens == ImportOptions::kDynamicTokens
+          ? std::string("1..max_seq_len")
+          : std::to_string(options.prefillTokens),
       options.maxSeqLen, activationType);
 
   // Only a directory can hold weights; a bare config.json path is

@@ -18,6 +18,12 @@ const char *usageText() {
                            all its *.safetensors); repeatable
   --report-memory          after binding, print to stderr the parameter and
                            file counts, the bind time and the resident memory
+  --progress               report the bind's progress (files mapped,
+                           parameters bound, GB) on stderr from the start,
+                           and its totals at the end; without it a bind that
+                           takes over 2 s is reported only when stderr is a
+                           terminal. DSV3_PROGRESS=1 in the environment does
+                           the same, DSV3_PROGRESS=0 silences it
   --input=SPEC             entry input, repeatable, in input order:
                              @x.npy | @x.safetensors[:tensor] |
                              "2x3xf32=1 2 3 4 5 6" (one value is splatted)
@@ -97,13 +103,16 @@ Options parseFlags(int argc, const char *const *argv) {
     std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
     bool hasValue = eq != std::string::npos;
     std::string value = hasValue ? arg.substr(eq + 1) : "";
-    if (name == "list" || name == "help" || name == "report-memory") {
+    if (name == "list" || name == "help" || name == "report-memory" ||
+        name == "progress") {
       if (hasValue)
         usageError("--" + name + " takes no value");
       if (name == "list")
         o.list = true;
       else if (name == "help")
         o.help = true;
+      else if (name == "progress")
+        o.progress = true;
       else
         o.reportMemory = true;
       continue;

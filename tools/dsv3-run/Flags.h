@@ -24,6 +24,7 @@ struct Options {
   long benchmark = 0;
   bool list = false;
   bool reportMemory = false;
+  bool progress = false;
   bool help = false;
 };
 

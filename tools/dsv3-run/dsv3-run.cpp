@@ -1,6 +1,7 @@
 // dsv3-run: load a compiled dsv3 module, bind parameters, set session state,
 // run one entry on inputs from files or literals, then print, save or check
 // the outputs and save the state.
+#include "BindProgress.h"
 #include "Compare.h"
 #include "Flags.h"
 #include "TensorSpec.h"
@@ -202,15 +203,19 @@ int run(const Options &o) {
                                               name, s.dtype, s.shape));
   }
 
-  const auto bindStart = std::chrono::steady_clock::now();
-  module.bindEntryParameters(entry, o.parameters);
+  // dsv3-run's stderr is often a test log: unasked, only a terminal shows
+  // the progress of a slow bind.
+  using When = dsv3rt::BindProgressReporter::When;
+  const When when = o.progress
+                        ? When::Always
+                        : dsv3rt::BindProgressReporter::fromEnvironment(
+                              isatty(STDERR_FILENO) ? When::Slow : When::Never);
+  const double seconds = dsv3rt::BindProgressReporter("dsv3-run", when)
+                             .bind(module, o.parameters, &entry);
   if (o.reportMemory) {
     size_t parameters = 0;
     for (const dsv3rt_arg_info &a : module.args(entry))
       parameters += a.role == DSV3_ROLE_PARAMETER;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - bindStart)
-                         .count();
     std::fprintf(stderr,
                  "bound %zu parameters from %zu files in %.3f s; resident "
                  "memory %.1f MiB\n",

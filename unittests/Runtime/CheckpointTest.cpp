@@ -110,6 +110,55 @@ protected:
   dsv3rt::Module m{s, FAKE_STACKED_MODULE};
 };
 
+TEST_F(CheckpointTest, BindReportsProgress) {
+  std::string idx = twoShards();
+  const uint64_t shardBytes = std::filesystem::file_size(dir.file(kShard1)),
+                 bothShards =
+                     shardBytes + std::filesystem::file_size(dir.file(kShard2));
+  std::vector<dsv3rt_bind_progress> seen;
+  auto record = [](const dsv3rt_bind_progress *p, void *user) {
+    static_cast<std::vector<dsv3rt_bind_progress> *>(user)->push_back(*p);
+  };
+  m.setBindProgress(record, &seen);
+  run({idx});
+  ASSERT_GE(seen.size(), 5u);
+  // The index names both shards before either is mapped.
+  EXPECT_EQ(seen[0].files_done, 0u);
+  EXPECT_EQ(seen[0].files_total, 2u);
+  EXPECT_EQ(seen[0].file_bytes_total, bothShards);
+  EXPECT_EQ(seen[1].files_done, 1u);
+  EXPECT_EQ(seen[1].file_bytes_done, shardBytes);
+  EXPECT_EQ(seen[1].parameters_total, 0u) << "still mapping files";
+  // Then the parameters: experts.{e}.w f32[4,3] (gathered across the shards,
+  // 12 bytes per expert) and experts.1.w f32[3] of entry single.
+  const dsv3rt_bind_progress &last = seen.back();
+  EXPECT_EQ(last.files_done, 2u);
+  EXPECT_EQ(last.file_bytes_done, bothShards);
+  EXPECT_EQ(last.parameters_done, 2u);
+  EXPECT_EQ(last.parameters_total, 2u);
+  EXPECT_EQ(last.parameter_bytes_done, 60u);
+  EXPECT_EQ(last.parameter_bytes_total, 60u);
+  // (parameters done, bytes done) of the parameter phase.
+  std::vector<std::pair<size_t, uint64_t>> bound;
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GE(seen[i].files_done, seen[i - 1].files_done);
+    EXPECT_GE(seen[i].parameter_bytes_done, seen[i - 1].parameter_bytes_done);
+    if (seen[i].parameters_total)
+      bound.emplace_back(seen[i].parameters_done, seen[i].parameter_bytes_done);
+  }
+  using Step = std::pair<size_t, uint64_t>;
+  EXPECT_EQ(bound,
+            (std::vector<Step>{
+                {0, 0}, {0, 12}, {0, 24}, {0, 36}, {0, 48}, {1, 48}, {2, 60}}))
+      << "the gathered parameter advances expert by expert";
+
+  // Reset: later binds report nothing.
+  m.setBindProgress(nullptr, nullptr);
+  seen.clear();
+  run({idx});
+  EXPECT_TRUE(seen.empty());
+}
+
 TEST_F(CheckpointTest, IndexBindsLikeSingleFile) {
   TempDir single;
   std::string file = single.file("all.safetensors");

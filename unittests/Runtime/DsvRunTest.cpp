@@ -226,6 +226,25 @@ TEST_F(DsvRunTest, ParametersFromDirectoryOrIndex) {
   EXPECT_CONTAINS(r.output, "model.safetensors.index.json");
 }
 
+TEST_F(DsvRunTest, BindProgress) {
+  // A quick bind reports its totals when asked (--progress or
+  // DSV3_PROGRESS=1); unasked with stderr not a terminal, nothing.
+  Result r = runAdd({"--input=2x3xf32=1", "--progress"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "dsv3-run: bind: done: 1 files mapped (");
+  EXPECT_CONTAINS(r.output, "); 1/1 parameters bound (24/24 B) in ");
+  r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + weights,
+           "--input=2x3xf32=1"},
+          "DSV3_PROGRESS=1");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "dsv3-run: bind: done: ");
+  r = runAdd({"--input=2x3xf32=1"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("bind:"), std::string::npos) << r.output;
+  r = run({"--help"});
+  EXPECT_CONTAINS(r.output, "--progress");
+}
+
 TEST_F(DsvRunTest, BadInputFileIsNamed) {
   std::string bad = writeBytes(dir.file("bad.npy"), "\x93NUMPY\x01");
   Result r = runAdd({"--input=@" + bad});

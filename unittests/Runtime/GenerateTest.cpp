@@ -221,6 +221,72 @@ TEST(SamplerTest, FrequenciesFollowTopP) {
   expectClose(frequencies(opts(t, 4, 0.75, 6), kLogits), p);
 }
 
+// Pearson's chi-square statistic of `draws` samples of `o` against `p`;
+// +inf when a token with p_i = 0 is drawn (a wrong top-k or nucleus cut).
+double chiSquare(const SamplingOptions &o, const std::vector<float> &logits,
+                 const std::vector<double> &p, int draws) {
+  Sampler s(o);
+  std::vector<double> count(logits.size(), 0);
+  for (int i = 0; i < draws; ++i)
+    ++count[s.sample(logits)];
+  double chi2 = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == 0) {
+      if (count[i] > 0)
+        return INFINITY;
+      continue;
+    }
+    const double expected = p[i] * draws;
+    chi2 += (count[i] - expected) * (count[i] - expected) / expected;
+  }
+  return chi2;
+}
+
+TEST(SamplerTest, ChiSquareWithTemperatureTopKAndTopP) {
+  // 8 tokens, temperature 0.8, top-k 6, top-p 0.9. The 6 largest logits
+  // (ids 1, 5, 3, 7, 0, 4) have softmax(l / 0.8) = [0.412, 0.250, 0.152,
+  // 0.104, 0.049, 0.034]; the mass before id 0 is 0.917 >= 0.9, so the
+  // nucleus is {1, 5, 3, 7}, where p = [0.4490, 0.2723, 0.1652, 0.1135].
+  // Both cuts matter: over all 8 tokens (no top-k) the mass before id 0 is
+  // 0.890 < 0.9, so id 0 would be kept too.
+  const std::vector<float> logits = {0.3f, 2.0f, -1.0f, 1.2f,
+                                     0.0f, 1.6f, -0.4f, 0.9f};
+  const double t = 0.8, topP = 0.9;
+  const int64_t topK = 6;
+  const std::vector<double> p = softmax(logits, t, {1, 5, 3, 7});
+  Sampler exact(opts(t, topK, topP));
+  auto d = exact.distribution(logits.data(), logits.size());
+  ASSERT_EQ(d.size(), 4u);
+  for (auto [id, prob] : d)
+    EXPECT_NEAR(prob, p[id], 1e-12) << "token " << id;
+
+  // N = 200000 draws with a fixed seed. Under the right distribution the
+  // statistic is chi-square with 3 degrees of freedom: P(X > 40) =
+  // erfc(sqrt(20)) + sqrt(80 / pi) exp(-20) = 1.1e-8, so a correct sampler
+  // fails for about 1 seed in 10^8 (the fixed seed makes it deterministic).
+  // A wrong sampler's statistic is about N sum (q_i - p_i)^2 / p_i + 3 for
+  // its distribution q:
+  //   temperature * 1.1 (0.88): q = [0.430, 0.273, 0.173, 0.123], ~408;
+  //   temperature / 1.1:        ~466;
+  //   top-p 0.8 instead of 0.9: the nucleus loses id 7 (p = 0.11), ~25600;
+  //   top-p 0.95, or no top-k:  id 0 is drawn (q = 0.051): +inf.
+  // All are far beyond 40 (the statistic's spread is ~sqrt(2 (3 + 2x)),
+  // ~40 for x = 408), and the loop below checks it with those samplers.
+  constexpr int kChiDraws = 200000;
+  constexpr double kChiBound = 40;
+  EXPECT_LT(chiSquare(opts(t, topK, topP, 31), logits, p, kChiDraws),
+            kChiBound);
+  EXPECT_LT(chiSquare(opts(t, topK, topP, 32), logits, p, kChiDraws),
+            kChiBound);
+  for (SamplingOptions wrong :
+       {opts(t * 1.1, topK, topP, 31), opts(t / 1.1, topK, topP, 31),
+        opts(t, topK, 0.8, 31), opts(t, topK, 0.95, 31), opts(t, 0, topP, 31),
+        opts(t, 7, topP, 31)})
+    EXPECT_GT(chiSquare(wrong, logits, p, kChiDraws), kChiBound)
+        << "temperature " << wrong.temperature << ", top-k " << wrong.topK
+        << ", top-p " << wrong.topP;
+}
+
 TEST(SamplerTest, TopPHalfNeverDrawsOutsideTheNucleus) {
   // softmax = [0.310, 0.280, 0.254, 0.114, 0.042]: the nucleus of 0.5 is
   // {0, 1} (0.310 < 0.5, 0.590 >= 0.5).

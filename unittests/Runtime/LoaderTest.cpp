@@ -258,7 +258,7 @@ TEST_F(LoaderTest, UnknownDevice) {
 TEST_F(LoaderTest, AbiMismatch) {
   EXPECT_ERROR(dsv3rt_module_load(host, FAKE_BAD_ABI_MODULE, &module),
                "module " FAKE_BAD_ABI_MODULE
-               " was compiled for ABI v7, runtime is v2");
+               " was compiled for ABI v7, runtime is v3");
   EXPECT_EQ(module, nullptr);
 }
 
@@ -319,7 +319,7 @@ protected:
   }
   std::string entry(const std::string &args,
                     const std::string &sym = "dsv3_entry_noop") {
-    return R"({"abi_version":2,"target":"host","entries":[{"name":"e","symbol":")" +
+    return R"({"abi_version":3,"target":"host","entries":[{"name":"e","symbol":")" +
            sym + R"(","args":[)" + args + "]}]}";
   }
 
@@ -333,14 +333,14 @@ TEST_F(MetadataTest, Valid) {
   EXPECT_EQ(
       load(entry(R"({"name":"x","role":"input","dtype":"i1","shape":[]})")),
       "");
-  EXPECT_EQ(load(R"({"abi_version":2,"target":"host","entries":[],"extra":0})"),
+  EXPECT_EQ(load(R"({"abi_version":3,"target":"host","entries":[],"extra":0})"),
             "");
 }
 
 TEST_F(MetadataTest, AbiVersionExport) {
   *abi = 1;
   std::string m = load(entry(""));
-  EXPECT_NE(m.find("was compiled for ABI v1, runtime is v2"), std::string::npos)
+  EXPECT_NE(m.find("was compiled for ABI v1, runtime is v3"), std::string::npos)
       << m;
   *abi = 2;
 }
@@ -353,20 +353,20 @@ TEST_F(MetadataTest, Faults) {
   expectBad(R"({"abi_version":"1","target":"host","entries":[]})",
             "field \"abi_version\" must be integer, got string");
   expectBad(R"({"abi_version":1,"target":"host","entries":[]})",
-            "abi_version is 1, runtime is v2");
-  expectBad(R"({"abi_version":2,"entries":[]})", "missing field \"target\"");
-  expectBad(R"({"abi_version":2,"target":"tpu","entries":[]})",
+            "abi_version is 1, runtime is v3");
+  expectBad(R"({"abi_version":3,"entries":[]})", "missing field \"target\"");
+  expectBad(R"({"abi_version":3,"target":"tpu","entries":[]})",
             "target \"tpu\"");
-  expectBad(R"({"abi_version":2,"target":"host","entries":{}})",
+  expectBad(R"({"abi_version":3,"target":"host","entries":{}})",
             "field \"entries\" must be array, got object");
-  expectBad(R"({"abi_version":2,"target":"host","entries":[3]})",
+  expectBad(R"({"abi_version":3,"target":"host","entries":[3]})",
             "entries[0]: expected an object");
   expectBad(
-      R"({"abi_version":2,"target":"host","entries":[{"name":"e","args":[]}]})",
+      R"({"abi_version":3,"target":"host","entries":[{"name":"e","args":[]}]})",
       "entry \"e\": missing field \"symbol\"");
-  expectBad(R"({"abi_version":2,"target":"host","entries":[{"name":1}]})",
+  expectBad(R"({"abi_version":3,"target":"host","entries":[{"name":1}]})",
             "field \"name\" must be string");
-  expectBad(R"({"abi_version":2,"target":"host","entries":[)"
+  expectBad(R"({"abi_version":3,"target":"host","entries":[)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]},)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]}]})",
             "duplicate entry name \"e\"");
@@ -375,7 +375,44 @@ TEST_F(MetadataTest, Faults) {
   expectBad(entry(R"({"name":"x","role":"input","dtype":"f64","shape":[]})"),
             "unknown dtype \"f64\"");
   expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[-1]})"),
-            "dynamic dimension");
+            "dimension 0 is dynamic (-1) but no dynamic_dims entry names it");
+  // Dynamic dimensions (ABI v3): named by a symbol, ranged on inputs.
+  const std::string dynIn =
+      R"({"name":"x","role":"input","dtype":"i64","shape":[1,-1],)"
+      R"("dynamic_dims":[{"dim":1,"symbol":"tokens","min":1,"max":8}]})";
+  EXPECT_EQ(
+      load(entry(dynIn + "," +
+                 R"({"name":"s","role":"input","dtype":"i64","shape":[1],)"
+                 R"("bounds":{"min":0,"max":8,"minus":"tokens"}},)"
+                 R"({"name":"y","role":"output","dtype":"f32","shape":[-1],)"
+                 R"("dynamic_dims":[{"dim":0,"symbol":"tokens"}]})")),
+      "");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"i64","shape":[1,-1],)"
+                  R"("dynamic_dims":[{"dim":1,"symbol":"tokens"}]})"),
+            "missing field \"min\"");
+  expectBad(
+      entry(R"({"name":"x","role":"input","dtype":"i64","shape":[1,-1],)"
+            R"("dynamic_dims":[{"dim":1,"symbol":"t","min":5,"max":4}]})"),
+      "range [5, 4] of \"t\" is empty or negative");
+  expectBad(
+      entry(R"({"name":"x","role":"input","dtype":"i64","shape":[1,-1],)"
+            R"("dynamic_dims":[{"dim":0,"symbol":"t","min":1,"max":4}]})"),
+      "dim 0 is not a -1 of the shape [1,?]");
+  expectBad(entry(R"({"name":"y","role":"output","dtype":"f32","shape":[-1],)"
+                  R"("dynamic_dims":[{"dim":0,"symbol":"tokens"}]})"),
+            "symbol \"tokens\" is not defined by an earlier input");
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f32",)"
+                  R"("shape":[-1],"dynamic_dims":[{"dim":0,"symbol":"t"}]})"),
+            "\"dynamic_dims\" on a parameter (only inputs and outputs)");
+  expectBad(entry(dynIn + "," +
+                  R"({"name":"s","role":"input","dtype":"i64","shape":[1],)"
+                  R"("bounds":{"min":0,"max":8,"minus":"rows"}})"),
+            "minus \"rows\" is not a dynamic dimension of an earlier input");
+  expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[-1,-1],)"
+                  R"("dynamic_dims":[{"dim":0,"symbol":"a","min":1,)"
+                  R"("max":4611686018427387904},{"dim":1,"symbol":"b",)"
+                  R"("min":1,"max":4611686018427387904}]})"),
+            "overflows");
   expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[-3]})"),
             "negative shape dimension -3");
   expectBad(entry(R"({"name":"x","role":"input","dtype":"f32","shape":[2.5]})"),
@@ -388,7 +425,7 @@ TEST_F(MetadataTest, Faults) {
                   R"({"name":"x","role":"output","dtype":"f32","shape":[]})"),
             "duplicate argument name \"x\"");
   expectBad(
-      R"({"abi_version":2,"target":"host","entries":[)"
+      R"({"abi_version":3,"target":"host","entries":[)"
       R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
       R"({"name":"w","role":"parameter","dtype":"f32","shape":[2]}]},)"
       R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"
@@ -501,7 +538,7 @@ TEST_F(MetadataTest, BoundsFaults) {
 TEST_F(MetadataTest, StateConflicts) {
   // Within one module: named by entry.
   std::string m =
-      load(R"({"abi_version":2,"target":"host","entries":[)"
+      load(R"({"abi_version":3,"target":"host","entries":[)"
            R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
            R"({"name":"kv","role":"state","dtype":"f32","shape":[8]}]},)"
            R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"

@@ -13,10 +13,10 @@ typedef struct {
   int64_t offset, sizes[1], strides[1];
 } MemRef1f;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 2; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 2, \"target\": \"cuda\", \"entries\": ["
+  return "{\"abi_version\": 3, \"target\": \"cuda\", \"entries\": ["
          "{\"name\": \"swap\", \"symbol\": \"dsv3_entry_swap\", \"args\": ["
          "{\"name\": \"x\", \"role\": \"input\", \"dtype\": \"f32\", "
          "\"shape\": [4]},"

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "VerifyUtils.h"
 #include "dsv3/IR/Dsv3Attention.h"
 #include "dsv3/IR/Dsv3Ops.h"
 
@@ -18,12 +19,15 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
+using dsv3::detail::verifyStaticExceptTokens;
 static std::string dims(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
+  return dsv3::detail::shapeOf(shape);
+}
+
+/// All dimensions of `t` but the last (token rows, and heads).
+static SmallVector<int64_t> allButLast(ShapedType t) {
+  return llvm::to_vector(
+      llvm::seq<int64_t>(0, std::max<int64_t>(t.getRank() - 1, 0)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -121,8 +125,11 @@ LogicalResult RopeOp::verify() {
   auto x = getInput().getType();
   auto pos = getPositions().getType();
   auto y = getResult().getType();
-  if (!x.hasStaticShape() || !pos.hasStaticShape() || !y.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, allButLast(x))) ||
+      failed(verifyStaticExceptTokens(
+          *this, "positions", pos,
+          llvm::to_vector(llvm::seq<int64_t>(0, pos.getRank())))))
+    return failure();
   if (pos.getRank() != 1 && pos.getRank() != 2)
     return emitOpError("positions must be [T] or [B, T], got ")
            << dims(pos.getShape());
@@ -179,9 +186,18 @@ LogicalResult LatentAttentionOp::verify() {
   auto sp = getStartPos().getType();
   auto kl = getKvLen().getType();
   auto y = getResult().getType();
-  for (RankedTensorType t : {qn, qp, ckv, kpe, sp, kl, y})
-    if (!t.hasStaticShape())
-      return emitOpError("requires static shapes");
+  for (auto [name, t, tokens] :
+       {std::tuple<StringRef, RankedTensorType, bool>{"q_nope", qn, true},
+        {"q_pe", qp, true},
+        {"c_kv", ckv, false},
+        {"k_pe", kpe, false},
+        {"start_pos", sp, false},
+        {"kv_len", kl, false},
+        {"result", y, true}})
+    if (failed(verifyStaticExceptTokens(*this, name, t,
+                                        tokens ? ArrayRef<int64_t>{1}
+                                               : ArrayRef<int64_t>{})))
+      return failure();
   if (qn.getRank() != 4 || qp.getRank() != 4)
     return emitOpError("q_nope and q_pe must be [B, S, H, C] and [B, S, H, R]");
   int64_t b = qn.getDimSize(0), s = qn.getDimSize(1), h = qn.getDimSize(2),
@@ -213,11 +229,9 @@ LogicalResult LatentAttentionOp::verify() {
 
 LogicalResult AttentionMergeOp::verify() {
   auto o1 = getO1().getType();
-  for (RankedTensorType t :
-       {o1, getLse1().getType(), getO2().getType(), getLse2().getType(),
-        getOut().getType(), getLse().getType()})
-    if (!t.hasStaticShape())
-      return emitOpError("requires static shapes");
+  for (RankedTensorType t : {o1, getO2().getType(), getOut().getType()})
+    if (failed(verifyStaticExceptTokens(*this, "o", t, allButLast(t))))
+      return failure();
   if (o1.getRank() < 1)
     return emitOpError("o1 must have rank >= 1 (the last dimension is D)");
   for (auto [name, t] :
@@ -244,9 +258,16 @@ LogicalResult KVCacheUpdateOp::verify() {
   auto nc = getNewCKv().getType();
   auto nk = getNewKPe().getType();
   auto sp = getStartPos().getType();
-  for (RankedTensorType t : {ckv, kpe, nc, nk, sp})
-    if (!t.hasStaticShape())
-      return emitOpError("requires static shapes");
+  for (auto [name, t, tokens] :
+       {std::tuple<StringRef, RankedTensorType, bool>{"c_kv", ckv, false},
+        {"k_pe", kpe, false},
+        {"new_c_kv", nc, true},
+        {"new_k_pe", nk, true},
+        {"start_pos", sp, false}})
+    if (failed(verifyStaticExceptTokens(*this, name, t,
+                                        tokens ? ArrayRef<int64_t>{1}
+                                               : ArrayRef<int64_t>{})))
+      return failure();
   if (ckv.getRank() != 3 || kpe.getRank() != 3)
     return emitOpError("caches must be [B, L, C] and [B, L, R]");
   int64_t b = ckv.getDimSize(0), l = ckv.getDimSize(1), c = ckv.getDimSize(2),
@@ -261,7 +282,7 @@ LogicalResult KVCacheUpdateOp::verify() {
   if (nk.getShape() != ArrayRef<int64_t>{b, s, r})
     return emitOpError("new_k_pe must be ")
            << dims({b, s, r}) << ", got " << dims(nk.getShape());
-  if (s > l)
+  if (!ShapedType::isDynamic(s) && s > l)
     return emitOpError("writes ") << s << " rows into a cache of " << l;
   if (sp.getShape() != ArrayRef<int64_t>{b})
     return emitOpError("start_pos must be [") << b << "]";
@@ -306,9 +327,17 @@ LogicalResult MLAOp::verify() {
   auto kpe = getKPe().getType();
   auto sp = getStartPos().getType();
   auto kl = getKvLen().getType();
-  for (RankedTensorType t : {x, pos, ckv, kpe, sp, kl})
-    if (!t.hasStaticShape())
-      return emitOpError("requires static shapes");
+  for (auto [name, t, tokens] :
+       {std::tuple<StringRef, RankedTensorType, bool>{"hidden", x, true},
+        {"positions", pos, true},
+        {"c_kv", ckv, false},
+        {"k_pe", kpe, false},
+        {"start_pos", sp, false},
+        {"kv_len", kl, false}})
+    if (failed(verifyStaticExceptTokens(*this, name, t,
+                                        tokens ? ArrayRef<int64_t>{1}
+                                               : ArrayRef<int64_t>{})))
+      return failure();
   // Signed reads: the I64Attr accessors zero-extend.
   int64_t h = getNumHeadsAttr().getInt(), qr = getQLoraRankAttr().getInt(),
           c = getKvLoraRankAttr().getInt(),
@@ -340,7 +369,7 @@ LogicalResult MLAOp::verify() {
   if (sp.getShape() != ArrayRef<int64_t>{b} ||
       kl.getShape() != ArrayRef<int64_t>{b})
     return emitOpError("start_pos and kv_len must be [") << b << "]";
-  if (s > l)
+  if (!ShapedType::isDynamic(s) && s > l)
     return emitOpError("writes ") << s << " rows into a cache of " << l;
   if (getOutput().getType() != x || getCKvOut().getType() != ckv ||
       getKPeOut().getType() != kpe)

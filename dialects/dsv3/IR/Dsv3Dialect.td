@@ -21,8 +21,15 @@ def Dsv3_Dialect : Dialect {
     `shared/spec/deepseek-v3-semantics.md` (section numbers are cited per op) and,
     executably, by its lowering in `--dsv3-lower-to-linalg`.
 
-    Tensors are ranked and statically shaped. Weight names are Hugging Face
-    checkpoint names verbatim.
+    Tensors are ranked. The one dimension that may be dynamic (`?`) is a token
+    count: the rows of activations (`T` of `[T, H]`, `S` of `[B, S, ...]`,
+    the rows of `dsv3.expert_dispatch`, which then number `T·K + E·(a-1)`),
+    so that one compiled prefill serves any prompt length. Weights, scales,
+    caches, offsets and every other dimension are static, and a verifier
+    names the operand that breaks this ("requires static shapes except token
+    dimensions"). A quantization block never spans a dynamic dimension (block
+    size 1 there). `dsv3.mla` with a dynamic `S` needs `B = 1`. Weight names
+    are Hugging Face checkpoint names verbatim.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -20,6 +20,7 @@ using namespace mlir;
 using namespace mlir::dsv3;
 
 using mlir::dsv3::detail::shapeOf;
+using mlir::dsv3::detail::verifyStaticExceptTokens;
 
 /// The router configuration checks shared by dsv3.moe_gate and dsv3.moe
 /// (`topKName` is the top-k attribute as each op spells it), so an
@@ -63,9 +64,13 @@ LogicalResult MoEGateOp::verify() {
       bias ? cast<RankedTensorType>(bias.getType()) : RankedTensorType();
   if (biasType && biasType.getRank() != 1)
     return emitOpError("expects a rank-1 e_score_correction_bias [E]");
-  if (!x.hasStaticShape() || !w.hasStaticShape() || !weights.hasStaticShape() ||
-      !ids.hasStaticShape() || (biasType && !biasType.hasStaticShape()))
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "weight", w, {})) ||
+      failed(verifyStaticExceptTokens(*this, "weights", weights, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "ids", ids, {0})) ||
+      (biasType && failed(verifyStaticExceptTokens(
+                       *this, "e_score_correction_bias", biasType, {}))))
+    return failure();
   int64_t t = x.getDimSize(0), h = x.getDimSize(1);
   int64_t e = w.getDimSize(0);
   if (w.getDimSize(1) != h)
@@ -95,8 +100,9 @@ LogicalResult ExpertBiasUpdateOp::verify() {
   auto bias = getBias().getType();
   if (ids.getRank() != 2 || bias.getRank() != 1)
     return emitOpError("expects ids [T, K] and bias [E]");
-  if (!ids.hasStaticShape() || !bias.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "ids", ids, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "bias", bias, {})))
+    return failure();
   if (getResult().getType() != bias)
     return emitOpError("result type must equal the bias type ") << bias;
   float gamma = getGamma().convertToFloat();
@@ -113,9 +119,12 @@ LogicalResult ExpertDispatchOp::verify() {
   auto tok = getRowToToken().getType();
   if (x.getRank() != 2 || ids.getRank() != 2)
     return emitOpError("expects input [T, H] and ids [T, K]");
-  if (!x.hasStaticShape() || !ids.hasStaticShape() || !rows.hasStaticShape() ||
-      !offsets.hasStaticShape() || !tok.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "ids", ids, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "rows", rows, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "offsets", offsets, {})) ||
+      failed(verifyStaticExceptTokens(*this, "row_to_token", tok, {0})))
+    return failure();
   int64_t t = x.getDimSize(0), h = x.getDimSize(1), k = ids.getDimSize(1);
   if (ids.getDimSize(0) != t)
     return emitOpError("ids have ")
@@ -125,7 +134,8 @@ LogicalResult ExpertDispatchOp::verify() {
            << shapeOf(offsets.getShape());
   int64_t e = offsets.getDimSize(0) - 1;
   int64_t align = static_cast<int64_t>(getAlignment());
-  int64_t r = t * k + e * (align - 1);
+  int64_t r =
+      ShapedType::isDynamic(t) ? ShapedType::kDynamic : t * k + e * (align - 1);
   SmallVector<int64_t> expected = {r, h};
   if (rows.getShape() != ArrayRef<int64_t>(expected) ||
       rows.getElementType() != x.getElementType())
@@ -133,8 +143,8 @@ LogicalResult ExpertDispatchOp::verify() {
            << shapeOf(expected) << " (T*K + E*(alignment-1) rows) of "
            << x.getElementType() << ", got " << rows;
   if (tok.getShape() != ArrayRef<int64_t>{r})
-    return emitOpError("row_to_token must be [")
-           << r << "], got " << shapeOf(tok.getShape());
+    return emitOpError("row_to_token must be ")
+           << shapeOf({r}) << ", got " << shapeOf(tok.getShape());
   return success();
 }
 
@@ -146,9 +156,11 @@ LogicalResult GroupedMatmulOp::verify() {
   if (a.getRank() != 2 || w.getRank() != 3 || offsets.getRank() != 1)
     return emitOpError("expects input [R, K], weight [E, N, K] and offsets "
                        "[E + 1]");
-  if (!a.hasStaticShape() || !w.hasStaticShape() || !offsets.hasStaticShape() ||
-      !d.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "input", a, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "weight", w, {})) ||
+      failed(verifyStaticExceptTokens(*this, "offsets", offsets, {})) ||
+      failed(verifyStaticExceptTokens(*this, "result", d, {0})))
+    return failure();
   int64_t r = a.getDimSize(0), k = a.getDimSize(1);
   int64_t e = w.getDimSize(0), n = w.getDimSize(1);
   if (w.getDimSize(2) != k)
@@ -187,9 +199,12 @@ LogicalResult ExpertCombineOp::verify() {
       offsets.getRank() != 1)
     return emitOpError("expects rows [R, N], ids [T, K], weights [T, K] and "
                        "offsets [E + 1]");
-  if (!rows.hasStaticShape() || !ids.hasStaticShape() || !w.hasStaticShape() ||
-      !offsets.hasStaticShape() || !y.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "rows", rows, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "ids", ids, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "weights", w, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "offsets", offsets, {})) ||
+      failed(verifyStaticExceptTokens(*this, "result", y, {0})))
+    return failure();
   if (w.getShape() != ids.getShape())
     return emitOpError("weights ")
            << shapeOf(w.getShape()) << " must have the shape of ids "
@@ -211,8 +226,10 @@ Type MoEOp::getRouterWeightType() {
 
 LogicalResult MoEOp::verify() {
   auto x = getInput().getType();
-  if (x.getRank() != 2 || !x.hasStaticShape())
-    return emitOpError("expects a static rank-2 input [T, H]");
+  if (x.getRank() != 2)
+    return emitOpError("expects a rank-2 input [T, H]");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, {0})))
+    return failure();
   if (getResult().getType().getShape() != x.getShape())
     return emitOpError("result must be ")
            << shapeOf(x.getShape()) << " ([T, H]), got "

@@ -17,13 +17,16 @@ using namespace mlir;
 using namespace mlir::dsv3;
 
 using mlir::dsv3::detail::shapeOf;
+using mlir::dsv3::detail::verifyStaticExceptTokens;
 
 LogicalResult EmbeddingOp::verify() {
   auto table = getTable().getType();
   auto ids = getIds().getType();
   auto y = getResult().getType();
-  if (!table.hasStaticShape() || !ids.hasStaticShape() || !y.hasStaticShape())
-    return emitOpError("requires static shapes");
+  // Every dimension of the ids is a token dimension.
+  auto all = llvm::to_vector(llvm::seq<int64_t>(0, ids.getRank()));
+  if (failed(verifyStaticExceptTokens(*this, "table", table, {})))
+    return failure();
   if (table.getRank() != 2 || table.getDimSize(0) == 0)
     return emitOpError("table must be [vocab, hidden] with vocab > 0, got ")
            << shapeOf(table.getShape());
@@ -32,13 +35,15 @@ LogicalResult EmbeddingOp::verify() {
   if (y.getShape() != ArrayRef<int64_t>(expected))
     return emitOpError("result shape must be ids.shape ++ [hidden] = ")
            << shapeOf(expected) << ", got " << shapeOf(y.getShape());
-  return success();
+  return verifyStaticExceptTokens(*this, "ids", ids, all);
 }
 
 LogicalResult MLPOp::verify() {
   auto x = getInput().getType();
-  if (x.getRank() != 2 || !x.hasStaticShape())
-    return emitOpError("expects a static rank-2 input [T, H]");
+  if (x.getRank() != 2)
+    return emitOpError("expects a rank-2 input [T, H]");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, {0})))
+    return failure();
   if (getResult().getType().getShape() != x.getShape())
     return emitOpError("result must be ")
            << shapeOf(x.getShape()) << " ([T, H]), got "

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsv3/IR/Dsv3Ops.h"
+#include "VerifyUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -15,21 +16,30 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
+using dsv3::detail::ceilDivSize;
+using dsv3::detail::verifyStaticExceptTokens;
 static std::string shapeStr(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
-  os << "]";
-  return s;
+  return dsv3::detail::shapeOf(shape);
+}
+
+/// Dimensions 0 .. rank-2: the rows of an activation (tokens, or tokens and
+/// heads); the last dimension is always static.
+static SmallVector<int64_t> leadingDims(ShapedType t) {
+  return llvm::to_vector(
+      llvm::seq<int64_t>(0, std::max<int64_t>(t.getRank() - 1, 0)));
 }
 
 /// Shared by quantize and dequantize: block sizes match the data rank, are
-/// positive, shapes are static, and the scale shape is ceildiv(data, block).
+/// positive, shapes are static but for token rows, and the scale shape is
+/// ceildiv(data, block).
 static LogicalResult verifyBlockScaled(Operation *op, RankedTensorType data,
                                        RankedTensorType scale,
                                        ArrayRef<int64_t> block) {
-  if (!data.hasStaticShape() || !scale.hasStaticShape())
-    return op->emitOpError("requires static shapes");
+  if (failed(
+          verifyStaticExceptTokens(op, "the data", data, leadingDims(data))) ||
+      failed(
+          verifyStaticExceptTokens(op, "the scale", scale, leadingDims(scale))))
+    return failure();
   if (static_cast<int64_t>(block.size()) != data.getRank())
     return op->emitOpError("block has ")
            << block.size() << " sizes but the data has rank " << data.getRank();
@@ -37,8 +47,14 @@ static LogicalResult verifyBlockScaled(Operation *op, RankedTensorType data,
     return op->emitOpError("block sizes must be positive, got ")
            << shapeStr(block);
   SmallVector<int64_t> expected;
-  for (auto [dim, b] : llvm::zip_equal(data.getShape(), block))
-    expected.push_back(ceilDiv(dim, b));
+  for (auto [i, dim, b] : llvm::enumerate(data.getShape(), block)) {
+    // Token rows are quantized one by one: a block never spans a dynamic
+    // number of them.
+    if (ShapedType::isDynamic(dim) && b != 1)
+      return op->emitOpError("dynamic dimension ")
+             << i << " needs block size 1, got " << b;
+    expected.push_back(ceilDivSize(dim, b));
+  }
   if (scale.getShape() != ArrayRef<int64_t>(expected))
     return op->emitOpError("scale shape must be ")
            << shapeStr(expected) << " (ceil-div of "
@@ -106,8 +122,10 @@ LogicalResult LinearOp::verify() {
   if (x.getRank() != 2 || w.getRank() != 2 || y.getRank() != 2)
     return emitOpError("expects rank-2 input [M, K], weight [N, K] and "
                        "result [M, N]");
-  if (!x.hasStaticShape() || !w.hasStaticShape() || !y.hasStaticShape())
-    return emitOpError("requires static shapes");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, {0})) ||
+      failed(verifyStaticExceptTokens(*this, "weight", w, {})) ||
+      failed(verifyStaticExceptTokens(*this, "result", y, {0})))
+    return failure();
   int64_t m = x.getDimSize(0), k = x.getDimSize(1);
   int64_t n = w.getDimSize(0);
   if (w.getDimSize(1) != k)
@@ -146,10 +164,11 @@ LogicalResult RMSNormOp::verify() {
   auto x = getInput().getType();
   auto w = getWeight().getType();
   auto y = getResult().getType();
-  if (!x.hasStaticShape() || !w.hasStaticShape())
-    return emitOpError("requires static shapes");
   if (x.getRank() < 1)
     return emitOpError("requires an input of rank >= 1");
+  if (failed(verifyStaticExceptTokens(*this, "input", x, leadingDims(x))) ||
+      failed(verifyStaticExceptTokens(*this, "weight", w, {})))
+    return failure();
   int64_t d = x.getShape().back();
   if (w.getRank() != 1 || w.getDimSize(0) != d)
     return emitOpError("weight must be [")

@@ -16,13 +16,43 @@
 
 namespace mlir::dsv3::detail {
 
-/// "[4, 7168]".
+/// "[4, 7168]", "[?, 7168]".
 inline std::string shapeOf(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
   os << "]";
   return s;
+}
+
+/// The one kind of dynamic size dsv3 ops take is a token count (the rows of
+/// activations; one prefill serves any prompt length). Every dimension of
+/// `t` but those listed in `tokenDims` must be static.
+inline LogicalResult verifyStaticExceptTokens(Operation *op, StringRef what,
+                                              ShapedType t,
+                                              ArrayRef<int64_t> tokenDims) {
+  for (int64_t i = 0, e = t.getRank(); i < e; ++i)
+    if (t.isDynamicDim(i) && !llvm::is_contained(tokenDims, i))
+      return op->emitOpError("requires static shapes except token "
+                             "dimensions, but ")
+             << what << " " << shapeOf(t.getShape()) << " has dimension " << i
+             << " dynamic";
+  return success();
+}
+
+/// a op b on sizes where either may be a dynamic token count.
+inline int64_t mulSize(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+             ? ShapedType::kDynamic
+             : a * b;
+}
+inline int64_t ceilDivSize(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) ? ShapedType::kDynamic : (a + b - 1) / b;
 }
 
 /// The importer's form of a module that reads its weights by HF name

@@ -154,6 +154,30 @@ DSV3RT_API dsv3rt_status dsv3rt_module_bind_entry_parameters(
     dsv3rt_module *module, size_t entry, const char *const *paths,
     size_t path_count);
 
+/* How far a bind has come. First the checkpoint's safetensors files are
+ * mapped (and their headers read): files_done of files_total, whose sizes are
+ * file_bytes_done of file_bytes_total; the totals grow as each path is read
+ * (an index's shards or a directory's files become known then). Then the
+ * parameters are bound: parameters_done of parameters_total, with their byte
+ * sizes; parameters_total is 0 until the files are mapped. Binding in place
+ * costs nothing; a stacked parameter gathered from scattered experts is
+ * copied, and its bytes advance expert by expert. */
+typedef struct dsv3rt_bind_progress {
+  size_t files_done, files_total;
+  uint64_t file_bytes_done, file_bytes_total;
+  size_t parameters_done, parameters_total;
+  uint64_t parameter_bytes_done, parameter_bytes_total;
+} dsv3rt_bind_progress;
+typedef void (*dsv3rt_bind_progress_fn)(const dsv3rt_bind_progress *progress,
+                                        void *user_data);
+/* Makes every later bind of the module (dsv3rt_module_bind_parameters,
+ * dsv3rt_module_bind_entry_parameters) call fn on the binding thread: when a
+ * path's files become known, after each file is mapped, after each parameter
+ * is bound and after each expert a gathered stacked parameter copies. fn must
+ * not call into the module; NULL: no calls. */
+DSV3RT_API dsv3rt_status dsv3rt_module_set_bind_progress(
+    dsv3rt_module *module, dsv3rt_bind_progress_fn fn, void *user_data);
+
 /* Runs an entry. inputs are in the order of the entry's input args (state
  * args are not passed: the entry gets the session's buffers); outputs
  * receives output_count new tensors (in output-arg order) that the caller

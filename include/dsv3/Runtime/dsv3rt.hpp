@@ -147,6 +147,11 @@ public:
   size_t boundFileCount() const {
     return dsv3rt_module_bound_file_count(get());
   }
+  // See dsv3rt_module_set_bind_progress; fn must outlive the binds (or be
+  // reset with nullptr).
+  void setBindProgress(dsv3rt_bind_progress_fn fn, void *userData) {
+    check(dsv3rt_module_set_bind_progress(get(), fn, userData));
+  }
   // Returns the outputs in output-arg order.
   std::vector<Tensor> call(size_t entry, const std::vector<Tensor> &inputs) {
     size_t outputCount = 0;

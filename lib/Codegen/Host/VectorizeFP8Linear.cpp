@@ -62,91 +62,118 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     Value wPad = arith::ConstantOp::create(
         b, loc, b.getFloatAttr(wType.getElementType(), 0.0));
     Value scale = op.getWeightScaleInv();
-    Value init = tensor::EmptyOp::create(b, loc, yType.getShape(),
-                                         yType.getElementType());
+    Value init = tensor::EmptyOp::create(
+        b, loc,
+        SmallVector<OpFoldResult>{
+            tensor::getMixedSize(b, loc, op.getInput(), 0), b.getIndexAttr(n)},
+        yType.getElementType());
     SmallVector<bool> inBounds = {true};
 
     // Tokens are processed in tiles of up to 4 so that each widened weight
-    // vector feeds several accumulators (decode batches are small).
-    int64_t tile = m % 4 == 0 ? 4 : m % 2 == 0 ? 2 : 1;
+    // vector feeds several accumulators (decode batches are small). A
+    // dynamic token count runs tiles of 4, then the remaining tokens one by
+    // one.
+    Value mEnd =
+        ShapedType::isDynamic(m)
+            ? tensor::DimOp::create(b, loc, op.getInput(), 0).getResult()
+            : cIdx(m);
+    // Tokens [m0, m1) in tiles of `tile`, one output column `in` each.
+    auto tokenLoop = [&](OpBuilder &b, Location loc, Value in, Value m0,
+                         Value m1, int64_t tile, Value yInit) {
+      Value nBlock = arith::DivUIOp::create(b, loc, in, cIdx(kQuantBlock));
+      return scf::ForOp::create(
+                 b, loc, m0, m1, cIdx(tile), ValueRange{yInit},
+                 [&](OpBuilder &b, Location loc, Value m0, ValueRange yIn2) {
+                   SmallVector<Value> tokenIdx, zeros(tile, zero);
+                   for (int64_t t = 0; t < tile; ++t)
+                     tokenIdx.push_back(
+                         arith::AddIOp::create(b, loc, m0, cIdx(t)));
+                   auto blocks = scf::ForOp::create(
+                       b, loc, cIdx(0), cIdx(kb), cIdx(1), zeros,
+                       [&](OpBuilder &b, Location loc, Value ib,
+                           ValueRange acc) {
+                         Value k0 = arith::MulIOp::create(b, loc, ib,
+                                                          cIdx(kQuantBlock));
+                         Value kEnd = arith::MinUIOp::create(
+                             b, loc,
+                             arith::AddIOp::create(b, loc, k0,
+                                                   cIdx(kQuantBlock)),
+                             cIdx(k));
+                         SmallVector<Value> zeroVecs(tile, zeroVec);
+                         auto inner = scf::ForOp::create(
+                             b, loc, k0, kEnd, cIdx(width), zeroVecs,
+                             [&](OpBuilder &b, Location loc, Value ik,
+                                 ValueRange vacc) {
+                               Value wv = vector::TransferReadOp::create(
+                                   b, loc,
+                                   VectorType::get({width},
+                                                   wType.getElementType()),
+                                   op.getWeight(), ValueRange{in, ik}, wPad,
+                                   inBounds);
+                               Value wf =
+                                   arith::ExtFOp::create(b, loc, vecF32, wv);
+                               SmallVector<Value> next;
+                               for (int64_t t = 0; t < tile; ++t) {
+                                 Value xv = vector::TransferReadOp::create(
+                                     b, loc,
+                                     VectorType::get({width},
+                                                     xType.getElementType()),
+                                     op.getInput(), ValueRange{tokenIdx[t], ik},
+                                     xPad, inBounds);
+                                 Value xf = xv;
+                                 if (xType.getElementType() != f32)
+                                   xf = arith::ExtFOp::create(b, loc, vecF32,
+                                                              xv);
+                                 next.push_back(vector::FMAOp::create(
+                                     b, loc, xf, wf, vacc[t]));
+                               }
+                               scf::YieldOp::create(b, loc, next);
+                             });
+                         Value s = tensor::ExtractOp::create(
+                             b, loc, scale, ValueRange{nBlock, ib});
+                         if (!s.getType().isF32())
+                           s = arith::ExtFOp::create(b, loc, f32, s);
+                         SmallVector<Value> next;
+                         for (int64_t t = 0; t < tile; ++t) {
+                           // A tree reduction of the lanes: the order of the K
+                           // sum is not part of the semantics.
+                           Value sum = vector::ReductionOp::create(
+                               b, loc, vector::CombiningKind::ADD,
+                               inner.getResult(t),
+                               arith::FastMathFlags::reassoc);
+                           next.push_back(arith::AddFOp::create(
+                               b, loc, acc[t],
+                               arith::MulFOp::create(b, loc, sum, s)));
+                         }
+                         scf::YieldOp::create(b, loc, next);
+                       });
+                   Value y = yIn2[0];
+                   for (int64_t t = 0; t < tile; ++t) {
+                     Value v = blocks.getResult(t);
+                     if (yType.getElementType() != f32)
+                       v = arith::TruncFOp::create(b, loc,
+                                                   yType.getElementType(), v);
+                     y = tensor::InsertOp::create(b, loc, v, y,
+                                                  ValueRange{tokenIdx[t], in});
+                   }
+                   scf::YieldOp::create(b, loc, y);
+                 })
+          .getResult(0);
+    };
     auto rows = scf::ForOp::create(
         b, loc, cIdx(0), cIdx(n), cIdx(1), ValueRange{init},
         [&](OpBuilder &b, Location loc, Value in, ValueRange yIn) {
-          Value nBlock = arith::DivUIOp::create(b, loc, in, cIdx(kQuantBlock));
-          auto tokens = scf::ForOp::create(
-              b, loc, cIdx(0), cIdx(m), cIdx(tile), yIn,
-              [&](OpBuilder &b, Location loc, Value m0, ValueRange yIn2) {
-                SmallVector<Value> tokenIdx, zeros(tile, zero);
-                for (int64_t t = 0; t < tile; ++t)
-                  tokenIdx.push_back(
-                      arith::AddIOp::create(b, loc, m0, cIdx(t)));
-                auto blocks = scf::ForOp::create(
-                    b, loc, cIdx(0), cIdx(kb), cIdx(1), zeros,
-                    [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
-                      Value k0 =
-                          arith::MulIOp::create(b, loc, ib, cIdx(kQuantBlock));
-                      Value kEnd = arith::MinUIOp::create(
-                          b, loc,
-                          arith::AddIOp::create(b, loc, k0, cIdx(kQuantBlock)),
-                          cIdx(k));
-                      SmallVector<Value> zeroVecs(tile, zeroVec);
-                      auto inner = scf::ForOp::create(
-                          b, loc, k0, kEnd, cIdx(width), zeroVecs,
-                          [&](OpBuilder &b, Location loc, Value ik,
-                              ValueRange vacc) {
-                            Value wv = vector::TransferReadOp::create(
-                                b, loc,
-                                VectorType::get({width},
-                                                wType.getElementType()),
-                                op.getWeight(), ValueRange{in, ik}, wPad,
-                                inBounds);
-                            Value wf =
-                                arith::ExtFOp::create(b, loc, vecF32, wv);
-                            SmallVector<Value> next;
-                            for (int64_t t = 0; t < tile; ++t) {
-                              Value xv = vector::TransferReadOp::create(
-                                  b, loc,
-                                  VectorType::get({width},
-                                                  xType.getElementType()),
-                                  op.getInput(), ValueRange{tokenIdx[t], ik},
-                                  xPad, inBounds);
-                              Value xf = xv;
-                              if (xType.getElementType() != f32)
-                                xf = arith::ExtFOp::create(b, loc, vecF32, xv);
-                              next.push_back(vector::FMAOp::create(
-                                  b, loc, xf, wf, vacc[t]));
-                            }
-                            scf::YieldOp::create(b, loc, next);
-                          });
-                      Value s = tensor::ExtractOp::create(
-                          b, loc, scale, ValueRange{nBlock, ib});
-                      if (!s.getType().isF32())
-                        s = arith::ExtFOp::create(b, loc, f32, s);
-                      SmallVector<Value> next;
-                      for (int64_t t = 0; t < tile; ++t) {
-                        // A tree reduction of the lanes: the order of the
-                        // K sum is not part of the semantics.
-                        Value sum = vector::ReductionOp::create(
-                            b, loc, vector::CombiningKind::ADD,
-                            inner.getResult(t), arith::FastMathFlags::reassoc);
-                        next.push_back(arith::AddFOp::create(
-                            b, loc, acc[t],
-                            arith::MulFOp::create(b, loc, sum, s)));
-                      }
-                      scf::YieldOp::create(b, loc, next);
-                    });
-                Value y = yIn2[0];
-                for (int64_t t = 0; t < tile; ++t) {
-                  Value v = blocks.getResult(t);
-                  if (yType.getElementType() != f32)
-                    v = arith::TruncFOp::create(b, loc, yType.getElementType(),
-                                                v);
-                  y = tensor::InsertOp::create(b, loc, v, y,
-                                               ValueRange{tokenIdx[t], in});
-                }
-                scf::YieldOp::create(b, loc, y);
-              });
-          scf::YieldOp::create(b, loc, tokens.getResult(0));
+          Value y;
+          if (!ShapedType::isDynamic(m)) {
+            int64_t tile = m % 4 == 0 ? 4 : m % 2 == 0 ? 2 : 1;
+            y = tokenLoop(b, loc, in, cIdx(0), mEnd, tile, yIn[0]);
+          } else {
+            Value whole = arith::MulIOp::create(
+                b, loc, arith::DivUIOp::create(b, loc, mEnd, cIdx(4)), cIdx(4));
+            y = tokenLoop(b, loc, in, cIdx(0), whole, 4, yIn[0]);
+            y = tokenLoop(b, loc, in, whole, mEnd, 1, y);
+          }
+          scf::YieldOp::create(b, loc, y);
         });
     rewriter.replaceOp(op, rows.getResult(0));
     return success();

@@ -12,6 +12,7 @@
 #include "dsv3/IR/Dsv3Ops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -67,9 +68,16 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     for (int64_t i = 0; i < rank - 1; ++i)
       reassoc.push_back({i});
     reassoc.push_back({rank - 1, rank});
+    // The leading (token) dimensions keep their sizes, dynamic or not.
+    SmallVector<OpFoldResult> viewSizes =
+        tensor::getMixedSizes(b, loc, op.getInput());
+    viewSizes.pop_back();
+    for (int64_t d : ArrayRef<int64_t>(viewShape).take_back(2))
+      viewSizes.push_back(b.getIndexAttr(d));
+    SmallVector<Value> dynamic = dynamicSizes(b, loc, op.getInput());
     Value xView = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get(viewShape, xType.getElementType()),
-        op.getInput(), reassoc);
+        op.getInput(), reassoc, viewSizes);
 
     int64_t n = rank + 1;
     int64_t freqDim = interleaved ? rank - 1 : rank;
@@ -91,7 +99,7 @@ struct LowerRope : OpRewritePattern<RopeOp> {
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(viewShape, elem)},
             ValueRange{xView, xView, op.getPositions(), freqT},
-            ValueRange{emptyLike(b, loc, viewShape, elem)},
+            ValueRange{emptyLike(b, loc, viewShape, elem, dynamic)},
             ArrayRef<AffineMap>{
                 memberMap(0), memberMap(1), pickDims(ctx, n, posDims),
                 pickDims(ctx, n, {freqDim}), b.getMultiDimIdentityMap(n)},
@@ -153,14 +161,16 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     SmallVector<int64_t> rowShape = {B, S, H};
     auto f32 = b.getF32Type();
     auto par = IteratorType::parallel, red = IteratorType::reduction;
+    // The query count S may be dynamic (prefill of any length).
+    SmallVector<Value> dS = dynamicSizes(b, loc, op.getQNope());
 
     // Keys t >= max_b kv_len[b] are hidden from every query, so with
     // bound-by-kv-len the key loops stop there: a decode step then costs
     // O(kv_len), not O(max_seq_len), and reads no cache row past it.
     Value cKv = op.getCKv(), kPe = op.getKPe();
     SmallVector<OpFoldResult> scoreSizes = {
-        b.getIndexAttr(B), b.getIndexAttr(S), b.getIndexAttr(H),
-        b.getIndexAttr(L)};
+        b.getIndexAttr(B), tensor::getMixedSize(b, loc, op.getQNope(), 1),
+        b.getIndexAttr(H), b.getIndexAttr(L)};
     if (boundByKvLen) {
       Value n = maxKvLen(b, loc, op.getKvLen(), B, L);
       cKv = prefixRows(b, loc, cKv, n);
@@ -221,7 +231,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     // Row maximum; a row with no visible key keeps -inf and is shifted by 0
     // instead, so its exponentials are exactly 0 rather than NaN.
     Value maxInit = linalg::FillOp::create(b, loc, constF32(b, loc, negInf),
-                                           emptyLike(b, loc, rowShape, f32))
+                                           emptyLike(b, loc, rowShape, f32, dS))
                         .getResult(0);
     Value rowMax =
         linalg::GenericOp::create(
@@ -244,7 +254,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value rowSum =
         linalg::GenericOp::create(
             b, loc, TypeRange{maxInit.getType()}, ValueRange{scores, rowMax},
-            ValueRange{zerosF32(b, loc, rowShape)},
+            ValueRange{zerosF32(b, loc, rowShape, dS)},
             ArrayRef<AffineMap>{id4, row4, row4}, {par, par, par, red},
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value e = shiftedExp(nb, l, args[0], args[1]);
@@ -276,7 +286,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value acc =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(outShape, f32)},
-            ValueRange{probs, cKv}, ValueRange{zerosF32(b, loc, outShape)},
+            ValueRange{probs, cKv}, ValueRange{zerosF32(b, loc, outShape, dS)},
             ArrayRef<AffineMap>{pickDims(ctx, 5, {0, 1, 2, 4}),
                                 pickDims(ctx, 5, {0, 4, 3}),
                                 pickDims(ctx, 5, {0, 1, 2, 3})},
@@ -332,7 +342,9 @@ Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
                        Value startPos) {
   MLIRContext *ctx = b.getContext();
   auto cacheType = cast<RankedTensorType>(cache.getType());
-  int64_t s = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  // The new row count, static or dynamic.
+  Value s = getValueOrCreateConstantIndexOp(
+      b, loc, tensor::getMixedSize(b, loc, rows, 1));
   Type elem = cacheType.getElementType();
   AffineMap id = b.getMultiDimIdentityMap(3);
   auto par = IteratorType::parallel;
@@ -351,9 +363,8 @@ Value buildCacheUpdate(OpBuilder &b, Location loc, Value cache, Value rows,
                    nb, l,
                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, r,
                                          zero),
-                   arith::CmpIOp::create(
-                       nb, l, arith::CmpIPredicate::slt, r,
-                       arith::ConstantIndexOp::create(nb, l, s)));
+                   arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, r,
+                                         s));
                // Clamped so the load stays in bounds; the select discards it.
                Value row = arith::SelectOp::create(nb, l, inRange, r, zero);
                Value v = tensor::ExtractOp::create(nb, l, rows,
@@ -407,7 +418,8 @@ struct LowerAttentionMerge : OpRewritePattern<AttentionMergeOp> {
             rewriter, loc, TypeRange{lseType},
             ValueRange{op.getLse1(), op.getLse2()},
             ValueRange{emptyLike(rewriter, loc, lseType.getShape(),
-                                 rewriter.getF32Type())},
+                                 rewriter.getF32Type(),
+                                 dynamicSizes(rewriter, loc, op.getLse1()))},
             SmallVector<AffineMap>(3, rewriter.getMultiDimIdentityMap(n - 1)),
             SmallVector<IteratorType>(n - 1, IteratorType::parallel),
             [&](OpBuilder &b, Location l, ValueRange a) {
@@ -425,7 +437,8 @@ struct LowerAttentionMerge : OpRewritePattern<AttentionMergeOp> {
             rewriter, loc, TypeRange{oType},
             ValueRange{op.getO1(), op.getLse1(), op.getO2(), op.getLse2()},
             ValueRange{emptyLike(rewriter, loc, oType.getShape(),
-                                 oType.getElementType())},
+                                 oType.getElementType(),
+                                 dynamicSizes(rewriter, loc, op.getO1()))},
             ArrayRef<AffineMap>{id, row, id, row, id}, par,
             [&](OpBuilder &b, Location l, ValueRange a) {
               auto [w1, w2, m] = weights(b, l, a[1], a[3]);
@@ -465,7 +478,9 @@ static Value insertCacheRows(OpBuilder &b, Location loc, Value cache,
   auto cacheType = cast<RankedTensorType>(cache.getType());
   int64_t batch = cacheType.getDimSize(0), l = cacheType.getDimSize(1),
           x = cacheType.getDimSize(2);
-  int64_t s = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  // The new row count, static or dynamic (a prefill of any length).
+  OpFoldResult s = tensor::getMixedSize(b, loc, rows, 1);
+  Value sV = getValueOrCreateConstantIndexOp(b, loc, s);
   rows = castTo(b, loc, rows, cacheType.getElementType());
   for (int64_t i = 0; i < batch; ++i) {
     Value start =
@@ -477,11 +492,11 @@ static Value insertCacheRows(OpBuilder &b, Location loc, Value cache,
         b, loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, start,
                               arith::ConstantIndexOp::create(b, loc, 0)),
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, start,
-                              arith::ConstantIndexOp::create(b, loc, l - s)));
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                              arith::AddIOp::create(b, loc, start, sV),
+                              arith::ConstantIndexOp::create(b, loc, l)));
     SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(s),
-                                       b.getIndexAttr(x)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), s, b.getIndexAttr(x)};
     Value cur = cache;
     cache = scf::IfOp::create(
                 b, loc, inRange,

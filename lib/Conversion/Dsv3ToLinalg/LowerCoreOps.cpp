@@ -58,7 +58,7 @@ struct LowerDequantize : OpRewritePattern<DequantizeOp> {
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(blockedShape, elem)},
             ValueRange{view.value, op.getScale()},
-            ValueRange{emptyLike(b, loc, blockedShape, elem)},
+            ValueRange{emptyLike(b, loc, blockedShape, elem, view.dynamic)},
             ArrayRef<AffineMap>{id, blockIndexMap(b.getContext(), rank), id},
             blockedIterators(rank, IteratorType::parallel),
             [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -86,7 +86,8 @@ static Value castResult(OpBuilder &b, Location loc, Value acc,
   Type elem = resultType.getElementType();
   return linalg::GenericOp::create(
              b, loc, TypeRange{resultType}, ValueRange{acc},
-             ValueRange{emptyLike(b, loc, resultType.getShape(), elem)},
+             ValueRange{emptyLike(b, loc, resultType.getShape(), elem,
+                                  dynamicSizes(b, loc, acc))},
              ArrayRef<AffineMap>{id, id},
              SmallVector<IteratorType>(2, IteratorType::parallel),
              [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -132,7 +133,10 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     bool scaled = inputs.size() == 3;
     return linalg::GenericOp::create(
                b, loc, TypeRange{RankedTensorType::get({m, n}, b.getF32Type())},
-               inputs, ValueRange{zerosF32(b, loc, {m, n})}, maps,
+               inputs,
+               ValueRange{zerosF32(b, loc, {m, n},
+                                   dynamicSizes(b, loc, op.getInput()))},
+               maps,
                {IteratorType::parallel, IteratorType::parallel,
                 IteratorType::reduction},
                [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -172,8 +176,12 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
       return tensor::ExpandShapeOp::create(
           b, loc,
           RankedTensorType::get({rows, kb, kQuantBlock}, t.getElementType()), v,
-          SmallVector<ReassociationIndices>{{0}, {1, 2}});
+          SmallVector<ReassociationIndices>{{0}, {1, 2}},
+          SmallVector<OpFoldResult>{tensor::getMixedSize(b, loc, v, 0),
+                                    b.getIndexAttr(kb),
+                                    b.getIndexAttr(kQuantBlock)});
     };
+    SmallVector<Value> dM = dynamicSizes(b, loc, op.getInput());
     AffineExpr dm, dn, dkb, dki;
     bindDims(ctx, dm, dn, dkb, dki);
     Value partial =
@@ -181,7 +189,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
             b, loc,
             TypeRange{RankedTensorType::get({m, n, kb}, b.getF32Type())},
             ValueRange{splitK(qa, m), splitK(op.getWeight(), n)},
-            ValueRange{zerosF32(b, loc, {m, n, kb})},
+            ValueRange{zerosF32(b, loc, {m, n, kb}, dM)},
             ArrayRef<AffineMap>{AffineMap::get(4, 0, {dm, dkb, dki}, ctx),
                                 AffineMap::get(4, 0, {dn, dkb, dki}, ctx),
                                 AffineMap::get(4, 0, {dm, dn, dkb}, ctx)},
@@ -201,7 +209,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     return linalg::GenericOp::create(
                b, loc, TypeRange{RankedTensorType::get({m, n}, b.getF32Type())},
                ValueRange{partial, sa, op.getWeightScaleInv()},
-               ValueRange{zerosF32(b, loc, {m, n})},
+               ValueRange{zerosF32(b, loc, {m, n}, dM)},
                ArrayRef<AffineMap>{
                    AffineMap::get(3, 0, {em, en, ekb}, ctx),
                    AffineMap::get(3, 0, {em, ekb}, ctx),
@@ -248,7 +256,9 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
     Value sumSq =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(rows, b.getF32Type())},
-            ValueRange{op.getInput()}, ValueRange{zerosF32(b, loc, rows)},
+            ValueRange{op.getInput()},
+            ValueRange{
+                zerosF32(b, loc, rows, dynamicSizes(b, loc, op.getInput()))},
             ArrayRef<AffineMap>{id, rowMap}, reduce,
             [&](OpBuilder &nb, Location l, ValueRange args) {
               Value x = toF32(nb, l, args[0]);
@@ -265,7 +275,8 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
         linalg::GenericOp::create(
             b, loc, TypeRange{yType},
             ValueRange{op.getInput(), sumSq, op.getWeight()},
-            ValueRange{emptyLike(b, loc, yType.getShape(), elem)},
+            ValueRange{emptyLike(b, loc, yType.getShape(), elem,
+                                 dynamicSizes(b, loc, op.getInput()))},
             ArrayRef<AffineMap>{id, rowMap, lastMap, id},
             SmallVector<IteratorType>(rank, IteratorType::parallel),
             [&](OpBuilder &nb, Location l, ValueRange args) {

@@ -43,8 +43,8 @@ SmallVector<Value> generic(OpBuilder &b, Location loc, ValueRange inputs,
 }
 
 Value filled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-             TypedAttr value) {
-  Value init = emptyLike(b, loc, shape, value.getType());
+             TypedAttr value, ValueRange dynamic = {}) {
+  Value init = emptyLike(b, loc, shape, value.getType(), dynamic);
   Value c = arith::ConstantOp::create(b, loc, value);
   return linalg::FillOp::create(b, loc, c, init).getResult(0);
 }
@@ -70,7 +70,8 @@ Value descendingRanks(OpBuilder &b, Location loc, Value v) {
   bindDims(ctx, dt, di, dj);
   return generic(
       b, loc, ValueRange{v, v},
-      ValueRange{filled(b, loc, {t, n}, b.getI32IntegerAttr(0))},
+      ValueRange{filled(b, loc, {t, n}, b.getI32IntegerAttr(0),
+                        dynamicSizes(b, loc, v))},
       {AffineMap::get(3, 0, {dt, di}, ctx), AffineMap::get(3, 0, {dt, dj}, ctx),
        AffineMap::get(3, 0, {dt, di}, ctx)},
       {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction},
@@ -107,6 +108,8 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     int64_t t = op.getInput().getType().getDimSize(0);
     int64_t e = op.getWeight().getType().getDimSize(0);
     int64_t k = static_cast<int64_t>(op.getTopK());
+    // The token count, when dynamic: every [T, ...] below has it.
+    SmallVector<Value> dT = dynamicSizes(b, loc, op.getInput());
     AffineMap id2 = b.getMultiDimIdentityMap(2);
     SmallVector<IteratorType> par2(2, IteratorType::parallel);
     AffineExpr d0, d1, d2;
@@ -121,7 +124,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     // u[t, e] = Σ_h f32(x[t, h]) · f32(W[e, h]).
     Value logits = generic(
         b, loc, ValueRange{op.getInput(), op.getWeight()},
-        ValueRange{zerosF32(b, loc, {t, e})},
+        ValueRange{zerosF32(b, loc, {t, e}, dT)},
         {map3({d0, d2}), map3({d1, d2}), map3({d0, d1})}, parParRed,
         [&](OpBuilder &nb, Location l, ValueRange args) {
           Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
@@ -138,7 +141,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     Value sel = scores;
     if (Value bias = op.getEScoreCorrectionBias())
       sel = generic(b, loc, ValueRange{scores, bias},
-                    ValueRange{emptyLike(b, loc, {t, e}, b.getF32Type())},
+                    ValueRange{emptyLike(b, loc, {t, e}, b.getF32Type(), dT)},
                     {id2, AffineMap::get(2, 0, {d1}, ctx), id2}, par2,
                     [&](OpBuilder &nb, Location l, ValueRange args) {
                       linalg::YieldOp::create(nb, l,
@@ -155,8 +158,8 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     Value ranks = descendingRanks(b, loc, sel);
     SmallVector<Value> picked = generic(
         b, loc, ValueRange{ranks, scores},
-        ValueRange{filled(b, loc, {t, k}, b.getI32IntegerAttr(0)),
-                   zerosF32(b, loc, {t, k})},
+        ValueRange{filled(b, loc, {t, k}, b.getI32IntegerAttr(0), dT),
+                   zerosF32(b, loc, {t, k}, dT)},
         {map3({d0, d2}), map3({d0, d2}), map3({d0, d1}), map3({d0, d1})},
         parParRed, [&](OpBuilder &nb, Location l, ValueRange args) {
           Value j = arith::IndexCastOp::create(
@@ -179,7 +182,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     SmallVector<AffineMap> maps = {id2};
     if (op.getNormTopkProb()) {
       Value sum = generic(
-          b, loc, ValueRange{weights}, ValueRange{zerosF32(b, loc, {t})},
+          b, loc, ValueRange{weights}, ValueRange{zerosF32(b, loc, {t}, dT)},
           {id2, AffineMap::get(2, 0, {d0}, ctx)},
           {IteratorType::parallel, IteratorType::reduction},
           [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -192,18 +195,19 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     }
     maps.push_back(id2);
     bool norm = inputs.size() == 2;
-    weights = generic(
-        b, loc, inputs, ValueRange{emptyLike(b, loc, {t, k}, b.getF32Type())},
-        maps, par2, [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value w = args[0];
-          if (norm) {
-            Value den =
-                arith::AddFOp::create(nb, l, args[1], constF32(nb, l, 1e-20f));
-            w = arith::DivFOp::create(nb, l, w, den);
-          }
-          w = arith::MulFOp::create(nb, l, w, constF32(nb, l, factor));
-          linalg::YieldOp::create(nb, l, ValueRange{w});
-        })[0];
+    weights =
+        generic(b, loc, inputs,
+                ValueRange{emptyLike(b, loc, {t, k}, b.getF32Type(), dT)}, maps,
+                par2, [&](OpBuilder &nb, Location l, ValueRange args) {
+                  Value w = args[0];
+                  if (norm) {
+                    Value den = arith::AddFOp::create(nb, l, args[1],
+                                                      constF32(nb, l, 1e-20f));
+                    w = arith::DivFOp::create(nb, l, w, den);
+                  }
+                  w = arith::MulFOp::create(nb, l, w, constF32(nb, l, factor));
+                  linalg::YieldOp::create(nb, l, ValueRange{w});
+                })[0];
     rewriter.replaceOp(op, {weights, ids});
     return success();
   }
@@ -214,7 +218,8 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     AffineMap id = b.getMultiDimIdentityMap(2);
     return generic(
         b, loc, ValueRange{u},
-        ValueRange{emptyLike(b, loc, type.getShape(), b.getF32Type())},
+        ValueRange{emptyLike(b, loc, type.getShape(), b.getF32Type(),
+                             dynamicSizes(b, loc, u))},
         {id, id}, {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
           Value ex =
@@ -235,7 +240,8 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
     SmallVector<IteratorType> red = {IteratorType::parallel,
                                      IteratorType::reduction};
-    Value init = emptyLike(b, loc, {t}, b.getF32Type());
+    SmallVector<Value> dT = dynamicSizes(b, loc, u);
+    Value init = emptyLike(b, loc, {t}, b.getF32Type(), dT);
     Value mx = generic(
         b, loc, ValueRange{u},
         ValueRange{linalg::FillOp::create(b, loc, negInfF32(b, loc), init)
@@ -249,7 +255,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
       return math::ExpOp::create(nb, l, arith::SubFOp::create(nb, l, v, m));
     };
     Value sum = generic(
-        b, loc, ValueRange{u, mx}, ValueRange{zerosF32(b, loc, {t})},
+        b, loc, ValueRange{u, mx}, ValueRange{zerosF32(b, loc, {t}, dT)},
         {id, row, row}, red, [&](OpBuilder &nb, Location l, ValueRange args) {
           linalg::YieldOp::create(
               nb, l,
@@ -258,7 +264,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
         })[0];
     return generic(
         b, loc, ValueRange{u, mx, sum},
-        ValueRange{emptyLike(b, loc, type.getShape(), b.getF32Type())},
+        ValueRange{emptyLike(b, loc, type.getShape(), b.getF32Type(), dT)},
         {id, row, row, id}, {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
           linalg::YieldOp::create(
@@ -278,11 +284,14 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     int64_t per = e / groups;
     AffineExpr d0, d1, d2;
     bindDims(ctx, d0, d1, d2);
+    SmallVector<Value> dT = dynamicSizes(b, loc, sel);
     Value grouped = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({t, groups, per}, b.getF32Type()), sel,
-        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+        SmallVector<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{tensor::getMixedSize(b, loc, sel, 0),
+                                  b.getIndexAttr(groups), b.getIndexAttr(per)});
     auto negInf = [&] {
-      Value init = emptyLike(b, loc, {t, groups}, b.getF32Type());
+      Value init = emptyLike(b, loc, {t, groups}, b.getF32Type(), dT);
       return linalg::FillOp::create(b, loc, negInfF32(b, loc), init)
           .getResult(0);
     };
@@ -306,7 +315,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
       AffineMap id2 = b.getMultiDimIdentityMap(2);
       groupScore = generic(
           b, loc, best2,
-          ValueRange{emptyLike(b, loc, {t, groups}, b.getF32Type())},
+          ValueRange{emptyLike(b, loc, {t, groups}, b.getF32Type(), dT)},
           {id2, id2, id2}, {IteratorType::parallel, IteratorType::parallel},
           [&](OpBuilder &nb, Location l, ValueRange args) {
             linalg::YieldOp::create(
@@ -328,7 +337,7 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     bindDims(ctx, e0, e1);
     return generic(
         b, loc, ValueRange{sel, groupRank},
-        ValueRange{emptyLike(b, loc, {t, e}, b.getF32Type())},
+        ValueRange{emptyLike(b, loc, {t, e}, b.getF32Type(), dT)},
         {id2, AffineMap::get(2, 0, {e0, e1.floorDiv(per)}, ctx), id2},
         {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -427,14 +436,16 @@ Value toIndex(OpBuilder &b, Location loc, Value i64) {
 /// ids [T, K] as the flat pair list [T·K], widened to i64.
 Value flatPairs(OpBuilder &b, Location loc, Value ids) {
   auto type = cast<RankedTensorType>(ids.getType());
-  int64_t p = type.getDimSize(0) * type.getDimSize(1);
+  int64_t p = type.isDynamicDim(0) ? ShapedType::kDynamic
+                                   : type.getDimSize(0) * type.getDimSize(1);
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({p}, type.getElementType()), ids,
       SmallVector<ReassociationIndices>{{0, 1}});
   AffineMap id = b.getMultiDimIdentityMap(1);
   return generic(b, loc, ValueRange{flat},
-                 ValueRange{emptyLike(b, loc, {p}, b.getI64Type())}, {id, id},
-                 {IteratorType::parallel},
+                 ValueRange{emptyLike(b, loc, {p}, b.getI64Type(),
+                                      dynamicSizes(b, loc, flat))},
+                 {id, id}, {IteratorType::parallel},
                  [&](OpBuilder &nb, Location l, ValueRange args) {
                    linalg::YieldOp::create(
                        nb, l,
@@ -497,6 +508,7 @@ Value pairRows(OpBuilder &b, Location loc, Value flat, Value offsets,
                int64_t e) {
   MLIRContext *ctx = b.getContext();
   int64_t p = cast<RankedTensorType>(flat.getType()).getDimSize(0);
+  SmallVector<Value> dP = dynamicSizes(b, loc, flat);
   AffineExpr d0, d1;
   bindDims(ctx, d0, d1);
   AffineMap first = AffineMap::get(2, 0, {d0}, ctx);
@@ -505,7 +517,7 @@ Value pairRows(OpBuilder &b, Location loc, Value flat, Value offsets,
                                    IteratorType::reduction};
   Value rank = generic(
       b, loc, ValueRange{flat, flat},
-      ValueRange{filled(b, loc, {p}, b.getI64IntegerAttr(0))},
+      ValueRange{filled(b, loc, {p}, b.getI64IntegerAttr(0), dP)},
       {first, second, first}, red,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value same = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
@@ -521,7 +533,7 @@ Value pairRows(OpBuilder &b, Location loc, Value flat, Value offsets,
   // base[p] = offsets[ids[p]] as a reduction over experts (no gather).
   Value base = generic(
       b, loc, ValueRange{flat, offsets},
-      ValueRange{filled(b, loc, {p}, b.getI64IntegerAttr(0))},
+      ValueRange{filled(b, loc, {p}, b.getI64IntegerAttr(0), dP)},
       {first, second, first}, red,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
@@ -532,7 +544,7 @@ Value pairRows(OpBuilder &b, Location loc, Value flat, Value offsets,
       })[0];
   AffineMap id = b.getMultiDimIdentityMap(1);
   return generic(b, loc, ValueRange{flat, rank, base},
-                 ValueRange{emptyLike(b, loc, {p}, b.getI64Type())},
+                 ValueRange{emptyLike(b, loc, {p}, b.getI64Type(), dP)},
                  {id, id, id, id}, {IteratorType::parallel},
                  [&](OpBuilder &nb, Location l, ValueRange args) {
                    Value row = arith::AddIOp::create(nb, l, args[2], args[1]);
@@ -556,6 +568,17 @@ struct LowerExpertDispatch : OpRewritePattern<ExpertDispatchOp> {
     int64_t e = op.getOffsets().getType().getDimSize(0) - 1;
     auto rowsType = op.getRows().getType();
     int64_t r = rowsType.getDimSize(0);
+    // Dynamic rows: T·K + E·(alignment - 1) for a dynamic token count T.
+    SmallVector<Value> dR;
+    if (ShapedType::isDynamic(r)) {
+      Value t = tensor::DimOp::create(b, loc, op.getIds(), 0);
+      int64_t pad = e * (static_cast<int64_t>(op.getAlignment()) - 1);
+      dR.push_back(arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(b, loc, t,
+                                arith::ConstantIndexOp::create(b, loc, k)),
+          arith::ConstantIndexOp::create(b, loc, pad)));
+    }
     Value flat = flatPairs(b, loc, op.getIds());
     Value offsets = segmentOffsets(b, loc, flat, e,
                                    static_cast<int64_t>(op.getAlignment()));
@@ -566,7 +589,7 @@ struct LowerExpertDispatch : OpRewritePattern<ExpertDispatchOp> {
     bindDims(ctx, d0, d1);
     Value tok = generic(
         b, loc, ValueRange{pos},
-        ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(-1))},
+        ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(-1), dR)},
         {AffineMap::get(2, 0, {d1}, ctx), AffineMap::get(2, 0, {d0}, ctx)},
         {IteratorType::parallel, IteratorType::reduction},
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -585,7 +608,7 @@ struct LowerExpertDispatch : OpRewritePattern<ExpertDispatchOp> {
     AffineMap id2 = b.getMultiDimIdentityMap(2);
     Value rows = generic(
         b, loc, ValueRange{tok},
-        ValueRange{emptyLike(b, loc, rowsType.getShape(), elem)},
+        ValueRange{emptyLike(b, loc, rowsType.getShape(), elem, dR)},
         {AffineMap::get(2, 0, {d0}, ctx), id2},
         {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -618,6 +641,7 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     auto wType = op.getWeight().getType();
     int64_t e = wType.getDimSize(0), n = wType.getDimSize(1);
     int64_t r = op.getInput().getType().getDimSize(0);
+    SmallVector<Value> dR = dynamicSizes(b, loc, op.getInput());
     AffineExpr d0, d1, d2;
     bindDims(ctx, d0, d1, d2);
 
@@ -625,7 +649,7 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     // holds row r, or E for the rows past offsets[E] (the unused tail).
     Value expert = generic(
         b, loc, ValueRange{op.getOffsets()},
-        ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(0))},
+        ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(0), dR)},
         {AffineMap::get(2, 0, {d1}, ctx), AffineMap::get(2, 0, {d0}, ctx)},
         {IteratorType::parallel, IteratorType::reduction},
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -651,7 +675,7 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     int64_t kDim = op.getInput().getType().getDimSize(1);
     Value acc = generic(
         b, loc, ValueRange{expert},
-        ValueRange{emptyLike(b, loc, {r, n}, b.getF32Type())},
+        ValueRange{emptyLike(b, loc, {r, n}, b.getF32Type(), dR)},
         {AffineMap::get(2, 0, {d0}, ctx), AffineMap::get(2, 0, {d0, d1}, ctx)},
         {IteratorType::parallel, IteratorType::parallel},
         [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -744,19 +768,24 @@ struct LowerExpertCombine : OpRewritePattern<ExpertCombineOp> {
     int64_t t = idsType.getDimSize(0), k = idsType.getDimSize(1);
     int64_t e = op.getOffsets().getType().getDimSize(0) - 1;
     int64_t n = op.getRows().getType().getDimSize(1);
-    int64_t r = op.getRows().getType().getDimSize(0);
+    // The row count as i64, for the bounds check of each pair's row.
+    Value rowCount = arith::IndexCastOp::create(
+        b, loc, b.getI64Type(), tensor::DimOp::create(b, loc, op.getRows(), 0));
     Value flat = flatPairs(b, loc, op.getIds());
+    SmallVector<Value> dT = dynamicSizes(b, loc, op.getIds());
     Value pos = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({t, k}, b.getI64Type()),
         pairRows(b, loc, flat, op.getOffsets(), e),
-        SmallVector<ReassociationIndices>{{0, 1}});
+        SmallVector<ReassociationIndices>{{0, 1}},
+        SmallVector<OpFoldResult>{tensor::getMixedSize(b, loc, op.getIds(), 0),
+                                  b.getIndexAttr(k)});
     AffineExpr d0, d1, d2;
     bindDims(ctx, d0, d1, d2);
     Value rows = op.getRows();
     // y[t, n] = Σ_k w[t, k] · rows[pos[t, k], n], k ascending.
     Value acc = generic(
         b, loc, ValueRange{pos, op.getWeights()},
-        ValueRange{zerosF32(b, loc, {t, n})},
+        ValueRange{zerosF32(b, loc, {t, n}, dT)},
         {AffineMap::get(3, 0, {d0, d2}, ctx),
          AffineMap::get(3, 0, {d0, d2}, ctx),
          AffineMap::get(3, 0, {d0, d1}, ctx)},
@@ -769,7 +798,7 @@ struct LowerExpertCombine : OpRewritePattern<ExpertCombineOp> {
           Value nonNeg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
                                                args[0], constI64(nb, l, 0));
           Value inside = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
-                                               args[0], constI64(nb, l, r));
+                                               args[0], rowCount);
           Value valid = arith::AndIOp::create(nb, l, nonNeg, inside);
           Value row = arith::SelectOp::create(nb, l, valid, args[0],
                                               constI64(nb, l, 0));

@@ -39,7 +39,8 @@ struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
     Value y =
         linalg::GenericOp::create(
             b, loc, TypeRange{yType}, ValueRange{op.getIds()},
-            ValueRange{emptyLike(b, loc, yType.getShape(), elem)},
+            ValueRange{emptyLike(b, loc, yType.getShape(), elem,
+                                 dynamicSizes(b, loc, op.getIds()))},
             ArrayRef<AffineMap>{id.dropResult(rank - 1), id},
             SmallVector<IteratorType>(rank, IteratorType::parallel),
             [&](OpBuilder &nb, Location l, ValueRange args) {

@@ -61,6 +61,10 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
     int64_t B = qType.getDimSize(0), S = qType.getDimSize(1),
             H = qType.getDimSize(2), C = qType.getDimSize(3);
     int64_t L = op.getCKv().getType().getDimSize(1);
+    // Splitting the keys pays off for few queries (decode); a dynamic query
+    // count is a prefill, which the plain lowering takes.
+    if (ShapedType::isDynamic(S))
+      return rewriter.notifyMatchFailure(op, "dynamic query count");
     int64_t Lc = chooseKVSplitLength(L, S, minSplitLength);
     if (Lc == 0)
       return rewriter.notifyMatchFailure(op, "no split of the keys applies");

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Utils/Utils.h"
 
 #include <limits>
 
@@ -96,8 +97,22 @@ BlockedView blockView(OpBuilder &b, Location loc, Value v,
   SmallVector<int64_t> expanded;
   SmallVector<OpFoldResult> low, high;
   bool needsPad = false;
+  view.dynamic = dynamicSizes(b, loc, v);
+  SmallVector<OpFoldResult> expandedSizes;
+  auto nextDynamic = view.dynamic.begin();
   for (auto [dim, blk] : llvm::zip_equal(type.getShape(), block)) {
+    if (ShapedType::isDynamic(dim)) {
+      assert(blk == 1 && "a dynamic dimension is blocked by 1");
+      view.nblocks.push_back(dim);
+      view.padded.push_back(dim);
+      expanded.append({dim, 1});
+      expandedSizes.append({*nextDynamic++, b.getIndexAttr(1)});
+      low.push_back(b.getIndexAttr(0));
+      high.push_back(b.getIndexAttr(0));
+      continue;
+    }
     int64_t nb = ceilDiv(dim, blk);
+    expandedSizes.append({b.getIndexAttr(nb), b.getIndexAttr(blk)});
     view.nblocks.push_back(nb);
     view.padded.push_back(nb * blk);
     expanded.append({nb, blk});
@@ -114,7 +129,7 @@ BlockedView blockView(OpBuilder &b, Location loc, Value v,
   }
   view.value = tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get(expanded, type.getElementType()), padded,
-      pairReassociation(type.getRank()));
+      pairReassociation(type.getRank()), expandedSizes);
   return view;
 }
 
@@ -130,8 +145,10 @@ Value unblock(OpBuilder &b, Location loc, Value blocked,
   int64_t rank = resultType.getRank();
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
       strides(rank, b.getIndexAttr(1)), sizes;
+  auto nextDynamic = view.dynamic.begin();
   for (int64_t d : resultType.getShape())
-    sizes.push_back(b.getIndexAttr(d));
+    sizes.push_back(ShapedType::isDynamic(d) ? OpFoldResult(*nextDynamic++)
+                                             : b.getIndexAttr(d));
   return tensor::ExtractSliceOp::create(b, loc, resultType, flat, offsets,
                                         sizes, strides);
 }
@@ -145,13 +162,18 @@ AffineMap blockIndexMap(MLIRContext *ctx, int64_t rank) {
   return AffineMap::get(2 * rank, 0, exprs, ctx);
 }
 
-Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                Type elem) {
-  return tensor::EmptyOp::create(b, loc, shape, elem);
+Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem,
+                ValueRange dynamic) {
+  return tensor::EmptyOp::create(b, loc, shape, elem, dynamic);
 }
 
-Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape) {
-  Value init = emptyLike(b, loc, shape, b.getF32Type());
+SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v) {
+  return tensor::createDynamicDimValues(b, loc, v);
+}
+
+Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+               ValueRange dynamic) {
+  Value init = emptyLike(b, loc, shape, b.getF32Type(), dynamic);
   return linalg::FillOp::create(b, loc, constF32(b, loc, 0.0f), init)
       .getResult(0);
 }
@@ -185,7 +207,8 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
       linalg::GenericOp::create(
           b, loc,
           TypeRange{RankedTensorType::get(view.nblocks, b.getF32Type())},
-          ValueRange{view.value}, ValueRange{zerosF32(b, loc, view.nblocks)},
+          ValueRange{view.value},
+          ValueRange{zerosF32(b, loc, view.nblocks, view.dynamic)},
           ArrayRef<AffineMap>{id, blk},
           blockedIterators(rank, IteratorType::reduction),
           [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -201,7 +224,8 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
   Value scale =
       linalg::GenericOp::create(
           b, loc, TypeRange{amax.getType()}, ValueRange{amax},
-          ValueRange{emptyLike(b, loc, view.nblocks, b.getF32Type())},
+          ValueRange{
+              emptyLike(b, loc, view.nblocks, b.getF32Type(), view.dynamic)},
           ArrayRef<AffineMap>{idS, idS}, par,
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value a = arith::MaxNumFOp::create(nb, l, args[0],
@@ -222,7 +246,7 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
       linalg::GenericOp::create(
           b, loc, TypeRange{RankedTensorType::get(blockedShape, f8)},
           ValueRange{view.value, scale},
-          ValueRange{emptyLike(b, loc, blockedShape, f8)},
+          ValueRange{emptyLike(b, loc, blockedShape, f8, view.dynamic)},
           ArrayRef<AffineMap>{id, blk, id},
           blockedIterators(rank, IteratorType::parallel),
           [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -241,7 +265,8 @@ buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
             b, loc,
             TypeRange{RankedTensorType::get(view.nblocks, storedScaleElem)},
             ValueRange{scale},
-            ValueRange{emptyLike(b, loc, view.nblocks, storedScaleElem)},
+            ValueRange{
+                emptyLike(b, loc, view.nblocks, storedScaleElem, view.dynamic)},
             ArrayRef<AffineMap>{idS, idS}, par,
             [&](OpBuilder &nb, Location l, ValueRange args) {
               linalg::YieldOp::create(nb, l,
@@ -276,7 +301,8 @@ Value mlir::dsv3::detail::castTo(OpBuilder &b, Location loc, Value acc,
   return linalg::GenericOp::create(
              b, loc, TypeRange{RankedTensorType::get(type.getShape(), elem)},
              ValueRange{acc},
-             ValueRange{emptyLike(b, loc, type.getShape(), elem)},
+             ValueRange{emptyLike(b, loc, type.getShape(), elem,
+                                  dynamicSizes(b, loc, acc))},
              ArrayRef<AffineMap>{id, id},
              SmallVector<IteratorType>(type.getRank(), IteratorType::parallel),
              [&](OpBuilder &nb, Location l, ValueRange args) {

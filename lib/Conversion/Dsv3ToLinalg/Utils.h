@@ -33,10 +33,14 @@ struct BlockedView {
   Value value;                  // [nb0, b0, nb1, b1, ...]
   SmallVector<int64_t> padded;  // [nb0*b0, nb1*b1, ...]
   SmallVector<int64_t> nblocks; // [nb0, nb1, ...]
+  /// Sizes of the dynamic dimensions (token rows, in blocks of 1): the same
+  /// in the input, `padded`, `nblocks` and the blocked shape.
+  SmallVector<Value> dynamic;
 };
 
 SmallVector<ReassociationIndices> pairReassociation(int64_t rank);
-/// Pads `v` to whole blocks and expands each dim d into [d/b, b].
+/// Pads `v` to whole blocks and expands each dim d into [d/b, b]. A dynamic
+/// dimension must have block 1 (the verifiers ensure it).
 BlockedView blockView(OpBuilder &b, Location loc, Value v,
                       ArrayRef<int64_t> block);
 /// Collapses a blocked result back and crops the padding.
@@ -44,7 +48,13 @@ Value unblock(OpBuilder &b, Location loc, Value blocked,
               const BlockedView &view, RankedTensorType resultType);
 /// (d0, ..., d_{2r-1}) -> (d0, d2, ...): block indices of a blocked space.
 AffineMap blockIndexMap(MLIRContext *ctx, int64_t rank);
-Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem);
+/// tensor.empty of `shape`; `dynamic` holds the sizes of its dynamic
+/// dimensions (a token count), in order, as tensor.empty takes them.
+Value emptyLike(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elem,
+                ValueRange dynamic = {});
+/// The sizes of the dynamic dimensions of `v` (tensor.dim ops), for
+/// emptyLike of a shape whose only dynamic sizes are those of `v`.
+SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v);
 /// Integer tensor element (i32 or i64) as an index.
 Value toIndex(OpBuilder &b, Location loc, Value v);
 /// Map of `rank` dims selecting `picked` (in order).
@@ -64,7 +74,8 @@ Value mulAddF32(OpBuilder &b, Location loc, Value x, Value y, Value acc);
 /// skipped rather than multiplied, since unwritten rows may hold NaN or Inf.
 Value weightedAddSkipZero(OpBuilder &b, Location loc, Value p, Value v,
                           Value acc);
-Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape);
+Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+               ValueRange dynamic = {});
 SmallVector<utils::IteratorType> blockedIterators(int64_t rank,
                                                   utils::IteratorType inner);
 

@@ -8,6 +8,9 @@ Session.generate and python -m dsv3.
   * seeded sampling (temperature 0.8, seed 7; with top-k/top-p too) gives
     the same ids twice, other ids with another seed, and the same ids from
     Python's Session.generate as from dsv3-generate (same PRNG/algorithm);
+  * bind progress: the totals (files, parameters, bytes) with --progress or
+    DSV3_PROGRESS=1, nothing unasked for a quick bind; Module.bind's
+    progress callback and progress=True;
   * --stop-ids and config.json's eos_token_id stop after that token;
   * too long a prompt and an id >= vocab are refused with the message, exit
     status 2 and nothing on stdout; so is a bad sampling option;
@@ -15,6 +18,7 @@ Session.generate and python -m dsv3.
     refused, and with a tokenizer (a stand-in for the tokenizers package)
     the streamed text is the decoded greedy continuation.
 Usage: generate.py MODEL_DIR OUT_DIR"""
+import io
 import json
 import os
 import subprocess
@@ -78,10 +82,36 @@ cut = sampled + ["--seed=7", "--top-k=20", "--top-p=0.9"]
 d, _ = generate(*cut)
 check(d == generate(*cut)[0] and d != a, f"with --top-k=20 --top-p=0.9: reproducible {d}")
 
+# Bind progress: the totals with --progress or DSV3_PROGRESS=1 (the bind is
+# too quick for intermediate lines); none by default into a pipe.
+_, summary = generate(f"--prompt-ids={ids}", "--max-new-tokens=2", "--progress")
+done = ("dsv3-generate: bind: done: 2 files mapped (1.8 MB); 79/79 parameters bound "
+        "(1.2/1.2 MB) in ")
+check(done in summary, "--progress reports the bind's files, parameters and bytes")
+os.environ["DSV3_PROGRESS"] = "1"
+_, summary = generate(f"--prompt-ids={ids}", "--max-new-tokens=2")
+check(done in summary, "DSV3_PROGRESS=1 reports it too")
+del os.environ["DSV3_PROGRESS"]
+_, summary = generate(f"--prompt-ids={ids}", "--max-new-tokens=2")
+check("bind:" not in summary, "no progress unasked for a quick bind")
+
 # Python's Session.generate: the same algorithm and PRNG.
 session = dsv3rt.Session()
 module = session.load(so)
-module.bind(model_dir)
+snapshots = []
+module.bind(model_dir, progress=lambda p: snapshots.append(str(p)))
+check(snapshots[0] == "0/2 files mapped (0.0/1.8 MB)"
+      and snapshots[-1] == "2 files mapped (1.8 MB); 79/79 parameters bound (1.2/1.2 MB)",
+      f"Module.bind(progress=fn) reports {len(snapshots)} steps: "
+      f"{snapshots[0]} ... {snapshots[-1]}")
+saved, sys.stderr = sys.stderr, io.StringIO()
+try:
+    module.bind(model_dir, progress=True)
+    printed = sys.stderr.getvalue()
+finally:
+    sys.stderr = saved
+check(printed.startswith("dsv3rt: bind: done: 2 files mapped (1.8 MB); 79/79 parameters bound"),
+      f"Module.bind(progress=True) prints the totals: {printed.strip()}")
 py = list(session.generate(module, prompt, 32))
 check(py == want, "Session.generate greedy equals the reference")
 py = list(session.generate(module, prompt, 32, temperature=0.8, seed=7))
@@ -154,12 +184,20 @@ stdout, stderr, status = dsv3_main("--prompt-ids", ids, "--max-new-tokens", "32"
 check(status == 0 and [int(t) for t in stdout.split()] == want,
       "python -m dsv3 --prompt-ids streams the greedy ids")
 check("32 new tokens; stop: max-new-tokens" in stderr, f"python -m dsv3 summary: {stderr.strip()}")
-stdout, stderr, status = dsv3_main("--prompt", "Hi")
-check(status == 2 and "has no tokenizer.json" in stderr, f"no tokenizer.json: {stderr.strip()}")
+check("bind:" not in stderr, "python -m dsv3: no bind progress unasked")
+_, stderr, status = dsv3_main("--prompt-ids", ids, "--max-new-tokens", "2", "--progress")
+check(status == 0 and "dsv3rt: bind: done: 2 files mapped" in stderr,
+      "python -m dsv3 --progress reports the bind")
+
+# A copy of the model directory (links) without its tokenizer files; this
+# test writes its own there (generate-text.test uses the fixture's).
 tok_dir = os.path.join(out, "tokenizer_model")
 os.makedirs(tok_dir)
 for name in os.listdir(model_dir):
-    os.symlink(os.path.join(model_dir, name), os.path.join(tok_dir, name))
+    if not name.startswith("tokenizer"):
+        os.symlink(os.path.join(model_dir, name), os.path.join(tok_dir, name))
+stdout, stderr, status = dsv3_main("--prompt", "Hi", model=tok_dir)
+check(status == 2 and "has no tokenizer.json" in stderr, f"no tokenizer.json: {stderr.strip()}")
 with open(os.path.join(tok_dir, "tokenizer.json"), "w") as f:
     json.dump({"fake": "chars"}, f)
 text = "Hi!"

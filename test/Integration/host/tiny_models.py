@@ -2,7 +2,7 @@
 against Hugging Face transformers run in float64 on the dequantized weights
 (fixtures: test/Integration/fixtures/tiny_models/gen_tiny_models.py).
 
-For one model directory: dsv3-import (f32 activations, prefill chunks of 4
+For one model directory: dsv3-import (f32 activations, a static prefill of 4
 tokens, caches of 64 rows), dsv3-compile for host, bind the checkpoint, then
   * the 7-token prompt as one 4-token prefill and 3 decode steps: logits of
     every prompt position match the reference (prefill returns all of them
@@ -12,6 +12,10 @@ tokens, caches of 64 rows), dsv3-compile for host, bind the checkpoint, then
   * 32 greedy tokens equal transformers' generate() on the float32 model;
   * a token id >= vocab and a start_pos past the cache are refused before
     anything runs, naming the bound.
+Imported again with the default dynamic token count (any prompt length per
+prefill call): the whole prompt in one prefill matches the reference, then 16
+decode steps; prefill 3 + prefill 2 equals one prefill of 5; a start_pos that
+leaves no room for the tokens, and more tokens than max_seq_len, are refused.
 Then the same directory imported with the default bf16 activations (and
 caches; same prefill chunk and cache size), compiled for host and run for 32
 greedy tokens the same way, against transformers' generate() on the bfloat16
@@ -127,6 +131,38 @@ for bad, start, what in [([vocab], 0, "embedding indexes a table of"),
     try:
         c.call("decode", bad, start=start)
         sys.exit(f"FAILED: decode of {bad} at {start} was not refused")
+    except dsv3rt.Error as err:
+        check(what in str(err), f"refused: {err}")
+
+# The default import: prefill takes any token count (a dynamic dimension).
+so_dyn = build("model_dyn", ["--activation-type=f32", "--prefill-tokens=0"]
+               + (["--prefill-logits=all"] if all_logits else []))
+d = Runner(so_dyn)
+whole = d.call("prefill", ids)
+n = len(ids)
+check(whole.shape == ((n if all_logits else 1), vocab),
+      f"dynamic prefill of {n} tokens returns logits {whole.shape}")
+for i, row in enumerate(whole):
+    k = i if all_logits else n - 1
+    e = max_rel(row, ref["prompt_logits"][k])
+    check(e <= TOL, f"dynamic prefill, position {k}: rel error {e:.2e} <= {TOL}")
+errs = [max_rel(d.call("decode", [int(t)])[0], ref["decode_logits"][k])
+        for k, t in enumerate(ref["decode_ids"])]
+check(max(errs) <= TOL, f"dynamic prefill then 16 decode steps: max rel "
+      f"error {max(errs):.2e} <= {TOL}")
+# Chunked prefill (3 tokens, then 2 with the cache) equals one of 5.
+one = Runner(so_dyn).call("prefill", ids[:5])[-1]
+c3 = Runner(so_dyn)
+c3.call("prefill", ids[:3])
+two = c3.call("prefill", ids[3:5])[-1]
+e = max_rel(two, one)
+check(e <= 1e-5, f"prefill 3 + prefill 2 equals prefill 5 ({e:.2e})")
+# Sizes outside what the metadata allows are refused before anything runs.
+for toks, start, what in [(ids[:4], L - 2, "with tokens = 4"),
+                          ([0] * (L + 1), 0, f"is outside [1, {L}]")]:
+    try:
+        Runner(so_dyn).call("prefill", toks, start=start)
+        sys.exit(f"FAILED: prefill of {len(toks)} at {start} was not refused")
     except dsv3rt.Error as err:
         check(what in str(err), f"refused: {err}")
 
