@@ -208,7 +208,13 @@ private:
                          b.getI64IntegerAttr(c.moeIntermediateSize)),
           b.getNamedAttr("n_shared_experts",
                          b.getI64IntegerAttr(c.nSharedExperts)),
-          b.getNamedAttr("weight_type", TypeAttr::get(weight))};
+          b.getNamedAttr("weight_type", TypeAttr::get(weight)),
+          // Segments of exactly the rows routed to each expert: the grouped
+          // GEMM lowering visits every dispatched row, and DeepGEMM's 128-row
+          // padding (the op's default) made a host decode step ~9x slower
+          // (bench/real_scale.py). A strategy that needs aligned segments
+          // sets its own.
+          b.getNamedAttr("alignment", b.getI64IntegerAttr(1))};
       if (c.normTopkProb)
         m.push_back(b.getNamedAttr("norm_topk_prob", b.getUnitAttr()));
       y = MoEOp::create(b, loc, TypeRange{rows}, ValueRange{x2}, m).getResult();

@@ -71,7 +71,7 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
     softmax scale (once, see `dsv3.latent_attention` and
     `mlir::dsv3::mlaSoftmaxScale`).
 
-    Errors: dynamic shapes; positions of rank other than 1 or 2; `x` not
+    Errors: a dynamic dimension other than a token dimension; positions of rank other than 1 or 2; `x` not
     `positions.shape ++ [H?, D]`; odd `D`; result shape differs from `x`;
     theta <= 1; YaRN keys without `factor`, `factor` without
     `original_max_position_embeddings`, non-positive factor,
@@ -155,7 +155,7 @@ def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
     (`mlir::dsv3::mlaSoftmaxScale(128, 64, 40.0, 1.0)`,
     `dsv3.rope`'s `getSoftmaxScale`).
 
-    Errors: dynamic shapes; operand ranks or dimensions other than above;
+    Errors: a dynamic dimension other than a token dimension; operand ranks or dimensions other than above;
     result shape not `[B, S, H, C]`; non-positive scale.
 
     Example:
@@ -211,7 +211,7 @@ def Dsv3_AttentionMergeOp : Dsv3_Op<"attention_merge", [Pure]> {
     or f32, independently); `lse1`, `lse2` and `lse` the same shape without
     the last dimension, f32.
 
-    Errors: dynamic shapes; `o1`, `o2` and `out` of different shapes; an
+    Errors: a dynamic dimension other than a token dimension; `o1`, `o2` and `out` of different shapes; an
     `lse` whose shape is not that of `o` without its last dimension.
 
     Example (decode: 128 heads of v_head_dim 512 latent):
@@ -254,7 +254,7 @@ def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
     `new_c_kv` `[B, S, C]` (normalised latent) and `new_k_pe` `[B, S, R]`
     (rotated at its own position); `start_pos` `[B]` (i32 or i64).
 
-    Errors: dynamic shapes; ranks or dimensions other than above; S > L;
+    Errors: a dynamic dimension other than a token dimension; ranks or dimensions other than above; S > L;
     results not of the cache types.
 
     Example:
@@ -328,7 +328,7 @@ def Dsv3_MLAOp : Dsv3_Op<"mla", [Pure]> {
 
     The rope attributes are those of `dsv3.rope` (interleaved layout).
 
-    Errors: dynamic shapes; `hidden` not rank 3 or `positions` not `[B, S]`;
+    Errors: a dynamic dimension other than a token dimension; `hidden` not rank 3 or `positions` not `[B, S]`;
     caches not `[B, L, kv_lora_rank]` / `[B, L, qk_rope_head_dim]`;
     `start_pos`/`kv_len` not `[B]`; S > L; non-positive head count or head
     dims, negative q_lora_rank, odd qk_rope_head_dim; result types other

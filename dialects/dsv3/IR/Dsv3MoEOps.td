@@ -66,7 +66,7 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
     f32; the bias [E] f32; results `weights` [T, top_k] f32 and `ids`
     [T, top_k] i32.
 
-    Errors: ranks other than x:2, weight:2, bias:1; dynamic shapes; hidden
+    Errors: ranks other than x:2, weight:2, bias:1; a dynamic dimension other than a token dimension; hidden
     size mismatch; bias not [E]; results not [T, top_k]; top_k not in
     [1, E]; n_group not a positive divisor of E; topk_group not in
     [1, n_group]; top_k larger than the experts of the kept groups; greedy
@@ -135,7 +135,7 @@ def Dsv3_ExpertBiasUpdateOp : Dsv3_Op<"expert_bias_update", [Pure]> {
     Shapes and dtypes: ids [T, K] i32, bias [E] f32, result [E] f32; `gamma`
     (γ, 0.001 in DeepSeek-V3 training) an f32 attribute.
 
-    Errors: ids not rank 2 or bias not rank 1; dynamic shapes; result type
+    Errors: ids not rank 2 or bias not rank 1; a dynamic dimension other than a token dimension; result type
     differs from the bias type; a negative or non-finite gamma.
 
     Example:
@@ -181,14 +181,15 @@ def Dsv3_ExpertDispatchOp : Dsv3_Op<"expert_dispatch", [Pure]> {
     `ids` is an entry input, the runtime refuses a call with an id outside
     [−1, E) before anything runs (`dsv3-annotate-input-bounds`).
 
-    R is the static upper bound T·K + E·(alignment − 1) of the rows used.
+    R is the upper bound T·K + E·(alignment − 1) of the rows used (dynamic
+    when T is).
     Offsets and row indices are 64-bit.
 
     Shapes and dtypes: x [T, H] (bf16, f16, f32 or f8E4M3FN), ids [T, K] i32;
     results rows [R, H] of x's dtype, offsets [E + 1] i64, row_to_token [R]
     i64.
 
-    Errors: ranks other than x:2, ids:2; dynamic shapes; ids and x with
+    Errors: ranks other than x:2, ids:2; a dynamic dimension other than a token dimension; ids and x with
     different T; alignment < 1; rows not [T·K + E·(alignment − 1), H] with
     x's element type; offsets not rank 1 with at least 2 elements;
     row_to_token not [R].
@@ -236,7 +237,7 @@ def Dsv3_GroupedMatmulOp : Dsv3_Op<"grouped_matmul", [Pure]> {
     f8E4M3FN with weight_scale_inv [E, ceil(N/128), ceil(K/128)] f32;
     offsets [E + 1] i64; result [R, N] bf16 or f32.
 
-    Errors: ranks other than A:2, W:3, offsets:1; dynamic shapes; K mismatch;
+    Errors: ranks other than A:2, W:3, offsets:1; a dynamic dimension other than a token dimension; K mismatch;
     offsets not [E + 1]; result not [R, N]; a weight scale on a non-FP8
     weight or a missing one on an FP8 weight; a scale shape other than
     [E, ceil(N/128), ceil(K/128)].
@@ -283,8 +284,8 @@ def Dsv3_ExpertCombineOp : Dsv3_Op<"expert_combine", [Pure]> {
     Shapes and dtypes: rows [R, N] bf16/f16/f32, ids [T, K] i32, weights
     [T, K] f32, offsets [E + 1] i64; result [T, N] bf16 or f32.
 
-    Errors: ranks other than rows:2, ids:2, weights:2, offsets:1; dynamic
-    shapes; weights not the shape of ids; offsets with fewer than 2
+    Errors: ranks other than rows:2, ids:2, weights:2, offsets:1; a dynamic
+    dimension other than a token dimension; weights not the shape of ids; offsets with fewer than 2
     elements; result not [T, N].
 
     Example:
@@ -356,7 +357,7 @@ def Dsv3_MoEOp : Dsv3_Op<"moe", [Pure]> {
 
     Shapes and dtypes: x [T, H] bf16/f16/f32; result [T, H] bf16 or f32.
 
-    Errors: x not rank 2 or dynamic; result not [T, H]; an empty prefix or
+    Errors: x not rank 2 or with a dynamic hidden size; result not [T, H]; an empty prefix or
     one ending in '.'; num_experts_per_tok above n_routed_experts; n_group
     not a positive divisor of n_routed_experts; topk_group not in
     [1, n_group]; num_experts_per_tok above the experts of the kept groups;

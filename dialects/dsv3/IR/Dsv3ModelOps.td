@@ -28,8 +28,8 @@ def Dsv3_EmbeddingOp : Dsv3_Op<"embedding", [Pure]> {
     refuses such a call before it runs. Inside the graph an out-of-range id
     is clamped into the table, so it never becomes an address outside it.
 
-    Errors: table not rank 2 or with no rows; result shape not `ids.shape ++ [H]`; dynamic
-    shapes.
+    Errors: table not rank 2 or with no rows; result shape not `ids.shape ++ [H]`; a dynamic
+    table dimension.
 
     Example:
 
@@ -74,7 +74,7 @@ def Dsv3_MLPOp : Dsv3_Op<"mlp", [Pure]> {
 
     Shapes and dtypes: x `[T, H]` bf16/f16/f32; result `[T, H]` bf16 or f32.
 
-    Errors: x not rank 2 or dynamic; result not `[T, H]`; an empty prefix or
+    Errors: x not rank 2 or with a dynamic hidden size; result not `[T, H]`; an empty prefix or
     one ending in '.'; a `weight_type` other than bf16, f16, f32, f8E4M3FN.
 
     Example (DeepSeek-V3, layers 0..2):

@@ -100,7 +100,8 @@ def Dsv3_QuantizeOp : Dsv3_Op<"quantize", [Pure]> {
     optionally `f8E8M0FNU`.
 
     Errors: block rank differs from the input rank or has a non-positive size;
-    dynamic shapes; output shape differs from the input; scale shape is not the
+    a dynamic dimension other than a token dimension, or one whose block is
+    not 1; output shape differs from the input; scale shape is not the
     ceil-div of the input shape by the block; `f8E8M0FNU` scales without
     `scale_fmt(ue8m0)`.
 
@@ -136,7 +137,7 @@ def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
     `y[i, j] = cast(f32(q[i, j]) · scale[i / b0, j / b1])`, the product taken
     in f32 and rounded once to the result type. Shapes follow `dsv3.quantize`.
 
-    Errors: as for `dsv3.quantize` (block rank and sizes, dynamic shapes, scale
+    Errors: as for `dsv3.quantize` (block rank and sizes, dynamic dimensions, scale
     shape, result shape).
 
     Example:
@@ -225,7 +226,7 @@ def Dsv3_RMSNormOp : Dsv3_Op<"rms_norm", [Pure]> {
     `epsilon` is `rms_norm_eps` (1e-6 for every DeepSeek config).
 
     Errors: weight not 1-D of the input's last dimension; result shape differs
-    from the input; dynamic shapes; non-positive epsilon.
+    from the input; a dynamic dimension other than a token dimension; non-positive epsilon.
 
     Example:
 
