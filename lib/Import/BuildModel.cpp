@@ -11,6 +11,8 @@
 //   func.func @prefill(input_ids [1,?], positions [1,?], start_pos, kv_len,
 //                      caches of every layer) -> (logits, caches)
 //   func.func @decode (input_ids [1,1], ...)       (same, one token)
+//   func.func @decode_greedy (...)  -> (next_token [1], caches)
+//                                   (decode with the argmax in the graph)
 //
 // <S> is `_s1` for the one-token functions of decode and empty for the
 // dynamic token count of prefill (or `_s<P>` for a static --prefill-tokens).
@@ -38,6 +40,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::dsv3;
@@ -83,6 +87,7 @@ public:
     b.setInsertionPointToEnd(module->getBody());
     buildEntry(*module, "prefill", p, o.allLogits);
     buildEntry(*module, "decode", 1, false);
+    buildEntry(*module, "decode_greedy", 1, false, /*argmax=*/true);
     return module;
   }
 
@@ -227,13 +232,18 @@ private:
     return f;
   }
 
-  void buildEntry(ModuleOp module, StringRef name, int64_t s, bool all) {
+  /// `argmax`: the entry returns the greedy next token (i64 [1]) instead of
+  /// the logits, so that a greedy step copies 8 bytes, not V floats, off a
+  /// device.
+  void buildEntry(ModuleOp module, StringRef name, int64_t s, bool all,
+                  bool argmax = false) {
     auto idsType = ty({1, s}, i64);
     auto scalar = ty({1}, i64);
     SmallVector<Type> args = {idsType, idsType, scalar, scalar};
     int64_t v = c.vocabSize;
-    SmallVector<Type> results = {all ? ty({s, v}, b.getF32Type())
-                                     : ty({1, v}, b.getF32Type())};
+    SmallVector<Type> results = {argmax ? scalar
+                                 : all  ? ty({s, v}, b.getF32Type())
+                                        : ty({1, v}, b.getF32Type())};
     for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
       args.append({cKvType(), kPeType()});
       results.append({cKvType(), kPeType()});
@@ -248,7 +258,8 @@ private:
     named(1, "positions");
     named(2, "start_pos");
     named(3, "kv_len");
-    f.setResultAttr(0, "dsv3.name", b.getStringAttr("logits"));
+    f.setResultAttr(0, "dsv3.name",
+                    b.getStringAttr(argmax ? "next_token" : "logits"));
     // The embedding and the cache ops sit in private functions, where
     // dsv3-annotate-input-bounds cannot see the entry's arguments, so their
     // ranges are recorded here (the ranges that pass gives dsv3.embedding
@@ -334,6 +345,9 @@ private:
     Value logits =
         func::CallOp::create(b, loc, getOrBuildHead(module, s, all), h)
             .getResult(0);
+    if (argmax)
+      logits = func::CallOp::create(b, loc, getOrBuildArgmax(module), logits)
+                   .getResult(0);
     SmallVector<Value> rets = {logits};
     rets.append(caches);
     func::ReturnOp::create(b, loc, rets);
@@ -413,6 +427,59 @@ private:
                            : param("lm_head.weight", {v, c.hiddenSize}, dense);
           return LinearOp::create(b, loc, logitsType, x, head, Value())
               .getResult();
+        });
+  }
+
+  /// f32 logits [1, V] -> the index of the largest, i64 [1]: the first one
+  /// on ties (as numpy's argmax and the runtime's greedy sampler), or -1
+  /// when any logit is NaN (the runtime reports it). The reduction runs in
+  /// index order, so "first" is well defined.
+  func::FuncOp getOrBuildArgmax(ModuleOp module) {
+    int64_t v = c.vocabSize;
+    Type f32 = b.getF32Type();
+    return getOrBuildFunction(
+        module, "argmax", b.getFunctionType({ty({1, v}, f32)}, {ty({1}, i64)}),
+        [&](Block *body) {
+          auto fill = [&](Type t, TypedAttr value) {
+            Value init =
+                tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{1}, t);
+            Value c0 = arith::ConstantOp::create(b, loc, value);
+            return linalg::FillOp::create(b, loc, c0, init).getResult(0);
+          };
+          Value best = fill(
+              f32, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+          Value index = fill(i64, b.getI64IntegerAttr(0));
+          AffineExpr d0, d1;
+          bindDims(ctx, d0, d1);
+          auto reduce = linalg::GenericOp::create(
+              b, loc, TypeRange{best.getType(), index.getType()},
+              ValueRange{body->getArgument(0)}, ValueRange{best, index},
+              ArrayRef<AffineMap>{AffineMap::get(2, 0, {d0, d1}, ctx),
+                                  AffineMap::get(2, 0, {d0}, ctx),
+                                  AffineMap::get(2, 0, {d0}, ctx)},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction},
+              [&](OpBuilder &nb, Location l, ValueRange a) {
+                Value x = a[0], cur = a[1], idx = a[2];
+                Value i = arith::IndexCastOp::create(
+                    nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
+                Value minus1 =
+                    arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(-1));
+                Value isNan = arith::CmpFOp::create(
+                    nb, l, arith::CmpFPredicate::UNO, x, x);
+                Value seenNan = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::eq, idx, minus1);
+                // Strictly greater: a tie keeps the lower index.
+                Value better = arith::CmpFOp::create(
+                    nb, l, arith::CmpFPredicate::OGT, x, cur);
+                Value nan = arith::OrIOp::create(nb, l, isNan, seenNan);
+                Value newIdx = arith::SelectOp::create(
+                    nb, l, nan, minus1,
+                    arith::SelectOp::create(nb, l, better, i, idx));
+                Value newBest = arith::SelectOp::create(nb, l, better, x, cur);
+                linalg::YieldOp::create(nb, l, ValueRange{newBest, newIdx});
+              });
+          return reduce.getResult(1);
         });
   }
 

@@ -335,6 +335,39 @@ Generator::Generator(Session &session, Module &module)
   };
   P_ = inspect("prefill", prefill_, -1);
   inspect("decode", decode_, 1);
+  // decode_greedy: decode's inputs, the next token i64[1] as its output.
+  size_t greedyIndex = 0;
+  if (dsv3rt_status s = dsv3rt_module_find_entry(module.get(), "decode_greedy",
+                                                 &greedyIndex)) {
+    dsv3rt_status_free(s);
+  } else {
+    greedy_.index = greedyIndex;
+    std::vector<const char *> ins;
+    std::vector<dsv3rt_arg_info> args = module.args(greedyIndex);
+    const dsv3rt_arg_info *out = nullptr;
+    size_t outputs = 0;
+    bool ok = true;
+    for (const dsv3rt_arg_info &a : args) {
+      if (a.role == DSV3_ROLE_OUTPUT) {
+        out = &a;
+        ++outputs;
+      } else if (a.role == DSV3_ROLE_INPUT) {
+        bool known = false;
+        for (int k = 0; k < 4; ++k)
+          if (std::string(a.name) == kInputs[k]) {
+            greedy_.slot[k] = ins.size();
+            known = true;
+          }
+        ok = ok && known && a.dtype == DSV3_DTYPE_I64;
+        ins.push_back(a.name);
+      }
+    }
+    if (!ok || ins.size() != 4 || outputs != 1 ||
+        out->dtype != DSV3_DTYPE_I64 || !isShape(*out, {1}))
+      fail("the module's \"decode_greedy\" entry is not decode's inputs -> "
+           "next_token i64[1]");
+    hasGreedy_ = true;
+  }
   L_ = cacheRows;
   if (!dynamicPrefill_ && P_ > L_)
     fail("the module's prefill takes " + std::to_string(P_) +
@@ -413,6 +446,37 @@ std::vector<float> Generator::step(int64_t token) {
   return call(false, &token, 1);
 }
 
+int64_t Generator::stepGreedy(int64_t token) {
+  if (!hasGreedy_)
+    fail("the module has no \"decode_greedy\" entry");
+  if (token < 0 || token >= V_)
+    fail("token id " + std::to_string(token) +
+         " is outside the vocabulary [0, " + std::to_string(V_) +
+         ") of the module");
+  if (position_ >= L_)
+    fail("the cache is full: max_seq_len " + std::to_string(L_) +
+         " of the module reached");
+  const int64_t position = position_, kvLen = position_ + 1;
+  Tensor values[4] = {Tensor(DSV3_DTYPE_I64, {1, 1}, &token),
+                      Tensor(DSV3_DTYPE_I64, {1, 1}, &position),
+                      Tensor(DSV3_DTYPE_I64, {1}, &position),
+                      Tensor(DSV3_DTYPE_I64, {1}, &kvLen)};
+  dsv3rt_tensor *inputs[4];
+  for (int k = 0; k < 4; ++k)
+    inputs[greedy_.slot[k]] = values[k].get();
+  dsv3rt_tensor *raw = nullptr;
+  check(dsv3rt_module_call(module_.get(), greedy_.index, inputs, 4, &raw, 1));
+  Tensor next(raw);
+  position_ += 1;
+  int64_t id = *static_cast<const int64_t *>(next.data());
+  // The graph's argmax gives -1 when a logit is NaN (the host sampler's
+  // check on the logits, done on the device).
+  if (id < 0 || id >= V_)
+    fail("decode_greedy returned token " + std::to_string(id) +
+         (id == -1 ? " (the logits hold NaN)" : " (outside the vocabulary)"));
+  return id;
+}
+
 void Generator::reset() {
   session_.resetState();
   position_ = 0;
@@ -466,9 +530,13 @@ GenerateResult Generator::generate(const std::vector<int64_t> &prompt,
   };
   for (int64_t i = 0; i < o.maxNewTokens; ++i) {
     clock::time_point t0 = clock::now();
-    if (i > 0)
+    // Greedy steps take the argmax in the graph when the module has
+    // decode_greedy, so the logits are not copied off a device.
+    const bool inGraph = i > 0 && hasGreedy_ && sampler.greedy();
+    if (i > 0 && !inGraph)
       logits = step(r.tokens.back());
-    const int64_t token = sampler.sample(logits);
+    const int64_t token =
+        inGraph ? stepGreedy(r.tokens.back()) : sampler.sample(logits);
     if (i == 0)
       r.firstTokenSeconds = seconds(start, clock::now());
     else

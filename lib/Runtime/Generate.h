@@ -170,6 +170,13 @@ public:
   std::vector<float> prefill(const std::vector<int64_t> &ids);
   // Appends one token through decode; returns the logits [V] after it.
   std::vector<float> step(int64_t token);
+  // Appends one token through decode_greedy (dsv3-import's decode with the
+  // argmax in the graph): returns the greedy next token, without the
+  // logits leaving the device. Requires hasGreedyDecode().
+  int64_t stepGreedy(int64_t token);
+  // Whether the module has decode_greedy (modules of dsv3-import do);
+  // generate() then takes greedy steps through it.
+  bool hasGreedyDecode() const { return hasGreedy_; }
   // Zero-fills the session's states and rewinds to position 0.
   void reset();
 
@@ -197,7 +204,8 @@ private:
   };
   Session &session_;
   Module &module_;
-  Entry prefill_, decode_;
+  Entry prefill_, decode_, greedy_;
+  bool hasGreedy_ = false;
   int64_t P_ = 0, V_ = 0, L_ = 0;
   bool dynamicPrefill_ = false;
   int64_t chunk() const { return std::min(kMaxPrefillChunk, L_); }

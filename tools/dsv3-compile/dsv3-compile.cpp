@@ -19,14 +19,20 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+#include <functional>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -60,6 +66,10 @@ static cl::opt<bool> boundByKvLen(
              "kv_len and the new rows (default on)"));
 static cl::opt<std::string> clangPath("clang", cl::init(DSV3_DEFAULT_CLANG),
                                       cl::desc("clang used to link modules"));
+static cl::opt<bool>
+    progress("progress", cl::init(false),
+             cl::desc("Print each pipeline pass as it starts, with the time "
+                      "so far, and the link steps (stderr)"));
 static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
                                   cl::desc("-march for host code"));
 
@@ -134,14 +144,50 @@ int main(int argc, char **argv) {
       opts.kvSplitSize = kvSplitSize;
     dsv3::buildCudaPipeline(pm, opts, stop);
   }
+  // --progress: one line per module-level pass (nested function passes run
+  // inside their parent), so a long compile shows where it is.
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  struct Progress : PassInstrumentation {
+    std::function<double()> elapsed;
+    size_t count = 0;
+    void runBeforePass(Pass *pass, Operation *op) override {
+      if (!isa<ModuleOp>(op))
+        return;
+      // Function passes run grouped in an adaptor, which has no argument.
+      StringRef name = pass->getArgument();
+      llvm::errs() << llvm::formatv(
+          "dsv3-compile: [{0,7:f1} s] pass {1}: {2}\n", elapsed(), ++count,
+          name.empty() ? StringRef("(function passes)") : name);
+    }
+  };
+  if (progress) {
+    auto p = std::make_unique<Progress>();
+    p->elapsed = elapsed;
+    pm.addInstrumentation(std::move(p));
+  }
   if (failed(pm.run(*module)))
     return 1;
 
   if (emit == "so") {
+    if (progress)
+      llvm::errs() << llvm::formatv(
+          "dsv3-compile: [{0,7:f1} s] passes done; translating to LLVM IR, "
+          "optimizing and linking {1}\n",
+          elapsed(), outputFile);
     dsv3::LinkOptions link;
     link.clang = clangPath;
     link.march = march;
-    return failed(dsv3::emitSharedObject(*module, outputFile, link)) ? 1 : 0;
+    if (failed(dsv3::emitSharedObject(*module, outputFile, link)))
+      return 1;
+    if (progress)
+      llvm::errs() << llvm::formatv("dsv3-compile: [{0,7:f1} s] wrote {1}\n",
+                                    elapsed(), outputFile);
+    return 0;
   }
   auto out = openOutputFile(outputFile, &err);
   if (!out)

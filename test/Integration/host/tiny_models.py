@@ -15,7 +15,8 @@ tokens, caches of 64 rows), dsv3-compile for host, bind the checkpoint, then
 Imported again with the default dynamic token count (any prompt length per
 prefill call): the whole prompt in one prefill matches the reference, then 16
 decode steps; prefill 3 + prefill 2 equals one prefill of 5; a start_pos that
-leaves no room for the tokens, and more tokens than max_seq_len, are refused.
+leaves no room for the tokens, and more tokens than max_seq_len, are refused;
+decode_greedy (argmax in the graph) gives the 32 greedy tokens.
 Then the same directory imported with the default bf16 activations (and
 caches; same prefill chunk and cache size), compiled for host and run for 32
 greedy tokens the same way, against transformers' generate() on the bfloat16
@@ -157,6 +158,13 @@ c3.call("prefill", ids[:3])
 two = c3.call("prefill", ids[3:5])[-1]
 e = max_rel(two, one)
 check(e <= 1e-5, f"prefill 3 + prefill 2 equals prefill 5 ({e:.2e})")
+# decode_greedy (the argmax in the graph) gives transformers' greedy tokens.
+g = Runner(so_dyn)
+tokens = [int(np.argmax(g.call("prefill", ids)[-1]))]
+while len(tokens) < 32:
+    tokens.append(int(g.call("decode_greedy", [tokens[-1]])[0]))
+want = [int(t) for t in ref["generate_ids_f32"]]
+check(tokens == want, f"decode_greedy: 32 tokens equal transformers' generate (f32)")
 # Sizes outside what the metadata allows are refused before anything runs.
 for toks, start, what in [(ids[:4], L - 2, "with tokens = 4"),
                           ([0] * (L + 1), 0, f"is outside [1, {L}]")]:
