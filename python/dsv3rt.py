@@ -16,8 +16,8 @@ Tensors are numpy arrays: bf16 and f8 use the ml_dtypes dtypes (bfloat16,
 float8_e4m3fn, float8_e8m0fnu), i1 is numpy bool. Every runtime error is
 raised as dsv3rt.Error carrying the runtime's message.
 
-The library is found through $DSV3RT_LIBRARY, else $DSV3_BIN/../lib, else
-../build/lib next to this file. It is loaded with RTLD_GLOBAL so that cuda
+The library is found through $DSV3RT_LIBRARY, else ../build/lib next to this
+file, else $DSV3_BIN/../lib. It is loaded with RTLD_GLOBAL so that cuda
 modules resolve their mgpu* imports against it.
 """
 
@@ -219,10 +219,11 @@ def library_path() -> str:
         return env
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [os.path.join(here, "..", "build", "lib", "libdsv3rt.so")]
-    # The tools' build (lit sets DSV3_BIN) comes first: a sanitized or
-    # runtime-only build must not pair its tools with build/'s library.
+    # build/ first: a sanitized build's library (lit's DSV3_BIN under
+    # scripts/test.sh --sanitize) cannot be loaded into an uninstrumented
+    # python; its tools still run sanitized.
     if os.environ.get("DSV3_BIN"):
-        candidates.insert(0, os.path.join(os.environ["DSV3_BIN"], "..", "lib", "libdsv3rt.so"))
+        candidates.append(os.path.join(os.environ["DSV3_BIN"], "..", "lib", "libdsv3rt.so"))
     for c in candidates:
         if os.path.exists(c):
             return os.path.normpath(c)

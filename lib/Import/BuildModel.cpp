@@ -406,8 +406,10 @@ private:
                 SmallVector<ReassociationIndices>{{0, 1}, {2}});
           } else {
             // The last token's hidden state, [1, H].
-            OpFoldResult last = b.getIndexAttr(s - 1);
-            if (ShapedType::isDynamic(s))
+            OpFoldResult last;
+            if (!ShapedType::isDynamic(s))
+              last = b.getIndexAttr(s - 1);
+            else
               last = arith::SubIOp::create(
                          b, loc,
                          tensor::DimOp::create(b, loc, body->getArgument(0), 1),

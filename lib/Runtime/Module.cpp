@@ -324,7 +324,8 @@ Module::checkInputs(const EntryInfo &entry,
     InputBounds b = *a.bounds;
     if (!b.minus.empty()) {
       // max - size: the range the other inputs of this call leave.
-      b.max -= symbols.at(b.minus);
+      if (__builtin_sub_overflow(b.max, symbols.at(b.minus), &b.max))
+        b.max = INT64_MIN; // nothing fits below the smallest int64
       b.why += (b.why.empty() ? "" : "; ") + std::string("with ") + b.minus +
                " = " + std::to_string(symbols.at(b.minus));
     }
