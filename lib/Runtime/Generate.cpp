@@ -383,9 +383,7 @@ void Generator::setEosIds(std::vector<int64_t> ids) {
   eos_ = std::move(ids);
 }
 
-std::vector<float> Generator::call(bool usePrefill, const int64_t *ids,
-                                   int64_t count) {
-  const Entry &e = usePrefill ? prefill_ : decode_;
+Tensor Generator::run(const Entry &e, const int64_t *ids, int64_t count) {
   std::vector<int64_t> positions(static_cast<size_t>(count));
   std::iota(positions.begin(), positions.end(), position_);
   const int64_t startPos = position_, kvLen = position_ + count;
@@ -400,11 +398,17 @@ std::vector<float> Generator::call(bool usePrefill, const int64_t *ids,
   // Module::call's walk over every (parameter) argument per token.
   dsv3rt_tensor *raw = nullptr;
   check(dsv3rt_module_call(module_.get(), e.index, inputs, 4, &raw, 1));
-  Tensor logits(raw);
+  position_ += count;
+  return Tensor(raw);
+}
+
+std::vector<float> Generator::call(bool usePrefill, const int64_t *ids,
+                                   int64_t count) {
+  const Entry &e = usePrefill ? prefill_ : decode_;
+  Tensor logits = run(e, ids, count);
   const int64_t rows = e.logitRows == -1 ? count : e.logitRows;
   const float *data = static_cast<const float *>(logits.data()) +
                       (rows - 1) * V_; // the last token's row
-  position_ += count;
   return std::vector<float>(data, data + V_);
 }
 
@@ -435,7 +439,7 @@ std::vector<float> Generator::prefill(const std::vector<int64_t> &ids) {
   return logits;
 }
 
-std::vector<float> Generator::step(int64_t token) {
+void Generator::checkStep(int64_t token) const {
   if (token < 0 || token >= V_)
     fail("token id " + std::to_string(token) +
          " is outside the vocabulary [0, " + std::to_string(V_) +
@@ -443,31 +447,18 @@ std::vector<float> Generator::step(int64_t token) {
   if (position_ >= L_)
     fail("the cache is full: max_seq_len " + std::to_string(L_) +
          " of the module reached");
+}
+
+std::vector<float> Generator::step(int64_t token) {
+  checkStep(token);
   return call(false, &token, 1);
 }
 
 int64_t Generator::stepGreedy(int64_t token) {
   if (!hasGreedy_)
     fail("the module has no \"decode_greedy\" entry");
-  if (token < 0 || token >= V_)
-    fail("token id " + std::to_string(token) +
-         " is outside the vocabulary [0, " + std::to_string(V_) +
-         ") of the module");
-  if (position_ >= L_)
-    fail("the cache is full: max_seq_len " + std::to_string(L_) +
-         " of the module reached");
-  const int64_t position = position_, kvLen = position_ + 1;
-  Tensor values[4] = {Tensor(DSV3_DTYPE_I64, {1, 1}, &token),
-                      Tensor(DSV3_DTYPE_I64, {1, 1}, &position),
-                      Tensor(DSV3_DTYPE_I64, {1}, &position),
-                      Tensor(DSV3_DTYPE_I64, {1}, &kvLen)};
-  dsv3rt_tensor *inputs[4];
-  for (int k = 0; k < 4; ++k)
-    inputs[greedy_.slot[k]] = values[k].get();
-  dsv3rt_tensor *raw = nullptr;
-  check(dsv3rt_module_call(module_.get(), greedy_.index, inputs, 4, &raw, 1));
-  Tensor next(raw);
-  position_ += 1;
+  checkStep(token);
+  Tensor next = run(greedy_, &token, 1);
   int64_t id = *static_cast<const int64_t *>(next.data());
   // The graph's argmax gives -1 when a logit is NaN (the host sampler's
   // check on the logits, done on the device).

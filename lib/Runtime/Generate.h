@@ -195,6 +195,12 @@ public:
 
 private:
   std::vector<float> call(bool usePrefill, const int64_t *ids, int64_t count);
+  struct Entry;
+  // Calls entry e on `count` ids at position(), advances position(); returns
+  // its one output.
+  Tensor run(const Entry &e, const int64_t *ids, int64_t count);
+  // Throws unless token is in [0, V) and the cache has a free row.
+  void checkStep(int64_t token) const;
 
   struct Entry {
     size_t index = 0;
