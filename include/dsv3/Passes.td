@@ -159,7 +159,9 @@ def Dsv3AnnotateABI : Pass<"dsv3-annotate-abi", "::mlir::ModuleOp"> {
     state argument of that name, of another type, or two results for one
     state. `dsv3.stacked` parameters and `dsv3.bounds` inputs (from
     `dsv3-annotate-input-bounds`) are recorded as the metadata's `stacked`
-    and `bounds`.
+    and `bounds`. With `target=host` a stacked parameter is also marked
+    `dsv3.expert_pointers` (metadata `expert_pointers`): the module takes it
+    as a table of E per-expert addresses (`dsv3-host-expert-pointer-tables`).
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let options = [
@@ -330,6 +332,47 @@ def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {
            "Leave copies between identity layouts (llvm.memcpy on host)">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def Dsv3HostExpertPointerTables : Pass<"dsv3-host-expert-pointer-tables",
+                                       "::mlir::ModuleOp"> {
+  let summary = "Read stacked expert parameters through per-expert addresses";
+  let description = [{
+    Runs on bufferized IR. A checkpoint stores each expert's weight as its own
+    tensor (`model.layers.3.mlp.experts.17.down_proj.weight`), in name order,
+    so the E tensors of a stacked parameter `[E, ...]` are not one block of
+    memory. Rather than have the runtime gather them (11 GB per DeepSeek-V3
+    MoE layer), a host module takes such a parameter as `memref<E x i64>`:
+    the address of each expert's `[...]` tensor, row-major, aligned to its
+    element size.
+
+    Every entry argument marked `dsv3.expert_pointers` (by
+    `dsv3-annotate-abi`) becomes such a table, and so does the argument of
+    each private function it is passed to (`func.call`), transitively. Each
+    `memref.load %w[%e, %i, ...]` becomes a load of the address `%table[%e]`
+    and an `llvm.load` (invariant, naturally aligned) at the linearized
+    offset of `[%i, ...]`. The expert index `%e` is taken as given: the
+    lowering of `dsv3.grouped_matmul` only loads weights of experts `< E`.
+
+    Errors: any other use of such a value (a view, a copy, a vector
+    transfer, a call to a function without a body) and a private function
+    that receives a table at one call site and a plain buffer at another.
+
+    Example:
+    ```mlir
+    %v = memref.load %w[%e, %n, %k] : memref<16x32x160xf8E4M3FN>
+    ```
+    becomes
+    ```mlir
+    %a = memref.load %table[%e] : memref<16xi64>
+    %p = llvm.inttoptr %a : i64 to !llvm.ptr
+    %q = llvm.getelementptr %p[%off] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+    %b = llvm.load %q invariant : !llvm.ptr -> i8
+    %v = arith.bitcast %b : i8 to f8E4M3FN
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def Dsv3ParallelDimsFirst : Pass<"dsv3-parallel-dims-first"> {

@@ -74,6 +74,8 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);
+  // Stacked expert weights are read where the checkpoint mapped them.
+  pm.addPass(createDsv3HostExpertPointerTables());
   if (stop == Stage::Bufferized || stop == Stage::GPU)
     return;
   Dsv3MemRefCopyToLinalgOptions copies;

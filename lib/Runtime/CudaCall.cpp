@@ -82,9 +82,15 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     auto params = std::make_unique<DeviceParameters>(*d);
     for (auto &[name, p] : parameters_) {
       DeviceBuffer buf(*d, p.size);
-      if (p.size)
+      if (p.size && p.data)
         checkOrThrow(d->cuMemcpyHtoD(buf.get(), p.data, p.size),
                      "uploading parameter \"" + name + "\"");
+      else if (p.size) // a stacked parameter's experts, each where it lies
+        for (size_t e = 0; e < p.experts.size(); ++e)
+          checkOrThrow(d->cuMemcpyHtoD(buf.get() + e * p.bytesPerExpert,
+                                       p.experts[e], p.bytesPerExpert),
+                       "uploading expert " + std::to_string(e) +
+                           " of parameter \"" + name + "\"");
       params->buffers[name] = buf.release();
     }
     deviceParameters_ = std::move(params);

@@ -62,7 +62,9 @@ private:
   const std::string &label_;
 };
 
-// Optional "stacked": true on a parameter whose name holds "{e}" once.
+// Optional "stacked": true on a parameter whose name holds "{e}" once, and
+// "expert_pointers": true on a stacked one the module reads through a table of
+// per-expert addresses.
 void parseStacked(Validator &v, const json &aj, ArgInfo &arg,
                   const std::string &where) {
   size_t placeholders = countExpertPlaceholders(arg.name);
@@ -72,6 +74,17 @@ void parseStacked(Validator &v, const json &aj, ArgInfo &arg,
       v.error(where, std::string("field \"stacked\" must be boolean, got ") +
                          it->type_name());
     arg.stacked = it->get<bool>();
+  }
+  auto pointers = aj.find("expert_pointers");
+  if (pointers != aj.end()) {
+    if (!pointers->is_boolean())
+      v.error(where,
+              std::string("field \"expert_pointers\" must be boolean, got ") +
+                  pointers->type_name());
+    arg.expertPointers = pointers->get<bool>();
+    if (arg.expertPointers && !arg.stacked)
+      v.error(where, "\"expert_pointers\" on \"" + arg.name +
+                         "\", which is not stacked");
   }
   if (!arg.stacked) {
     if (placeholders && arg.role == DSV3_ROLE_PARAMETER)
@@ -294,6 +307,11 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
       if (!checkedByteSize(arg.dtype, largest))
         v.error(awhere, "shape " + shapeString(largest) + " overflows");
       parseStacked(v, aj, arg, awhere);
+      if (arg.expertPointers && md.target != "host")
+        v.error(awhere, "\"expert_pointers\" on \"" + arg.name + "\" of a " +
+                            md.target +
+                            " module (tables of host addresses are for host "
+                            "modules)");
       parseBounds(v, aj, arg, symbols, awhere);
       entry.args.push_back(std::move(arg));
     }

@@ -37,6 +37,9 @@ struct ArgInfo {
   std::vector<int64_t> shape;
   // Parameter bound from shape[0] per-expert tensors: name holds "{e}" once.
   bool stacked = false;
+  // Stacked, and passed as memref<E x i64>: the address of each expert's
+  // tensor (host modules), so the experts need not be back to back.
+  bool expertPointers = false;
   std::optional<InputBounds> bounds;   // inputs of dtype i32/i64 only
   std::vector<DynamicDim> dynamicDims; // inputs and outputs only
 };

@@ -115,6 +115,10 @@ size_t Module::findEntry(const std::string &name) const {
 }
 
 void Module::checkParameterConsistency() const {
+  auto kind = [](const ArgInfo &a) {
+    return describe(a.dtype, a.shape) + (a.stacked ? " stacked" : "") +
+           (a.expertPointers ? " (expert_pointers)" : "");
+  };
   std::map<std::string, std::pair<const ArgInfo *, const EntryInfo *>> seen;
   for (const EntryInfo &e : metadata_.entries)
     for (const ArgInfo &a : e.args) {
@@ -122,11 +126,12 @@ void Module::checkParameterConsistency() const {
         continue;
       auto [it, inserted] = seen.insert({a.name, {&a, &e}});
       const ArgInfo &prev = *it->second.first;
-      if (!inserted && (prev.dtype != a.dtype || prev.shape != a.shape))
+      if (!inserted && (prev.dtype != a.dtype || prev.shape != a.shape ||
+                        prev.stacked != a.stacked ||
+                        prev.expertPointers != a.expertPointers))
         fail(path_ + ": invalid metadata: parameter \"" + a.name + "\" is " +
-             describe(prev.dtype, prev.shape) + " in entry \"" +
-             it->second.second->name + "\" but " + describe(a.dtype, a.shape) +
-             " in entry \"" + e.name + "\"");
+             kind(prev) + " in entry \"" + it->second.second->name + "\" but " +
+             kind(a) + " in entry \"" + e.name + "\"");
     }
 }
 
@@ -171,7 +176,8 @@ Module::bindOne(const ArgInfo &a, const Checkpoint &checkpoint,
   const int64_t experts = a.shape[0];
   const std::vector<int64_t> rest(a.shape.begin() + 1, a.shape.end());
   const uint64_t bytesPerExpert = *checkedByteSize(a.dtype, rest);
-  std::vector<const SafetensorsTensor *> tensors;
+  p.bytesPerExpert = bytesPerExpert;
+  p.size = bytesPerExpert * static_cast<uint64_t>(experts);
   std::vector<ExpertSlice> slices;
   for (int64_t e = 0; e < experts; ++e) {
     const std::string name = expertTensorName(a.name, e);
@@ -187,27 +193,47 @@ Module::bindOne(const ArgInfo &a, const Checkpoint &checkpoint,
       fail(path_ + ": parameter \"" + name + "\" in " + found->file->path() +
            " (" + which + "): expected " + describe(a.dtype, rest) +
            ", found " + describe(t.dtype, t.shape));
-    tensors.push_back(&t);
     slices.push_back({found->file, t.data});
+    p.experts.push_back(t.data);
   }
   // Zero copy when the checkpoint already holds the experts back to back:
   // experts no token is routed to are then never read from disk.
   if (const uint8_t *view =
           stackedView(slices, bytesPerExpert, dtypeSize(a.dtype))) {
     p.data = view;
-    p.size = bytesPerExpert * static_cast<uint64_t>(experts);
-    return p;
+    for (int64_t e = 0; e < experts; ++e)
+      p.experts[e] = view + e * bytesPerExpert;
+  } else if (a.expertPointers || device_ == Device::Cuda) {
+    // Host modules read each expert where it lies (a table of addresses);
+    // cuda uploads each expert into one device buffer. Either way only a
+    // misaligned expert is copied, since modules load elements with natural
+    // alignment.
+    for (int64_t e = 0; e < experts; ++e) {
+      if (reinterpret_cast<uintptr_t>(p.experts[e]) % dtypeSize(a.dtype) == 0)
+        continue;
+      auto copy = std::make_unique<HostTensor>(a.dtype, rest);
+      if (bytesPerExpert)
+        std::memcpy(copy->data(), p.experts[e], bytesPerExpert);
+      copied(bytesPerExpert);
+      p.experts[e] = copy->data();
+      p.ownedExperts.push_back(std::move(copy));
+    }
+  } else {
+    // A host module built to take the experts as one block: gather them
+    // once, at bind time.
+    p.owned = std::make_unique<HostTensor>(a.dtype, a.shape);
+    for (int64_t e = 0; e < experts; ++e) {
+      if (bytesPerExpert)
+        std::memcpy(p.owned->data() + e * bytesPerExpert, p.experts[e],
+                    bytesPerExpert);
+      copied(bytesPerExpert);
+      p.experts[e] = p.owned->data() + e * bytesPerExpert;
+    }
+    p.data = p.owned->data();
   }
-  // Otherwise gather once, at bind time.
-  p.owned = std::make_unique<HostTensor>(a.dtype, a.shape);
-  for (size_t e = 0; e < tensors.size(); ++e) {
-    if (bytesPerExpert)
-      std::memcpy(p.owned->data() + e * bytesPerExpert, tensors[e]->data,
-                  bytesPerExpert);
-    copied(bytesPerExpert);
-  }
-  p.data = p.owned->data();
-  p.size = p.owned->byteSize();
+  if (a.expertPointers)
+    for (const uint8_t *expert : p.experts)
+      p.table.push_back(reinterpret_cast<uintptr_t>(expert));
   return p;
 }
 
@@ -377,6 +403,13 @@ Module::gatherArgs(const EntryInfo &entry,
       data.push_back(inputs[in++]->data());
       break;
     case DSV3_ROLE_PARAMETER:
+      if (a.expertPointers) {
+        // memref<E x i64>: the address of each expert's tensor.
+        const std::vector<uint64_t> &table = parameters_.at(a.name).table;
+        data.push_back(reinterpret_cast<const uint8_t *>(table.data()));
+        shapes.back() = {static_cast<int64_t>(table.size())};
+        break;
+      }
       data.push_back(parameters_.at(a.name).data);
       break;
     case DSV3_ROLE_OUTPUT:

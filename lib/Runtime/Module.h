@@ -63,17 +63,26 @@ public:
 
 private:
   struct Parameter {
+    // The whole tensor when it is one block of memory (the mapping, or a
+    // copy); nullptr for a stacked parameter whose experts lie apart.
     const uint8_t *data = nullptr;
-    uint64_t size = 0;
-    // Copy when the mapping is misaligned, or a stacked parameter's experts
-    // are not back to back in one file.
+    uint64_t size = 0; // bytes of the whole tensor
+    // Stacked: where each expert's tensor (bytesPerExpert bytes) lies.
+    std::vector<const uint8_t *> experts;
+    uint64_t bytesPerExpert = 0;
+    // expert_pointers: the same addresses as the memref<E x i64> the
+    // module reads them through.
+    std::vector<uint64_t> table;
+    // Copies: a misaligned tensor or expert, or the experts gathered for a
+    // host module that takes them as one block.
     std::unique_ptr<HostTensor> owned;
+    std::vector<std::unique_ptr<HostTensor>> ownedExperts;
   };
 
   void checkParameterConsistency() const;
   void declareStates();
   // `copied` is called with the bytes of each expert a stacked parameter
-  // gathers.
+  // copies (misaligned, or gathered into one block).
   Parameter bindOne(const ArgInfo &arg, const Checkpoint &checkpoint,
                     const std::string &searched,
                     const std::function<void(uint64_t)> &copied) const;

@@ -248,8 +248,18 @@ struct Dsv3AnnotateABIPass
                        symbols);
           if (failed(d))
             return signalPassFailure();
-          if (params && func.getArgAttr(i, "dsv3.stacked"))
+          if (params && func.getArgAttr(i, "dsv3.stacked")) {
             (*d)["stacked"] = true;
+            // Host modules read a stacked parameter through a table of
+            // per-expert addresses (dsv3-host-expert-pointer-tables), so
+            // the runtime binds a checkpoint's experts where they lie in
+            // its mapping, without gathering them into one block.
+            if (target == "host") {
+              (*d)["expert_pointers"] = true;
+              func.setArgAttr(i, "dsv3.expert_pointers",
+                              UnitAttr::get(func.getContext()));
+            }
+          }
           if (auto bounds =
                   func.getArgAttrOfType<DictionaryAttr>(i, "dsv3.bounds")) {
             if (failed(describeBounds(arg.getLoc(), bounds, symbols, *d)))

@@ -5,7 +5,7 @@
 // CHECK: llvm.func hidden @_mlir_ciface_add(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) {
 // CHECK: llvm.mlir.global internal constant @__dsv3_metadata("{\22abi_version\22:2,\22entries\22:[{\22args\22:[{},{}],\22name\22:\22add\22}]}\00")
 // CHECK: llvm.func @dsv3_module_abi_version() -> i32
-// CHECK:   llvm.mlir.constant(3 : i32)
+// CHECK:   llvm.mlir.constant(4 : i32)
 // CHECK: llvm.func @dsv3_module_metadata() -> !llvm.ptr
 // CHECK:   llvm.mlir.addressof @__dsv3_metadata
 // CHECK: llvm.func @dsv3_entry_add(%[[ARGV:.*]]: !llvm.ptr)

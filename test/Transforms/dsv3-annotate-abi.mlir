@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-outline-parameters --dsv3-annotate-abi --split-input-file --verify-diagnostics | FileCheck %s
 
 // Inputs, then parameters, then outputs, with names, dtypes and shapes.
-// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:3,\22entries\22:[{\22args\22:[
+// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:4,\22entries\22:[{\22args\22:[
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[4,256]}
 // CHECK-SAME: {\22dtype\22:\22f8e4m3fn\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight\22,\22role\22:\22parameter\22,\22shape\22:[8,256]}
 // CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight_scale_inv\22,\22role\22:\22parameter\22,\22shape\22:[1,2]}
@@ -47,12 +47,12 @@ func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
 // CHECK: \22args\22:[
 // CHECK-SAME: {\22bounds\22:{\22max\22:7,\22min\22:0,\22why\22:\22test\22},\22dtype\22:\22i64\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[1]}
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22layers.0.kv\22,\22role\22:\22state\22,\22shape\22:[1,8,4]}
-// CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22experts.{e}.w\22,\22role\22:\22parameter\22,\22shape\22:[2,4,4],\22stacked\22:true}
+// CHECK-SAME: {\22dtype\22:\22f32\22,\22expert_pointers\22:true,\22name\22:\22experts.{e}.w\22,\22role\22:\22parameter\22,\22shape\22:[2,4,4],\22stacked\22:true}
 // CHECK-SAME: {\22dtype\22:\22i64\22,\22name\22:\22result1\22,\22role\22:\22output\22,\22shape\22:[1]},{\22dtype\22:\22f32\22,\22name\22:\22result2\22,\22role\22:\22output\22,\22shape\22:[2,4,4]}]
 // CHECK-LABEL: func.func @step(
 // CHECK-SAME:    %[[POS:[^:]*]]: tensor<1xi64> {bufferization.writable = false, dsv3.bounds = {max = 7 : i64, min = 0 : i64, why = "test"}},
 // CHECK-SAME:    %[[KV:[^:]*]]: tensor<1x8x4xbf16> {bufferization.writable = true, dsv3.state = "layers.0.kv"},
-// CHECK-SAME:    %[[W:[^:]*]]: tensor<2x4x4xf32> {bufferization.writable = false, dsv3.parameter = "experts.{e}.w", dsv3.stacked})
+// CHECK-SAME:    %[[W:[^:]*]]: tensor<2x4x4xf32> {bufferization.writable = false, dsv3.expert_pointers, dsv3.parameter = "experts.{e}.w", dsv3.stacked})
 // CHECK:       %[[NEW:.*]] = tensor.insert_slice
 // CHECK:       %[[M:.*]] = bufferization.materialize_in_destination %[[NEW]] in %[[KV]]
 // CHECK:       %[[C:.*]] = bufferization.alloc_tensor() copy(%[[POS]])

@@ -86,7 +86,8 @@ protected:
   }
   // Binds every entry from `paths`, runs gather_rows on ids {3, 1} and
   // single; returns the weights' address gather_rows saw.
-  uint64_t run(const std::vector<std::string> &paths) {
+  uint64_t run(const std::vector<std::string> &paths) { return run(paths, m); }
+  uint64_t run(const std::vector<std::string> &paths, dsv3rt::Module &m) {
     m.bindParameters(paths);
     std::vector<dsv3rt::Tensor> out =
         m.call(m.findEntry("gather_rows"), ids({3, 1}));
@@ -189,6 +190,49 @@ TEST_F(CheckpointTest, StackedInPlaceFromAShard) {
                            {"norm", kShard2}});
   EXPECT_TRUE(insideMappingOf(run({idx}), dir.file(kShard1)))
       << "experts back to back in one shard were copied";
+}
+
+// A module that takes the experts as a table of addresses (as dsv3-compile's
+// host modules do) reads them where the shards map them: nothing is gathered.
+TEST_F(CheckpointTest, ExpertPointersReadExpertsInPlace) {
+  dsv3rt::Module pointers{s, FAKE_STACKED_POINTERS_MODULE};
+  // Expert 3 (the first id) lies in the second shard.
+  EXPECT_TRUE(insideMappingOf(run({twoShards()}, pointers), dir.file(kShard2)))
+      << "experts in two shards were copied";
+  // Interleaved with other tensors, as name-sorted checkpoints hold the
+  // weight and scale of each expert.
+  TempDir one;
+  std::string file = one.file("interleaved.safetensors");
+  std::vector<SafetensorsWriteItem> items;
+  std::vector<std::string> names;
+  for (int e = 0; e < 4; ++e) {
+    items.push_back({"experts." + std::to_string(e) + ".w",
+                     DType::F32,
+                     {3},
+                     rows[e].data(),
+                     12});
+    names.push_back("experts." + std::to_string(e) + ".scale");
+    items.push_back({names.back(), DType::F32, {3}, rows[0].data(), 12});
+  }
+  writeSafetensors(file, items);
+  EXPECT_TRUE(insideMappingOf(run({file}, pointers), file));
+}
+
+// An expert whose data is not aligned to its element size is copied (only
+// that expert), since modules load elements with natural alignment.
+TEST_F(CheckpointTest, ExpertPointersCopyAMisalignedExpert) {
+  dsv3rt::Module pointers{s, FAKE_STACKED_POINTERS_MODULE};
+  std::string file = dir.file("odd.safetensors");
+  const int8_t pad = 7;
+  writeSafetensors(file,
+                   {{"experts.0.w", DType::F32, {3}, rows[0].data(), 12},
+                    {"experts.1.w", DType::F32, {3}, rows[1].data(), 12},
+                    {"experts.2.w", DType::F32, {3}, rows[2].data(), 12},
+                    {"pad", DType::I8, {1}, &pad, 1},
+                    {"experts.3.w", DType::F32, {3}, rows[3].data(), 12}});
+  uint64_t address = run({file}, pointers);
+  EXPECT_FALSE(insideMappingOf(address, file)) << "misaligned expert 3";
+  EXPECT_EQ(address % alignof(float), 0u);
 }
 
 TEST_F(CheckpointTest, DirectoryUsesItsIndex) {

@@ -258,7 +258,7 @@ TEST_F(LoaderTest, UnknownDevice) {
 TEST_F(LoaderTest, AbiMismatch) {
   EXPECT_ERROR(dsv3rt_module_load(host, FAKE_BAD_ABI_MODULE, &module),
                "module " FAKE_BAD_ABI_MODULE
-               " was compiled for ABI v7, runtime is v3");
+               " was compiled for ABI v7, runtime is v4");
   EXPECT_EQ(module, nullptr);
 }
 
@@ -319,7 +319,7 @@ protected:
   }
   std::string entry(const std::string &args,
                     const std::string &sym = "dsv3_entry_noop") {
-    return R"({"abi_version":3,"target":"host","entries":[{"name":"e","symbol":")" +
+    return R"({"abi_version":4,"target":"host","entries":[{"name":"e","symbol":")" +
            sym + R"(","args":[)" + args + "]}]}";
   }
 
@@ -333,14 +333,14 @@ TEST_F(MetadataTest, Valid) {
   EXPECT_EQ(
       load(entry(R"({"name":"x","role":"input","dtype":"i1","shape":[]})")),
       "");
-  EXPECT_EQ(load(R"({"abi_version":3,"target":"host","entries":[],"extra":0})"),
+  EXPECT_EQ(load(R"({"abi_version":4,"target":"host","entries":[],"extra":0})"),
             "");
 }
 
 TEST_F(MetadataTest, AbiVersionExport) {
   *abi = 1;
   std::string m = load(entry(""));
-  EXPECT_NE(m.find("was compiled for ABI v1, runtime is v3"), std::string::npos)
+  EXPECT_NE(m.find("was compiled for ABI v1, runtime is v4"), std::string::npos)
       << m;
   *abi = 2;
 }
@@ -353,20 +353,20 @@ TEST_F(MetadataTest, Faults) {
   expectBad(R"({"abi_version":"1","target":"host","entries":[]})",
             "field \"abi_version\" must be integer, got string");
   expectBad(R"({"abi_version":1,"target":"host","entries":[]})",
-            "abi_version is 1, runtime is v3");
-  expectBad(R"({"abi_version":3,"entries":[]})", "missing field \"target\"");
-  expectBad(R"({"abi_version":3,"target":"tpu","entries":[]})",
+            "abi_version is 1, runtime is v4");
+  expectBad(R"({"abi_version":4,"entries":[]})", "missing field \"target\"");
+  expectBad(R"({"abi_version":4,"target":"tpu","entries":[]})",
             "target \"tpu\"");
-  expectBad(R"({"abi_version":3,"target":"host","entries":{}})",
+  expectBad(R"({"abi_version":4,"target":"host","entries":{}})",
             "field \"entries\" must be array, got object");
-  expectBad(R"({"abi_version":3,"target":"host","entries":[3]})",
+  expectBad(R"({"abi_version":4,"target":"host","entries":[3]})",
             "entries[0]: expected an object");
   expectBad(
-      R"({"abi_version":3,"target":"host","entries":[{"name":"e","args":[]}]})",
+      R"({"abi_version":4,"target":"host","entries":[{"name":"e","args":[]}]})",
       "entry \"e\": missing field \"symbol\"");
-  expectBad(R"({"abi_version":3,"target":"host","entries":[{"name":1}]})",
+  expectBad(R"({"abi_version":4,"target":"host","entries":[{"name":1}]})",
             "field \"name\" must be string");
-  expectBad(R"({"abi_version":3,"target":"host","entries":[)"
+  expectBad(R"({"abi_version":4,"target":"host","entries":[)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]},)"
             R"({"name":"e","symbol":"dsv3_entry_noop","args":[]}]})",
             "duplicate entry name \"e\"");
@@ -425,7 +425,7 @@ TEST_F(MetadataTest, Faults) {
                   R"({"name":"x","role":"output","dtype":"f32","shape":[]})"),
             "duplicate argument name \"x\"");
   expectBad(
-      R"({"abi_version":3,"target":"host","entries":[)"
+      R"({"abi_version":4,"target":"host","entries":[)"
       R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
       R"({"name":"w","role":"parameter","dtype":"f32","shape":[2]}]},)"
       R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"
@@ -467,7 +467,7 @@ TEST_F(MetadataTest, StackedAndBoundsValid) {
                  R"({"name":"p","role":"input","dtype":"i32","shape":[],)"
                  R"("bounds":{"min":3,"max":3,"why":"only 3"}},)"
                  R"({"name":"w.{e}.x","role":"parameter","dtype":"f32",)"
-                 R"("shape":[2,3],"stacked":true},)"
+                 R"("shape":[2,3],"stacked":true,"expert_pointers":false},)"
                  R"({"name":"v","role":"parameter","dtype":"f32","shape":[1],)"
                  R"("stacked":false})")),
       "");
@@ -509,6 +509,17 @@ TEST_F(MetadataTest, StackedFaults) {
                   R"("shape":[2]})"),
             "parameter \"w.{e}\" holds the expert placeholder {e} but is not "
             "stacked");
+  expectBad(entry(R"({"name":"w.{e}","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2],"stacked":true,"expert_pointers":"yes"})"),
+            "field \"expert_pointers\" must be boolean, got string");
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f32",)"
+                  R"("shape":[2],"expert_pointers":true})"),
+            "\"expert_pointers\" on \"w\", which is not stacked");
+  expectBad(R"({"abi_version":4,"target":"cuda","entries":[{"name":"e",)"
+            R"("symbol":"dsv3_entry_noop","args":[{"name":"w.{e}",)"
+            R"("role":"parameter","dtype":"f32","shape":[2],"stacked":true,)"
+            R"("expert_pointers":true}]}]})",
+            "\"expert_pointers\" on \"w.{e}\" of a cuda module");
 }
 
 TEST_F(MetadataTest, BoundsFaults) {
@@ -538,7 +549,7 @@ TEST_F(MetadataTest, BoundsFaults) {
 TEST_F(MetadataTest, StateConflicts) {
   // Within one module: named by entry.
   std::string m =
-      load(R"({"abi_version":3,"target":"host","entries":[)"
+      load(R"({"abi_version":4,"target":"host","entries":[)"
            R"({"name":"a","symbol":"dsv3_entry_noop","args":[)"
            R"({"name":"kv","role":"state","dtype":"f32","shape":[8]}]},)"
            R"({"name":"b","symbol":"dsv3_entry_noop","args":[)"

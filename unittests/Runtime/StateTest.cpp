@@ -115,9 +115,7 @@ TEST(StateTest, ReadWriteReset) {
   EXPECT_EQ(values<float>(s.readState("kv"))[0], 1);
 
   expectThrowContaining(
-      [&] {
-        s.writeState("kv", f32({1, 2}));
-      },
+      [&] { s.writeState("kv", f32({1, 2})); },
       {"state \"kv\" is f32[8], the value written is f32[2]"});
   expectThrowContaining(
       [&] { s.writeState("kv", dsv3rt::Tensor(DSV3_DTYPE_BF16, {8})); },
@@ -173,9 +171,7 @@ TEST(BoundsTest, RefusedCallWritesNothing) {
       m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, ok)));
   EXPECT_EQ(values<int64_t>(out[0]), std::vector<int64_t>{2});
   expectThrowContaining(
-      [&] {
-        m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, bad)));
-      },
+      [&] { m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, bad))); },
       {"entry \"ids\": input \"ids\" element [1, 1] = 4 is outside [-1, 3] "
        "(expert ids index 4 routed experts); the call was refused"});
   // Attributes are visible through the API.
@@ -320,19 +316,14 @@ TEST_F(StackedTest, MissingOrMismatchedExpert) {
   std::string h = dir.file("wide2.safetensors");
   writeSafetensors(h, {{"experts.2.w", DType::F32, {4}, wide.data(), 16}});
   expectThrowContaining(
-      [&] {
-        m.bindEntryParameters(entry, {g, h});
-      },
+      [&] { m.bindEntryParameters(entry, {g, h}); },
       {"parameter \"experts.2.w\" in " + h +
        " (expert 2 of stacked parameter \"experts.{e}.w\" f32[4,3]): "
        "expected f32[3], found f32[4]"});
   // A failed bind leaves the module unbound rather than half bound.
-  expectThrowContaining(
-      [&] {
-        m.call(entry, list(i32({0, 0})));
-      },
-      {"needs parameter \"experts.{e}.w\" but it is not "
-       "bound"});
+  expectThrowContaining([&] { m.call(entry, list(i32({0, 0}))); },
+                        {"needs parameter \"experts.{e}.w\" but it is not "
+                         "bound"});
 }
 
 TEST_F(StackedTest, UnstackedNeighbourAndBounds) {
@@ -341,9 +332,7 @@ TEST_F(StackedTest, UnstackedNeighbourAndBounds) {
   std::vector<dsv3rt::Tensor> y = m.call(m.findEntry("single"), {});
   EXPECT_EQ(values<float>(y.at(0)), row(1));
   expectThrowContaining(
-      [&] {
-        m.call(m.findEntry("gather_rows"), list(i32({0, 4})));
-      },
+      [&] { m.call(m.findEntry("gather_rows"), list(i32({0, 4}))); },
       {"input \"ids\" element [1] = 4 is outside [0, 3] (expert ids index 4 "
        "routed experts)"});
 }
@@ -370,11 +359,8 @@ TEST(CudaStateTest, NoDevice) {
   ASSERT_EQ(s.states().size(), 1u);
   EXPECT_EQ(s.states()[0].name, "acc");
   expectThrowContaining([&] { s.readState("acc"); }, {"no CUDA device: "});
-  expectThrowContaining(
-      [&] {
-        s.writeState("acc", f32({1, 2, 3, 4}));
-      },
-      {"no CUDA device: "});
+  expectThrowContaining([&] { s.writeState("acc", f32({1, 2, 3, 4})); },
+                        {"no CUDA device: "});
   s.resetState(); // nothing is on a device, so nothing to do
   expectThrowContaining([&] { m.call(m.findEntry("peek"), {}); },
                         {"no CUDA device: "});
@@ -440,6 +426,50 @@ TEST_F(FakeCudaDriverTest, WriteBeforeFirstCallAndReadUnwritten) {
   s.writeState("acc", f32({4, 3, 2, 1}));
   EXPECT_EQ(values<float>(m.call(m.findEntry("peek"), {}).at(0)),
             (std::vector<float>{4, 3, 2, 1}));
+}
+
+// A stacked parameter whose experts do not lie back to back (here each
+// followed by another tensor, as a name-sorted checkpoint interleaves an
+// expert's weight and scale) is uploaded expert by expert into one device
+// buffer: no expert is copied on the host, which the bind progress would
+// report expert by expert.
+TEST_F(FakeCudaDriverTest, StackedExpertsUploadedWhereTheyLie) {
+  TempDir dir;
+  std::string file = dir.file("experts.safetensors");
+  std::vector<std::vector<float>> rows;
+  std::vector<dsv3rt::impl::SafetensorsWriteItem> items;
+  for (int e = 0; e < 4; ++e)
+    rows.push_back({10.0f * e, 10.0f * e + 1, 10.0f * e + 2});
+  for (int e = 0; e < 4; ++e) {
+    items.push_back({"experts." + std::to_string(e) + ".w",
+                     dsv3rt::impl::DType::F32,
+                     {3},
+                     rows[e].data(),
+                     12});
+    items.push_back({"experts." + std::to_string(e) + ".scale",
+                     dsv3rt::impl::DType::F32,
+                     {1},
+                     rows[e].data(),
+                     4});
+  }
+  dsv3rt::impl::writeSafetensors(file, items);
+  dsv3rt::Session s("cuda");
+  dsv3rt::Module m(s, FAKE_CUDA_STATE_MODULE);
+  std::vector<uint64_t> bytesDone;
+  m.setBindProgress(
+      [](const dsv3rt_bind_progress *p, void *user) {
+        if (p->parameters_total)
+          static_cast<std::vector<uint64_t> *>(user)->push_back(
+              p->parameter_bytes_done);
+      },
+      &bytesDone);
+  m.bindParameters({file});
+  EXPECT_EQ(bytesDone, (std::vector<uint64_t>{0, 48}))
+      << "experts were copied on the host";
+  std::vector<float> want;
+  for (const std::vector<float> &r : rows)
+    want.insert(want.end(), r.begin(), r.end());
+  EXPECT_EQ(values<float>(m.call(m.findEntry("experts"), {}).at(0)), want);
 }
 
 TEST_F(FakeCudaDriverTest, ModuleWithoutStateRuns) {

@@ -20,10 +20,10 @@ typedef struct {
   int64_t offset, sizes[1], strides[1];
 } MemRef1h;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"host\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"host\", \"entries\": ["
          "{\"name\": \"add\", \"symbol\": \"dsv3_entry_add\", \"args\": ["
          "{\"name\": \"x\", \"role\": \"input\", \"dtype\": \"f32\", "
          "\"shape\": [2, 3]},"

@@ -3,7 +3,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"host\", \"entries\": [";
+  return "{\"abi_version\": 4, \"target\": \"host\", \"entries\": [";
 }

@@ -5,7 +5,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-EXPORT uint32_t fake_abi_version = 3;
+EXPORT uint32_t fake_abi_version = 4;
 EXPORT const char *fake_metadata = "{}";
 
 EXPORT uint32_t dsv3_module_abi_version(void) { return fake_abi_version; }

@@ -34,10 +34,10 @@ typedef struct {
   int64_t offset, sizes[1], strides[1];
 } MemRef1f;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"cuda\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"cuda\", \"entries\": ["
          "{\"name\": \"scale\", \"symbol\": \"dsv3_entry_scale\", \"args\": ["
          "{\"name\": \"x\", \"role\": \"input\", \"dtype\": \"f32\", "
          "\"shape\": [4]},"

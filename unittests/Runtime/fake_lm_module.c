@@ -32,7 +32,7 @@ typedef struct {
   int64_t offset, sizes[3], strides[3];
 } MemRef3;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 #define IDS(S)                                                                 \
   "{\"name\": \"input_ids\", \"role\": \"input\", \"dtype\": \"i64\", "        \
@@ -67,7 +67,7 @@ EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
 #endif
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"host\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"host\", \"entries\": ["
          "{\"name\": \"prefill\", \"symbol\": \"dsv3_entry_prefill\", "
          "\"args\": [" IDS(3) "," POSITIONS(3) "," START(
              13) "," KV_LEN "," CACHE "," LOGITS "]},"

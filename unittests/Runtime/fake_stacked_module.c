@@ -1,13 +1,24 @@
-/* A host module with a stacked parameter (ABI v2): "experts.{e}.w" of shape
- * [4, 3] is bound from the checkpoint tensors experts.0.w .. experts.3.w.
- * "gather_rows" copies the rows selected by a bounded expert id input and
- * reports the address the runtime passed for the weights, so a test can
- * tell whether they were bound in place (inside the file mapping) or
- * gathered. "single" uses the unstacked tensor experts.1.w. */
+/* A host module with a stacked parameter: "experts.{e}.w" of shape [4, 3] is
+ * bound from the checkpoint tensors experts.0.w .. experts.3.w. "gather_rows"
+ * copies the rows selected by a bounded expert id input and reports the
+ * address the runtime passed for the weights, so a test can tell whether
+ * they were bound in place (inside the file mapping) or gathered. "single"
+ * uses the unstacked tensor experts.1.w.
+ *
+ * Built with FAKE_EXPERT_POINTERS (fake_stacked_pointers_module), the
+ * parameter is marked "expert_pointers", as dsv3-compile's host modules
+ * take it: a memref<4 x i64> of the experts' addresses, and the address
+ * reported is that of the first id's expert. */
 #include <math.h>
 #include <stdint.h>
 
 #define EXPORT __attribute__((visibility("default")))
+
+#ifdef FAKE_EXPERT_POINTERS
+#define POINTERS ", \"expert_pointers\": true"
+#else
+#define POINTERS ""
+#endif
 
 typedef struct {
   float *allocated, *aligned;
@@ -22,17 +33,18 @@ typedef struct {
   int64_t offset;
 } MemRef0i;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"host\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"host\", \"entries\": ["
          "{\"name\": \"gather_rows\", \"symbol\": \"dsv3_entry_gather_rows\", "
          "\"args\": ["
          "{\"name\": \"ids\", \"role\": \"input\", \"dtype\": \"i32\", "
          "\"shape\": [2], \"bounds\": {\"min\": 0, \"max\": 3, \"why\": "
          "\"expert ids index 4 routed experts\"}},"
          "{\"name\": \"experts.{e}.w\", \"role\": \"parameter\", "
-         "\"dtype\": \"f32\", \"shape\": [4, 3], \"stacked\": true},"
+         "\"dtype\": \"f32\", \"shape\": [4, 3], \"stacked\": true" POINTERS
+         "},"
          "{\"name\": \"rows\", \"role\": \"output\", \"dtype\": \"f32\", "
          "\"shape\": [2, 3]},"
          "{\"name\": \"address\", \"role\": \"output\", \"dtype\": \"i64\", "
@@ -44,6 +56,25 @@ EXPORT const char *dsv3_module_metadata(void) {
          "\"shape\": [3]}]}]}";
 }
 
+#ifdef FAKE_EXPERT_POINTERS
+EXPORT void dsv3_entry_gather_rows(void **args) {
+  const MemRef1 *ids = args[0], *table = args[1];
+  const MemRef2f *rows = args[2];
+  const MemRef0i *address = args[3];
+  int ok = table->allocated == table->aligned && table->offset == 0 &&
+           table->sizes[0] == 4 && table->strides[0] == 1 &&
+           rows->sizes[0] == 2 && rows->strides[0] == 3;
+  const int32_t *id = ids->aligned;
+  const int64_t *experts = table->aligned;
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c)
+      rows->aligned[3 * r + c] =
+          ok && id[r] >= 0 && id[r] < 4
+              ? ((const float *)(uintptr_t)experts[id[r]])[c]
+              : NAN;
+  *address->aligned = ok && id[0] >= 0 && id[0] < 4 ? experts[id[0]] : 0;
+}
+#else
 EXPORT void dsv3_entry_gather_rows(void **args) {
   const MemRef1 *ids = args[0];
   const MemRef2f *w = args[1], *rows = args[2];
@@ -58,6 +89,7 @@ EXPORT void dsv3_entry_gather_rows(void **args) {
           ok && id[r] >= 0 && id[r] < 4 ? w->aligned[3 * id[r] + c] : NAN;
   *address->aligned = (int64_t)(uintptr_t)w->aligned;
 }
+#endif
 
 EXPORT void dsv3_entry_single(void **args) {
   const MemRef1 *w = args[0], *y = args[1];

@@ -22,10 +22,10 @@ typedef struct {
   int64_t offset;
 } MemRef0;
 
-EXPORT uint32_t dsv3_module_abi_version(void) { return 3; }
+EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 3, \"target\": \"host\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"host\", \"entries\": ["
          "{\"name\": \"append\", \"symbol\": \"dsv3_entry_append\", \"args\": ["
          "{\"name\": \"pos\", \"role\": \"input\", \"dtype\": \"i32\", "
          "\"shape\": [1], \"bounds\": {\"min\": 0, \"max\": 7, \"why\": "

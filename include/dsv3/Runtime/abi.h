@@ -11,7 +11,7 @@
 
 /* Bumped on any incompatible change to the exports, metadata or calling
  * convention; the loader rejects modules built for another version. */
-#define DSV3_ABI_VERSION 3
+#define DSV3_ABI_VERSION 4
 
 /* Element types. The metadata spells them "f32", "f16", "bf16", "f8e4m3fn",
  * "f8e8m0fnu", "i8", "i32", "i64", "i1". The numeric values are part of the

@@ -137,9 +137,13 @@ DSV3RT_API dsv3rt_status dsv3rt_module_arg_attrs(const dsv3rt_module *module,
  *  - a checkpoint directory: its model.safetensors.index.json when present,
  *    else all its *.safetensors files (in name order).
  * A stacked parameter "...{e}..." of shape [E, ...rest] is bound from the E
- * tensors with "{e}" replaced by 0..E-1, each of shape rest: in place when
- * they lie back to back in one file, else gathered once into one buffer. The
- * files stay mapped while the module lives. Errors name the file and the
+ * tensors with "{e}" replaced by 0..E-1, each of shape rest, in place: a
+ * host module built by dsv3-compile reads each expert where its file maps it
+ * (metadata "expert_pointers"), a cuda module gets them uploaded one by one
+ * into one device buffer. Only a misaligned expert is copied, and all of them
+ * are gathered into one buffer only for a host module without
+ * "expert_pointers" whose experts do not lie back to back. The files stay
+ * mapped while the module lives. Errors name the file and the
  * tensor or index key. Can be called again to rebind. */
 DSV3RT_API dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
                                                        const char *const *paths,
