@@ -13,9 +13,10 @@ dense + 1 MoE of 256 experts by default, 17 GB). Steps, each timed:
   2. the dsv3.moe ops get alignment(A) (--moe-alignment, default 1; see below)
   3. dsv3-compile --target=host                                 (model.so)
   4. in a fresh process, through python/dsv3rt.py: load + bind (the
-     checkpoint is mmapped; stacked expert parameters are gathered into one
-     buffer per projection unless the file holds them back to back), one
-     prefill of P tokens (seeded random ids), then N greedy decode steps.
+     checkpoint is mmapped; host modules read each expert where the file
+     holds it, so nothing is copied; modules of older tools gathered the
+     stacked experts unless the file held them back to back), one prefill of
+     P tokens (seeded random ids), then N greedy decode steps.
 
 Memory: VmRSS split into RssAnon (owned buffers: gathered experts, KV caches,
 activations) and RssFile (mmapped checkpoint pages), after bind, prefill and
