@@ -1,9 +1,10 @@
 //===- MarkGlueFunctions.cpp - compile call-only functions unoptimized ----===//
 //
-// An imported model's entries are one block of calls: embedding, one call
-// per layer, head. Each call passes that layer's weights and caches, every
-// memref expanded into its descriptor's scalars, so a 61-layer entry is a
-// single basic block with ~100k values. Selection DAG instruction selection
+// An imported model's entries are straight-line code around calls:
+// embedding, one call per layer, head (plus branches, e.g. freeing a buffer
+// only if it was allocated). Each call passes that layer's weights and
+// caches, every memref expanded into its descriptor's scalars, so a 61-layer
+// entry is a basic block with ~100k values. Selection DAG instruction selection
 // is superlinear in the size of a block: at -O3 such an entry took minutes
 // (V3, 61 layers: 340 s of a 345 s compile), while nothing in it loops.
 // `optnone` makes LLVM select it with FastISel, linear in its size.
@@ -22,13 +23,40 @@ namespace mlir::dsv3 {
 using namespace mlir;
 
 namespace {
+// Whether the blocks of `body` branch back to one another (a loop): depth
+// first over successors, a successor still on the stack closes a cycle.
+bool hasCycle(Region &body) {
+  enum class Mark { New, Open, Done };
+  llvm::DenseMap<Block *, Mark> marks;
+  SmallVector<std::pair<Block *, unsigned>> stack;
+  stack.push_back({&body.front(), 0});
+  marks[&body.front()] = Mark::Open;
+  while (!stack.empty()) {
+    auto &[block, next] = stack.back();
+    if (next == block->getNumSuccessors()) {
+      marks[block] = Mark::Done;
+      stack.pop_back();
+      continue;
+    }
+    Block *succ = block->getSuccessor(next++);
+    Mark &m = marks[succ];
+    if (m == Mark::Open)
+      return true;
+    if (m == Mark::New) {
+      m = Mark::Open;
+      stack.push_back({succ, 0});
+    }
+  }
+  return false;
+}
+
 struct Dsv3MarkGlueFunctionsPass
     : dsv3::impl::Dsv3MarkGlueFunctionsBase<Dsv3MarkGlueFunctionsPass> {
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     for (auto f : getOperation().getOps<LLVM::LLVMFuncOp>()) {
-      if (f.isExternal() || !f.getBody().hasOneBlock())
+      if (f.isExternal() || hasCycle(f.getBody()))
         continue;
       int64_t calls = 0;
       f.walk([&](LLVM::CallOp) { ++calls; });

@@ -10,12 +10,14 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
 #include "llvm/Transforms/Utils/Cloning.h"
 
 using namespace mlir;
@@ -62,6 +64,55 @@ bool isGlue(const llvm::GlobalValue *gv) {
   return f && !f->isDeclaration() &&
          f->hasFnAttribute(llvm::Attribute::OptimizeNone);
 }
+// Cuts every block of the (-O0) glue functions into pieces of at most
+// kGlueBlockSize instructions joined by branches. FastISel gives up on some
+// instructions of an entry (aggregate descriptor values), and SelectionDAG
+// then selects the rest of that block at once, in time superlinear in its
+// size; with bounded blocks the cost is linear in the number of layers. At
+// -O0 nothing merges the pieces again.
+void splitLargeBlocks(llvm::Module &m) {
+  constexpr unsigned kGlueBlockSize = 256;
+  for (llvm::Function &f : m) {
+    if (f.isDeclaration())
+      continue;
+    SmallVector<llvm::BasicBlock *> blocks;
+    for (llvm::BasicBlock &b : f)
+      blocks.push_back(&b);
+    for (llvm::BasicBlock *b : blocks) {
+      size_t left = b->size();
+      while (left > kGlueBlockSize) {
+        auto at = b->getFirstNonPHIIt();
+        std::advance(at, kGlueBlockSize);
+        if (at == b->end() || at->isTerminator())
+          break;
+        left -= std::distance(b->begin(), at);
+        b = llvm::SplitBlock(b, at);
+      }
+    }
+  }
+}
+// An entry reaches the layers through two wrappers: dsv3_entry_<name>
+// unpacks the argument array into descriptors, _mlir_ciface_<name> expands
+// every descriptor into scalars and calls <name> (~10k scalar arguments at
+// 61 layers), which calls the layers. Selecting a call or a function entry
+// with 10k arguments is superlinear in that count (seconds each), so glue
+// functions called once, by other glue, are inlined into their caller (-O0
+// runs the always-inliner) and the 10k-argument boundaries disappear.
+void inlineGlueChains(llvm::Module &m) {
+  for (llvm::Function &f : m) {
+    if (f.isDeclaration() || !f.hasOneUse())
+      continue;
+    auto *call = dyn_cast<llvm::CallInst>(f.user_back());
+    if (!call || call->getCalledFunction() != &f ||
+        call->getFunction()->isDeclaration())
+      continue;
+    // Only this unit calls it: the -O3 unit holds none of the glue.
+    f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    f.removeFnAttr(llvm::Attribute::OptimizeNone);
+    f.removeFnAttr(llvm::Attribute::NoInline);
+    f.addFnAttr(llvm::Attribute::AlwaysInline);
+  }
+}
 } // namespace
 
 LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
@@ -75,15 +126,43 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   if (!clang)
     return module.emitError("cannot find clang '")
            << options.clang << "': " << clang.getError().message();
-  auto run = [&](ArrayRef<StringRef> args) -> LogicalResult {
-    std::string err;
-    int rc =
-        llvm::sys::ExecuteAndWait(*clang, args, std::nullopt, {}, 0, 0, &err);
-    if (rc != 0)
-      return module.emitError("clang failed (exit ")
-             << rc << ") compiling the module" << (err.empty() ? "" : ": ")
-             << err;
-    return success();
+  // Runs the commands side by side (the -O3 unit and the glue unit are
+  // independent) and reports each that fails with its command line.
+  using Command = std::vector<std::string>;
+  auto run = [&](ArrayRef<Command> commands) -> LogicalResult {
+    std::vector<llvm::sys::ProcessInfo> running;
+    bool ok = true;
+    auto commandLine = [](const Command &c) {
+      std::string line;
+      for (const std::string &a : c)
+        line += (line.empty() ? "" : " ") + a;
+      return line;
+    };
+    for (const Command &c : commands) {
+      SmallVector<StringRef> args(c.begin(), c.end());
+      std::string err;
+      bool failedToRun = false;
+      running.push_back(llvm::sys::ExecuteNoWait(*clang, args, std::nullopt, {},
+                                                 0, &err, &failedToRun));
+      if (failedToRun) {
+        module.emitError("cannot run: ") << commandLine(c) << ": " << err;
+        ok = false;
+      }
+    }
+    for (auto [c, pi] : llvm::zip(commands, running)) {
+      if (pi.Pid == llvm::sys::ProcessInfo::InvalidPid)
+        continue;
+      std::string err;
+      llvm::sys::ProcessInfo done =
+          llvm::sys::Wait(pi, /*SecondsToWait=*/std::nullopt, &err);
+      if (done.ReturnCode != 0) {
+        module.emitError("clang failed (exit ")
+            << done.ReturnCode << (err.empty() ? "" : ": " + err)
+            << "): " << commandLine(c);
+        ok = false;
+      }
+    }
+    return success(ok);
   };
 
   // Functions marked by dsv3-mark-glue-functions (optnone: an imported
@@ -95,14 +174,17 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   std::string opt = "-O" + std::to_string(options.optLevel);
   std::string march = "-march=" + options.march;
   SmallVector<std::string> objects;
+  std::vector<Command> compiles;
   auto compile = [&](const llvm::Module &m, StringRef level) -> LogicalResult {
     FailureOr<std::string> ll = temps.create(module, "ll");
     FailureOr<std::string> obj = temps.create(module, "o");
     if (failed(ll) || failed(obj) || failed(writeModule(module, m, *ll)))
       return failure();
     objects.push_back(*obj);
-    return run({*clang, level, march, "-fPIC", "-Wno-override-module", "-c",
-                "-x", "ir", *ll, "-o", *obj});
+    compiles.push_back({*clang, level.str(), march, "-fPIC",
+                        "-Wno-override-module", "-c", "-x", "ir", *ll, "-o",
+                        *obj});
+    return success();
   };
   if (llvm::any_of(llvmModule->functions(),
                    [](const llvm::Function &f) { return isGlue(&f); })) {
@@ -130,6 +212,8 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
     for (llvm::Function &f : *llvmModule)
       if (isGlue(&f))
         f.deleteBody();
+    splitLargeBlocks(*glue);
+    inlineGlueChains(*glue);
     if (failed(compile(*llvmModule, opt)) || failed(compile(*glue, "-O0")))
       return failure();
   } else if (failed(compile(*llvmModule, opt))) {
@@ -139,12 +223,12 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   // which this system's libgcc (GCC 12) lacks; compiler-rt's builtins archive
   // links the few helpers a module needs into it statically, so a module
   // loads on any glibc machine.
-  SmallVector<StringRef> link = {*clang, "-fPIC", "-shared",
-                                 "--rtlib=compiler-rt"};
-  for (const std::string &o : objects)
-    link.push_back(o);
-  link.append({"-o", outPath});
-  return run(link);
+  if (failed(run(compiles)))
+    return failure();
+  Command link = {*clang, "-fPIC", "-shared", "--rtlib=compiler-rt"};
+  link.insert(link.end(), objects.begin(), objects.end());
+  link.insert(link.end(), {"-o", outPath.str()});
+  return run({link});
 }
 
 LogicalResult mlir::dsv3::printGpuAssembly(ModuleOp module,

@@ -36,3 +36,17 @@ llvm.func @leaf(%a: i64) -> i64 {
   %b = llvm.add %a, %a : i64
   llvm.return %b : i64
 }
+
+// Branches forward only (an entry that frees a buffer if it was allocated):
+// still no loop, so still glue.
+// CHECK-LABEL: llvm.func @forward
+// CHECK-SAME:    passthrough = ["noinline", "optnone"]
+llvm.func @forward(%x: !llvm.ptr, %c: i1) {
+  llvm.call @layer(%x) : (!llvm.ptr) -> ()
+  llvm.cond_br %c, ^bb1, ^bb2
+^bb1:
+  llvm.call @layer(%x) : (!llvm.ptr) -> ()
+  llvm.br ^bb2
+^bb2:
+  llvm.return
+}
