@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsv3/Passes.h"
+#include "dsv3/Version.h"
 
 #include "dsv3/Runtime/abi.h"
 
@@ -289,10 +290,11 @@ struct Dsv3AnnotateABIPass
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
     }
-    llvm::json::Value meta =
-        llvm::json::Object{{"abi_version", DSV3_ABI_VERSION},
-                           {"target", std::string(target)},
-                           {"entries", std::move(entries)}};
+    llvm::json::Value meta = llvm::json::Object{
+        {"abi_version", DSV3_ABI_VERSION},
+        {"compiler", "dsv3 " DSV3_VERSION " (" DSV3_COMMIT ")"},
+        {"target", std::string(target)},
+        {"entries", std::move(entries)}};
     std::string text;
     llvm::raw_string_ostream os(text);
     os << meta;

@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-outline-parameters --dsv3-annotate-abi --split-input-file --verify-diagnostics | FileCheck %s
 
 // Inputs, then parameters, then outputs, with names, dtypes and shapes.
-// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:4,\22entries\22:[{\22args\22:[
+// CHECK: module attributes {dsv3.metadata = "{\22abi_version\22:4,\22compiler\22:\22dsv3 {{[^\]+}}\22,\22entries\22:[{\22args\22:[
 // CHECK-SAME: {\22dtype\22:\22bf16\22,\22name\22:\22arg0\22,\22role\22:\22input\22,\22shape\22:[4,256]}
 // CHECK-SAME: {\22dtype\22:\22f8e4m3fn\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight\22,\22role\22:\22parameter\22,\22shape\22:[8,256]}
 // CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22model.layers.0.self_attn.q_a_proj.weight_scale_inv\22,\22role\22:\22parameter\22,\22shape\22:[1,2]}

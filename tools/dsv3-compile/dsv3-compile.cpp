@@ -11,7 +11,9 @@
 
 #include "dsv3/IR/Dsv3Dialect.h"
 #include "dsv3/Pipelines.h"
+#include "dsv3/Runtime/abi.h"
 #include "dsv3/Target.h"
+#include "dsv3/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -25,9 +27,12 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -37,41 +42,54 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+// --help shows these and the MLIR debugging flags below; LLVM's backend
+// flags stay accepted but only --help-hidden lists them (as iree-compile).
+static cl::OptionCategory dsv3Category("dsv3-compile options");
+static cl::OptionCategory mlirCategory("MLIR debugging options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<graph.mlir>"),
-                                      cl::init("-"));
+                                      cl::init("-"), cl::cat(dsv3Category));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::init("-"));
+                                       cl::init("-"), cl::cat(dsv3Category));
 static cl::opt<std::string> target("target", cl::desc("host or cuda"),
-                                   cl::init("host"));
+                                   cl::init("host"), cl::cat(dsv3Category));
 static cl::opt<std::string>
     emit("emit",
          cl::desc("Stage to stop after: linalg, bufferized, gpu, llvm, "
                   "llvm-ir, ptx, so"),
-         cl::init("so"));
+         cl::init("so"), cl::cat(dsv3Category));
 static cl::opt<std::string> cudaChip("cuda-chip", cl::init("sm_90a"),
-                                     cl::desc("CUDA architecture"));
+                                     cl::desc("CUDA architecture"),
+                                     cl::cat(dsv3Category));
 static cl::opt<std::string> cudaFeatures("cuda-features", cl::init("+ptx80"),
-                                         cl::desc("PTX features"));
+                                         cl::desc("PTX features"),
+                                         cl::cat(dsv3Category));
 static cl::opt<std::string>
     cudaToolkit("cuda-toolkit", cl::init(""),
                 cl::desc("CUDA toolkit with ptxas and fatbinary (default: "
-                         "$CUDA_HOME, then PATH)"));
+                         "$CUDA_HOME, then PATH)"),
+                cl::cat(dsv3Category));
 static cl::opt<int64_t>
     kvSplitSize("kv-split-size", cl::init(-1),
                 cl::desc("Minimum keys per split of split-KV decode attention "
-                         "(0: off; default: 256 for cuda, off for host)"));
+                         "(0: off; default: 256 for cuda, off for host)"),
+                cl::cat(dsv3Category));
 static cl::opt<bool> boundByKvLen(
     "bound-by-kv-len", cl::init(true),
     cl::desc("host: decode attention and cache updates visit only rows below "
-             "kv_len and the new rows (default on)"));
+             "kv_len and the new rows (default on)"),
+    cl::cat(dsv3Category));
 static cl::opt<std::string> clangPath("clang", cl::init(DSV3_DEFAULT_CLANG),
-                                      cl::desc("clang used to link modules"));
+                                      cl::desc("clang used to link modules"),
+                                      cl::cat(dsv3Category));
 static cl::opt<bool>
     progress("progress", cl::init(false),
              cl::desc("Print each pipeline pass as it starts, with the time "
-                      "so far, and the link steps (stderr)"));
+                      "so far, and the link steps (stderr)"),
+             cl::cat(dsv3Category));
 static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
-                                  cl::desc("-march for host code"));
+                                  cl::desc("-march for host code"),
+                                  cl::cat(dsv3Category));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "dsv3-compile: error: " << msg << "\n";
@@ -84,10 +102,44 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  for (const char *name :
+       {"mlir-timing", "mlir-timing-display", "mlir-print-ir-after-all",
+        "mlir-print-ir-before-all", "mlir-print-ir-after-failure",
+        "mlir-print-ir-module-scope", "mlir-disable-threading",
+        "mlir-print-op-on-diagnostic", "mlir-print-stacktrace-on-diagnostic",
+        "mlir-elide-elementsattrs-if-larger"}) {
+    auto &options = cl::getRegisteredOptions();
+    if (auto it = options.find(name); it != options.end())
+      it->second->addCategory(mlirCategory);
+  }
+  // Hidden, not removed: --help-hidden lists LLVM's flags and they work.
+  for (auto &[name, option] : cl::getRegisteredOptions()) {
+    bool ours = llvm::any_of(option->Categories, [](cl::OptionCategory *c) {
+      return c == &dsv3Category || c == &mlirCategory;
+    });
+    bool generic = llvm::is_contained(
+        {"help", "help-hidden", "help-list", "help-list-hidden", "version"},
+        name);
+    if (!ours && !generic && option->getOptionHiddenFlag() == cl::NotHidden)
+      option->setHiddenFlag(cl::Hidden);
+  }
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "dsv3-compile (dsv3 " DSV3_VERSION ", commit " DSV3_COMMIT
+          "), module ABI v"
+       << DSV3_ABI_VERSION << ", MLIR/LLVM " LLVM_VERSION_STRING "\n";
+  });
   cl::ParseCommandLineOptions(argc, argv, "dsv3 graph compiler\n");
 
   if (target != "host" && target != "cuda")
     return fail("--target must be host or cuda, got '" + target + "'");
+  // Checked up front: other chips fail deep in LLVM (sm_80/sm_89 abort in
+  // instruction selection of the e4m3 conversions, sm_100a on the PTX
+  // version), and a name like "h100" only at the first kernel.
+  if (target == "cuda" && cudaChip != "sm_90a" && cudaChip != "sm_90")
+    return fail("--cuda-chip=" + cudaChip +
+                " is not supported: the cuda target is built for Hopper "
+                "(sm_90a, or sm_90 without the 'a' features); it needs the "
+                "FP8 e4m3 conversions and PTX 8.0");
   static const char *kEmits[] = {"linalg",  "bufferized", "gpu", "llvm",
                                  "llvm-ir", "ptx",        "so"};
   if (!llvm::is_contained(kEmits, emit))
@@ -97,6 +149,15 @@ int main(int argc, char **argv) {
     return fail("--emit=" + emit + " needs --target=cuda");
   if (emit == "so" && outputFile == "-")
     return fail("--emit=so needs -o <module.so>");
+  // A bad -o is found before minutes of compiling, not by the linker.
+  if (outputFile != "-") {
+    StringRef dir = llvm::sys::path::parent_path(outputFile);
+    if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
+      return fail("-o " + outputFile + ": directory '" + dir +
+                  "' does not exist");
+    if (llvm::sys::fs::is_directory(outputFile))
+      return fail("-o " + outputFile + " is a directory");
+  }
 
   DialectRegistry registry;
   registry.insert<dsv3::Dsv3Dialect>();
@@ -104,6 +165,12 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
   MLIRContext context(registry);
+  // An error names its source line (SourceMgrDiagnosticHandler); the failing
+  // op printed after it in generic form is kilobytes for an entry or the
+  // whole module, so only --mlir-print-op-on-diagnostic asks for it.
+  if (!cl::getRegisteredOptions()["mlir-print-op-on-diagnostic"]
+           ->getNumOccurrences())
+    context.printOpOnDiagnostic(false);
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);

@@ -46,6 +46,7 @@ const char *usageText() {
   --list                   print the entries and their arguments (roles
                            input, parameter, state, output)
   --help                   this text
+  --version                dsv3 version, commit and module ABI version
 
 exit status: 0 success, 1 an output differs from --expected-output,
              2 usage, input or runtime error
@@ -103,14 +104,16 @@ Options parseFlags(int argc, const char *const *argv) {
     std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
     bool hasValue = eq != std::string::npos;
     std::string value = hasValue ? arg.substr(eq + 1) : "";
-    if (name == "list" || name == "help" || name == "report-memory" ||
-        name == "progress") {
+    if (name == "list" || name == "help" || name == "version" ||
+        name == "report-memory" || name == "progress") {
       if (hasValue)
         usageError("--" + name + " takes no value");
       if (name == "list")
         o.list = true;
       else if (name == "help")
         o.help = true;
+      else if (name == "version")
+        o.version = true;
       else if (name == "progress")
         o.progress = true;
       else
@@ -165,7 +168,7 @@ Options parseFlags(int argc, const char *const *argv) {
       usageError("unknown flag --" + name);
     }
   }
-  if (!o.help && o.module.empty())
+  if (!o.help && !o.version && o.module.empty())
     usageError("no module given");
   return o;
 }

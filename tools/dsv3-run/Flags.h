@@ -26,6 +26,7 @@ struct Options {
   bool reportMemory = false;
   bool progress = false;
   bool help = false;
+  bool version = false;
 };
 
 // Throws std::runtime_error with a usage message on a bad flag.

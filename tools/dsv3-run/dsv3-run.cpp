@@ -5,6 +5,7 @@
 #include "Compare.h"
 #include "Flags.h"
 #include "TensorSpec.h"
+#include "dsv3/Version.h"
 
 #include "dsv3/Runtime/dsv3rt.hpp"
 
@@ -291,6 +292,12 @@ int main(int argc, char **argv) {
     Options o = parseFlags(argc, argv);
     if (o.help) {
       std::cout << usageText();
+      return 0;
+    }
+    if (o.version) {
+      std::cout << "dsv3-run (dsv3 " DSV3_VERSION ", commit " DSV3_COMMIT
+                   "), module ABI v"
+                << DSV3_ABI_VERSION << "\n";
       return 0;
     }
     return run(o);
