@@ -3,8 +3,11 @@
     import numpy as np, dsv3rt
     session = dsv3rt.Session("host")            # or "cuda"
     module = session.load("attn.so")
-    module.bind("DeepSeek-V3/")                # or an index, a file, a list
+    module.bind("DeepSeek-V3/")                # one path (dir, index, file) or a list/tuple
     (q,) = module.call("attn_proj", np.zeros((4, 7168), ml_dtypes.bfloat16))
+    out = module.call("decode", input_ids=ids, positions=pos,   # inputs by name
+                      start_pos=start, kv_len=kv_len)           # (or one dict)
+    logits = out["logits"]                     # outputs by name, or out[0]
     kv = session.read_state("model.layers.0.self_attn.kv_cache.c_kv")
 
     # A whole-model module (dsv3-import): token ids in, token ids out.
@@ -16,18 +19,32 @@ Tensors are numpy arrays: bf16 and f8 use the ml_dtypes dtypes (bfloat16,
 float8_e4m3fn, float8_e8m0fnu), i1 is numpy bool. Every runtime error is
 raised as dsv3rt.Error carrying the runtime's message.
 
-The library is found through $DSV3RT_LIBRARY, else ../build/lib next to this
-file, else $DSV3_BIN/../lib. It is loaded with RTLD_GLOBAL so that cuda
-modules resolve their mgpu* imports against it.
+Module.call converts its inputs (see its docstring): lists and scalars take
+the input's dtype; a float array is converted when the input's dtype holds
+every value (f16/bf16/f8 -> f32, ...), a narrowing one (f64 -> f32, f32 ->
+bf16 or f8) only with call(..., allow_narrowing=True); an integer array is
+converted when every value fits the input's integer dtype, never wrapped;
+anything else is an Error naming the entry, the input and both dtypes. It
+returns an Outputs: a list (unpack it or index it as before) that also
+gives an output by name.
+
+Install with `pip install -e python/` (python/pyproject.toml) to import
+dsv3rt and run `python -m dsv3` without sys.path inserts. The library is
+found through $DSV3RT_LIBRARY, else ../build/lib next to this file (so an
+editable install needs nothing more), else $DSV3_BIN/../lib. It is loaded
+with RTLD_GLOBAL so that cuda modules resolve their mgpu* imports against
+it.
 """
 
 import ctypes
+import numbers
 import os
 import sys
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -36,7 +53,8 @@ try:
 except ImportError:  # bf16/f8 tensors then raise Error
     ml_dtypes = None
 
-__all__ = ["Error", "Session", "Module", "Arg", "Bounds", "State", "Sampler", "library_path"]
+__all__ = ["Error", "Session", "Module", "Outputs", "Arg", "Bounds", "State", "Sampler",
+           "library_path"]
 
 
 class Error(RuntimeError):
@@ -289,12 +307,144 @@ def _from_tensor(tensor) -> np.ndarray:
         lib.dsv3rt_tensor_destroy(tensor)
 
 
+def _describe(dtype_name: str, shape) -> str:
+    """'f32[2,3]', as the runtime spells a tensor type (-1: '?')."""
+    return dtype_name + "[" + ",".join("?" if d == -1 else str(d) for d in shape) + "]"
+
+
+def _source_name(dtype: np.dtype) -> str:
+    """A numpy dtype's dsv3 name if it has one, else numpy's ('float64')."""
+    try:
+        return DTYPES[_dsv3_dtype(dtype)]
+    except Error:
+        return str(dtype)
+
+
+# Exact widenings between float dtypes: every value of the source is a value
+# of the target. Any other float -> float conversion narrows.
+_FLOAT_WIDENS = {
+    "f16": ("f32",),
+    "bf16": ("f32",),
+    "f8e4m3fn": ("f16", "bf16", "f32"),
+    "f8e8m0fnu": ("bf16", "f32"),
+}
+_FLOAT_TARGETS = ("f32", "f16", "bf16", "f8e4m3fn", "f8e8m0fnu")
+_INT_TARGETS = ("i8", "i32", "i64")
+
+
+def _is_float(dtype: np.dtype) -> bool:
+    if dtype.kind == "f":
+        return True
+    if ml_dtypes is None or dtype.kind != "V":
+        return False
+    try:  # bfloat16, float8_*: numpy kind "V"
+        ml_dtypes.finfo(dtype)
+        return True
+    except Exception:
+        return False
+
+
+def _int_range_error(values, target: str) -> Optional[str]:
+    """Why values (integers, or a literal's floats) do not all fit the
+    integer dtype target, or None when they do."""
+    info = np.iinfo(_numpy_dtype(target))
+    flat = np.asarray(values).reshape(-1)
+    if flat.size == 0:
+        return None
+    if flat.dtype.kind in "iub":
+        if info.min <= int(flat.min()) and int(flat.max()) <= info.max:
+            return None
+    elif flat.dtype.kind == "f":
+        if (np.isfinite(flat).all() and (flat == np.floor(flat)).all()
+                and info.min <= flat.min() and flat.max() < float(info.max) + 1):
+            return None
+    # Find the first bad element, comparing Python numbers (exact).
+    for i, v in enumerate(flat.tolist()):
+        if isinstance(v, bool):
+            v = int(v)
+        if not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+            return f"element [{i}] = {v} is not an integer"
+        if not info.min <= v <= info.max:
+            return (f"element [{i}] = {int(v)} is outside the {target} range "
+                    f"[{info.min}, {info.max}] (integers are never wrapped)")
+    return None
+
+
+def _is_literal(value) -> bool:
+    """Lists, tuples and scalars (Python or numpy) are literals: converted to
+    the argument's dtype. Anything else (ndarrays, objects numpy reads as
+    arrays) keeps its dtype unless the conversion rules allow one."""
+    return isinstance(value, (list, tuple, numbers.Number, np.generic))
+
+
+def _literal_array(value, dtype_name: str) -> np.ndarray:
+    """A list, tuple or scalar as an array of dtype_name: floats and bools
+    take any value; integer dtypes take integral values in range only."""
+    target = _numpy_dtype(dtype_name)
+    if dtype_name in _INT_TARGETS:
+        array = np.asarray(value)
+        if array.dtype.kind not in "iub" or not np.can_cast(array.dtype, target):
+            why = _int_range_error(array, dtype_name)
+            if why:
+                raise Error(why)
+        return np.asarray(array, dtype=target)
+    return np.asarray(value, dtype=target)
+
+
+def _input_array(value, arg: "Arg", entry: str, index: int, allow_narrowing: bool) -> np.ndarray:
+    """value as the array passed for input arg (see Module.call): literals
+    take arg's dtype; arrays keep theirs, or are converted when the target
+    holds every value (float widening, integers checked against the range)
+    or, for floats, when allow_narrowing; anything else raises Error."""
+    where = f'entry "{entry}": input {index} ("{arg.name}")'
+    if _is_literal(value):
+        try:
+            return _literal_array(value, arg.dtype)
+        except Error as e:
+            raise Error(f"{where}: expected {_describe(arg.dtype, arg.shape)}: {e}") from None
+    array = np.asarray(value)
+    target = _numpy_dtype(arg.dtype)
+    if array.dtype == target:
+        return array
+    native = array.dtype.newbyteorder("=")  # byte order does not change the values
+    if native == target:
+        return array.astype(target)
+    source = _source_name(native)
+    got = f"{where}: expected {_describe(arg.dtype, arg.shape)}, got {_describe(source, array.shape)}"
+    if _is_float(array.dtype) and arg.dtype in _FLOAT_TARGETS:
+        if arg.dtype in _FLOAT_WIDENS.get(source, ()) or allow_narrowing:
+            return array.astype(target)
+        raise Error(f"{got}; {source} -> {arg.dtype} loses precision or range: pass an "
+                    f"{arg.dtype} array or call(..., allow_narrowing=True)")
+    if array.dtype.kind in "iu" and arg.dtype in _INT_TARGETS:
+        if not np.can_cast(array.dtype, target):
+            why = _int_range_error(array, arg.dtype)
+            if why:
+                raise Error(f"{got}: {why}")
+        return array.astype(target)
+    raise Error(f"{got} ({source} arrays are not converted to {arg.dtype})")
+
+
 def _as_array(value, dtype_name: str) -> np.ndarray:
-    """ndarrays keep their dtype (the runtime reports a mismatch); scalars and
-    lists become arrays of the expected dtype."""
+    """ndarrays keep their dtype (the runtime reports a mismatch); lists and
+    scalars become arrays of the expected dtype (see _literal_array)."""
     if isinstance(value, np.ndarray):
         return value
-    return np.asarray(value, dtype=_numpy_dtype(dtype_name))
+    return _literal_array(value, dtype_name)
+
+
+def _paths(paths) -> list:
+    """Module.bind's paths as a list: one str, bytes or os.PathLike path is
+    one path (not a sequence of characters), a list or tuple holds several."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [paths]
+    what = "a str, bytes or os.PathLike path or a list/tuple of them"
+    if not isinstance(paths, (list, tuple)):
+        raise TypeError(f"Module.bind: paths must be {what}, got {type(paths).__name__}")
+    for i, p in enumerate(paths):
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise TypeError(f"Module.bind: paths[{i}] is a {type(p).__name__}; paths must be {what}")
+    return list(paths)
 
 
 # ---- the Python API ----
@@ -322,6 +472,41 @@ class State:
     name: str
     dtype: str
     shape: Tuple[int, ...]
+
+
+class Outputs(list):
+    """An entry's outputs (Module.call): a list in the entry's order, so
+    `(y,) = module.call(...)`, `a, b = ...` and `outs[0]` work, that also
+    gives an output by its metadata name: `outs["logits"]`. `names` holds
+    the names in order, `as_dict()` a {name: array} dict and `name in outs`
+    tests a name."""
+
+    def __init__(self, names: Sequence[str], arrays: Sequence[np.ndarray]):
+        super().__init__(arrays)
+        self.names = tuple(names)
+
+    def _index(self, name: str) -> int:
+        hits = [i for i, n in enumerate(self.names) if n == name]
+        if len(hits) != 1:
+            why = "no output" if not hits else f"{len(hits)} outputs"
+            raise KeyError(f'{why} named "{name}" (outputs: {", ".join(self.names) or "none"})')
+        return hits[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return super().__getitem__(self._index(key))
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        if isinstance(key, str):
+            return key in self.names
+        return any(x is key for x in self)
+
+    def as_dict(self) -> Dict[str, np.ndarray]:
+        return dict(zip(self.names, self))
+
+    def __repr__(self) -> str:
+        return "Outputs(" + ", ".join(f"{n}={a!r}" for n, a in zip(self.names, self)) + ")"
 
 
 class Session:
@@ -375,7 +560,11 @@ class Session:
         if not isinstance(value, np.ndarray):
             known = {s.name: s for s in self.states()}
             if name in known:
-                value = _as_array(value, known[name].dtype)
+                try:
+                    value = _as_array(value, known[name].dtype)
+                except Error as e:
+                    raise Error(f'state "{name}" is {_describe(known[name].dtype, known[name].shape)}: '
+                                f"{e}") from None
             else:
                 value = np.asarray(value)
         tensor = _to_tensor(value)
@@ -521,10 +710,7 @@ class Module:
         called with each BindProgress (valid only during the call) instead,
         on the binding thread. An exception it raises is re-raised after the
         bind."""
-        # A single path is one path, not a sequence of characters.
-        if isinstance(paths, (str, bytes, os.PathLike)):
-            paths = [paths]
-        raw = [os.fsencode(p) for p in paths]
+        raw = [os.fsencode(p) for p in _paths(paths)]
         array = (ctypes.c_char_p * max(len(raw), 1))(*raw)
         e = None if entry is None else self._entry(entry)
         report = _progress_reporter(progress)
@@ -557,25 +743,79 @@ class Module:
         if failure:
             raise failure[0]
 
-    def call(self, entry: Union[str, int], *inputs) -> List[np.ndarray]:
-        """Runs an entry on its role=input args (in order); returns its
-        outputs. State args are the session's and are not passed."""
+    def call(self, entry: Union[str, int], /, *inputs, allow_narrowing: bool = False,
+             **named) -> Outputs:
+        """Runs an entry on its role=input args and returns its outputs as
+        an Outputs: a list in the entry's order that also gives an output by
+        name (outs["logits"]). State args are the session's and are not
+        passed.
+
+        Inputs go by position (the entry's input order), by name as keyword
+        arguments (call("decode", input_ids=ids, positions=pos, ...)) or as
+        one dict {name: value}; positional ones fill the first inputs, names
+        the rest. An unknown, repeated or missing input is an Error.
+
+        Values: lists and scalars are converted to the input's dtype
+        (integer inputs take integral values in range only). Arrays of the
+        input's dtype pass as they are; float arrays are converted when the
+        input's dtype holds every value (f16, bf16 or f8 -> f32; f8e4m3fn ->
+        f16 or bf16); a narrowing float conversion (f64 -> f32, f32 -> bf16,
+        f32 -> f8, f16 <-> bf16) only with allow_narrowing=True (rounding to
+        nearest; out of range becomes inf, or NaN for f8); integer arrays are
+        converted to an integer input's dtype when every value fits, never
+        wrapped (even with allow_narrowing). Anything else (integers to a
+        float input, floats to an integer input, f64 without the flag) is an
+        Error naming the entry, the input, the array's dtype and the
+        expected one."""
         e = self._entry(entry)
         args = self.args(e)
+        name = self.entries[e] if isinstance(entry, int) else entry
         in_args = [a for a in args if a.role == "input"]
-        n_out = sum(a.role == "output" for a in args)
+        out_args = [a for a in args if a.role == "output"]
+        values = self._inputs(name, in_args, inputs, named)
         tensors = []
         try:
-            for i, value in enumerate(inputs):
-                dtype = in_args[i].dtype if i < len(in_args) else "f32"
-                tensors.append(_to_tensor(_as_array(value, dtype)))
+            for i, value in enumerate(values):
+                tensors.append(_to_tensor(_input_array(value, in_args[i], name, i, allow_narrowing)))
             ins = (_P * max(len(tensors), 1))(*tensors)
+            n_out = len(out_args)
             outs = (_P * max(n_out, 1))()
             _check(self._lib.dsv3rt_module_call(self._handle(), e, ins, len(tensors), outs, n_out))
         finally:
             for t in tensors:
                 self._lib.dsv3rt_tensor_destroy(t)
-        return [_from_tensor(outs[i]) for i in range(n_out)]
+        return Outputs([a.name for a in out_args], [_from_tensor(outs[i]) for i in range(n_out)])
+
+    @staticmethod
+    def _inputs(entry: str, in_args: List[Arg], inputs: tuple, named: dict) -> list:
+        """The call's input values in the entry's order (see call)."""
+        if len(inputs) == 1 and isinstance(inputs[0], Mapping):
+            given = dict(inputs[0])
+            for k, v in named.items():
+                if k in given:
+                    raise Error(f'input "{k}" is given twice (in the dict and by keyword)')
+                given[k] = v
+            inputs, named = (), given
+        names = [a.name for a in in_args]
+        listed = ", ".join(names) or "none"
+        if len(inputs) > len(in_args) or (not named and len(inputs) != len(in_args)):
+            raise Error(f'entry "{entry}" takes {len(in_args)} input(s) ({listed}), '
+                        f"got {len(inputs) + len(named)}")
+        values = list(inputs) + [None] * (len(in_args) - len(inputs))
+        for key, value in named.items():
+            if names.count(key) != 1:
+                raise Error(f'entry "{entry}" has '
+                            + ("no input" if key not in names else "several inputs")
+                            + f' named "{key}" (inputs: {listed})')
+            i = names.index(key)
+            if i < len(inputs):
+                raise Error(f'entry "{entry}": input "{key}" is given both by position and by name')
+            values[i] = value
+        missing = [n for i, n in enumerate(names) if i >= len(inputs) and n not in named]
+        if missing:
+            raise Error(f'entry "{entry}": missing input' + ("s " if len(missing) > 1 else " ")
+                        + ", ".join(f'"{n}"' for n in missing) + f" (inputs: {listed})")
+        return values
 
     def close(self) -> None:
         if self._raw:
@@ -876,9 +1116,8 @@ class _Model:
             "start_pos": np.array([start], np.int64),
             "kv_len": np.array([start + s], np.int64),
         }
-        # In the entry's input order (matched by name, as the C++ Generator).
-        order = [a.name for a in self.module.args(entry) if a.role == "input"]
-        (logits,) = self.module.call(entry, *(values[n] for n in order))
+        # Matched by name, as the C++ Generator.
+        (logits,) = self.module.call(entry, values)
         self.position = start + s
         return logits[-1]
 

@@ -109,8 +109,12 @@ class BindingTest(unittest.TestCase):
             m.bind([])
         with self.assertRaisesRegex(dsv3rt.Error, "takes 1 input"):
             m.call("sum")
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r"expected f32\[2,3\], got complex64\[2,3\] \(complex64 arrays are not"
+        ):
+            m.call("sum", np.zeros((2, 3), np.complex64))
         with self.assertRaisesRegex(dsv3rt.Error, "has no dsv3 dtype"):
-            m.call("sum", np.zeros((2, 3), np.float64))
+            self.session.write_state("kv", np.zeros(8, np.float64))
         with self.assertRaisesRegex(dsv3rt.Error, "cannot load module"):
             self.session.load(self.path("missing.so"))
         with self.assertRaisesRegex(dsv3rt.Error, 'unknown device "tpu"'):
@@ -226,6 +230,178 @@ class BindingTest(unittest.TestCase):
             dsv3rt.Error, re.escape(index) + r'.*weight_map\["w"\] must be a shard file name'
         ):
             m.bind(ckpt)
+
+    def test_bind_path_types(self):
+        """bind takes a str, bytes or os.PathLike path, or a list/tuple of
+        them; anything else is a TypeError naming what was given."""
+        m = self.session.load(ADD)
+        w = np.arange(6, dtype=np.float32).reshape(2, 3)
+        x = np.ones((2, 3), np.float32)
+        one = write_safetensors(self.path("w.safetensors"), [("w", w)])
+        m.bind(one)  # a plain str: one file, not one path per character
+        np.testing.assert_array_equal(m.call("add", x)[0], x + w)
+        m.bind((pathlib.Path(one),))
+        np.testing.assert_array_equal(m.call("add", x)[0], x + w)
+        with self.assertRaisesRegex(
+            TypeError, r"str, bytes or os.PathLike path or a list/tuple of them, got int"
+        ):
+            m.bind(3)
+        with self.assertRaisesRegex(TypeError, r"paths\[1\] is a dict"):
+            m.bind([one, {"w": one}])
+        with self.assertRaisesRegex(TypeError, "got set"):
+            m.bind({one})
+
+    def test_input_dtype_conversion(self):
+        """Float arrays are converted to the input's dtype when that holds
+        every value (f16/bf16 -> f32); narrowing needs allow_narrowing=True;
+        integer arrays are converted only when every value fits (no
+        wrapping); anything else is an error naming the input and dtypes."""
+        m = self.session.load(ADD)
+        x = np.arange(1, 7).reshape(2, 3)
+        for dtype in (np.float32, np.float16):
+            (s,) = m.call("sum", x.astype(dtype))
+            self.assertEqual(s, 21)
+        narrowing = (
+            r'entry "sum": input 0 \("x"\): expected f32\[2,3\], got float64\[2,3\]; '
+            r"float64 -> f32 loses precision or range: pass an f32 array or "
+            r"call\(\.\.\., allow_narrowing=True\)"
+        )
+        with self.assertRaisesRegex(dsv3rt.Error, narrowing):
+            m.call("sum", x.astype(np.float64))
+        (s,) = m.call("sum", x.astype(np.float64) + 0.25, allow_narrowing=True)
+        self.assertEqual(s, 22.5)
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'input 0 \("x"\): expected f32\[2,3\], got i64\[2,3\] \(i64 arrays are not converted to f32\)'
+        ):
+            m.call("sum", x)  # integers are not converted to floats
+        if ml_dtypes is not None:
+            bf16 = np.dtype(ml_dtypes.bfloat16)
+            (s,) = m.call("sum", x.astype(bf16))  # bf16 -> f32 widens
+            self.assertEqual(s, 21)
+            a = np.array([1.5, -2, 0, 3], np.float32)
+            with self.assertRaisesRegex(
+                dsv3rt.Error,
+                r'entry "neg_bf16": input 0 \("a"\): expected bf16\[4\], got f32\[4\]; '
+                r"f32 -> bf16 loses precision",
+            ):
+                m.call("neg_bf16", a)
+            (b,) = m.call("neg_bf16", a, allow_narrowing=True)
+            self.assertEqual(b.dtype, bf16)
+            np.testing.assert_array_equal(b.astype(np.float32), -a)
+
+        s = self.session.load(STATE)
+        (total,) = s.call("append", np.array([2], np.int64), np.array([5], np.float32))
+        self.assertEqual(total, 5)  # an in-range int64 becomes the i32 pos
+        wrapped = 2**32 + 3  # would wrap to 3
+        for allow in (False, True):
+            with self.assertRaisesRegex(
+                dsv3rt.Error,
+                r'entry "append": input 0 \("pos"\): expected i32\[1\], got i64\[1\]: '
+                r"element \[0\] = 4294967299 is outside the i32 range "
+                r"\[-2147483648, 2147483647\] \(integers are never wrapped\)",
+            ):
+                s.call("append", np.array([wrapped], np.int64), [1], allow_narrowing=allow)
+        with self.assertRaisesRegex(dsv3rt.Error, r"element \[0\] = 4294967299 is outside"):
+            s.call("append", [wrapped], [1])  # lists too
+        with self.assertRaisesRegex(dsv3rt.Error, r"element \[1\] = 0.5 is not an integer"):
+            s.call("ids", [[1, 0.5], [0, 0]])
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'input 0 \("pos"\): expected i32\[1\], got f32\[1\]'
+        ):
+            s.call("append", np.array([1], np.float32), [1])
+        np.testing.assert_array_equal(self.session.read_state("kv"), [0, 0, 5, 0, 0, 0, 0, 0])
+        (t,) = s.call("ids", np.array([[1, 2], [3, -1]], np.int32))  # i32 -> i64 widens
+        self.assertEqual(t, 5)
+        (t,) = s.call("ids", np.array([[1, 2], [3, 0]], np.uint8))
+        self.assertEqual(t, 6)
+
+    @unittest.skipIf(ml_dtypes is None, "ml_dtypes is not installed")
+    def test_input_dtype_conversion_f8_f16(self):
+        """The conversion rules for dtypes no fake module takes as an input
+        (f16, f8), on the binding's converter directly."""
+        def convert(value, dtype, allow=False):
+            arg = dsv3rt.Arg("h", "input", dtype, (2,))
+            return dsv3rt._input_array(value, arg, "e", 0, allow)
+
+        f8 = np.dtype(ml_dtypes.float8_e4m3fn)
+        f32 = np.array([0.5, 300.0], np.float32)
+        with self.assertRaisesRegex(
+            dsv3rt.Error, r'expected f8e4m3fn\[2\], got f32\[2\]; f32 -> f8e4m3fn loses'
+        ):
+            convert(f32, "f8e4m3fn")
+        self.assertEqual(convert(f32, "f8e4m3fn", allow=True).dtype, f8)
+        e4m3 = f32.astype(f8)
+        for wider in ("f16", "bf16", "f32"):  # every f8e4m3fn value fits
+            got = convert(e4m3, wider)
+            self.assertEqual(got.dtype, dsv3rt._numpy_dtype(wider))
+            np.testing.assert_array_equal(got.astype(np.float32), [0.5, 288.0])
+        with self.assertRaisesRegex(dsv3rt.Error, "f16 -> bf16 loses"):
+            convert(np.zeros(2, np.float16), "bf16")
+        with self.assertRaisesRegex(dsv3rt.Error, "bf16 -> f16 loses"):
+            convert(np.zeros(2, ml_dtypes.bfloat16), "f16")
+        self.assertEqual(convert(np.zeros(2, np.float16), "f32").dtype, np.float32)
+        self.assertEqual(convert([1, 2.5], "f16").dtype, np.float16)  # lists: literals
+        with self.assertRaisesRegex(dsv3rt.Error, r"element \[0\] = 200 is outside the i8 range"):
+            convert(np.array([200, 1], np.int16), "i8")
+
+    def test_named_inputs_and_outputs(self):
+        m = self.session.load(STATE)
+        (total,) = m.call("append", pos=[2], value=[5])
+        self.assertEqual(total, 5)
+        out = m.call("append", {"value": np.array([1], np.float32), "pos": np.array([7], np.int32)})
+        self.assertEqual(out["total"], 6)
+        self.assertEqual(m.call("append", [3], value=[1])["total"], 7)
+        message = r'entry "append" has no input named "val" \(inputs: pos, value\)'
+        with self.assertRaisesRegex(dsv3rt.Error, message):
+            m.call("append", pos=[1], val=[1])
+        with self.assertRaisesRegex(dsv3rt.Error, r'input "pos" is given both by position and by name'):
+            m.call("append", [1], pos=[1], value=[1])
+        with self.assertRaisesRegex(dsv3rt.Error, r'entry "append": missing input "value"'):
+            m.call("append", pos=[1])
+        with self.assertRaisesRegex(dsv3rt.Error, r'entry "append" takes 2 input\(s\) \(pos, value\), got 3'):
+            m.call("append", [1], [1], [1])
+        np.testing.assert_array_equal(self.session.read_state("kv"), [0, 0, 5, 1, 0, 0, 0, 1])
+
+        out = m.call("bump")
+        self.assertIsInstance(out, list)  # callers that unpack or index keep working
+        self.assertEqual(len(out), 2)
+        snapshot, calls = out
+        self.assertIs(out["snapshot"], snapshot)
+        self.assertIs(out[1], out["calls"])
+        self.assertEqual(out.names, ("snapshot", "calls"))
+        self.assertEqual(list(out.as_dict()), ["snapshot", "calls"])
+        self.assertIs(out.as_dict()["calls"], calls)
+        self.assertIn("calls", out)
+        self.assertNotIn("total", out)
+        np.testing.assert_array_equal(snapshot, [1, 1, 6, 2, 1, 1, 1, 2])
+        self.assertEqual(calls, 1)
+        self.assertIn("calls=", repr(out))
+        with self.assertRaisesRegex(KeyError, r'no output named "total" \(outputs: snapshot, calls\)'):
+            out["total"]
+
+    def test_pyproject_installs_the_binding_and_the_cli(self):
+        """python/pyproject.toml (pip install -e python/) ships dsv3rt and the
+        dsv3 package, and lists every module next to them."""
+        try:
+            import tomllib
+        except ImportError:
+            self.skipTest("tomllib needs python 3.11")
+        root = pathlib.Path(dsv3rt.__file__).resolve().parent
+        with open(root / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f)
+        tool = project["tool"]["setuptools"]
+        modules = sorted(p.stem for p in root.glob("*.py"))
+        packages = sorted(p.parent.name for p in root.glob("*/__init__.py"))
+        self.assertEqual(sorted(tool["py-modules"]), modules)
+        self.assertEqual(sorted(tool["packages"]), packages)
+        self.assertIn("dsv3rt", modules)
+        self.assertIn("dsv3", packages)
+        deps = project["project"]["dependencies"]
+        self.assertTrue(any(re.match(r"numpy\b", d) for d in deps), deps)
+        extras = project["project"]["optional-dependencies"]
+        self.assertTrue(any(d.startswith("tokenizers") for d in extras["text"]), extras)
+        self.assertEqual(project["project"]["scripts"]["dsv3"], "dsv3.__main__:main")
+        self.assertEqual(project["build-system"]["build-backend"], "setuptools.build_meta")
 
     def test_cuda_session_without_device(self):
         if os.environ.get("DSV3_LIBCUDA", "").startswith("/nonexistent"):
