@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integration", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
-SHAPES = {  # V3 checkpoint shapes (spec §1.2), weight [N, K]
+SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
     "q_a_proj": (1536, 7168),
     "q_b_proj": (24576, 1536),
     "kv_a_proj_with_mqa": (576, 7168),

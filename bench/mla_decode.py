@@ -12,7 +12,7 @@ at start_pos 4096 (kv_len 4097). Prints best-of-N times, the agreement of the
 two forms and of each with float64, and the bytes/FLOPs each form needs per
 step, derived from the shapes.
 
-  DSV3_BIN=/work/build/bin python3 bench/mla_decode.py [--runs 3] [--cached 4096]
+  DSV3_BIN=build/bin .venv/bin/python bench/mla_decode.py [--runs 3] [--cached 4096]
 
 Recorded (2 cores shared with other jobs, load ~6; ~2.5 min; weights 187.16 MB, cache 4.72 MB,
 naive K/V 268.50 MB bf16, counted written + read):
@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(root, "python"))
 sys.path.insert(0, os.path.join(root, "examples", "mla_block"))
 from dsv3_testing import ml_dtypes, np, quantize_ref, rel_error, save_safetensors, tool  # noqa: E402
 import dsv3rt  # noqa: E402
-import reference as ref  # noqa: E402  (float64 MLA of spec §2-§3, YaRN rope)
+import reference as ref  # noqa: E402  (float64 MLA of docs/semantics.md §7-§10, YaRN rope)
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("--runs", type=int, default=3, help="timed decode calls per form (best is kept)")
@@ -131,7 +131,7 @@ states = {s.name: s for s in session.states()}
 kv_bytes = sum(np.dtype(dsv3rt._numpy_dtype(s.dtype)).itemsize * int(np.prod(s.shape[2:]))
                for s in states.values())
 print("states: " + ", ".join(f"{s.name} {s.dtype}{list(s.shape)}" for s in states.values())
-      + f" -> KV cache {kv_bytes} bytes per token per layer (spec §3.6: 1152)")
+      + f" -> KV cache {kv_bytes} bytes per token per layer (docs/semantics.md §10.2: 1152)")
 session.write_state(C_KV, cache_c)
 session.write_state(K_PE, cache_k)
 
@@ -167,11 +167,12 @@ def step(form, rounding):
                             r(ref.rms_norm(kvn[:, :C], W["kv_a_layernorm"], c["eps"]))])
     k_all = np.concatenate([cache_k[0, :T0].astype(np.float64),
                             r(ref.rope_interleaved(kvn[:, C:], [T0]))])
-    if form == "absorbed":  # spec §3.3; kv_b dequantized to bf16 as in the graph and [OFF]
+    if form == "absorbed":  # docs/semantics.md §10.4; kv_b dequantized to bf16 as in the
+        # graph and DeepSeek's reference
         wkvb = r(W["kv_b_proj"]).reshape(H, nope + V, C)
         q_abs = r(np.einsum("hd,hdc->hc", q[:, :nope], wkvb[:, :nope]))
         s = (q_abs @ c_all.T + q_pe @ k_all.T) * ref.softmax_scale()
-    else:  # spec §3.2: K_nope and V of every row expanded by kv_b_proj (bf16 result)
+    else:  # docs/semantics.md §10.3: K_nope and V of every row expanded by kv_b_proj (bf16 result)
         kvb = r(c_all @ W["kv_b_proj"].T).reshape(-1, H, nope + V)
         s = (np.einsum("hd,thd->ht", q[:, :nope], kvb[..., :nope], optimize=True) + q_pe @ k_all.T) \
             * ref.softmax_scale()

@@ -18,7 +18,7 @@ FP8 experts of 2048 + 1 shared, top-8) for T = 1, 8, 64 tokens:
     bytes / that time, next to a numpy memcpy of the same bytes measured in
     this run (as bench/fp8_linear.py).
 
-  DSV3_BIN=/work/build/bin python3 bench/moe_layer.py --demo DIR [--tokens 1,8,64] [--runs 3]
+  DSV3_BIN=build/bin .venv/bin/python bench/moe_layer.py --demo DIR [--tokens 1,8,64] [--runs 3]
 
 DIR is examples/moe_layer/demo.py's --out: its weights.safetensors is reused
 (written there if missing) and moe_T<T>.host.so compiled there if missing.

@@ -1,6 +1,6 @@
 """MLA decode on a lent GPU: dsv3's cuda modules next to PyTorch, same data, same run.
 
-Two parts, each at FlashMLA's benchmark shapes (spec §8.1: batch 64 and 128,
+Two parts, each at FlashMLA's benchmark shapes (FlashMLA's README: batch 64 and 128,
 h_q = 128 heads, s_q = 1, s_k = 4096 cached tokens, bf16 latent cache, d_k 576,
 d_v 512, softmax scale 0.1352338):
 
@@ -56,8 +56,8 @@ sys.path.insert(0, os.path.join(root, "python"))
 sys.path.insert(0, os.path.join(root, "test", "Integration", "lib"))
 import dsv3rt  # noqa: E402
 
-H, C, R, NOPE, V, D = 128, 512, 64, 128, 128, 7168  # V3 (spec §1.1)
-SCALE = 0.1352337747  # 192^-0.5 * (0.1 ln 40 + 1)^2 (spec §2.3)
+H, C, R, NOPE, V, D = 128, 512, 64, 128, 128, 7168  # V3 (docs/semantics.md §2)
+SCALE = 0.1352337747  # 192^-0.5 * (0.1 ln 40 + 1)^2 (docs/semantics.md §9.3)
 PFX = "model.layers.0.self_attn."
 CHECK_B = 2
 SEED = 0
@@ -508,7 +508,7 @@ def block_vs_torch(ref, weights, hidden, c, k, s_k, got, iters):
     b = hidden.shape[0]
     x = ref.tensor(hidden)[:, 0]  # [b, 7168] bf16
     kv_cache = torch.cat([ref.tensor(c), ref.tensor(k)], -1)  # [b, L, 576]
-    # YaRN frequencies (spec §2.3), angle in fp32 at position s_k
+    # YaRN frequencies (docs/semantics.md §9.1), angle in fp32 at position s_k
     import math
     d = R
     f = 10000.0 ** (-np.arange(0, d, 2) / d)

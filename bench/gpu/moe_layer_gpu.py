@@ -120,7 +120,7 @@ def run(a):
             scales[name] = gpu(W.raw_tensor(name + ".weight_scale_inv"))
         return codes[name], scales[name]
 
-    def deq(name, dtype):  # spec §5.4: code * block scale, in f32, then dtype
+    def deq(name, dtype):  # docs/semantics.md §5.5: code * block scale, in f32, then dtype
         q, s = load(name)
         s = s.repeat_interleave(128, 0).repeat_interleave(128, 1)
         return (q.float() * s).to(dtype)
@@ -130,7 +130,7 @@ def run(a):
         u = xs @ deq(name + ".up_proj", dtype).T
         return (torch.nn.functional.silu(g.float()) * u.float()).to(dtype) @ deq(name + ".down_proj", dtype).T
 
-    def route(x):  # spec §4.2 in f32 (torch.topk: ties unspecified)
+    def route(x):  # docs/semantics.md §12.1 in f32 (torch.topk: ties unspecified)
         s = torch.sigmoid(x.float() @ gate_w.float().T)
         sel = s + bias
         grp = sel.view(-1, gw.N_GROUP, gw.E // gw.N_GROUP).topk(2, -1).values.sum(-1)

@@ -69,7 +69,7 @@ stdout = run(["dsv3-run", so, "--function=attn_proj", f"--parameters={wfile}",
 got = [np.load(o) for o in outs]
 
 
-# Independent float64 reference (spec §2.1 RMSNorm, §5.4 dequantization).
+# Independent float64 reference (docs/semantics.md §7 RMSNorm, §5.5 dequantization).
 def deq(name):
     q = weights[L + name + ".weight"].astype(np.float64)
     s = weights[L + name + ".weight_scale_inv"].astype(np.float64)

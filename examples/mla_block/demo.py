@@ -5,14 +5,16 @@ Compiles graph.mlir.in (entries `prefill` and `decode` sharing the bf16
 latent cache as session state) for host and cuda, then on host through the
 Python binding: one prefill of P tokens and N decode steps at the next
 positions, the caller never touching the caches. Every output is compared
-with an independent float64 numpy reference (reference.py, spec §2-§3, naive
+with an independent float64 numpy reference (reference.py, docs/semantics.md §7-§10, naive
 form) fed the same FP8-dequantized weights; the expected error is derived
 from where the graph rounds to bf16 (an error model that rounds at exactly
 those points). Finally a decode call with start_pos = L is refused by the
 runtime and the caches are shown unchanged.
 
-  DSV3_BIN=/work/build/bin DSV3RT_LIBRARY=/work/build/lib/libdsv3rt.so \
-      python3 examples/mla_block/demo.py --out /tmp/mla_block
+  DSV3_BIN=build/bin .venv/bin/python examples/mla_block/demo.py --out /tmp/mla_block
+
+(from the repository root; python/dsv3rt.py finds build/lib/libdsv3rt.so
+itself, set DSV3RT_LIBRARY to use another runtime).
 """
 import argparse
 import os
@@ -144,7 +146,7 @@ print("session states (from the module metadata):")
 for s in states.values():
     print(f"  {s.name}: {s.dtype}{list(s.shape)}")
 print(f"KV cache: {per_token} bytes per token per layer "
-      f"(x61 layers = {per_token * 61} B); spec §3.6: 1152")
+      f"(x61 layers = {per_token * 61} B); docs/semantics.md §10.2: 1152")
 bounds = {a.name: a.bounds for a in module.args("decode") if a.bounds}
 for n, b in bounds.items():
     print(f"  decode input {n} in [{b.min}, {b.max}] ({b.why})")

@@ -1,14 +1,14 @@
-"""Float64 numpy reference of one DeepSeek-V3 attention block (spec §2-§3),
-independent of dsv3: written from the spec, not from the compiler's code.
+"""Float64 numpy reference of one DeepSeek-V3 attention block (docs/semantics.md §7-§10),
+independent of dsv3: written from docs/semantics.md, not from the compiler's code.
 
-`mla_naive` is the naive (MHA) form of spec §3.2 over a whole sequence:
+`mla_naive` is the naive (MHA) form of docs/semantics.md §10.3 over a whole sequence:
 K and V expanded per head from the latent with kv_b_proj's interleaved rows
-(spec §1.2: rows [h][k_nope 128 | v 128]), the rope parts rotated in the
-checkpoint's interleaved layout with YaRN (spec §2.3-2.4), softmax scale
-(qk_nope + qk_rope)^-0.5 * m^2, causal mask t <= p (spec §3.4).
+(docs/semantics.md §3.2: rows [h][k_nope 128 | v 128]), the rope parts rotated in the
+checkpoint's interleaved layout with YaRN (docs/semantics.md §8.2, §9), softmax scale
+(qk_nope + qk_rope)^-0.5 * m^2, causal mask t <= p (docs/semantics.md §10.5).
 
 `mla_absorbed_rounded` is the error model, not a reference: the absorbed
-form (spec §3.3) in float64 that rounds to bf16 exactly where the compiled
+form (docs/semantics.md §10.4) in float64 that rounds to bf16 exactly where the compiled
 graph's element type forces it (dsv3.mla with bf16 hidden: every op result
 and the caches are bf16, each op accumulates in f32 and rounds once). Which
 roundings to apply is a parameter, so one can measure what each contributes.
@@ -48,7 +48,7 @@ def dequantize(q, s):
 
 
 def yarn_frequencies(c=V3):
-    """f'_i, i = 0 .. rope/2 - 1 (spec §2.2-2.3), float64."""
+    """f'_i, i = 0 .. rope/2 - 1 (docs/semantics.md §8.1, §9.1), float64."""
     d, theta = c["rope"], c["theta"]
     f = theta ** (-np.arange(0, d, 2, dtype=np.float64) / d)
     if not c.get("factor"):
@@ -71,14 +71,15 @@ def mscale(s, m):
 
 
 def softmax_scale(c=V3):
-    """(qk_nope + qk_rope)^-0.5 * m(factor, mscale_all_dim)^2 (spec §2.3, §9.1)."""
+    """(qk_nope + qk_rope)^-0.5 * m(factor, mscale_all_dim)^2
+    (docs/semantics.md §9.3, §15.1)."""
     m = mscale(c["factor"], c["mscale_all_dim"]) if c.get("factor") else 1.0
     return (c["nope"] + c["rope"]) ** -0.5 * m * m
 
 
 def rope_interleaved(x, pos, c=V3):
     """Rotates pairs (x_2i, x_2i+1) of the last dim by p * f'_i; x [..., T, (H,) D],
-    pos [T] (spec §2.4, official layout)."""
+    pos [T] (docs/semantics.md §8.2, interleaved layout)."""
     f = yarn_frequencies(c)
     ang = np.asarray(pos, np.float64)[:, None] * f[None, :]  # [T, D/2]
     if x.ndim == 3:  # [T, H, D]
@@ -126,7 +127,7 @@ def bf16(x):
 
 
 def mla_absorbed_rounded(x, pos, W, rounds, c=V3):
-    """The absorbed form of spec §3.3 in float64, rounding to bf16 at the
+    """The absorbed form of docs/semantics.md §10.4 in float64, rounding to bf16 at the
     points named in `rounds` (subset of ROUNDINGS' keys). With rounds = {}
     it equals mla_naive up to float64 round-off."""
     r = (lambda key, v: bf16(v) if key in rounds else v)

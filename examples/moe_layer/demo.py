@@ -3,9 +3,11 @@
 the host module on T tokens with seeded random weights (11.3 GB, written once
 in the zero-copy stacked layout by gen_weights.py), and check the routing
 (expert ids and weights) and the output against an independent float64 numpy
-reference of spec §4.1/§4.2 that dequantizes only the experts it routes to.
+reference of docs/semantics.md §11.2/§12.1 that dequantizes only the experts it routes to.
 
-  DSV3_BIN=/work/build/bin python3 examples/moe_layer/demo.py --out DIR [--tokens 4]
+  DSV3_BIN=build/bin .venv/bin/python examples/moe_layer/demo.py --out DIR [--tokens 4]
+
+(from the repository root).
 """
 import argparse
 import os
@@ -91,7 +93,7 @@ t_wall = time.perf_counter() - t0
 t_call = float(re.search(r"min ([0-9.]+) ms", stdout).group(1)) / 1e3
 got_w, got_ids, got_y = np.load(rw), np.load(rid), np.load(yfile)
 
-# --- float64 reference (spec §4.1, §4.2, §5.4): reference.py ----------------------
+# --- float64 reference (docs/semantics.md §11.2, §12.1, §5.5): reference.py --------
 t0 = time.perf_counter()
 W = gw.Weights(wfile)
 x = gw.bf16_to_f64(gw.hidden(args.seed, T))

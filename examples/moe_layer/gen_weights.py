@@ -1,7 +1,7 @@
 """Seeded random weights of one DeepSeek-V3 MoE layer (model.layers.3.mlp) in
-the checkpoint's names, dtypes and shapes (spec §1.2), written as one
+the checkpoint's names, dtypes and shapes (docs/semantics.md §3.1), written as one
 safetensors file in the layout the runtime binds without copying: the 256
-experts of each projection back to back in expert order (spec: docs/runtime-abi.md,
+experts of each projection back to back in expert order (see docs/runtime-abi.md,
 "Stacked parameters"), each weight stack page-aligned in the file.
 
 Only numpy is needed (no ml_dtypes), so a lent GPU machine can regenerate the

@@ -1,5 +1,5 @@
-"""Independent float64 numpy reference of the DeepSeek-V3 MoE layer (spec §4.1,
-§4.2 noaux_tc router, §5.4 128x128 dequantization), used by demo.py and
+"""Independent float64 numpy reference of the DeepSeek-V3 MoE layer (docs/semantics.md
+§11.2, §12.1 noaux_tc router, §5.5 128x128 dequantization), used by demo.py and
 bench/moe_layer.py. Reads weights through gen_weights.Weights and dequantizes
 only the experts it routes to."""
 import numpy as np
@@ -41,7 +41,7 @@ def route_from_file(W, x):
 
 
 def layer(W, x, ids, w, dtype=np.float64):
-    """y = Shared(x) + sum_k w[t,k] FFN_ids[t,k](x_t), FFN = SwiGLU (spec §4.1),
+    """y = Shared(x) + sum_k w[t,k] FFN_ids[t,k](x_t), FFN = SwiGLU (docs/semantics.md §11.2),
     in `dtype` (float64 for the reference; float32 as a second f32 data point)."""
     def ffn(name, xs):
         g = xs @ W.dequant(name + ".gate_proj").astype(dtype, copy=False).T

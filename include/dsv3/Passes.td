@@ -17,10 +17,11 @@ include "mlir/Pass/PassBase.td"
 def Dsv3DecomposeMoE : Pass<"dsv3-decompose-moe"> {
   let summary = "Expand dsv3.moe into its router, grouped GEMMs and weights";
   let description = [{
-    Rewrites each `dsv3.moe` (spec §4.1, §6) into `dsv3.parameter` ops under
-    the verbatim Hugging Face names (`<prefix>.gate.weight`, ...) and the
-    chain `dsv3.moe_gate` → `dsv3.expert_dispatch` → `dsv3.grouped_matmul`
-    (gate, up) → silu(gate)·up in f32 → `dsv3.grouped_matmul` (down) →
+    Rewrites each `dsv3.moe` (docs/semantics.md §11.2, §13) into
+    `dsv3.parameter` ops under the verbatim Hugging Face names
+    (`<prefix>.gate.weight`, ...) and the chain `dsv3.moe_gate` →
+    `dsv3.expert_dispatch` → `dsv3.grouped_matmul` (gate, up) → silu(gate)·up
+    in f32 → `dsv3.grouped_matmul` (down) →
     `dsv3.expert_combine`, plus the shared expert as three `dsv3.linear`s,
     all in f32 and rounded once.
 
@@ -56,17 +57,18 @@ def Dsv3DecomposeMLP : Pass<"dsv3-decompose-mlp"> {
 def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
   let summary = "Expand dsv3.mla into projections, rope, cache and attention";
   let description = [{
-    Rewrites each `dsv3.mla` (spec §3) into `dsv3.parameter` ops under the
-    verbatim Hugging Face names (`<prefix>.q_a_proj.weight`, and
+    Rewrites each `dsv3.mla` (docs/semantics.md §10) into `dsv3.parameter` ops
+    under the verbatim Hugging Face names (`<prefix>.q_a_proj.weight`, and
     `.weight_scale_inv` for FP8), `dsv3.linear`, `dsv3.rms_norm`,
     `dsv3.rope`, `dsv3.kv_cache_update` and the attention in one of two
     forms of the same function:
     * `naive` (prefill): K and V of every head are expanded from the whole
-      latent cache by `kv_b_proj` (whose rows are per head `[K | V]`, spec
-      §1.2) and attention runs per head. It reuses `dsv3.latent_attention`
-      with the heads folded into the batch: query `[q_nope | 0]` against
-      "latent" `[K_nope | V]` gives exactly `q_nope·K_nope` as score and
-      `[· | P·V]` as output, of which the V half is kept.
+      latent cache by `kv_b_proj` (whose rows are per head `[K | V]`,
+      docs/semantics.md §3.2) and attention runs per head. It reuses
+      `dsv3.latent_attention` with the heads folded into the batch: query
+      `[q_nope | 0]` against "latent" `[K_nope | V]` gives exactly
+      `q_nope·K_nope` as score and `[· | P·V]` as output, of which the V half
+      is kept.
     * `absorbed` (decode): the K half `W_UK` of `kv_b_proj` (a
       `tensor.extract_slice` of its `[H, nope+v, kv_lora_rank]` view,
       dequantized first for FP8) is folded into the query, attention reads
@@ -303,9 +305,9 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     over each 128-wide K block: the weight is read once as FP8, widened in
     registers, multiplied with the activation and summed in f32; the block
     sum is then scaled by `weight_scale_inv`. Same f32 accumulation as the
-    linalg definition; the order of the K sum differs (spec §5.6 leaves it
-    open), and the scale is applied per 128-element block sum, as DeepSeek's
-    kernels do.
+    linalg definition; the order of the K sum differs (docs/semantics.md §6.3
+    leaves it open), and the scale is applied per 128-element block sum, as
+    DeepSeek's kernels do.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
@@ -443,19 +445,21 @@ def Dsv3MarkGlueFunctions : Pass<"dsv3-mark-glue-functions",
                                  "::mlir::ModuleOp"> {
   let summary = "Compile functions that only call others without optimization";
   let description = [{
-    Runs on LLVM-dialect IR. A function whose body is a single block holding
-    at least `min-calls` calls (an imported model's entry: embedding, one
-    call per layer, head) gets the LLVM attributes `noinline optnone`. Such a
-    function has no loops, so optimizing it gains nothing, but with every
-    memref passed as its descriptor's scalars it is one basic block of
+    Runs on LLVM-dialect IR. A function without loops (its blocks branch
+    forward only) holding at least `min-calls` calls (an imported model's
+    entry: embedding, one call per layer, head) gets the LLVM attributes
+    `noinline optnone`. Optimizing such a function gains nothing, but with
+    every memref passed as its descriptor's scalars it is a basic block of
     ~100k values at 61 layers, and -O3's SelectionDAG instruction selection
-    is superlinear in a block's size (minutes for DeepSeek-V3). With
-    `optnone` LLVM uses FastISel, linear in its size, and compile time no
-    longer grows faster than depth. Functions with loops are never marked.
+    is superlinear in a block's size (minutes for DeepSeek-V3).
+    `dsv3-compile` compiles marked functions at -O0 in a unit of their own,
+    in blocks of bounded size (where FastISel gives up, SelectionDAG then
+    selects a block at a time), so compile time no longer grows faster than
+    depth. Functions with loops are never marked.
   }];
   let options = [
     Option<"minCalls", "min-calls", "int64_t", /*default=*/"1",
-           "Calls a single-block function needs to be marked">
+           "Calls a loop-free function needs to be marked">
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -63,8 +63,8 @@ static void addKernelMapping(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
 }
 
-/// The spelled-out gpu-lower-to-nvvm-pipeline of
-/// shared/notes/toolchain-probe.md §3.1 (spelled out to pass the toolkit),
+/// Upstream's gpu-lower-to-nvvm-pipeline spelled out (docs/cuda-target.md,
+/// "Pipeline": it does not forward gpu-module-to-binary's toolkit option),
 /// with the FP8 casts lowered first, while kernels are still arith.
 static void addNVVMLowering(OpPassManager &pm, const CudaOptions &options) {
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();

@@ -57,7 +57,8 @@ struct Dsv3AnnotateInputBoundsPass
       return cast<RankedTensorType>(v.getType()).getDimSize(d);
     };
     // A call writing S rows from start_pos into a cache of L rows needs
-    // 0 <= start_pos <= L - S (spec §3.4); valid lengths are 0 .. L.
+    // 0 <= start_pos <= L - S (docs/semantics.md §10.2); valid lengths are
+    // 0 .. L.
     auto cacheWrite = [&](StringRef op, Value start, int64_t s, int64_t l) {
       // A dynamic S has no static bound here: the producer of the entry
       // records it against the token dimension (dsv3.bounds `minus`).

@@ -238,7 +238,8 @@ void MLABuilder::build(bool absorbed) {
   FloatAttr scale = b.getF32FloatAttr(op.getSoftmaxScale());
   Value attn; // [B*S, H*V]
   if (absorbed) {
-    // kv_b_proj rows are [H][K rows (nope) | V rows (v)] (spec §1.2).
+    // kv_b_proj rows are [H][K rows (nope) | V rows (v)] (docs/semantics.md
+    // §3.2).
     Value wkvb;
     if (!fp8) {
       wkvb = param("kv_b_proj.weight", {H * (nope + V), C},

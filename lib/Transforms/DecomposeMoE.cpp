@@ -30,7 +30,7 @@ using namespace mlir::dsv3;
 namespace {
 
 /// A projection weight [N, K] and, for FP8, its block scales
-/// [ceil(N/128), ceil(K/128)] (spec §1.2, §5.4).
+/// [ceil(N/128), ceil(K/128)] (docs/semantics.md §3.1, §5.4).
 struct Weight {
   Value weight;
   Value scale; // null unless FP8
@@ -136,7 +136,8 @@ Value MoEDecomposer::build() {
   int64_t r =
       ShapedType::isDynamic(t) ? ShapedType::kDynamic : t * k + e * (align - 1);
 
-  // Router (spec §4.2/§4.3). Only noaux_tc models carry the selection bias.
+  // Router (docs/semantics.md §12.1/§12.2). Only noaux_tc models carry the
+  // selection bias.
   Value gw = parameter("gate.weight", {e, h}, op.getRouterWeightType());
   Value bias;
   if (op.getTopkMethod() == TopkMethod::noaux_tc)
@@ -148,8 +149,8 @@ Value MoEDecomposer::build() {
       op.getNGroup(), op.getTopkGroup(), op.getNormTopkProb(),
       op.getRoutedScalingFactor());
 
-  // Routed experts (spec §6): dispatch rows per expert, grouped SwiGLU,
-  // weighted combine back into token order.
+  // Routed experts (docs/semantics.md §13): dispatch rows per expert, grouped
+  // SwiGLU, weighted combine back into token order.
   // gate_proj and up_proj stay two grouped GEMMs over the same rows: fusing
   // them into one [E, 2I, H] weight would need a copy of every expert, and
   // the checkpoint stores them apart.
@@ -175,7 +176,7 @@ Value MoEDecomposer::build() {
                               gate.getIds(), gate.getWeights(), offsets);
 
   // Shared experts: one SwiGLU of width n_shared_experts · I, never scaled
-  // by routed_scaling_factor (spec §4.1).
+  // by routed_scaling_factor (docs/semantics.md §11.2).
   Value shared;
   if (auto s = static_cast<int64_t>(op.getNSharedExperts()); s > 0) {
     int64_t si = s * inter;

@@ -1,8 +1,9 @@
 //===- Dsv3Attention.h - MLA constants shared by ops and importers -*- C++
 //-*-===//
 //
-// The YaRN scalars of spec §2.3, computed once here so that the rope lowering,
-// the softmax scale of dsv3.latent_attention and graph builders agree.
+// The YaRN scalars of docs/semantics.md §9, computed once here so that the rope
+// lowering, the softmax scale of dsv3.latent_attention and graph builders
+// agree.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DSV3_IR_DSV3ATTENTION_H
@@ -16,10 +17,10 @@
 namespace mlir::dsv3 {
 
 /// YaRN attention temperature m(s, c) = 0.1·c·ln(s) + 1, or 1 when s <= 1
-/// (spec §2.3). Hugging Face's `get_mscale`; c = 0 also gives 1.
+/// (docs/semantics.md §9.2). Hugging Face's `get_mscale`; c = 0 also gives 1.
 double yarnMscale(double factor, double mscale);
 
-/// DeepSeek's softmax scale (spec §2.3, trap §9.1):
+/// DeepSeek's softmax scale (docs/semantics.md §9.3, trap §15.1):
 /// (qkNope + qkRope)^-0.5 · m(factor, mscale)² with YaRN (factor given),
 /// (qkNope + qkRope)^-0.5 without. `mscale` is `rope_scaling.mscale_all_dim`
 /// (equal to `mscale` in every official config). V3: 128, 64, 40, 1 ->
@@ -27,7 +28,8 @@ double yarnMscale(double factor, double mscale);
 double mlaSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim,
                        std::optional<double> factor, double mscale);
 
-/// YaRN parameters of spec §2.3 (Hugging Face `rope_scaling` keys).
+/// YaRN parameters of docs/semantics.md §9.1 (Hugging Face `rope_scaling`
+/// keys).
 struct YarnConfig {
   double factor;
   int64_t originalMaxPositionEmbeddings;
@@ -35,7 +37,8 @@ struct YarnConfig {
   double betaSlow = 1.0;
 };
 
-/// Rotary frequencies f'_i, i = 0 .. dim/2-1, in f64 (spec §2.2-2.3).
+/// Rotary frequencies f'_i, i = 0 .. dim/2-1, in f64 (docs/semantics.md §8.1,
+/// §9.1).
 llvm::SmallVector<double> ropeFrequencies(int64_t dim, double theta,
                                           std::optional<YarnConfig> yarn);
 

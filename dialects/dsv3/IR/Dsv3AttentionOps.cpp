@@ -31,7 +31,7 @@ static SmallVector<int64_t> allButLast(ShapedType t) {
 }
 
 //===----------------------------------------------------------------------===//
-// YaRN scalars (spec §2.3)
+// YaRN scalars (docs/semantics.md §9)
 //===----------------------------------------------------------------------===//
 
 double mlir::dsv3::yarnMscale(double factor, double mscale) {

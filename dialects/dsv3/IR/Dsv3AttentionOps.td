@@ -1,8 +1,8 @@
 //===- Dsv3AttentionOps.td - multi-head latent attention ---*- tablegen -*-===//
 //
 // RoPE/YaRN, the latent-cache attention core and the latent cache update of
-// DeepSeek's multi-head latent attention (spec §2.2-2.4, §3). Included from
-// Dsv3Ops.td.
+// DeepSeek's multi-head latent attention (docs/semantics.md §8-§10). Included
+// from Dsv3Ops.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,7 +10,7 @@
 #define DSV3_ATTENTION_OPS_TD
 
 def Dsv3_RopeLayout : I32EnumAttr<"RopeLayout",
-    "which elements dsv3.rope rotates together (spec §2.4)", [
+    "which elements dsv3.rope rotates together (docs/semantics.md §8.2)", [
       I32EnumAttrCase<"interleaved", 0>,
       I32EnumAttrCase<"half", 1>
     ]> {
@@ -27,8 +27,8 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
   let summary = "rotary position embedding with optional YaRN correction";
   let description = [{
     Rotates the decoupled rope part `x` (`q_pe` or `k_pe`, rotary dim `D`) of
-    every token by the angles of its absolute position (spec §2.2-2.4).
-    `positions` (i32 or i64) has shape `[T]` or `[B, T]`, and `x` is
+    every token by the angles of its absolute position (docs/semantics.md §8,
+    §9). `positions` (i32 or i64) has shape `[T]` or `[B, T]`, and `x` is
     `positions.shape ++ [D]` or `positions.shape ++ [H, D]` (one position for
     all heads). `D` is even.
 
@@ -53,7 +53,7 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
     `rotate_half`) rotates `(x_i, x_i+D/2)`:
     `y_a = x_a cos φ_i − x_b sin φ_i`, `y_b = x_b cos φ_i + x_a sin φ_i`.
     Both give the same attention scores for correspondingly permuted weights;
-    cache contents differ (spec §2.4).
+    cache contents differ (docs/semantics.md §8.2).
 
     The YaRN attributes are the Hugging Face `rope_scaling` keys (V3:
     factor 40, original_max_position_embeddings 4096, beta_fast 32,
@@ -107,7 +107,7 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// f'_i of spec §2.2-2.3 in f64, i = 0 .. D/2-1.
+    /// f'_i of docs/semantics.md §8.1, §9.1 in f64, i = 0 .. D/2-1.
     ::llvm::SmallVector<double> getFrequencies();
     /// DeepSeek's softmax scale for this rope configuration:
     /// (qkNope + qkRope)^-0.5 · m(factor, mscale_all_dim)².
@@ -125,15 +125,15 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
 def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
   let summary = "causal attention over the latent KV cache (absorbed MLA)";
   let description = [{
-    The attention core of the weight-absorbed form of MLA (spec §3.3, the
-    FlashMLA "MQA over latent" view with one KV head) for `S` new tokens of
-    each of `B` sequences:
+    The attention core of the weight-absorbed form of MLA (docs/semantics.md
+    §10.4, the FlashMLA "MQA over latent" view with one KV head) for `S` new
+    tokens of each of `B` sequences:
 
     ```
     s[b,i,h,t] = scale · (Σ_c q_nope[b,i,h,c] · c_kv[b,t,c]
                         + Σ_r q_pe[b,i,h,r]   · k_pe[b,t,r])   if visible
                = -inf                                             otherwise
-    visible    = t <= start_pos[b] + i  and  t < kv_len[b]       (spec §3.4)
+    visible    = t <= start_pos[b] + i  and  t < kv_len[b]   (docs/semantics.md §10.5)
     P          = softmax_t(s)          (f32, max-subtracted)
     out[b,i,h,c] = Σ_t P[b,i,h,t] · c_kv[b,t,c]
     ```
@@ -151,7 +151,7 @@ def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
     read into the sum, so unwritten rows holding NaN or Inf are harmless.
 
     `scale` is DeepSeek's `(qk_nope_head_dim + qk_rope_head_dim)^-0.5 · m²`
-    (spec §2.3, trap §9.1: never `C + R`): 0.1352338 for V3
+    (docs/semantics.md §9.3, trap §15.1: never `C + R`): 0.1352338 for V3
     (`mlir::dsv3::mlaSoftmaxScale(128, 64, 40.0, 1.0)`,
     `dsv3.rope`'s `getSoftmaxScale`).
 
@@ -192,7 +192,7 @@ def Dsv3_AttentionMergeOp : Dsv3_Op<"attention_merge", [Pure]> {
     Combines the outputs of attention over two disjoint key sets (split-KV
     decoding, chunked prefill: FlashMLA/FlashInfer's "merge state") from each
     part's normalised output `o` and natural-log sum of exponentials `lse` of
-    its scaled scores (spec §3.3, §3.4):
+    its scaled scores (docs/semantics.md §10.6):
 
     ```
     m   = max(lse1, lse2)
@@ -240,7 +240,7 @@ def Dsv3_AttentionMergeOp : Dsv3_Op<"attention_merge", [Pure]> {
 def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
   let summary = "write new latent rows into the MLA cache";
   let description = [{
-    Functional update of the latent cache (spec §3.3 step 2): returns
+    Functional update of the latent cache (docs/semantics.md §10.2): returns
     `c_kv` and `k_pe` with rows `start_pos[b] .. start_pos[b] + S - 1` of
     sequence `b` replaced by the `S` new rows (converted to the cache type);
     other rows are unchanged. Rows whose position falls outside `[0, L)` are
@@ -285,9 +285,9 @@ def Dsv3_KVCacheUpdateOp : Dsv3_Op<"kv_cache_update", [Pure]> {
 def Dsv3_MLAOp : Dsv3_Op<"mla", [Pure]> {
   let summary = "a whole DeepSeek multi-head latent attention block";
   let description = [{
-    One `DeepseekV3Attention` (spec §3, Hugging Face names) for `S` new tokens
-    of each of `B` sequences, reading its own weights by name under `prefix`
-    (e.g. `model.layers.0.self_attn`):
+    One `DeepseekV3Attention` (docs/semantics.md §10, Hugging Face names) for
+    `S` new tokens of each of `B` sequences, reading its own weights by name
+    under `prefix` (e.g. `model.layers.0.self_attn`):
 
     ```
     q      = q_b_proj(q_a_layernorm(q_a_proj(x)))   (q_lora_rank > 0)
@@ -304,11 +304,13 @@ def Dsv3_MLAOp : Dsv3_Op<"mla", [Pure]> {
     visibility: key `t` is seen by query `i` iff `t <= start_pos[b] + i` and
     `t < kv_len[b]`) with softmax scale
     `(qk_nope_head_dim + qk_rope_head_dim)^-0.5 · m(factor, mscale_all_dim)²`
-    (spec §2.3, §9.1). `positions` `[B, S]` are the rope positions;
-    `start_pos` `[B]` where the new rows go in the cache (spec §3.4).
+    (docs/semantics.md §9.3, §15.1). `positions` `[B, S]` are the rope
+    positions; `start_pos` `[B]` where the new rows go in the cache
+    (docs/semantics.md §10.5).
     `--dsv3-decompose-mla` expands the op into the naive (K and V expanded
     from the latent) or absorbed (`W_UK` folded into the query, `W_UV` after
-    attention, spec §3.3) form; both compute the same function.
+    attention, docs/semantics.md §10.3-§10.4) form; both compute the same
+    function.
 
     Operands: `hidden` `[B, S, hidden]` (bf16 or f32; every intermediate and
     the output have its element type), `positions` `[B, S]`, caches `c_kv`
@@ -385,7 +387,7 @@ def Dsv3_MLAOp : Dsv3_Op<"mla", [Pure]> {
     ::mlir::Type getProjectionType();
     /// Element type of the norm weights: bf16 for FP8 checkpoints.
     ::mlir::Type getNormType();
-    /// Softmax scale of spec §2.3 for this configuration.
+    /// Softmax scale of docs/semantics.md §9.3 for this configuration.
     double getSoftmaxScale();
   }];
 }

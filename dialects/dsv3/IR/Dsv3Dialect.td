@@ -18,7 +18,7 @@ def Dsv3_Dialect : Dialect {
     The `dsv3` dialect models what makes DeepSeek-V3 special: FP8 E4M3 block-wise
     quantization with f32 or UE8M0 scales, block-scaled linear layers, RMSNorm, and
     named external weights. Every op is defined numerically by
-    `shared/spec/deepseek-v3-semantics.md` (section numbers are cited per op) and,
+    `docs/semantics.md` (section numbers are cited per op) and,
     executably, by its lowering in `--dsv3-lower-to-linalg`.
 
     Tensors are ranked. The one dimension that may be dynamic (`?`) is a token

@@ -1,7 +1,7 @@
 //===- Dsv3MoEOps.td - DeepSeekMoE ops ---------------------*- tablegen -*-===//
 //
-// Router and load-balancing ops of the MoE layer (spec §4). Included from
-// Dsv3Ops.td, which defines Dsv3_Op.
+// Router and load-balancing ops of the MoE layer (docs/semantics.md §11-§13).
+// Included from Dsv3Ops.td, which defines Dsv3_Op.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,9 +32,9 @@ def Dsv3_TopkMethod : I32EnumAttr<"TopkMethod",
 def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
   let summary = "DeepSeek MoE router: group-limited top-k over expert scores";
   let description = [{
-    Routes each of T tokens to `top_k` of E experts (spec §4.2 for V3, §4.3
-    for V2/V2-Lite). Everything is computed in f32 (the Hugging Face order:
-    `x` and the gate weight are widened first):
+    Routes each of T tokens to `top_k` of E experts (docs/semantics.md §12.1 for
+    V3, §12.2 for V2/V2-Lite). Everything is computed in f32 (the Hugging Face
+    order: `x` and the gate weight are widened first):
 
     ```
     u  = f32(x) · f32(W)ᵀ                                  [T, E]
@@ -118,9 +118,9 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
 def Dsv3_ExpertBiasUpdateOp : Dsv3_Op<"expert_bias_update", [Pure]> {
   let summary = "auxiliary-loss-free load balancing step of the router bias";
   let description = [{
-    One training-step update of `e_score_correction_bias` (spec §4.4): with
-    `c_i` the number of (token, slot) pairs of `ids` [T, K] routed to expert i
-    and the mean load `c̄ = K·T / E`,
+    One training-step update of `e_score_correction_bias` (docs/semantics.md
+    §12.4): with `c_i` the number of (token, slot) pairs of `ids` [T, K] routed
+    to expert i and the mean load `c̄ = K·T / E`,
 
     ```
     b_i ← b_i + γ · sign(c̄ − c_i)
@@ -162,10 +162,11 @@ def Dsv3_ExpertBiasUpdateOp : Dsv3_Op<"expert_bias_update", [Pure]> {
 def Dsv3_ExpertDispatchOp : Dsv3_Op<"expert_dispatch", [Pure]> {
   let summary = "permute token rows into per-expert contiguous, aligned groups";
   let description = [{
-    The gather half of spec §6.1 in DeepGEMM's contiguous layout (§6.2). Each
-    routed pair p = t·K + k with expert e = ids[t, k] in [0, E) gets one row
-    of `rows`; expert e owns rows `offsets[e] .. offsets[e] + c_e − 1`, in
-    increasing p, where c_e is its number of pairs and
+    The gather half of docs/semantics.md §13.1 in DeepGEMM's contiguous layout
+    (§13.2). Each routed pair p = t·K + k with expert e = ids[t, k] in [0, E)
+    gets one row of `rows`; expert e owns rows
+    `offsets[e] .. offsets[e] + c_e − 1`, in increasing p, where c_e is its
+    number of pairs and
 
     ```
     offsets[e] = Σ_{e' < e} align(c_e', alignment)      offsets[E] = total
@@ -223,15 +224,17 @@ def Dsv3_ExpertDispatchOp : Dsv3_Op<"expert_dispatch", [Pure]> {
 def Dsv3_GroupedMatmulOp : Dsv3_Op<"grouped_matmul", [Pure]> {
   let summary = "M-grouped GEMM: each row block times its expert's weight";
   let description = [{
-    DeepGEMM's contiguous-layout grouped GEMM (spec §6.2):
+    DeepGEMM's contiguous-layout grouped GEMM (docs/semantics.md §13.3):
     `D[r, n] = Σ_k f32(A[r, k]) · w_e[n, k]` where e is the expert whose
     segment `offsets[e] <= r < offsets[e + 1]` holds r, and w_e is
-    `f32(W[e, n, k])`, or for an FP8 weight
-    `f32(W[e, n, k]) · weight_scale_inv[e, n / 128, k / 128]` (weight-only
-    dequantization in f32, as `dsv3.linear`). Accumulated in f32 and rounded
-    once to the result type. Rows outside every segment (r >= offsets[E])
-    are computed with expert E − 1; `dsv3.expert_dispatch` makes them zero
-    rows, so they give zeros. Row and expert indices are 64-bit.
+    `f32(W[e, n, k])`, or for an FP8 weight the block-scaled sum
+    `Σ_kb weight_scale_inv[e, n / 128, kb] · Σ_{k in block kb}
+    f32(A[r, k]) · f32(W[e, n, k])` (weight-only dequantization in f32: each
+    128-wide block's partial sum, accumulated in any order, is scaled once).
+    Accumulated in f32 and rounded once to the result type. Rows outside
+    every segment (r >= offsets[E], the unused tail) are 0 and read no
+    weight, so an expert no row is routed to is never read. Row and expert
+    indices are 64-bit.
 
     Shapes and dtypes: A [R, K] bf16/f16/f32; W [E, N, K] bf16/f16/f32 or
     f8E4M3FN with weight_scale_inv [E, ceil(N/128), ceil(K/128)] f32;
@@ -272,10 +275,11 @@ def Dsv3_GroupedMatmulOp : Dsv3_Op<"grouped_matmul", [Pure]> {
 def Dsv3_ExpertCombineOp : Dsv3_Op<"expert_combine", [Pure]> {
   let summary = "weighted sum of each token's expert rows back into token order";
   let description = [{
-    The combine half of spec §6.1 (DeepEP's low-latency, weighted combine):
-    `y[t, n] = Σ_k w[t, k] · rows[row(t, k), n]`, summed over k in increasing
-    order in f32 and rounded once to the result type. `row(t, k)` is the row
-    `dsv3.expert_dispatch` gave pair (t, k) for the same `ids` and `offsets`:
+    The combine half of docs/semantics.md §13.1 (§13.4; DeepEP's low-latency,
+    weighted combine): `y[t, n] = Σ_k w[t, k] · rows[row(t, k), n]`, summed over
+    k in increasing order in f32 and rounded once to the result type.
+    `row(t, k)` is the row `dsv3.expert_dispatch` gave pair (t, k) for the same
+    `ids` and `offsets`:
     `offsets[e] + #{pairs p' < t·K + k with ids = e}`. Pairs whose id is
     outside [0, E), or whose row falls outside `rows` (offsets from another
     dispatch), contribute nothing. Each output element is a gather of K
@@ -315,10 +319,11 @@ def Dsv3_ExpertCombineOp : Dsv3_Op<"expert_combine", [Pure]> {
 def Dsv3_MoEOp : Dsv3_Op<"moe", [Pure]> {
   let summary = "a whole DeepSeekMoE layer that reads its weights by HF name";
   let description = [{
-    The MoE feed-forward of one decoder layer (spec §4.1–§4.3, §6) in the form
-    an importer writes: the hyper-parameters are the Hugging Face config keys
-    and the weights are not operands but read by their checkpoint names under
-    `prefix` (for example `model.layers.3.mlp`, no trailing dot):
+    The MoE feed-forward of one decoder layer (docs/semantics.md §11.2, §12,
+    §13) in the form an importer writes: the hyper-parameters are the Hugging
+    Face config keys and the weights are not operands but read by their
+    checkpoint names under `prefix` (for example `model.layers.3.mlp`, no
+    trailing dot):
 
     ```
     <prefix>.gate.weight                                 [E, H]
@@ -332,13 +337,14 @@ def Dsv3_MoEOp : Dsv3_Op<"moe", [Pure]> {
     with E = `n_routed_experts`, I = `moe_intermediate_size`,
     S = `n_shared_experts`. With `weight_type` f8E4M3FN every projection
     weight (not the router's) has a `<name>_scale_inv` companion
-    (`...down_proj.weight_scale_inv`, f32 [ceil(N/128), ceil(K/128)], spec
-    §1.2) and the router weight is bf16, as in the V3 checkpoint; otherwise
-    every weight, the router's included, is `weight_type`. The per-expert
-    tensors are taken one by one, as the checkpoint stores them: stacking
-    them for the grouped GEMM is the compiler's job (`--dsv3-decompose-moe`).
+    (`...down_proj.weight_scale_inv`, f32 [ceil(N/128), ceil(K/128)],
+    docs/semantics.md §3.1) and the router weight is bf16, as in the V3
+    checkpoint; otherwise every weight, the router's included, is
+    `weight_type`. The per-expert tensors are taken one by one, as the
+    checkpoint stores them: stacking them for the grouped GEMM is the
+    compiler's job (`--dsv3-decompose-moe`).
 
-    Semantics (spec §4.1):
+    Semantics (docs/semantics.md §11.2):
 
     ```
     w, ids = dsv3.moe_gate(x)                  (scoring_func, topk_method, ...)

@@ -1,8 +1,8 @@
 //===- Dsv3Ops.td - dsv3 ops -------------------------------*- tablegen -*-===//
 //
 // Ops of the dsv3 dialect. Each description states shapes, dtypes, the errors
-// the verifier reports and the spec section that defines the numerics
-// (shared/spec/deepseek-v3-semantics.md).
+// the verifier reports and the section of docs/semantics.md that defines the
+// numerics.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,10 +37,11 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
     `[E, ...]` stacks the E checkpoint tensors named with `{e}` replaced by
     `0 .. E-1` along a new leading dimension, each of the remaining shape. This
     is how the routed experts of `dsv3.moe` reach a grouped GEMM: the
-    checkpoint stores one tensor per expert (spec §1.2), and the runtime
-    stacks them once when it binds parameters, without copying when the file
-    already stores them back to back (docs/runtime-abi.md), so the graph never
-    copies expert weights and experts no token is routed to are never read.
+    checkpoint stores one tensor per expert (docs/semantics.md §3.1), and the
+    runtime stacks them once when it binds parameters, without copying when the
+    file already stores them back to back (docs/runtime-abi.md), so the graph
+    never copies expert weights and experts no token is routed to are never
+    read.
 
     Errors: empty name; a dynamic dimension; `stacked` without exactly one
     `{e}` in the name or on a rank-0 type; `{e}` in the name of an unstacked
@@ -70,7 +71,8 @@ def Dsv3_QuantizeOp : Dsv3_Op<"quantize", [Pure]> {
   let description = [{
     Splits `input` (bf16, f16 or f32) into blocks of `block` elements (one size
     per dimension: `[1, 128]` for activation tiles, `[128, 128]` for weight
-    blocks; any positive sizes) and, for each block (spec §5.2–§5.5):
+    blocks; any positive sizes) and, for each block (docs/semantics.md
+    §5.1–§5.4):
 
     ```
     amax  = max(max |x| over the block's valid elements, 1e-4)
@@ -133,9 +135,10 @@ def Dsv3_QuantizeOp : Dsv3_Op<"quantize", [Pure]> {
 def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
   let summary = "FP8 E4M3 with block scales back to bf16, f16 or f32";
   let description = [{
-    The inverse map of `dsv3.quantize` (spec §5.2, §5.4 `weight_dequant`):
-    `y[i, j] = cast(f32(q[i, j]) · scale[i / b0, j / b1])`, the product taken
-    in f32 and rounded once to the result type. Shapes follow `dsv3.quantize`.
+    The inverse map of `dsv3.quantize` (docs/semantics.md §5.5, DeepSeek's
+    `weight_dequant`): `y[i, j] = cast(f32(q[i, j]) · scale[i / b0, j / b1])`,
+    the product taken in f32 and rounded once to the result type. Shapes follow
+    `dsv3.quantize`.
 
     Errors: as for `dsv3.quantize` (block rank and sizes, dynamic dimensions, scale
     shape, result shape).
@@ -164,8 +167,8 @@ def Dsv3_DequantizeOp : Dsv3_Op<"dequantize", [Pure]> {
 def Dsv3_LinearOp : Dsv3_Op<"linear", [Pure]> {
   let summary = "y = x · Wᵀ with an optionally block-scaled FP8 weight";
   let description = [{
-    `y[M, N] = x[M, K] · W[N, K]ᵀ` (spec §5.6), accumulated in f32, rounded once
-    to the result type (bf16 or f32).
+    `y[M, N] = x[M, K] · W[N, K]ᵀ` (docs/semantics.md §6), accumulated in f32,
+    rounded once to the result type (bf16 or f32).
 
     The weight is bf16/f16/f32, or FP8 E4M3 with `weight_scale_inv`
     `[ceil(N/128), ceil(K/128)]` (128x128 blocks; f32 or `f8E8M0FNU`).
@@ -220,10 +223,11 @@ def Dsv3_LinearOp : Dsv3_Op<"linear", [Pure]> {
 def Dsv3_RMSNormOp : Dsv3_Op<"rms_norm", [Pure]> {
   let summary = "RMSNorm over the last dimension, reduced in f32";
   let description = [{
-    `y = cast(f32(w) · f32(x) · rsqrt(mean_j(f32(x_j)²) + eps))` over the last
-    dimension (spec §2.1, the one-rounding order of DeepSeek's reference since
-    commit adecc0e: normalise and scale in f32, round once to the result type).
-    `epsilon` is `rms_norm_eps` (1e-6 for every DeepSeek config).
+    `y = cast((f32(x) · rsqrt(mean_j(f32(x_j)²) + eps)) · f32(w))` over the last
+    dimension (docs/semantics.md §7, the one-rounding order of DeepSeek's
+    reference since commit adecc0e: normalise and scale in f32, round once to
+    the result type). `epsilon` is `rms_norm_eps` (1e-6 for every DeepSeek
+    config).
 
     Errors: weight not 1-D of the input's last dimension; result shape differs
     from the input; a dynamic dimension other than a token dimension; non-positive epsilon.

@@ -1,6 +1,6 @@
 //===- LowerAttention.cpp - rope, latent_attention, kv_cache_update -------===//
 //
-// The executable definition of the MLA ops (spec §2.2-2.4, §3.3-3.4): plain
+// The executable definition of the MLA ops (docs/semantics.md §8-§10): plain
 // linalg.generic ops over tensors whose bodies spell out the formulas, all
 // arithmetic in f32 and one rounding to the result type at the end.
 //
@@ -51,7 +51,8 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     bool interleaved = op.getLayout() == RopeLayout::interleaved;
 
     // f' in f64, rounded once to f32: the reference computes the angle as
-    // an f32 product of an f32 position and an f32 frequency (spec §2.3).
+    // an f32 product of an f32 position and an f32 frequency (docs/semantics.md
+    // §8.1).
     SmallVector<float> freqs;
     for (double f : op.getFrequencies())
       freqs.push_back(static_cast<float>(f));
@@ -206,7 +207,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     raw = dot(op.getQPe(), kPe, raw);
 
     // Scaled scores with the causal rule t <= start_pos + i and t < kv_len
-    // (spec §3.4); hidden keys get -inf.
+    // (docs/semantics.md §10.5); hidden keys get -inf.
     float scale = op.getScale().convertToFloat();
     float negInf = -std::numeric_limits<float>::infinity();
     AffineMap id4 = b.getMultiDimIdentityMap(4);

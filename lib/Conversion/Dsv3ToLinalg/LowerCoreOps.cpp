@@ -2,7 +2,7 @@
 //
 // The executable definition of the FP8 and dense ops. Each pattern builds a
 // handful of linalg.generic ops whose bodies spell out the formulas of
-// shared/spec/deepseek-v3-semantics.md; target strategies (tiling, fusion,
+// docs/semantics.md; target strategies (tiling, fusion,
 // GPU mapping) take it from there.
 //
 //===----------------------------------------------------------------------===//

@@ -112,7 +112,8 @@ struct LowerLatentAttentionSplitKV : OpRewritePattern<LatentAttentionOp> {
     Value raw = dot(op.getQNope(), op.getCKv(), zerosF32(b, loc, scoreShape));
     raw = dot(op.getQPe(), op.getKPe(), raw);
 
-    // Scale and the causal rule on the absolute key t = n·Lc + tc (spec §3.4).
+    // Scale and the causal rule on the absolute key t = n·Lc + tc
+    // (docs/semantics.md §10.5).
     float scale = op.getScale().convertToFloat();
     AffineMap id5 = b.getMultiDimIdentityMap(5);
     AffineMap batch5 = pickDims(ctx, 5, {0});

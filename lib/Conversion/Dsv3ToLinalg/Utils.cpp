@@ -45,8 +45,8 @@ Value toF32(OpBuilder &b, Location loc, Value v) {
   return convertFloat(b, loc, v, b.getF32Type());
 }
 
-/// The saturating E4M3 cast of spec §5.1: clamp to ±448 (NaN propagates
-/// through minimumf/maximumf), then round to nearest even.
+/// The saturating E4M3 cast of docs/semantics.md §4.2: clamp to ±448 (NaN
+/// propagates through minimumf/maximumf), then round to nearest even.
 Value saturatingCastToE4M3(OpBuilder &b, Location loc, Value f32) {
   Value hi = constF32(b, loc, kFp8E4M3Max);
   Value lo = constF32(b, loc, -kFp8E4M3Max);
@@ -56,8 +56,9 @@ Value saturatingCastToE4M3(OpBuilder &b, Location loc, Value f32) {
 }
 
 /// Rounds a positive f32 scale up to a power of two with exact exponent
-/// arithmetic (spec §5.3 DeepGEMM `ceil_to_ue8m0`): exponent field + 1 when
-/// any mantissa bit is set. Inf and NaN (exponent 255) pass through.
+/// arithmetic (docs/semantics.md §5.3, DeepGEMM's `ceil_to_ue8m0`): exponent
+/// field + 1 when any mantissa bit is set. Inf and NaN (exponent 255) pass
+/// through.
 Value roundUpToPowerOfTwo(OpBuilder &b, Location loc, Value f32) {
   Type i32 = b.getI32Type();
   auto c = [&](int32_t v) {

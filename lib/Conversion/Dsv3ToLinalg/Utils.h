@@ -20,7 +20,8 @@ Value constF32(OpBuilder &b, Location loc, float v);
 /// Converts a float scalar to `to` (extf or truncf; identity when equal).
 Value convertFloat(OpBuilder &b, Location loc, Value v, Type to);
 Value toF32(OpBuilder &b, Location loc, Value v);
-/// The saturating E4M3 cast of spec §5.1 (clamp to ±448, NaN kept, RNE).
+/// The saturating E4M3 cast of docs/semantics.md §4.2 (clamp to ±448, NaN kept,
+/// RNE).
 Value saturatingCastToE4M3(OpBuilder &b, Location loc, Value f32);
 /// UE8M0 rounding of a positive f32 scale (exact exponent arithmetic).
 Value roundUpToPowerOfTwo(OpBuilder &b, Location loc, Value f32);
@@ -63,9 +64,10 @@ AffineMap pickDims(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> picked);
 /// generic; `acc` itself when it already has that element type.
 Value castTo(OpBuilder &b, Location loc, Value acc, Type elem);
 
-/// Attention scalars shared by the plain and split-KV lowerings (spec §3.4):
-/// scale · raw when key t is visible to new token i (t <= start + i and
-/// t < kvLen, indices as i32/i64 tensor elements), -inf otherwise.
+/// Attention scalars shared by the plain and split-KV lowerings
+/// (docs/semantics.md §10.5): scale · raw when key t is visible to new token i
+/// (t <= start + i and t < kvLen, indices as i32/i64 tensor elements), -inf
+/// otherwise.
 Value maskedScore(OpBuilder &b, Location loc, Value raw, float scale, Value t,
                   Value i, Value start, Value kvLen);
 /// acc + f32(x) · f32(y).
@@ -79,8 +81,8 @@ Value zerosF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 SmallVector<utils::IteratorType> blockedIterators(int64_t rank,
                                                   utils::IteratorType inner);
 
-/// dsv3.quantize of `x` (spec §5.3-5.5): returns {q, the f32 scale used for
-/// the division, the scale as stored (f32 or f8E8M0FNU)}.
+/// dsv3.quantize of `x` (docs/semantics.md §5.2-5.4): returns {q, the f32 scale
+/// used for the division, the scale as stored (f32 or f8E8M0FNU)}.
 std::tuple<Value, Value, Value>
 buildQuantize(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> block,
               ScaleFormat fmt, RankedTensorType qType, Type storedScaleElem);

@@ -1,5 +1,5 @@
 """dsv3.latent_attention / dsv3.kv_cache_update on host vs float64
-references (spec §3.3-3.4). Extra arguments go to dsv3-compile (the lit test
+references (docs/semantics.md §10.4-10.5). Extra arguments go to dsv3-compile (the lit test
 runs it again with --kv-split-size=2: the same checks on the split-KV
 lowering, 4 splits of the 8-row cache)."""
 import math
@@ -11,7 +11,7 @@ from dsv3_testing import *  # noqa: E402,F403
 
 out, compile_flags = sys.argv[1], sys.argv[2:]
 B, H, C, R, L, T = 2, 4, 32, 16, 8, 6
-# V3's softmax scale with YaRN (spec §2.3); the op takes it as given.
+# V3's softmax scale with YaRN (docs/semantics.md §9.3); the op takes it as given.
 m = 0.1 * 1.0 * math.log(40.0) + 1
 SCALE = 192 ** -0.5 * m * m
 
@@ -67,7 +67,7 @@ def call(name, inputs, n_out):
 
 
 def attention_ref(q, qp, c, k, start, kv_len, scale):
-    """Spec §3.3-3.4 in float64; a query with no visible key gives 0."""
+    """docs/semantics.md §10.4-10.5 in float64; a query with no visible key gives 0."""
     q, qp, c, k = (np.asarray(a, np.float64) for a in (q, qp, c, k))
     s = np.einsum("bihc,btc->biht", q, c) + np.einsum("bihr,btr->biht", qp, k)
     s *= scale

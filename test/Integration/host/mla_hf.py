@@ -1,4 +1,4 @@
-"""MLA in the absorbed form (spec §3.3) vs HF's naive-form DeepseekV3Attention.
+"""MLA in the absorbed form (docs/semantics.md §10.4) vs HF's naive-form DeepseekV3Attention.
 
 The projections, the absorption W_UKᵀ q_nope and the V/o projections are
 float64 numpy; rope, the cache write and the attention core are dsv3 ops."""
@@ -25,7 +25,7 @@ B, S, _ = x.shape
 L = 8  # cache rows; S of them written at start_pos 0
 w = {k.split("self_attn.")[1]: v.astype(np.float64) for k, v in t.items() if "self_attn." in k}
 
-# DeepSeek's softmax scale (spec §2.3): (nope + rope)^-0.5 · m(factor, mscale_all_dim)².
+# DeepSeek's softmax scale (docs/semantics.md §9.3): (nope + rope)^-0.5 · m(factor, mscale_all_dim)².
 m = 0.1 * rope["mscale_all_dim"] * math.log(rope["factor"]) + 1
 scale = (NOPE + R) ** -0.5 * m * m
 check(abs(scale - float(meta["scaling"])) < 1e-15, f"softmax scale {scale} equals HF's scaling")

@@ -32,7 +32,7 @@ func.func @{name}(%x: tensor<{t}x{h}x{x_t}>, %ids: tensor<{t}x{k}xi32>, %w: tens
 
 
 def ref_moe(x, ids, w, experts):
-    """y_t = Σ_k w[t, k] · x_t · W_e^T in float64 (spec §6.1)."""
+    """y_t = Σ_k w[t, k] · x_t · W_e^T in float64 (docs/semantics.md §13.1)."""
     y = np.zeros((x.shape[0], experts.shape[1]))
     for t in range(x.shape[0]):
         for k in range(ids.shape[1]):
@@ -70,7 +70,7 @@ func.func @ntail(%a: tensor<4x64xbf16>, %off: tensor<3xi64>) -> tensor<4x33xf32>
 }}
 """)
 params["ntail.weight"] = np.ones((2, 33, 64), ml_dtypes.float8_e4m3fn)
-# FP8 rows are moved bit-exactly (dispatch in FP8, spec §6.3).
+# FP8 rows are moved bit-exactly (dispatch in FP8, docs/semantics.md §13.2).
 fns.append("""
 func.func @f8(%x: tensor<4x64xf8E4M3FN>, %ids: tensor<4x2xi32>) -> (tensor<20x64xf8E4M3FN>, tensor<20xi64>) {
   %rows, %off, %tok = dsv3.expert_dispatch %x, %ids alignment(4) : (tensor<4x64xf8E4M3FN>, tensor<4x2xi32>) -> tensor<20x64xf8E4M3FN>, tensor<5xi64>, tensor<20xi64>
@@ -105,6 +105,9 @@ for name, (x, i, w) in cases.items():
 inputs["ntail.a"] = np.repeat(np.array([[1], [2], [4], [8]], np.float32), 64, 1).astype(
     ml_dtypes.bfloat16)
 inputs["ntail.off"] = np.array([0, 2, 4], np.int64)
+# Row 3 past offsets[E] = 3: the unused tail, which gives 0 (not expert 1's
+# product) although its input row is not zero.
+inputs["ntail.offtail"] = np.array([0, 2, 3], np.int64)
 inputs["f8.x"] = rng.standard_normal((4, 64)).astype(ml_dtypes.float8_e4m3fn)
 inputs["f8.ids"] = np.array([[1, 0], [3, 1], [1, 2], [0, 3]], np.int32)
 save_safetensors(f"{out}/x.safetensors", inputs)
@@ -141,6 +144,9 @@ check(err < 1e-6, f"all tokens on one expert match float64 ({err:.2e})")
 (d,) = call("ntail", ["a", "off"], 1)
 check((d == (64.0 * np.array([1, 2, 4, 8]))[:, None]).all() and d.shape == (4, 33),
       "N tail (N = 33): C[i][j] = 64 * row value exactly, FP8 weights on both experts")
+(d,) = call("ntail", ["a", "offtail"], 1)
+check((d == (64.0 * np.array([1, 2, 4, 0]))[:, None]).all(),
+      "a row past offsets[E] (the unused tail) is 0, whatever its input row")
 
 rows, tok = call("f8", ["x", "ids"], 2)
 # Expert 0: tokens 0, 3 (rows 0-1); 1: 0, 1, 2 (4-6); 2: 2 (8); 3: 1, 3 (12-13).

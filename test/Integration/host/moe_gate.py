@@ -26,7 +26,7 @@ func.func @{name}(%x: tensor<{t}x{h}x{x_t}>) -> (tensor<{t}x{k}xf32>, tensor<{t}
 
 
 def ref_gate(x, w, bias, scoring, method, k, n_group, topk_group, norm, factor):
-    """Spec §4.2/§4.3 in float64, ties toward the lower group/expert index."""
+    """docs/semantics.md §12.1/§12.2 in float64, ties toward the lower group/expert index."""
     u = x.astype(np.float64) @ w.astype(np.float64).T
     if scoring == "sigmoid":
         s = 1 / (1 + np.exp(-u))

@@ -1,4 +1,4 @@
-"""Bit-exact checks of dsv3's FP8 quantization against ml_dtypes (spec §5)."""
+"""Bit-exact checks of dsv3's FP8 quantization against ml_dtypes (docs/semantics.md §4-§5)."""
 import os
 import sys
 

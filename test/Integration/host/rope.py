@@ -1,4 +1,4 @@
-"""dsv3.rope on host vs float64 references (spec §2.2-2.4)."""
+"""dsv3.rope on host vs float64 references (docs/semantics.md §8-§9)."""
 import math
 import os
 import sys
@@ -48,7 +48,7 @@ def call(name, x, p, dt=np.float32):
 
 
 def freqs_ref(d, theta, yarn):
-    """f' of spec §2.2-2.3 in float64."""
+    """f' of docs/semantics.md §8.1, §9.1 in float64."""
     f = theta ** (-np.arange(0, d, 2, dtype=np.float64) / d)
     if yarn is None:
         return f
@@ -66,8 +66,8 @@ def freqs_ref(d, theta, yarn):
 
 
 def rope_ref(x, p, layout, yarn):
-    """Rotation in float64 of the angle the spec prescribes: f32(p)·f32(f')
-    rounded to f32 (spec §2.3 precision note)."""
+    """Rotation in float64 of the angle docs/semantics.md §8.1 prescribes: f32(p)·f32(f')
+    rounded to f32 (docs/semantics.md §8.1)."""
     x = np.asarray(x, np.float64)
     d = x.shape[-1]
     f = freqs_ref(d, 10000.0, yarn).astype(np.float32)
@@ -85,11 +85,11 @@ def rope_ref(x, p, layout, yarn):
 
 
 V3 = (40.0, 4096, 32.0, 1.0)
-# The reference itself reproduces spec §2.3's worked V3 numbers.
+# The reference itself reproduces docs/semantics.md §9.1's worked V3 numbers.
 f0, fy = freqs_ref(64, 10000.0, None), freqs_ref(64, 10000.0, V3)
 check(abs(fy[16] / f0[16] - 0.55) < 1e-12 and abs(fy[22] / f0[22] - 0.10) < 1e-12
       and fy[10] == f0[10] and abs(fy[23] / f0[23] - 1 / 40) < 1e-12,
-      "reference YaRN frequencies match spec §2.3 (f'_16 = 0.55 f_16, ...)")
+      "reference YaRN frequencies match docs/semantics.md §9.1 (f'_16 = 0.55 f_16, ...)")
 
 # Layout: q_pe = [1,0,0,0] at position 1, k_pe = [0,1,0,0] (and [0,0,1,0])
 # at position 0, theta 10000, interleaved pairs: q·k = sin(1) (and 0).
@@ -100,7 +100,7 @@ print(f"interleaved q.k = {d1:.8f}, {d2:.8f}")
 check(abs(d1 - 0.84147098) < 1e-7, "interleaved q_pe.k_pe = sin(1) = 0.84147098")
 check(abs(d2) < 1e-7, "interleaved q_pe.[0,0,1,0] = 0")
 # The same vectors in the half layout (gather P: evens, then odds) give the
-# same scores (spec §2.4).
+# same scores (docs/semantics.md §8.2).
 perm = [0, 2, 1, 3]
 y = call("small_half", np.asarray(x)[:, perm], [1, 0, 0])
 check(abs(y[0] @ y[1] - math.sin(1)) < 1e-7 and abs(y[0] @ y[2]) < 1e-7,
@@ -127,7 +127,7 @@ gather = list(range(0, D, 2)) + list(range(1, D, 2))
 yi = call("yarn_interleaved", x, p)
 yh = call("yarn_half", x[..., gather], p)
 err = rel_error(yh, yi[..., gather])
-check(err < 1e-6, "NeoX(P x) = P GPTJ(x) (spec §2.4)")
+check(err < 1e-6, "NeoX(P x) = P GPTJ(x) (docs/semantics.md §8.2)")
 x3 = x[:, :, 0]
 err = rel_error(call("plain_interleaved", x3, p), rope_ref(x3, p, "interleaved", None))
 print(f"plain rope relative error {err:.3e}")

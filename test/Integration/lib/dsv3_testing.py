@@ -62,7 +62,7 @@ def load_safetensors(path):
 
 
 def quantize_ref(x, block, ue8m0=False):
-    """Spec §5.3/5.4 block quantization, from f32 values of x (any float
+    """docs/semantics.md §5.2-5.4 block quantization, from f32 values of x (any float
     dtype): returns (q as float8_e4m3fn, scale f32, amax f32)."""
     x = np.asarray(x).astype(np.float32)
     shape = x.shape
