@@ -118,3 +118,23 @@ func.func @factor_no_orig(%x: tensor<2x3x32xf32>, %p: tensor<2x3xi64>, %c: tenso
   %o, %c2, %k2 = dsv3.mla %x, %p, %c, %k, %s, %l prefix("m") {num_heads = 2 : i64, q_lora_rank = 12 : i64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, v_head_dim = 8 : i64, factor = 40.0 : f64} : tensor<2x3x32xf32>, tensor<2x3xi64>, tensor<2x8x16xf32>, tensor<2x8x4xf32>, tensor<2xi64>, tensor<2xi64> -> tensor<2x3x32xf32>, tensor<2x8x16xf32>, tensor<2x8x4xf32>
   return
 }
+
+// -----
+
+// num_heads near 2^62 passed the verifier, then the decomposition built
+// weights of a wrapped size.
+func.func @num_heads_huge(%x: tensor<2x3x32xf32>, %p: tensor<2x3xi64>, %c: tensor<2x8x16xf32>, %k: tensor<2x8x4xf32>, %s: tensor<2xi64>, %l: tensor<2xi64>) {
+  // expected-error @+1 {{num_heads = 4611686018427387904 is negative or exceeds 2^48 elements}}
+  %o, %c2, %k2 = dsv3.mla %x, %p, %c, %k, %s, %l prefix("m") {num_heads = 4611686018427387904 : i64, q_lora_rank = 12 : i64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, v_head_dim = 8 : i64} : tensor<2x3x32xf32>, tensor<2x3xi64>, tensor<2x8x16xf32>, tensor<2x8x4xf32>, tensor<2xi64>, tensor<2xi64> -> tensor<2x3x32xf32>, tensor<2x8x16xf32>, tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+// Each attribute is bounded, and so are the products the decomposition
+// makes of them (here the [B, heads, S, L] scores: 2 x 2^24 x 3 x 2^24).
+func.func @scores_huge(%x: tensor<2x3x32xf32>, %p: tensor<2x3xi64>, %c: tensor<2x16777216x16xf32>, %k: tensor<2x16777216x4xf32>, %s: tensor<2xi64>, %l: tensor<2xi64>) {
+  // expected-error @+1 {{B x num_heads x S x L = 2 x 16777216 x 3 x 16777216 is negative or exceeds 2^48 elements}}
+  %o, %c2, %k2 = dsv3.mla %x, %p, %c, %k, %s, %l prefix("m") {num_heads = 16777216 : i64, q_lora_rank = 12 : i64, kv_lora_rank = 16 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, v_head_dim = 8 : i64} : tensor<2x3x32xf32>, tensor<2x3xi64>, tensor<2x16777216x16xf32>, tensor<2x16777216x4xf32>, tensor<2xi64>, tensor<2xi64> -> tensor<2x3x32xf32>, tensor<2x16777216x16xf32>, tensor<2x16777216x4xf32>
+  return
+}

@@ -70,3 +70,20 @@ func.func @mlp_intermediate(%x: tensor<4x8xbf16>) {
   %y = dsv3.mlp %x prefix("m") intermediate_size(0) weight_type(bf16) : tensor<4x8xbf16> -> tensor<4x8xbf16>
   return
 }
+
+// -----
+
+func.func @mlp_intermediate_huge(%x: tensor<4x8xbf16>) {
+  // expected-error @+1 {{intermediate_size x hidden = 281474976710656 x 8 is negative or exceeds 2^48 elements}}
+  %y = dsv3.mlp %x prefix("m") intermediate_size(281474976710656) weight_type(bf16) : tensor<4x8xbf16> -> tensor<4x8xbf16>
+  return
+}
+
+// -----
+
+// Operand types are bounded too (2^48 elements).
+func.func @mlp_input_huge(%x: tensor<16777217x16777216xbf16>) {
+  // expected-error @+1 {{the elements of input = 16777217 x 16777216 is negative or exceeds 2^48 elements}}
+  %y = dsv3.mlp %x prefix("m") intermediate_size(16) weight_type(bf16) : tensor<16777217x16777216xbf16> -> tensor<16777217x16777216xbf16>
+  return
+}

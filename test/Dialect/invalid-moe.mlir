@@ -407,3 +407,31 @@ func.func @moe_scale(%x: tensor<4x16xf32>) {
   %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(8) num_experts_per_tok(2) n_group(4) topk_group(2) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(-1.0) moe_intermediate_size(8) n_shared_experts(1) weight_type(f32) : tensor<4x16xf32> -> tensor<4x16xf32>
   return
 }
+
+// -----
+
+// Sizes the decomposition derives are bounded (2^48 elements), so nothing
+// wraps: alignment 2^62 made T*K + E*(alignment-1) negative.
+func.func @moe_alignment_wraps(%x: tensor<4x7168xbf16>) {
+  // expected-error @+1 {{n_routed_experts x (alignment - 1) = 256 x 4611686018427387903 is negative or exceeds 2^48 elements}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(256) num_experts_per_tok(8) n_group(8) topk_group(4) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(2048) n_shared_experts(1) weight_type(f8E4M3FN) alignment(4611686018427387904) : tensor<4x7168xbf16> -> tensor<4x7168xbf16>
+  return
+}
+
+// -----
+
+// n_shared_experts x moe_intermediate_size wrapped to 0: the shared expert
+// vanished.
+func.func @moe_shared_wraps(%x: tensor<4x7168xbf16>) {
+  // expected-error @+1 {{n_shared_experts x moe_intermediate_size x hidden = 9007199254740992 x 2048 x 7168 is negative or exceeds 2^48 elements}}
+  %y = dsv3.moe %x prefix("model.layers.3.mlp") n_routed_experts(256) num_experts_per_tok(8) n_group(8) topk_group(4) topk_method(noaux_tc) scoring_func(sigmoid) norm_topk_prob routed_scaling_factor(2.5) moe_intermediate_size(2048) n_shared_experts(9007199254740992) weight_type(f8E4M3FN) : tensor<4x7168xbf16> -> tensor<4x7168xbf16>
+  return
+}
+
+// -----
+
+func.func @dispatch_alignment_wraps(%x: tensor<4x4xf32>, %ids: tensor<4x2xi32>) {
+  // expected-error @+1 {{the padding rows E x (alignment - 1) = 4 x 4611686018427387903 is negative or exceeds 2^48 elements}}
+  %r, %o, %t = dsv3.expert_dispatch %x, %ids alignment(4611686018427387904) : (tensor<4x4xf32>, tensor<4x2xi32>) -> tensor<8x4xf32>, tensor<5xi64>, tensor<8xi64>
+  return
+}

@@ -371,6 +371,31 @@ LogicalResult MLAOp::verify() {
     return emitOpError("start_pos and kv_len must be [") << b << "]";
   if (!ShapedType::isDynamic(s) && s > l)
     return emitOpError("writes ") << s << " rows into a cache of " << l;
+  // Sizes of what the decomposition creates (each attribute first, so the
+  // sums below cannot wrap): projections, per-head queries and keys, and
+  // the [B, heads, S, L] scores.
+  int64_t hid = x.getDimSize(2);
+  for (auto [name, value] : {std::pair<StringRef, int64_t>{"num_heads", h},
+                             {"q_lora_rank", qr},
+                             {"kv_lora_rank", c},
+                             {"qk_nope_head_dim", nope},
+                             {"qk_rope_head_dim", r},
+                             {"v_head_dim", v}})
+    if (failed(dsv3::detail::boundedProduct(*this, name, {value})))
+      return failure();
+  if (failed(dsv3::detail::boundedProduct(
+          *this, "num_heads x (qk_nope_head_dim + qk_rope_head_dim) x rank",
+          {h, nope + r, qr > 0 ? qr : hid})) ||
+      failed(dsv3::detail::boundedProduct(
+          *this, "num_heads x (qk_nope_head_dim + v_head_dim) x kv_lora_rank",
+          {h, nope + v, c})) ||
+      failed(dsv3::detail::boundedProduct(
+          *this, "hidden x num_heads x v_head_dim", {hid, h, v})) ||
+      failed(dsv3::detail::boundedProduct(
+          *this, "(kv_lora_rank + qk_rope_head_dim) x hidden", {c + r, hid})) ||
+      failed(dsv3::detail::boundedProduct(*this, "B x num_heads x S x L",
+                                          {b, h, s, l})))
+    return failure();
   if (getOutput().getType() != x || getCKvOut().getType() != ckv ||
       getKPeOut().getType() != kpe)
     return emitOpError("results must have the types of hidden and the caches");

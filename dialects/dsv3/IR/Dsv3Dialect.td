@@ -30,6 +30,13 @@ def Dsv3_Dialect : Dialect {
     dimensions"). A quantization block never spans a dynamic dimension (block
     size 1 there). `dsv3.mla` with a dynamic `S` needs `B = 1`. Weight names
     are Hugging Face checkpoint names verbatim.
+
+    Sizes are bounded: no operand or result may hold more than 2^48 elements,
+    and the whole-layer ops (`dsv3.mla`, `dsv3.moe`, `dsv3.mlp`,
+    `dsv3.expert_dispatch`) refuse attributes whose derived sizes (weights,
+    dispatched rows `T·K + E·(alignment-1)`, `[B, heads, S, L]` scores)
+    exceed it, naming the product ("... is negative or exceeds 2^48
+    elements"). Nothing a lowering computes from a verified op can wrap.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -19,6 +19,7 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
+using mlir::dsv3::detail::boundedProduct;
 using mlir::dsv3::detail::shapeOf;
 using mlir::dsv3::detail::verifyStaticExceptTokens;
 
@@ -134,8 +135,14 @@ LogicalResult ExpertDispatchOp::verify() {
            << shapeOf(offsets.getShape());
   int64_t e = offsets.getDimSize(0) - 1;
   int64_t align = static_cast<int64_t>(getAlignment());
+  // Both terms at most 2^48, so their sum cannot wrap.
+  FailureOr<int64_t> pairs = boundedProduct(*this, "T x K", {t, k});
+  FailureOr<int64_t> padding = boundedProduct(
+      *this, "the padding rows E x (alignment - 1)", {e, align - 1});
+  if (failed(pairs) || failed(padding))
+    return failure();
   int64_t r =
-      ShapedType::isDynamic(t) ? ShapedType::kDynamic : t * k + e * (align - 1);
+      ShapedType::isDynamic(t) ? ShapedType::kDynamic : *pairs + *padding;
   SmallVector<int64_t> expected = {r, h};
   if (rows.getShape() != ArrayRef<int64_t>(expected) ||
       rows.getElementType() != x.getElementType())
@@ -245,6 +252,21 @@ LogicalResult MoEOp::verify() {
   if (k > e)
     return emitOpError("num_experts_per_tok (")
            << k << ") exceeds the " << e << " experts";
+  // Sizes of what the decomposition creates: the stacked expert weights,
+  // the shared experts' projection, the dispatched rows.
+  int64_t inter = static_cast<int64_t>(getMoeIntermediateSize());
+  int64_t align = static_cast<int64_t>(getAlignment());
+  int64_t t = x.getDimSize(0), h = x.getDimSize(1);
+  if (failed(boundedProduct(*this,
+                            "n_routed_experts x moe_intermediate_size x hidden",
+                            {e, inter, h})) ||
+      failed(boundedProduct(*this,
+                            "n_shared_experts x moe_intermediate_size x hidden",
+                            {shared, inter, h})) ||
+      failed(boundedProduct(*this, "n_routed_experts x (alignment - 1)",
+                            {e, align - 1})) ||
+      failed(boundedProduct(*this, "T x num_experts_per_tok", {t, k})))
+    return failure();
   return verifyRouting(getOperation(), "num_experts_per_tok", e, k,
                        static_cast<int64_t>(getNGroup()),
                        static_cast<int64_t>(getTopkGroup()), getTopkMethod(),

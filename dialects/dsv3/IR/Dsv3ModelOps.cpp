@@ -48,5 +48,9 @@ LogicalResult MLPOp::verify() {
     return emitOpError("result must be ")
            << shapeOf(x.getShape()) << " ([T, H]), got "
            << shapeOf(getResult().getType().getShape());
+  if (failed(dsv3::detail::boundedProduct(
+          *this, "intermediate_size x hidden",
+          {static_cast<int64_t>(getIntermediateSize()), x.getDimSize(1)})))
+    return failure();
   return dsv3::detail::verifyHFModule(*this, getPrefix(), getWeightType());
 }

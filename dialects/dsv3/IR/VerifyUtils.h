@@ -11,6 +11,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 #include <string>
 
@@ -30,9 +31,43 @@ inline std::string shapeOf(ArrayRef<int64_t> shape) {
   return s;
 }
 
+/// The most elements any tensor a dsv3 op takes, returns or lowers into may
+/// have: 2^48, thousands of times DeepSeek-V3's largest (an MoE layer's
+/// stacked experts, 256 x 2048 x 7168 = 2^31.8), and small enough that the
+/// lowerings' sums and products of a few such sizes, and their byte sizes,
+/// cannot wrap int64. Attributes that size derived tensors are checked
+/// against it, so a module never allocates a size that wrapped.
+inline constexpr int64_t kMaxElements = int64_t(1) << 48;
+
+/// The product of `factors` (sizes or attribute values; a dynamic one is
+/// skipped), or an error naming `what` when a factor is negative or the
+/// product exceeds kMaxElements.
+inline FailureOr<int64_t> boundedProduct(Operation *op, const llvm::Twine &what,
+                                         ArrayRef<int64_t> factors) {
+  int64_t product = 1;
+  for (int64_t f : factors) {
+    if (ShapedType::isDynamic(f))
+      continue;
+    std::optional<int64_t> p =
+        f < 0 ? std::nullopt : llvm::checkedMul(product, f);
+    if (!p || *p > kMaxElements) {
+      std::string list;
+      for (int64_t g : factors)
+        list +=
+            (list.empty() ? "" : " x ") +
+            (ShapedType::isDynamic(g) ? std::string("?") : std::to_string(g));
+      return op->emitOpError() << what << " = " << list
+                               << " is negative or exceeds 2^48 elements";
+    }
+    product = *p;
+  }
+  return product;
+}
+
 /// The one kind of dynamic size dsv3 ops take is a token count (the rows of
 /// activations; one prefill serves any prompt length). Every dimension of
-/// `t` but those listed in `tokenDims` must be static.
+/// `t` but those listed in `tokenDims` must be static, and its static
+/// dimensions must hold at most kMaxElements elements.
 inline LogicalResult verifyStaticExceptTokens(Operation *op, StringRef what,
                                               ShapedType t,
                                               ArrayRef<int64_t> tokenDims) {
@@ -42,7 +77,8 @@ inline LogicalResult verifyStaticExceptTokens(Operation *op, StringRef what,
                              "dimensions, but ")
              << what << " " << shapeOf(t.getShape()) << " has dimension " << i
              << " dynamic";
-  return success();
+  return boundedProduct(op, llvm::Twine("the elements of ") + what,
+                        t.getShape());
 }
 
 /// a op b on sizes where either may be a dynamic token count.
