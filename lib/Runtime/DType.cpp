@@ -217,6 +217,33 @@ bool storeFloat(DType t, double v, void *p) {
   }
 }
 
+std::optional<uint64_t> findInvalidI1(const void *data, uint64_t count) {
+  const uint8_t *p = static_cast<const uint8_t *>(data);
+  for (uint64_t i = 0; i < count; ++i)
+    if (p[i] > 1)
+      return i;
+  return std::nullopt;
+}
+
+std::string describeInvalidI1(const std::vector<int64_t> &shape,
+                              const void *data, uint64_t flat) {
+  std::string s;
+  if (!shape.empty()) {
+    std::vector<int64_t> index(shape.size());
+    uint64_t rest = flat;
+    for (size_t i = shape.size(); i-- > 0;) {
+      index[i] = static_cast<int64_t>(rest % static_cast<uint64_t>(shape[i]));
+      rest /= static_cast<uint64_t>(shape[i]);
+    }
+    s = " element [";
+    for (size_t i = 0; i < index.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(index[i]);
+    s += "]";
+  }
+  return s + " = " + std::to_string(static_cast<const uint8_t *>(data)[flat]) +
+         " is not a valid i1 (0 or 1)";
+}
+
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)

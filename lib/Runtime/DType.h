@@ -47,6 +47,14 @@ double loadAsDouble(DType t, const void *element);
 // integer dtypes (callers parse integers as text to keep i64 exact).
 bool storeFloat(DType t, double value, void *element);
 
+// The first of count i1 elements (one byte each) that is neither 0 nor 1, if
+// any: modules take an i1 to be one of the two, anything else is undefined.
+std::optional<uint64_t> findInvalidI1(const void *data, uint64_t count);
+// " element [1, 17] = 2 is not a valid i1 (0 or 1)" (no " element [...]" at
+// rank 0) for the invalid i1 at that flat index of a row-major tensor.
+std::string describeInvalidI1(const std::vector<int64_t> &shape,
+                              const void *data, uint64_t flat);
+
 // "f32[2,3]" — used in every shape/dtype error message.
 std::string describe(DType t, const std::vector<int64_t> &shape);
 std::string shapeString(const std::vector<int64_t> &shape);

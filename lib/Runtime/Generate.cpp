@@ -9,6 +9,7 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace dsv3rt {
 
@@ -173,6 +174,10 @@ int64_t Sampler::sample(const float *logits, size_t n) {
 
 std::vector<int64_t> readEosTokenIds(const std::string &modelDir) {
   const std::string path = modelDir + "/config.json";
+  // Opening a FIFO for reading would block until a writer appears.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    fail(path + ": not a regular file");
   std::ifstream in(path);
   if (!in)
     return {};

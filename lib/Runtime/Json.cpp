@@ -3,6 +3,7 @@
 #include "Error.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace dsv3rt::impl {
@@ -10,6 +11,11 @@ namespace dsv3rt::impl {
 namespace {
 
 using json = nlohmann::json;
+
+// Headers and indexes nest 3 levels. Far deeper nesting is refused: the
+// values built from it are printed (dump()) by recursion, one stack frame per
+// level, so ~10^5 '[' in a file would overflow the stack (found by fuzz/).
+constexpr int kMaxJsonDepth = 64;
 
 // SAX handler. Depths 1..streamed_ are objects whose members are handed to
 // onMember (the top-level object, and an expanded member of it); deeper
@@ -106,6 +112,9 @@ private:
     return true;
   }
   void open(json &&container) {
+    if (depth_ >= kMaxJsonDepth)
+      fail(where_ + ": malformed JSON: nested deeper than " +
+           std::to_string(kMaxJsonDepth) + " levels");
     if (depth_ == streamed_) {
       value_ = std::move(container);
       built_.push_back(&value_);
@@ -143,6 +152,15 @@ private:
 void parseJsonObject(const std::string &where, const char *begin,
                      const char *end, const JsonMemberFn &onMember,
                      std::initializer_list<std::string_view> expand) {
+  // An empty file maps to no memory: [nullptr, nullptr) must not reach the
+  // parser or memchr (undefined behaviour); it reads as the empty text it is.
+  if (begin == end)
+    begin = end = "";
+  // nlohmann's lexer takes a NUL byte for the end of the input: text after
+  // one would be dropped silently, and a NUL is never valid JSON text.
+  if (const void *nul = std::memchr(begin, 0, end - begin))
+    fail(where + ": malformed JSON: NUL byte at offset " +
+         std::to_string(static_cast<const char *>(nul) - begin));
   MemberStreamer streamer(where, onMember, expand);
   // strict: trailing text after the object is an error.
   json::sax_parse(begin, end, &streamer, json::input_format_t::json,

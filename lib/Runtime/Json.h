@@ -37,7 +37,8 @@ using JsonMemberFn = std::function<void(
 // rest of the parse, and both callers sort the keys anyway, where duplicates
 // are neighbours. A corrupt or malicious file must not pick a tensor's data
 // or shard ambiguously. Throws Error
-// "<where>: malformed JSON: ...", "<where>: duplicate key \"k\"" or
+// "<where>: malformed JSON: ..." (also for a NUL byte anywhere in the text),
+// "<where>: duplicate key \"k\"" or
 // "<where>: expected a JSON object, got <type>"; exceptions from onMember
 // pass through.
 void parseJsonObject(const std::string &where, const char *begin,

@@ -11,11 +11,43 @@
 
 namespace dsv3rt::impl {
 
+namespace {
+
+const char *fileKind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  return "not a regular file";
+}
+
+[[noreturn]] void notRegular(const std::string &path, mode_t mode) {
+  fail(path + ": not a regular file (" + fileKind(mode) +
+       "); give a file on disk");
+}
+
+} // namespace
+
 MappedFile::MappedFile(const std::string &path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // The type is checked before opening: opening a FIFO for reading blocks
+  // until a writer appears, which may be never.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    fail(path + ": cannot open: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    notRegular(path, st.st_mode);
+  // O_NONBLOCK: should the path become a FIFO after the stat, the open
+  // returns at once and the fstat below refuses it. It has no effect on a
+  // regular file.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     fail(path + ": cannot open: " + std::strerror(errno));
-  struct stat st;
   if (::fstat(fd, &st) != 0) {
     int e = errno;
     ::close(fd);
@@ -23,7 +55,7 @@ MappedFile::MappedFile(const std::string &path) : path_(path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    fail(path + ": not a regular file");
+    notRegular(path, st.st_mode);
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

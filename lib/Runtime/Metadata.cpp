@@ -223,7 +223,21 @@ void parseDynamicDims(Validator &v, const json &aj, ArgInfo &arg,
 ModuleMetadata parseMetadata(const std::string &label, const char *text) {
   if (!text)
     fail(label + ": invalid metadata: dsv3_module_metadata() returned NULL");
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // dump() in the messages below recurses once per nesting level: deep
+  // nesting (valid metadata has 7 levels) would overflow the stack.
+  constexpr int kMaxDepth = 64;
+  json root = json::parse(
+      text,
+      [&](int depth, json::parse_event_t event, json &) {
+        // depth: the containers open around the one starting here.
+        if ((event == json::parse_event_t::object_start ||
+             event == json::parse_event_t::array_start) &&
+            depth >= kMaxDepth)
+          fail(label + ": invalid metadata: nested deeper than " +
+               std::to_string(kMaxDepth) + " levels");
+        return true;
+      },
+      /*allow_exceptions=*/false);
   if (root.is_discarded())
     fail(label + ": invalid metadata: not valid JSON");
   Validator v(label);

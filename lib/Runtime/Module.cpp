@@ -160,6 +160,11 @@ Module::bindOne(const ArgInfo &a, const Checkpoint &checkpoint,
       fail(path_ + ": parameter \"" + a.name + "\" in " + found->file->path() +
            ": expected " + describe(a.dtype, a.shape) + ", found " +
            describe(t.dtype, t.shape));
+    if (a.dtype == DType::I1)
+      if (std::optional<uint64_t> i = findInvalidI1(t.data, t.size))
+        fail(path_ + ": parameter \"" + a.name + "\"" +
+             describeInvalidI1(t.shape, t.data, *i) + " (in " +
+             found->file->path() + ")");
     p.data = t.data;
     p.size = t.size;
     // Modules may load elements with natural alignment; the mapping only
@@ -193,6 +198,11 @@ Module::bindOne(const ArgInfo &a, const Checkpoint &checkpoint,
       fail(path_ + ": parameter \"" + name + "\" in " + found->file->path() +
            " (" + which + "): expected " + describe(a.dtype, rest) +
            ", found " + describe(t.dtype, t.shape));
+    if (a.dtype == DType::I1)
+      if (std::optional<uint64_t> i = findInvalidI1(t.data, t.size))
+        fail(path_ + ": parameter \"" + name + "\"" +
+             describeInvalidI1(t.shape, t.data, *i) + " (" + which + ", in " +
+             found->file->path() + ")");
     slices.push_back({found->file, t.data});
     p.experts.push_back(t.data);
   }
@@ -330,6 +340,13 @@ Module::checkInputs(const EntryInfo &entry,
       fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
            " (\"" + a.name + "\"): expected " + describe(a.dtype, a.shape) +
            ", got " + describe(t->dtype, t->shape));
+    if (a.dtype == DType::I1)
+      if (std::optional<uint64_t> i =
+              findInvalidI1(t->data(), t->elementCount()))
+        fail("entry \"" + entry.name + "\": input " + std::to_string(in) +
+             " (\"" + a.name + "\")" +
+             describeInvalidI1(t->shape, t->data(), *i) +
+             "; the call was refused and nothing was written");
     for (const DynamicDim &d : a.dynamicDims) {
       int64_t size = t->shape[d.dim];
       if (size < d.min || size > d.max)

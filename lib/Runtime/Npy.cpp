@@ -26,6 +26,16 @@ constexpr DescrMap kDescrs[] = {
     {"|u1", DType::U8},  {"|b1", DType::I1},
 };
 
+// Header text quoted in an error: a crafted file's header may be up to
+// 4 GB, so only its start is echoed.
+std::string quoted(const std::string &text, char quote = '"') {
+  constexpr size_t kQuoted = 200;
+  if (text.size() <= kQuoted)
+    return quote + text + quote;
+  return quote + text.substr(0, kQuoted) + quote + "... (" +
+         std::to_string(text.size()) + " characters in all)";
+}
+
 // Parser for the header, a Python dict literal such as
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
 class HeaderParser {
@@ -35,7 +45,7 @@ public:
 
   [[noreturn]] void error(const std::string &what) {
     fail(path_ + ": malformed npy header: " + what + " at offset " +
-         std::to_string(pos_) + " in \"" + text_ + "\"");
+         std::to_string(pos_) + " in " + quoted(text_));
   }
   void skipSpace() {
     while (pos_ < text_.size() && std::isspace((unsigned char)text_[pos_]))
@@ -104,7 +114,7 @@ public:
     while (!consume('}')) {
       std::string key = parseString();
       if (seen[key])
-        error("duplicate key '" + key + "'");
+        error("duplicate key " + quoted(key, '\''));
       seen[key] = true;
       expect(':');
       if (key == "descr")
@@ -114,7 +124,7 @@ public:
       else if (key == "shape")
         shape = parseShape();
       else
-        error("unexpected key '" + key + "'");
+        error("unexpected key " + quoted(key, '\''));
       if (!consume(',')) {
         expect('}');
         break;
@@ -181,14 +191,15 @@ HostTensor readNpy(const std::string &path) {
     fail(path + ": fortran_order arrays are not supported (save a "
                 "C-contiguous array)");
   if (!descr.empty() && descr[0] == '>')
-    fail(path + ": big-endian dtype '" + descr + "' is not supported");
+    fail(path + ": big-endian dtype " + quoted(descr, '\'') +
+         " is not supported");
   std::optional<DType> dtype;
   for (const DescrMap &d : kDescrs)
     if (descr == d.descr)
       dtype = d.dtype;
   if (!dtype)
-    fail(path + ": unsupported npy dtype '" + descr +
-         "' (supported: <f4 <f2 <f8 <i4 <i8 |i1 |u1 |b1)");
+    fail(path + ": unsupported npy dtype " + quoted(descr, '\'') +
+         " (supported: <f4 <f2 <f8 <i4 <i8 |i1 |u1 |b1)");
 
   std::optional<uint64_t> bytes = checkedByteSize(*dtype, shape);
   if (!bytes)

@@ -78,6 +78,11 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : file_(path) {
       }
       return;
     }
+    // An escaped NUL (\u0000) would cut the name short wherever it crosses
+    // the C API (and cut every message that quotes it).
+    if (name.find('\0') != std::string::npos)
+      fail(path + ": invalid safetensors header: tensor name \"" +
+           name.substr(0, name.find('\0')) + "\\u0000...\" contains a NUL");
     // Built only on failure: this runs once per tensor.
     auto where = [&] {
       return path + ": invalid safetensors header: tensor \"" + name + "\": ";

@@ -128,6 +128,12 @@ void StateStore::write(const std::string &name, const HostTensor &value) {
   if (value.dtype != s.dtype || value.shape != s.shape)
     fail("state \"" + name + "\" is " + describe(s.dtype, s.shape) +
          ", the value written is " + describe(value.dtype, value.shape));
+  if (s.dtype == DType::I1)
+    if (std::optional<uint64_t> i =
+            findInvalidI1(value.data(), value.elementCount()))
+      fail("state \"" + name + "\"" +
+           describeInvalidI1(value.shape, value.data(), *i) +
+           "; nothing was written");
   if (device_ == Device::Host) {
     uint8_t *p = hostData(s);
     if (s.bytes)

@@ -1,11 +1,15 @@
 #include "Flags.h"
 
+#include "DType.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
 namespace dsv3run {
+
+using dsv3rt::impl::DType;
 
 const char *usageText() {
   return R"(usage: dsv3-run MODULE.so [flags]
@@ -39,10 +43,15 @@ const char *usageText() {
                            --benchmark calls); repeatable
   --expected-output=SPEC   reference per output (@ref.npy,
                            @ref.safetensors[:tensor] or a literal)
-  --expected-rtol=R        relative tolerance (default 1e-5)
+  --expected-rtol=R        relative tolerance; the default suits each
+                           output's dtype: f32 1e-5, f16 1e-3, bf16 2^-7
+                           (7.8e-3), f8e4m3fn 2^-4 (6.25e-2), f8e8m0fnu 0.5,
+                           integers and i1 0 (exact); an explicit R
+                           applies to every output
   --expected-atol=A        absolute tolerance (default 0); rtol=atol=0
                            compares bits exactly (NaN matches NaN)
-  --benchmark=N            after the first call, time N more calls
+  --benchmark=N            after the first call (the warm-up), time N more
+                           calls and print their median, min, max and mean
   --list                   print the entries and their arguments (roles
                            input, parameter, state, output)
   --help                   this text
@@ -80,6 +89,24 @@ double parseDouble(const std::string &flag, const std::string &value) {
 }
 
 } // namespace
+
+double defaultRtol(int dtype) {
+  switch (static_cast<DType>(dtype)) {
+  case DType::F32:
+  case DType::F64:
+    return 1e-5;
+  case DType::F16:
+    return 1e-3;
+  case DType::BF16:
+    return 0x1p-7;
+  case DType::F8E4M3FN:
+    return 0x1p-4;
+  case DType::F8E8M0FNU:
+    return 0x1p-1;
+  default: // integers and i1
+    return 0;
+  }
+}
 
 Options parseFlags(int argc, const char *const *argv) {
   Options o;
@@ -132,6 +159,8 @@ Options parseFlags(int argc, const char *const *argv) {
     }
     if (name == "function") {
       once(sawFunction, name);
+      if (value.empty())
+        usageError("--function= needs an entry name (see --list)");
       o.function = value;
     } else if (name == "device") {
       once(sawDevice, name);

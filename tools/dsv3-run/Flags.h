@@ -2,6 +2,7 @@
 #ifndef DSV3_TOOLS_DSV3RUN_FLAGS_H
 #define DSV3_TOOLS_DSV3RUN_FLAGS_H
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,8 @@ struct Options {
   // --state=NAME=SPEC and --state-output=NAME=TARGET, split at the first '='.
   std::vector<std::pair<std::string, std::string>> states;
   std::vector<std::pair<std::string, std::string>> stateOutputs;
-  double rtol = 1e-5;
+  // Unset: the default for each output's dtype (defaultRtol).
+  std::optional<double> rtol;
   double atol = 0;
   long benchmark = 0;
   bool list = false;
@@ -33,6 +35,12 @@ struct Options {
 Options parseFlags(int argc, const char *const *argv);
 
 const char *usageText();
+
+// The --expected-rtol default for an output of this dtype: about one unit in
+// the last place of the format, so that a correct result rounded to it
+// passes: f32 1e-5, f16 1e-3, bf16 2^-7, f8e4m3fn 2^-4, f8e8m0fnu 2^-1, f64
+// 1e-5 and integers (and i1) 0, which compares them exactly.
+double defaultRtol(int dtype);
 
 } // namespace dsv3run
 

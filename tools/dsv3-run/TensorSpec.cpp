@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace dsv3run {
@@ -82,18 +83,41 @@ void storeToken(DType t, const std::string &token, void *out,
     storeInteger(t, token, out, spec);
     return;
   }
+  errno = 0;
   char *end = nullptr;
   double v = std::strtod(token.c_str(), &end);
   if (*end)
     bad("\"" + spec + "\": value \"" + token + "\" is not a number");
+  // strtod gives inf (or 0) with ERANGE for what double cannot hold.
+  if (errno == ERANGE)
+    bad("\"" + spec + "\": value \"" + token + "\" is out of range (" +
+        (std::fabs(v) > 1 ? "overflows" : "underflows") + " a float64)");
   if (!storeFloat(t, v, out))
     bad("\"" + spec + "\": literals of dtype " + dtypeName(t) +
         " are not supported; use a .safetensors file");
+  // A finite value the dtype rounds to inf (or, for f8e4m3fn, NaN).
+  if (std::isfinite(v) && !std::isfinite(loadAsDouble(t, out)))
+    bad("\"" + spec + "\": value \"" + token + "\" is out of range for " +
+        dtypeName(t));
 }
 
-} // namespace
+// "a, b, c" of the file's tensor names, in file order; past the first 20,
+// "... and N more".
+std::string tensorNames(const SafetensorsFile &st) {
+  constexpr size_t kListed = 20;
+  const std::vector<SafetensorsTensor> &all = st.tensors();
+  if (all.empty())
+    return "none";
+  std::string s;
+  for (size_t i = 0; i < all.size() && i < kListed; ++i)
+    s += (i ? ", " : "") + all[i].name;
+  if (all.size() > kListed)
+    s += ", ... and " + std::to_string(all.size() - kListed) + " more";
+  return s;
+}
 
-HostTensor parseLiteral(const std::string &spec, bool allowF64) {
+// The "DIMSxDTYPE" part of a literal.
+LiteralType parseType(const std::string &spec, bool allowF64) {
   size_t eq = spec.find('=');
   if (eq == std::string::npos)
     bad("\"" + spec +
@@ -123,6 +147,24 @@ HostTensor parseLiteral(const std::string &spec, bool allowF64) {
           "\" is not a non-negative integer");
     shape.push_back(v);
   }
+  if (!checkedByteSize(*dtype, shape))
+    bad("\"" + spec + "\": shape " + shapeString(shape) + " overflows");
+  return {*dtype, std::move(shape)};
+}
+
+} // namespace
+
+std::optional<LiteralType> literalType(const std::string &spec, bool allowF64) {
+  if (!spec.empty() && spec[0] == '@')
+    return std::nullopt;
+  return parseType(spec, allowF64);
+}
+
+HostTensor parseLiteral(const std::string &spec, bool allowF64) {
+  const LiteralType type = parseType(spec, allowF64);
+  const DType dtype = type.dtype;
+  const std::vector<int64_t> &shape = type.shape;
+  const size_t eq = spec.find('=');
   std::vector<std::string> tokens;
   std::string values = spec.substr(eq + 1), cur;
   for (char c : values + " ") {
@@ -134,21 +176,23 @@ HostTensor parseLiteral(const std::string &spec, bool allowF64) {
       cur += c;
     }
   }
-  HostTensor t(*dtype, shape);
-  const uint64_t n = t.elementCount();
-  const size_t size = dtypeSize(*dtype);
+  // The count is checked before the tensor is allocated: a typo in the
+  // dimensions must not allocate gigabytes.
+  const uint64_t n = *checkedElementCount(shape);
+  if (tokens.size() != 1 && tokens.size() != n)
+    bad("\"" + spec + "\": " + std::to_string(tokens.size()) + " values for " +
+        describe(dtype, shape) + " (" + std::to_string(n) +
+        " elements; give all of them or one to splat)");
+  HostTensor t(dtype, shape);
+  const size_t size = dtypeSize(dtype);
   if (tokens.size() == 1) {
     for (uint64_t i = 0; i < n; ++i)
-      storeToken(*dtype, tokens[0], t.data() + i * size, spec);
+      storeToken(dtype, tokens[0], t.data() + i * size, spec);
     if (n == 0)
-      storeToken(*dtype, tokens[0], t.data(), spec); // still validate it
-  } else if (tokens.size() == n) {
-    for (uint64_t i = 0; i < n; ++i)
-      storeToken(*dtype, tokens[i], t.data() + i * size, spec);
+      storeToken(dtype, tokens[0], t.data(), spec); // still validate it
   } else {
-    bad("\"" + spec + "\": " + std::to_string(tokens.size()) + " values for " +
-        describe(*dtype, shape) + " (" + std::to_string(n) +
-        " elements; give all of them or one to splat)");
+    for (uint64_t i = 0; i < n; ++i)
+      storeToken(dtype, tokens[i], t.data() + i * size, spec);
   }
   return t;
 }
@@ -174,12 +218,13 @@ HostTensor readTensorSpec(const std::string &spec,
   if (!name.empty()) {
     found = st.find(name);
     if (!found)
-      bad(path + ": no tensor named \"" + name + "\"");
+      bad(path + ": no tensor named \"" + name +
+          "\" (tensors: " + tensorNames(st) + ")");
   } else if ((found = st.find(defaultName)) == nullptr) {
     if (st.tensors().size() != 1)
       bad(path + ": holds " + std::to_string(st.tensors().size()) +
           " tensors and none is named \"" + defaultName + "\"; pick one with " +
-          spec + ":NAME");
+          spec + ":NAME (tensors: " + tensorNames(st) + ")");
     found = &st.tensors()[0];
   }
   HostTensor t(found->dtype, found->shape);

@@ -5,12 +5,24 @@
 
 #include "HostTensor.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace dsv3run {
 
 using dsv3rt::impl::DType;
 using dsv3rt::impl::HostTensor;
+
+// The dtype and shape a literal declares, read from its "DIMSxDTYPE" part
+// alone, or nullopt for an "@file" spec. Throws on a malformed type, as
+// parseLiteral would. Lets a caller compare them with what it expects before
+// the literal's tensor is allocated.
+struct LiteralType {
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+std::optional<LiteralType> literalType(const std::string &spec, bool allowF64);
 
 // Parses an IREE-style literal "2x3xf32=1 2 3 4 5 6" (values separated by
 // spaces or commas; a single value is splatted). allowF64 admits "f64",

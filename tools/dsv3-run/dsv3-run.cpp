@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 using namespace dsv3run;
 using dsv3rt::impl::describe;
@@ -78,8 +79,15 @@ void listEntries(const dsv3rt::Module &m) {
 dsv3rt::Tensor loadTensor(const std::string &spec, const std::string &what,
                           const std::string &name, dsv3_dtype dtype,
                           const std::vector<int64_t> &shape) {
-  HostTensor t = readTensorSpec(spec, name, /*allowF64=*/false);
   DType want = static_cast<DType>(dtype);
+  // A literal's declared type is checked before its tensor is allocated
+  // ("2000000x4000xf32=0" for a 2x4 input must not allocate 32 GB).
+  if (std::optional<LiteralType> lit = literalType(spec, /*allowF64=*/false))
+    if (lit->dtype != want || lit->shape != shape)
+      throw std::runtime_error(what + " from " + spec + ": expected " +
+                               describe(want, shape) + ", got " +
+                               describe(lit->dtype, lit->shape));
+  HostTensor t = readTensorSpec(spec, name, /*allowF64=*/false);
   if (t.dtype == DType::U8 &&
       (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
     t.dtype = want;
@@ -95,6 +103,17 @@ dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
   return loadTensor(
       spec, "input " + std::to_string(index) + " (\"" + arg.name + "\")",
       arg.name, arg.dtype, shapeOf(arg));
+}
+
+// Whether a shape fits a declared one whose dynamic dims are -1.
+bool shapeFits(const std::vector<int64_t> &shape,
+               const std::vector<int64_t> &declared) {
+  if (shape.size() != declared.size())
+    return false;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (declared[d] != -1 && declared[d] != shape[d])
+      return false;
+  return true;
 }
 
 bool isNpy(const std::string &s) {
@@ -134,9 +153,39 @@ double residentMiB() {
   return -1;
 }
 
+// Loads the module; a module built for the other device gets the flag that
+// loads it.
+dsv3rt::Module loadModule(dsv3rt::Session &session, const Options &o) {
+  try {
+    return dsv3rt::Module(session, o.module);
+  } catch (const std::exception &e) {
+    const std::string m = e.what();
+    for (const char *device : {"cuda", "host"})
+      if (device != o.device &&
+          m.find("module targets \"" + std::string(device) + "\"") !=
+              std::string::npos)
+        throw std::runtime_error(m + "; run it with --device=" + device);
+    throw;
+  }
+}
+
+// The median, min, max and mean of per-call times in ms.
+void printBenchmark(const std::string &entry, std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  const double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+  double total = 0;
+  for (double t : ms)
+    total += t;
+  std::printf("benchmark %s: %zu timed call(s) after 1 warm-up call\n"
+              "  per call: median %.3f ms, min %.3f ms, max %.3f ms, mean "
+              "%.3f ms\n",
+              entry.c_str(), n, median, ms.front(), ms.back(), total / n);
+}
+
 int run(const Options &o) {
   dsv3rt::Session session(o.device);
-  dsv3rt::Module module(session, o.module);
+  dsv3rt::Module module = loadModule(session, o);
   if (o.list) {
     listEntries(module);
     return 0;
@@ -211,8 +260,22 @@ int run(const Options &o) {
                         ? When::Always
                         : dsv3rt::BindProgressReporter::fromEnvironment(
                               isatty(STDERR_FILENO) ? When::Slow : When::Never);
-  const double seconds = dsv3rt::BindProgressReporter("dsv3-run", when)
-                             .bind(module, o.parameters, &entry);
+  double seconds;
+  try {
+    seconds = dsv3rt::BindProgressReporter("dsv3-run", when)
+                  .bind(module, o.parameters, &entry);
+  } catch (const std::exception &e) {
+    const std::vector<dsv3rt_arg_info> args = module.args(entry);
+    if (!o.parameters.empty() ||
+        std::none_of(args.begin(), args.end(), [](const dsv3rt_arg_info &a) {
+          return a.role == DSV3_ROLE_PARAMETER;
+        }))
+      throw;
+    throw std::runtime_error(std::string(e.what()) +
+                             "; give the checkpoint with "
+                             "--parameters=MODEL_DIR (or a .safetensors file "
+                             "or shard index)");
+  }
   if (o.reportMemory) {
     size_t parameters = 0;
     for (const dsv3rt_arg_info &a : module.args(entry))
@@ -226,9 +289,22 @@ int run(const Options &o) {
   for (size_t i = 0; i < inArgs.size(); ++i)
     inputs.push_back(loadInput(o.inputs[i], i, inArgs[i]));
   std::vector<HostTensor> expected;
-  for (size_t i = 0; i < o.expectedOutputs.size(); ++i)
-    expected.push_back(readTensorSpec(o.expectedOutputs[i], outArgs[i].name,
-                                      /*allowF64=*/true));
+  for (size_t i = 0; i < o.expectedOutputs.size(); ++i) {
+    const std::string &spec = o.expectedOutputs[i];
+    // As for inputs: the shape before the allocation (a reference may have
+    // another dtype than its output, e.g. f32 for a bf16 output).
+    if (std::optional<LiteralType> lit = literalType(spec, /*allowF64=*/true))
+      if (!shapeFits(lit->shape, shapeOf(outArgs[i])))
+        throw std::runtime_error("--expected-output=" + spec + ": output " +
+                                 std::to_string(i) + " (\"" + outArgs[i].name +
+                                 "\") is " +
+                                 describe(static_cast<DType>(outArgs[i].dtype),
+                                          shapeOf(outArgs[i])) +
+                                 ", the literal declares shape " +
+                                 dsv3rt::impl::shapeString(lit->shape));
+    expected.push_back(
+        readTensorSpec(spec, outArgs[i].name, /*allowF64=*/true));
+  }
 
   for (const auto &[name, value] : stateValues)
     session.writeState(name, value);
@@ -244,20 +320,19 @@ int run(const Options &o) {
       writeTensorSpec(target, name, h);
   }
 
+  // The call above was the warm-up (module load, first touch of mapped
+  // parameters, device uploads); only the calls after it are timed.
   if (o.benchmark > 0) {
     using clock = std::chrono::steady_clock;
-    double total = 0, best = 0;
+    std::vector<double> ms;
     for (long i = 0; i < o.benchmark; ++i) {
       auto start = clock::now();
       module.call(entry, inputs);
-      double ms =
+      ms.push_back(
           std::chrono::duration<double, std::milli>(clock::now() - start)
-              .count();
-      total += ms;
-      best = i == 0 ? ms : std::min(best, ms);
+              .count());
     }
-    std::printf("benchmark %s: %ld runs, mean %.3f ms, min %.3f ms\n",
-                entryName.c_str(), o.benchmark, total / o.benchmark, best);
+    printBenchmark(entryName, std::move(ms));
   }
 
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -275,7 +350,8 @@ int run(const Options &o) {
   bool allOk = true;
   for (size_t i = 0; i < outputs.size(); ++i) {
     CompareResult r =
-        compareTensors(i, toHost(outputs[i]), expected[i], o.rtol, o.atol);
+        compareTensors(i, toHost(outputs[i]), expected[i],
+                       o.rtol.value_or(defaultRtol(outArgs[i].dtype)), o.atol);
     allOk &= r.ok;
     std::cout << (r.ok ? "" : "[FAILED] ") << r.message << "\n";
   }

@@ -343,6 +343,11 @@ TEST_F(CheckpointTest, MalformedIndex) {
         << message;
   };
   expectBad("{\"weight_map\": {", {"malformed JSON"});
+  // An empty file is mapped as no memory at all (fuzz/, checkpoint_index).
+  expectBad("", {"malformed JSON"});
+  expectBad(R"({"metadata": )" + std::string(100000, '[') +
+                std::string(100000, ']') + "}",
+            {"malformed JSON: nested deeper than 64 levels"});
   expectBad("not json", {"malformed JSON"});
   expectBad("[]", {"expected a JSON object, got array"});
   expectBad(R"({"metadata": {}})", {"no \"weight_map\" key"});

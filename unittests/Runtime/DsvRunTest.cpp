@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 using namespace dsv3test;
@@ -156,7 +157,12 @@ TEST_F(DsvRunTest, RankZeroAndBenchmark) {
   Result r = run({FAKE_ADD_MODULE, "--function=sum", "--input=2x3xf32=1",
                   "--expected-output=f32=6", "--benchmark=3"});
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_CONTAINS(r.output, "benchmark sum: 3 runs, mean ");
+  EXPECT_CONTAINS(r.output,
+                  "benchmark sum: 3 timed call(s) after 1 warm-up call\n"
+                  "  per call: median ");
+  EXPECT_CONTAINS(r.output, " ms, min ");
+  EXPECT_CONTAINS(r.output, " ms, max ");
+  EXPECT_CONTAINS(r.output, " ms, mean ");
   EXPECT_CONTAINS(r.output, "[SUCCESS]");
 }
 
@@ -190,6 +196,8 @@ TEST_F(DsvRunTest, UsageErrors) {
   r = run({FAKE_ADD_MODULE, "--function=add", "--input=2x3xf32=1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_CONTAINS(r.output, "missing parameter \"w\" (searched: no files)");
+  EXPECT_CONTAINS(r.output,
+                  "; give the checkpoint with --parameters=MODEL_DIR");
 }
 
 TEST_F(DsvRunTest, ParametersFromDirectoryOrIndex) {
@@ -376,6 +384,150 @@ TEST_F(DsvRunTest, CudaModuleListsWithoutDevice) {
                  "DSV3_LIBCUDA=/nonexistent");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "entry scale");
+}
+
+// Issue 13: bad input gets a clear error and exit status 2, never a hang, a
+// crash or a silently wrong value.
+
+// Opening a FIFO for reading blocks until a writer comes: a FIFO given as a
+// file must be refused, not waited on (timeout stops a hang at 124).
+TEST_F(DsvRunTest, FifoIsRefusedNotWaitedOn) {
+  std::string fifoNpy = dir.file("x.npy"), fifoSt = dir.file("p.safetensors"),
+              fifoIndex = dir.file("model.safetensors.index.json");
+  for (const std::string &f : {fifoNpy, fifoSt, fifoIndex})
+    ASSERT_EQ(mkfifo(f.c_str(), 0600), 0) << f;
+  Result r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + weights,
+                  "--input=@" + fifoNpy},
+                 "timeout 20");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, fifoNpy + ": not a regular file (a FIFO)");
+  for (const std::string &p : {fifoSt, fifoIndex}) {
+    r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + p,
+             "--input=2x3xf32=1"},
+            "timeout 20");
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_CONTAINS(r.output, p + ": not a regular file (a FIFO)");
+  }
+  r = run({FAKE_ADD_MODULE, "--function=add", "--parameters=" + weights,
+           "--input=@" + weights + ":w", "--expected-output=@" + fifoNpy},
+          "timeout 20");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "not a regular file (a FIFO)");
+}
+
+// A literal's declared shape is compared with the input's before anything
+// is allocated: 2^40 bytes here, which would throw std::bad_alloc (or take
+// the machine's memory).
+TEST_F(DsvRunTest, LiteralShapeCheckedBeforeAllocation) {
+  Result r = runAdd({"--input=65536x4194304xf32=0"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "input 0 (\"x\") from 65536x4194304xf32=0: "
+                            "expected f32[2,3], got f32[65536,4194304]");
+  r = run(
+      {FAKE_STATE_MODULE, "--function=bump", "--state=kv=65536x4194304xf32=0"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "expected f32[8], got f32[65536,4194304]");
+  r = runAdd({"--input=2x3xf32=1", "--expected-output=65536x4194304xf32=0"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "output 0 (\"y\") is f32[2,3], the literal "
+                            "declares shape [65536,4194304]");
+  // Without an expected shape the value count bounds it, before allocating.
+  r = runAdd(
+      {"--input=2x3xf32=1", "--expected-output=65536x4194304xf32=1 2 3"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "the literal declares shape");
+}
+
+TEST_F(DsvRunTest, OutOfRangeLiteralIsRefused) {
+  Result r = runAdd({"--input=2x3xf32=1 2 3 4 5 1e999"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "value \"1e999\" is out of range (overflows a "
+                            "float64)");
+  r = runAdd({"--input=2x3xf32=-1e-999"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "value \"-1e-999\" is out of range (underflows");
+  // Finite as a double, but not as the dtype.
+  r = runAdd({"--input=2x3xf32=1e39"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "value \"1e39\" is out of range for f32");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1e39"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "value \"1e39\" is out of range for bf16");
+  // inf and nan spelled out are still values.
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=inf"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "bf16[4] = [-inf, -inf, -inf, -inf]");
+}
+
+TEST_F(DsvRunTest, EmptyFunctionIsRefused) {
+  Result r = run({FAKE_ADD_MODULE, "--function=", "--input=2x3xf32=1"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "--function= needs an entry name");
+}
+
+TEST_F(DsvRunTest, MissingTensorListsTheFile) {
+  std::vector<float> v(25 * 6, 1.0f);
+  std::vector<SafetensorsWriteItem> items;
+  std::vector<std::string> names;
+  for (int i = 0; i < 25; ++i)
+    names.push_back("t" + std::to_string(i));
+  for (int i = 0; i < 25; ++i)
+    items.push_back({names[i], DType::F32, {2, 3}, v.data() + 6 * i, 24});
+  std::string many = dir.file("many.safetensors");
+  writeSafetensors(many, items);
+  Result r = runAdd({"--input=@" + many + ":nope"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, many + ": no tensor named \"nope\" (tensors: t0, "
+                                   "t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, "
+                                   "t11, t12, t13, t14, t15, t16, t17, t18, "
+                                   "t19, ... and 5 more)");
+  r = runAdd({"--input=@" + weights + ":nope"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "no tensor named \"nope\" (tensors: w)");
+  r = runAdd({"--input=@" + many});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "none is named \"x\"; pick one with @" + many +
+                                ":NAME (tensors: t0, t1, ");
+}
+
+TEST_F(DsvRunTest, ModuleForTheOtherDeviceSuggestsTheFlag) {
+  Result r = run({FAKE_CUDA_MODULE, "--list"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "module targets \"cuda\" but the session device "
+                            "is \"host\"; run it with --device=cuda");
+  r = run({FAKE_ADD_MODULE, "--device=cuda", "--list"},
+          "DSV3_LIBCUDA=/nonexistent/libcuda.so.1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "; run it with --device=host");
+}
+
+// Default tolerances suit each output's dtype: a correctly rounded bf16
+// result passes without --expected-rtol; an explicit one still applies.
+TEST_F(DsvRunTest, DefaultToleranceFollowsDtype) {
+  // bf16(1.1) = 1.1015625: relative error 1.4e-3 against -1.1.
+  Result r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.1",
+                  "--expected-output=4xf32=-1.1"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "[SUCCESS]");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.1",
+           "--expected-output=4xf32=-1.1", "--expected-rtol=1e-5"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  // Past 2^-7 relative it fails under the default as well.
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.1",
+           "--expected-output=4xf32=-1.12"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  // f32 keeps 1e-5.
+  r = runAdd(
+      {"--input=2x3xf32=0", "--expected-output=2x3xf32=10.001 20 30 40 50 60"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  // Integers compare exactly.
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state=count=i64=41",
+           "--expected-output=8xf32=1", "--expected-output=f64=42.0001"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_CONTAINS(r.output, "[FAILED] output 1: 1 of 1 elements differ");
+  r = run({"--help"});
+  EXPECT_CONTAINS(r.output, "bf16 2^-7");
+  EXPECT_CONTAINS(r.output, "f8e4m3fn 2^-4");
 }
 
 } // namespace

@@ -345,6 +345,19 @@ TEST_F(MetadataTest, AbiVersionExport) {
   *abi = 2;
 }
 
+// Found by fuzz/ (metadata): a shape nested 10^5 deep overflowed the stack
+// when its message printed it (nlohmann's dump() recurses per level).
+TEST_F(MetadataTest, DeepNestingIsRefused) {
+  auto arg = [](size_t depth) {
+    return R"({"name":"x","role":"input","dtype":"f32","shape":)" +
+           std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  expectBad(entry(arg(1000000)), "nested deeper than 64 levels");
+  // 64 levels in all are read: root, entries, entry, args, arg, shape + 58.
+  expectBad(entry(arg(60)), "nested deeper than 64 levels");
+  expectBad(entry(arg(59)), "shape dimension [[");
+}
+
 TEST_F(MetadataTest, Faults) {
   expectBad("[]", "expected a JSON object, got array");
   expectBad("", "not valid JSON");
@@ -584,6 +597,45 @@ TEST_F(MetadataTest, StateConflicts) {
   // Another session does not see them.
   EXPECT_EQ(dsv3rt_session_state_count(cuda), 0u);
   dsv3rt_module_unload(state);
+}
+
+// Modules take an i1 byte to be 0 or 1; any other byte in an input, a state
+// or a parameter is refused with the element named before it reaches one.
+TEST_F(MetadataTest, I1MustBeZeroOrOne) {
+  ASSERT_EQ(
+      load(entry(R"({"name":"m","role":"input","dtype":"i1","shape":[2,2]},)"
+                 R"({"name":"p","role":"parameter","dtype":"i1","shape":[3]},)"
+                 R"({"name":"s","role":"state","dtype":"i1","shape":[2]})")),
+      "");
+  const uint8_t badP[3] = {0, 1, 5}, goodP[3] = {1, 0, 1};
+  std::string bad = dir.file("bad.safetensors"),
+              good = dir.file("good.safetensors");
+  writeSafetensors(bad, {{"p", DType::I1, {3}, badP, 3}});
+  writeSafetensors(good, {{"p", DType::I1, {3}, goodP, 3}});
+  bind({bad});
+  EXPECT_NE(last.find("parameter \"p\" element [2] = 5 is not a valid i1 (0 "
+                      "or 1) (in " +
+                      bad + ")"),
+            std::string::npos)
+      << last;
+  bind({good});
+  ASSERT_EQ(last, "");
+
+  const uint8_t badS[2] = {1, 2};
+  dsv3rt_tensor *state = tensor(DSV3_DTYPE_I1, {2}, badS);
+  EXPECT_ERROR(dsv3rt_session_write_state(host, "s", state),
+               "state \"s\" element [1] = 2 is not a valid i1 (0 or 1)");
+  dsv3rt_tensor_destroy(state);
+
+  const uint8_t badM[4] = {0, 1, 1, 255}, goodM[4] = {0, 1, 1, 0};
+  dsv3rt_tensor *in = tensor(DSV3_DTYPE_I1, {2, 2}, badM);
+  EXPECT_ERROR(dsv3rt_module_call(module, 0, &in, 1, nullptr, 0),
+               "entry \"e\": input 0 (\"m\") element [1, 1] = 255 is not a "
+               "valid i1 (0 or 1); the call was refused");
+  dsv3rt_tensor_destroy(in);
+  in = tensor(DSV3_DTYPE_I1, {2, 2}, goodM);
+  ASSERT_OK(dsv3rt_module_call(module, 0, &in, 1, nullptr, 0));
+  dsv3rt_tensor_destroy(in);
 }
 
 // This machine has no GPU: a cuda module still loads (its constructor's

@@ -155,4 +155,37 @@ TEST_F(NpyTest, MalformedHeader) {
             {"duplicate key 'descr'"});
 }
 
+// A malformed header is quoted in the error only up to 200 characters (a
+// version-2 header may be 4 GB long), and so is a key or dtype from it.
+TEST_F(NpyTest, LongHeaderIsQuotedTruncated) {
+  const std::string junk(100000, 'z');
+  std::string m = expectThrowContaining(
+      [&] {
+        readNpy(writeBytes(
+            dir.file("long.npy"),
+            npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)" +
+                         junk,
+                     "xxxx", 2)));
+      },
+      {"malformed npy header", "... (100055 characters in all)"});
+  EXPECT_LT(m.size(), 800u) << m;
+  m = expectThrowContaining(
+      [&] {
+        readNpy(writeBytes(dir.file("key.npy"),
+                           npyBytes("{'" + junk + "': 1}", "", 2)));
+      },
+      {"unexpected key '", "characters in all"});
+  EXPECT_LT(m.size(), 800u) << m.substr(0, 1000);
+  m = expectThrowContaining(
+      [&] {
+        readNpy(writeBytes(dir.file("descr.npy"),
+                           npyBytes("{'descr': '<" + junk +
+                                        "', 'fortran_order': False, "
+                                        "'shape': (1,)}",
+                                    "xxxx", 2)));
+      },
+      {"unsupported npy dtype '<zz", "characters in all"});
+  EXPECT_LT(m.size(), 800u) << m.substr(0, 1000);
+}
+
 } // namespace

@@ -192,6 +192,21 @@ TEST_F(SafetensorsTest, ShapeOverflow) {
             "", {"overflows"});
 }
 
+// Found by fuzz/ (safetensors): a shape nested 10^5 deep overflowed the
+// stack when its message printed it (nlohmann's dump() recurses per level).
+TEST_F(SafetensorsTest, DeepNestingIsRefused) {
+  auto nested = [](size_t depth) {
+    return R"({"a":{"dtype":"I8","shape":)" + std::string(depth, '[') +
+           std::string(depth, ']') + R"(,"data_offsets":[0,1]}})";
+  };
+  expectBad(nested(1000000), "x",
+            {"invalid safetensors header: malformed JSON: nested deeper "
+             "than 64 levels"});
+  expectBad(nested(63), "x", {"nested deeper than 64 levels"});
+  // 64 levels in all are read, and the shape refused for what it says.
+  expectBad(nested(62), "x", {"shape dimension [[", "is not a non-negative"});
+}
+
 TEST_F(SafetensorsTest, OverlappingTensors) {
   expectBad(R"({"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]},)"
             R"("b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}})",
@@ -218,10 +233,25 @@ TEST_F(SafetensorsTest, WriterRejectsSizeMismatch) {
   float a[2] = {1, 2};
   std::string path = dir.file("w.safetensors");
   expectThrowContaining(
-      [&] {
-        writeSafetensors(path, {{"a", DType::F32, {3}, a, sizeof a}});
-      },
+      [&] { writeSafetensors(path, {{"a", DType::F32, {3}, a, sizeof a}}); },
       {path, "does not match"});
+}
+
+// The JSON parser takes a NUL byte for the end of its input: whatever
+// follows one was dropped without a word.
+TEST_F(SafetensorsTest, NulByteInHeaderIsRefused) {
+  const std::string a =
+      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  expectBad(a + std::string(1, '\0') +
+                R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            std::string(8, 'x'),
+            {"invalid safetensors header", "NUL byte at offset 54"});
+  expectBad(a + std::string(8, '\0'), std::string(4, 'x'),
+            {"NUL byte at offset 54"});
+  // Escaped, a NUL would cut the name (and the messages quoting it) short.
+  expectBad(R"({"a\u0000b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+            std::string(4, 'x'),
+            {"tensor name \"a\\u0000...\" contains a NUL"});
 }
 
 } // namespace
