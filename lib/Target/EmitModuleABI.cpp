@@ -37,6 +37,29 @@ struct Dsv3EmitModuleABIPass
           << llvm::toString(meta.takeError());
       return signalPassFailure();
     }
+    // The pass reads each entry's name and argument count; anything else
+    // of that shape is a hand-edited or foreign attribute, refused here
+    // rather than dereferenced.
+    auto malformed = [&](const llvm::Twine &what) {
+      module.emitError("dsv3-emit-module-abi: malformed dsv3.metadata: ")
+          << what;
+      signalPassFailure();
+    };
+    const llvm::json::Object *root = meta->getAsObject();
+    const llvm::json::Array *entries =
+        root ? root->getArray("entries") : nullptr;
+    if (!entries)
+      return malformed("expected an object with an array \"entries\"");
+    for (auto [i, e] : llvm::enumerate(*entries)) {
+      const llvm::json::Object *entry = e.getAsObject();
+      std::string where = "entries[" + std::to_string(i) + "]";
+      if (!entry || !entry->getString("name") ||
+          entry->getString("name")->empty())
+        return malformed(where + " is not an object with a non-empty "
+                                 "string \"name\"");
+      if (entry->get("args") && !entry->getArray("args"))
+        return malformed(where + ": \"args\" is not an array");
+    }
 
     // Only the ABI is exported; the rest of the module is an implementation
     // detail that must not clash with symbols of other modules or the runtime.
@@ -85,7 +108,6 @@ struct Dsv3EmitModuleABIPass
       LLVM::ReturnOp::create(fb, loc, addr);
     }
 
-    auto *entries = meta->getAsObject()->getArray("entries");
     for (const llvm::json::Value &e : *entries) {
       StringRef name = *e.getAsObject()->getString("name");
       std::string wrapperName = ("_mlir_ciface_" + name).str();

@@ -213,6 +213,8 @@ struct Dsv3AnnotateABIPass
       return signalPassFailure();
     }
     llvm::json::Array entries;
+    // Parameters and states by name -> how the first entry declared them.
+    llvm::StringMap<std::pair<std::string, std::string>> shared;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func.isPrivate())
         continue;
@@ -283,6 +285,8 @@ struct Dsv3AnnotateABIPass
           return signalPassFailure();
         args.push_back(std::move(*d));
       }
+      if (failed(checkAgainstOtherEntries(func, args, shared)))
+        return signalPassFailure();
       std::string symbol = ("dsv3_entry_" + func.getSymName()).str();
       entries.push_back(llvm::json::Object{{"name", func.getSymName().str()},
                                            {"symbol", symbol},
@@ -301,6 +305,41 @@ struct Dsv3AnnotateABIPass
     module->setAttr("dsv3.metadata", StringAttr::get(&getContext(), text));
   }
 
+  /// What the runtime's loader would refuse, refused at compile time with
+  /// the same meaning: two arguments of one entry with one name (a
+  /// dsv3.name, parameter or state named like another argument or like the
+  /// positional "argN"), and a parameter or state that another entry
+  /// declares with another dtype, shape or stacking.
+  LogicalResult checkAgainstOtherEntries(
+      func::FuncOp func, const llvm::json::Array &args,
+      llvm::StringMap<std::pair<std::string, std::string>> &shared) {
+    llvm::StringSet<> names;
+    for (const llvm::json::Value &v : args) {
+      const llvm::json::Object &a = *v.getAsObject();
+      StringRef name = *a.getString("name");
+      StringRef role = *a.getString("role");
+      if (!names.insert(name).second)
+        return func.emitError("entry '")
+               << func.getSymName() << "' has two arguments named '" << name
+               << "' (the runtime addresses arguments by name)";
+      if (role != "parameter" && role != "state")
+        continue;
+      std::string kind;
+      llvm::raw_string_ostream os(kind);
+      os << *a.getString("dtype") << " " << *a.get("shape")
+         << (a.getBoolean("stacked").value_or(false) ? " stacked" : "");
+      auto [it, inserted] =
+          shared.try_emplace(name, func.getSymName().str(), kind);
+      if (!inserted && it->second.second != kind)
+        return func.emitError("")
+               << role << " '" << name << "' is " << kind << " in entry '"
+               << func.getSymName() << "' but " << it->second.second
+               << " in entry '" << it->second.first
+               << "' (entries share it by name)";
+    }
+    return success();
+  }
+
   /// `{min, max, why}` of a `dsv3.bounds` argument attribute (set by
   /// dsv3-annotate-input-bounds) as the metadata's "bounds" object, with an
   /// optional `minus` symbol: the max is then max - that dimension's size.
@@ -314,6 +353,10 @@ struct Dsv3AnnotateABIPass
       return emitError(loc, "dsv3.bounds needs integer 'min' and 'max' and a "
                             "string 'why', got ")
              << bounds;
+    if (min.getInt() > max.getInt())
+      return emitError(loc, "dsv3.bounds has min ")
+             << min.getInt() << " > max " << max.getInt()
+             << " (no value would be accepted)";
     llvm::json::Object o{{"min", min.getInt()},
                          {"max", max.getInt()},
                          {"why", why.getValue().str()}};

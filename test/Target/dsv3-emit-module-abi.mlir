@@ -46,3 +46,35 @@ module attributes {dsv3.metadata = "{\22entries\22:[{\22args\22:[{}],\22name\22:
     llvm.return
   }
 }
+
+// -----
+
+// Metadata of the wrong shape is refused, not dereferenced (dsv3-opt used to
+// crash on each of these).
+// expected-error @+1 {{malformed dsv3.metadata: expected an object with an array "entries"}}
+module attributes {dsv3.metadata = "[1, 2]"} {
+}
+
+// -----
+
+// expected-error @+1 {{malformed dsv3.metadata: expected an object with an array "entries"}}
+module attributes {dsv3.metadata = "{\22entries\22: 3}"} {
+}
+
+// -----
+
+// expected-error @+1 {{malformed dsv3.metadata: entries[0] is not an object with a non-empty string "name"}}
+module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22: 7}]}"} {
+}
+
+// -----
+
+// expected-error @+1 {{malformed dsv3.metadata: entries[1] is not an object with a non-empty string "name"}}
+module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22}, 5]}"} {
+}
+
+// -----
+
+// expected-error @+1 {{malformed dsv3.metadata: entries[0]: "args" is not an array}}
+module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22, \22args\22: {}}]}"} {
+}

@@ -131,3 +131,52 @@ func.func @undefined_symbol(%x: tensor<?xi64> {dsv3.dynamic_dims = [{dim = 0 : i
 func.func @minus_unknown(%s: tensor<1xi64> {dsv3.bounds = {min = 0 : i64, max = 8 : i64, minus = "t", why = ""}}) {
   return
 }
+
+// -----
+
+// What the runtime's loader would refuse is refused here, with the same
+// meaning. One parameter name, two shapes in two entries:
+func.func @a(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %w = dsv3.parameter "w" : tensor<4xf32>
+  return %w : tensor<4xf32>
+}
+// expected-error @+1 {{parameter 'w' is f32 [8] in entry 'b' but f32 [4] in entry 'a' (entries share it by name)}}
+func.func @b(%x: tensor<4xf32>) -> tensor<8xf32> {
+  %w = dsv3.parameter "w" : tensor<8xf32>
+  return %w : tensor<8xf32>
+}
+
+// -----
+
+// Two states of one name with different shapes.
+func.func @c(%kv: tensor<4xf32> {dsv3.state = "kv"}) -> tensor<4xf32> {
+  return %kv : tensor<4xf32>
+}
+// expected-error @+1 {{state 'kv' is f32 [8] in entry 'd' but f32 [4] in entry 'c' (entries share it by name)}}
+func.func @d(%kv: tensor<8xf32> {dsv3.state = "kv"}) -> tensor<8xf32> {
+  return %kv : tensor<8xf32>
+}
+
+// -----
+
+// Two inputs given one dsv3.name.
+// expected-error @+1 {{entry 'e' has two arguments named 'x' (the runtime addresses arguments by name)}}
+func.func @e(%a: tensor<4xf32> {dsv3.name = "x"}, %b: tensor<4xf32> {dsv3.name = "x"}) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}
+
+// -----
+
+// A parameter named like the positional name of an unnamed input.
+// expected-error @+1 {{entry 'f' has two arguments named 'arg0' (the runtime addresses arguments by name)}}
+func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {
+  %w = dsv3.parameter "arg0" : tensor<4xf32>
+  return %w : tensor<4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{dsv3.bounds has min 5 > max 3 (no value would be accepted)}}
+func.func @g(%i: tensor<1xi64> {dsv3.bounds = {min = 5 : i64, max = 3 : i64, why = "test"}}) -> tensor<1xi64> {
+  return %i : tensor<1xi64>
+}
