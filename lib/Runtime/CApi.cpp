@@ -7,6 +7,7 @@
 #include "Module.h"
 
 #include <cstring>
+#include <mutex>
 #include <new>
 
 using namespace dsv3rt::impl;
@@ -19,10 +20,16 @@ struct dsv3rt_session_s {
   // The state buffers outlive any module: modules may be unloaded and others
   // loaded that share the same states.
   StateStore states;
+  // Held by every function that reads or changes the session or one of its
+  // modules (dsv3rt.h, "Threads"): calls, binds, state access, loads and
+  // unloads of one session run one at a time. Recursive, so a bind progress
+  // callback may query the module it reports on.
+  std::recursive_mutex mutex;
 };
 
 struct dsv3rt_module_s {
   std::unique_ptr<Module> module;
+  dsv3rt_session_s *session;
 };
 
 struct dsv3rt_tensor_s {
@@ -30,6 +37,8 @@ struct dsv3rt_tensor_s {
 };
 
 namespace {
+
+using SessionLock = std::lock_guard<std::recursive_mutex>;
 
 // Returned when even a status cannot be allocated: NULL would mean success.
 dsv3rt_status_s outOfMemory{"out of memory"};
@@ -140,13 +149,17 @@ const char *dsv3rt_session_device(const dsv3rt_session *session) {
 }
 
 size_t dsv3rt_session_state_count(const dsv3rt_session *session) {
-  return session ? session->states.size() : 0;
+  if (!session)
+    return 0;
+  SessionLock lock(const_cast<dsv3rt_session *>(session)->mutex);
+  return session->states.size();
 }
 
 dsv3rt_status dsv3rt_session_state_info(const dsv3rt_session *session,
                                         size_t index, dsv3rt_state_info *info) {
   return guard([&] {
     require(session && info, "session or info is NULL");
+    SessionLock lock(const_cast<dsv3rt_session *>(session)->mutex);
     if (index >= session->states.size())
       fail("state index " + std::to_string(index) + " out of range (" +
            std::to_string(session->states.size()) + " states)");
@@ -163,6 +176,7 @@ dsv3rt_status dsv3rt_session_read_state(dsv3rt_session *session,
   return guard([&] {
     require(session && name && out, "session, name or out is NULL");
     *out = nullptr;
+    SessionLock lock(session->mutex);
     auto t = std::make_unique<dsv3rt_tensor_s>(
         dsv3rt_tensor_s{session->states.read(name)});
     *out = t.release();
@@ -174,6 +188,7 @@ dsv3rt_status dsv3rt_session_write_state(dsv3rt_session *session,
                                          const dsv3rt_tensor *value) {
   return guard([&] {
     require(session && name && value, "session, name or value is NULL");
+    SessionLock lock(session->mutex);
     session->states.write(name, value->tensor);
   });
 }
@@ -181,6 +196,7 @@ dsv3rt_status dsv3rt_session_write_state(dsv3rt_session *session,
 dsv3rt_status dsv3rt_session_reset_state(dsv3rt_session *session) {
   return guard([&] {
     require(session, "session is NULL");
+    SessionLock lock(session->mutex);
     session->states.reset();
   });
 }
@@ -190,13 +206,18 @@ dsv3rt_status dsv3rt_module_load(dsv3rt_session *session, const char *path,
   return guard([&] {
     require(session && path && out, "session, path or out is NULL");
     *out = nullptr;
+    SessionLock lock(session->mutex);
     auto m = std::make_unique<Module>(session->states, path);
-    *out = new dsv3rt_module_s{std::move(m)};
+    *out = new dsv3rt_module_s{std::move(m), session};
   });
 }
 
 void dsv3rt_module_unload(dsv3rt_module *module) {
   try {
+    if (!module)
+      return;
+    // Not while another thread calls or binds it.
+    SessionLock lock(module->session->mutex);
     delete module;
   } catch (...) {
     // Destructors do not throw; this only keeps the C boundary watertight.
@@ -274,6 +295,7 @@ dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
   return guard([&] {
     require(module, "module is NULL");
     require(paths || path_count == 0, "paths is NULL");
+    SessionLock lock(module->session->mutex);
     std::vector<std::string> p;
     for (size_t i = 0; i < path_count; ++i) {
       require(paths[i], "a parameter path is NULL");
@@ -284,7 +306,10 @@ dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
 }
 
 size_t dsv3rt_module_bound_file_count(const dsv3rt_module *module) {
-  return module ? module->module->boundFileCount() : 0;
+  if (!module)
+    return 0;
+  SessionLock lock(module->session->mutex);
+  return module->module->boundFileCount();
 }
 
 dsv3rt_status dsv3rt_module_bind_entry_parameters(dsv3rt_module *module,
@@ -294,6 +319,7 @@ dsv3rt_status dsv3rt_module_bind_entry_parameters(dsv3rt_module *module,
   return guard([&] {
     entryAt(module, entry);
     require(paths || path_count == 0, "paths is NULL");
+    SessionLock lock(module->session->mutex);
     std::vector<std::string> p;
     for (size_t i = 0; i < path_count; ++i) {
       require(paths[i], "a parameter path is NULL");
@@ -308,6 +334,7 @@ dsv3rt_status dsv3rt_module_set_bind_progress(dsv3rt_module *module,
                                               void *user_data) {
   return guard([&] {
     require(module, "module is NULL");
+    SessionLock lock(module->session->mutex);
     if (!fn) {
       module->module->setBindProgress({});
       return;
@@ -347,7 +374,11 @@ dsv3rt_status dsv3rt_module_call(dsv3rt_module *module, size_t entry,
     std::vector<const HostTensor *> in;
     for (size_t i = 0; i < input_count; ++i)
       in.push_back(inputs[i] ? &inputs[i]->tensor : nullptr);
-    std::vector<HostTensor> result = module->module->call(entry, in);
+    std::vector<HostTensor> result;
+    {
+      SessionLock lock(module->session->mutex);
+      result = module->module->call(entry, in);
+    }
     std::vector<std::unique_ptr<dsv3rt_tensor_s>> wrapped;
     for (HostTensor &t : result)
       wrapped.push_back(

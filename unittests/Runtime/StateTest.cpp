@@ -8,9 +8,11 @@
 #include "Stacked.h"
 #include "TestUtil.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <thread>
 
 using namespace dsv3test;
 using dsv3rt::impl::DType;
@@ -366,6 +368,63 @@ TEST(CudaStateTest, NoDevice) {
                         {"no CUDA device: "});
   // Names are still checked first.
   expectThrowContaining([&] { s.readState("kv"); }, {"unknown state \"kv\""});
+}
+
+// One session shared by threads (dsv3rt.h, "Threads"): calls run one at a
+// time, so no update of the states is lost, their lazy allocation happens
+// once, and a rebind never meets a call in flight.
+TEST(SessionThreads, CallsOnOneSessionAreSerialized) {
+  dsv3rt::Session s("host");
+  dsv3rt::Module m(s, FAKE_STATE_MODULE);
+  const size_t bump = m.findEntry("bump");
+  constexpr int kThreads = 4, kCalls = 3000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < kCalls; ++i)
+        m.call(bump, {});
+    });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(values<int64_t>(s.readState("count")),
+            std::vector<int64_t>{kThreads * kCalls});
+  EXPECT_EQ(values<float>(s.readState("kv")),
+            std::vector<float>(8, float(kThreads * kCalls)));
+}
+
+TEST(SessionThreads, RebindWhileCalling) {
+  TempDir dir;
+  std::vector<std::vector<float>> rows;
+  std::vector<SafetensorsWriteItem> items;
+  for (int e = 0; e < 4; ++e)
+    rows.push_back({10.0f * e, 10.0f * e + 1, 10.0f * e + 2});
+  for (int e = 0; e < 4; ++e)
+    items.push_back({"experts." + std::to_string(e) + ".w",
+                     DType::F32,
+                     {3},
+                     rows[e].data(),
+                     12});
+  std::string file = dir.file("w.safetensors");
+  writeSafetensors(file, items);
+  dsv3rt::Session s("host");
+  dsv3rt::Module m(s, FAKE_STACKED_MODULE);
+  m.bindParameters({file});
+  std::atomic<bool> done{false};
+  std::thread rebinder([&] {
+    while (!done)
+      m.bindParameters({file});
+  });
+  std::vector<int32_t> ids = {3, 1};
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<dsv3rt::Tensor> in;
+    in.emplace_back(DSV3_DTYPE_I32, std::vector<int64_t>{2}, ids.data());
+    std::vector<float> got =
+        values<float>(m.call(m.findEntry("gather_rows"), in).at(0));
+    ASSERT_EQ(got, (std::vector<float>{30, 31, 32, 10, 11, 12}))
+        << "call " << i;
+  }
+  done = true;
+  rebinder.join();
 }
 
 // The host-memory fake driver (DSV3_LIBCUDA=fake_cuda_driver) exercises the

@@ -4,7 +4,20 @@
  * an error object the caller owns; read it with dsv3rt_status_message() and
  * release it with dsv3rt_status_free(). No function lets a C++ exception or
  * abort escape on bad input. Handles are opaque. A session must outlive the
- * modules loaded into it; tensors are independent host buffers. */
+ * modules loaded into it; tensors are independent host buffers.
+ *
+ * Threads: a session and its modules may be used from any number of
+ * threads. Every function that reads or changes a session or one of its
+ * modules (calls, binds, state reads/writes/resets, module loads and
+ * unloads) holds the session's lock, so on one session they run one at a
+ * time, in some order: a state is never updated by two calls at once, and a
+ * rebind waits for the call in flight. For parallel work use one session per
+ * thread (sessions share nothing). Metadata queries (entries, arguments) of
+ * a loaded module take no lock. A tensor is not locked: do not write one
+ * while another thread passes it to a call. A bind progress callback runs on
+ * the binding thread with the lock held; it may call into the same session
+ * from that thread. Destroying a session while another thread uses it, or
+ * a module after it was unloaded, is undefined. */
 #ifndef DSV3_RUNTIME_DSV3RT_H
 #define DSV3_RUNTIME_DSV3RT_H
 
