@@ -31,10 +31,11 @@ const char *usageText() {
   --input=SPEC             entry input, repeatable, in input order:
                              @x.npy | @x.safetensors[:tensor] |
                              "2x3xf32=1 2 3 4 5 6" (one value is splatted)
-  --output=@y.npy|@y.safetensors[:tensor]|-
+  --output=@y.npy|@y.safetensors[:tensor]|-|none
                            where to write each output, in output order
-                           (bf16/f8 need .safetensors; - prints a summary);
-                           without --output every output is summarised
+                           (bf16/f8 need .safetensors; - prints a summary,
+                           none skips it); without --output every output
+                           is summarised
   --state=NAME=SPEC        set session state NAME before the call (SPEC as
                            for --input; a .safetensors without :tensor reads
                            the tensor named NAME); repeatable

@@ -337,6 +337,8 @@ int run(const Options &o) {
 
   for (size_t i = 0; i < outputs.size(); ++i) {
     const bool print = o.outputs.empty() || o.outputs[i] == "-";
+    if (!print && o.outputs[i] == "none")
+      continue; // skipped: neither printed nor written
     HostTensor h = toHost(outputs[i]);
     if (print)
       std::cout << "output " << i << " (" << outArgs[i].name

@@ -328,6 +328,15 @@ TEST_F(DsvRunTest, StateCarriedBetweenProcesses) {
   EXPECT_CONTAINS(r.output, "state kv: f32[8] = [2, 2, 2, 2, 2, 2, 2, 2]");
 }
 
+// --output=none skips an output: only the others are printed or written.
+TEST_F(DsvRunTest, SkippedOutput) {
+  Result r = run(
+      {FAKE_STATE_MODULE, "--function=bump", "--output=none", "--output=-"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("output 0"), std::string::npos) << r.output;
+  EXPECT_CONTAINS(r.output, "output 1 (calls): i64[] = [1]");
+}
+
 TEST_F(DsvRunTest, StateErrors) {
   Result r = run({FAKE_STATE_MODULE, "--function=bump", "--state=kv"});
   EXPECT_EQ(r.code, 2);
