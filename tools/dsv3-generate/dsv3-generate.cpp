@@ -198,6 +198,13 @@ Options parseFlags(int argc, char **argv) {
 std::vector<int64_t> readPrompt(const Options &o) {
   if (o.havePromptIds)
     return parseIds("--prompt-ids", o.promptIds);
+  // Checked before opening: opening a FIFO blocks until a writer appears.
+  std::error_code ec;
+  std::filesystem::file_status st = std::filesystem::status(o.promptFile, ec);
+  if (!ec && std::filesystem::exists(st) &&
+      !std::filesystem::is_regular_file(st))
+    throw std::runtime_error("--prompt-file=" + o.promptFile +
+                             ": not a regular file; give a file on disk");
   std::ifstream in(o.promptFile);
   if (!in)
     throw std::runtime_error("--prompt-file=" + o.promptFile +
