@@ -71,7 +71,9 @@ Module::Module(StateStore &states, const std::string &path)
     metadata_ = parseMetadata(path, metaFn());
     if (metadata_.target != deviceName(device))
       fail(path + ": module targets \"" + metadata_.target +
-           "\" but the session device is \"" + deviceName(device) + "\"");
+           "\" but the session device is \"" + deviceName(device) +
+           "\"; load it into a \"" + metadata_.target +
+           "\" session (dsv3-run --device=" + metadata_.target + ")");
     for (const EntryInfo &e : metadata_.entries) {
       auto fn =
           reinterpret_cast<dsv3_entry_fn>(dlsym(handle_, e.symbol.c_str()));

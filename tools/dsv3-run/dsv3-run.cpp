@@ -153,22 +153,6 @@ double residentMiB() {
   return -1;
 }
 
-// Loads the module; a module built for the other device gets the flag that
-// loads it.
-dsv3rt::Module loadModule(dsv3rt::Session &session, const Options &o) {
-  try {
-    return dsv3rt::Module(session, o.module);
-  } catch (const std::exception &e) {
-    const std::string m = e.what();
-    for (const char *device : {"cuda", "host"})
-      if (device != o.device &&
-          m.find("module targets \"" + std::string(device) + "\"") !=
-              std::string::npos)
-        throw std::runtime_error(m + "; run it with --device=" + device);
-    throw;
-  }
-}
-
 // The median, min, max and mean of per-call times in ms.
 void printBenchmark(const std::string &entry, std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
@@ -185,7 +169,7 @@ void printBenchmark(const std::string &entry, std::vector<double> ms) {
 
 int run(const Options &o) {
   dsv3rt::Session session(o.device);
-  dsv3rt::Module module = loadModule(session, o);
+  dsv3rt::Module module(session, o.module);
   if (o.list) {
     listEntries(module);
     return 0;

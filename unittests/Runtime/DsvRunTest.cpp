@@ -502,12 +502,15 @@ TEST_F(DsvRunTest, MissingTensorListsTheFile) {
 TEST_F(DsvRunTest, ModuleForTheOtherDeviceSuggestsTheFlag) {
   Result r = run({FAKE_CUDA_MODULE, "--list"});
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_CONTAINS(r.output, "module targets \"cuda\" but the session device "
-                            "is \"host\"; run it with --device=cuda");
+  EXPECT_CONTAINS(r.output,
+                  "module targets \"cuda\" but the session device "
+                  "is \"host\"; load it into a \"cuda\" session (dsv3-run "
+                  "--device=cuda)");
   r = run({FAKE_ADD_MODULE, "--device=cuda", "--list"},
           "DSV3_LIBCUDA=/nonexistent/libcuda.so.1");
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_CONTAINS(r.output, "; run it with --device=host");
+  EXPECT_CONTAINS(r.output,
+                  "; load it into a \"host\" session (dsv3-run --device=host)");
 }
 
 // Default tolerances suit each output's dtype: a correctly rounded bf16

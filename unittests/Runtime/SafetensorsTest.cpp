@@ -233,7 +233,9 @@ TEST_F(SafetensorsTest, WriterRejectsSizeMismatch) {
   float a[2] = {1, 2};
   std::string path = dir.file("w.safetensors");
   expectThrowContaining(
-      [&] { writeSafetensors(path, {{"a", DType::F32, {3}, a, sizeof a}}); },
+      [&] {
+        writeSafetensors(path, {{"a", DType::F32, {3}, a, sizeof a}});
+      },
       {path, "does not match"});
 }
 

@@ -117,7 +117,9 @@ TEST(StateTest, ReadWriteReset) {
   EXPECT_EQ(values<float>(s.readState("kv"))[0], 1);
 
   expectThrowContaining(
-      [&] { s.writeState("kv", f32({1, 2})); },
+      [&] {
+        s.writeState("kv", f32({1, 2}));
+      },
       {"state \"kv\" is f32[8], the value written is f32[2]"});
   expectThrowContaining(
       [&] { s.writeState("kv", dsv3rt::Tensor(DSV3_DTYPE_BF16, {8})); },
@@ -173,7 +175,9 @@ TEST(BoundsTest, RefusedCallWritesNothing) {
       m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, ok)));
   EXPECT_EQ(values<int64_t>(out[0]), std::vector<int64_t>{2});
   expectThrowContaining(
-      [&] { m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, bad))); },
+      [&] {
+        m.call(ids, list(dsv3rt::Tensor(DSV3_DTYPE_I64, {2, 2}, bad)));
+      },
       {"entry \"ids\": input \"ids\" element [1, 1] = 4 is outside [-1, 3] "
        "(expert ids index 4 routed experts); the call was refused"});
   // Attributes are visible through the API.
@@ -318,14 +322,19 @@ TEST_F(StackedTest, MissingOrMismatchedExpert) {
   std::string h = dir.file("wide2.safetensors");
   writeSafetensors(h, {{"experts.2.w", DType::F32, {4}, wide.data(), 16}});
   expectThrowContaining(
-      [&] { m.bindEntryParameters(entry, {g, h}); },
+      [&] {
+        m.bindEntryParameters(entry, {g, h});
+      },
       {"parameter \"experts.2.w\" in " + h +
        " (expert 2 of stacked parameter \"experts.{e}.w\" f32[4,3]): "
        "expected f32[3], found f32[4]"});
   // A failed bind leaves the module unbound rather than half bound.
-  expectThrowContaining([&] { m.call(entry, list(i32({0, 0}))); },
-                        {"needs parameter \"experts.{e}.w\" but it is not "
-                         "bound"});
+  expectThrowContaining(
+      [&] {
+        m.call(entry, list(i32({0, 0})));
+      },
+      {"needs parameter \"experts.{e}.w\" but it is not "
+       "bound"});
 }
 
 TEST_F(StackedTest, UnstackedNeighbourAndBounds) {
@@ -334,7 +343,9 @@ TEST_F(StackedTest, UnstackedNeighbourAndBounds) {
   std::vector<dsv3rt::Tensor> y = m.call(m.findEntry("single"), {});
   EXPECT_EQ(values<float>(y.at(0)), row(1));
   expectThrowContaining(
-      [&] { m.call(m.findEntry("gather_rows"), list(i32({0, 4}))); },
+      [&] {
+        m.call(m.findEntry("gather_rows"), list(i32({0, 4})));
+      },
       {"input \"ids\" element [1] = 4 is outside [0, 3] (expert ids index 4 "
        "routed experts)"});
 }
@@ -361,8 +372,11 @@ TEST(CudaStateTest, NoDevice) {
   ASSERT_EQ(s.states().size(), 1u);
   EXPECT_EQ(s.states()[0].name, "acc");
   expectThrowContaining([&] { s.readState("acc"); }, {"no CUDA device: "});
-  expectThrowContaining([&] { s.writeState("acc", f32({1, 2, 3, 4})); },
-                        {"no CUDA device: "});
+  expectThrowContaining(
+      [&] {
+        s.writeState("acc", f32({1, 2, 3, 4}));
+      },
+      {"no CUDA device: "});
   s.resetState(); // nothing is on a device, so nothing to do
   expectThrowContaining([&] { m.call(m.findEntry("peek"), {}); },
                         {"no CUDA device: "});
