@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Writes the seed corpora fuzz/corpus/<target>/ (small files, each <= 4 KB).
 
-The seeds are the valid and invalid inputs the unit tests build in code
-(unittests/Runtime/SafetensorsTest.cpp, NpyTest.cpp, CheckpointTest.cpp and
-the metadata of the fake modules), written as files. Rerun after changing a
-seed here; the output is deterministic:  python3 fuzz/make_corpus.py
+The runtime's seeds are the valid and invalid inputs the unit tests build in
+code (unittests/Runtime/SafetensorsTest.cpp, NpyTest.cpp, CheckpointTest.cpp
+and the metadata of the fake modules), written as files. The compiler's are
+taken from the tests: config (config_fuzzer) the official configs
+(test/Import/Inputs/configs), the tiny models' configs
+(test/Integration/fixtures/tiny_models) and the broken variants of
+test/Import/Inputs/make_bad_models.py; ir (ir_fuzzer) every `// -----` split
+of test/Dialect and test/Conversion that fits in 4 KB once its comment
+lines (RUN, CHECK, expected-error) are dropped. Rerun after changing a seed
+or those tests; the output is deterministic:  python3 fuzz/make_corpus.py
 """
 import json
 import os
@@ -169,12 +175,79 @@ def npy_seeds():
     }
 
 
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def config_seeds():
+    seeds = {}
+    official = os.path.join(SRC, "test", "Import", "Inputs", "configs")
+    for name in sorted(os.listdir(official)):
+        with open(os.path.join(official, name), "rb") as f:
+            seeds[name] = f.read()
+    tiny = os.path.join(SRC, "test", "Integration", "fixtures", "tiny_models")
+    for name in sorted(os.listdir(tiny)):
+        path = os.path.join(tiny, name, "config.json")
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                seeds[name + ".json"] = f.read()
+    # make_bad_models.py's broken configs (the import error tests).
+    with open(os.path.join(tiny, "tiny_v2_lite", "config.json")) as f:
+        base = json.load(f)
+    with open(os.path.join(tiny, "tiny_v3", "config.json")) as f:
+        v3 = json.load(f)
+
+    def variant(cfg, **changes):
+        c = dict(cfg)
+        c.update(changes)
+        return json.dumps(c, indent=1).encode()
+
+    q = dict(base.get("quantization_config") or {})
+    q["weight_block_size"] = [64, 64]
+    seeds.update({
+        "bad_not_json.json": b'{"architectures": ["DeepseekV2ForCausalLM"],',
+        "bad_unknown_key.json": variant(base, sliding_window=4096),
+        "bad_gelu.json": variant(base, hidden_act="gelu"),
+        "bad_linear_rope.json": variant(
+            base, rope_scaling={"type": "linear", "factor": 2.0}),
+        "bad_block64.json": variant(base, quantization_config=q),
+        "bad_topk.json": variant(base, topk_method="top2"),
+        "bad_heads.json": variant(base, num_key_value_heads=1),
+        "bad_top_k.json": variant(base, num_experts_per_tok=99),
+        "bad_router.json": variant(v3, topk_group=1, num_experts_per_tok=8),
+        "bad_huge_experts.json": variant(
+            base, n_routed_experts=65536, num_experts_per_tok=8,
+            moe_intermediate_size=1 << 24, hidden_size=1 << 24),
+        "not_object.json": b"[1, 2, 3]",
+    })
+    return seeds
+
+
+def ir_seeds():
+    seeds = {}
+    for sub in ("Dialect", "Conversion"):
+        d = os.path.join(SRC, "test", sub)
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".mlir"):
+                continue
+            with open(os.path.join(d, name)) as f:
+                text = f.read()
+            for i, part in enumerate(text.split("// -----")):
+                lines = [l for l in part.splitlines()
+                         if not l.strip().startswith("//") and l.strip()]
+                seed = ("\n".join(lines) + "\n").encode()
+                if len(lines) and len(seed) <= 4096:
+                    seeds["%s-%02d.mlir" % (name[:-5], i)] = seed
+    return seeds
+
+
 def main():
     targets = {
         "safetensors": safetensors_seeds(),
         "npy": npy_seeds(),
         "metadata": metadata_seeds(),
         "checkpoint_index": {k: v.encode() for k, v in checkpoint_seeds().items()},
+        "config": config_seeds(),
+        "ir": ir_seeds(),
     }
     for target, seeds in targets.items():
         d = os.path.join(ROOT, target)

@@ -6,11 +6,14 @@
 # (docs/fuzzing.md).
 #
 #   fuzz/run.sh SECONDS [TARGET...]     TARGET: safetensors npy metadata
-#                                               checkpoint_index (default all)
+#                                               checkpoint_index (the
+#                                               default: these four), or
+#                                               the compiler's config ir
 # Environment:
-#   DSV3_FUZZ_BIN  where the *_fuzzer binaries are (default build-fuzz/bin)
-#   DSV3_FUZZ_OUT  where corpora, logs and crash files go
-#                  (default build-fuzz/fuzz-out)
+#   DSV3_FUZZ_BIN  where the *_fuzzer binaries are (default build-fuzz/bin;
+#                  build-fuzz-compiler/bin for config and ir)
+#   DSV3_FUZZ_OUT  where corpora, logs and crash files go (default
+#                  build-fuzz/fuzz-out, build-fuzz-compiler/fuzz-out)
 #   DSV3_FUZZ_ARGS extra libFuzzer flags, e.g. "-jobs=2 -workers=2"
 # Exits 1 if any target crashed (or hit a timeout, leak or OOM); the input is
 # left as <out>/<target>/crashes/crash-* (or timeout-*, leak-*, oom-*) and
@@ -24,8 +27,6 @@ fi
 secs=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${DSV3_FUZZ_BIN:-$here/../build-fuzz/bin}
-out=${DSV3_FUZZ_OUT:-$here/../build-fuzz/fuzz-out}
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(safetensors npy metadata checkpoint_index)
 
@@ -36,6 +37,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 printf '%-17s %5s %12s %9s %6s %7s %7s  %s\n' target secs execs exec/s cov ft corpus result
 for t in "${targets[@]}"; do
+  # The compiler's targets are built in their own directory (scripts/fuzz.sh).
+  case $t in
+    config|ir) build=$here/../build-fuzz-compiler ;;
+    *) build=$here/../build-fuzz ;;
+  esac
+  bin=${DSV3_FUZZ_BIN:-$build/bin}
+  out=${DSV3_FUZZ_OUT:-$build/fuzz-out}
   exe=$bin/${t}_fuzzer
   if [[ ! -x $exe ]]; then
     echo "$t: no $exe (configure with -DDSV3_ENABLE_FUZZERS=ON, build with" \

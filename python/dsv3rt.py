@@ -1039,7 +1039,9 @@ class _Model:
                 + ", ".join(f"{a.name} {a.dtype}{list(a.shape)}" for a in outs)
             )
             by_name = {a.name: a for a in ins}
-            ok = len(ins) == 4 and len(outs) == 1 and set(by_name) == set(self._INPUTS)
+            # logits first; a module with an MTP module also returns prefill's
+            # hidden states, which plain generation does not read.
+            ok = len(ins) == 4 and outs and outs[0].name == "logits" and set(by_name) == set(self._INPUTS)
             if ok:
                 ids = by_name["input_ids"]
                 tokens = ids.shape[1] if len(ids.shape) == 2 else -1
@@ -1117,7 +1119,7 @@ class _Model:
             "kv_len": np.array([start + s], np.int64),
         }
         # Matched by name, as the C++ Generator.
-        (logits,) = self.module.call(entry, values)
+        logits = self.module.call(entry, values)[0]
         self.position = start + s
         return logits[-1]
 

@@ -33,7 +33,10 @@ llvm_config.add_tool_substitutions(["llvm-nm"], [config.llvm_tools_dir])
 # Sanitized runtimes need ASan loaded first when python or a module dlopens.
 if config.sanitizers:
     config.available_features.add("asan")
-    config.environment["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    # A module allocation that fails must reach the runtime as NULL (it turns
+    # it into an error), not as an ASan report.
+    config.environment["ASAN_OPTIONS"] = (
+        "detect_leaks=1:abort_on_error=0:allocator_may_return_null=1")
     config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
 
 # The text path of python -m dsv3 (tokenizer.json, chat templates) needs the

@@ -89,6 +89,11 @@ struct ImportOptions {
   bool f32Activations = false;
   /// Prefill returns the logits of every token instead of the last one.
   bool allLogits = false;
+  /// Emit the multi-token-prediction module (layer num_hidden_layers of the
+  /// checkpoint) as the entries `mtp_prefill` and `mtp_decode`, the main
+  /// model's `verify` entry (every token's logits and hidden state) and a
+  /// `hidden_states` result of `prefill`. Needs num_nextn_predict_layers >= 1.
+  bool mtp = false;
 };
 
 /// Builds the whole model. Errors name the option or config key at fault.

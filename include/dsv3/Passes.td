@@ -446,7 +446,7 @@ def Dsv3MarkGlueFunctions : Pass<"dsv3-mark-glue-functions",
   let summary = "Compile functions that only call others without optimization";
   let description = [{
     Runs on LLVM-dialect IR. A function without loops (its blocks branch
-    forward only) holding at least `min-calls` calls (an imported model's
+    forward only) holding at least `min-calls` direct calls (an imported model's
     entry: embedding, one call per layer, head) gets the LLVM attributes
     `noinline optnone`. Optimizing such a function gains nothing, but with
     every memref passed as its descriptor's scalars it is a basic block of

@@ -80,14 +80,27 @@ public:
              b.getNamedAttr("vocab_size", b.getI64IntegerAttr(c.vocabSize)),
              b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(o.maxSeqLen)),
              b.getNamedAttr("prefill_tokens",
-                            b.getI64IntegerAttr(o.prefillTokens))}));
+                            b.getI64IntegerAttr(o.prefillTokens)),
+             b.getNamedAttr("mtp_layers",
+                            b.getI64IntegerAttr(o.mtp ? 1 : 0))}));
     int64_t p = o.prefillTokens == ImportOptions::kDynamicTokens
                     ? ShapedType::kDynamic
                     : o.prefillTokens;
     b.setInsertionPointToEnd(module->getBody());
-    buildEntry(*module, "prefill", p, o.allLogits);
+    buildEntry(*module, "prefill", p, o.allLogits, /*argmax=*/false,
+               /*hidden=*/o.mtp);
     buildEntry(*module, "decode", 1, false);
     buildEntry(*module, "decode_greedy", 1, false, /*argmax=*/true);
+    if (o.mtp) {
+      // A speculative step checks the previous draft with the new token:
+      // two tokens, each one's logits and hidden state. Static, as decode:
+      // a decode-sized step (absorbed attention over the latent cache),
+      // not a prefill.
+      buildEntry(*module, "verify", 2, /*all=*/true, /*argmax=*/false,
+                 /*hidden=*/true);
+      buildMtpEntry(*module, "mtp_prefill", p, o.allLogits);
+      buildMtpEntry(*module, "mtp_decode", 1, false);
+    }
     return module;
   }
 
@@ -232,11 +245,99 @@ private:
     return f;
   }
 
-  /// `argmax`: the entry returns the greedy next token (i64 [1]) instead of
-  /// the logits, so that a greedy step copies 8 bytes, not V floats, off a
-  /// device.
+  /// Names the token arguments of entry `f` (input_ids, positions,
+  /// start_pos, kv_len at the given indices) and records their ranges: the
+  /// embedding and the cache ops sit in private functions, where
+  /// dsv3-annotate-input-bounds cannot see the entry's arguments, so the
+  /// ranges that pass gives dsv3.embedding and dsv3.mla are set here. A
+  /// dynamic `s` names the token dimension `tokens`.
+  void annotateTokenArgs(func::FuncOp f, StringRef name, int64_t s,
+                         unsigned ids, unsigned positions, unsigned start,
+                         unsigned kvLen) {
+    auto named = [&](unsigned i, StringRef n) {
+      f.setArgAttr(i, "dsv3.name", b.getStringAttr(n));
+    };
+    named(ids, "input_ids");
+    named(positions, "positions");
+    named(start, "start_pos");
+    named(kvLen, "kv_len");
+    auto bounds = [&](unsigned i, int64_t max, const std::string &why) {
+      f.setArgAttr(
+          i, "dsv3.bounds",
+          b.getDictionaryAttr({b.getNamedAttr("min", b.getI64IntegerAttr(0)),
+                               b.getNamedAttr("max", b.getI64IntegerAttr(max)),
+                               b.getNamedAttr("why", b.getStringAttr(why))}));
+    };
+    bounds(
+        ids, c.vocabSize - 1,
+        llvm::formatv("embedding indexes a table of {0} tokens", c.vocabSize));
+    if (ShapedType::isDynamic(s)) {
+      f.setArgAttr(ids, "dsv3.dynamic_dims", tokensDim(1, true));
+      f.setArgAttr(positions, "dsv3.dynamic_dims", tokensDim(1, true));
+      f.setArgAttr(
+          start, "dsv3.bounds",
+          b.getDictionaryAttr(
+              {b.getNamedAttr("min", b.getI64IntegerAttr(0)),
+               b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)),
+               b.getNamedAttr("minus", b.getStringAttr("tokens")),
+               b.getNamedAttr(
+                   "why", b.getStringAttr(llvm::formatv(
+                              "{0} writes `tokens` rows from start_pos into "
+                              "caches of max_seq_len {1}",
+                              name, o.maxSeqLen)))}));
+    } else {
+      bounds(start, o.maxSeqLen - s,
+             llvm::formatv("{0} writes {1} row(s) from start_pos into caches "
+                           "of max_seq_len {2}",
+                           name, s, o.maxSeqLen));
+    }
+    bounds(kvLen, o.maxSeqLen,
+           llvm::formatv("{0} reads kv_len rows of caches of max_seq_len {1}",
+                         name, o.maxSeqLen));
+  }
+
+  /// `dsv3.dynamic_dims` naming dimension `dim` `tokens` (with its range on
+  /// inputs): one symbol for the token dimension of every argument and
+  /// result of an entry, start_pos + tokens <= max_seq_len.
+  ArrayAttr tokensDim(int64_t dim, bool withRange) {
+    SmallVector<NamedAttribute> d = {
+        b.getNamedAttr("dim", b.getI64IntegerAttr(dim)),
+        b.getNamedAttr("symbol", b.getStringAttr("tokens"))};
+    if (withRange) {
+      d.push_back(b.getNamedAttr("min", b.getI64IntegerAttr(1)));
+      d.push_back(b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)));
+    }
+    return b.getArrayAttr({b.getDictionaryAttr(d)});
+  }
+
+  /// Marks argument `arg` and result `res` of `f`, and the ones after each,
+  /// as layer `l`'s latent cache (c_kv, then k_pe).
+  void annotateCache(func::FuncOp f, int64_t l, unsigned arg, unsigned res) {
+    for (int k = 0; k < 2; ++k) {
+      auto state = b.getStringAttr(
+          llvm::formatv("model.layers.{0}.self_attn.kv_cache.{1}", l,
+                        k == 0 ? "c_kv" : "k_pe")
+              .str());
+      f.setArgAttr(arg + k, "dsv3.state", state);
+      f.setResultAttr(res + k, "dsv3.state", state);
+    }
+  }
+
+  /// Names result `i` of `f` and, for a dynamic `s`, its token dimension.
+  void annotateResult(func::FuncOp f, unsigned i, StringRef name, int64_t s,
+                      int64_t tokenDim) {
+    f.setResultAttr(i, "dsv3.name", b.getStringAttr(name));
+    if (ShapedType::isDynamic(s))
+      f.setResultAttr(i, "dsv3.dynamic_dims", tokensDim(tokenDim, false));
+  }
+
+  /// A main-model entry. `argmax`: the entry returns the greedy next token
+  /// (i64 [1]) instead of the logits, so that a greedy step copies 8 bytes,
+  /// not V floats, off a device. `hidden`: it also returns every token's
+  /// hidden state after the final norm (the input of lm_head), which the
+  /// MTP module reads.
   void buildEntry(ModuleOp module, StringRef name, int64_t s, bool all,
-                  bool argmax = false) {
+                  bool argmax = false, bool hidden = false) {
     auto idsType = ty({1, s}, i64);
     auto scalar = ty({1}, i64);
     SmallVector<Type> args = {idsType, idsType, scalar, scalar};
@@ -248,79 +349,18 @@ private:
       args.append({cKvType(), kPeType()});
       results.append({cKvType(), kPeType()});
     }
+    if (hidden)
+      results.push_back(ty({1, s, c.hiddenSize}, act));
     auto f =
         func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
     entry = f;
-    auto named = [&](unsigned i, StringRef n) {
-      f.setArgAttr(i, "dsv3.name", b.getStringAttr(n));
-    };
-    named(0, "input_ids");
-    named(1, "positions");
-    named(2, "start_pos");
-    named(3, "kv_len");
-    f.setResultAttr(0, "dsv3.name",
-                    b.getStringAttr(argmax ? "next_token" : "logits"));
-    // The embedding and the cache ops sit in private functions, where
-    // dsv3-annotate-input-bounds cannot see the entry's arguments, so their
-    // ranges are recorded here (the ranges that pass gives dsv3.embedding
-    // and dsv3.mla).
-    auto bounds = [&](unsigned i, int64_t max, const std::string &why) {
-      f.setArgAttr(
-          i, "dsv3.bounds",
-          b.getDictionaryAttr({b.getNamedAttr("min", b.getI64IntegerAttr(0)),
-                               b.getNamedAttr("max", b.getI64IntegerAttr(max)),
-                               b.getNamedAttr("why", b.getStringAttr(why))}));
-    };
-    bounds(
-        0, c.vocabSize - 1,
-        llvm::formatv("embedding indexes a table of {0} tokens", c.vocabSize));
-    if (ShapedType::isDynamic(s)) {
-      // One symbol, `tokens`, for the dynamic dimension of the token inputs
-      // (and of all-token logits); start_pos + tokens <= max_seq_len.
-      auto dynamic = [&](int64_t dim, bool withRange) {
-        SmallVector<NamedAttribute> d = {
-            b.getNamedAttr("dim", b.getI64IntegerAttr(dim)),
-            b.getNamedAttr("symbol", b.getStringAttr("tokens"))};
-        if (withRange) {
-          d.push_back(b.getNamedAttr("min", b.getI64IntegerAttr(1)));
-          d.push_back(b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)));
-        }
-        return b.getArrayAttr({b.getDictionaryAttr(d)});
-      };
-      f.setArgAttr(0, "dsv3.dynamic_dims", dynamic(1, true));
-      f.setArgAttr(1, "dsv3.dynamic_dims", dynamic(1, true));
-      if (all)
-        f.setResultAttr(0, "dsv3.dynamic_dims", dynamic(0, false));
-      f.setArgAttr(
-          2, "dsv3.bounds",
-          b.getDictionaryAttr(
-              {b.getNamedAttr("min", b.getI64IntegerAttr(0)),
-               b.getNamedAttr("max", b.getI64IntegerAttr(o.maxSeqLen)),
-               b.getNamedAttr("minus", b.getStringAttr("tokens")),
-               b.getNamedAttr(
-                   "why", b.getStringAttr(llvm::formatv(
-                              "{0} writes `tokens` rows from start_pos into "
-                              "caches of max_seq_len {1}",
-                              name, o.maxSeqLen)))}));
-    } else {
-      bounds(2, o.maxSeqLen - s,
-             llvm::formatv("{0} writes {1} row(s) from start_pos into caches "
-                           "of max_seq_len {2}",
-                           name, s, o.maxSeqLen));
-    }
-    bounds(3, o.maxSeqLen,
-           llvm::formatv("{0} reads kv_len rows of caches of max_seq_len {1}",
-                         name, o.maxSeqLen));
-    for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
-      for (int k = 0; k < 2; ++k) {
-        auto state = b.getStringAttr(
-            llvm::formatv("model.layers.{0}.self_attn.kv_cache.{1}", l,
-                          k == 0 ? "c_kv" : "k_pe")
-                .str());
-        f.setArgAttr(4 + 2 * l + k, "dsv3.state", state);
-        f.setResultAttr(1 + 2 * l + k, "dsv3.state", state);
-      }
-    }
+    annotateTokenArgs(f, name, s, 0, 1, 2, 3);
+    annotateResult(f, 0, argmax ? "next_token" : "logits", all ? s : int64_t{1},
+                   0);
+    if (hidden)
+      annotateResult(f, results.size() - 1, "hidden_states", s, 1);
+    for (int64_t l = 0; l < c.numHiddenLayers; ++l)
+      annotateCache(f, l, 4 + 2 * l, 1 + 2 * l);
     Block *body = f.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);
@@ -332,13 +372,10 @@ private:
                   .getResult(0);
     SmallVector<Value> caches;
     for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
-      func::FuncOp layer = getOrBuildLayer(module, c.isDenseLayer(l), s);
-      auto call = func::CallOp::create(
-          b, loc, layer,
-          ValueRange{h, body->getArgument(1), body->getArgument(4 + 2 * l),
-                     body->getArgument(5 + 2 * l), body->getArgument(2),
-                     body->getArgument(3)});
-      call->setAttr("dsv3.layer", b.getI64IntegerAttr(l));
+      auto call =
+          callLayer(module, l, s, h, body->getArgument(1),
+                    body->getArgument(4 + 2 * l), body->getArgument(5 + 2 * l),
+                    body->getArgument(2), body->getArgument(3));
       h = call.getResult(0);
       caches.append({call.getResult(1), call.getResult(2)});
     }
@@ -350,7 +387,155 @@ private:
                    .getResult(0);
     SmallVector<Value> rets = {logits};
     rets.append(caches);
+    if (hidden)
+      rets.push_back(
+          func::CallOp::create(b, loc, getOrBuildFinalNorm(module, s), h)
+              .getResult(0));
     func::ReturnOp::create(b, loc, rets);
+  }
+
+  /// Decoder layer `l` (its kind's function, with layer l's weights).
+  func::CallOp callLayer(ModuleOp module, int64_t l, int64_t s, Value h,
+                         Value positions, Value cKv, Value kPe, Value start,
+                         Value kvLen) {
+    func::FuncOp layer = getOrBuildLayer(module, c.isDenseLayer(l), s);
+    auto call = func::CallOp::create(
+        b, loc, layer, ValueRange{h, positions, cKv, kPe, start, kvLen});
+    call->setAttr("dsv3.layer", b.getI64IntegerAttr(l));
+    return call;
+  }
+
+  /// The MTP module (layer L = num_hidden_layers of the checkpoint) as an
+  /// entry. Row i takes the main model's hidden state h_i (after its final
+  /// norm) and the token t_{i+1} that follows position i, at RoPE position
+  /// i (the main model's positions: row i's cache row is i), and returns the
+  /// logits of t_{i+2}:
+  ///   x = eh_proj(concat[enorm(embed(t_{i+1})), hnorm(h_i)])
+  ///   logits = shared_head.head(shared_head.norm(layer_L(x)))
+  /// as the released weights expect (vLLM's DeepSeek MTP, which also zeroes
+  /// the embedding at position 0).
+  void buildMtpEntry(ModuleOp module, StringRef name, int64_t s, bool all) {
+    int64_t L = c.numHiddenLayers;
+    auto idsType = ty({1, s}, i64);
+    auto hType = ty({1, s, c.hiddenSize}, act);
+    auto scalar = ty({1}, i64);
+    int64_t v = c.vocabSize;
+    SmallVector<Type> args = {idsType, hType,     idsType,  scalar,
+                              scalar,  cKvType(), kPeType()};
+    SmallVector<Type> results = {all ? ty({s, v}, b.getF32Type())
+                                     : ty({1, v}, b.getF32Type()),
+                                 cKvType(), kPeType()};
+    auto f =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
+    entry = f;
+    annotateTokenArgs(f, name, s, 0, 2, 3, 4);
+    f.setArgAttr(1, "dsv3.name", b.getStringAttr("hidden_states"));
+    if (ShapedType::isDynamic(s))
+      f.setArgAttr(1, "dsv3.dynamic_dims", tokensDim(1, true));
+    annotateResult(f, 0, "logits", all ? s : int64_t{1}, 0);
+    annotateCache(f, L, 5, 1);
+    Block *body = f.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    Value x = func::CallOp::create(b, loc, getOrBuildMtpInput(module, s),
+                                   ValueRange{body->getArgument(0),
+                                              body->getArgument(1),
+                                              body->getArgument(2)})
+                  .getResult(0);
+    auto call = callLayer(module, L, s, x, body->getArgument(2),
+                          body->getArgument(5), body->getArgument(6),
+                          body->getArgument(3), body->getArgument(4));
+    Value logits = func::CallOp::create(
+                       b, loc, getOrBuildHead(module, s, all, /*mtp=*/true),
+                       call.getResult(0))
+                       .getResult(0);
+    func::ReturnOp::create(
+        b, loc, ValueRange{logits, call.getResult(1), call.getResult(2)});
+  }
+
+  /// (input_ids [1, S], hidden [1, S, H], positions [1, S]) -> the MTP
+  /// layer's input [1, S, H]: eh_proj(concat[enorm(e), hnorm(h)]), e the
+  /// MTP embedding of the ids, zero at position 0.
+  func::FuncOp getOrBuildMtpInput(ModuleOp module, int64_t s) {
+    std::string prefix = llvm::formatv("model.layers.{0}.", c.numHiddenLayers);
+    auto hType = ty({1, s, c.hiddenSize}, act);
+    auto posType = ty({1, s}, i64);
+    return getOrBuildFunction(
+        module, "mtp_input" + suffix(s),
+        b.getFunctionType({posType, hType, posType}, {hType}),
+        [&](Block *body) {
+          Value ids = body->getArgument(0), h = body->getArgument(1),
+                pos = body->getArgument(2);
+          Value table = param(prefix + "embed_tokens.weight",
+                              {c.vocabSize, c.hiddenSize}, dense);
+          Value e = EmbeddingOp::create(b, loc, hType, table, ids);
+          e = zeroAtPositionZero(e, pos);
+          Value en =
+              rmsNorm(e, param(prefix + "enorm.weight", {c.hiddenSize}, dense));
+          Value hn =
+              rmsNorm(h, param(prefix + "hnorm.weight", {c.hiddenSize}, dense));
+          // [enorm(e) | hnorm(h)] along the hidden dimension, the order of
+          // eh_proj's input columns.
+          Value cat =
+              tensor::ConcatOp::create(b, loc, /*dim=*/2, ValueRange{en, hn});
+          int64_t h2 = 2 * c.hiddenSize;
+          Value rows = tensor::CollapseShapeOp::create(
+              b, loc, ty({s, h2}, act), cat,
+              SmallVector<ReassociationIndices>{{0, 1}, {2}});
+          Value w =
+              param(prefix + "eh_proj.weight", {c.hiddenSize, h2}, weight);
+          Value scale;
+          if (c.fp8)
+            scale = param(prefix + "eh_proj.weight_scale_inv",
+                          {llvm::divideCeilSigned(c.hiddenSize, int64_t{128}),
+                           llvm::divideCeilSigned(h2, int64_t{128})},
+                          b.getF32Type());
+          Value x = LinearOp::create(b, loc, ty({s, c.hiddenSize}, act), rows,
+                                     w, scale);
+          return tensor::ExpandShapeOp::create(
+                     b, loc, hType, x,
+                     SmallVector<ReassociationIndices>{{0, 1}, {2}})
+              .getResult();
+        });
+  }
+
+  /// e [1, S, H] with the rows at position 0 set to zero.
+  Value zeroAtPositionZero(Value e, Value positions) {
+    auto t = cast<RankedTensorType>(e.getType());
+    Value init = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, e), t.getElementType());
+    AffineExpr d0, d1, d2;
+    bindDims(ctx, d0, d1, d2);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{t}, ValueRange{e, positions}, ValueRange{init},
+               ArrayRef<AffineMap>{AffineMap::get(3, 0, {d0, d1, d2}, ctx),
+                                   AffineMap::get(3, 0, {d0, d1}, ctx),
+                                   AffineMap::get(3, 0, {d0, d1, d2}, ctx)},
+               SmallVector<utils::IteratorType>(3,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 Value zero = arith::ConstantOp::create(
+                     nb, l, nb.getZeroAttr(a[0].getType()));
+                 Value first = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::eq, a[1],
+                     arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(0)));
+                 linalg::YieldOp::create(nb, l,
+                                         ValueRange{arith::SelectOp::create(
+                                             nb, l, first, zero, a[0])});
+               })
+        .getResult(0);
+  }
+
+  /// hidden [1, S, H] -> model.norm(hidden): what lm_head reads, and what
+  /// the MTP module takes as h_i.
+  func::FuncOp getOrBuildFinalNorm(ModuleOp module, int64_t s) {
+    auto hType = ty({1, s, c.hiddenSize}, act);
+    return getOrBuildFunction(
+        module, "final_norm" + suffix(s), b.getFunctionType({hType}, {hType}),
+        [&](Block *body) {
+          return rmsNorm(body->getArgument(0),
+                         param("model.norm.weight", {c.hiddenSize}, dense));
+        });
   }
 
   /// A private function of the given signature, built once by `fill`.
@@ -388,17 +573,23 @@ private:
   }
 
   /// hidden [1, S, H] -> f32 logits of the last token [1, V] or of every
-  /// token [S, V] (model.norm, then lm_head).
-  func::FuncOp getOrBuildHead(ModuleOp module, int64_t s, bool all) {
+  /// token [S, V] (model.norm, then lm_head; for `mtp`, the MTP layer's
+  /// shared_head.norm and shared_head.head).
+  func::FuncOp getOrBuildHead(ModuleOp module, int64_t s, bool all,
+                              bool mtp = false) {
     int64_t v = c.vocabSize;
     auto logitsType =
         all ? ty({s, v}, b.getF32Type()) : ty({1, v}, b.getF32Type());
+    std::string mtpPrefix =
+        llvm::formatv("model.layers.{0}.shared_head.", c.numHiddenLayers);
     return getOrBuildFunction(
-        module, "head" + suffix(s) + (all ? "_all" : ""),
+        module, (mtp ? "mtp_head" : "head") + suffix(s) + (all ? "_all" : ""),
         b.getFunctionType({ty({1, s, c.hiddenSize}, act)}, {logitsType}),
         [&](Block *body) {
-          Value h = rmsNorm(body->getArgument(0),
-                            param("model.norm.weight", {c.hiddenSize}, dense));
+          Value h = rmsNorm(
+              body->getArgument(0),
+              param(mtp ? mtpPrefix + "norm.weight" : "model.norm.weight",
+                    {c.hiddenSize}, dense));
           Value x;
           if (all) {
             x = tensor::CollapseShapeOp::create(
@@ -424,9 +615,11 @@ private:
             x = tensor::ExtractSliceOp::create(
                 b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes, strides);
           }
-          Value head = c.tieWordEmbeddings
-                           ? embedTable()
-                           : param("lm_head.weight", {v, c.hiddenSize}, dense);
+          Value head =
+              mtp ? param(mtpPrefix + "head.weight", {v, c.hiddenSize}, dense)
+              : c.tieWordEmbeddings
+                  ? embedTable()
+                  : param("lm_head.weight", {v, c.hiddenSize}, dense);
           return LinearOp::create(b, loc, logitsType, x, head, Value())
               .getResult();
         });
@@ -508,6 +701,9 @@ mlir::dsv3::import::buildModel(MLIRContext *ctx, const ModelConfig &config,
     return fail(llvm::formatv("--prefill-tokens={0} is neither 0 (dynamic) "
                               "nor in [1, max_seq_len = {1}]",
                               options.prefillTokens, options.maxSeqLen));
+  if (options.mtp && config.numNextnPredictLayers < 1)
+    return fail("the MTP module was asked for, but config.json has "
+                "num_nextn_predict_layers = 0");
   ctx->loadDialect<Dsv3Dialect, arith::ArithDialect, func::FuncDialect,
                    linalg::LinalgDialect, tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModelBuilder(ctx, config, options).build();

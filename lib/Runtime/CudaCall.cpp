@@ -5,6 +5,7 @@
 
 #include "Error.h"
 #include "Module.h"
+#include "ModuleCall.h"
 
 namespace dsv3rt::impl {
 
@@ -125,7 +126,7 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     descriptors.push_back(makeDescriptor(asPointer(devicePtrs[i]), shapes[i]));
   for (std::vector<int64_t> &desc : descriptors)
     args.push_back(desc.data());
-  fn(args.data());
+  callModule(fn, args.data(), "entry \"" + entry.name + "\"");
   // Entries may leave work queued on their own streams.
   CUresult sync = d->cuCtxSynchronize();
   std::string error = takeError();

@@ -6,8 +6,12 @@
 #include "dsv3/Runtime/mgpu.h"
 
 #include "CudaDriver.h"
+#include "ModuleCall.h"
 
 using namespace dsv3rt::cuda;
+using dsv3rt::impl::moduleAllocationFailed;
+using dsv3rt::impl::trackModuleBuffer;
+using dsv3rt::impl::untrackModuleBuffer;
 
 namespace {
 
@@ -196,7 +200,7 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
   (void)stream; // allocation is synchronous, as upstream
   if (bytes == 0)
     return nullptr;
-  return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+  void *p = guarded<void *>(nullptr, [&](const Driver &d) -> void * {
     CUdeviceptr p = 0;
     bool ok = hostShared
                   ? check(d.cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL),
@@ -204,12 +208,20 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
                   : check(d.cuMemAlloc(&p, bytes), "cuMemAlloc");
     return ok ? reinterpret_cast<void *>(static_cast<uintptr_t>(p)) : nullptr;
   });
+  // Inside an entry call a failure ends the call (kernels must not run on
+  // NULL) and a success is freed with the call's other buffers if a later
+  // allocation fails.
+  if (!p)
+    moduleAllocationFailed(bytes, "device memory");
+  trackModuleBuffer(p, [](void *q) { mgpuMemFree(q, nullptr); });
+  return p;
 }
 
 void mgpuMemFree(void *ptr, void *stream) {
   (void)stream;
   if (!ptr)
     return;
+  untrackModuleBuffer(ptr);
   guarded<int>(0, [&](const Driver &d) {
     check(d.cuMemFree(dptr(ptr)), "cuMemFree");
     return 0;

@@ -284,8 +284,12 @@ Generator::Generator(Session &session, Module &module)
       fail(std::string("the module's \"") + name + "\" entry is " + got + "; " +
            kContract);
     };
-    if (ins.size() != 4 || outs.size() != 1)
+    // logits first; an imported model with an MTP module also returns the
+    // hidden states from prefill (speculative decoding reads them).
+    if (ins.size() != 4 || outs.empty() ||
+        std::string(outs[0]->name) != "logits")
       wrong();
+    entry.outputs = outs.size();
     const dsv3rt_arg_info *found[4] = {};
     for (size_t i = 0; i < ins.size(); ++i)
       for (int k = 0; k < 4; ++k)
@@ -399,12 +403,18 @@ Tensor Generator::run(const Entry &e, const int64_t *ids, int64_t count) {
   dsv3rt_tensor *inputs[4];
   for (int k = 0; k < 4; ++k)
     inputs[e.slot[k]] = values[k].get();
-  // One output, known from the metadata: calling the C API directly saves
-  // Module::call's walk over every (parameter) argument per token.
-  dsv3rt_tensor *raw = nullptr;
-  check(dsv3rt_module_call(module_.get(), e.index, inputs, 4, &raw, 1));
+  // Outputs known from the metadata: calling the C API directly saves
+  // Module::call's walk over every (parameter) argument per token. The first
+  // is the logits (or the next token); the rest are dropped.
+  std::vector<dsv3rt_tensor *> raw(e.outputs, nullptr);
+  dsv3rt_status status = dsv3rt_module_call(module_.get(), e.index, inputs, 4,
+                                            raw.data(), raw.size());
+  std::vector<Tensor> outputs;
+  for (dsv3rt_tensor *t : raw)
+    outputs.emplace_back(t); // owns them, also when the call failed
+  check(status);
   position_ += count;
-  return Tensor(raw);
+  return std::move(outputs[0]);
 }
 
 std::vector<float> Generator::call(bool usePrefill, const int64_t *ids,

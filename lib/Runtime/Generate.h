@@ -207,6 +207,7 @@ private:
     // Position of input_ids, positions, start_pos, kv_len among the inputs.
     size_t slot[4] = {0, 0, 0, 0};
     int64_t logitRows = 1;
+    size_t outputs = 1; // logits (or next_token) first
   };
   Session &session_;
   Module &module_;

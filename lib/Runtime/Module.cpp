@@ -3,6 +3,7 @@
 #include "CudaCall.h"
 #include "CudaDriver.h"
 #include "Error.h"
+#include "ModuleCall.h"
 #include "Stacked.h"
 
 #include <cstring>
@@ -53,6 +54,7 @@ Module::Module(StateStore &states, const std::string &path)
   handle_ = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle_)
     fail(path + ": cannot load module: " + dlError());
+  installModuleAllocator(handle_);
   try {
     auto abiFn = reinterpret_cast<dsv3_module_abi_version_fn>(
         dlsym(handle_, "dsv3_module_abi_version"));
@@ -469,7 +471,8 @@ Module::call(size_t entryIndex, const std::vector<const HostTensor *> &inputs) {
     descriptors.push_back(makeDescriptor(data[i], shapes[i]));
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());
-  entryFns_[entryIndex](args.data());
+  callModule(entryFns_[entryIndex], args.data(),
+             "entry \"" + entry.name + "\"");
   return outputs;
 }
 

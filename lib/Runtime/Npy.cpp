@@ -25,6 +25,18 @@ constexpr DescrMap kDescrs[] = {
     {"<i4", DType::I32}, {"<i8", DType::I64}, {"|i1", DType::I8},
     {"|u1", DType::U8},  {"|b1", DType::I1},
 };
+// What np.save writes for the ml_dtypes arrays of the dtypes numpy lacks.
+// The writer uses the first entry of a dtype; the reader takes any void descr
+// of the right size ('<V2' or '|V2', ...) as the dtype its caller expects.
+constexpr DescrMap kVoidDescrs[] = {
+    {"<V2", DType::BF16},
+    {"<V1", DType::F8E4M3FN},
+    {"<V1", DType::F8E8M0FNU},
+};
+constexpr char kVoidHelp[] =
+    "a void dtype is read only as bf16 ('<V2', an ml_dtypes bfloat16 array) "
+    "or f8e4m3fn/f8e8m0fnu ('<V1', ml_dtypes float8_e4m3fn/float8_e8m0fnu), "
+    "for an argument of that dtype";
 
 // Header text quoted in an error: a crafted file's header may be up to
 // 4 GB, so only its start is echoed.
@@ -148,12 +160,46 @@ const char *descrFor(DType t) {
   for (const DescrMap &d : kDescrs)
     if (d.dtype == t)
       return d.descr;
+  for (const DescrMap &d : kVoidDescrs)
+    if (d.dtype == t)
+      return d.descr;
   return nullptr;
+}
+
+// The element size of a void descr such as '<V2' or '|V1', or nullopt for
+// any other descr.
+std::optional<uint64_t> voidSize(const std::string &descr) {
+  if (descr.size() < 3 || (descr[0] != '<' && descr[0] != '|') ||
+      descr[1] != 'V' || descr.size() > 6)
+    return std::nullopt;
+  uint64_t n = 0;
+  for (size_t i = 2; i < descr.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(descr[i])))
+      return std::nullopt;
+    n = n * 10 + (descr[i] - '0');
+  }
+  return n;
+}
+
+// The dtype of a void descr of n-byte elements: voidAs, the caller's, when
+// np.save writes that dtype's ml_dtypes arrays with a void descr of this size.
+// The bytes carry no type of their own, so nothing else is guessed.
+DType voidDType(const std::string &path, const std::string &descr, uint64_t n,
+                std::optional<DType> voidAs) {
+  const std::string what = path + ": npy dtype " + quoted(descr, '\'') +
+                           " (raw " + std::to_string(n) + "-byte elements)";
+  if (!voidAs)
+    fail(what + " does not say its type: " + kVoidHelp);
+  for (const DescrMap &d : kVoidDescrs)
+    if (d.dtype == *voidAs && dtypeSize(d.dtype) == n)
+      return d.dtype;
+  fail(what + " cannot be read as " + dtypeName(*voidAs) + " (" +
+       std::to_string(dtypeSize(*voidAs)) + "-byte elements): " + kVoidHelp);
 }
 
 } // namespace
 
-HostTensor readNpy(const std::string &path) {
+HostTensor readNpy(const std::string &path, std::optional<DType> voidAs) {
   MappedFile file(path);
   const uint8_t *p = file.data();
   const size_t size = file.size();
@@ -198,8 +244,12 @@ HostTensor readNpy(const std::string &path) {
     if (descr == d.descr)
       dtype = d.dtype;
   if (!dtype)
+    if (std::optional<uint64_t> n = voidSize(descr))
+      dtype = voidDType(path, descr, *n, voidAs);
+  if (!dtype)
     fail(path + ": unsupported npy dtype " + quoted(descr, '\'') +
-         " (supported: <f4 <f2 <f8 <i4 <i8 |i1 |u1 |b1)");
+         " (supported: <f4 <f2 <f8 <i4 <i8 |i1 |u1 |b1, and <V2 <V1 as bf16 "
+         "and f8)");
 
   std::optional<uint64_t> bytes = checkedByteSize(*dtype, shape);
   if (!bytes)
@@ -224,18 +274,19 @@ void writeNpy(const std::string &path, DType dtype,
               uint64_t size) {
   const char *descr = descrFor(dtype);
   if (!descr)
-    fail(path + ": numpy has no " + std::string(dtypeName(dtype)) +
-         " dtype; write this tensor to a .safetensors file instead");
+    fail(path + ": cannot write " + std::string(dtypeName(dtype)) +
+         " to .npy; write this tensor to a .safetensors file instead");
   std::optional<uint64_t> bytes = checkedByteSize(dtype, shape);
   if (!bytes || *bytes != size)
     fail(path + ": tensor " + describe(dtype, shape) + " does not match its " +
          std::to_string(size) + " bytes of data");
   std::string dict = std::string("{'descr': '") + descr +
                      "', 'fortran_order': False, 'shape': (";
+  // Spelled as numpy spells it ("(3,)", "(2, 3)"), so that the file is byte
+  // for byte what np.save writes for the same array.
   for (size_t i = 0; i < shape.size(); ++i)
-    dict += std::to_string(shape[i]) +
-            (shape.size() == 1 || i + 1 < shape.size() ? ", " : "");
-  dict += "), }";
+    dict += (i ? ", " : "") + std::to_string(shape[i]);
+  dict += shape.size() == 1 ? ",), }" : "), }";
   // Pad with spaces and a newline so the data starts 64-byte aligned.
   size_t prefix = 10;
   size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;

@@ -20,6 +20,90 @@ namespace mlir::dsv3 {
 using namespace mlir;
 
 namespace {
+
+// The host pipeline lowers memref.alloc/dealloc to calls of
+// _mlir_memref_to_llvm_alloc/_free (use-generic-functions). They are defined
+// here to call through the exported `dsv3_module_allocator` (abi.h), which the
+// module initializes to malloc/free and the runtime replaces: a failed
+// allocation then ends the call with an error instead of handing the module
+// a NULL to write through.
+LogicalResult emitAllocator(ModuleOp module, OpBuilder &b) {
+  MLIRContext *ctx = module.getContext();
+  Location loc = module.getLoc();
+  if (auto aligned = module.lookupSymbol<LLVM::LLVMFuncOp>(
+          "_mlir_memref_to_llvm_aligned_alloc"))
+    return aligned.emitError("dsv3-emit-module-abi: aligned module "
+                             "allocations are not part of the module ABI "
+                             "(lower memref.alloc without use-aligned-alloc)");
+  auto alloc =
+      module.lookupSymbol<LLVM::LLVMFuncOp>("_mlir_memref_to_llvm_alloc");
+  auto dealloc =
+      module.lookupSymbol<LLVM::LLVMFuncOp>("_mlir_memref_to_llvm_free");
+  if (!alloc && !dealloc)
+    return success();
+  auto ptrTy = LLVM::LLVMPointerType::get(ctx);
+  auto i64 = IntegerType::get(ctx, 64);
+  auto voidTy = LLVM::LLVMVoidType::get(ctx);
+  auto allocTy = LLVM::LLVMFunctionType::get(ptrTy, {i64});
+  auto freeTy = LLVM::LLVMFunctionType::get(voidTy, {ptrTy});
+  auto declare = [&](StringRef name, LLVM::LLVMFunctionType type) {
+    auto fn = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!fn)
+      fn = LLVM::LLVMFuncOp::create(b, loc, name, type);
+    return fn;
+  };
+  for (auto [fn, type] :
+       {std::make_pair(alloc, allocTy), std::make_pair(dealloc, freeTy)})
+    if (fn && (!fn.isExternal() || fn.getFunctionType() != type))
+      return fn.emitError("dsv3-emit-module-abi: expected an external '")
+             << type << "' declaration";
+  declare("malloc", allocTy);
+  declare("free", freeTy);
+
+  // struct { void *(*alloc)(uint64_t); void (*free)(void *); }, exported
+  // with default visibility: the runtime finds it with dlsym.
+  auto structTy = LLVM::LLVMStructType::getLiteral(ctx, {ptrTy, ptrTy});
+  auto global = LLVM::GlobalOp::create(b, loc, structTy, /*isConstant=*/false,
+                                       LLVM::Linkage::External,
+                                       "dsv3_module_allocator", Attribute());
+  {
+    OpBuilder ib =
+        OpBuilder::atBlockEnd(b.createBlock(&global.getInitializerRegion()));
+    b.setInsertionPointToEnd(module.getBody());
+    Value init = LLVM::UndefOp::create(ib, loc, structTy);
+    for (auto [i, name] :
+         llvm::enumerate(ArrayRef<StringRef>{"malloc", "free"}))
+      init = LLVM::InsertValueOp::create(
+          ib, loc, init, LLVM::AddressOfOp::create(ib, loc, ptrTy, name),
+          ArrayRef<int64_t>{int64_t(i)});
+    LLVM::ReturnOp::create(ib, loc, init);
+  }
+  // Loads field `field` of the allocator and calls it with `fn`'s argument.
+  auto defineThrough = [&](LLVM::LLVMFuncOp fn, int32_t field,
+                           LLVM::LLVMFunctionType type) {
+    OpBuilder fb = OpBuilder::atBlockEnd(fn.addEntryBlock(b));
+    Value table = LLVM::AddressOfOp::create(fb, loc, ptrTy, global.getName());
+    Value slot = LLVM::GEPOp::create(fb, loc, ptrTy, structTy, table,
+                                     ArrayRef<LLVM::GEPArg>{0, field});
+    Value callee = LLVM::LoadOp::create(fb, loc, ptrTy, slot);
+    SmallVector<Value> operands{callee, fn.getArgument(0)};
+    auto call = LLVM::CallOp::create(fb, loc, type, operands);
+    LLVM::ReturnOp::create(fb, loc, call.getResults());
+    fn.setVisibility_(LLVM::Visibility::Hidden);
+  };
+  if (alloc) {
+    defineThrough(alloc, 0, allocTy);
+    // Fresh memory, as malloc's is: keeps LLVM's alias analysis of the
+    // buffers (and the vectorizer's no-overlap proofs) what they were.
+    alloc.setResultAttr(0, LLVM::LLVMDialect::getNoAliasAttrName(),
+                        UnitAttr::get(ctx));
+    alloc.setNoInline(true);
+  }
+  if (dealloc)
+    defineThrough(dealloc, 1, freeTy);
+  return success();
+}
+
 struct Dsv3EmitModuleABIPass
     : dsv3::impl::Dsv3EmitModuleABIBase<Dsv3EmitModuleABIPass> {
   void runOnOperation() override {
@@ -107,6 +191,9 @@ struct Dsv3EmitModuleABIPass
       Value addr = LLVM::AddressOfOp::create(fb, loc, ptrTy, "__dsv3_metadata");
       LLVM::ReturnOp::create(fb, loc, addr);
     }
+
+    if (failed(emitAllocator(module, b)))
+      return signalPassFailure();
 
     for (const llvm::json::Value &e : *entries) {
       StringRef name = *e.getAsObject()->getString("name");

@@ -78,3 +78,42 @@ module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22}, 5]}"} 
 // expected-error @+1 {{malformed dsv3.metadata: entries[0]: "args" is not an array}}
 module attributes {dsv3.metadata = "{\22entries\22:[{\22name\22:\22f\22, \22args\22: {}}]}"} {
 }
+
+// -----
+
+// The generic allocation functions of memref-to-llvm (use-generic-functions)
+// call through the exported allocator, initialized to malloc/free; the
+// runtime replaces both so that a failed allocation ends the call.
+// CHECK: llvm.func hidden @_mlir_memref_to_llvm_alloc(%[[N:.*]]: i64) -> (!llvm.ptr {llvm.noalias}) attributes {no_inline}
+// CHECK:   %[[T:.*]] = llvm.mlir.addressof @dsv3_module_allocator
+// CHECK:   %[[S:.*]] = llvm.getelementptr %[[T]][0, 0]
+// CHECK:   %[[FN:.*]] = llvm.load %[[S]] : !llvm.ptr -> !llvm.ptr
+// CHECK:   %[[P:.*]] = llvm.call %[[FN]](%[[N]]) : !llvm.ptr, (i64) -> !llvm.ptr
+// CHECK:   llvm.return %[[P]]
+// CHECK: llvm.func hidden @_mlir_memref_to_llvm_free(%[[Q:.*]]: !llvm.ptr)
+// CHECK:   llvm.getelementptr %{{.*}}[0, 1]
+// CHECK:   llvm.call %{{.*}}(%[[Q]]) : !llvm.ptr, (!llvm.ptr) -> ()
+// CHECK: llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK: llvm.func @free(!llvm.ptr)
+// CHECK: llvm.mlir.global external @dsv3_module_allocator() {{.*}} : !llvm.struct<(ptr, ptr)>
+// CHECK:   %[[M:.*]] = llvm.mlir.addressof @malloc : !llvm.ptr
+// CHECK:   llvm.insertvalue %[[M]], %{{.*}}[0]
+// CHECK:   %[[F:.*]] = llvm.mlir.addressof @free : !llvm.ptr
+// CHECK:   llvm.insertvalue %[[F]], %{{.*}}[1]
+module attributes {dsv3.metadata = "{\22entries\22:[{\22args\22:[],\22name\22:\22scratch\22}]}"} {
+  llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
+  llvm.func @_mlir_memref_to_llvm_free(!llvm.ptr)
+  llvm.func @_mlir_ciface_scratch() {
+    %n = llvm.mlir.constant(64 : i64) : i64
+    %p = llvm.call @_mlir_memref_to_llvm_alloc(%n) : (i64) -> !llvm.ptr
+    llvm.call @_mlir_memref_to_llvm_free(%p) : (!llvm.ptr) -> ()
+    llvm.return
+  }
+}
+
+// -----
+
+module attributes {dsv3.metadata = "{\22entries\22:[]}"} {
+  // expected-error @+1 {{aligned module allocations are not part of the module ABI}}
+  llvm.func @_mlir_memref_to_llvm_aligned_alloc(i64, i64) -> !llvm.ptr
+}

@@ -5,6 +5,8 @@
 // stderr. Token ids in, token ids out: tokenization is python -m dsv3's.
 #include "BindProgress.h"
 #include "Generate.h"
+#include "Safetensors.h"
+#include "Speculative.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -45,6 +48,18 @@ separated, as they are generated; a summary goes to stderr.
                          module give the same ids on every platform
   --stop-ids=IDS         also stop after any of these ids
   --ignore-eos           do not stop on config.json's eos_token_id
+  --speculative=mtp      speculative decoding with the module's MTP entries
+                         (dsv3-import --mtp): each step verifies the MTP
+                         draft together with the new token in one
+                         two-token call. The same tokens as plain decoding
+                         (greedy) or the same distribution (sampling). Plain
+                         decoding runs first in the same process, for the
+                         speed-up and acceptance figures on stderr
+  --state-output=FILE.safetensors
+                         after generating, write the session's states (every
+                         layer's KV cache, the MTP layer's too) to FILE, with
+                         the number of valid rows as metadata "cached_rows"
+                         (and "mtp_cached_rows" for the MTP layer's cache)
   --device=host|cuda     session device (default host)
   --progress             report the bind's progress (files mapped,
                          parameters bound, GB) on stderr from the start, and
@@ -67,6 +82,8 @@ struct Options {
   dsv3rt::SamplingOptions sampling;
   std::vector<int64_t> stopIds;
   std::string device = "host";
+  bool speculative = false;
+  std::string stateOutput;
   bool ignoreEos = false, quiet = false, progress = false, help = false;
 };
 
@@ -140,7 +157,7 @@ Options parseFlags(int argc, char **argv) {
     static const char *valued[] = {
         "parameters",  "prompt-ids", "prompt-file", "max-new-tokens",
         "temperature", "top-k",      "top-p",       "seed",
-        "stop-ids",    "device"};
+        "stop-ids",    "device",     "speculative", "state-output"};
     if (std::find(std::begin(valued), std::end(valued), name) ==
         std::end(valued))
       usageError("unknown flag " + arg);
@@ -175,6 +192,17 @@ Options parseFlags(int argc, char **argv) {
       o.sampling.seed = static_cast<uint64_t>(seed);
     } else if (name == "stop-ids") {
       o.stopIds = parseIds(what, value);
+    } else if (name == "state-output") {
+      if (value.size() < 12 ||
+          value.compare(value.size() - 12, 12, ".safetensors") != 0)
+        usageError("--state-output=" + value +
+                   ": expected a .safetensors file");
+      o.stateOutput = value;
+    } else if (name == "speculative") {
+      if (value != "mtp")
+        usageError("--speculative=" + value +
+                   ": expected mtp (the module's multi-token prediction)");
+      o.speculative = true;
     } else if (name == "device") {
       if (value != "host" && value != "cuda")
         usageError("--device=" + value + ": expected host or cuda");
@@ -221,6 +249,104 @@ std::string joinIds(const std::vector<int64_t> &ids) {
   return s;
 }
 
+// --state-output: every state of the session, and how many cache rows hold
+// the generated sequence (the rest is stale).
+void writeStates(const Options &o, dsv3rt::Session &session, int64_t cachedRows,
+                 int64_t mtpCachedRows = -1) {
+  if (o.stateOutput.empty())
+    return;
+  std::vector<dsv3rt::Tensor> values;
+  std::vector<dsv3rt::impl::SafetensorsWriteItem> items;
+  for (const dsv3rt::StateInfo &s : session.states()) {
+    values.push_back(session.readState(s.name));
+    items.push_back({s.name, static_cast<dsv3rt::impl::DType>(s.dtype), s.shape,
+                     values.back().data(), values.back().byteSize()});
+  }
+  std::map<std::string, std::string> metadata = {
+      {"cached_rows", std::to_string(cachedRows)}};
+  if (mtpCachedRows >= 0)
+    metadata["mtp_cached_rows"] = std::to_string(mtpCachedRows);
+  dsv3rt::impl::writeSafetensors(o.stateOutput, items, metadata);
+}
+
+// Sum and median of per-token seconds.
+std::pair<double, double> sumAndMedian(std::vector<double> d) {
+  double total = 0;
+  for (double s : d)
+    total += s;
+  if (d.empty())
+    return {0, 0};
+  std::sort(d.begin(), d.end());
+  const size_t n = d.size();
+  return {total, n % 2 ? d[n / 2] : (d[n / 2 - 1] + d[n / 2]) / 2};
+}
+
+// --speculative=mtp: plain decoding first (the baseline, not printed), then
+// speculative decoding streaming its tokens, then both speeds, the speed-up
+// and the acceptance rate.
+int runSpeculative(const Options &o, dsv3rt::Session &session,
+                   dsv3rt::Generator &gen, dsv3rt::MtpSpeculator &spec,
+                   const std::vector<int64_t> &prompt,
+                   const dsv3rt::GenerateOptions &options) {
+  dsv3rt::GenerateResult plain = gen.generate(prompt, options);
+  const bool greedy = dsv3rt::Sampler(options.sampling).greedy();
+  bool first = true;
+  dsv3rt::SpeculativeResult r;
+  try {
+    r = spec.generate(prompt, options, [&](int64_t token) {
+      std::printf(first ? "%lld" : " %lld", static_cast<long long>(token));
+      std::fflush(stdout);
+      first = false;
+      return true;
+    });
+  } catch (...) {
+    if (!first)
+      std::printf("\n");
+    throw;
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  writeStates(o, session, r.cachedRows, r.mtpCachedRows);
+  if (o.quiet)
+    return 0;
+  auto [plainTotal, plainMedian] = sumAndMedian(plain.decodeSeconds);
+  const size_t plainTokens = plain.decodeSeconds.size();
+  const size_t specTokens = r.tokens.empty() ? 0 : r.tokens.size() - 1;
+  const double plainRate = plainTokens ? plainTokens / plainTotal : 0;
+  const double specRate = specTokens && r.decodeTotalSeconds > 0
+                              ? specTokens / r.decodeTotalSeconds
+                              : 0;
+  std::fprintf(stderr,
+               "dsv3-generate: speculative (MTP): %zu new token(s), %lld "
+               "verify call(s); drafts accepted at position 1: %lld/%lld "
+               "(%.1f%%)\n",
+               r.tokens.size(), static_cast<long long>(r.verifyCalls),
+               static_cast<long long>(r.accepted),
+               static_cast<long long>(r.drafted),
+               r.drafted ? 100.0 * r.accepted / r.drafted : 0.0);
+  std::fprintf(stderr,
+               "dsv3-generate: decode after the first token: plain %zu "
+               "token(s) in %.2f ms (%.1f tok/s), speculative %zu in %.2f ms "
+               "(%.1f tok/s): speed-up %.2fx\n",
+               plainTokens, plainTotal * 1e3, plainRate, specTokens,
+               r.decodeTotalSeconds * 1e3, specRate,
+               plainRate > 0 ? specRate / plainRate : 0.0);
+  std::fprintf(stderr,
+               "dsv3-generate: per call: plain decode %.3f ms (median), "
+               "verify %.3f ms, MTP %.3f ms (means); MTP over the prompt "
+               "%.2f ms\n",
+               plainMedian * 1e3,
+               r.verifyCalls ? r.verifySeconds * 1e3 / r.verifyCalls : 0.0,
+               r.verifyCalls ? r.mtpSeconds * 1e3 / r.verifyCalls : 0.0,
+               r.mtpPromptSeconds * 1e3);
+  if (greedy)
+    std::fprintf(stderr,
+                 "dsv3-generate: greedy: speculative tokens %s plain "
+                 "decoding's\n",
+                 r.tokens == plain.tokens ? "equal" : "DIFFER FROM");
+  return 0;
+}
+
 int run(const Options &o) {
   std::vector<int64_t> prompt = readPrompt(o);
   dsv3rt::Session session(o.device);
@@ -230,6 +356,14 @@ int run(const Options &o) {
     gen = std::make_unique<dsv3rt::Generator>(session, module);
   } catch (const std::exception &e) {
     throw std::runtime_error(o.module + ": " + e.what());
+  }
+  std::unique_ptr<dsv3rt::MtpSpeculator> spec;
+  if (o.speculative) {
+    try {
+      spec = std::make_unique<dsv3rt::MtpSpeculator>(session, module);
+    } catch (const std::exception &e) {
+      throw std::runtime_error(o.module + ": --speculative=mtp: " + e.what());
+    }
   }
   size_t parameterCount = 0;
   for (size_t e = 0; e < module.entryCount(); ++e)
@@ -250,6 +384,8 @@ int run(const Options &o) {
     std::vector<int64_t> eos = dsv3rt::readEosTokenIds(dir.string());
     try {
       gen->setEosIds(eos);
+      if (spec)
+        spec->setEosIds(eos);
     } catch (const std::exception &e) {
       throw std::runtime_error((dir / "config.json").string() + ": " +
                                e.what());
@@ -264,6 +400,8 @@ int run(const Options &o) {
   options.stopIds = o.stopIds;
   // Everything is checked before the (possibly long) bind.
   gen->validate(prompt, options);
+  if (spec)
+    spec->validate(prompt, options);
 
   using When = dsv3rt::BindProgressReporter::When;
   When when = o.quiet ? When::Never
@@ -274,6 +412,9 @@ int run(const Options &o) {
   if (!o.parameters.empty())
     bindSeconds = dsv3rt::BindProgressReporter("dsv3-generate", when)
                       .bind(module, o.parameters);
+
+  if (spec)
+    return runSpeculative(o, session, *gen, *spec, prompt, options);
 
   bool first = true;
   dsv3rt::GenerateResult r;
@@ -291,6 +432,7 @@ int run(const Options &o) {
   }
   std::printf("\n");
   std::fflush(stdout);
+  writeStates(o, session, gen->position());
   if (o.quiet)
     return 0;
 

@@ -51,6 +51,12 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     prefillLogits("prefill-logits", cl::init("last"), cl::cat(category),
                   cl::desc("Logits prefill returns: last (token) or all"));
+static cl::opt<std::string>
+    mtpMode("mtp", cl::init("auto"), cl::cat(category),
+            cl::desc("Multi-token prediction entries (mtp_prefill, "
+                     "mtp_decode, verify): auto (when the config has "
+                     "num_nextn_predict_layers >= 1 and the checkpoint, if "
+                     "any, holds the MTP layer), on, or off"));
 static cl::opt<bool> allowUnused(
     "allow-unused-tensors", cl::init(false), cl::cat(category),
     cl::desc("Warn instead of failing on checkpoint tensors the graph does "
@@ -96,6 +102,8 @@ int main(int argc, char **argv) {
     return fail("--prefill-logits must be last or all, got '" + prefillLogits +
                 "'");
   options.allLogits = prefillLogits == "all";
+  if (mtpMode != "auto" && mtpMode != "on" && mtpMode != "off")
+    return fail("--mtp must be auto, on or off, got '" + mtpMode + "'");
 
   std::string dir = modelDir, configPath = modelDir;
   if (llvm::sys::fs::is_directory(dir)) {
@@ -111,6 +119,24 @@ int main(int argc, char **argv) {
   if (!config)
     return fail(llvm::toString(config.takeError()));
 
+  // Only a directory can hold weights; a bare config.json path is
+  // "compile without weights" even when shards lie next to it.
+  std::optional<std::map<std::string, CheckpointTensor>> checkpoint;
+  if (llvm::sys::fs::is_directory(modelDir)) {
+    auto read = readCheckpoint(dir);
+    if (!read)
+      return fail(llvm::toString(read.takeError()));
+    checkpoint = std::move(*read);
+  }
+  // The MTP layer is the checkpoint's layer num_hidden_layers; a
+  // checkpoint without it (Hugging Face's own conversions drop it) gets no
+  // MTP entries unless they are asked for.
+  std::string mtpProbe =
+      llvm::formatv("model.layers.{0}.eh_proj.weight", config->numHiddenLayers);
+  options.mtp = mtpMode == "on" ||
+                (mtpMode == "auto" && config->numNextnPredictLayers >= 1 &&
+                 (!checkpoint || checkpoint->count(mtpProbe)));
+
   DialectRegistry registry;
   MLIRContext context(registry);
   auto module = buildModel(&context, *config, options);
@@ -122,21 +148,21 @@ int main(int argc, char **argv) {
     dense += config->isDenseLayer(l);
   llvm::errs() << llvm::formatv(
       "dsv3-import: {0}: {1} layers ({2} dense, {3} MoE), vocab {4}, "
-      "prefill {5} tokens, max_seq_len {6}, {7} activations\n",
+      "prefill {5} tokens, max_seq_len {6}, {7} activations{8}\n",
       config->architecture, config->numHiddenLayers, dense,
       config->numHiddenLayers - dense, config->vocabSize,
       options.prefillTokens == ImportOptions::kDynamicTokens
           ? std::string("1..max_seq_len")
           : std::to_string(options.prefillTokens),
-      options.maxSeqLen, activationType);
+      options.maxSeqLen, activationType,
+      options.mtp ? llvm::formatv(", MTP layer {0} (mtp_prefill, mtp_decode, "
+                                  "verify)",
+                                  config->numHiddenLayers)
+                        .str()
+                  : std::string());
 
-  // Only a directory can hold weights; a bare config.json path is
-  // "compile without weights" even when shards lie next to it.
   if (llvm::sys::fs::is_directory(modelDir)) {
-    auto checkpoint = readCheckpoint(dir);
-    if (!checkpoint)
-      return fail(llvm::toString(checkpoint.takeError()));
-    if (!*checkpoint) {
+    if (!checkpoint) {
       llvm::errs() << "dsv3-import: no safetensors in " << dir
                    << ": graph built from config.json alone, weights are "
                       "checked when the runtime binds them\n";
@@ -144,7 +170,7 @@ int main(int argc, char **argv) {
       auto params = collectParameters(**module);
       if (!params)
         return fail(llvm::toString(params.takeError()));
-      std::map<std::string, CheckpointTensor> &have = **checkpoint;
+      std::map<std::string, CheckpointTensor> &have = *checkpoint;
       for (const auto &[name, want] : *params) {
         auto it = have.find(name);
         if (it == have.end())
@@ -171,8 +197,9 @@ int main(int argc, char **argv) {
       if (!mtp.empty())
         llvm::errs() << llvm::formatv(
             "dsv3-import: {0} tensors of the MTP layer(s) model.layers.{1}.* "
-            "(multi-token prediction): not yet used\n",
-            mtp.size(), config->numHiddenLayers);
+            "(multi-token prediction): not used{2}\n",
+            mtp.size(), config->numHiddenLayers,
+            mtpMode == "off" ? " (--mtp=off)" : "");
       llvm::errs() << llvm::formatv(
           "dsv3-import: checked {0} tensors the graph "
           "reads against {1}\n",

@@ -30,12 +30,20 @@ const char *usageText() {
                            the same, DSV3_PROGRESS=0 silences it
   --input=SPEC             entry input, repeatable, in input order:
                              @x.npy | @x.safetensors[:tensor] |
-                             "2x3xf32=1 2 3 4 5 6" (one value is splatted)
+                             "2x3xf32=1 2 3 4 5 6" (one value is splatted);
+                           a bf16/f8 input reads the .npy of an ml_dtypes
+                           array (np.save writes descr <V2 for bfloat16,
+                           <V1 for float8_*)
+  --allow-narrowing        round float --input and --state values of
+                           another float dtype (f32 or f64 .npy for a bf16
+                           input, ...) to the argument's dtype, to nearest
+                           even; without it they are refused
   --output=@y.npy|@y.safetensors[:tensor]|-|none
                            where to write each output, in output order
-                           (bf16/f8 need .safetensors; - prints a summary,
-                           none skips it); without --output every output
-                           is summarised
+                           (- prints a summary, none skips it); without
+                           --output every output is summarised. bf16/f8
+                           go to .npy as np.save writes ml_dtypes arrays:
+                           np.load(f).view(ml_dtypes.bfloat16)
   --state=NAME=SPEC        set session state NAME before the call (SPEC as
                            for --input; a .safetensors without :tensor reads
                            the tensor named NAME); repeatable
@@ -133,7 +141,8 @@ Options parseFlags(int argc, const char *const *argv) {
     bool hasValue = eq != std::string::npos;
     std::string value = hasValue ? arg.substr(eq + 1) : "";
     if (name == "list" || name == "help" || name == "version" ||
-        name == "report-memory" || name == "progress") {
+        name == "report-memory" || name == "progress" ||
+        name == "allow-narrowing") {
       if (hasValue)
         usageError("--" + name + " takes no value");
       if (name == "list")
@@ -144,6 +153,8 @@ Options parseFlags(int argc, const char *const *argv) {
         o.version = true;
       else if (name == "progress")
         o.progress = true;
+      else if (name == "allow-narrowing")
+        o.allowNarrowing = true;
       else
         o.reportMemory = true;
       continue;

@@ -27,6 +27,9 @@ struct Options {
   bool list = false;
   bool reportMemory = false;
   bool progress = false;
+  // Float inputs and states of another float dtype are rounded to the
+  // argument's (f32 -> bf16, f64 -> f32, ...) instead of refused.
+  bool allowNarrowing = false;
   bool help = false;
   bool version = false;
 };

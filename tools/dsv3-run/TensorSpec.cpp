@@ -198,15 +198,17 @@ HostTensor parseLiteral(const std::string &spec, bool allowF64) {
 }
 
 HostTensor readTensorSpec(const std::string &spec,
-                          const std::string &defaultName, bool allowF64) {
+                          const std::string &defaultName, bool allowF64,
+                          std::optional<DType> voidAs) {
   if (spec.empty() || spec[0] != '@')
     return parseLiteral(spec, allowF64);
   std::string file = spec.substr(1);
   if (endsWith(file, ".npy")) {
-    HostTensor t = readNpy(file);
+    HostTensor t = readNpy(file, voidAs);
     if (t.dtype == DType::F64 && !allowF64)
       bad(file + ": float64 (<f8) arrays are only accepted as "
-                 "--expected-output; save the input as float32");
+                 "--expected-output, or as inputs with --allow-narrowing "
+                 "(rounded to the input's dtype); save the input as float32");
     return t;
   }
   std::string path, name;
@@ -251,6 +253,23 @@ void writeTensorSpec(const std::string &spec, const std::string &defaultName,
         ".safetensors)");
   writeSafetensors(path, {{name.empty() ? defaultName : name, tensor.dtype,
                            tensor.shape, tensor.data(), tensor.byteSize()}});
+}
+
+bool floatConvertible(DType from, DType to) {
+  uint8_t probe[8];
+  return isFloatDType(from) && isFloatDType(to) && storeFloat(to, 0, probe);
+}
+
+HostTensor convertFloat(const HostTensor &tensor, DType to) {
+  HostTensor out(to, tensor.shape);
+  const size_t fromSize = dtypeSize(tensor.dtype), toSize = dtypeSize(to);
+  const uint64_t n = tensor.elementCount();
+  // loadAsDouble is exact for every float dtype, so storeFloat rounds once
+  // (f64 -> bf16 directly, not through f32).
+  for (uint64_t i = 0; i < n; ++i)
+    storeFloat(to, loadAsDouble(tensor.dtype, tensor.data() + i * fromSize),
+               out.data() + i * toSize);
+  return out;
 }
 
 std::string formatElement(DType dtype, const void *element) {

@@ -31,9 +31,19 @@ HostTensor parseLiteral(const std::string &spec, bool allowF64);
 
 // Reads "@file.npy", "@file.safetensors[:tensor]" or a literal. For a
 // safetensors file without ":tensor", the tensor named defaultName is used,
-// or the only tensor in the file.
+// or the only tensor in the file. An .npy file's void dtype ('<V2', as
+// np.save writes ml_dtypes bfloat16) is read as voidAs (readNpy).
 HostTensor readTensorSpec(const std::string &spec,
-                          const std::string &defaultName, bool allowF64);
+                          const std::string &defaultName, bool allowF64,
+                          std::optional<DType> voidAs = std::nullopt);
+
+// Whether --allow-narrowing lets a `from` tensor feed a `to` argument: both
+// floats that convertFloat can produce (f8e8m0fnu has no encoder).
+bool floatConvertible(DType from, DType to);
+// The tensor's values rounded to nearest even in dtype `to` (NaN stays NaN;
+// out of range gives ±inf, or NaN for f8e4m3fn, which has no inf). Values are
+// rounded once, from their exact double value.
+HostTensor convertFloat(const HostTensor &tensor, DType to);
 
 // Writes to "@file.npy" or "@file.safetensors[:tensor]" (tensor name
 // defaults to defaultName).

@@ -73,38 +73,6 @@ void listEntries(const dsv3rt::Module &m) {
   }
 }
 
-// Host tensor for an --input or --state, checked against the argument or
-// state so the message can name the file. Raw u8 arrays may feed f8: numpy
-// has no f8 dtype, so f8 data is commonly saved as its bytes.
-dsv3rt::Tensor loadTensor(const std::string &spec, const std::string &what,
-                          const std::string &name, dsv3_dtype dtype,
-                          const std::vector<int64_t> &shape) {
-  DType want = static_cast<DType>(dtype);
-  // A literal's declared type is checked before its tensor is allocated
-  // ("2000000x4000xf32=0" for a 2x4 input must not allocate 32 GB).
-  if (std::optional<LiteralType> lit = literalType(spec, /*allowF64=*/false))
-    if (lit->dtype != want || lit->shape != shape)
-      throw std::runtime_error(what + " from " + spec + ": expected " +
-                               describe(want, shape) + ", got " +
-                               describe(lit->dtype, lit->shape));
-  HostTensor t = readTensorSpec(spec, name, /*allowF64=*/false);
-  if (t.dtype == DType::U8 &&
-      (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
-    t.dtype = want;
-  if (t.dtype != want || t.shape != shape)
-    throw std::runtime_error(what + " from " + spec + ": expected " +
-                             describe(want, shape) + ", got " +
-                             describe(t.dtype, t.shape));
-  return dsv3rt::Tensor(dtype, t.shape, t.data());
-}
-
-dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
-                         const dsv3rt_arg_info &arg) {
-  return loadTensor(
-      spec, "input " + std::to_string(index) + " (\"" + arg.name + "\")",
-      arg.name, arg.dtype, shapeOf(arg));
-}
-
 // Whether a shape fits a declared one whose dynamic dims are -1.
 bool shapeFits(const std::vector<int64_t> &shape,
                const std::vector<int64_t> &declared) {
@@ -116,12 +84,51 @@ bool shapeFits(const std::vector<int64_t> &shape,
   return true;
 }
 
-bool isNpy(const std::string &s) {
-  return s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0;
+// Host tensor for an --input or --state, checked against the argument or
+// state so the message can name the file. Raw u8 arrays may feed f8, and an
+// .npy's void dtype ('<V2' of an ml_dtypes bfloat16 array) is read as the
+// argument's: numpy has no such dtypes, so their bytes are saved so. Floats
+// of another dtype are rounded only when asked (--allow-narrowing): a silent
+// f32 -> bf16 would hide that the data was not what the module expects.
+dsv3rt::Tensor loadTensor(const std::string &spec, const std::string &what,
+                          const std::string &name, dsv3_dtype dtype,
+                          const std::vector<int64_t> &shape,
+                          bool allowNarrowing) {
+  DType want = static_cast<DType>(dtype);
+  auto fits = [&](DType got, const std::vector<int64_t> &gotShape) {
+    return shapeFits(gotShape, shape) &&
+           (got == want || (allowNarrowing && floatConvertible(got, want)));
+  };
+  auto refuse = [&](DType got, const std::vector<int64_t> &gotShape) {
+    std::string m = what + " from " + spec + ": expected " +
+                    describe(want, shape) + ", got " + describe(got, gotShape);
+    if (shapeFits(gotShape, shape) && floatConvertible(got, want))
+      m += std::string("; pass --allow-narrowing to round ") + dtypeName(got) +
+           " to " + dtypeName(want) + " (to nearest even), or give " +
+           dtypeName(want) + " data";
+    throw std::runtime_error(m);
+  };
+  // A literal's declared type is checked before its tensor is allocated
+  // ("2000000x4000xf32=0" for a 2x4 input must not allocate 32 GB).
+  if (std::optional<LiteralType> lit = literalType(spec, allowNarrowing))
+    if (!fits(lit->dtype, lit->shape))
+      refuse(lit->dtype, lit->shape);
+  HostTensor t = readTensorSpec(spec, name, /*allowF64=*/allowNarrowing, want);
+  if (t.dtype == DType::U8 &&
+      (want == DType::F8E4M3FN || want == DType::F8E8M0FNU))
+    t.dtype = want;
+  if (!fits(t.dtype, t.shape))
+    refuse(t.dtype, t.shape);
+  if (t.dtype != want)
+    t = convertFloat(t, want);
+  return dsv3rt::Tensor(dtype, t.shape, t.data());
 }
 
-bool numpyCannotStore(DType t) {
-  return t == DType::BF16 || t == DType::F8E4M3FN || t == DType::F8E8M0FNU;
+dsv3rt::Tensor loadInput(const std::string &spec, size_t index,
+                         const dsv3rt_arg_info &arg, bool allowNarrowing) {
+  return loadTensor(
+      spec, "input " + std::to_string(index) + " (\"" + arg.name + "\")",
+      arg.name, arg.dtype, shapeOf(arg), allowNarrowing);
 }
 
 // The session state named by a --state or --state-output flag.
@@ -212,29 +219,16 @@ int run(const Options &o) {
         "entry \"" + entryName + "\" has " + std::to_string(outArgs.size()) +
         " output(s), got " + std::to_string(o.expectedOutputs.size()) +
         " --expected-output");
-  // bf16/f8 cannot go to .npy; fail before running rather than after.
-  for (size_t i = 0; i < o.outputs.size(); ++i) {
-    const std::string &s = o.outputs[i];
-    DType t = static_cast<DType>(outArgs[i].dtype);
-    if (isNpy(s) && numpyCannotStore(t))
-      throw std::runtime_error("--output=" + s + ": output " +
-                               std::to_string(i) + " is " + dtypeName(t) +
-                               ", which numpy cannot store; use .safetensors");
-  }
+  // An unknown state fails before running rather than after.
   const std::vector<dsv3rt::StateInfo> states = session.states();
-  for (const auto &[name, target] : o.stateOutputs) {
-    DType t = static_cast<DType>(
-        findState(states, "state-output", name, target).dtype);
-    if (isNpy(target) && numpyCannotStore(t))
-      throw std::runtime_error("--state-output=" + name + "=" + target +
-                               ": state \"" + name + "\" is " + dtypeName(t) +
-                               ", which numpy cannot store; use .safetensors");
-  }
+  for (const auto &[name, target] : o.stateOutputs)
+    findState(states, "state-output", name, target);
   std::vector<std::pair<std::string, dsv3rt::Tensor>> stateValues;
   for (const auto &[name, spec] : o.states) {
     const dsv3rt::StateInfo &s = findState(states, "state", name, spec);
-    stateValues.emplace_back(name, loadTensor(spec, "state \"" + name + "\"",
-                                              name, s.dtype, s.shape));
+    stateValues.emplace_back(name,
+                             loadTensor(spec, "state \"" + name + "\"", name,
+                                        s.dtype, s.shape, o.allowNarrowing));
   }
 
   // dsv3-run's stderr is often a test log: unasked, only a terminal shows
@@ -271,7 +265,7 @@ int run(const Options &o) {
   }
   std::vector<dsv3rt::Tensor> inputs;
   for (size_t i = 0; i < inArgs.size(); ++i)
-    inputs.push_back(loadInput(o.inputs[i], i, inArgs[i]));
+    inputs.push_back(loadInput(o.inputs[i], i, inArgs[i], o.allowNarrowing));
   std::vector<HostTensor> expected;
   for (size_t i = 0; i < o.expectedOutputs.size(); ++i) {
     const std::string &spec = o.expectedOutputs[i];
@@ -286,8 +280,9 @@ int run(const Options &o) {
                                           shapeOf(outArgs[i])) +
                                  ", the literal declares shape " +
                                  dsv3rt::impl::shapeString(lit->shape));
-    expected.push_back(
-        readTensorSpec(spec, outArgs[i].name, /*allowF64=*/true));
+    // A void-dtype reference ('<V2') holds elements of the output's dtype.
+    expected.push_back(readTensorSpec(spec, outArgs[i].name, /*allowF64=*/true,
+                                      static_cast<DType>(outArgs[i].dtype)));
   }
 
   for (const auto &[name, value] : stateValues)

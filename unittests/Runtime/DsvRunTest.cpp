@@ -138,19 +138,105 @@ TEST_F(DsvRunTest, NpyAndSafetensorsFiles) {
   EXPECT_EQ(r.code, 0) << r.output;
 }
 
-TEST_F(DsvRunTest, Bf16OutputNeedsSafetensors) {
-  Result r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.5",
-                  "--output=@" + dir.file("b.npy")});
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_CONTAINS(r.output, "bf16, which numpy cannot store; use .safetensors");
-  std::string b = dir.file("b.safetensors");
+// bf16 outputs go to .npy as np.save writes ml_dtypes bfloat16 arrays (descr
+// '<V2'), and such a file feeds a bf16 input or reference back.
+TEST_F(DsvRunTest, Bf16NpyOutputsAndInputs) {
+  std::string b = dir.file("b.npy");
+  Result r = run({FAKE_ADD_MODULE, "--function=neg_bf16",
+                  "--input=4xbf16=1.5 -2 0.25 nan", "--output=@" + b});
+  ASSERT_EQ(r.code, 0) << r.output;
+  HostTensor h = readNpy(b, DType::BF16);
+  const uint16_t negated[4] = {0xbfc0, 0x4000, 0xbe80, 0xffc0};
+  ASSERT_EQ(h.byteSize(), sizeof negated);
+  EXPECT_EQ(std::memcmp(h.data(), negated, sizeof negated), 0);
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=@" + b,
+           "--expected-output=4xbf16=1.5 -2 0.25 nan", "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.5 -2 0 0",
+           "--expected-output=@" + b, "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 1) << r.output; // 0 is not -0.25 nor NaN
+  EXPECT_CONTAINS(r.output, "2 of 4 elements differ");
+  std::string b2 = dir.file("b.safetensors");
   r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xbf16=1.5",
-           "--output=@" + b, "--expected-output=4xf32=-1.5",
+           "--output=@" + b2, "--expected-output=4xf32=-1.5",
            "--expected-rtol=0"});
   EXPECT_EQ(r.code, 0) << r.output;
-  SafetensorsFile f(b);
+  SafetensorsFile f(b2);
   ASSERT_TRUE(f.find("b"));
   EXPECT_EQ(f.find("b")->dtype, DType::BF16);
+}
+
+// A void .npy ('<V2') says only its element size: it feeds an argument whose
+// dtype has that size and no numpy dtype, and is refused elsewhere.
+TEST_F(DsvRunTest, VoidNpyNeedsAMatchingArgument) {
+  const uint16_t v[6] = {0x3f80, 0x4000, 0x4040, 0x4080, 0x40a0, 0x40c0};
+  std::string b = dir.file("x.npy");
+  writeNpy(b, DType::BF16, {2, 3}, v, sizeof v);
+  Result r = runAdd({"--input=@" + b});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, b + ": npy dtype '<V2' (raw 2-byte elements) "
+                                "cannot be read as f32 (4-byte elements)");
+  r = runAdd({"--input=@" + b, "--allow-narrowing"});
+  EXPECT_EQ(r.code, 2) << r.output; // the bytes' type is still unknown
+  EXPECT_CONTAINS(r.output, "cannot be read as f32");
+}
+
+// An f32 or f64 array for a bf16 input is refused, with the flag that rounds
+// it to nearest even. The values are ties (1 + 2^-8 -> 1, 1 + 3 * 2^-8 ->
+// 1 + 2^-6), NaN, an overflow (f32 max -> inf) and, in f64, 1 + 2^-8 + 2^-30,
+// which is rounded once (-> 1 + 2^-7; through f32 it would become 1).
+TEST_F(DsvRunTest, AllowNarrowingRoundsFloatsToBf16) {
+  const float x[4] = {1 + 0x1p-8f, 1 + 3 * 0x1p-8f, NAN, 3.4028235e38f};
+  std::string x32 = dir.file("x32.npy"), x64 = dir.file("x64.npy");
+  writeNpy(x32, DType::F32, {4}, x, sizeof x);
+  const double y[4] = {1 + 0x1p-8 + 0x1p-30, -0.5, 0, 1e300};
+  writeNpy(x64, DType::F64, {4}, y, sizeof y);
+  Result r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=@" + x32});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "input 0 (\"a\") from @" + x32 +
+                                ": expected bf16[4], got f32[4]; pass "
+                                "--allow-narrowing to round f32 to bf16 (to "
+                                "nearest even), or give bf16 data");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=@" + x64});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "or as inputs with --allow-narrowing");
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xf32=1"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "pass --allow-narrowing to round f32 to bf16");
+
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=@" + x32,
+           "--allow-narrowing", "--expected-output=4xf32=-1 -1.015625 nan -inf",
+           "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=@" + x64,
+           "--allow-narrowing", "--expected-output=4xf32=-1.0078125 0.5 0 -inf",
+           "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xf64=1.5",
+           "--allow-narrowing", "--expected-output=4xbf16=-1.5",
+           "--expected-rtol=0"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  // Not a float conversion, or another shape: refused without a hint.
+  r = run({FAKE_ADD_MODULE, "--function=neg_bf16", "--input=4xi32=1",
+           "--allow-narrowing"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "expected bf16[4], got i32[4]\n");
+  r = runAdd({"--input=@" + x32, "--allow-narrowing"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "expected f32[2,3], got f32[4]\n");
+  // States too: an f64 array for an f32 state.
+  const double kv[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::string kv64 = dir.file("kv64.npy");
+  writeNpy(kv64, DType::F64, {8}, kv, sizeof kv);
+  r = run({FAKE_STATE_MODULE, "--function=bump", "--state=kv=@" + kv64,
+           "--allow-narrowing", "--state-output=kv=-"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "state kv: f32[8] = [2, 3, 4, 5, 6, 7, 8, 9]");
+  r = run({FAKE_ADD_MODULE, "--allow-narrowing=yes"});
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_CONTAINS(r.output, "--allow-narrowing takes no value");
+  r = run({"--help"});
+  EXPECT_CONTAINS(r.output, "--allow-narrowing");
 }
 
 TEST_F(DsvRunTest, RankZeroAndBenchmark) {

@@ -1,5 +1,6 @@
 #include "Npy.h"
 
+#include "MappedFile.h"
 #include "TestUtil.h"
 
 #include <cstring>
@@ -36,10 +37,11 @@ protected:
 
 template <typename T>
 void roundTrip(const TempDir &dir, DType dtype, std::vector<int64_t> shape,
-               std::vector<T> values) {
+               std::vector<T> values,
+               std::optional<DType> voidAs = std::nullopt) {
   std::string path = dir.file("rt.npy");
   writeNpy(path, dtype, shape, values.data(), values.size() * sizeof(T));
-  HostTensor t = readNpy(path);
+  HostTensor t = readNpy(path, voidAs);
   EXPECT_EQ(t.dtype, dtype);
   EXPECT_EQ(t.shape, shape);
   ASSERT_EQ(t.byteSize(), values.size() * sizeof(T));
@@ -59,6 +61,9 @@ TEST_F(NpyTest, RoundTrip) {
   roundTrip<int8_t>(dir, DType::I8, {2}, {-128, 127});
   roundTrip<uint8_t>(dir, DType::U8, {2}, {0, 255});
   roundTrip<uint8_t>(dir, DType::I1, {3}, {1, 0, 1});
+  roundTrip<uint16_t>(dir, DType::BF16, {2}, {0x3fc0, 0x7fc0}, DType::BF16);
+  roundTrip<uint8_t>(dir, DType::F8E4M3FN, {2}, {0x38, 0x7f}, DType::F8E4M3FN);
+  roundTrip<uint8_t>(dir, DType::F8E8M0FNU, {1}, {127}, DType::F8E8M0FNU);
 }
 
 TEST_F(NpyTest, ReadsVersions2And3AndPythonSpelling) {
@@ -75,13 +80,72 @@ TEST_F(NpyTest, ReadsVersions2And3AndPythonSpelling) {
   }
 }
 
-TEST_F(NpyTest, WriterRefusesTypesNumpyLacks) {
-  uint16_t v[1] = {0};
+// What np.save writes for np.array([1.5, -2, nan], ml_dtypes.bfloat16)
+// (numpy 2.4, ml_dtypes 0.7): bf16 has no numpy dtype, so the descr is the
+// void type '<V2'. The writer produces these bytes exactly, so np.load gives
+// what it gives for ml_dtypes' own files, and the reader takes them back.
+const std::string kMlDtypesBf16Npy =
+    std::string("\x93NUMPY\x01\x00\x76\x00", 10) +
+    "{'descr': '<V2', 'fortran_order': False, 'shape': (3,), }" +
+    std::string(60, ' ') + "\n" + std::string("\xc0\x3f\x00\xc0\xc0\x7f", 6);
+
+TEST_F(NpyTest, WritesBf16AsNumpyWritesMlDtypesBfloat16) {
+  const uint16_t v[3] = {0x3fc0, 0xc000, 0x7fc0}; // 1.5, -2, nan
   std::string path = dir.file("b.npy");
-  expectThrowContaining([&] { writeNpy(path, DType::BF16, {1}, v, 2); },
-                        {path, "numpy has no bf16", ".safetensors"});
-  expectThrowContaining([&] { writeNpy(path, DType::F8E4M3FN, {1}, v, 1); },
-                        {"numpy has no f8e4m3fn"});
+  writeNpy(path, DType::BF16, {3}, v, sizeof v);
+  MappedFile f(path);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(f.data()), f.size()),
+            kMlDtypesBf16Npy);
+}
+
+TEST_F(NpyTest, ReadsVoidDescrAsTheDeclaredDType) {
+  std::string path = writeBytes(dir.file("ml.npy"), kMlDtypesBf16Npy);
+  HostTensor t = readNpy(path, DType::BF16);
+  EXPECT_EQ(t.dtype, DType::BF16);
+  EXPECT_EQ(t.shape, std::vector<int64_t>{3});
+  EXPECT_EQ(std::memcmp(t.data(), "\xc0\x3f\x00\xc0\xc0\x7f", 6), 0);
+  // np.load gives a '|V2' array; saved again it says so. f8 arrays are '<V1'
+  // for both f8 dtypes: only the declared dtype tells them apart.
+  path = writeBytes(
+      dir.file("v.npy"),
+      npyBytes("{'descr': '|V2', 'fortran_order': False, 'shape': (1,)}",
+               "\x80\x3f"));
+  EXPECT_EQ(readNpy(path, DType::BF16).dtype, DType::BF16);
+  path = writeBytes(
+      dir.file("f8.npy"),
+      npyBytes("{'descr': '<V1', 'fortran_order': False, 'shape': (2,)}",
+               "\x38\x7f"));
+  EXPECT_EQ(readNpy(path, DType::F8E4M3FN).dtype, DType::F8E4M3FN);
+  EXPECT_EQ(readNpy(path, DType::F8E8M0FNU).dtype, DType::F8E8M0FNU);
+}
+
+// A void descr says only the element size: without a declared dtype, or with
+// one of another size or one numpy has (f32, i8), it is refused naming both.
+TEST_F(NpyTest, VoidDescrNeedsAMatchingDeclaredDType) {
+  std::string path = writeBytes(dir.file("ml.npy"), kMlDtypesBf16Npy);
+  expectThrowContaining([&] { readNpy(path); },
+                        {path,
+                         "npy dtype '<V2' (raw 2-byte elements) does "
+                         "not say its type",
+                         "bf16 ('<V2', an ml_dtypes bfloat16 array)"});
+  expectThrowContaining([&] { readNpy(path, DType::F32); },
+                        {path, "'<V2' (raw 2-byte elements) cannot be read as "
+                               "f32 (4-byte elements)"});
+  expectThrowContaining([&] { readNpy(path, DType::F8E4M3FN); },
+                        {"cannot be read as f8e4m3fn (1-byte elements)"});
+  expectThrowContaining([&] { readNpy(path, DType::F16); },
+                        {"cannot be read as f16 (2-byte elements)"});
+  std::string v1 = writeBytes(
+      dir.file("v1.npy"),
+      npyBytes("{'descr': '<V1', 'fortran_order': False, 'shape': (1,)}", "x"));
+  expectThrowContaining([&] { readNpy(v1, DType::I8); },
+                        {"'<V1' (raw 1-byte elements) cannot be read as i8"});
+  expectBad(
+      npyBytes("{'descr': '>V2', 'fortran_order': False, 'shape': (1,)}", "xx"),
+      {"big-endian dtype '>V2'"});
+  expectBad(
+      npyBytes("{'descr': '<V2x', 'fortran_order': False, 'shape': ()}", "xx"),
+      {"unsupported npy dtype '<V2x'"});
 }
 
 TEST_F(NpyTest, BadMagic) {

@@ -80,4 +80,15 @@ typedef uint32_t (*dsv3_module_abi_version_fn)(void);
 typedef const char *(*dsv3_module_metadata_fn)(void);
 typedef void (*dsv3_entry_fn)(void **args);
 
+/* Optional data export `dsv3_module_allocator` (host modules): where the
+ * module's intermediate buffers come from. The module initializes it to
+ * libc's malloc and free; the runtime replaces both after dlopen, so that a
+ * failed allocation ends the call with an error (instead of a NULL the module
+ * would write through) and what the call had allocated is freed.
+ * `alloc` never returns NULL to the module. */
+typedef struct dsv3_module_allocator {
+  void *(*alloc)(uint64_t bytes);
+  void (*free)(void *ptr);
+} dsv3_module_allocator;
+
 #endif /* DSV3_RUNTIME_ABI_H */

@@ -32,6 +32,9 @@ def with_config(**changes):
 
 
 model("not_json", raw_config='{"architectures": ["DeepseekV2ForCausalLM"],')
+# Written by hand, as for the runtime (docs/fuzzing.md): the JSON parser
+# recursed once per "[" and overflowed the stack.
+model("deep_nesting", raw_config='{"architectures": ' + "[" * 200000 + "]" * 200000 + "}")
 model("unknown_key", with_config(sliding_window=4096))
 model("gelu", with_config(hidden_act="gelu"))
 model("linear_rope", with_config(rope_scaling={"type": "linear", "factor": 2.0}))
@@ -47,6 +50,9 @@ v3 = json.load(open(os.path.join(sharded, "config.json")))
 v3.update(topk_group=1, num_experts_per_tok=8)
 model("router", v3)
 model("config_only", config)
+# Building the graph grows superlinearly with the depth: 4096 layers took
+# 19 s and 4 GB.
+model("many_layers", with_config(num_hidden_layers=4096))
 model("huge_experts", with_config(n_routed_experts=65536, num_experts_per_tok=8,
                                   moe_intermediate_size=1 << 24, hidden_size=1 << 24))
 

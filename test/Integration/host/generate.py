@@ -85,8 +85,8 @@ check(d == generate(*cut)[0] and d != a, f"with --top-k=20 --top-p=0.9: reproduc
 # Bind progress: the totals with --progress or DSV3_PROGRESS=1 (the bind is
 # too quick for intermediate lines); none by default into a pipe.
 _, summary = generate(f"--prompt-ids={ids}", "--max-new-tokens=2", "--progress")
-done = ("dsv3-generate: bind: done: 2 files mapped (1.8 MB); 79/79 parameters bound "
-        "(1.2/1.2 MB) in ")
+done = ("dsv3-generate: bind: done: 2 files mapped (1.8 MB); 114/114 parameters bound "
+        "(1.8/1.8 MB) in ")
 check(done in summary, "--progress reports the bind's files, parameters and bytes")
 os.environ["DSV3_PROGRESS"] = "1"
 _, summary = generate(f"--prompt-ids={ids}", "--max-new-tokens=2")
@@ -101,7 +101,7 @@ module = session.load(so)
 snapshots = []
 module.bind(model_dir, progress=lambda p: snapshots.append(str(p)))
 check(snapshots[0] == "0/2 files mapped (0.0/1.8 MB)"
-      and snapshots[-1] == "2 files mapped (1.8 MB); 79/79 parameters bound (1.2/1.2 MB)",
+      and snapshots[-1] == "2 files mapped (1.8 MB); 114/114 parameters bound (1.8/1.8 MB)",
       f"Module.bind(progress=fn) reports {len(snapshots)} steps: "
       f"{snapshots[0]} ... {snapshots[-1]}")
 saved, sys.stderr = sys.stderr, io.StringIO()
@@ -110,7 +110,7 @@ try:
     printed = sys.stderr.getvalue()
 finally:
     sys.stderr = saved
-check(printed.startswith("dsv3rt: bind: done: 2 files mapped (1.8 MB); 79/79 parameters bound"),
+check(printed.startswith("dsv3rt: bind: done: 2 files mapped (1.8 MB); 114/114 parameters bound"),
       f"Module.bind(progress=True) prints the totals: {printed.strip()}")
 py = list(session.generate(module, prompt, 32))
 check(py == want, "Session.generate greedy equals the reference")

@@ -1,0 +1,4 @@
+func.func @kv_cache_update(%c: tensor<1x5x16xbf16>, %k: tensor<1x5x8xbf16>, %nc: tensor<1x2x16xf32>, %nk: tensor<1x2x8xf32>, %sp: tensor<1xi64>) -> (tensor<1x5x16xbf16>, tensor<1x5x8xbf16>) {
+  %a, %b = dsv3.kv_cache_update %c, %k, %nc, %nk, %sp : tensor<1x5x16xbf16>, tensor<1x5x8xbf16>, tensor<1x2x16xf32>, tensor<1x2x8xf32>, tensor<1xi64> -> tensor<1x5x16xbf16>, tensor<1x5x8xbf16>
+  return %a, %b : tensor<1x5x16xbf16>, tensor<1x5x8xbf16>
+}

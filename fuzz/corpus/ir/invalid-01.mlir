@@ -1,0 +1,4 @@
+func.func @parameter_dynamic() {
+  %w = dsv3.parameter "w" : tensor<?xf32>
+  return
+}

@@ -1,0 +1,4 @@
+func.func @rope_odd(%x: tensor<4x63xf32>, %p: tensor<4xi64>) {
+  %y = dsv3.rope %x at %p  : (tensor<4x63xf32>, tensor<4xi64>) -> tensor<4x63xf32>
+  return
+}

@@ -1,0 +1,4 @@
+func.func @update_start(%c: tensor<2x8x16xf32>, %k: tensor<2x8x4xf32>, %nc: tensor<2x1x16xf32>, %nk: tensor<2x1x4xf32>, %s: tensor<1xi64>) {
+  %c2, %k2 = dsv3.kv_cache_update %c, %k, %nc, %nk, %s : tensor<2x8x16xf32>, tensor<2x8x4xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>, tensor<1xi64> -> tensor<2x8x16xf32>, tensor<2x8x4xf32>
+  return
+}

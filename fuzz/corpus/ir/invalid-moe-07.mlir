@@ -1,0 +1,4 @@
+func.func @gate_result_shape(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>) {
+  %wt, %ids = dsv3.moe_gate %x, %w scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<4x16xf32>, tensor<8x16xf32>) -> tensor<4x2xf32>, tensor<4x3xi32>
+  return
+}

@@ -1,0 +1,4 @@
+func.func @bias_update_result(%ids: tensor<4x2xi32>, %b: tensor<4xf32>) {
+  %nb = dsv3.expert_bias_update %ids, %b gamma(1.0e-03) : (tensor<4x2xi32>, tensor<4xf32>) -> tensor<5xf32>
+  return
+}

@@ -1,0 +1,4 @@
+func.func @dispatch_rows(%x: tensor<4x4xf32>, %ids: tensor<4x2xi32>) {
+  %r, %o, %t = dsv3.expert_dispatch %x, %ids alignment(4) : (tensor<4x4xf32>, tensor<4x2xi32>) -> tensor<8x4xf32>, tensor<5xi64>, tensor<8xi64>
+  return
+}

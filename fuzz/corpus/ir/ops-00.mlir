@@ -1,0 +1,30 @@
+func.func @parameter() -> tensor<1536x7168xf8E4M3FN> {
+  %w = dsv3.parameter "model.layers.0.self_attn.q_a_proj.weight" : tensor<1536x7168xf8E4M3FN>
+  return %w : tensor<1536x7168xf8E4M3FN>
+}
+func.func @parameter_stacked() -> tensor<256x2048x7168xf8E4M3FN> {
+  %w = dsv3.parameter "model.layers.3.mlp.experts.{e}.gate_proj.weight" stacked : tensor<256x2048x7168xf8E4M3FN>
+  return %w : tensor<256x2048x7168xf8E4M3FN>
+}
+func.func @quantize(%x: tensor<4x7168xbf16>, %w: tensor<576x7168xf32>) {
+  %q, %s = dsv3.quantize %x block [1, 128] : tensor<4x7168xbf16> -> tensor<4x7168xf8E4M3FN>, tensor<4x56xf32>
+  %wq, %ws = dsv3.quantize %w block [128, 128] scale_fmt(ue8m0) : tensor<576x7168xf32> -> tensor<576x7168xf8E4M3FN>, tensor<5x56xf8E8M0FNU>
+  %wq2, %ws2 = dsv3.quantize %w block [128, 128] scale_fmt(ue8m0) : tensor<576x7168xf32> -> tensor<576x7168xf8E4M3FN>, tensor<5x56xf32>
+  return
+}
+func.func @dequantize(%q: tensor<576x7168xf8E4M3FN>, %s: tensor<5x56xf32>) -> tensor<576x7168xbf16> {
+  %w = dsv3.dequantize %q, %s block [128, 128] : tensor<576x7168xf8E4M3FN>, tensor<5x56xf32> -> tensor<576x7168xbf16>
+  return %w : tensor<576x7168xbf16>
+}
+func.func @linear(%x: tensor<4x7168xbf16>, %w: tensor<1536x7168xf8E4M3FN>, %s: tensor<12x56xf32>, %wb: tensor<1536x7168xbf16>) {
+  %0 = dsv3.linear %x, %w weight_scale_inv(%s : tensor<12x56xf32>) act_quant(fp8_1x128) : (tensor<4x7168xbf16>, tensor<1536x7168xf8E4M3FN>) -> tensor<4x1536xf32>
+  %1 = dsv3.linear %x, %w weight_scale_inv(%s : tensor<12x56xf32>) : (tensor<4x7168xbf16>, tensor<1536x7168xf8E4M3FN>) -> tensor<4x1536xbf16>
+  %2 = dsv3.linear %x, %wb : (tensor<4x7168xbf16>, tensor<1536x7168xbf16>) -> tensor<4x1536xf32>
+  %3 = dsv3.linear %x, %w weight_scale_inv(%s : tensor<12x56xf32>) act_quant(fp8_1x128_ue8m0) : (tensor<4x7168xbf16>, tensor<1536x7168xf8E4M3FN>) -> tensor<4x1536xf32>
+  return
+}
+func.func @rms_norm(%x: tensor<4x1536xf32>, %w: tensor<1536xbf16>) {
+  %0 = dsv3.rms_norm %x, %w : (tensor<4x1536xf32>, tensor<1536xbf16>) -> tensor<4x1536xbf16>
+  %1 = dsv3.rms_norm %x, %w eps(1.0e-5) : (tensor<4x1536xf32>, tensor<1536xbf16>) -> tensor<4x1536xf32>
+  return
+}
