@@ -128,6 +128,15 @@ class _StateInfo(ctypes.Structure):
     ]
 
 
+class _ParameterSharing(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("same_as", ctypes.c_char_p),
+        ("identical", ctypes.c_int),
+        ("bytes", ctypes.c_uint64),
+    ]
+
+
 class BindProgress(ctypes.Structure):
     """How far a bind has come (dsv3rt_bind_progress): files mapped of those
     known so far and their bytes, then parameters bound and their bytes
@@ -206,6 +215,9 @@ _SIGNATURES = {
         [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t],
     ),
     "dsv3rt_module_set_bind_progress": (_status, [_P, _BIND_PROGRESS_FN, _P]),
+    "dsv3rt_module_parameter_sharing_count": (ctypes.c_size_t, [_P]),
+    "dsv3rt_module_parameter_sharing": (
+        _status, [_P, ctypes.c_size_t, ctypes.POINTER(_ParameterSharing)]),
     "dsv3rt_module_call": (
         _status,
         [
@@ -742,6 +754,18 @@ class Module:
                     done()
         if failure:
             raise failure[0]
+
+    def parameter_sharing(self) -> List[Tuple[str, str, bool, int]]:
+        """(name, same_as, identical, bytes) for each parameter the metadata
+        marks as a possible copy of another (the MTP layer's embed_tokens and
+        shared_head.head): identical means the bound checkpoint's bytes were
+        equal and the parameter reads the other's memory."""
+        out = []
+        for i in range(self._lib.dsv3rt_module_parameter_sharing_count(self._handle())):
+            s = _ParameterSharing()
+            _check(self._lib.dsv3rt_module_parameter_sharing(self._handle(), i, ctypes.byref(s)))
+            out.append((s.name.decode(), s.same_as.decode(), bool(s.identical), s.bytes))
+        return out
 
     def call(self, entry: Union[str, int], /, *inputs, allow_narrowing: bool = False,
              **named) -> Outputs:

@@ -108,8 +108,11 @@ private:
   RankedTensorType ty(ArrayRef<int64_t> shape, Type elem) {
     return RankedTensorType::get(shape, elem);
   }
-  Value param(const std::string &name, ArrayRef<int64_t> shape, Type elem) {
-    return ParameterOp::create(b, loc, ty(shape, elem), name);
+  Value param(const std::string &name, ArrayRef<int64_t> shape, Type elem,
+              StringRef sameAs = {}) {
+    return ParameterOp::create(
+        b, loc, ty(shape, elem), b.getStringAttr(name), UnitAttr(),
+        sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs));
   }
   std::string layerName(llvm::StringRef rest) {
     return ("model.layers.{layer}." + rest).str();
@@ -466,8 +469,11 @@ private:
         [&](Block *body) {
           Value ids = body->getArgument(0), h = body->getArgument(1),
                 pos = body->getArgument(2);
-          Value table = param(prefix + "embed_tokens.weight",
-                              {c.vocabSize, c.hiddenSize}, dense);
+          // DeepSeek-V3 stores a copy of the main embedding here; the
+          // runtime binds the main one when the bytes agree.
+          Value table =
+              param(prefix + "embed_tokens.weight", {c.vocabSize, c.hiddenSize},
+                    dense, "model.embed_tokens.weight");
           Value e = EmbeddingOp::create(b, loc, hType, table, ids);
           e = zeroAtPositionZero(e, pos);
           Value en =
@@ -616,7 +622,9 @@ private:
                 b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes, strides);
           }
           Value head =
-              mtp ? param(mtpPrefix + "head.weight", {v, c.hiddenSize}, dense)
+              mtp ? param(mtpPrefix + "head.weight", {v, c.hiddenSize}, dense,
+                          c.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                              : "lm_head.weight")
               : c.tieWordEmbeddings
                   ? embedTable()
                   : param("lm_head.weight", {v, c.hiddenSize}, dense);

@@ -312,6 +312,29 @@ size_t dsv3rt_module_bound_file_count(const dsv3rt_module *module) {
   return module->module->boundFileCount();
 }
 
+size_t dsv3rt_module_parameter_sharing_count(const dsv3rt_module *module) {
+  if (!module)
+    return 0;
+  SessionLock lock(module->session->mutex);
+  return module->module->sharing().size();
+}
+
+dsv3rt_status dsv3rt_module_parameter_sharing(const dsv3rt_module *module,
+                                              size_t index,
+                                              dsv3rt_parameter_sharing *out) {
+  return guard([&] {
+    require(module, "module is NULL");
+    require(out, "out is NULL");
+    SessionLock lock(module->session->mutex);
+    const auto &all = module->module->sharing();
+    if (index >= all.size())
+      fail("parameter sharing index " + std::to_string(index) +
+           " out of range (" + std::to_string(all.size()) + ")");
+    const auto &s = all[index];
+    *out = {s.name.c_str(), s.sameAs.c_str(), s.identical ? 1 : 0, s.bytes};
+  });
+}
+
 dsv3rt_status dsv3rt_module_bind_entry_parameters(dsv3rt_module *module,
                                                   size_t entry,
                                                   const char *const *paths,

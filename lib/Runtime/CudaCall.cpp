@@ -82,6 +82,8 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   if (!deviceParameters_) {
     auto params = std::make_unique<DeviceParameters>(*d);
     for (auto &[name, p] : parameters_) {
+      if (!p.sharedWith.empty())
+        continue; // the other's device copy, below
       DeviceBuffer buf(*d, p.size);
       if (p.size && p.data)
         checkOrThrow(d->cuMemcpyHtoD(buf.get(), p.data, p.size),
@@ -94,6 +96,9 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
                            " of parameter \"" + name + "\"");
       params->buffers[name] = buf.release();
     }
+    for (auto &[name, p] : parameters_)
+      if (!p.sharedWith.empty())
+        params->aliases[name] = params->buffers.at(p.sharedWith);
     deviceParameters_ = std::move(params);
   }
 
@@ -103,7 +108,10 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   for (size_t i = 0; i < entry.args.size(); ++i) {
     const ArgInfo &a = entry.args[i];
     if (a.role == DSV3_ROLE_PARAMETER) {
-      devicePtrs.push_back(deviceParameters_->buffers.at(a.name));
+      auto alias = deviceParameters_->aliases.find(a.name);
+      devicePtrs.push_back(alias != deviceParameters_->aliases.end()
+                               ? alias->second
+                               : deviceParameters_->buffers.at(a.name));
       continue;
     }
     if (a.role == DSV3_ROLE_STATE) {

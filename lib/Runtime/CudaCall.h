@@ -17,6 +17,9 @@ public:
   ~DeviceParameters();
   const cuda::Driver &driver;
   std::map<std::string, cuda::CUdeviceptr> buffers;
+  // Parameters bound to another's memory (same_as): its buffer, not freed
+  // twice.
+  std::map<std::string, cuda::CUdeviceptr> aliases;
 };
 
 } // namespace dsv3rt::impl

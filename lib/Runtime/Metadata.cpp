@@ -321,6 +321,16 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
       if (!checkedByteSize(arg.dtype, largest))
         v.error(awhere, "shape " + shapeString(largest) + " overflows");
       parseStacked(v, aj, arg, awhere);
+      if (auto it = aj.find("same_as"); it != aj.end()) {
+        if (!it->is_string() || it->get<std::string>().empty())
+          v.error(awhere, "field \"same_as\" must be a non-empty string");
+        arg.sameAs = it->get<std::string>();
+        if (arg.role != DSV3_ROLE_PARAMETER || arg.stacked ||
+            arg.sameAs == arg.name)
+          v.error(awhere, "\"same_as\" on \"" + arg.name +
+                              "\": only an unstacked parameter can name "
+                              "another parameter");
+      }
       if (arg.expertPointers && md.target != "host")
         v.error(awhere, "\"expert_pointers\" on \"" + arg.name + "\" of a " +
                             md.target +

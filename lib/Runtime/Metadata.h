@@ -40,6 +40,9 @@ struct ArgInfo {
   // Stacked, and passed as memref<E x i64>: the address of each expert's
   // tensor (host modules), so the experts need not be back to back.
   bool expertPointers = false;
+  // Parameter that may be a copy of this other parameter: bound to its
+  // memory when the checkpoint's bytes are identical.
+  std::string sameAs;
   std::optional<InputBounds> bounds;   // inputs of dtype i32/i64 only
   std::vector<DynamicDim> dynamicDims; // inputs and outputs only
 };

@@ -136,7 +136,25 @@ void Module::checkParameterConsistency() const {
         fail(path_ + ": invalid metadata: parameter \"" + a.name + "\" is " +
              kind(prev) + " in entry \"" + it->second.second->name + "\" but " +
              kind(a) + " in entry \"" + e.name + "\"");
+      if (!inserted && prev.sameAs != a.sameAs)
+        fail(path_ + ": invalid metadata: parameter \"" + a.name +
+             "\" has different \"same_as\" in entries \"" +
+             it->second.second->name + "\" and \"" + e.name + "\"");
     }
+  // A same_as names a parameter of the module, of the same kind.
+  for (const auto &[name, use] : seen) {
+    const ArgInfo &a = *use.first;
+    if (a.sameAs.empty())
+      continue;
+    auto other = seen.find(a.sameAs);
+    if (other == seen.end())
+      fail(path_ + ": invalid metadata: parameter \"" + name +
+           "\" is same_as \"" + a.sameAs + "\", which is not a parameter");
+    if (kind(*other->second.first) != kind(a))
+      fail(path_ + ": invalid metadata: parameter \"" + name + "\" is " +
+           kind(a) + " but its same_as \"" + a.sameAs + "\" is " +
+           kind(*other->second.first));
+  }
 }
 
 void Module::declareStates() {
@@ -297,9 +315,34 @@ void Module::bindParameters(const std::vector<std::string> &paths,
         before + checkedByteSize(a->dtype, a->shape).value_or(0);
     report();
   }
+  shareIdenticalParameters(toBind, params);
   deviceParameters_.reset(); // stale device copies of the old binding
   parameters_ = std::move(params);
   checkpoint_ = std::move(checkpoint);
+}
+
+void Module::shareIdenticalParameters(
+    const std::vector<const ArgInfo *> &bound,
+    std::map<std::string, Parameter> &params) {
+  sharing_.clear();
+  for (const ArgInfo *a : bound) {
+    if (a->sameAs.empty())
+      continue;
+    auto other = params.find(a->sameAs);
+    if (other == params.end()) // bound for another entry only
+      continue;
+    Parameter &p = params.at(a->name);
+    const Parameter &q = other->second;
+    // Reads both tensors once (their pages, if not resident yet).
+    const bool identical = p.size == q.size && p.data && q.data &&
+                           std::memcmp(p.data, q.data, p.size) == 0;
+    if (identical) {
+      p.data = q.data;
+      p.owned.reset();
+      p.sharedWith = a->sameAs;
+    }
+    sharing_.push_back({a->name, a->sameAs, identical, p.size});
+  }
 }
 
 namespace {

@@ -57,6 +57,14 @@ public:
     return checkpoint_ ? checkpoint_->files().size() : 0;
   }
 
+  // What the last bind did with each parameter marked same_as.
+  struct Sharing {
+    std::string name, sameAs;
+    bool identical; // bound to sameAs's memory
+    uint64_t bytes;
+  };
+  const std::vector<Sharing> &sharing() const { return sharing_; }
+
   // Inputs in input-arg order; returns outputs in output-arg order.
   std::vector<HostTensor> call(size_t entry,
                                const std::vector<const HostTensor *> &inputs);
@@ -77,7 +85,13 @@ private:
     // host module that takes them as one block.
     std::unique_ptr<HostTensor> owned;
     std::vector<std::unique_ptr<HostTensor>> ownedExperts;
+    // Bound to this (same_as) parameter's memory: the bytes were identical.
+    std::string sharedWith;
   };
+  // Parameters with same_as after a bind: bound to the other's memory, or
+  // (their bytes differ) to their own.
+  void shareIdenticalParameters(const std::vector<const ArgInfo *> &bound,
+                                std::map<std::string, Parameter> &params);
 
   void checkParameterConsistency() const;
   void declareStates();
@@ -110,6 +124,7 @@ private:
   std::vector<dsv3_entry_fn> entryFns_;
   std::unique_ptr<Checkpoint> checkpoint_; // the mapped files bound from
   std::map<std::string, Parameter> parameters_;
+  std::vector<Sharing> sharing_;
   std::unique_ptr<DeviceParameters> deviceParameters_;
   BindProgressFn bindProgress_;
 };

@@ -50,6 +50,15 @@ static StringRef abiDType(Type t) {
 }
 
 namespace {
+/// A parameter argument marked dsv3.same_as, checked once every entry is
+/// described.
+struct SameAs {
+  func::FuncOp func;
+  std::string name, target;
+};
+} // namespace
+
+namespace {
 struct Dsv3AnnotateABIPass
     : dsv3::impl::Dsv3AnnotateABIBase<Dsv3AnnotateABIPass> {
   using Base::Base;
@@ -215,6 +224,7 @@ struct Dsv3AnnotateABIPass
     llvm::json::Array entries;
     // Parameters and states by name -> how the first entry declared them.
     llvm::StringMap<std::pair<std::string, std::string>> shared;
+    SmallVector<SameAs> sameAsUses;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func.isPrivate())
         continue;
@@ -263,6 +273,11 @@ struct Dsv3AnnotateABIPass
                               UnitAttr::get(func.getContext()));
             }
           }
+          if (auto sameAs =
+                  func.getArgAttrOfType<StringAttr>(i, "dsv3.same_as")) {
+            (*d)["same_as"] = sameAs.str();
+            sameAsUses.push_back({func, name, sameAs.str()});
+          }
           if (auto bounds =
                   func.getArgAttrOfType<DictionaryAttr>(i, "dsv3.bounds")) {
             if (failed(describeBounds(arg.getLoc(), bounds, symbols, *d)))
@@ -293,6 +308,23 @@ struct Dsv3AnnotateABIPass
                                            {"args", std::move(args)}});
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
+    }
+    // A parameter that may be a copy of another names one the module has,
+    // of its dtype and shape (the runtime then compares their bytes).
+    for (SameAs &u : sameAsUses) {
+      auto own = shared.find(u.name), other = shared.find(u.target);
+      if (other == shared.end()) {
+        u.func.emitError("parameter '")
+            << u.name << "' is same_as '" << u.target
+            << "', which no entry of the module reads";
+        return signalPassFailure();
+      }
+      if (other->second.second != own->second.second) {
+        u.func.emitError("parameter '")
+            << u.name << "' is " << own->second.second << " but its same_as '"
+            << u.target << "' is " << other->second.second;
+        return signalPassFailure();
+      }
     }
     llvm::json::Value meta = llvm::json::Object{
         {"abi_version", DSV3_ABI_VERSION},

@@ -33,6 +33,7 @@ namespace {
 struct Read {
   Type type;
   bool stacked;
+  StringAttr sameAs; // may be a copy of that parameter (null: no)
 };
 
 struct Dsv3OutlineLayerParametersPass
@@ -75,7 +76,8 @@ struct Dsv3OutlineLayerParametersPass
     SmallVector<ParameterOp> ops;
     WalkResult walk = func.walk([&](ParameterOp op) {
       auto [it, inserted] =
-          reads.try_emplace(op.getName(), Read{op.getType(), op.getStacked()});
+          reads.try_emplace(op.getName(), Read{op.getType(), op.getStacked(),
+                                               op.getSameAsAttr()});
       if (!inserted && it->second.type != op.getType()) {
         op.emitOpError("parameter '")
             << op.getName() << "' is read with type " << op.getType()
@@ -144,8 +146,9 @@ struct Dsv3OutlineLayerParametersPass
         for (size_t at; (at = concrete.find(kLayerPlaceholder.str())) !=
                         std::string::npos;)
           concrete.replace(at, kLayerPlaceholder.size(), index);
-        operands.push_back(ParameterOp::create(b, call.getLoc(), read.type,
-                                               concrete, read.stacked));
+        operands.push_back(ParameterOp::create(
+            b, call.getLoc(), read.type, b.getStringAttr(concrete),
+            read.stacked ? b.getUnitAttr() : UnitAttr(), read.sameAs));
       }
       auto replacement = func::CallOp::create(b, call.getLoc(), func, operands);
       replacement->setDiscardableAttrs(call->getDiscardableAttrDictionary());

@@ -43,7 +43,14 @@ struct Dsv3OutlineParametersPass
         // The verifier ties `stacked` to the {e} in the name, so ops of one
         // name agree on it.
         bool stacked = ops.front().getStacked();
+        StringAttr sameAs = ops.front().getSameAsAttr();
         for (ParameterOp op : ops) {
+          if (op.getSameAsAttr() != sameAs) {
+            op.emitOpError("parameter '")
+                << name << "' is read with different same_as here and "
+                << "elsewhere";
+            return signalPassFailure();
+          }
           if (op.getType() != type) {
             op.emitOpError("parameter '")
                 << name << "' is read with type " << op.getType()
@@ -60,6 +67,11 @@ struct Dsv3OutlineParametersPass
         if (stacked)
           argAttrs.push_back(NamedAttribute(
               StringAttr::get(ctx, "dsv3.stacked"), UnitAttr::get(ctx)));
+        // The runtime binds it to that parameter's memory when the bytes
+        // are identical.
+        if (sameAs)
+          argAttrs.push_back(
+              NamedAttribute(StringAttr::get(ctx, "dsv3.same_as"), sameAs));
         auto attrs = DictionaryAttr::get(ctx, argAttrs);
         if (failed(func.insertArgument(idx, type, attrs, ops.front().getLoc())))
           return signalPassFailure();

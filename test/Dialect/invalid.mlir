@@ -246,3 +246,19 @@ func.func @rms_norm_eps(%x: tensor<4x64xf32>, %w: tensor<64xf32>) {
   %y = dsv3.rms_norm %x, %w eps(0.0) : (tensor<4x64xf32>, tensor<64xf32>) -> tensor<4x64xf32>
   return
 }
+
+// -----
+
+func.func @parameter_same_as_itself() {
+  // expected-error @+1 {{parameter 'lm_head.weight': same_as must name another parameter}}
+  %w = dsv3.parameter "lm_head.weight" same_as "lm_head.weight" : tensor<4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @parameter_same_as_stacked() {
+  // expected-error @+1 {{stacked parameter 'experts.{e}.weight' cannot be same_as another}}
+  %w = dsv3.parameter "experts.{e}.weight" stacked same_as "other.{e}.weight" : tensor<4x8x8xf32>
+  return
+}

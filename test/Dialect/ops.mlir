@@ -15,6 +15,13 @@ func.func @parameter_stacked() -> tensor<256x2048x7168xf8E4M3FN> {
   return %w : tensor<256x2048x7168xf8E4M3FN>
 }
 
+// CHECK-LABEL: func.func @parameter_same_as
+// CHECK: dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
+func.func @parameter_same_as() -> tensor<16x8xbf16> {
+  %w = dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
+  return %w : tensor<16x8xbf16>
+}
+
 // CHECK-LABEL: func.func @quantize
 // CHECK: dsv3.quantize %{{.*}} block [1, 128] : tensor<4x7168xbf16> -> tensor<4x7168xf8E4M3FN>, tensor<4x56xf32>
 // CHECK: dsv3.quantize %{{.*}} block [128, 128] scale_fmt(ue8m0) : tensor<576x7168xf32> -> tensor<576x7168xf8E4M3FN>, tensor<5x56xf8E8M0FNU>

@@ -180,3 +180,30 @@ func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {
 func.func @g(%i: tensor<1xi64> {dsv3.bounds = {min = 5 : i64, max = 3 : i64, why = "test"}}) -> tensor<1xi64> {
   return %i : tensor<1xi64>
 }
+
+// -----
+
+// A possible copy names the parameter it may share in the metadata.
+// CHECK: {\22dtype\22:\22bf16\22,\22name\22:\22model.layers.61.embed_tokens.weight\22,\22role\22:\22parameter\22,\22same_as\22:\22model.embed_tokens.weight\22,\22shape\22:[16,8]}
+func.func @mtp_embed() -> (tensor<16x8xbf16>, tensor<16x8xbf16>) {
+  %m = dsv3.parameter "model.embed_tokens.weight" : tensor<16x8xbf16>
+  %w = dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
+  return %m, %w : tensor<16x8xbf16>, tensor<16x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'model.layers.61.shared_head.head.weight' is same_as 'lm_head.weight', which no entry of the module reads}}
+func.func @same_as_missing() -> tensor<16x8xbf16> {
+  %w = dsv3.parameter "model.layers.61.shared_head.head.weight" same_as "lm_head.weight" : tensor<16x8xbf16>
+  return %w : tensor<16x8xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'model.layers.61.shared_head.head.weight' is bf16 [16,8] but its same_as 'lm_head.weight' is bf16 [16,4]}}
+func.func @same_as_other_shape() -> (tensor<16x4xbf16>, tensor<16x8xbf16>) {
+  %m = dsv3.parameter "lm_head.weight" : tensor<16x4xbf16>
+  %w = dsv3.parameter "model.layers.61.shared_head.head.weight" same_as "lm_head.weight" : tensor<16x8xbf16>
+  return %m, %w : tensor<16x4xbf16>, tensor<16x8xbf16>
+}

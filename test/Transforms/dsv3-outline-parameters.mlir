@@ -45,3 +45,22 @@ func.func private @helper() -> tensor<8xbf16> {
   %a = dsv3.parameter "w" : tensor<8xbf16>
   return %a : tensor<8xbf16>
 }
+
+// -----
+
+// A possible copy keeps its own name and says which parameter it may share.
+// CHECK-LABEL: func.func @same_as(
+// CHECK-SAME:    tensor<16x8xbf16> {dsv3.parameter = "model.layers.61.embed_tokens.weight", dsv3.same_as = "model.embed_tokens.weight"})
+func.func @same_as() -> tensor<16x8xbf16> {
+  %w = dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
+  return %w : tensor<16x8xbf16>
+}
+
+// -----
+
+func.func @same_as_disagrees() -> tensor<16x8xbf16> {
+  %w = dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
+  // expected-error @+1 {{parameter 'model.layers.61.embed_tokens.weight' is read with different same_as here and elsewhere}}
+  %v = dsv3.parameter "model.layers.61.embed_tokens.weight" : tensor<16x8xbf16>
+  return %w : tensor<16x8xbf16>
+}

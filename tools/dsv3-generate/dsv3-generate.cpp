@@ -413,6 +413,17 @@ int run(const Options &o) {
     bindSeconds = dsv3rt::BindProgressReporter("dsv3-generate", when)
                       .bind(module, o.parameters);
 
+  // Copies the checkpoint may hold (the MTP layer's embedding and head):
+  // bound once when byte-identical.
+  if (!o.quiet)
+    for (const dsv3rt_parameter_sharing &p : module.parameterSharing())
+      std::fprintf(stderr,
+                   p.identical
+                       ? "dsv3-generate: %s is byte-identical to %s: bound to "
+                         "it (%.1f MB not read twice)\n"
+                       : "dsv3-generate: %s differs from %s: bound to its own "
+                         "tensor (%.1f MB)\n",
+                   p.name, p.same_as, p.bytes / 1e6);
   if (spec)
     return runSpeculative(o, session, *gen, *spec, prompt, options);
 

@@ -535,6 +535,61 @@ TEST_F(MetadataTest, StackedFaults) {
             "\"expert_pointers\" on \"w.{e}\" of a cuda module");
 }
 
+TEST_F(MetadataTest, SameAsFaults) {
+  auto param = [](const std::string &name, const std::string &shape,
+                  const std::string &extra = "") {
+    return R"({"name":")" + name +
+           R"(","role":"parameter","dtype":"f32","shape":)" + shape + extra +
+           "}";
+  };
+  EXPECT_EQ(load(entry(param("a", "[2]") + "," +
+                       param("b", "[2]", R"(,"same_as":"a")"))),
+            "");
+  expectBad(entry(param("b", "[2]", R"(,"same_as":"")")),
+            "field \"same_as\" must be a non-empty string");
+  expectBad(entry(param("b", "[2]", R"(,"same_as":"b")")),
+            "\"same_as\" on \"b\": only an unstacked parameter can name "
+            "another parameter");
+  expectBad(entry(param("b", "[2]", R"(,"same_as":"a")")),
+            "parameter \"b\" is same_as \"a\", which is not a parameter");
+  expectBad(entry(param("a", "[3]") + "," +
+                  param("b", "[2]", R"(,"same_as":"a")")),
+            "parameter \"b\" is f32[2] but its same_as \"a\" is f32[3]");
+}
+
+// A same_as parameter is bound to the other's memory only when the
+// checkpoint's bytes agree, and each bind reports what it did.
+TEST_F(MetadataTest, SameAsSharesIdenticalBytes) {
+  ASSERT_EQ(load(entry(R"({"name":"a","role":"parameter","dtype":"f32",)"
+                       R"("shape":[4]},)"
+                       R"({"name":"b","role":"parameter","dtype":"f32",)"
+                       R"("shape":[4],"same_as":"a"})")),
+            "");
+  const float x[4] = {1, 2, 3, 4}, y[4] = {1, 2, 3, 5};
+  std::string same = dir.file("same.safetensors"),
+              other = dir.file("other.safetensors");
+  writeSafetensors(same, {{"a", DType::F32, {4}, x, 16},
+                          {"b", DType::F32, {4}, x, 16}});
+  writeSafetensors(other, {{"a", DType::F32, {4}, x, 16},
+                           {"b", DType::F32, {4}, y, 16}});
+  EXPECT_EQ(dsv3rt_module_parameter_sharing_count(module), 0u);
+  bind({same});
+  ASSERT_EQ(last, "");
+  ASSERT_EQ(dsv3rt_module_parameter_sharing_count(module), 1u);
+  dsv3rt_parameter_sharing info;
+  ASSERT_OK(dsv3rt_module_parameter_sharing(module, 0, &info));
+  EXPECT_STREQ(info.name, "b");
+  EXPECT_STREQ(info.same_as, "a");
+  EXPECT_EQ(info.identical, 1);
+  EXPECT_EQ(info.bytes, 16u);
+  bind({other});
+  ASSERT_EQ(last, "");
+  ASSERT_OK(dsv3rt_module_parameter_sharing(module, 0, &info));
+  EXPECT_EQ(info.identical, 0);
+  EXPECT_ERROR(dsv3rt_module_parameter_sharing(module, 1, &info),
+               "out of range");
+}
+
 TEST_F(MetadataTest, BoundsFaults) {
   auto arg = [](const std::string &dtype, const std::string &bounds,
                 const std::string &role = "input") {

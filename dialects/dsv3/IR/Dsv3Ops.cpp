@@ -84,6 +84,14 @@ LogicalResult ParameterOp::verify() {
     return emitOpError("parameter '")
            << getName() << "' holds the placeholder {e} but is not stacked";
   }
+  if (std::optional<StringRef> other = getSameAs()) {
+    if (other->empty() || *other == getName())
+      return emitOpError("parameter '")
+             << getName() << "': same_as must name another parameter";
+    if (getStacked())
+      return emitOpError("stacked parameter '")
+             << getName() << "' cannot be same_as another";
+  }
   return success();
 }
 

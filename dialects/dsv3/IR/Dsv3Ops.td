@@ -43,8 +43,17 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
     never copies expert weights and experts no token is routed to are never
     read.
 
+    With `same_as`, the weight may be a copy of another parameter of the
+    same dtype and shape (DeepSeek-V3's multi-token-prediction layer stores
+    copies of `model.embed_tokens.weight` and `lm_head.weight`). When the
+    checkpoint's bytes of the two tensors are identical, the runtime binds
+    this parameter to the other's memory, so one copy is read and kept
+    resident (on cuda, uploaded); otherwise each is bound from its own tensor.
+    The runtime checks the bytes when it binds and reports the outcome.
+
     Errors: empty name; a dynamic dimension; `stacked` without exactly one
     `{e}` in the name or on a rank-0 type; `{e}` in the name of an unstacked
+    parameter; `same_as` empty, naming the parameter itself, or on a stacked
     parameter.
 
     Example:
@@ -54,11 +63,24 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
         : tensor<1536x7168xf8E4M3FN>
     %g = dsv3.parameter "model.layers.3.mlp.experts.{e}.gate_proj.weight"
         stacked : tensor<256x2048x7168xf8E4M3FN>
+    %e = dsv3.parameter "model.layers.61.embed_tokens.weight"
+        same_as "model.embed_tokens.weight" : tensor<129280x7168xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, UnitAttr:$stacked);
+  let arguments = (ins StrAttr:$name, UnitAttr:$stacked,
+                       OptionalAttr<StrAttr>:$same_as);
   let results = (outs AnyRankedTensor:$result);
-  let assemblyFormat = "$name (`stacked` $stacked^)? attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $name (`stacked` $stacked^)? (`same_as` $same_as^)? attr-dict `:`
+    type($result)
+  }];
+  let builders = [
+    OpBuilder<(ins "Type":$type, "StringRef":$name,
+                   CArg<"bool", "false">:$stacked), [{
+      build($_builder, $_state, type, $_builder.getStringAttr(name),
+            stacked ? $_builder.getUnitAttr() : UnitAttr(), StringAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

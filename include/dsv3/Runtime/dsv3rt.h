@@ -164,6 +164,22 @@ DSV3RT_API dsv3rt_status dsv3rt_module_bind_parameters(dsv3rt_module *module,
 /* Number of safetensors files mapped by the current binding (each shard of an
  * index or directory counts); 0 when unbound or module is NULL. */
 DSV3RT_API size_t dsv3rt_module_bound_file_count(const dsv3rt_module *module);
+/* Parameters the metadata marks "same_as" another (a possible copy, such as
+ * the MTP layer's embed_tokens of model.embed_tokens), and what the current
+ * binding did with each: `identical` is 1 when the checkpoint's bytes of the
+ * two tensors were equal and the parameter is bound to the other's memory
+ * (read, kept resident and uploaded once), 0 when it is bound to its own.
+ * The strings live until the next bind. Count 0 when unbound or NULL. */
+typedef struct dsv3rt_parameter_sharing {
+  const char *name;
+  const char *same_as;
+  int identical;
+  uint64_t bytes;
+} dsv3rt_parameter_sharing;
+DSV3RT_API size_t
+dsv3rt_module_parameter_sharing_count(const dsv3rt_module *module);
+DSV3RT_API dsv3rt_status dsv3rt_module_parameter_sharing(
+    const dsv3rt_module *module, size_t index, dsv3rt_parameter_sharing *out);
 /* Like dsv3rt_module_bind_parameters, but binds (and requires) only the
  * parameters of one entry, so one entry of a multi-entry module can run with
  * just its own weights. Replaces any previous binding. */

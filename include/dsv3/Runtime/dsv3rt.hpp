@@ -147,6 +147,14 @@ public:
   size_t boundFileCount() const {
     return dsv3rt_module_bound_file_count(get());
   }
+  // See dsv3rt_module_parameter_sharing.
+  std::vector<dsv3rt_parameter_sharing> parameterSharing() const {
+    std::vector<dsv3rt_parameter_sharing> all(
+        dsv3rt_module_parameter_sharing_count(get()));
+    for (size_t i = 0; i < all.size(); ++i)
+      check(dsv3rt_module_parameter_sharing(get(), i, &all[i]));
+    return all;
+  }
   // See dsv3rt_module_set_bind_progress; fn must outlive the binds (or be
   // reset with nullptr).
   void setBindProgress(dsv3rt_bind_progress_fn fn, void *userData) {

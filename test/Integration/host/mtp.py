@@ -15,9 +15,13 @@ Imported with f32 activations, every logit, and a dynamic token count:
     between cached and new rows are checked here, which a shift of every
     position cannot show;
   * verify (the main model's 2-token step) returns both tokens' logits and
-    hidden states, equal to decoding them one by one.
+    hidden states, equal to decoding them one by one;
+  * the MTP layer's embed_tokens and shared_head.head, byte-identical copies
+    of the main model's, are bound to them; a checkpoint whose MTP head
+    differs binds its own, and the MTP logits follow that head.
 Usage: mtp.py MODEL_DIR OUT_DIR"""
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -26,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures", "tiny_models"))
-from dsv3_testing import check, run  # noqa: E402
+from dsv3_testing import check, load_safetensors, run, save_safetensors  # noqa: E402
 import dsv3rt  # noqa: E402
 import np_reference  # noqa: E402
 
@@ -110,4 +114,35 @@ check(e <= TOL, f"verify row 0 hidden state: rel {e:.2e} <= {TOL}")
 ref2 = np_reference.forward(model_dir, ids + [next_token, t_next], w=w)
 e = max_rel(ver["logits"][1], ref2[P + 1])
 check(e <= TOL, f"verify row 1 (t_P+1) logits: rel {e:.2e} <= {TOL}")
+# The MTP layer's embed_tokens and shared_head.head are copies of the main
+# model's in this checkpoint (as in DeepSeek-V3's): bound to them.
+shared = {n: (o, same) for n, o, same, _ in module.parameter_sharing()}
+want = {"model.layers.3.embed_tokens.weight": ("model.embed_tokens.weight", True),
+        "model.layers.3.shared_head.head.weight": ("lm_head.weight", True)}
+check(shared == want, f"bind shares the byte-identical copies: {shared}")
+
+# A checkpoint whose MTP head differs from lm_head: bound to its own tensor,
+# and the MTP logits follow it.
+other = os.path.join(out, "other_head")
+os.makedirs(other, exist_ok=True)
+raw = {}
+for f in sorted(os.listdir(model_dir)):
+    if f.endswith(".safetensors"):
+        raw.update(load_safetensors(os.path.join(model_dir, f)))
+head = "model.layers.3.shared_head.head.weight"
+raw[head] = (raw[head].astype(np.float32)[::-1].copy()).astype(raw[head].dtype)
+save_safetensors(os.path.join(other, "model.safetensors"), raw)
+shutil.copy(os.path.join(model_dir, "config.json"), other)
+module.bind(other)
+shared = {n: same for n, _, same, _ in module.parameter_sharing()}
+check(shared == {"model.layers.3.embed_tokens.weight": True, head: False},
+      f"a differing head is bound to its own tensor: {shared}")
+session.reset_state()
+mtp = module.call("mtp_prefill", input_ids=mtp_ids, hidden_states=hidden[None],
+                  positions=positions, start_pos=start, kv_len=kv_len)
+ref_other = np_reference.mtp_forward(other, gold["hidden_states"], gold["mtp_input_ids"],
+                                     gold["mtp_positions"])
+e = max_rel(mtp["logits"], ref_other)
+check(e <= TOL and max_rel(ref_other, gold["mtp_logits"]) > 100 * TOL,
+      f"mtp_prefill with the differing head: rel {e:.2e} <= {TOL} to its reference")
 print("ok")

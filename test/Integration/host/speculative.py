@@ -172,9 +172,11 @@ def check_caches(so, d, tokens, states_file, name):
     start, kv = np.array([0], np.int64), np.array([rows], np.int64)
     main = module.call("prefill", input_ids=np.array([seq[:rows]]), positions=pos,
                        start_pos=start, kv_len=kv)
-    module.call("mtp_prefill", input_ids=np.array([seq[1:rows + 1]]),
-                hidden_states=main["hidden_states"], positions=pos, start_pos=start,
-                kv_len=kv)
+    # MTP row i pairs hidden state i with token i + 1.
+    mpos = np.arange(mtp_rows, dtype=np.int64)[None]
+    module.call("mtp_prefill", input_ids=np.array([seq[1:mtp_rows + 1]]),
+                hidden_states=main["hidden_states"][:, :mtp_rows], positions=mpos,
+                start_pos=start, kv_len=np.array([mtp_rows], np.int64))
     layer = json.load(open(os.path.join(d, "config.json")))["num_hidden_layers"]
     worst, mtp_seen = 0.0, False
     for s in session.states():
