@@ -552,9 +552,9 @@ TEST_F(MetadataTest, SameAsFaults) {
             "another parameter");
   expectBad(entry(param("b", "[2]", R"(,"same_as":"a")")),
             "parameter \"b\" is same_as \"a\", which is not a parameter");
-  expectBad(entry(param("a", "[3]") + "," +
-                  param("b", "[2]", R"(,"same_as":"a")")),
-            "parameter \"b\" is f32[2] but its same_as \"a\" is f32[3]");
+  expectBad(
+      entry(param("a", "[3]") + "," + param("b", "[2]", R"(,"same_as":"a")")),
+      "parameter \"b\" is f32[2] but its same_as \"a\" is f32[3]");
 }
 
 // A same_as parameter is bound to the other's memory only when the
@@ -568,10 +568,10 @@ TEST_F(MetadataTest, SameAsSharesIdenticalBytes) {
   const float x[4] = {1, 2, 3, 4}, y[4] = {1, 2, 3, 5};
   std::string same = dir.file("same.safetensors"),
               other = dir.file("other.safetensors");
-  writeSafetensors(same, {{"a", DType::F32, {4}, x, 16},
-                          {"b", DType::F32, {4}, x, 16}});
-  writeSafetensors(other, {{"a", DType::F32, {4}, x, 16},
-                           {"b", DType::F32, {4}, y, 16}});
+  writeSafetensors(
+      same, {{"a", DType::F32, {4}, x, 16}, {"b", DType::F32, {4}, x, 16}});
+  writeSafetensors(
+      other, {{"a", DType::F32, {4}, x, 16}, {"b", DType::F32, {4}, y, 16}});
   EXPECT_EQ(dsv3rt_module_parameter_sharing_count(module), 0u);
   bind({same});
   ASSERT_EQ(last, "");

@@ -95,7 +95,9 @@ TEST(SpeculativeTest, IdenticalDistributionsKeepEveryDraft) {
 TEST(SpeculativeTest, ADraftOutsideTheDraftDistributionIsRefused) {
   Rng rng(1);
   dsv3test::expectThrowContaining(
-      [&] { speculativeAccept({{0, 1.0}}, {{1, 1.0}}, 0, rng); },
+      [&] {
+        speculativeAccept({{0, 1.0}}, {{1, 1.0}}, 0, rng);
+      },
       {"has probability 0 under the draft distribution"});
 }
 
