@@ -6,8 +6,9 @@ the host: plain and --speculative=mtp decoding in the same dsv3-generate run.
 
 --dir is a checkpoint of bench/make_v3_checkpoint.py (seeded random weights,
 stock layout, no MTP layer). Two variants are made in --out, each a
-directory of symlinks to --dir's shards plus one extra shard
-(model-mtp.safetensors) and an index that names it:
+directory of --dir's shards (symlinked; rewritten without the tensors a
+variant replaces) plus one extra shard (model-mtp.safetensors) and an index
+that names it:
 
   random  an MTP layer L = num_hidden_layers as DeepSeek-V3 ships one: the
           decoder layer copied from layer L-1 (MoE), random enorm, hnorm
@@ -97,10 +98,6 @@ def make_variant(src, out, kind, seed=0):
     n, h = cfg["num_hidden_layers"], cfg["hidden_size"]
     d = os.path.join(out, kind)
     os.makedirs(d, exist_ok=True)
-    for f in sorted(set(ck.index["weight_map"].values())):
-        link = os.path.join(d, f)
-        if not os.path.lexists(link):
-            os.symlink(os.path.abspath(os.path.join(src, f)), link)
     rng = np.random.default_rng(seed)
     bf16, fp8 = ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn
     extra = {}
@@ -132,6 +129,18 @@ def make_variant(src, out, kind, seed=0):
     extra[mtp + "embed_tokens.weight"] = ck.get("model.embed_tokens.weight")
     extra[mtp + "shared_head.norm.weight"] = ck.get("model.norm.weight")
     extra[mtp + "shared_head.head.weight"] = ck.get("lm_head.weight")
+    # A tensor lies in one shard only (readers refuse an index that names
+    # another shard than the one holding it): shards without replaced
+    # tensors are linked, the others rewritten without them.
+    for f in sorted(set(ck.index["weight_map"].values())):
+        names = [n for n, g in ck.index["weight_map"].items() if g == f]
+        target = os.path.join(d, f)
+        if os.path.lexists(target):
+            os.remove(target)
+        if any(n in extra for n in names):
+            write_shard(target, {n: ck.get(n) for n in names if n not in extra})
+        else:
+            os.symlink(os.path.abspath(os.path.join(src, f)), target)
     write_shard(os.path.join(d, "model-mtp.safetensors"), extra)
     index = dict(ck.index)
     index["weight_map"] = dict(ck.index["weight_map"])
@@ -178,12 +187,13 @@ def main():
     p.add_argument("--tokens", type=int, default=16)
     p.add_argument("--prompt", type=int, default=64)
     p.add_argument("--json")
+    p.add_argument("--variants", default="random,agree")
     a = p.parse_args()
     tool = lambda t: os.path.join(a.bin, t)  # noqa: E731
     cfg = json.load(open(os.path.join(a.dir, "config.json")))
     prompt = np.random.default_rng(1).integers(2, cfg["vocab_size"], a.prompt)
     results = {}
-    for kind in ("random", "agree"):
+    for kind in a.variants.split(","):
         d = make_variant(a.dir, a.out, kind)
         mlir, so = os.path.join(a.out, kind + ".mlir"), os.path.join(a.out, kind + ".so")
         run([tool("dsv3-import"), d, "-o", mlir, "--max-seq-len=256"])

@@ -89,7 +89,9 @@ public:
     b.setInsertionPointToEnd(module->getBody());
     buildEntry(*module, "prefill", p, o.allLogits, /*argmax=*/false,
                /*hidden=*/o.mtp);
-    buildEntry(*module, "decode", 1, false);
+    // With a static prefill, speculative decoding sends a prompt's
+    // remainder through decode, whose hidden states the MTP layer reads.
+    buildEntry(*module, "decode", 1, false, /*argmax=*/false, /*hidden=*/o.mtp);
     buildEntry(*module, "decode_greedy", 1, false, /*argmax=*/true);
     if (o.mtp) {
       // A speculative step checks the previous draft with the new token:

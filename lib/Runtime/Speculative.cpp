@@ -12,10 +12,9 @@ namespace {
 
 const char *kContract =
     "speculative decoding needs a module from dsv3-import of a checkpoint "
-    "with an MTP layer (--mtp=on or auto) and a dynamic token count (the "
-    "default --prefill-tokens=0): entries prefill and verify returning "
-    "logits and hidden_states, mtp_prefill and mtp_decode taking "
-    "hidden_states";
+    "with an MTP layer (--mtp=on or auto): entries prefill, decode and "
+    "verify returning logits and hidden_states, mtp_prefill and mtp_decode "
+    "taking hidden_states";
 
 // Draws from d with one uniform number: the first entry whose cumulative
 // probability exceeds u * (total mass), as Sampler::sample walks.
@@ -72,6 +71,13 @@ MtpSpeculator::MtpSpeculator(Session &session, Module &module)
   verify_ = inspect("verify", false);
   mtpPrefill_ = inspect("mtp_prefill", true);
   mtpDecode_ = inspect("mtp_decode", true);
+  if (prefill_.tokens != mtpPrefill_.tokens)
+    fail("the module's prefill and mtp_prefill take different token counts; " +
+         std::string(kContract));
+  // A static prefill leaves a prompt's remainder to decode, which must then
+  // return the hidden states too.
+  if (prefill_.tokens != -1)
+    decode_ = inspect("decode", false);
 }
 
 MtpSpeculator::Entry MtpSpeculator::inspect(const char *name, bool hidden) {
@@ -95,10 +101,8 @@ MtpSpeculator::Entry MtpSpeculator::inspect(const char *name, bool hidden) {
       e.inputs.push_back(n);
       if (n == "hidden_states")
         hiddenArg = &a;
-      else if (n == "input_ids" && std::string(name) == "prefill" &&
-               (a.rank != 2 || a.shape[1] != -1))
-        fail(std::string("the module's \"") + name +
-             "\" entry takes a static token count; " + kContract);
+      else if (n == "input_ids" && a.rank == 2)
+        e.tokens = a.shape[1];
     } else if (a.role == DSV3_ROLE_OUTPUT) {
       if (e.outputs == 0 && n == "logits")
         logits = &a;
@@ -196,6 +200,21 @@ std::vector<Tensor> MtpSpeculator::call(const Entry &e, const int64_t *ids,
   return outputs;
 }
 
+void MtpSpeculator::forChunks(
+    int64_t n,
+    const std::function<void(const Entry &, int64_t, int64_t)> &body) const {
+  if (prefill_.tokens == -1) {
+    for (int64_t done = 0; done < n; done += Generator::kMaxPrefillChunk)
+      body(prefill_, done, std::min(Generator::kMaxPrefillChunk, n - done));
+    return;
+  }
+  int64_t done = 0;
+  for (; n - done >= prefill_.tokens; done += prefill_.tokens)
+    body(prefill_, done, prefill_.tokens);
+  for (; done < n; ++done)
+    body(decode_, done, 1);
+}
+
 const float *MtpSpeculator::lastRow(const Tensor &logits, int64_t V) {
   const int64_t rows = logits.shape()[0];
   return static_cast<const float *>(logits.data()) + (rows - 1) * V;
@@ -217,21 +236,21 @@ SpeculativeResult MtpSpeculator::generate(const std::vector<int64_t> &prompt,
   SpeculativeResult r;
   r.promptTokens = static_cast<int64_t>(prompt.size());
   const int64_t n0 = r.promptTokens;
-  const int64_t chunk = Generator::kMaxPrefillChunk;
 
-  // The prompt through the main model, keeping every hidden state.
+  // The prompt through the main model, keeping every hidden state: chunks
+  // through prefill (of P tokens when static, the rest one by one through
+  // decode; of up to kMaxPrefillChunk when dynamic).
   const clock::time_point start = clock::now();
   std::vector<uint8_t> hidden(static_cast<size_t>(n0) * hiddenRowBytes_);
   std::vector<float> logits;
-  for (int64_t done = 0; done < n0; done += chunk) {
-    const int64_t c = std::min(chunk, n0 - done);
-    std::vector<Tensor> out = call(prefill_, prompt.data() + done, c, done);
+  forChunks(n0, [&](const Entry &e, int64_t done, int64_t c) {
+    std::vector<Tensor> out = call(e, prompt.data() + done, c, done);
     std::memcpy(hidden.data() + done * hiddenRowBytes_, out[1].data(),
                 c * hiddenRowBytes_);
     const float *last = lastRow(out[0], V_);
     logits.assign(last, last + V_);
-    ++r.prefillCalls;
-  }
+    ++(&e == &prefill_ ? r.prefillCalls : r.prefillDecodeCalls);
+  });
   r.prefillSeconds = seconds(start, clock::now());
 
   auto isStop = [&](int64_t t) {
@@ -275,11 +294,11 @@ SpeculativeResult MtpSpeculator::generate(const std::vector<int64_t> &prompt,
   {
     clock::time_point t0 = clock::now();
     Tensor mtpLogits;
-    for (int64_t done = 0; done < n0; done += chunk) {
-      const int64_t c = std::min(chunk, n0 - done);
-      mtpLogits = std::move(call(mtpPrefill_, nextIds.data() + done, c, done,
+    forChunks(n0, [&](const Entry &e, int64_t done, int64_t c) {
+      const Entry &mtpEntry = &e == &prefill_ ? mtpPrefill_ : mtpDecode_;
+      mtpLogits = std::move(call(mtpEntry, nextIds.data() + done, c, done,
                                  hidden.data() + done * hiddenRowBytes_)[0]);
-    }
+    });
     draft = draftFrom(mtpLogits);
     r.mtpPromptSeconds = seconds(t0, clock::now());
     r.mtpCachedRows = n0;

@@ -43,13 +43,15 @@ struct SpeculativeResult : GenerateResult {
 };
 
 // Drives a dsv3-import module with an MTP module (--mtp): the entries
-//   prefill(input_ids [1,?], positions, start_pos, kv_len)
-//       -> logits, hidden_states [1,?,H]
+//   prefill(input_ids [1,P], positions, start_pos, kv_len)
+//       -> logits, hidden_states [1,P,H]
 //   verify(input_ids [1,2], ...) -> logits [2,V], hidden_states [1,2,H]
-//   mtp_prefill(input_ids [1,?], hidden_states [1,?,H], positions,
+//   mtp_prefill(input_ids [1,P], hidden_states [1,P,H], positions,
 //               start_pos, kv_len) -> logits
 //   mtp_decode (the same, one token)
-// with a dynamic token count. The main model's caches and the MTP layer's
+// with P dynamic (any count), or static, and then also
+//   decode(input_ids [1,1], ...) -> logits, hidden_states [1,1,H]
+// for the remainder of a prompt. The main model's caches and the MTP layer's
 // are session state; a rejected draft's cache row is simply overwritten by
 // the next call (kv_len bounds what attention reads), so rolling back is
 // resetting the position.
@@ -77,7 +79,14 @@ private:
     size_t index = 0;
     std::vector<std::string> inputs; // input names in order
     size_t outputs = 0;
+    int64_t tokens = 0; // input_ids' token count, -1 when dynamic
   };
+  // Calls body(entry, start, count) over n prompt tokens: chunks through
+  // prefill_, and for a static prefill the remainder one by one through
+  // decode_.
+  void forChunks(
+      int64_t n,
+      const std::function<void(const Entry &, int64_t, int64_t)> &body) const;
   Entry inspect(const char *name, bool hidden);
   // Calls e on `count` tokens at `start` (hidden: [count, H] rows, for the
   // MTP entries); returns its outputs.
@@ -88,7 +97,7 @@ private:
 
   Session &session_;
   Module &module_;
-  Entry prefill_, verify_, mtpPrefill_, mtpDecode_;
+  Entry prefill_, decode_, verify_, mtpPrefill_, mtpDecode_;
   int64_t V_ = 0, L_ = 0, H_ = 0;
   dsv3_dtype hiddenType_ = DSV3_DTYPE_F32;
   size_t hiddenRowBytes_ = 0;

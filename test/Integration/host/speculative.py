@@ -16,7 +16,9 @@ For each model, imported with f32 activations and a dynamic token count:
     rows [0, cached_rows) of every main-model cache equal those of one
     prefill of the generated sequence, and those of the MTP layer's cache
     equal one mtp_prefill over it (rel <= 1e-5).
-Then tiny_v3 made an "accept-all" model: every main and MTP layer adds
+tiny_v3 imported with a static 4-token prefill gives the same tokens too (the
+prompt's remainder goes through decode), and sampling at temperature 0.8 is
+reproducible for a seed. Then tiny_v3 made an "accept-all" model: every main and MTP layer adds
 nothing (o_proj and every down_proj zero), so the next token depends on
 the current one only; the MTP module computes that same function
 (eh_proj = [I | 0], enorm = 1, shared_head = model.norm and lm_head): every
@@ -123,9 +125,10 @@ def accept_all():
     return d
 
 
-def build(d, name):
+def build(d, name, *flags):
     mlir, so = os.path.join(out, name + ".mlir"), os.path.join(out, name + ".so")
-    run(["dsv3-import", d, "-o", mlir, f"--max-seq-len={L}", "--activation-type=f32"])
+    run(["dsv3-import", d, "-o", mlir, f"--max-seq-len={L}", "--activation-type=f32"]
+        + list(flags))
     run(["dsv3-compile", mlir, "--target=host", "-o", so])
     return so
 
@@ -204,6 +207,24 @@ for name in ("tiny_v3", "tiny_v2_lite", "tiny_dense_freq"):
     check("speculative tokens equal plain decoding's" in stderr,
           f"{name}: dsv3-generate reports the tokens equal")
     check_caches(so, d, spec, states, name)
+
+# A static prefill of 4 tokens (as the cuda target takes): the 7-token
+# prompt goes through one prefill and 3 decode steps, on both models.
+d = os.path.join(fixtures, "tiny_v3")
+so = build(d, "tiny_v3_static", "--prefill-tokens=4")
+spec, stderr = generate(so, d, "--speculative=mtp")
+plain, _ = generate(so, d)
+check(spec == plain and len(spec) == N,
+      "tiny_v3 with a static 4-token prefill: speculative tokens equal plain decoding's")
+
+# Sampling (temperature 0.8): the run completes, the acceptance is reported
+# and the seed fixes the tokens (the distribution is tested on the rule
+# itself, SpeculativeTest).
+sampled = generate(so, d, "--speculative=mtp", "--temperature=0.8", "--seed=3")
+check(sampled[0] == generate(so, d, "--speculative=mtp", "--temperature=0.8",
+                             "--seed=3")[0] and len(sampled[0]) == N
+      and acceptance(sampled[1])[1] > 0,
+      "speculative sampling at temperature 0.8 is reproducible for a seed")
 
 d = accept_all()
 so = build(d, "accept_all")
