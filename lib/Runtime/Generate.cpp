@@ -488,27 +488,37 @@ void Generator::reset() {
   position_ = 0;
 }
 
-void Generator::validate(const std::vector<int64_t> &prompt,
-                         const GenerateOptions &o) const {
+void validateRequest(const std::vector<int64_t> &prompt,
+                     const GenerateOptions &o, int64_t V, int64_t L,
+                     int64_t extraRows) {
   if (prompt.empty())
     fail("the prompt is empty");
   for (size_t i = 0; i < prompt.size(); ++i)
-    if (prompt[i] < 0 || prompt[i] >= V_)
+    if (prompt[i] < 0 || prompt[i] >= V)
       fail("prompt token id " + std::to_string(prompt[i]) + " (position " +
            std::to_string(i) + ") is outside the vocabulary [0, " +
-           std::to_string(V_) + ") of the module");
+           std::to_string(V) + ") of the module");
   if (o.maxNewTokens < 0)
     fail("max_new_tokens " + std::to_string(o.maxNewTokens) + " is negative");
   const int64_t n = static_cast<int64_t>(prompt.size());
-  if (o.maxNewTokens > L_ || n + o.maxNewTokens > L_)
+  // Each term is at most L on success, so the sum cannot overflow.
+  if (o.maxNewTokens > L || extraRows > L || n + o.maxNewTokens + extraRows > L)
     fail("prompt of " + std::to_string(n) + " tokens + " +
-         std::to_string(o.maxNewTokens) + " new tokens exceeds max_seq_len " +
-         std::to_string(L_) + " of the module");
+         std::to_string(o.maxNewTokens) + " new tokens" +
+         (extraRows
+              ? " + " + std::to_string(extraRows) + " row(s) for the draft"
+              : std::string()) +
+         " exceeds max_seq_len " + std::to_string(L) + " of the module");
   for (int64_t id : o.stopIds)
-    if (id < 0 || id >= V_)
+    if (id < 0 || id >= V)
       fail("stop id " + std::to_string(id) + " is outside the vocabulary [0, " +
-           std::to_string(V_) + ") of the module");
+           std::to_string(V) + ") of the module");
   validateSampling(o.sampling);
+}
+
+void Generator::validate(const std::vector<int64_t> &prompt,
+                         const GenerateOptions &o) const {
+  validateRequest(prompt, o, V_, L_);
 }
 
 GenerateResult Generator::generate(const std::vector<int64_t> &prompt,

@@ -141,26 +141,7 @@ void MtpSpeculator::setEosIds(std::vector<int64_t> ids) {
 
 void MtpSpeculator::validate(const std::vector<int64_t> &prompt,
                              const GenerateOptions &o) const {
-  if (prompt.empty())
-    fail("the prompt is empty");
-  for (size_t i = 0; i < prompt.size(); ++i)
-    if (prompt[i] < 0 || prompt[i] >= V_)
-      fail("prompt token id " + std::to_string(prompt[i]) + " (position " +
-           std::to_string(i) + ") is outside the vocabulary [0, " +
-           std::to_string(V_) + ") of the module");
-  if (o.maxNewTokens < 0)
-    fail("max_new_tokens " + std::to_string(o.maxNewTokens) + " is negative");
-  const int64_t n = static_cast<int64_t>(prompt.size());
-  if (o.maxNewTokens >= L_ || n + o.maxNewTokens + 1 > L_)
-    fail("prompt of " + std::to_string(n) + " tokens + " +
-         std::to_string(o.maxNewTokens) +
-         " new tokens + 1 row for the draft exceeds max_seq_len " +
-         std::to_string(L_) + " of the module");
-  for (int64_t id : o.stopIds)
-    if (id < 0 || id >= V_)
-      fail("stop id " + std::to_string(id) + " is outside the vocabulary [0, " +
-           std::to_string(V_) + ") of the module");
-  validateSampling(o.sampling);
+  validateRequest(prompt, o, V_, L_, /*extraRows=*/1);
 }
 
 std::vector<Tensor> MtpSpeculator::call(const Entry &e, const int64_t *ids,
