@@ -489,8 +489,7 @@ void Generator::reset() {
 }
 
 void validateRequest(const std::vector<int64_t> &prompt,
-                     const GenerateOptions &o, int64_t V, int64_t L,
-                     int64_t extraRows) {
+                     const GenerateOptions &o, int64_t V, int64_t L) {
   if (prompt.empty())
     fail("the prompt is empty");
   for (size_t i = 0; i < prompt.size(); ++i)
@@ -501,14 +500,10 @@ void validateRequest(const std::vector<int64_t> &prompt,
   if (o.maxNewTokens < 0)
     fail("max_new_tokens " + std::to_string(o.maxNewTokens) + " is negative");
   const int64_t n = static_cast<int64_t>(prompt.size());
-  // Each term is at most L on success, so the sum cannot overflow.
-  if (o.maxNewTokens > L || extraRows > L || n + o.maxNewTokens + extraRows > L)
+  if (o.maxNewTokens > L || n + o.maxNewTokens > L)
     fail("prompt of " + std::to_string(n) + " tokens + " +
-         std::to_string(o.maxNewTokens) + " new tokens" +
-         (extraRows
-              ? " + " + std::to_string(extraRows) + " row(s) for the draft"
-              : std::string()) +
-         " exceeds max_seq_len " + std::to_string(L) + " of the module");
+         std::to_string(o.maxNewTokens) + " new tokens exceeds max_seq_len " +
+         std::to_string(L) + " of the module");
   for (int64_t id : o.stopIds)
     if (id < 0 || id >= V)
       fail("stop id " + std::to_string(id) + " is outside the vocabulary [0, " +

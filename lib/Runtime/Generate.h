@@ -130,12 +130,10 @@ struct GenerateResult {
 };
 
 // Throws Error, naming the fault, unless the prompt is non-empty with ids in
-// [0, V), max_new_tokens >= 0, prompt + max_new_tokens + extraRows (cache
-// rows a step writes past the last token) fits in L, the stop ids are in
-// [0, V) and the sampling options are valid.
+// [0, V), max_new_tokens >= 0, prompt + max_new_tokens fits in L cache rows,
+// the stop ids are in [0, V) and the sampling options are valid.
 void validateRequest(const std::vector<int64_t> &prompt,
-                     const GenerateOptions &options, int64_t V, int64_t L,
-                     int64_t extraRows = 0);
+                     const GenerateOptions &options, int64_t V, int64_t L);
 
 // Called with each new token as soon as it is sampled; return false to stop.
 using TokenCallback = std::function<bool(int64_t token)>;

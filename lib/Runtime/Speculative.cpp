@@ -141,7 +141,9 @@ void MtpSpeculator::setEosIds(std::vector<int64_t> ids) {
 
 void MtpSpeculator::validate(const std::vector<int64_t> &prompt,
                              const GenerateOptions &o) const {
-  validateRequest(prompt, o, V_, L_, /*extraRows=*/1);
+  // The last token is never fed, so its row is free for the last verify's
+  // draft: the rows plain decoding needs suffice.
+  validateRequest(prompt, o, V_, L_);
 }
 
 std::vector<Tensor> MtpSpeculator::call(const Entry &e, const int64_t *ids,

@@ -64,8 +64,10 @@ public:
   int64_t vocabSize() const { return V_; }
   int64_t maxSeqLen() const { return L_; }
 
-  // As Generator::validate; a verify call also writes one cache row past
-  // the last token, so prompt + max_new_tokens + 1 must fit.
+  // As Generator::validate: a verify call writes the draft's row past the
+  // token it checks, which is at most the row of the last new token, which
+  // plain decoding leaves unwritten, so the same prompt + max_new_tokens
+  // rows suffice.
   void validate(const std::vector<int64_t> &prompt,
                 const GenerateOptions &options) const;
   // Resets the session's states, prefills the prompt through the main
