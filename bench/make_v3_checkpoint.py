@@ -9,7 +9,7 @@ What it writes (DIR):
                  with num_hidden_layers = --layers, first_k_dense_replace =
                  --dense-layers, n_routed_experts = --experts and
                  num_nextn_predict_layers = 0 (no multi-token-prediction layer is
-                 written; dsv3 does not use it). Everything else is V3's: hidden
+                 written; bench/mtp_speculative.py adds one to a copy). Everything else is V3's: hidden
                  7168, vocab 129280, 128 heads, MLA ranks 1536/512, dense MLP
                  18432, experts 2048 wide, 8 routed + 1 shared per token.
   model-0000i-of-0000n.safetensors, model.safetensors.index.json
