@@ -71,8 +71,9 @@ LogicalResult emitAllocator(ModuleOp module, OpBuilder &b) {
         OpBuilder::atBlockEnd(b.createBlock(&global.getInitializerRegion()));
     b.setInsertionPointToEnd(module.getBody());
     Value init = LLVM::UndefOp::create(ib, loc, structTy);
-    for (auto [i, name] :
-         llvm::enumerate(ArrayRef<StringRef>{"malloc", "free"}))
+    // A named array: an ArrayRef of a braced list would dangle in the loop.
+    static const StringRef fields[] = {"malloc", "free"};
+    for (auto [i, name] : llvm::enumerate(fields))
       init = LLVM::InsertValueOp::create(
           ib, loc, init, LLVM::AddressOfOp::create(ib, loc, ptrTy, name),
           ArrayRef<int64_t>{int64_t(i)});
