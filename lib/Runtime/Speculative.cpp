@@ -67,7 +67,7 @@ std::pair<int64_t, bool> speculativeAccept(const Distribution &p,
 
 MtpSpeculator::MtpSpeculator(Session &session, Module &module)
     : session_(session), module_(module) {
-  prefill_ = inspect("prefill", /*hidden=*/false);
+  prefill_ = inspect("prefill", /*mtp=*/false);
   verify_ = inspect("verify", false);
   mtpPrefill_ = inspect("mtp_prefill", true);
   mtpDecode_ = inspect("mtp_decode", true);
@@ -80,7 +80,7 @@ MtpSpeculator::MtpSpeculator(Session &session, Module &module)
     decode_ = inspect("decode", false);
 }
 
-MtpSpeculator::Entry MtpSpeculator::inspect(const char *name, bool hidden) {
+MtpSpeculator::Entry MtpSpeculator::inspect(const char *name, bool mtp) {
   Entry e;
   {
     size_t index = 0;
@@ -92,7 +92,6 @@ MtpSpeculator::Entry MtpSpeculator::inspect(const char *name, bool hidden) {
     }
     e.index = index;
   }
-  const bool mtp = hidden;
   const dsv3rt_arg_info *logits = nullptr, *hiddenArg = nullptr;
   std::vector<dsv3rt_arg_info> args = module_.args(e.index);
   for (const dsv3rt_arg_info &a : args) {

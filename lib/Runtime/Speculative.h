@@ -89,7 +89,9 @@ private:
   void forChunks(
       int64_t n,
       const std::function<void(const Entry &, int64_t, int64_t)> &body) const;
-  Entry inspect(const char *name, bool hidden);
+  // `mtp`: an MTP entry, which takes hidden_states (the main model's
+  // entries return them).
+  Entry inspect(const char *name, bool mtp);
   // Calls e on `count` tokens at `start` (hidden: [count, H] rows, for the
   // MTP entries); returns its outputs.
   std::vector<Tensor> call(const Entry &e, const int64_t *ids, int64_t count,
