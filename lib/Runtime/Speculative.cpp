@@ -67,10 +67,12 @@ std::pair<int64_t, bool> speculativeAccept(const Distribution &p,
 
 MtpSpeculator::MtpSpeculator(Session &session, Module &module)
     : session_(session), module_(module) {
-  prefill_ = inspect("prefill", /*mtp=*/false);
-  verify_ = inspect("verify", false);
+  // The entries only an MTP import has first, so that a module without
+  // them is told so rather than that its prefill lacks hidden states.
+  verify_ = inspect("verify", /*mtp=*/false);
   mtpPrefill_ = inspect("mtp_prefill", true);
   mtpDecode_ = inspect("mtp_decode", true);
+  prefill_ = inspect("prefill", false);
   if (prefill_.tokens != mtpPrefill_.tokens)
     fail("the module's prefill and mtp_prefill take different token counts; " +
          std::string(kContract));
