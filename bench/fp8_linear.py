@@ -1,15 +1,22 @@
 """Decode-shaped FP8 linear on the host: achieved weight bytes/s of dsv3's
-compiled dsv3.linear (weight-only FP8, f32 out) against a memcpy of the same
-number of bytes, both measured in this run on this machine.
+compiled dsv3.linear (weight-only FP8, f32 out) against memcpy with the same
+number of threads, both measured in this run on this machine.
 
-  DSV3_BIN=build/bin .venv/bin/python bench/fp8_linear.py [--runs 5]
+Each call streams its weights from DRAM: the function applies G copies of the
+linear (distinct weights, G x the bytes > 3 x the L3 cache), and the time per
+linear is the call's / G.
+
+  DSV3_BIN=build/bin .venv/bin/python bench/fp8_linear.py [--runs 5] \
+      [--tokens 1,4,16] [--threads 1,2]
 """
 import argparse
+import ctypes
 import subprocess
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integration", "lib"))
@@ -19,51 +26,80 @@ SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
     "q_a_proj": (1536, 7168),
     "q_b_proj": (24576, 1536),
     "kv_a_proj_with_mqa": (576, 7168),
+    "o_proj": (7168, 16384),
+    "experts.down_proj": (7168, 2048),
 }
 p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=5)
 p.add_argument("--tokens", default="1,4,16")
+p.add_argument("--threads", default="1,2")
+p.add_argument("--l3-bytes", type=int, default=32 << 20, help="last-level cache size")
 args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")
 rng = np.random.default_rng(0)
+libc = ctypes.CDLL(None)
+libc.memcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 
 
-def memcpy_gbps(nbytes):
+def memcpy_gbps(nbytes, threads):
+    """Bytes read per second by `threads` concurrent memcpy calls (ctypes
+    releases the GIL) over a buffer of nbytes, larger than the caches."""
     src = np.ones(nbytes, np.uint8)
-    dst = np.empty_like(src)
+    dst = np.zeros_like(src)
+    chunk = nbytes // threads
+    def part(i):
+        libc.memcpy(dst.ctypes.data + i * chunk, src.ctypes.data + i * chunk, chunk)
     best = float("inf")
     for _ in range(args.runs + 1):
+        ts = [threading.Thread(target=part, args=(i,)) for i in range(threads)]
         t = time.perf_counter()
-        np.copyto(dst, src)
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
         best = min(best, time.perf_counter() - t)
-    return nbytes / best / 1e9
+    return chunk * threads / best / 1e9
 
 
-print(f"{'weight':20s} {'M':>3s} {'ms':>9s} {'weights GB/s':>13s} {'memcpy GB/s':>12s} {'ratio':>6s}")
+thread_counts = [int(t) for t in args.threads.split(",")]
+memcpy = {t: memcpy_gbps(256 << 20, t) for t in thread_counts}
+print("memcpy GB/s: " + ", ".join(f"{t} thread(s) {g:.2f}" for t, g in memcpy.items()))
+
+
+print(f"{'weight':20s} {'M':>3s} {'thr':>3s} {'ms':>9s} {'weights GB/s':>13s} {'memcpy GB/s':>12s} {'ratio':>6s}")
 for name, (n, k) in SHAPES.items():
     q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128])
+    wbytes = q.nbytes + s.nbytes
+    copies = max(1, -(-3 * args.l3_bytes // wbytes))
     wfile = f"{tmp}/{name}.safetensors"
-    save_safetensors(wfile, {"w": q, "s": s})
+    tensors = {}
+    for c in range(copies):  # distinct bytes per copy
+        tensors[f"w{c}"] = np.roll(q, c, axis=1)
+        tensors[f"s{c}"] = s
+    save_safetensors(wfile, tensors)
     for m in map(int, args.tokens.split(",")):
-        g = f"""func.func @f(%x: tensor<{m}x{k}xbf16>) -> tensor<{m}x{n}xf32> {{
-  %w = dsv3.parameter "w" : tensor<{n}x{k}xf8E4M3FN>
-  %s = dsv3.parameter "s" : tensor<{s.shape[0]}x{s.shape[1]}xf32>
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<{s.shape[0]}x{s.shape[1]}xf32>)
+        sb = f"tensor<{s.shape[0]}x{s.shape[1]}xf32>"
+        body = "".join(f"""  %w{c} = dsv3.parameter "w{c}" : tensor<{n}x{k}xf8E4M3FN>
+  %s{c} = dsv3.parameter "s{c}" : {sb}
+  %y{c} = dsv3.linear %x, %w{c} weight_scale_inv(%s{c} : {sb})
       : (tensor<{m}x{k}xbf16>, tensor<{n}x{k}xf8E4M3FN>) -> tensor<{m}x{n}xf32>
-  return %y : tensor<{m}x{n}xf32>
+""" for c in range(copies))
+        types = ", ".join([f"tensor<{m}x{n}xf32>"] * copies)
+        g = f"""func.func @f(%x: tensor<{m}x{k}xbf16>) -> ({types}) {{
+{body}  return {", ".join(f"%y{c}" for c in range(copies))} : {types}
 }}"""
         base = f"{tmp}/{name}_{m}"
         with open(base + ".mlir", "w") as f:
             f.write(g)
-
         subprocess.run([tool("dsv3-compile"), base + ".mlir", "-o", base + ".so"], check=True)
         x = rng.standard_normal((m, k)).astype(ml_dtypes.bfloat16)
         save_safetensors(base + ".x.safetensors", {"x": x})
-        r = subprocess.run([tool("dsv3-run"), base + ".so", "--function=f", f"--parameters={wfile}",
-                            f"--input=@{base}.x.safetensors:x", f"--benchmark={args.runs}",
-                            f"--output=@{base}.y.npy"], check=True, capture_output=True, text=True)
-        ms = float(re.search(r"min ([0-9.]+) ms", r.stdout).group(1))
-        wbytes = q.nbytes + s.nbytes
-        gbps = wbytes / (ms / 1e3) / 1e9
-        mc = memcpy_gbps(wbytes)
-        print(f"{name:20s} {m:3d} {ms:9.2f} {gbps:13.2f} {mc:12.2f} {gbps / mc:6.3f}", flush=True)
+        for t in thread_counts:
+            r = subprocess.run([tool("dsv3-run"), base + ".so", "--function=f", f"--parameters={wfile}",
+                                f"--input=@{base}.x.safetensors:x", f"--benchmark={args.runs}",
+                                f"--threads={t}"] + ["--output=none"] * copies,
+                               check=True, capture_output=True, text=True)
+            ms = float(re.search(r"min ([0-9.]+) ms", r.stdout).group(1)) / copies
+            gbps = wbytes / (ms / 1e3) / 1e9
+            print(f"{name:20s} {m:3d} {t:3d} {ms:9.3f} {gbps:13.2f} {memcpy[t]:12.2f} "
+                  f"{gbps / memcpy[t]:6.3f}", flush=True)

@@ -180,6 +180,8 @@ _SIGNATURES = {
     "dsv3rt_session_create": (_status, [ctypes.c_char_p, ctypes.POINTER(_P)]),
     "dsv3rt_session_destroy": (None, [_P]),
     "dsv3rt_session_device": (ctypes.c_char_p, [_P]),
+    "dsv3rt_session_set_threads": (_P, [_P, ctypes.c_int]),
+    "dsv3rt_session_threads": (ctypes.c_int, [_P]),
     "dsv3rt_session_state_count": (ctypes.c_size_t, [_P]),
     "dsv3rt_session_state_info": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_StateInfo)]),
     "dsv3rt_session_read_state": (_status, [_P, ctypes.c_char_p, ctypes.POINTER(_P)]),
@@ -524,16 +526,28 @@ class Outputs(list):
 class Session:
     """A runtime session on "host" or "cuda"; owns the state buffers."""
 
-    def __init__(self, device: str = "host"):
+    def __init__(self, device: str = "host", threads: int = 0):
         lib = _api()
         self._lib = lib
         self._raw = _P()
         _check(lib.dsv3rt_session_create(device.encode(), ctypes.byref(self._raw)))
         self._modules = weakref.WeakSet()
+        if threads:
+            self.threads = threads
 
     @property
     def device(self) -> str:
         return self._lib.dsv3rt_session_device(self._handle()).decode()
+
+    @property
+    def threads(self) -> int:
+        """Threads of host calls; 0 means libomp's default (OMP_NUM_THREADS,
+        else one per core). Results do not depend on it."""
+        return self._lib.dsv3rt_session_threads(self._handle())
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        _check(self._lib.dsv3rt_session_set_threads(self._handle(), int(n)))
 
     def _handle(self):
         if not self._raw:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what dsv3 needs on Debian 12 when it is missing: LLVM/MLIR/Clang/LLD
-# 22 (bookworm-security), CMake, Ninja, GoogleTest, nlohmann-json, and a
+# 22 (bookworm-security), LLVM's OpenMP runtime (libomp, which host modules
+# link), CMake, Ninja, GoogleTest, nlohmann-json, and a
 # Python virtual environment (.venv) with requirements.txt. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 pkgs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
-      libclang-rt-22-dev cmake ninja-build libgtest-dev nlohmann-json3-dev
+      libclang-rt-22-dev libomp-22-dev cmake ninja-build libgtest-dev
+      nlohmann-json3-dev
       python3 python3-venv
       binutils)
 missing=()

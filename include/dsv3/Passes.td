@@ -218,6 +218,11 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
     accumulation). `dsv3.parameter` is left alone (see
     `dsv3-outline-parameters`).
 
+    A total conversion: any other dsv3 op left afterwards is an error naming
+    it (`no lowering to linalg for 'dsv3.mlp'`; the whole-block ops
+    `dsv3.mla`, `dsv3.moe` and `dsv3.mlp` are decomposed by their own passes
+    first), not an unknown op for bufferization to fail on.
+
     With `kv-split-size=N > 0`, a `dsv3.latent_attention` of at most 16
     queries whose cache length L has a divisor Lc >= N with L / Lc >= 2 is
     lowered split-KV: each of the L / Lc key splits gets its own online
@@ -301,22 +306,72 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
   let description = [{
     Decode-shaped FP8 linears are bound by reading the weight. This host
     strategy replaces a weight-only `dsv3.linear` with an FP8 weight (K a
-    multiple of the vector width) by loops over N and M around a vector loop
-    over each 128-wide K block: the weight is read once as FP8, widened in
-    registers, multiplied with the activation and summed in f32; the block
-    sum is then scaled by `weight_scale_inv`. Same f32 accumulation as the
-    linalg definition; the order of the K sum differs (docs/semantics.md §6.3
-    leaves it open), and the scale is applied per 128-element block sum, as
-    DeepSeek's kernels do.
+    multiple of the vector width) by an `scf.forall` over the N output rows
+    (run on the session's threads, see dsv3-host-distribute-parallel-loops)
+    whose body runs the tokens in tiles of 8, then at most one tile each of
+    4, 2 and 1 (any M, static or dynamic). Per tile, a vector loop over each
+    128-wide K block reads the weight once as FP8, widens it once in
+    registers and feeds every token of the tile; the block sums are scaled
+    by `weight_scale_inv[n / 128, kb]`. Activations are widened to f32 once,
+    before the loops (`linalg.copy`).
+
+    Widening: an e4m3 code's sign goes to bit 15 of an f16 and its other 7
+    bits to bits 13..7 (`extsi`, `shli 7`, `andi 0xbf80`, `bitcast`,
+    `extf` to f32: vpmovsxbw, vpsllw, vpand, vcvtph2ps), which is the code's
+    value times 2^-8, exactly, for all 254 finite codes including the
+    subnormals; the block scale is multiplied by 2^8 (exact). The two NaN
+    codes read as +-480 instead of NaN.
+
+    Same f32 accumulation as the linalg definition; the order of the K sum
+    differs (docs/semantics.md §6.3 leaves it open), and the scale is applied
+    per 128-element block sum, as DeepSeek's kernels do. The result does not
+    depend on the thread count.
   }];
   let options = [
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
            "Elements per vector step (divides 128)">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def Dsv3HostDistributeParallelLoops
+    : Pass<"dsv3-host-distribute-parallel-loops"> {
+  let summary = "Choose the scf.parallel loops that run on an OpenMP team";
+  let description = [{
+    Runs on bufferized loops (`convert-linalg-to-parallel-loops`,
+    `scf-forall-to-parallel`), before `convert-scf-to-openmp`, which turns
+    every remaining `scf.parallel` into `omp.parallel` + `omp.wsloop` run by
+    LLVM's libomp with the session's thread count.
+
+    An outermost reduction-free `scf.parallel` becomes a team (one per op)
+    unless its body
+    allocates or frees (`memref.alloc`/`realloc`/`dealloc`: the module's
+    allocator reports a failure by unwinding the calling thread), has a
+    `memref.alloca`, calls a function, or it has fewer than two iterations
+    in its split dimension by its constant bounds. A team splits one
+    dimension, the outermost whose trip count is not statically 1 (a
+    `[1, N]` op splits N), statically over the threads; its other dimensions
+    become `scf.for` loops around and inside it, so each thread runs plain
+    counted loops that LLVM vectorizes (OpenMP's `collapse` would divide the
+    linear index in every iteration). Every other reduction-free
+    `scf.parallel` (nested in a team, or not chosen) becomes the `scf.for`
+    nest that runs its iterations in the same order. Loops with reductions
+    are left alone.
+
+    No iteration of a kept loop writes what another reads (that is what a
+    parallel linalg dimension or an `scf.forall` means), so results do not
+    depend on the thread count.
+
+    Example: a `[1, 7168]` elementwise op's `scf.parallel (%i, %j)` becomes
+    `scf.for %i` (one trip) around a team `scf.parallel (%j)`;
+    the `scf.parallel` that `convert-linalg-to-parallel-loops` nests inside
+    the reduction loop of a reduction-first generic becomes `scf.for`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
 def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {

@@ -1,7 +1,8 @@
 //===- HostPipeline.cpp - graph to LLVM dialect for the host --------------===//
 //
-// Correct-first host strategy: linalg lowers to loops that clang -O3
-// vectorizes. Every stage boundary is a place dsv3-compile --emit can stop.
+// Host strategy: the FP8 linears get vector loops, linalg lowers to
+// parallel loops run by an OpenMP team per op, clang -O3 vectorizes the
+// rest. Every stage boundary is a place dsv3-compile --emit can stop.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -81,7 +83,17 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   Dsv3MemRefCopyToLinalgOptions copies;
   copies.keepContiguous = true;
   pm.addNestedPass<func::FuncOp>(createDsv3MemRefCopyToLinalg(copies));
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Threads: the parallel dimensions of each op (linalg's parallel
+  // iterators, the strategies' scf.forall) become one OpenMP team per op;
+  // reductions stay inside an iteration, so results do not depend on the
+  // thread count.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+  pm.addNestedPass<func::FuncOp>(createDsv3HostDistributeParallelLoops());
+  pm.addPass(createConvertSCFToOpenMPPass());
+  // scf-to-openmp wraps each team's body in a memref.alloca_scope; they hold
+  // no alloca (see the pass above) and fold away.
+  pm.addPass(createCanonicalizerPass());
   pm.addPass(createDsv3ExpandFP8Casts());
   // bf16 arithmetic (a residual add between layers) computes in f32 and
   // rounds back, and the bf16 casts become integer ops, as the spec's
@@ -108,6 +120,8 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  // Last: its memref patterns would allocate with plain malloc.
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createDsv3EmitModuleABI());
   pm.addPass(createCanonicalizerPass());

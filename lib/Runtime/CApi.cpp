@@ -40,6 +40,10 @@ namespace {
 
 using SessionLock = std::lock_guard<std::recursive_mutex>;
 
+// dsv3rt_session_set_threads' bound: past any machine this runs on, and a
+// typo (10000) is an error rather than 10000 threads.
+constexpr int kMaxThreads = 1024;
+
 // Returned when even a status cannot be allocated: NULL would mean success.
 dsv3rt_status_s outOfMemory{"out of memory"};
 
@@ -146,6 +150,25 @@ void dsv3rt_session_destroy(dsv3rt_session *session) {
 
 const char *dsv3rt_session_device(const dsv3rt_session *session) {
   return session ? deviceName(session->states.device()) : "?";
+}
+
+dsv3rt_status dsv3rt_session_set_threads(dsv3rt_session *session, int threads) {
+  return guard([&] {
+    require(session, "session is NULL");
+    if (threads < 0 || threads > kMaxThreads)
+      fail("thread count " + std::to_string(threads) +
+           " out of range (0 = libomp's default, or 1.." +
+           std::to_string(kMaxThreads) + ")");
+    SessionLock lock(session->mutex);
+    session->states.setThreads(threads);
+  });
+}
+
+int dsv3rt_session_threads(const dsv3rt_session *session) {
+  if (!session)
+    return 0;
+  SessionLock lock(const_cast<dsv3rt_session *>(session)->mutex);
+  return session->states.threads();
 }
 
 size_t dsv3rt_session_state_count(const dsv3rt_session *session) {

@@ -55,6 +55,11 @@ Module::Module(StateStore &states, const std::string &path)
   if (!handle_)
     fail(path + ": cannot load module: " + dlError());
   installModuleAllocator(handle_);
+  // A host module with parallel loops links libomp; its thread count is the
+  // session's (dsv3rt_session_set_threads). Looked up through the module's
+  // handle, so the runtime itself does not link libomp.
+  ompSetNumThreads_ =
+      reinterpret_cast<void (*)(int)>(dlsym(handle_, "omp_set_num_threads"));
   try {
     auto abiFn = reinterpret_cast<dsv3_module_abi_version_fn>(
         dlsym(handle_, "dsv3_module_abi_version"));
@@ -514,6 +519,10 @@ Module::call(size_t entryIndex, const std::vector<const HostTensor *> &inputs) {
     descriptors.push_back(makeDescriptor(data[i], shapes[i]));
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());
+  // Per call: the OpenMP setting belongs to the calling thread, and
+  // sessions on other threads may want other counts.
+  if (ompSetNumThreads_ && states_.threads() > 0)
+    ompSetNumThreads_(states_.threads());
   callModule(entryFns_[entryIndex], args.data(),
              "entry \"" + entry.name + "\"");
   return outputs;

@@ -120,6 +120,8 @@ private:
   StateStore &states_;
   std::string path_;
   void *handle_ = nullptr;
+  // libomp's, when the module has parallel loops (host).
+  void (*ompSetNumThreads_)(int) = nullptr;
   ModuleMetadata metadata_;
   std::vector<dsv3_entry_fn> entryFns_;
   std::unique_ptr<Checkpoint> checkpoint_; // the mapped files bound from

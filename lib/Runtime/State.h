@@ -51,6 +51,9 @@ public:
   void declare(const std::vector<Declaration> &declarations);
 
   Device device() const { return device_; }
+  // The session's thread count for host calls (dsv3rt.h); 0: libomp's.
+  int threads() const { return threads_; }
+  void setThreads(int threads) { threads_ = threads; }
   size_t size() const { return states_.size(); }
   // In declaration order; valid while the store lives.
   const StateBuffer &at(size_t index) const { return *states_.at(index); }
@@ -75,6 +78,7 @@ private:
   const cuda::Driver &requireDriver();
 
   Device device_;
+  int threads_ = 0;
   std::vector<std::unique_ptr<StateBuffer>> states_;
   std::map<std::string, size_t> index_;
   const cuda::Driver *driver_ = nullptr; // set by the first device allocation

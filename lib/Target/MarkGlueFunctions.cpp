@@ -58,6 +58,16 @@ struct Dsv3MarkGlueFunctionsPass
     for (auto f : getOperation().getOps<LLVM::LLVMFuncOp>()) {
       if (f.isExternal() || hasCycle(f.getBody()))
         continue;
+      // Loops of an OpenMP team live in nested regions (omp.parallel); the
+      // functions LLVM outlines from them inherit optnone.
+      bool nested = f.getBody()
+                        .walk([](Operation *op) {
+                          return op->getNumRegions() ? WalkResult::interrupt()
+                                                     : WalkResult::advance();
+                        })
+                        .wasInterrupted();
+      if (nested)
+        continue;
       int64_t calls = 0;
       // Direct calls only: a function that calls through a pointer (the
       // module allocator's) is a leaf that the -O3 code calls.

@@ -170,6 +170,9 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
   // translation unit compiled at -O0. Left in the -O3 one they cost nothing
   // to optimize but feed LLVM's interprocedural passes (called-value
   // propagation took 142 s of a 150 s compile of DeepSeek-V3's 61 layers).
+  bool usesOpenMP = llvm::any_of(llvmModule->functions(), [](auto &f) {
+    return f.isDeclaration() && f.getName().starts_with("__kmpc_");
+  });
   TempFiles temps;
   std::string opt = "-O" + std::to_string(options.optLevel);
   std::string march = "-march=" + options.march;
@@ -227,6 +230,10 @@ LogicalResult mlir::dsv3::emitSharedObject(ModuleOp module, StringRef outPath,
     return failure();
   Command link = {*clang, "-fPIC", "-shared", "--rtlib=compiler-rt"};
   link.insert(link.end(), objects.begin(), objects.end());
+  // Parallel loops run on LLVM's OpenMP runtime (libomp.so.5, from
+  // libomp-22-dev here; the runtime sets its thread count per session).
+  if (usesOpenMP)
+    link.push_back("-fopenmp=libomp");
   link.insert(link.end(), {"-o", outPath.str()});
   return run({link});
 }

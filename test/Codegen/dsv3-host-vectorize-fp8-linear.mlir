@@ -1,28 +1,80 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-host-vectorize-fp8-linear | FileCheck %s
 // RUN: not dsv3-opt %s --dsv3-host-vectorize-fp8-linear=vector-width=48 2>&1 | FileCheck %s --check-prefix=WIDTH
 
-// Loops n -> token tiles of 4 -> 128-wide K blocks -> vector steps; one FP8
-// weight vector widened per step feeds the 4 token accumulators; each block
-// sum is scaled once by weight_scale_inv[n / 128, kb].
+// Activations widened to f32 once; rows n split over the threads
+// (scf.forall, each writes its column); per row the 4 tokens form one tile:
+// one FP8 weight vector widened per step (sign-extend, shift, mask, f16 ->
+// f32: the code's value times 2^-8) feeds the 4 token accumulators; each
+// 128-wide block sum is scaled once by weight_scale_inv[n / 128, kb] * 2^8.
 // CHECK-LABEL: func.func @decode
-// CHECK:       scf.for %[[N:.*]] = %c0 to %c576 step %c1 iter_args(%[[Y:.*]] = %{{.*}}) -> (tensor<4x576xf32>)
-// CHECK:         %[[NB:.*]] = arith.divui %[[N]], %c128
-// CHECK:         scf.for %[[M0:.*]] = %c0 to %c4 step %c4
-// CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
-// CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<16xf8E4M3FN>
-// CHECK:               %[[WF:.*]] = arith.extf %[[W]] : vector<16xf8E4M3FN> to vector<16xf32>
-// CHECK:               vector.transfer_read %{{.*}} : tensor<4x256xbf16>, vector<16xbf16>
-// CHECK:               vector.fma %{{.*}}, %[[WF]], %{{.*}} : vector<16xf32>
-// CHECK-COUNT-3:       vector.fma
-// CHECK:             %[[S:.*]] = tensor.extract %{{.*}}[%[[NB]], %[[KB]]] : tensor<5x2xf32>
-// CHECK:             vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<16xf32> into f32
-// CHECK:             arith.mulf %{{.*}}, %[[S]] : f32
+// CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
+// CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
+// CHECK-DAG:   %[[TWO8:.*]] = arith.constant 2.560000e+02 : f32
+// CHECK:       %[[X:.*]] = linalg.copy ins(%{{.*}} : tensor<4x256xbf16>) outs(%{{.*}} : tensor<4x256xf32>)
+// CHECK:       scf.forall (%[[N:.*]]) in (576) shared_outs(%[[Y:.*]] = %{{.*}}) -> (tensor<4x576xf32>)
+// CHECK:         %[[COL:.*]] = tensor.extract_slice %[[Y]][0, %[[N]]] [4, 1] [1, 1]
+// CHECK:         scf.for %[[M0:.*]] = %c0 to %c4 step %c4 iter_args(%{{.*}} = %[[COL]])
+// CHECK:           %[[NB:.*]] = arith.divui %[[N]], %c128
+// CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
+// CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK:               %[[B:.*]] = arith.bitcast %[[W]] : vector<8xf8E4M3FN> to vector<8xi8>
+// CHECK:               %[[E:.*]] = arith.extsi %[[B]] : vector<8xi8> to vector<8xi16>
+// CHECK:               %[[S:.*]] = arith.shli %[[E]], %[[SEVEN]]
+// CHECK:               %[[A:.*]] = arith.andi %[[S]], %[[MASK]]
+// CHECK:               %[[H:.*]] = arith.bitcast %[[A]] : vector<8xi16> to vector<8xf16>
+// CHECK:               %[[WF:.*]] = arith.extf %[[H]] : vector<8xf16> to vector<8xf32>
+// CHECK:               vector.transfer_read %[[X]][%[[M0]], %[[K]]]{{.*}} : tensor<4x256xf32>, vector<8xf32>
+// CHECK:               vector.fma %{{.*}}, %[[WF]], %{{.*}} : vector<8xf32>
+// CHECK-COUNT-3:       vector.fma %{{.*}}, %[[WF]]
+// CHECK:             %[[SC:.*]] = tensor.extract %{{.*}}[%[[NB]], %[[KB]]] : tensor<5x2xf32>
+// CHECK:             %[[SC8:.*]] = arith.mulf %[[SC]], %[[TWO8]] : f32
+// CHECK:             vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK:             arith.mulf %{{.*}}, %[[SC8]] : f32
 // CHECK:           tensor.insert
+// CHECK:         scf.forall.in_parallel
+// CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N]]] [4, 1] [1, 1]
 // CHECK-NOT:   dsv3.linear
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y : tensor<4x576xf32>
+}
+
+// -----
+
+// A static M of 13: one tile of 8, one of 4, one of 1 (no tile of 2).
+// CHECK-LABEL: func.func @thirteen
+// CHECK:       scf.for %{{.*}} = %c0 to %c8 step %c8
+// CHECK-COUNT-8: vector.fma
+// CHECK:       scf.for %{{.*}} = %c8 to %c12 step %c4
+// CHECK-COUNT-4: vector.fma
+// CHECK:       scf.for %{{.*}} = %c12 to %c13 step %c1
+// CHECK-COUNT-1: vector.fma
+// CHECK-NOT:   vector.fma
+func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<13x128xbf16> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<13x128xf32>, tensor<128x128xf8E4M3FN>) -> tensor<13x128xbf16>
+  return %y : tensor<13x128xbf16>
+}
+
+// -----
+
+// A dynamic M: tiles of 8 up to 8 * (M / 8), then at most one each of 4, 2
+// and 1; f32 activations are read as they are.
+// CHECK-LABEL: func.func @dynamic
+// CHECK-NOT:   linalg.copy
+// CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK:       scf.forall
+// CHECK:         %[[D8:.*]] = arith.divui %[[M]], %c8
+// CHECK:         %[[E8:.*]] = arith.muli %[[D8]], %c8
+// CHECK:         scf.for %{{.*}} = %c0 to %[[E8]] step %c8
+// CHECK:         %[[D4:.*]] = arith.divui %[[M]], %c4
+// CHECK:         %[[E4:.*]] = arith.muli %[[D4]], %c4
+// CHECK:         scf.for %{{.*}} = %[[E8]] to %[[E4]] step %c4
+// CHECK:         scf.for %{{.*}} step %c2
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[M]] step %c1
+func.func @dynamic(%x: tensor<?x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x128xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<?x128xf32>, tensor<128x128xf8E4M3FN>) -> tensor<?x128xf32>
+  return %y : tensor<?x128xf32>
 }
 
 // -----

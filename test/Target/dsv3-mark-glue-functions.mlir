@@ -50,3 +50,16 @@ llvm.func @forward(%x: !llvm.ptr, %c: i1) {
 ^bb2:
   llvm.return
 }
+
+// Calls around an OpenMP team: the loop is in a nested region, and the
+// function LLVM outlines from it would inherit optnone, so not glue.
+// CHECK-LABEL: llvm.func @team
+// CHECK-NOT:     passthrough
+llvm.func @team(%x: !llvm.ptr) {
+  llvm.call @layer(%x) : (!llvm.ptr) -> ()
+  omp.parallel {
+    omp.terminator
+  }
+  llvm.call @layer(%x) : (!llvm.ptr) -> ()
+  llvm.return
+}

@@ -5,12 +5,14 @@
 // RUN: dsv3-compile %s --target=host --emit=llvm-ir -o - | FileCheck %s
 
 // CHECK-LABEL: define {{.*}}@pick(
-// The gather rows[r, h] = x[row_to_token[r], h], token index in i64:
+// The element read back at row 1525201, column 2815:
+// CHECK:      getelementptr inbounds nuw bfloat, ptr %{{.*}}, i64 4294968831
+// The gather rows[r, h] = x[row_to_token[r], h] (in the function LLVM
+// outlines for its thread team), token index in i64:
+// CHECK:      define internal void @pick..omp_par
 // CHECK:      %[[OFF:.*]] = mul nuw nsw i64 %{{[0-9]+}}, 2816
 // CHECK-NEXT: %[[ELEM:.*]] = add nuw nsw i64 %[[OFF]], %{{.*}}
 // CHECK-NEXT: getelementptr inbounds nuw bfloat, ptr %{{.*}}, i64 %[[ELEM]]
-// The element read back at row 1525201, column 2815:
-// CHECK:      getelementptr inbounds nuw bfloat, ptr %{{.*}}, i64 4294968831
 func.func @pick(%x: tensor<1525202x2816xbf16>, %ids: tensor<1525202x1xi32>) -> tensor<1xbf16> {
   %rows, %off, %tok = dsv3.expert_dispatch %x, %ids alignment(1) : (tensor<1525202x2816xbf16>, tensor<1525202x1xi32>) -> tensor<1525202x2816xbf16>, tensor<2xi64>, tensor<1525202xi64>
   %r = arith.constant 1525201 : index

@@ -61,6 +61,9 @@ separated, as they are generated; a summary goes to stderr.
                          the number of valid rows as metadata "cached_rows"
                          (and "mtp_cached_rows" for the MTP layer's cache)
   --device=host|cuda     session device (default host)
+  --threads=N            threads of the host calls' parallel loops (default:
+                         OMP_NUM_THREADS if set, else one per core); the
+                         tokens do not depend on it
   --progress             report the bind's progress (files mapped,
                          parameters bound, GB) on stderr from the start, and
                          its totals at the end; without it only a bind that
@@ -82,6 +85,7 @@ struct Options {
   dsv3rt::SamplingOptions sampling;
   std::vector<int64_t> stopIds;
   std::string device = "host";
+  int64_t threads = 0; // 0: libomp's default
   bool speculative = false;
   std::string stateOutput;
   bool ignoreEos = false, quiet = false, progress = false, help = false;
@@ -157,7 +161,8 @@ Options parseFlags(int argc, char **argv) {
     static const char *valued[] = {
         "parameters",  "prompt-ids", "prompt-file", "max-new-tokens",
         "temperature", "top-k",      "top-p",       "seed",
-        "stop-ids",    "device",     "speculative", "state-output"};
+        "stop-ids",    "device",     "speculative", "state-output",
+        "threads"};
     if (std::find(std::begin(valued), std::end(valued), name) ==
         std::end(valued))
       usageError("unknown flag " + arg);
@@ -203,6 +208,10 @@ Options parseFlags(int argc, char **argv) {
         usageError("--speculative=" + value +
                    ": expected mtp (the module's multi-token prediction)");
       o.speculative = true;
+    } else if (name == "threads") {
+      o.threads = parseInt(what, value);
+      if (o.threads < 1 || o.threads > 1024)
+        usageError("--threads=" + value + ": expected a count from 1 to 1024");
     } else if (name == "device") {
       if (value != "host" && value != "cuda")
         usageError("--device=" + value + ": expected host or cuda");
@@ -350,6 +359,8 @@ int runSpeculative(const Options &o, dsv3rt::Session &session,
 int run(const Options &o) {
   std::vector<int64_t> prompt = readPrompt(o);
   dsv3rt::Session session(o.device);
+  if (o.threads)
+    session.setThreads(static_cast<int>(o.threads));
   dsv3rt::Module module(session, o.module);
   std::unique_ptr<dsv3rt::Generator> gen;
   try {

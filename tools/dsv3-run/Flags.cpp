@@ -16,6 +16,9 @@ const char *usageText() {
 
   --function=NAME          entry to run (optional if the module has one entry)
   --device=host|cuda       session device (default host)
+  --threads=N              threads of a host call's parallel loops (default:
+                           OMP_NUM_THREADS if set, else one per core);
+                           results do not depend on it
   --parameters=PATH        parameters: a .safetensors file, a shard index
                            (model.safetensors.index.json) or a checkpoint
                            directory (its model.safetensors.index.json, else
@@ -120,7 +123,7 @@ double defaultRtol(int dtype) {
 Options parseFlags(int argc, const char *const *argv) {
   Options o;
   bool sawFunction = false, sawDevice = false, sawRtol = false, sawAtol = false,
-       sawBenchmark = false;
+       sawBenchmark = false, sawThreads = false;
   auto once = [](bool &seen, const std::string &name) {
     if (seen)
       usageError("--" + name + " given more than once");
@@ -163,7 +166,7 @@ Options parseFlags(int argc, const char *const *argv) {
       static const char *known[] = {
           "function",  "device",          "parameters",    "input",
           "output",    "expected-output", "expected-rtol", "expected-atol",
-          "benchmark", "state",           "state-output"};
+          "benchmark", "state",           "state-output",  "threads"};
       for (const char *k : known)
         if (name == k)
           usageError("--" + name + " needs a value: --" + name + "=...");
@@ -197,6 +200,14 @@ Options parseFlags(int argc, const char *const *argv) {
     } else if (name == "expected-atol") {
       once(sawAtol, name);
       o.atol = parseDouble(name, value);
+    } else if (name == "threads") {
+      once(sawThreads, name);
+      errno = 0;
+      char *end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end || errno == ERANGE || n < 1 || n > 1024)
+        usageError("--threads=" + value + ": expected a count from 1 to 1024");
+      o.threads = static_cast<int>(n);
     } else if (name == "benchmark") {
       once(sawBenchmark, name);
       errno = 0;

@@ -13,6 +13,7 @@ struct Options {
   std::string module;
   std::string function;
   std::string device = "host";
+  int threads = 0; // 0: libomp's default
   std::vector<std::string> parameters;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;

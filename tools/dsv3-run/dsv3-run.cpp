@@ -176,6 +176,8 @@ void printBenchmark(const std::string &entry, std::vector<double> ms) {
 
 int run(const Options &o) {
   dsv3rt::Session session(o.device);
+  if (o.threads)
+    session.setThreads(o.threads);
   dsv3rt::Module module(session, o.module);
   if (o.list) {
     listEntries(module);

@@ -65,6 +65,42 @@ protected:
   std::string last;
 };
 
+// The session's thread count reaches the module's omp_set_num_threads
+// before each call; 0 (the default) leaves libomp's own setting alone.
+TEST_F(LoaderTest, SessionThreadsReachTheModule) {
+  EXPECT_EQ(dsv3rt_session_threads(host), 0);
+  EXPECT_ERROR(dsv3rt_session_set_threads(host, -1),
+               "thread count -1 out of range (0 = libomp's default, or "
+               "1..1024)");
+  EXPECT_ERROR(dsv3rt_session_set_threads(host, 1025),
+               "thread count 1025 out of range");
+  loadAdd();
+  bind({weights("w", DType::F32, {2, 3}, "w.safetensors")});
+  ASSERT_EQ(last, "");
+  void *handle = dlopen(FAKE_ADD_MODULE, RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_TRUE(handle) << dlerror();
+  auto *seen = static_cast<int *>(dlsym(handle, "fake_omp_threads"));
+  ASSERT_TRUE(seen);
+  *seen = -1;
+  size_t entry = 99;
+  ASSERT_OK(dsv3rt_module_find_entry(module, "add", &entry));
+  float x[6] = {1, 2, 3, 4, 5, 6};
+  auto call = [&] {
+    dsv3rt_tensor *in = tensor(DSV3_DTYPE_F32, {2, 3}, x);
+    dsv3rt_tensor *out = nullptr;
+    ASSERT_OK(dsv3rt_module_call(module, entry, &in, 1, &out, 1));
+    dsv3rt_tensor_destroy(in);
+    dsv3rt_tensor_destroy(out);
+  };
+  call();
+  EXPECT_EQ(*seen, -1) << "the default must not override libomp's";
+  ASSERT_OK(dsv3rt_session_set_threads(host, 3));
+  EXPECT_EQ(dsv3rt_session_threads(host), 3);
+  call();
+  EXPECT_EQ(*seen, 3);
+  dlclose(handle);
+}
+
 TEST_F(LoaderTest, HostCallAdd) {
   loadAdd();
   bind({weights("w", DType::F32, {2, 3}, "w.safetensors")});

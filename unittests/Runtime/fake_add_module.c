@@ -71,3 +71,9 @@ EXPORT void dsv3_entry_neg_bf16(void **args) {
   for (int i = 0; i < 4; ++i)
     b->aligned[i] = ok ? (uint16_t)(a->aligned[i] ^ 0x8000u) : 0x7fc0u;
 }
+
+/* Stands in for libomp's: a compiled module with parallel loops links
+ * libomp, and the runtime sets the session's thread count through the
+ * module's handle before each call. The test reads it back. */
+EXPORT int fake_omp_threads = -1;
+EXPORT void omp_set_num_threads(int n) { fake_omp_threads = n; }

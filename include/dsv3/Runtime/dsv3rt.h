@@ -60,6 +60,14 @@ DSV3RT_API dsv3rt_status dsv3rt_session_create(const char *device,
 /* Also frees the session's state buffers (host or device memory). */
 DSV3RT_API void dsv3rt_session_destroy(dsv3rt_session *session);
 DSV3RT_API const char *dsv3rt_session_device(const dsv3rt_session *session);
+/* Threads of a host session's calls: parallel loops in host modules run on
+ * an OpenMP team (LLVM's libomp) of this many threads. 0, the default, leaves
+ * it to libomp: OMP_NUM_THREADS if set, else one thread per core the process
+ * may run on. Results do not depend on it (docs/host-target.md). Errors: a
+ * negative count or one above 1024. No effect on cuda sessions. */
+DSV3RT_API dsv3rt_status dsv3rt_session_set_threads(dsv3rt_session *session,
+                                                    int threads);
+DSV3RT_API int dsv3rt_session_threads(const dsv3rt_session *session);
 
 /* ---- session state ----
  * A state is a named buffer owned by the session (e.g. a KV cache). It is

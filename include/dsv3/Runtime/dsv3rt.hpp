@@ -68,6 +68,11 @@ public:
   }
   dsv3rt_session *get() const { return raw_.get(); }
   std::string device() const { return dsv3rt_session_device(get()); }
+  // Threads of host calls (0: libomp's default); see dsv3rt.h.
+  void setThreads(int threads) {
+    check(dsv3rt_session_set_threads(get(), threads));
+  }
+  int threads() const { return dsv3rt_session_threads(get()); }
 
   // The states declared by the modules loaded so far.
   std::vector<StateInfo> states() const {

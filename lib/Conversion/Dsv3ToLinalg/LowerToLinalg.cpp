@@ -1,7 +1,7 @@
 //===- LowerToLinalg.cpp - the dsv3-lower-to-linalg pass ------------------===//
 //
-// Collects the lowering patterns of every op family (Patterns.h) and applies
-// them greedily.
+// Collects the lowering patterns of every op family (Patterns.h), applies
+// them greedily, and fails on any dsv3 op left but dsv3.parameter.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +24,7 @@ namespace mlir::dsv3 {
 } // namespace mlir::dsv3
 
 using namespace mlir;
+using namespace mlir::dsv3;
 
 namespace {
 struct Dsv3LowerToLinalgPass
@@ -42,6 +43,24 @@ struct Dsv3LowerToLinalgPass
     if (failed(
             applyPatternsGreedily(getOperation(), std::move(patterns), config)))
       return signalPassFailure();
+    // A total conversion: only dsv3.parameter (outlined into entry
+    // arguments) is meant to survive. Anything else left here has no
+    // lowering, or one that refused its operands; say so here rather than
+    // let bufferization fail on an unknown op.
+    bool failedOp = false;
+    getOperation()->walk([&](Operation *op) {
+      if (!isa<dsv3::Dsv3Dialect>(op->getDialect()) || isa<ParameterOp>(op))
+        return;
+      failedOp = true;
+      InFlightDiagnostic diag =
+          op->emitError("dsv3-lower-to-linalg: no lowering to linalg for '")
+          << op->getName() << "'";
+      if (isa<MLAOp, MoEOp, MLPOp>(op))
+        diag << " (it is decomposed first: run dsv3-decompose-mla, "
+                "dsv3-decompose-moe and dsv3-decompose-mlp, or a pipeline)";
+    });
+    if (failedOp)
+      signalPassFailure();
   }
 };
 } // namespace

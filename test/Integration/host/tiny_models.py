@@ -65,8 +65,8 @@ def max_rel(got, want):
 class Runner:
     """One session: calls prefill/decode at the next free cache row."""
 
-    def __init__(self, lib=None):
-        self.session = dsv3rt.Session()
+    def __init__(self, lib=None, threads=0):
+        self.session = dsv3rt.Session(threads=threads)
         self.module = self.session.load(lib or so)
         # The directory: its model.safetensors.index.json when it has one.
         self.module.bind(model_dir)
@@ -151,6 +151,18 @@ errs = [max_rel(d.call("decode", [int(t)])[0], ref["decode_logits"][k])
         for k, t in enumerate(ref["decode_ids"])]
 check(max(errs) <= TOL, f"dynamic prefill then 16 decode steps: max rel "
       f"error {max(errs):.2e} <= {TOL}")
+# The session's thread count changes nothing: each parallel loop's
+# iterations write disjoint outputs and every reduction stays in one
+# iteration, so 1 and 2 threads give the same bits.
+by_threads = []
+for t in (1, 2):
+    r = Runner(so_dyn, threads=t)
+    check(r.session.threads == t, f"session threads = {t}")
+    by_threads.append([r.call("prefill", ids)] +
+                      [r.call("decode", [int(k)]) for k in ref["decode_ids"][:4]])
+check(all(np.array_equal(np.asarray(x).view(np.uint32), np.asarray(y).view(np.uint32))
+          for x, y in zip(*by_threads)),
+      "prefill + 4 decode steps: --threads 1 and 2 give bit-identical logits")
 # Chunked prefill (3 tokens, then 2 with the cache) equals one of 5.
 one = Runner(so_dyn).call("prefill", ids[:5])[-1]
 c3 = Runner(so_dyn)

@@ -44,7 +44,7 @@
 // LLVM-NOT: unrealized_conversion_cast
 
 // HOSTMEM: OK: {{[0-9]+}} host accesses checked
-// HOSTBAD: device memory accessed on the host: proj: {{.*}} = load
+// HOSTBAD: device memory accessed on the host: proj{{(\.\.omp_par[.0-9]*)?}}: {{.*}} = load
 
 func.func @proj(%x: tensor<4x256xbf16>) -> tensor<4x256xf32> {
   %w = dsv3.parameter "model.layers.0.mlp.down_proj.weight" : tensor<256x256xf8E4M3FN>

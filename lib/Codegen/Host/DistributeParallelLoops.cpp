@@ -1,0 +1,158 @@
+//===- DistributeParallelLoops.cpp - which scf.parallel runs on threads ---===//
+//
+// The host runs parallel loops on an OpenMP team (convert-scf-to-openmp and
+// LLVM's libomp). This pass decides which loops those are: one team per op,
+// so only the outermost scf.parallel of a nest is kept, and only when its
+// body is safe to run on worker threads. Everything else becomes an scf.for
+// nest here. See Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include "llvm/Support/Debug.h"
+
+#define DEBUG_TYPE "dsv3-host-distribute-parallel-loops"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3HOSTDISTRIBUTEPARALLELLOOPS
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+
+namespace {
+
+std::optional<int64_t> staticTrips(scf::ParallelOp loop, unsigned d) {
+  std::optional<int64_t> l = getConstantIntValue(loop.getLowerBound()[d]),
+                         u = getConstantIntValue(loop.getUpperBound()[d]),
+                         s = getConstantIntValue(loop.getStep()[d]);
+  if (!l || !u || !s || *s <= 0)
+    return std::nullopt;
+  return std::max<int64_t>(0, llvm::divideCeilSigned(*u - *l, *s));
+}
+
+/// The dimension a team splits: the outermost one not statically of one
+/// iteration ([1, N] ops split N). Splitting one dimension keeps each
+/// thread's inner loops plain counted loops that LLVM vectorizes (OpenMP's
+/// collapse would divide the linear index in every iteration).
+std::optional<unsigned> teamDim(scf::ParallelOp loop) {
+  for (unsigned d = 0; d < loop.getNumLoops(); ++d)
+    if (staticTrips(loop, d) != 1)
+      return d;
+  return std::nullopt;
+}
+
+/// Why `loop` must run on the calling thread, or null when it may run on a
+/// team. The module's allocator belongs to the call's thread (an allocation
+/// failure unwinds that thread), calls may allocate, and an alloca inside
+/// the team's body would keep an alloca scope that control-flow lowering
+/// cannot take.
+const char *mustStaySerial(scf::ParallelOp loop) {
+  if (loop.getNumReductions() != 0)
+    return "it has reductions";
+  const char *why = nullptr;
+  loop.getBody()->walk([&](Operation *op) {
+    if (isa<memref::AllocOp, memref::ReallocOp, memref::DeallocOp>(op))
+      why = "its body allocates";
+    else if (isa<memref::AllocaOp>(op))
+      why = "its body has an alloca";
+    else if (isa<CallOpInterface>(op))
+      why = "its body calls a function";
+    return why ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  if (why)
+    return why;
+  std::optional<unsigned> d = teamDim(loop);
+  // A dynamic trip count is the team's to split at run time.
+  if (!d || staticTrips(loop, *d).value_or(2) < 2)
+    return "it has fewer than 2 iterations to split";
+  return nullptr;
+}
+
+/// Replaces a reduction-free scf.parallel by scf.for loops over its
+/// dimensions, in order, except `keep` (if any), which stays an scf.parallel
+/// of that one dimension at its place in the nest. The iterations run in
+/// scf-to-cf's order for scf.parallel.
+void rebuild(RewriterBase &rewriter, scf::ParallelOp loop,
+             std::optional<unsigned> keep) {
+  rewriter.setInsertionPoint(loop);
+  Location loc = loop.getLoc();
+  unsigned n = loop.getNumLoops(), split = keep.value_or(n);
+  auto bounds = [&](unsigned from, unsigned to) {
+    auto slice = [&](OperandRange r) {
+      return SmallVector<Value>(r.begin() + from, r.begin() + to);
+    };
+    return std::make_tuple(slice(loop.getLowerBound()),
+                           slice(loop.getUpperBound()), slice(loop.getStep()));
+  };
+  IRMapping map;
+  SmallVector<Value> ivsOf = loop.getInductionVars();
+  auto inner = [&](OpBuilder &b, Location loc) {
+    auto [lbs, ubs, steps] = bounds(std::min(split + 1, n), n);
+    scf::buildLoopNest(
+        b, loc, lbs, ubs, steps, [&](OpBuilder &b, Location, ValueRange ivs) {
+          map.map(ArrayRef(ivsOf).drop_front(std::min(split + 1, n)), ivs);
+          for (Operation &op : loop.getBody()->without_terminator())
+            b.clone(op, map);
+        });
+  };
+  auto [lbs, ubs, steps] = bounds(0, split);
+  scf::buildLoopNest(rewriter, loc, lbs, ubs, steps,
+                     [&](OpBuilder &b, Location loc, ValueRange ivs) {
+                       map.map(ArrayRef(ivsOf).take_front(split), ivs);
+                       if (!keep)
+                         return inner(b, loc);
+                       scf::ParallelOp::create(
+                           b, loc, loop.getLowerBound()[split],
+                           loop.getUpperBound()[split], loop.getStep()[split],
+                           [&](OpBuilder &b, Location loc, ValueRange iv) {
+                             map.map(ivsOf[split], iv[0]);
+                             inner(b, loc);
+                           });
+                     });
+  rewriter.eraseOp(loop);
+}
+
+struct Dsv3HostDistributeParallelLoopsPass
+    : dsv3::impl::Dsv3HostDistributeParallelLoopsBase<
+          Dsv3HostDistributeParallelLoopsPass> {
+  void runOnOperation() override {
+    // Loops to rebuild, and the dimension each keeps as a team.
+    SmallVector<std::pair<scf::ParallelOp, std::optional<unsigned>>> work;
+    getOperation()->walk<WalkOrder::PreOrder>([&](scf::ParallelOp loop) {
+      if (const char *why = mustStaySerial(loop)) {
+        LLVM_DEBUG(llvm::dbgs()
+                   << "serial (" << why << "): " << loop.getLoc() << "\n");
+        (void)why;
+        // Not a team: its nested loops get their own chance.
+        if (loop.getNumReductions() == 0)
+          work.push_back({loop, std::nullopt});
+        return WalkResult::advance();
+      }
+      // A team: every parallel loop inside it runs on the thread that runs
+      // the iteration.
+      if (loop.getNumLoops() > 1)
+        work.push_back({loop, teamDim(loop)});
+      loop.getBody()->walk<WalkOrder::PreOrder>([&](scf::ParallelOp inner) {
+        if (inner.getNumReductions() == 0)
+          work.push_back({inner, std::nullopt});
+      });
+      return WalkResult::skip();
+    });
+    IRRewriter rewriter(&getContext());
+    // Pre-order reversed: innermost first, so that a rebuilt loop clones
+    // bodies that are already rebuilt (and no loop is rebuilt after the one
+    // around it erased it).
+    for (auto [loop, keep] : llvm::reverse(work))
+      rebuild(rewriter, loop, keep);
+  }
+};
+} // namespace
