@@ -302,7 +302,7 @@ def Dsv3LowerFP8CastsToNVVM : Pass<"dsv3-lower-fp8-casts-to-nvvm"> {
 //===----------------------------------------------------------------------===//
 
 def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
-  let summary = "Host strategy for weight-only FP8 dsv3.linear: vector loops";
+  let summary = "Host strategy for FP8 dsv3.linear and dsv3.grouped_matmul";
   let description = [{
     Decode-shaped FP8 linears are bound by reading the weight. This host
     strategy replaces a weight-only `dsv3.linear` with an FP8 weight (K a
@@ -321,6 +321,16 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     value times 2^-8, exactly, for all 254 finite codes including the
     subnormals; the block scale is multiplied by 2^8 (exact). The two NaN
     codes read as +-480 instead of NaN.
+
+    A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
+    `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are
+    `[offsets[e], offsets[e + 1])`) gets the same row kernel inside an
+    `scf.forall` over (blocks of 16 output rows, experts): each iteration
+    runs expert e's rows in token tiles against 16 contiguous rows of its
+    weight and writes that rectangle; the threads split the row blocks, so
+    every routed expert's weight is read once per call whatever its row
+    count, and an expert without rows is not read. Rows past `offsets[E]`
+    are 0 (the result starts as zeros), as in the definition.
 
     Same f32 accumulation as the linalg definition; the order of the K sum
     differs (docs/semantics.md §6.3 leaves it open), and the scale is applied
@@ -408,10 +418,13 @@ def Dsv3HostExpertPointerTables : Pass<"dsv3-host-expert-pointer-tables",
     each private function it is passed to (`func.call`), transitively. Each
     `memref.load %w[%e, %i, ...]` becomes a load of the address `%table[%e]`
     and an `llvm.load` (invariant, naturally aligned) at the linearized
-    offset of `[%i, ...]`. The expert index `%e` is taken as given: the
-    lowering of `dsv3.grouped_matmul` only loads weights of experts `< E`.
+    offset of `[%i, ...]`; an unmasked, in-bounds `vector.transfer_read`
+    along the last dimension (the host FP8 strategy's weight reads) becomes
+    one `llvm.load` of the vector in the same way. The expert index `%e` is
+    taken as given: the lowering of `dsv3.grouped_matmul` and its host
+    strategy only load weights of experts `< E`.
 
-    Errors: any other use of such a value (a view, a copy, a vector
+    Errors: any other use of such a value (a view, a copy, another vector
     transfer, a call to a function without a body) and a private function
     that receives a table at one call site and a plain buffer at another.
 

@@ -46,7 +46,7 @@ func.func @entry(%w: memref<4x3x5xf8E4M3FN> {dsv3.parameter = "experts.{e}.w", d
 // A stacked buffer used as a whole (here copied) cannot be read through
 // per-expert addresses.
 func.func @copies(%w: memref<2x4xf32> {dsv3.expert_pointers}, %out: memref<2x4xf32>) {
-  // expected-error @+1 {{'memref.copy' op uses a stacked parameter that the host module reads through per-expert addresses (dsv3.expert_pointers); only memref.load and func.call can}}
+  // expected-error @+1 {{'memref.copy' op uses a stacked parameter that the host module reads through per-expert addresses (dsv3.expert_pointers); only memref.load, an unmasked in-bounds vector.transfer_read along the last dimension, and func.call can}}
   memref.copy %w, %out : memref<2x4xf32> to memref<2x4xf32>
   return
 }
@@ -90,4 +90,34 @@ func.func @to_external(%w: memref<2x4xf32> {dsv3.expert_pointers}) {
   // expected-error @+1 {{'func.call' op passes the stacked parameter dsv3.expert_pointers (operand 0) to a function without a body}}
   func.call @external(%w) : (memref<2x4xf32>) -> ()
   return
+}
+
+// -----
+
+// The host FP8 strategy's weight reads: an in-bounds vector along the last
+// dimension is one invariant vector load at the expert's address.
+// CHECK-LABEL: func.func @vector_read(
+// CHECK-SAME:    %[[T:[^:]*]]: memref<4xi64> {dsv3.expert_pointers
+// CHECK:       %[[A:.*]] = memref.load %[[T]][%{{.*}}] : memref<4xi64>
+// CHECK:       %[[P:.*]] = llvm.inttoptr %[[A]] : i64 to !llvm.ptr
+// CHECK:       %[[Q:.*]] = llvm.getelementptr inbounds %[[P]][%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+// CHECK:       %[[B:.*]] = llvm.load %[[Q]] invariant {alignment = 1 : i64} : !llvm.ptr -> vector<8xi8>
+// CHECK:       arith.bitcast %[[B]] : vector<8xi8> to vector<8xf8E4M3FN>
+// CHECK-NOT:   vector.transfer_read
+func.func @vector_read(%w: memref<4x3x16xf8E4M3FN> {dsv3.parameter = "experts.{e}.w", dsv3.stacked, dsv3.expert_pointers},
+                       %e: index, %i: index, %k: index) -> vector<8xf8E4M3FN> {
+  %pad = arith.constant 0.0 : f8E4M3FN
+  %v = vector.transfer_read %w[%e, %i, %k], %pad {in_bounds = [true]} : memref<4x3x16xf8E4M3FN>, vector<8xf8E4M3FN>
+  return %v : vector<8xf8E4M3FN>
+}
+
+// -----
+
+// A read that may run past the row (not in bounds) is not one load.
+func.func @vector_read_padded(%w: memref<4x3x16xf8E4M3FN> {dsv3.parameter = "experts.{e}.w", dsv3.stacked, dsv3.expert_pointers},
+                              %e: index, %i: index, %k: index) -> vector<8xf8E4M3FN> {
+  %pad = arith.constant 0.0 : f8E4M3FN
+  // expected-error @+1 {{'vector.transfer_read' op uses a stacked parameter that the host module reads through per-expert addresses}}
+  %v = vector.transfer_read %w[%e, %i, %k], %pad : memref<4x3x16xf8E4M3FN>, vector<8xf8E4M3FN>
+  return %v : vector<8xf8E4M3FN>
 }

@@ -59,7 +59,7 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: te
 // -----
 
 // A dynamic M: tiles of 8 up to 8 * (M / 8), then at most one each of 4, 2
-// and 1; f32 activations are read as they are.
+// and 1 over what is left; f32 activations are read as they are.
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
@@ -67,11 +67,13 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: te
 // CHECK:         %[[D8:.*]] = arith.divui %[[M]], %c8
 // CHECK:         %[[E8:.*]] = arith.muli %[[D8]], %c8
 // CHECK:         scf.for %{{.*}} = %c0 to %[[E8]] step %c8
-// CHECK:         %[[D4:.*]] = arith.divui %[[M]], %c4
-// CHECK:         %[[E4:.*]] = arith.muli %[[D4]], %c4
+// CHECK:         %[[L4:.*]] = arith.subi %[[M]], %[[E8]]
+// CHECK:         %[[D4:.*]] = arith.divui %[[L4]], %c4
+// CHECK:         %[[T4:.*]] = arith.muli %[[D4]], %c4
+// CHECK:         %[[E4:.*]] = arith.addi %[[E8]], %[[T4]]
 // CHECK:         scf.for %{{.*}} = %[[E8]] to %[[E4]] step %c4
-// CHECK:         scf.for %{{.*}} step %c2
-// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[M]] step %c1
+// CHECK:         scf.for %{{.*}} = %[[E4]] to %[[E2:.*]] step %c2
+// CHECK:         scf.for %{{.*}} = %[[E2]] to %{{.*}} step %c1
 func.func @dynamic(%x: tensor<?x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x128xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<?x128xf32>, tensor<128x128xf8E4M3FN>) -> tensor<?x128xf32>
   return %y : tensor<?x128xf32>
@@ -90,3 +92,43 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 }
 
 // WIDTH: vector-width must divide 128, got 48
+
+// -----
+
+// A grouped GEMM over a dispatch's segments: the result starts as zeros (the
+// unused tail), (row block of 16, expert) pairs in parallel; expert e's rows
+// [offsets[e], offsets[e + 1]) (clamped to [0, R]) run in token tiles
+// against its weight and block scale, written as one rectangle.
+// CHECK-LABEL: func.func @grouped
+// CHECK:       %[[ROWS:.*]], %[[OFF:.*]], %{{.*}} = dsv3.expert_dispatch
+// CHECK:       %[[X:.*]] = linalg.copy ins(%[[ROWS]] : tensor<8x256xbf16>) outs(%{{.*}} : tensor<8x256xf32>)
+// CHECK:       %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<8x64xf32>)
+// CHECK:       scf.forall (%[[B:.*]], %[[E:.*]]) in (4, 8) shared_outs(%[[Y:.*]] = %[[Z]])
+// CHECK:         tensor.extract %[[OFF]][%[[E]]] : tensor<9xi64>
+// CHECK:         %[[E1:.*]] = arith.addi %[[E]], %c1
+// CHECK:         tensor.extract %[[OFF]][%[[E1]]] : tensor<9xi64>
+// CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
+// CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
+// CHECK:         scf.for %[[N:.*]] = %[[N0]] to %{{.*}} step %c1 iter_args(%{{.*}} = %[[PART]])
+// CHECK:           scf.for %{{.*}} step %c8
+// CHECK:             vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK:             tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
+// CHECK:         scf.forall.in_parallel
+// CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][%[[LO]], %[[N0]]] [%[[CNT]], 16] [1, 1]
+// CHECK-NOT:   dsv3.grouped_matmul
+func.func @grouped(%x: tensor<4x256xbf16>, %ids: tensor<4x2xi32>, %w: tensor<8x64x256xf8E4M3FN>, %s: tensor<8x1x2xf32>) -> tensor<8x64xf32> {
+  %rows, %off, %tok = dsv3.expert_dispatch %x, %ids alignment(1) : (tensor<4x256xbf16>, tensor<4x2xi32>) -> tensor<8x256xbf16>, tensor<9xi64>, tensor<8xi64>
+  %y = dsv3.grouped_matmul %rows, %w, %off weight_scale_inv(%s : tensor<8x1x2xf32>) : (tensor<8x256xbf16>, tensor<8x64x256xf8E4M3FN>, tensor<9xi64>) -> tensor<8x64xf32>
+  return %y : tensor<8x64xf32>
+}
+
+// -----
+
+// Offsets from anywhere else keep the definition (the segments are the
+// definition's rows only for a dispatch's nondecreasing offsets).
+// CHECK-LABEL: func.func @grouped_offsets_given
+// CHECK:       dsv3.grouped_matmul
+func.func @grouped_offsets_given(%rows: tensor<8x256xbf16>, %off: tensor<9xi64>, %w: tensor<8x64x256xf8E4M3FN>, %s: tensor<8x1x2xf32>) -> tensor<8x64xf32> {
+  %y = dsv3.grouped_matmul %rows, %w, %off weight_scale_inv(%s : tensor<8x1x2xf32>) : (tensor<8x256xbf16>, tensor<8x64x256xf8E4M3FN>, tensor<9xi64>) -> tensor<8x64xf32>
+  return %y : tensor<8x64xf32>
+}

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMTypes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/DenseSet.h"
@@ -41,13 +42,33 @@ FailureOr<Type> loadedType(Type elem) {
   return failure();
 }
 
+// Whether `read` reads a vector along the last dimension with no mask and
+// no padding (what dsv3-host-vectorize-fp8-linear emits): then it is one
+// load of contiguous elements.
+bool isContiguousRead(vector::TransferReadOp read) {
+  return !read.getMask() && read.getVectorType().getRank() == 1 &&
+         read.getPermutationMap().isMinorIdentity() &&
+         llvm::all_of(read.getInBoundsValues(), [](bool b) { return b; });
+}
+
 // %table[%e] is the address of expert e's tensor of shape type[1:]; loads
-// [%i, ...] of it (row-major).
-void rewriteLoad(memref::LoadOp load, Value table, MemRefType stacked,
+// [%i, ...] of it (row-major): one element for memref.load, a vector of
+// contiguous elements for vector.transfer_read.
+void rewriteLoad(Operation *load, Value table, MemRefType stacked,
                  Type loaded) {
   OpBuilder b(load);
-  Location loc = load.getLoc();
-  ValueRange idx = load.getIndices();
+  Location loc = load->getLoc();
+  ValueRange idx;
+  Type result = load->getResult(0).getType();
+  // The GEP steps over elements; the load reads one or a vector of them.
+  Type element = loaded;
+  if (auto scalar = dyn_cast<memref::LoadOp>(load)) {
+    idx = scalar.getIndices();
+  } else {
+    auto read = cast<vector::TransferReadOp>(load);
+    idx = read.getIndices();
+    loaded = VectorType::get(read.getVectorType().getShape(), loaded);
+  }
   Value address = memref::LoadOp::create(b, loc, table, idx.front());
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
   Value base = LLVM::IntToPtrOp::create(b, loc, ptrType, address);
@@ -63,7 +84,7 @@ void rewriteLoad(memref::LoadOp load, Value table, MemRefType stacked,
   }
   Value offset64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), offset);
   Value ptr =
-      LLVM::GEPOp::create(b, loc, ptrType, loaded, base, ValueRange{offset64},
+      LLVM::GEPOp::create(b, loc, ptrType, element, base, ValueRange{offset64},
                           LLVM::GEPNoWrapFlags::inbounds);
   // The weights do not change during a call (invariant) and the runtime
   // aligns each expert's tensor to its element size.
@@ -73,10 +94,10 @@ void rewriteLoad(memref::LoadOp load, Value table, MemRefType stacked,
                                  /*isVolatile=*/false,
                                  /*isNonTemporal=*/false,
                                  /*isInvariant=*/true);
-  if (loaded != elem)
-    v = arith::BitcastOp::create(b, loc, elem, v);
-  load.getResult().replaceAllUsesWith(v);
-  load.erase();
+  if (loaded != result)
+    v = arith::BitcastOp::create(b, loc, result, v);
+  load->getResult(0).replaceAllUsesWith(v);
+  load->erase();
 }
 
 struct Dsv3HostExpertPointerTablesPass
@@ -146,11 +167,16 @@ struct Dsv3HostExpertPointerTablesPass
              << " cannot be read through an address (not whole bytes)";
 
     // Check every use before changing anything.
-    SmallVector<memref::LoadOp> loads;
+    SmallVector<Operation *> loads;
     for (OpOperand &use : arg.getUses()) {
       Operation *user = use.getOwner();
-      if (auto load = dyn_cast<memref::LoadOp>(user)) {
-        loads.push_back(load);
+      if (isa<memref::LoadOp>(user)) {
+        loads.push_back(user);
+        continue;
+      }
+      if (auto read = dyn_cast<vector::TransferReadOp>(user);
+          read && isContiguousRead(read)) {
+        loads.push_back(user);
         continue;
       }
       if (auto call = dyn_cast<func::CallOp>(user)) {
@@ -164,7 +190,10 @@ struct Dsv3HostExpertPointerTablesPass
       }
       return user->emitOpError("uses a stacked parameter that the host "
                                "module reads through per-expert addresses (")
-             << kExpertPointers << "); only memref.load and func.call can";
+             << kExpertPointers
+             << "); only memref.load, an unmasked in-bounds "
+                "vector.transfer_read along the last dimension, and "
+                "func.call can";
     }
 
     auto table = MemRefType::get({stacked.getDimSize(0)},
@@ -175,7 +204,7 @@ struct Dsv3HostExpertPointerTablesPass
     func.setType(
         FunctionType::get(&getContext(), inputs, func.getResultTypes()));
     func.setArgAttr(i, kExpertPointers, UnitAttr::get(&getContext()));
-    for (memref::LoadOp load : loads)
+    for (Operation *load : loads)
       rewriteLoad(load, arg, stacked, *loaded);
     return success();
   }

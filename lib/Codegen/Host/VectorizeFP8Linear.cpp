@@ -62,6 +62,161 @@ Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
                                half);
 }
 
+/// The FP8 row kernel both patterns share: output element [m, n] of one
+/// weight matrix (a linear's, or expert e's of a stacked [E, N, K] weight),
+/// for tokens in register tiles.
+struct RowKernel {
+  Value x;             // [M, K] f32
+  Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
+  Value expert;        // null for a plain linear
+  int64_t k, width;
+  Type outElem;
+
+  /// Output elements [m0 + t, n] for t < tile, inserted into `dest` at
+  /// [m0 + t - rowBase, n - colBase].
+  Value tile(OpBuilder &b, Location loc, Value n, Value m0, int64_t tile,
+             Value dest, Value rowBase, Value colBase) const {
+    auto cIdx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v).getResult();
+    };
+    Type f32 = b.getF32Type();
+    auto vecF32 = VectorType::get({width}, f32);
+    auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    Value zeroVec = arith::ConstantOp::create(
+        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    Value twoTo8 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f));
+    Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
+    SmallVector<bool> inBounds = {true};
+    auto withExpert = [&](ValueRange idx) {
+      SmallVector<Value> all;
+      if (expert)
+        all.push_back(expert);
+      all.append(idx.begin(), idx.end());
+      return all;
+    };
+    Value nBlock = arith::DivUIOp::create(b, loc, n, cIdx(kQuantBlock));
+    SmallVector<Value> tokenIdx, zeros(tile, zero);
+    for (int64_t t = 0; t < tile; ++t)
+      tokenIdx.push_back(arith::AddIOp::create(b, loc, m0, cIdx(t)));
+    auto blocks = scf::ForOp::create(
+        b, loc, cIdx(0), cIdx(llvm::divideCeil(k, kQuantBlock)), cIdx(1), zeros,
+        [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
+          Value k0 = arith::MulIOp::create(b, loc, ib, cIdx(kQuantBlock));
+          Value kEnd = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, k0, cIdx(kQuantBlock)),
+              cIdx(k));
+          SmallVector<Value> zeroVecs(tile, zeroVec);
+          auto inner = scf::ForOp::create(
+              b, loc, k0, kEnd, cIdx(width), zeroVecs,
+              [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
+                Value codes = vector::TransferReadOp::create(
+                    b, loc, VectorType::get({width}, wElem), weight,
+                    withExpert({n, ik}), wPad, inBounds);
+                Value w = widenE4M3Scaled(b, loc, codes);
+                SmallVector<Value> next;
+                for (int64_t t = 0; t < tile; ++t) {
+                  Value xv = vector::TransferReadOp::create(
+                      b, loc, vecF32, x, ValueRange{tokenIdx[t], ik}, zero,
+                      inBounds);
+                  next.push_back(vector::FMAOp::create(b, loc, xv, w, vacc[t]));
+                }
+                scf::YieldOp::create(b, loc, next);
+              });
+          Value s = tensor::ExtractOp::create(b, loc, scale,
+                                              withExpert({nBlock, ib}));
+          if (!s.getType().isF32())
+            s = arith::ExtFOp::create(b, loc, f32, s);
+          // Exact: a power of two (an f32 scale is far from overflow).
+          s = arith::MulFOp::create(b, loc, s, twoTo8);
+          SmallVector<Value> next;
+          for (int64_t t = 0; t < tile; ++t) {
+            // A tree reduction of the lanes: the order of the K sum is not
+            // part of the semantics.
+            Value sum = vector::ReductionOp::create(
+                b, loc, vector::CombiningKind::ADD, inner.getResult(t),
+                arith::FastMathFlags::reassoc);
+            next.push_back(arith::AddFOp::create(
+                b, loc, acc[t], arith::MulFOp::create(b, loc, sum, s)));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    Value col = arith::SubIOp::create(b, loc, n, colBase);
+    for (int64_t t = 0; t < tile; ++t) {
+      Value v = blocks.getResult(t);
+      if (outElem != f32)
+        v = arith::TruncFOp::create(b, loc, outElem, v);
+      Value row = arith::SubIOp::create(b, loc, tokenIdx[t], rowBase);
+      dest = tensor::InsertOp::create(b, loc, v, dest, ValueRange{row, col});
+    }
+    return dest;
+  }
+
+  /// Tokens [begin, end) of output row n in tiles of 8, then at most one
+  /// tile each of 4, 2 and 1 (only the tiles a static count needs).
+  Value tokens(OpBuilder &b, Location loc, Value n, OpFoldResult begin,
+               OpFoldResult end, Value dest, Value rowBase,
+               Value colBase) const {
+    auto cIdx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v).getResult();
+    };
+    std::optional<int64_t> lo = getConstantIntValue(begin),
+                           hi = getConstantIntValue(end);
+    Value done = getValueOrCreateConstantIndexOp(b, loc, begin);
+    Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
+    int64_t doneStatic = lo.value_or(0);
+    for (int64_t tile : kTokenTiles) {
+      Value stop;
+      if (lo && hi) {
+        int64_t e = *lo + (*hi - *lo) / tile * tile;
+        if (e == doneStatic)
+          continue;
+        doneStatic = e;
+        stop = cIdx(e);
+      } else {
+        Value count = arith::SubIOp::create(b, loc, endV, done);
+        stop = arith::AddIOp::create(
+            b, loc, done,
+            arith::MulIOp::create(
+                b, loc, arith::DivUIOp::create(b, loc, count, cIdx(tile)),
+                cIdx(tile)));
+      }
+      dest = scf::ForOp::create(
+                 b, loc, done, stop, cIdx(tile), ValueRange{dest},
+                 [&](OpBuilder &b, Location loc, Value m0, ValueRange in) {
+                   scf::YieldOp::create(b, loc,
+                                        this->tile(b, loc, n, m0, tile, in[0],
+                                                   rowBase, colBase));
+                 })
+                 .getResult(0);
+      done = stop;
+    }
+    return dest;
+  }
+};
+
+/// `input` in f32: itself, or widened once (linalg.copy casts).
+Value toF32(OpBuilder &b, Location loc, Value input) {
+  auto type = cast<RankedTensorType>(input.getType());
+  if (type.getElementType().isF32())
+    return input;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  return linalg::CopyOp::create(b, loc, input, empty).getResult(0);
+}
+
+/// The body of an scf.forall iteration that produced `part`, to be written at
+/// `offsets` of the shared output `out`.
+void yieldSlice(OpBuilder &b, Location loc, Value part, Value out,
+                ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
+  auto inParallel = scf::InParallelOp::create(b, loc);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(inParallel.getBody());
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(b, loc, part, out, offsets, sizes,
+                                        strides);
+}
+
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -75,100 +230,21 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
         !isa<Float8E4M3FNType>(wType.getElementType()))
       return rewriter.notifyMatchFailure(op, "not a weight-only FP8 linear");
     int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
-    int64_t kb = llvm::divideCeil(k, kQuantBlock);
     if (k % width != 0 || kQuantBlock % width != 0)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
 
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
-    Type f32 = b.getF32Type();
-    auto cIdx = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, loc, v).getResult();
-    };
-    auto vecF32 = VectorType::get({width}, f32);
-    Value zeroVec = arith::ConstantOp::create(
-        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
-    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    Value twoTo8 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f));
-    Value fZero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    Value wPad = arith::ConstantOp::create(
-        b, loc, b.getFloatAttr(wType.getElementType(), 0.0));
-    Value scale = op.getWeightScaleInv();
-    SmallVector<bool> inBounds = {true};
     OpFoldResult mSize = tensor::getMixedSize(b, loc, op.getInput(), 0);
-    Value mEnd = getValueOrCreateConstantIndexOp(b, loc, mSize);
+    RowKernel kernel{toF32(b, loc, op.getInput()),
+                     op.getWeight(),
+                     op.getWeightScaleInv(),
+                     /*expert=*/Value(),
+                     k,
+                     width,
+                     yType.getElementType()};
 
-    // Activations in f32 once, rather than widened again for every row.
-    Value x = op.getInput();
-    if (xType.getElementType() != f32) {
-      Value empty = tensor::EmptyOp::create(
-          b, loc, SmallVector<OpFoldResult>{mSize, b.getIndexAttr(k)}, f32);
-      x = linalg::CopyOp::create(b, loc, x, empty).getResult(0);
-    }
-
-    // Tokens [m0, m0 + tile) of output row `in`, written into `col`
-    // ([M, 1], the row's column of the result).
-    auto tokenTile = [&](OpBuilder &b, Location loc, Value in, Value m0,
-                         int64_t tile, Value col) {
-      Value nBlock = arith::DivUIOp::create(b, loc, in, cIdx(kQuantBlock));
-      SmallVector<Value> tokenIdx, zeros(tile, zero);
-      for (int64_t t = 0; t < tile; ++t)
-        tokenIdx.push_back(arith::AddIOp::create(b, loc, m0, cIdx(t)));
-      auto blocks = scf::ForOp::create(
-          b, loc, cIdx(0), cIdx(kb), cIdx(1), zeros,
-          [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
-            Value k0 = arith::MulIOp::create(b, loc, ib, cIdx(kQuantBlock));
-            Value kEnd = arith::MinUIOp::create(
-                b, loc, arith::AddIOp::create(b, loc, k0, cIdx(kQuantBlock)),
-                cIdx(k));
-            SmallVector<Value> zeroVecs(tile, zeroVec);
-            auto inner = scf::ForOp::create(
-                b, loc, k0, kEnd, cIdx(width), zeroVecs,
-                [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
-                  Value codes = vector::TransferReadOp::create(
-                      b, loc, VectorType::get({width}, wType.getElementType()),
-                      op.getWeight(), ValueRange{in, ik}, wPad, inBounds);
-                  Value w = widenE4M3Scaled(b, loc, codes);
-                  SmallVector<Value> next;
-                  for (int64_t t = 0; t < tile; ++t) {
-                    Value xv = vector::TransferReadOp::create(
-                        b, loc, vecF32, x, ValueRange{tokenIdx[t], ik}, fZero,
-                        inBounds);
-                    next.push_back(
-                        vector::FMAOp::create(b, loc, xv, w, vacc[t]));
-                  }
-                  scf::YieldOp::create(b, loc, next);
-                });
-            Value s = tensor::ExtractOp::create(b, loc, scale,
-                                                ValueRange{nBlock, ib});
-            if (!s.getType().isF32())
-              s = arith::ExtFOp::create(b, loc, f32, s);
-            // Exact: a power of two (an f32 scale is far from overflow).
-            s = arith::MulFOp::create(b, loc, s, twoTo8);
-            SmallVector<Value> next;
-            for (int64_t t = 0; t < tile; ++t) {
-              // A tree reduction of the lanes: the order of the K sum is not
-              // part of the semantics.
-              Value sum = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD, inner.getResult(t),
-                  arith::FastMathFlags::reassoc);
-              next.push_back(arith::AddFOp::create(
-                  b, loc, acc[t], arith::MulFOp::create(b, loc, sum, s)));
-            }
-            scf::YieldOp::create(b, loc, next);
-          });
-      for (int64_t t = 0; t < tile; ++t) {
-        Value v = blocks.getResult(t);
-        if (yType.getElementType() != f32)
-          v = arith::TruncFOp::create(b, loc, yType.getElementType(), v);
-        col = tensor::InsertOp::create(b, loc, v, col,
-                                       ValueRange{tokenIdx[t], cIdx(0)});
-      }
-      return col;
-    };
-
-    // Rows in parallel (each writes its own column); per row, the tokens in
-    // tiles of 8, then at most one tile each of 4, 2 and 1.
+    // Rows in parallel, each writing its own column.
     Value init = tensor::EmptyOp::create(
         b, loc, SmallVector<OpFoldResult>{mSize, b.getIndexAttr(n)},
         yType.getElementType());
@@ -181,37 +257,10 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           Value col = tensor::ExtractSliceOp::create(b, loc, out, offsets,
                                                      sizes, strides);
-          std::optional<int64_t> m = getConstantIntValue(mSize);
-          int64_t doneStatic = 0;
-          Value done = cIdx(0);
-          for (int64_t tile : kTokenTiles) {
-            Value end;
-            if (m) { // a static M gets only the tiles it uses
-              int64_t e = *m / tile * tile;
-              if (e == doneStatic)
-                continue;
-              doneStatic = e;
-              end = cIdx(e);
-            } else {
-              end = arith::MulIOp::create(
-                  b, loc, arith::DivUIOp::create(b, loc, mEnd, cIdx(tile)),
-                  cIdx(tile));
-            }
-            col = scf::ForOp::create(
-                      b, loc, done, end, cIdx(tile), ValueRange{col},
-                      [&](OpBuilder &b, Location loc, Value m0,
-                          ValueRange colIn) {
-                        scf::YieldOp::create(
-                            b, loc, tokenTile(b, loc, in, m0, tile, colIn[0]));
-                      })
-                      .getResult(0);
-            done = end;
-          }
-          auto inParallel = scf::InParallelOp::create(b, loc);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(inParallel.getBody());
-          tensor::ParallelInsertSliceOp::create(b, loc, col, out, offsets,
-                                                sizes, strides);
+          Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+          col =
+              kernel.tokens(b, loc, in, b.getIndexAttr(0), mSize, col, c0, in);
+          yieldSlice(b, loc, col, out, offsets, sizes);
         });
     rewriter.replaceOp(op, rows.getResult(0));
     return success();
@@ -220,6 +269,106 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   int64_t width;
 };
 
+/// Output rows per (row block, expert) iteration of the grouped GEMM: each
+/// reads 16 contiguous weight rows of the expert.
+constexpr int64_t kGroupedRowBlock = 16;
+
+struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
+  VectorizeFP8GroupedMatmul(MLIRContext *ctx, int64_t width)
+      : OpRewritePattern(ctx), width(width) {}
+
+  LogicalResult matchAndRewrite(GroupedMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    auto xType = op.getInput().getType();
+    auto wType = op.getWeight().getType();
+    auto yType = op.getResult().getType();
+    if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
+        !op.getWeightScaleInv())
+      return rewriter.notifyMatchFailure(op, "not a block-scaled FP8 weight");
+    // Segments [offsets[e], offsets[e + 1]) are the definition's rows of
+    // expert e when the offsets are nondecreasing from 0, as
+    // dsv3.expert_dispatch makes them; other offsets keep the definition.
+    if (!op.getOffsets().getDefiningOp<ExpertDispatchOp>())
+      return rewriter.notifyMatchFailure(op, "offsets not from a dispatch");
+    int64_t k = xType.getDimSize(1), e = wType.getDimSize(0),
+            n = wType.getDimSize(1);
+    if (k % width != 0 || kQuantBlock % width != 0)
+      return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
+
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    OpFoldResult rSize = tensor::getMixedSize(b, loc, op.getInput(), 0);
+    Value rEnd = getValueOrCreateConstantIndexOp(b, loc, rSize);
+    Value x = toF32(b, loc, op.getInput());
+    Type outElem = yType.getElementType();
+    // Rows past offsets[E] (the unused tail) stay 0.
+    Value init =
+        linalg::FillOp::create(
+            b, loc,
+            ValueRange{arith::ConstantOp::create(b, loc,
+                                                 b.getFloatAttr(outElem, 0.0))},
+            ValueRange{tensor::EmptyOp::create(
+                b, loc, SmallVector<OpFoldResult>{rSize, b.getIndexAttr(n)},
+                outElem)})
+            .getResult(0);
+    int64_t blocks = llvm::divideCeil(n, kGroupedRowBlock);
+    // (row block, expert) pairs in parallel: the threads split the row
+    // blocks, so each thread reads its share of every routed expert, once.
+    auto grid = scf::ForallOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(blocks), b.getIndexAttr(e)},
+        ValueRange{init}, std::nullopt,
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value ib = args[0], ie = args[1], out = args[2];
+          auto cIdx = [&](int64_t v) {
+            return arith::ConstantIndexOp::create(b, loc, v).getResult();
+          };
+          auto offsetAt = [&](Value i) {
+            Value o = tensor::ExtractOp::create(b, loc, op.getOffsets(), i);
+            Value idx = arith::IndexCastOp::create(b, loc, b.getIndexType(), o);
+            // Within [0, R] whatever the offsets say.
+            return arith::MinSIOp::create(
+                b, loc, arith::MaxSIOp::create(b, loc, idx, cIdx(0)), rEnd);
+          };
+          Value lo = offsetAt(ie);
+          Value hi = arith::MaxSIOp::create(
+              b, loc, offsetAt(arith::AddIOp::create(b, loc, ie, cIdx(1))), lo);
+          Value n0 = arith::MulIOp::create(b, loc, ib, cIdx(kGroupedRowBlock));
+          OpFoldResult nSize = b.getIndexAttr(kGroupedRowBlock);
+          Value nEnd = cIdx(n);
+          if (n % kGroupedRowBlock != 0) {
+            nSize =
+                arith::MinUIOp::create(b, loc, cIdx(kGroupedRowBlock),
+                                       arith::SubIOp::create(b, loc, nEnd, n0))
+                    .getResult();
+          }
+          Value count = arith::SubIOp::create(b, loc, hi, lo);
+          SmallVector<OpFoldResult> offsets = {lo, n0};
+          SmallVector<OpFoldResult> sizes = {count, nSize};
+          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+          Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
+                                                      sizes, strides);
+          RowKernel kernel{x,     op.getWeight(), op.getWeightScaleInv(), ie, k,
+                           width, outElem};
+          Value nStop = arith::AddIOp::create(
+              b, loc, n0, getValueOrCreateConstantIndexOp(b, loc, nSize));
+          part =
+              scf::ForOp::create(
+                  b, loc, n0, nStop, cIdx(1), ValueRange{part},
+                  [&](OpBuilder &b, Location loc, Value in, ValueRange partIn) {
+                    scf::YieldOp::create(
+                        b, loc,
+                        kernel.tokens(b, loc, in, lo, hi, partIn[0], lo, n0));
+                  })
+                  .getResult(0);
+          yieldSlice(b, loc, part, out, offsets, sizes);
+        });
+    rewriter.replaceOp(op, grid.getResult(0));
+    return success();
+  }
+
+  int64_t width;
+};
 struct Dsv3HostVectorizeFP8LinearPass
     : dsv3::impl::Dsv3HostVectorizeFP8LinearBase<
           Dsv3HostVectorizeFP8LinearPass> {
@@ -231,7 +380,8 @@ struct Dsv3HostVectorizeFP8LinearPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<VectorizeFP8Linear>(&getContext(), vectorWidth);
+    patterns.add<VectorizeFP8Linear, VectorizeFP8GroupedMatmul>(&getContext(),
+                                                                vectorWidth);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }
