@@ -7,7 +7,13 @@ linear (distinct weights, G x the bytes > 3 x the L3 cache), and the time per
 linear is the call's / G.
 
   DSV3_BIN=build/bin .venv/bin/python bench/fp8_linear.py [--runs 5] \
-      [--tokens 1,4,16] [--threads 1,2]
+      [--tokens 1,4,16] [--threads 1,2] [--ggml]
+
+With --ggml (needs `llama-cpp-python`), llama.cpp's ggml runs the same
+product in the same process run: the FP8 weights, dequantized, requantized
+to ggml's Q8_0 (1.06 bytes per weight, vs FP8's 1.0 + scales), G copies
+likewise, activations quantized to Q8_0 on the fly as llama.cpp does; the
+`vs ggml` column is ggml's time / dsv3's (> 1: dsv3 is faster).
 """
 import argparse
 import ctypes
@@ -34,6 +40,7 @@ p.add_argument("--runs", type=int, default=5)
 p.add_argument("--tokens", default="1,4,16")
 p.add_argument("--threads", default="1,2")
 p.add_argument("--l3-bytes", type=int, default=32 << 20, help="last-level cache size")
+p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggml Q8_0")
 args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")
 rng = np.random.default_rng(0)
@@ -62,11 +69,17 @@ def memcpy_gbps(nbytes, threads):
 
 
 thread_counts = [int(t) for t in args.threads.split(",")]
+ggml = None
+if args.ggml:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _ggml
+    ggml = _ggml.Ggml()
 memcpy = {t: memcpy_gbps(256 << 20, t) for t in thread_counts}
 print("memcpy GB/s: " + ", ".join(f"{t} thread(s) {g:.2f}" for t, g in memcpy.items()))
 
 
-print(f"{'weight':20s} {'M':>3s} {'thr':>3s} {'ms':>9s} {'weights GB/s':>13s} {'memcpy GB/s':>12s} {'ratio':>6s}")
+print(f"{'weight':20s} {'M':>3s} {'thr':>3s} {'ms':>9s} {'weights GB/s':>13s} {'memcpy GB/s':>12s} "
+      f"{'ratio':>6s}" + (f" {'ggml ms':>9s} {'vs ggml':>8s}" if ggml else ""))
 for name, (n, k) in SHAPES.items():
     q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128])
     wbytes = q.nbytes + s.nbytes
@@ -77,6 +90,15 @@ for name, (n, k) in SHAPES.items():
         tensors[f"w{c}"] = np.roll(q, c, axis=1)
         tensors[f"s{c}"] = s
     save_safetensors(wfile, tensors)
+    if ggml:
+        # The same weights for ggml: dequantized, then Q8_0 (copy c rolled
+        # like dsv3's copy c).
+        deq = (q.astype(np.float32)
+               * np.repeat(np.repeat(s, 128, 0), 128, 1)[:n, :k])
+        gctx = ggml.context(copies * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, k) * n
+                            + 64 * 16 * k * 4)
+        gw = [ggml.q8_0(gctx, [np.roll(deq, c, axis=1)], (k, n)) for c in range(copies)]
+        del deq
     for m in map(int, args.tokens.split(",")):
         sb = f"tensor<{s.shape[0]}x{s.shape[1]}xf32>"
         body = "".join(f"""  %w{c} = dsv3.parameter "w{c}" : tensor<{n}x{k}xf8E4M3FN>
@@ -101,5 +123,13 @@ for name, (n, k) in SHAPES.items():
                                check=True, capture_output=True, text=True)
             ms = float(re.search(r"min ([0-9.]+) ms", r.stdout).group(1)) / copies
             gbps = wbytes / (ms / 1e3) / 1e9
-            print(f"{name:20s} {m:3d} {t:3d} {ms:9.3f} {gbps:13.2f} {memcpy[t]:12.2f} "
-                  f"{gbps / memcpy[t]:6.3f}", flush=True)
+            line = (f"{name:20s} {m:3d} {t:3d} {ms:9.3f} {gbps:13.2f} {memcpy[t]:12.2f} "
+                    f"{gbps / memcpy[t]:6.3f}")
+            if ggml:
+                gx = ggml.array(gctx, x.astype(np.float32), _ggml.GGML_TYPE_F32)
+                outs = [ggml.base.ggml_mul_mat(gctx, w, gx) for w in gw]
+                gms = ggml.time_graph(gctx, outs, t, args.runs) * 1e3 / copies
+                line += f" {gms:9.3f} {gms / ms:8.2f}"
+            print(line, flush=True)
+    if ggml:
+        ggml.base.ggml_free(gctx)

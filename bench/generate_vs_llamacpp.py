@@ -34,7 +34,8 @@ tokens); both engines are fed token ids. Written tensor by tensor (the whole
 model is never in memory).
 
 Measured, --runs times, alternating dsv3 / llama.cpp at each thread count
-(--threads, default 1,2; dsv3's host code is single-threaded): a prefill of
+(--threads, default 1,2, for both engines: dsv3's session threads and
+llama.cpp's n_threads): a prefill of
 --prompt-tokens seeded random ids (one call: dsv3's prefill entry, llama.cpp
 one batch), then --decode-tokens greedy decode steps, each engine feeding back
 its own argmax. Reported: wall time and process CPU time, tokens/s, the ratio
@@ -301,6 +302,9 @@ class Dsv3:
         self.m.bind(ckdir)
         self.bind_s = time.perf_counter() - t0
 
+    def threads(self, n):
+        self.s.threads = n
+
     def prefill(self, ids):
         P = len(ids)
         (lg,) = self.m.call("prefill", np.array([ids], np.int64),
@@ -376,7 +380,7 @@ def main():
                    help="alignment(N) for dsv3.moe, or 'import' (see bench/real_scale.py)")
     p.add_argument("--prompt-tokens", type=int, default=64)
     p.add_argument("--decode-tokens", type=int, default=16)
-    p.add_argument("--threads", default="1,2", help="llama.cpp thread counts")
+    p.add_argument("--threads", default="1,2", help="thread counts (both engines)")
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--convert-only", action="store_true")
@@ -440,16 +444,13 @@ def main():
     res["llama_load_s"] = l.load_s
     res["rss_after_llama_load"] = rss()
     threads = [int(t) for t in a.threads.split(",")]
-    names = ["dsv3"] + [f"llama.cpp t={t}" for t in threads]
+    names = [f"{e} t={t}" for t in threads for e in ("dsv3", "llama.cpp")]
     runs = {n: [] for n in names}
     logits0 = {}
     for r in range(a.runs):
         for n in names:
-            if n == "dsv3":
-                eng = d
-            else:
-                l.threads(int(n.split("=")[1]))
-                eng = l
+            eng = d if n.startswith("dsv3") else l
+            eng.threads(int(n.split("=")[1]))
             out, lg = run_once(eng, prompt, a.decode_tokens)
             runs[n].append(out)
             logits0.setdefault(n, lg)
@@ -469,9 +470,10 @@ def main():
     res["runs_raw"] = runs
     res["summary"] = summary
 
-    ref = summary["dsv3"]["tokens"]
+    first = names[0]
+    ref = summary[first]["tokens"]
     agree = {}
-    a0 = logits0["dsv3"].astype(np.float64)
+    a0 = logits0[first].astype(np.float64)
     for n in names[1:]:
         t = summary[n]["tokens"]
         lead = next((i for i, (x, y) in enumerate(zip(ref, t)) if x != y), len(ref))
@@ -488,11 +490,12 @@ def main():
           f"({res['gguf_bytes'] / 1e9:.2f} GB); {a.runs} alternating runs; "
           f"load average now {os.getloadavg()[0]:.1f}")
     print(f"{'engine':18s} {'prefill tok/s':>14s} {'(CPU s)':>8s} {'decode tok/s':>13s} "
-          f"{'ms/token':>9s} {'(CPU ms)':>9s} {'dsv3/this prefill':>18s} {'dsv3/this decode':>17s}")
+          f"{'ms/token':>9s} {'(CPU ms)':>9s} {'dsv3/this prefill':>18s} {'dsv3/this decode':>17s}  (dsv3 at the same thread count)")
     for n in names:
         s = summary[n]
-        rp = summary["dsv3"]["prefill_tok_s"] / s["prefill_tok_s"]
-        rd = summary["dsv3"]["decode_tok_s"] / s["decode_tok_s"]
+        mine = summary["dsv3 t=" + n.split("=")[1]]  # same thread count
+        rp = mine["prefill_tok_s"] / s["prefill_tok_s"]
+        rd = mine["decode_tok_s"] / s["decode_tok_s"]
         print(f"{n:18s} {s['prefill_tok_s']:14.2f} {s['prefill_cpu_s']:8.1f} {s['decode_tok_s']:13.3f} "
               f"{s['decode_ms']:9.0f} {s['decode_cpu_ms']:9.0f} {rp:18.3f} {rd:17.3f}")
     print("\ngreedy tokens:")

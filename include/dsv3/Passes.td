@@ -302,7 +302,8 @@ def Dsv3LowerFP8CastsToNVVM : Pass<"dsv3-lower-fp8-casts-to-nvvm"> {
 //===----------------------------------------------------------------------===//
 
 def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
-  let summary = "Host strategy for FP8 dsv3.linear and dsv3.grouped_matmul";
+  let summary = "Host strategy for weight-only dsv3.linear (FP8, bf16, f32) "
+                "and FP8 dsv3.grouped_matmul";
   let description = [{
     Decode-shaped FP8 linears are bound by reading the weight. This host
     strategy replaces a weight-only `dsv3.linear` with an FP8 weight (K a
@@ -331,6 +332,10 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     every routed expert's weight is read once per call whatever its row
     count, and an expert without rows is not read. Rows past `offsets[E]`
     are 0 (the result starts as zeros), as in the definition.
+
+    A weight-only linear with a bf16 or f32 weight (no block scale; e.g. a
+    bf16 `lm_head`) gets the same kernel with the weight widened by `extf`
+    and one sum over all of K.
 
     Same f32 accumulation as the linalg definition; the order of the K sum
     differs (docs/semantics.md §6.3 leaves it open), and the scale is applied

@@ -81,17 +81,22 @@ func.func @dynamic(%x: tensor<?x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tens
 
 // -----
 
-// Activation-quantized and high-precision linears keep the linalg definition.
+// Activation-quantized linears keep the linalg definition; a bf16 weight
+// gets the row kernel with the weight widened by extf and one sum over K
+// (no block scale).
 // CHECK-LABEL: func.func @untouched
 // CHECK:       dsv3.linear {{.*}} act_quant(fp8_1x128)
-// CHECK:       dsv3.linear {{.*}} : (tensor<4x256xbf16>, tensor<8x256xbf16>)
+// CHECK:       scf.forall (%{{.*}}) in (8)
+// CHECK:         scf.for %{{.*}} = %c0 to %c1 step %c1
+// CHECK:           vector.transfer_read {{.*}} : tensor<8x256xbf16>, vector<8xbf16>
+// CHECK:           arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK-NOT:       arith.mulf
+// CHECK:         scf.forall.in_parallel
 func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>, %wb: tensor<8x256xbf16>) -> (tensor<4x576xf32>, tensor<4x8xf32>) {
   %0 = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) act_quant(fp8_1x128) : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   %1 = dsv3.linear %x, %wb : (tensor<4x256xbf16>, tensor<8x256xbf16>) -> tensor<4x8xf32>
   return %0, %1 : tensor<4x576xf32>, tensor<4x8xf32>
 }
-
-// WIDTH: vector-width must divide 128, got 48
 
 // -----
 
@@ -132,3 +137,4 @@ func.func @grouped_offsets_given(%rows: tensor<8x256xbf16>, %off: tensor<9xi64>,
   %y = dsv3.grouped_matmul %rows, %w, %off weight_scale_inv(%s : tensor<8x1x2xf32>) : (tensor<8x256xbf16>, tensor<8x64x256xf8E4M3FN>, tensor<9xi64>) -> tensor<8x64xf32>
   return %y : tensor<8x64xf32>
 }
+// WIDTH: vector-width must divide 128, got 48

@@ -95,17 +95,20 @@ struct RowKernel {
       all.append(idx.begin(), idx.end());
       return all;
     };
+    // Scaled weights sum per 128-wide block (each block has its scale);
+    // unscaled ones (bf16, f32) in one block over K.
+    const int64_t block = scale ? kQuantBlock : k;
+    const bool fp8 = isa<Float8E4M3FNType>(wElem);
     Value nBlock = arith::DivUIOp::create(b, loc, n, cIdx(kQuantBlock));
     SmallVector<Value> tokenIdx, zeros(tile, zero);
     for (int64_t t = 0; t < tile; ++t)
       tokenIdx.push_back(arith::AddIOp::create(b, loc, m0, cIdx(t)));
     auto blocks = scf::ForOp::create(
-        b, loc, cIdx(0), cIdx(llvm::divideCeil(k, kQuantBlock)), cIdx(1), zeros,
+        b, loc, cIdx(0), cIdx(llvm::divideCeil(k, block)), cIdx(1), zeros,
         [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
-          Value k0 = arith::MulIOp::create(b, loc, ib, cIdx(kQuantBlock));
+          Value k0 = arith::MulIOp::create(b, loc, ib, cIdx(block));
           Value kEnd = arith::MinUIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, k0, cIdx(kQuantBlock)),
-              cIdx(k));
+              b, loc, arith::AddIOp::create(b, loc, k0, cIdx(block)), cIdx(k));
           SmallVector<Value> zeroVecs(tile, zeroVec);
           auto inner = scf::ForOp::create(
               b, loc, k0, kEnd, cIdx(width), zeroVecs,
@@ -113,7 +116,11 @@ struct RowKernel {
                 Value codes = vector::TransferReadOp::create(
                     b, loc, VectorType::get({width}, wElem), weight,
                     withExpert({n, ik}), wPad, inBounds);
-                Value w = widenE4M3Scaled(b, loc, codes);
+                Value w = codes;
+                if (fp8)
+                  w = widenE4M3Scaled(b, loc, codes);
+                else if (wElem != f32)
+                  w = arith::ExtFOp::create(b, loc, vecF32, codes);
                 SmallVector<Value> next;
                 for (int64_t t = 0; t < tile; ++t) {
                   Value xv = vector::TransferReadOp::create(
@@ -123,12 +130,16 @@ struct RowKernel {
                 }
                 scf::YieldOp::create(b, loc, next);
               });
-          Value s = tensor::ExtractOp::create(b, loc, scale,
-                                              withExpert({nBlock, ib}));
-          if (!s.getType().isF32())
-            s = arith::ExtFOp::create(b, loc, f32, s);
-          // Exact: a power of two (an f32 scale is far from overflow).
-          s = arith::MulFOp::create(b, loc, s, twoTo8);
+          Value s;
+          if (scale) {
+            s = tensor::ExtractOp::create(b, loc, scale,
+                                          withExpert({nBlock, ib}));
+            if (!s.getType().isF32())
+              s = arith::ExtFOp::create(b, loc, f32, s);
+            // Exact: a power of two (an f32 scale is far from overflow).
+            if (fp8)
+              s = arith::MulFOp::create(b, loc, s, twoTo8);
+          }
           SmallVector<Value> next;
           for (int64_t t = 0; t < tile; ++t) {
             // A tree reduction of the lanes: the order of the K sum is not
@@ -136,8 +147,9 @@ struct RowKernel {
             Value sum = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, inner.getResult(t),
                 arith::FastMathFlags::reassoc);
-            next.push_back(arith::AddFOp::create(
-                b, loc, acc[t], arith::MulFOp::create(b, loc, sum, s)));
+            if (s)
+              sum = arith::MulFOp::create(b, loc, sum, s);
+            next.push_back(arith::AddFOp::create(b, loc, acc[t], sum));
           }
           scf::YieldOp::create(b, loc, next);
         });
@@ -226,9 +238,15 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     auto xType = op.getInput().getType();
     auto wType = op.getWeight().getType();
     auto yType = op.getResult().getType();
+    // Weight-only FP8 (block-scaled), or a bf16/f32 weight: the weight is
+    // read once, widened in registers.
+    Type wElem = wType.getElementType();
+    bool fp8 = isa<Float8E4M3FNType>(wElem);
     if (op.getActQuant() != ActivationQuant::none ||
-        !isa<Float8E4M3FNType>(wType.getElementType()))
-      return rewriter.notifyMatchFailure(op, "not a weight-only FP8 linear");
+        !(fp8 || wElem.isBF16() || wElem.isF32()) ||
+        fp8 != static_cast<bool>(op.getWeightScaleInv()))
+      return rewriter.notifyMatchFailure(
+          op, "not a weight-only FP8 linear or a bf16/f32 one");
     int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
     if (k % width != 0 || kQuantBlock % width != 0)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
