@@ -178,6 +178,10 @@ struct RowKernel {
     Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
     int64_t doneStatic = lo.value_or(0);
     for (int64_t tile : kTokenTiles) {
+      // The accumulators of a tile (tile x width f32) stay within 8 AVX2
+      // registers.
+      if (tile * width > 64)
+        continue;
       Value stop;
       if (lo && hi) {
         int64_t e = *lo + (*hi - *lo) / tile * tile;
