@@ -16,17 +16,16 @@ likewise, activations quantized to Q8_0 on the fly as llama.cpp does; the
 `vs ggml` column is ggml's time / dsv3's (> 1: dsv3 is faster).
 """
 import argparse
-import ctypes
 import subprocess
 import os
 import re
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integration", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bandwidth import memcpy_gbps  # noqa: E402
 
 SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
     "q_a_proj": (1536, 7168),
@@ -44,37 +43,12 @@ p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggm
 args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")
 rng = np.random.default_rng(0)
-libc = ctypes.CDLL(None)
-libc.memcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-
-
-def memcpy_gbps(nbytes, threads):
-    """Bytes read per second by `threads` concurrent memcpy calls (ctypes
-    releases the GIL) over a buffer of nbytes, larger than the caches."""
-    src = np.ones(nbytes, np.uint8)
-    dst = np.zeros_like(src)
-    chunk = nbytes // threads
-    def part(i):
-        libc.memcpy(dst.ctypes.data + i * chunk, src.ctypes.data + i * chunk, chunk)
-    best = float("inf")
-    for _ in range(args.runs + 1):
-        ts = [threading.Thread(target=part, args=(i,)) for i in range(threads)]
-        t = time.perf_counter()
-        for th in ts:
-            th.start()
-        for th in ts:
-            th.join()
-        best = min(best, time.perf_counter() - t)
-    return chunk * threads / best / 1e9
-
-
 thread_counts = [int(t) for t in args.threads.split(",")]
 ggml = None
 if args.ggml:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _ggml
     ggml = _ggml.Ggml()
-memcpy = {t: memcpy_gbps(256 << 20, t) for t in thread_counts}
+memcpy = {t: memcpy_gbps(t, runs=args.runs) for t in thread_counts}
 print("memcpy GB/s: " + ", ".join(f"{t} thread(s) {g:.2f}" for t, g in memcpy.items()))
 
 

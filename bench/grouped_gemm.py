@@ -11,17 +11,16 @@ once per call: 8 experts for T = 1, up to 64 for larger T), over 100 MB per
 call, so from DRAM. `vs ggml` is ggml's time / dsv3's (> 1: dsv3 faster).
 """
 import argparse
-import ctypes
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integration", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bandwidth import memcpy_gbps  # noqa: E402
 
 E, TOPK, N, K = 64, 8, 2048, 7168
 p = argparse.ArgumentParser()
@@ -33,28 +32,7 @@ args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")
 rng = np.random.default_rng(0)
 threads = [int(t) for t in args.threads.split(",")]
-libc = ctypes.CDLL(None)
-libc.memcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-
-
-def memcpy_gbps(nbytes, n):
-    src, dst = np.ones(nbytes, np.uint8), np.zeros(nbytes, np.uint8)
-    chunk = nbytes // n
-    best = float("inf")
-    for _ in range(4):
-        ts = [threading.Thread(target=libc.memcpy, args=(dst.ctypes.data + i * chunk,
-                                                          src.ctypes.data + i * chunk, chunk))
-              for i in range(n)]
-        t = time.perf_counter()
-        for th in ts:
-            th.start()
-        for th in ts:
-            th.join()
-        best = min(best, time.perf_counter() - t)
-    return chunk * n / best / 1e9
-
-
-memcpy = {t: memcpy_gbps(256 << 20, t) for t in threads}
+memcpy = {t: memcpy_gbps(t) for t in threads}
 print("memcpy GB/s: " + ", ".join(f"{t} thread(s) {g:.2f}" for t, g in memcpy.items()))
 
 # Random finite e4m3 codes (no NaN: 0x7f, 0xff) and block scales.
@@ -70,7 +48,6 @@ del params
 
 ggml = gctx = gw = None
 if not args.no_ggml:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _ggml
     ggml = _ggml.Ggml()
     gctx = ggml.context(E * N * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, K))
