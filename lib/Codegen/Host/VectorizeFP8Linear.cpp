@@ -6,6 +6,8 @@
 // are weight-bandwidth bound, so the host gets a direct form (Passes.td):
 // output rows n split over the threads (scf.forall), and per row, tiles of
 // up to 8 tokens share each FP8 weight vector, widened once in registers.
+// The same row kernel serves bf16/f32 weights (lm_head) and, per (row block,
+// expert), the FP8 grouped GEMM of the MoE layer.
 //
 // The widening is exact and cheap on AVX2 + F16C: e4m3's exponent and
 // mantissa bits, moved into an f16's, give the same number times 2^-8 (also
@@ -50,7 +52,7 @@ Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
   auto splat = [&](int64_t v) {
     return arith::ConstantOp::create(
         b, loc, i16,
-        DenseElementsAttr::get(i16, APInt(16, v, /*isSigned=*/true)));
+        DenseElementsAttr::get(i16, APInt(16, static_cast<uint64_t>(v))));
   };
   Value bits = arith::BitcastOp::create(b, loc, i8, codes);
   bits = arith::ExtSIOp::create(b, loc, i16, bits);
@@ -62,7 +64,8 @@ Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
                                half);
 }
 
-/// The FP8 row kernel both patterns share: output element [m, n] of one
+/// The row kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
+/// without a scale): output element [m, n] of one
 /// weight matrix (a linear's, or expert e's of a stacked [E, N, K] weight),
 /// for tokens in register tiles.
 struct RowKernel {
