@@ -363,11 +363,10 @@ def Dsv3HostDistributeParallelLoops
     LLVM's libomp with the session's thread count.
 
     An outermost reduction-free `scf.parallel` becomes a team (one per op)
-    unless its body
-    allocates or frees (`memref.alloc`/`realloc`/`dealloc`: the module's
-    allocator reports a failure by unwinding the calling thread), has a
-    `memref.alloca`, calls a function, or it has fewer than two iterations
-    in its split dimension by its constant bounds. A team splits one
+    unless its body allocates or frees (`memref.alloc`/`realloc`/`dealloc`:
+    the module's allocator reports a failure by unwinding the calling
+    thread), has a `memref.alloca` or calls a function, or it has fewer than
+    two iterations in its split dimension by its constant bounds. A team splits one
     dimension, the outermost whose trip count is not statically 1 (a
     `[1, N]` op splits N), statically over the threads; its other dimensions
     become `scf.for` loops around and inside it, so each thread runs plain
