@@ -1,4 +1,4 @@
-// RUN: dsv3-opt %s --split-input-file --verify-diagnostics --dsv3-lower-to-linalg
+// RUN: dsv3-opt %s --split-input-file --verify-diagnostics --allow-unregistered-dialect --dsv3-lower-to-linalg
 
 // dsv3-lower-to-linalg is a total conversion: a dsv3 op it cannot lower is
 // an error at this pass (not an unknown op for bufferization to trip on).
@@ -15,4 +15,13 @@ func.func @mlp(%x: tensor<4x160xbf16>) -> tensor<4x160xbf16> {
 func.func @parameter() -> tensor<4x160xbf16> {
   %w = dsv3.parameter "model.embed_tokens.weight" : tensor<4x160xbf16>
   return %w : tensor<4x160xbf16>
+}
+
+// -----
+
+// Ops of other dialects, even unregistered ones, are not this pass's to
+// judge.
+func.func @other_dialect() {
+  "foo.bar"() : () -> ()
+  return
 }

@@ -49,7 +49,8 @@ struct Dsv3LowerToLinalgPass
     // let bufferization fail on an unknown op.
     bool failedOp = false;
     getOperation()->walk([&](Operation *op) {
-      if (!isa<dsv3::Dsv3Dialect>(op->getDialect()) || isa<ParameterOp>(op))
+      if (!isa_and_nonnull<dsv3::Dsv3Dialect>(op->getDialect()) ||
+          isa<ParameterOp>(op))
         return;
       failedOp = true;
       InFlightDiagnostic diag =
