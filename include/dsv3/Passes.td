@@ -368,20 +368,21 @@ def Dsv3HostDistributeParallelLoops
     thread), has a `memref.alloca` or calls a function, or it has fewer than
     two iterations in its split dimension by its constant bounds. A team splits one
     dimension, the outermost whose trip count is not statically 1 (a
-    `[1, N]` op splits N), statically over the threads; its other dimensions
-    become `scf.for` loops around and inside it, so each thread runs plain
+    `[1, N]` op splits N), statically over the threads; the unit dimensions
+    before it take their lower bound and those after it become `scf.for`
+    loops inside it, so each thread runs plain
     counted loops that LLVM vectorizes (OpenMP's `collapse` would divide the
     linear index in every iteration). Every other reduction-free
     `scf.parallel` (nested in a team, or not chosen) becomes the `scf.for`
-    nest that runs its iterations in the same order. Loops with reductions
-    are left alone.
+    nest that runs its iterations in the same order (upstream's
+    `scf::parallelForToNestedFors`). Loops with reductions are left alone.
 
     No iteration of a kept loop writes what another reads (that is what a
     parallel linalg dimension or an `scf.forall` means), so results do not
     depend on the thread count.
 
     Example: a `[1, 7168]` elementwise op's `scf.parallel (%i, %j)` becomes
-    `scf.for %i` (one trip) around a team `scf.parallel (%j)`;
+    a team `scf.parallel (%j)` with `%i` replaced by its lower bound;
     the `scf.parallel` that `convert-linalg-to-parallel-loops` nests inside
     the reduction loop of a reduction-first generic becomes `scf.for`.
   }];

@@ -262,6 +262,11 @@ TEST_F(DsvRunTest, UsageErrors) {
   r = run({FAKE_ADD_MODULE, "--function"});
   EXPECT_EQ(r.code, 2);
   EXPECT_CONTAINS(r.output, "--function needs a value");
+  for (const char *bad : {"--threads=0", "--threads=1025", "--threads=two"}) {
+    r = run({FAKE_ADD_MODULE, bad});
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_CONTAINS(r.output, "expected a count from 1 to 1024");
+  }
   r = run({FAKE_ADD_MODULE});
   EXPECT_EQ(r.code, 2);
   EXPECT_CONTAINS(r.output, "has 3 entries; choose one with --function");

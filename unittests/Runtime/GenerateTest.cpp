@@ -698,6 +698,8 @@ TEST(DsvGenerateTest, ErrorsAreOneLine) {
           "cannot read the file");
   refused({lm, "--prompt-ids=1", "--max-new-tokens=1", "--bogus"},
           "unknown flag --bogus");
+  refused({lm, "--prompt-ids=1", "--max-new-tokens=1", "--threads=0"},
+          "--threads=0: expected a count from 1 to 1024");
   refused({FAKE_ADD_MODULE, "--prompt-ids=1", "--max-new-tokens=1"},
           "the module has no \"prefill\" entry");
 }

@@ -61,9 +61,11 @@ DSV3RT_API dsv3rt_status dsv3rt_session_create(const char *device,
 DSV3RT_API void dsv3rt_session_destroy(dsv3rt_session *session);
 DSV3RT_API const char *dsv3rt_session_device(const dsv3rt_session *session);
 /* Threads of a host session's calls: parallel loops in host modules run on
- * an OpenMP team (LLVM's libomp) of this many threads. 0, the default, leaves
- * it to libomp: OMP_NUM_THREADS if set, else one thread per core the process
- * may run on. Results do not depend on it (docs/host-target.md). Errors: a
+ * an OpenMP team (LLVM's libomp) of this many threads, set on the calling
+ * thread before each call. 0, the default, sets nothing: libomp's setting of
+ * the calling thread holds (OMP_NUM_THREADS if set, else one thread per core
+ * the process may run on, unless an earlier call on that thread set another
+ * count). Results do not depend on it (docs/host-target.md). Errors: a
  * negative count or one above 1024. No effect on cuda sessions. */
 DSV3RT_API dsv3rt_status dsv3rt_session_set_threads(dsv3rt_session *session,
                                                     int threads);

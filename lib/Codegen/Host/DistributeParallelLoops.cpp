@@ -14,6 +14,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -77,55 +78,54 @@ const char *mustStaySerial(scf::ParallelOp loop) {
   return nullptr;
 }
 
-/// Replaces a reduction-free scf.parallel by scf.for loops over its
-/// dimensions, in order, except `keep` (if any), which stays an scf.parallel
-/// of that one dimension at its place in the nest. The iterations run in
-/// scf-to-cf's order for scf.parallel.
-void rebuild(RewriterBase &rewriter, scf::ParallelOp loop,
-             std::optional<unsigned> keep) {
+/// A reduction-free scf.parallel as the scf.for nest that runs its
+/// iterations in order (upstream's rewrite).
+void serialize(RewriterBase &rewriter, scf::ParallelOp loop) {
   rewriter.setInsertionPoint(loop);
-  Location loc = loop.getLoc();
-  unsigned n = loop.getNumLoops(), split = keep.value_or(n);
-  auto bounds = [&](unsigned from, unsigned to) {
-    auto slice = [&](OperandRange r) {
-      return SmallVector<Value>(r.begin() + from, r.begin() + to);
-    };
-    return std::make_tuple(slice(loop.getLowerBound()),
-                           slice(loop.getUpperBound()), slice(loop.getStep()));
-  };
+  // Succeeds on any loop without reductions, the only ones passed here.
+  (void)scf::parallelForToNestedFors(rewriter, loop);
+}
+
+/// Makes `loop` a team over its dimension `d` alone. The dimensions before
+/// `d` have one iteration (teamDim) and take their lower bound; those after
+/// it become scf.for loops inside each iteration.
+void splitTeam(RewriterBase &rewriter, scf::ParallelOp loop, unsigned d) {
+  rewriter.setInsertionPoint(loop);
+  SmallVector<Value> ivs = loop.getInductionVars();
+  auto lbs = loop.getLowerBound(), ubs = loop.getUpperBound(),
+       steps = loop.getStep();
   IRMapping map;
-  SmallVector<Value> ivsOf = loop.getInductionVars();
-  auto inner = [&](OpBuilder &b, Location loc) {
-    auto [lbs, ubs, steps] = bounds(std::min(split + 1, n), n);
-    scf::buildLoopNest(
-        b, loc, lbs, ubs, steps, [&](OpBuilder &b, Location, ValueRange ivs) {
-          map.map(ArrayRef(ivsOf).drop_front(std::min(split + 1, n)), ivs);
-          for (Operation &op : loop.getBody()->without_terminator())
-            b.clone(op, map);
-        });
+  for (unsigned i = 0; i < d; ++i)
+    map.map(ivs[i], lbs[i]);
+  auto cloneBody = [&](OpBuilder &b) {
+    for (Operation &op : loop.getBody()->without_terminator())
+      b.clone(op, map);
   };
-  auto [lbs, ubs, steps] = bounds(0, split);
-  scf::buildLoopNest(rewriter, loc, lbs, ubs, steps,
-                     [&](OpBuilder &b, Location loc, ValueRange ivs) {
-                       map.map(ArrayRef(ivsOf).take_front(split), ivs);
-                       if (!keep)
-                         return inner(b, loc);
-                       scf::ParallelOp::create(
-                           b, loc, loop.getLowerBound()[split],
-                           loop.getUpperBound()[split], loop.getStep()[split],
-                           [&](OpBuilder &b, Location loc, ValueRange iv) {
-                             map.map(ivsOf[split], iv[0]);
-                             inner(b, loc);
-                           });
-                     });
+  scf::ParallelOp inner;
+  scf::ParallelOp::create(rewriter, loop.getLoc(), lbs[d], ubs[d], steps[d],
+                          [&](OpBuilder &b, Location loc, ValueRange iv) {
+                            map.map(ivs[d], iv[0]);
+                            if (d + 1 == ivs.size())
+                              return cloneBody(b);
+                            inner = scf::ParallelOp::create(
+                                b, loc, lbs.drop_front(d + 1),
+                                ubs.drop_front(d + 1), steps.drop_front(d + 1),
+                                [&](OpBuilder &b, Location, ValueRange rest) {
+                                  map.map(ArrayRef(ivs).drop_front(d + 1),
+                                          rest);
+                                  cloneBody(b);
+                                });
+                          });
   rewriter.eraseOp(loop);
+  if (inner)
+    serialize(rewriter, inner);
 }
 
 struct Dsv3HostDistributeParallelLoopsPass
     : dsv3::impl::Dsv3HostDistributeParallelLoopsBase<
           Dsv3HostDistributeParallelLoopsPass> {
   void runOnOperation() override {
-    // Loops to rebuild, and the dimension each keeps as a team.
+    // Loops to rewrite: serialized (no dimension), or a team over one.
     SmallVector<std::pair<scf::ParallelOp, std::optional<unsigned>>> work;
     getOperation()->walk<WalkOrder::PreOrder>([&](scf::ParallelOp loop) {
       if (const char *why = mustStaySerial(loop)) {
@@ -148,11 +148,15 @@ struct Dsv3HostDistributeParallelLoopsPass
       return WalkResult::skip();
     });
     IRRewriter rewriter(&getContext());
-    // Pre-order reversed: innermost first, so that a rebuilt loop clones
-    // bodies that are already rebuilt (and no loop is rebuilt after the one
-    // around it erased it).
-    for (auto [loop, keep] : llvm::reverse(work))
-      rebuild(rewriter, loop, keep);
+    // Pre-order reversed: innermost first, so that a rewritten loop clones
+    // bodies that are already rewritten (and no loop is rewritten after the
+    // one around it erased it).
+    for (auto [loop, dim] : llvm::reverse(work)) {
+      if (dim)
+        splitTeam(rewriter, loop, *dim);
+      else
+        serialize(rewriter, loop);
+    }
   }
 };
 } // namespace
