@@ -62,3 +62,26 @@ if [ -d build-moe-gpu ]; then
     --expect build-moe-gpu/weights.stamp.json
   timeout 500 python3 bench/gpu/moe_layer_gpu.py run --carry build-moe-gpu --work /tmp/moe-gpu
 fi
+
+# Issue 8: a whole model with a dynamic token count on cuda (one module, two
+# prompt lengths), against the host module's logits. Prepared here by
+# bench/gpu/prepare_tiny_dynamic.sh (build/tiny_dynamic, 6.5 MiB).
+if [ -d build/tiny_dynamic ]; then
+  t=build/tiny_dynamic
+  for n in 3 5; do
+    timeout 120 "$bin/dsv3-run" "$t/model.cuda.so" --device=cuda --function=prefill \
+      --parameters="$t" --input=@"$t/ids_$n.npy" --input=@"$t/pos_$n.npy" \
+      --input=@"$t/zero.npy" --input=@"$t/len_$n.npy" \
+      --output=@"$t/logits_$n.cuda.npy" --output=none > /dev/null
+  done
+  timeout 60 python3 - "$t" <<'PY'
+import sys
+import numpy as np
+t = sys.argv[1]
+for n in (3, 5):
+    c = np.load(f"{t}/logits_{n}.cuda.npy").astype(np.float64)
+    h = np.load(f"{t}/logits_{n}.host.npy").astype(np.float64)
+    print(f"tiny_v3 prefill of {n} tokens: cuda vs host rel {np.linalg.norm(c - h) / np.linalg.norm(h):.2e}, "
+          f"argmax {int(c.argmax())} vs {int(h.argmax())}")
+PY
+fi

@@ -195,12 +195,16 @@ def Dsv3ResultsToOutParams : Pass<"dsv3-results-to-out-params",
     a result computed into a fresh buffer is written straight into the
     caller's), applied to every public function and to private functions
     whose memref results are all statically shaped. A private function that
-    returns a dynamically shaped buffer (a layer of a prefill over a dynamic
-    token count) keeps returning it: only its caller knows the size once the
-    callee has run, and upstream refuses dynamic out-params. A public entry
-    with a dynamically shaped result (all-token logits of a dynamic prefill)
-    gets an out-param of that type, filled by a copy: the runtime sizes
-    outputs from the inputs.
+    returns dynamically shaped buffers (a layer of a prefill over a dynamic
+    token count) gets out-params too when it allocates each of them with
+    sizes that are dimensions of its arguments (`memref.dim %arg, c`): every
+    caller then allocates the buffer with the same dimensions of its
+    operands, and no buffer crosses a function boundary upwards, so the
+    deallocation pipeline needs no run-time alias check. Otherwise (the size
+    is computed inside, the result is a view) it keeps returning them. A
+    public entry with a dynamically shaped result (all-token logits of a
+    dynamic prefill) gets an out-param of that type, filled by a copy: the
+    runtime sizes outputs from the inputs.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
@@ -488,7 +492,11 @@ def Dsv3SerialLoopsToKernels : Pass<"dsv3-serial-loops-to-kernels"> {
     store outside any `scf.parallel` goes back into a one-iteration
     `scf.parallel`, which becomes a kernel with one active thread, so host
     code never touches device memory. Loops that contain an `scf.parallel`
-    are left alone.
+    are left alone, and so are loops and stores that only touch host-only
+    buffers (the deallocation pipeline's alias check, see
+    `dsv3-host-allocs-to-gpu`); a buffer that a kernel touches is a device
+    buffer, so the decision is iterated until it is stable. Runs on the
+    module.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
@@ -506,6 +514,14 @@ def Dsv3HostAllocsToGPU : Pass<"dsv3-host-allocs-to-gpu"> {
     `memref.load`/`memref.store` in host code would dereference device
     memory on the host: the pass reports it as an error instead of producing
     a module that crashes.
+
+    One kind of buffer stays on the host: the run-time alias check that the
+    buffer deallocation pipeline emits when a function returns buffers of
+    unknown aliasing (addresses and ownership flags in small `index`/`i1`
+    buffers, read by a private helper in host loops). A buffer is host-only
+    when every use, through views, casts and calls into private functions
+    whose every caller passes a host-only buffer, is a host-side load, store,
+    dealloc, `memref.dim` or address extraction. Runs on the module.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

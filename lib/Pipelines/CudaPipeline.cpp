@@ -44,15 +44,20 @@ static void addKernelMapping(OpPassManager &pm) {
   // collapsed loops have no useless dimensions.
   fn.addPass(createCanonicalizerPass());
   // ... which also folds the unit loop around a single-row reduction; put
-  // such serial loops back into a (one-thread) kernel.
-  fn.addPass(createDsv3SerialLoopsToKernels());
-  fn.addPass(createDsv3CollapseParallelLoops());
+  // such serial loops back into a (one-thread) kernel. Over the whole
+  // module: the host-only buffers of the deallocation pipeline's alias check
+  // cross function boundaries.
+  pm.addPass(createDsv3SerialLoopsToKernels());
+  OpPassManager &kernels = pm.nest<func::FuncOp>();
+  kernels.addPass(createDsv3CollapseParallelLoops());
   // Guards instead of min() bounds: the block size stays a constant.
-  fn.addPass(createParallelLoopTilingPass({kThreadsPerBlock},
-                                          /*noMinMaxBounds=*/true));
-  fn.addPass(createGpuMapParallelLoopsPass());
-  fn.addPass(createConvertParallelLoopToGpuPass());
-  fn.addPass(createDsv3HostAllocsToGPU());
+  kernels.addPass(createParallelLoopTilingPass({kThreadsPerBlock},
+                                               /*noMinMaxBounds=*/true));
+  kernels.addPass(createGpuMapParallelLoopsPass());
+  kernels.addPass(createConvertParallelLoopToGpuPass());
+  // Over the whole module: the host-only buffers of the deallocation
+  // bookkeeping cross function boundaries.
+  pm.addPass(createDsv3HostAllocsToGPU());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());

@@ -116,14 +116,6 @@ struct Dsv3AnnotateABIPass
       }
       dims.push_back(std::move(o));
     }
-    // The cuda pipeline moves every host allocation to the device, the
-    // deallocation bookkeeping of dynamically sized buffers included, which
-    // the host code then reads: not supported yet.
-    if (!tensor.hasStaticShape() && target == "cuda")
-      return emitError(loc)
-             << "entry " << role << " '" << name << "' is " << type
-             << ": the cuda target does not take dynamic dimensions yet "
-                "(import with a static --prefill-tokens=P)";
     // Parameters and states are bound or allocated before any call, so only
     // inputs, and outputs sized by them, may be dynamic.
     for (int64_t i = 0, e = tensor.getRank(); i < e; ++i)

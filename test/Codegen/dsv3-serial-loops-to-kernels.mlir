@@ -53,3 +53,64 @@ func.func @copy_one(%a: memref<1xf32>, %b: memref<1xf32>) {
   memref.store %v, %b[%c0] : memref<1xf32>
   return
 }
+
+// -----
+
+// Serial code over host-only buffers (the deallocation pipeline's alias
+// check: its flag buffer and the helper's loop) stays in host code.
+// CHECK-LABEL: func.func private @helper
+// CHECK-NOT:     scf.parallel
+// CHECK:         return
+func.func private @helper(%flags: memref<?xi1>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %false = arith.constant false
+  %n = memref.dim %flags, %c0 : memref<?xi1>
+  scf.for %i = %c0 to %n step %c1 {
+    memref.store %false, %flags[%i] : memref<?xi1>
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @alias_check
+// CHECK-NOT:     scf.parallel
+// CHECK:         return
+func.func @alias_check() -> i1 {
+  %c0 = arith.constant 0 : index
+  %true = arith.constant true
+  %flags = memref.alloc() : memref<1xi1>
+  memref.store %true, %flags[%c0] : memref<1xi1>
+  %cast = memref.cast %flags : memref<1xi1> to memref<?xi1>
+  call @helper(%cast) : (memref<?xi1>) -> ()
+  %f = memref.load %flags[%c0] : memref<1xi1>
+  memref.dealloc %flags : memref<1xi1>
+  return %f : i1
+}
+
+// -----
+
+// A buffer only serial loops touch is still a device buffer once one of
+// those loops reads it into an entry argument: both loops become kernels.
+// CHECK-LABEL: func.func @chain
+// CHECK:         scf.parallel
+// CHECK-NEXT:      scf.for
+// CHECK:             memref.store %{{.*}}, %[[T:.*]][
+// CHECK:         scf.parallel
+// CHECK-NEXT:      scf.for
+// CHECK:             memref.load %[[T]]
+func.func @chain(%out: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %one = arith.constant 1.0 : f32
+  %t = memref.alloc() : memref<4xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    memref.store %one, %t[%i] : memref<4xf32>
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %t[%i] : memref<4xf32>
+    memref.store %v, %out[%i] : memref<4xf32>
+  }
+  memref.dealloc %t : memref<4xf32>
+  return
+}

@@ -39,8 +39,13 @@
 // An error in the pipeline names its source line; an op it is attached to
 // is not dumped after it in generic form (for a failing link step that was
 // the whole module) unless --mlir-print-op-on-diagnostic asks.
-// RUN: not dsv3-compile %s --target=cuda -o %t.so 2>&1 | FileCheck %s --check-prefix=DIAG --implicit-check-not="see current operation"
-// DIAG: error: entry input 'arg0' is 'tensor<?x8xf32>': the cuda target does not take dynamic dimensions yet
+// RUN: not dsv3-compile %S/Inputs/unsized-output.mlir --target=cuda -o %t.so 2>&1 | FileCheck %s --check-prefix=DIAG --implicit-check-not="see current operation"
+// DIAG: unsized-output.mlir:{{[0-9]+}}:{{[0-9]+}}: error: entry output 'result0': dynamic dimension 0 is 'rows', which no input's dimension defines
+//
+// The same graph compiles for cuda: a dynamic token count takes both targets.
+// RUN: dsv3-compile %s --target=cuda --emit=gpu -o - | FileCheck %s --check-prefix=CUDA
+// CUDA: \22target\22:\22cuda\22
+// CUDA: gpu.launch_func
 func.func @norm(%x: tensor<?x8xf32> {dsv3.dynamic_dims = [{dim = 0 : i64, max = 4 : i64, min = 1 : i64, symbol = "tokens"}]}, %w: tensor<8xf32>) -> (tensor<?x8xf32> {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "tokens"}]}) {
   %y = dsv3.rms_norm %x, %w : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>

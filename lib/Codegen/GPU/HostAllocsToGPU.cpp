@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostOnlyBuffers.h"
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -23,19 +24,28 @@ namespace {
 struct Dsv3HostAllocsToGPUPass
     : dsv3::impl::Dsv3HostAllocsToGPUBase<Dsv3HostAllocsToGPUPass> {
   void runOnOperation() override {
+    dsv3::HostOnlyBuffers hostOnly(getOperation());
     SmallVector<Operation *> allocs, deallocs;
     bool hostAccess = false;
     getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (isa<gpu::LaunchOp, gpu::GPUModuleOp>(op))
         return WalkResult::skip();
-      if (isa<memref::AllocOp, memref::AllocaOp>(op))
-        allocs.push_back(op);
-      else if (isa<memref::DeallocOp>(op))
-        deallocs.push_back(op);
-      else if (isa<memref::LoadOp, memref::StoreOp>(op)) {
-        op->emitError("host code of a cuda module accesses device memory "
-                      "(an op that was not mapped to a kernel)");
-        hostAccess = true;
+      if (isa<memref::AllocOp, memref::AllocaOp>(op)) {
+        if (!hostOnly.isHostOnly(op->getResult(0)))
+          allocs.push_back(op);
+      } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+        if (!hostOnly.isHostOnly(
+                dsv3::HostOnlyBuffers::rootOf(dealloc.getMemref())))
+          deallocs.push_back(op);
+      } else if (isa<memref::LoadOp, memref::StoreOp>(op)) {
+        Value memref = isa<memref::LoadOp>(op)
+                           ? cast<memref::LoadOp>(op).getMemRef()
+                           : cast<memref::StoreOp>(op).getMemRef();
+        if (!hostOnly.isHostOnly(dsv3::HostOnlyBuffers::rootOf(memref))) {
+          op->emitError("host code of a cuda module accesses device memory "
+                        "(an op that was not mapped to a kernel)");
+          hostAccess = true;
+        }
       }
       return WalkResult::advance();
     });

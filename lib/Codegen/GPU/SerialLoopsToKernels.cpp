@@ -7,10 +7,13 @@
 // and the canonicalizer folds the unit loop away, leaving the scf.for in host
 // code. This pass puts such loops (and lone stores, e.g. the fill of a
 // one-element accumulator) back into a one-iteration scf.parallel, so they
-// become a kernel with one active thread: correct, if not fast.
+// become a kernel with one active thread: correct, if not fast. Loops and
+// stores that only touch host-only buffers (the deallocation pipeline's
+// run-time alias check, see HostOnlyBuffers.h) stay on the host.
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostOnlyBuffers.h"
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -45,6 +48,24 @@ bool containsParallelLoop(Operation *op) {
       .wasInterrupted();
 }
 
+/// True if `op` or anything inside it reads or writes a buffer that is not
+/// host-only.
+bool accessesDeviceMemory(Operation *op, dsv3::HostOnlyBuffers &hostOnly) {
+  return op
+      ->walk([&](Operation *inner) {
+        Value memref;
+        if (auto load = dyn_cast<memref::LoadOp>(inner))
+          memref = load.getMemRef();
+        else if (auto store = dyn_cast<memref::StoreOp>(inner))
+          memref = store.getMemRef();
+        return memref && !hostOnly.isHostOnly(
+                             dsv3::HostOnlyBuffers::rootOf(memref))
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 /// True if no op strictly between `from` and `to` (same block) may write
 /// memory.
 bool noWritesBetween(Operation *from, Operation *to) {
@@ -76,7 +97,23 @@ struct Dsv3SerialLoopsToKernelsPass
         serial.push_back(op);
       return WalkResult::advance();
     });
+    // A buffer a kernel touches lives on the device, so every serial op that
+    // touches it becomes a kernel too, which can make more buffers device
+    // buffers: iterate until nothing changes.
+    dsv3::HostOnlyBuffers hostOnly(getOperation());
+    llvm::SmallPtrSet<Operation *, 16> kernels;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Operation *op : serial)
+        if (!kernels.contains(op) && accessesDeviceMemory(op, hostOnly)) {
+          kernels.insert(op);
+          changed = true;
+        }
+      hostOnly.setKernels(kernels);
+    }
     for (Operation *op : serial) {
+      if (!kernels.contains(op))
+        continue;
       // A store takes along the loads and pure ops in its block that only
       // feed it (e.g. the load of a one-element memref.copy).
       llvm::SetVector<Operation *> group;
