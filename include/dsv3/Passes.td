@@ -357,6 +357,49 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def Dsv3HostVectorizeLatentAttention
+    : Pass<"dsv3-host-vectorize-latent-attention"> {
+  let summary = "Host strategy for dsv3.latent_attention: two MQA-shaped "
+                "vector products around linalg.softmax";
+  let description = [{
+    In absorbed MLA all heads attend over one latent cache, so the core of
+    `dsv3.latent_attention` is two matrix products with the (query, head)
+    pairs as rows. This host strategy replaces the op (static batch, heads,
+    `kv_lora_rank` C and rope width R, both multiples of 8) by:
+
+    1. scores `[B, S, H, n]`, n = clamp(max_b kv_len[b], 0, L): an
+       `scf.forall` over (sequence, cache row t); per query, the heads in
+       register tiles of 8 (then 4, 2, 1) accumulate `q_nope · c_kv[t]` and
+       then `q_pe · k_pe[t]` in the same vector lanes, each widened cache
+       vector feeding the whole tile; the lanes are summed as a tree, times
+       `scale`, and hidden keys get -inf (docs/semantics.md §10.5);
+    2. upstream `linalg.softmax` over the keys, decomposed at once into
+       linalg ops (row max, exp of the shifted scores, sum, division);
+    3. out `[B, S, H, C]`: an `scf.forall` over (sequence, query, 4 heads,
+       16 columns), whose body runs over the visible keys
+       `t < min(start_pos + i + 1, kv_len)` in order with fused multiply-adds
+       into 8 register accumulators, reading each cache vector once for the
+       4 heads, and rounds once to the result type.
+
+    Keys at or past the largest `kv_len` are never visited, and neither are
+    keys hidden from a query in the second product, so unwritten cache rows
+    (even NaN) do no harm and a query without visible keys gets 0, as in the
+    definition. Numerics differ from the definition by the order of the sum
+    over the latent dimension and by the fused multiply-add of the weighted
+    sum (one rounding instead of two; a visible key whose weight underflows
+    to 0 adds 0 times its value, not a skipped 0). The result does not
+    depend on the thread count or on how the queries are split into calls.
+    The host pipeline runs it unless split-KV attention
+    (`--kv-split-size`) or unbounded key loops (`--bound-by-kv-len=false`)
+    were asked for.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def Dsv3HostDistributeParallelLoops
     : Pass<"dsv3-host-distribute-parallel-loops"> {
   let summary = "Choose the scf.parallel loops that run on an OpenMP team";

@@ -69,8 +69,13 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   // lowering takes the rest.
   buildGraphToLinalgPipeline(
       pm, "host",
-      [](OpPassManager &pm) {
+      [&](OpPassManager &pm) {
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+        // Split-KV and unbounded key loops are the definition's own forms,
+        // kept for comparison.
+        if (options.kvSplitSize == 0 && options.boundByKvLen)
+          pm.addNestedPass<func::FuncOp>(
+              createDsv3HostVectorizeLatentAttention());
       },
       options.kvSplitSize, options.boundByKvLen);
   if (stop == Stage::Linalg)

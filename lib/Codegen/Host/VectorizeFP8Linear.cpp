@@ -16,6 +16,7 @@
 // are exact; the two NaN codes read as +-480 (checkpoints hold none).
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilders.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -35,6 +36,8 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using host::widenToF32;
+using host::yieldSlice;
 
 namespace {
 
@@ -214,28 +217,6 @@ struct RowKernel {
   }
 };
 
-/// `input` in f32: itself, or widened once (linalg.copy casts).
-Value toF32(OpBuilder &b, Location loc, Value input) {
-  auto type = cast<RankedTensorType>(input.getType());
-  if (type.getElementType().isF32())
-    return input;
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
-  return linalg::CopyOp::create(b, loc, input, empty).getResult(0);
-}
-
-/// The body of an scf.forall iteration that produced `part`, to be written at
-/// `offsets` of the shared output `out`.
-void yieldSlice(OpBuilder &b, Location loc, Value part, Value out,
-                ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
-  auto inParallel = scf::InParallelOp::create(b, loc);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(inParallel.getBody());
-  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-  tensor::ParallelInsertSliceOp::create(b, loc, part, out, offsets, sizes,
-                                        strides);
-}
-
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -261,7 +242,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     OpFoldResult mSize = tensor::getMixedSize(b, loc, op.getInput(), 0);
-    RowKernel kernel{toF32(b, loc, op.getInput()),
+    RowKernel kernel{widenToF32(b, loc, op.getInput()),
                      op.getWeight(),
                      op.getWeightScaleInv(),
                      /*expert=*/Value(),
@@ -324,7 +305,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     OpBuilder &b = rewriter;
     OpFoldResult rSize = tensor::getMixedSize(b, loc, op.getInput(), 0);
     Value rEnd = getValueOrCreateConstantIndexOp(b, loc, rSize);
-    Value x = toF32(b, loc, op.getInput());
+    Value x = widenToF32(b, loc, op.getInput());
     Type outElem = yType.getElementType();
     // Rows past offsets[E] (the unused tail) stay 0.
     Value init =

@@ -126,3 +126,24 @@ def check(cond, msg):
     if not cond:
         sys.exit("FAILED: " + msg)
     print("ok:", msg)
+
+
+def attention_ref(q, qp, c, k, start, kv_len, scale):
+    """dsv3.latent_attention in float64 (docs/semantics.md §10.4-10.5): a
+    query with no visible key gives 0, and hidden rows (even NaN) are never
+    read."""
+    q, qp, c, k = (np.asarray(a, np.float64) for a in (q, qp, c, k))
+    s = np.einsum("bihc,btc->biht", q, c) + np.einsum("bihr,btr->biht", qp, k)
+    s *= scale
+    t = np.arange(c.shape[1])
+    i = np.arange(q.shape[1])
+    vis = (t[None, None, :] <= (start[:, None, None] + i[None, :, None])) & (
+        t[None, None, :] < kv_len[:, None, None])
+    s = np.where(vis[:, :, None, :], s, -np.inf)
+    mx = s.max(-1, keepdims=True)
+    mx = np.where(np.isinf(mx), 0, mx)
+    e = np.exp(s - mx)
+    tot = e.sum(-1, keepdims=True)
+    p = np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
+    cz = np.where(vis.any(1)[:, :, None], c, 0)  # hidden rows never read
+    return np.einsum("biht,btc->bihc", p, cz)

@@ -1,0 +1,338 @@
+//===- VectorizeLatentAttention.cpp - MQA-shaped host attention core ------===//
+//
+// In absorbed MLA every head attends over the same latent cache, so decode
+// attention is two matrix products with the heads as rows: scores
+// [heads, keys] = q · c_kvᵀ (+ q_pe · k_peᵀ) and out [heads, C] = P · c_kv.
+// The linalg definition of dsv3.latent_attention loops per (head, key) over
+// scalars; this host strategy (Passes.td) runs the two products as vector
+// kernels that read each cache row once per tile of heads and keep the
+// accumulators in registers, with upstream's linalg.softmax between them.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelBuilders.h"
+#include "dsv3/IR/Dsv3Ops.h"
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3HOSTVECTORIZELATENTATTENTION
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+/// f32 lanes per vector (AVX2).
+constexpr int64_t kWidth = 8;
+
+Value cIdx(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value cF32(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+/// Element `i` of a 1-D integer tensor as an index.
+Value extractIndex(OpBuilder &b, Location loc, Value tensor, Value i) {
+  Value v = tensor::ExtractOp::create(b, loc, tensor, i);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+/// `width` elements of `source` at `indices` (the last one contiguous), as
+/// f32 lanes.
+Value readF32(OpBuilder &b, Location loc, Value source, ValueRange indices) {
+  Type elem = cast<ShapedType>(source.getType()).getElementType();
+  Value pad = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
+  Value v = vector::TransferReadOp::create(
+      b, loc, VectorType::get({kWidth}, elem), source, indices, pad,
+      ArrayRef<bool>{true});
+  if (!elem.isF32())
+    v = arith::ExtFOp::create(b, loc, VectorType::get({kWidth}, b.getF32Type()),
+                              v);
+  return v;
+}
+
+/// Runs `body(h0, tile, acc)` over [0, total) in tiles of `tiles[0]` (an
+/// scf.for), then one tile each of the smaller sizes that the rest needs.
+Value forTiles(
+    OpBuilder &b, Location loc, int64_t total, ArrayRef<int64_t> tiles,
+    Value init,
+    function_ref<Value(OpBuilder &, Location, Value, int64_t, Value)> body) {
+  int64_t done = 0;
+  Value acc = init;
+  for (int64_t tile : tiles) {
+    int64_t stop = done + (total - done) / tile * tile;
+    if (stop == done)
+      continue;
+    if (stop - done == tile) {
+      acc = body(b, loc, cIdx(b, loc, done), tile, acc);
+    } else {
+      acc = scf::ForOp::create(
+                b, loc, cIdx(b, loc, done), cIdx(b, loc, stop),
+                cIdx(b, loc, tile), ValueRange{acc},
+                [&](OpBuilder &b, Location loc, Value h0, ValueRange in) {
+                  scf::YieldOp::create(b, loc, body(b, loc, h0, tile, in[0]));
+                })
+                .getResult(0);
+    }
+    done = stop;
+  }
+  return acc;
+}
+
+struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LatentAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    auto qType = op.getQNope().getType();
+    auto peType = op.getQPe().getType();
+    auto cType = op.getCKv().getType();
+    auto yType = op.getResult().getType();
+    if (qType.isDynamicDim(0) || qType.isDynamicDim(2) ||
+        qType.isDynamicDim(3) || peType.isDynamicDim(3) ||
+        cType.isDynamicDim(1))
+      return rewriter.notifyMatchFailure(op, "dynamic batch, heads or widths");
+    int64_t B = qType.getDimSize(0), H = qType.getDimSize(2),
+            C = qType.getDimSize(3), R = peType.getDimSize(3),
+            L = cType.getDimSize(1);
+    if (C % kWidth != 0 || R % kWidth != 0)
+      return rewriter.notifyMatchFailure(op, "widths not multiples of 8");
+
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type();
+    auto vecF32 = VectorType::get({kWidth}, f32);
+    Value qNope = host::widenToF32(b, loc, op.getQNope());
+    Value qPe = host::widenToF32(b, loc, op.getQPe());
+    Value cKv = op.getCKv(), kPe = op.getKPe();
+    Value startPos = op.getStartPos(), kvLen = op.getKvLen();
+    OpFoldResult sSize = tensor::getMixedSize(b, loc, op.getQNope(), 1);
+
+    // Keys t >= n = clamp(max_b kv_len[b], 0, L) are hidden from every
+    // query: neither product visits them.
+    Value n = cIdx(b, loc, 0);
+    for (int64_t i = 0; i < B; ++i)
+      n = arith::MaxSIOp::create(b, loc, n,
+                                 extractIndex(b, loc, kvLen, cIdx(b, loc, i)));
+    n = arith::MinSIOp::create(b, loc, n, cIdx(b, loc, L));
+
+    // Scores [B, S, H, n]: cache rows in parallel; per row and query, heads
+    // in tiles of 8 (then 4, 2, 1) whose accumulators stay in registers
+    // while one widened cache vector feeds them all. Hidden keys get -inf
+    // (t <= start_pos + i and t < kv_len, docs/semantics.md §10.5).
+    float scale = op.getScale().convertToFloat();
+    Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
+    Value scoresInit = tensor::EmptyOp::create(
+        b, loc,
+        SmallVector<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H),
+                                  n},
+        f32);
+    auto scoresLoop = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(B), n},
+        ValueRange{scoresInit}, std::nullopt,
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value ib = args[0], it = args[1], out = args[2];
+          SmallVector<OpFoldResult> offsets = {ib, b.getIndexAttr(0),
+                                               b.getIndexAttr(0), it};
+          SmallVector<OpFoldResult> sizes = {
+              b.getIndexAttr(1), sSize, b.getIndexAttr(H), b.getIndexAttr(1)};
+          // Full-rank slices: a rank-reduced [S, H] would be ambiguous
+          // when S = 1.
+          Value col = tensor::ExtractSliceOp::create(
+              b, loc, out, offsets, sizes,
+              SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+          Value start = extractIndex(b, loc, startPos, ib);
+          Value len = extractIndex(b, loc, kvLen, ib);
+          Value sEnd = getValueOrCreateConstantIndexOp(b, loc, sSize);
+          col = scf::ForOp::create(
+                    b, loc, cIdx(b, loc, 0), sEnd, cIdx(b, loc, 1),
+                    ValueRange{col},
+                    [&](OpBuilder &b, Location loc, Value i, ValueRange in) {
+                      Value visible = arith::AndIOp::create(
+                          b, loc,
+                          arith::CmpIOp::create(
+                              b, loc, arith::CmpIPredicate::sle, it,
+                              arith::AddIOp::create(b, loc, start, i)),
+                          arith::CmpIOp::create(
+                              b, loc, arith::CmpIPredicate::slt, it, len));
+                      Value res = forTiles(
+                          b, loc, H, {8, 4, 2, 1}, in[0],
+                          [&](OpBuilder &b, Location loc, Value h0,
+                              int64_t tile, Value col) {
+                            return scoreTile(b, loc, qNope, qPe, cKv, kPe, ib,
+                                             i, it, h0, tile, C, R, scale,
+                                             visible, negInf, col);
+                          });
+                      scf::YieldOp::create(b, loc, res);
+                    })
+                    .getResult(0);
+          host::yieldSlice(b, loc, col, out, offsets, sizes);
+        });
+    Value scores = scoresLoop.getResult(0);
+
+    // Upstream's softmax over the keys, decomposed here into linalg ops
+    // (max, exp of the shifted scores, sum, division). A query without a
+    // visible key gets NaN rows here, which the product below never reads.
+    auto softmax = linalg::SoftmaxOp::create(
+        b, loc, TypeRange{scores.getType()}, scores,
+        tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, scores),
+                                f32),
+        /*dimension=*/3);
+    FailureOr<SmallVector<Value>> decomposed = softmax.decomposeOperation(b);
+    if (failed(decomposed))
+      return rewriter.notifyMatchFailure(op, "softmax did not decompose");
+    Value probs = (*decomposed)[0];
+    rewriter.eraseOp(softmax);
+
+    // out [B, S, H, C] = P · c_kv: (heads, columns) tiles in parallel; per
+    // tile, the visible keys t < min(start_pos + i + 1, kv_len) in order,
+    // each cache vector widened once for the tile's heads. Hidden rows are
+    // never read, so unwritten cache rows (even NaN) do no harm, and a query
+    // without visible keys gets 0.
+    int64_t th = H % 4 == 0 ? 4 : H % 2 == 0 ? 2 : 1;
+    int64_t cw = C % (2 * kWidth) == 0 ? 2 * kWidth : kWidth;
+    Type outElem = yType.getElementType();
+    Value outInit = tensor::EmptyOp::create(
+        b, loc,
+        SmallVector<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H),
+                                  b.getIndexAttr(C)},
+        outElem);
+    auto pvLoop = scf::ForallOp::create(
+        b, loc,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H / th),
+                               b.getIndexAttr(C / cw)},
+        ValueRange{outInit}, std::nullopt,
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value ib = args[0], ii = args[1], out = args[4];
+          Value h0 = arith::MulIOp::create(b, loc, args[2], cIdx(b, loc, th));
+          Value c0 = arith::MulIOp::create(b, loc, args[3], cIdx(b, loc, cw));
+          Value start = extractIndex(b, loc, startPos, ib);
+          Value len = extractIndex(b, loc, kvLen, ib);
+          Value last = arith::AddIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, start, ii),
+              cIdx(b, loc, 1));
+          last = arith::MinSIOp::create(b, loc, last, len);
+          last = arith::MinSIOp::create(b, loc, last, n);
+          int64_t vecs = cw / kWidth;
+          Value zero = arith::ConstantOp::create(
+              b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+          SmallVector<Value> init(th * vecs, zero);
+          auto keys = scf::ForOp::create(
+              b, loc, cIdx(b, loc, 0), last, cIdx(b, loc, 1), init,
+              [&](OpBuilder &b, Location loc, Value t, ValueRange acc) {
+                SmallVector<Value> v;
+                for (int64_t c = 0; c < vecs; ++c)
+                  v.push_back(
+                      readF32(b, loc, cKv,
+                              {ib, t,
+                               arith::AddIOp::create(
+                                   b, loc, c0, cIdx(b, loc, c * kWidth))}));
+                SmallVector<Value> next;
+                for (int64_t j = 0; j < th; ++j) {
+                  Value h = arith::AddIOp::create(b, loc, h0, cIdx(b, loc, j));
+                  Value p = tensor::ExtractOp::create(b, loc, probs,
+                                                      ValueRange{ib, ii, h, t});
+                  Value pb = vector::BroadcastOp::create(b, loc, vecF32, p);
+                  for (int64_t c = 0; c < vecs; ++c)
+                    next.push_back(vector::FMAOp::create(b, loc, pb, v[c],
+                                                         acc[j * vecs + c]));
+                }
+                scf::YieldOp::create(b, loc, next);
+              });
+          SmallVector<OpFoldResult> offsets = {ib, ii, h0, c0};
+          SmallVector<OpFoldResult> sizes = {
+              b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(th),
+              b.getIndexAttr(cw)};
+          Value part = tensor::ExtractSliceOp::create(
+              b, loc, out, offsets, sizes,
+              SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+          for (int64_t j = 0; j < th; ++j)
+            for (int64_t c = 0; c < vecs; ++c) {
+              Value v = keys.getResult(j * vecs + c);
+              if (outElem != f32)
+                v = arith::TruncFOp::create(
+                    b, loc, VectorType::get({kWidth}, outElem), v);
+              part = vector::TransferWriteOp::create(
+                         b, loc, v, part,
+                         ValueRange{cIdx(b, loc, 0), cIdx(b, loc, 0),
+                                    cIdx(b, loc, j), cIdx(b, loc, c * kWidth)},
+                         ArrayRef<bool>{true})
+                         .getResult();
+            }
+          host::yieldSlice(b, loc, part, out, offsets, sizes);
+        });
+    rewriter.replaceOp(op, pvLoop.getResult(0));
+    return success();
+  }
+
+  /// Scores of heads [h0, h0 + tile) of query i against cache row t,
+  /// inserted into `col` ([1, S, H, 1]) at [0, i, h, 0].
+  static Value scoreTile(OpBuilder &b, Location loc, Value qNope, Value qPe,
+                         Value cKv, Value kPe, Value ib, Value i, Value t,
+                         Value h0, int64_t tile, int64_t C, int64_t R,
+                         float scale, Value visible, Value negInf, Value col) {
+    auto vecF32 = VectorType::get({kWidth}, b.getF32Type());
+    Value zero = arith::ConstantOp::create(
+        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    SmallVector<Value> heads;
+    for (int64_t j = 0; j < tile; ++j)
+      heads.push_back(arith::AddIOp::create(b, loc, h0, cIdx(b, loc, j)));
+    // Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe, in the same lanes.
+    SmallVector<Value> acc(tile, zero);
+    for (auto [q, key, width] :
+         {std::tuple{qNope, cKv, C}, std::tuple{qPe, kPe, R}}) {
+      auto loop = scf::ForOp::create(
+          b, loc, cIdx(b, loc, 0), cIdx(b, loc, width), cIdx(b, loc, kWidth),
+          acc, [&](OpBuilder &b, Location loc, Value k, ValueRange in) {
+            Value kv = readF32(b, loc, key, {ib, t, k});
+            SmallVector<Value> next;
+            for (int64_t j = 0; j < tile; ++j) {
+              Value qv = readF32(b, loc, q, {ib, i, heads[j], k});
+              next.push_back(vector::FMAOp::create(b, loc, qv, kv, in[j]));
+            }
+            scf::YieldOp::create(b, loc, next);
+          });
+      acc.assign(loop.getResults().begin(), loop.getResults().end());
+    }
+    Value s = cF32(b, loc, scale);
+    for (int64_t j = 0; j < tile; ++j) {
+      // A tree reduction of the lanes: the order of the sum over the
+      // latent dimension is not part of the semantics.
+      Value raw =
+          vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                      acc[j], arith::FastMathFlags::reassoc);
+      Value v = arith::SelectOp::create(
+          b, loc, visible, arith::MulFOp::create(b, loc, raw, s), negInf);
+      col = tensor::InsertOp::create(
+          b, loc, v, col,
+          ValueRange{cIdx(b, loc, 0), i, heads[j], cIdx(b, loc, 0)});
+    }
+    return col;
+  }
+};
+
+struct Dsv3HostVectorizeLatentAttentionPass
+    : dsv3::impl::Dsv3HostVectorizeLatentAttentionBase<
+          Dsv3HostVectorizeLatentAttentionPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<VectorizeLatentAttention>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace

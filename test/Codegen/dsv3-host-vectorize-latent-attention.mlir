@@ -1,0 +1,78 @@
+// RUN: dsv3-opt %s --dsv3-host-vectorize-latent-attention --canonicalize --split-input-file | FileCheck %s
+
+// Decode (S = 1) over a bf16 latent cache: the scores are a forall over the
+// cache rows below n = clamp(kv_len, 0, L), the 4 heads one register tile
+// sharing each widened cache vector, c_kv then k_pe in the same lanes, a tree
+// sum, the scale and -inf for hidden keys; then the decomposed
+// linalg.softmax; then P · c_kv over the visible keys t < min(start_pos + 1,
+// kv_len, n) with 4 heads x 16 columns in 8 accumulators, rounded once to
+// bf16.
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x4x16xf32>, %[[QP:[^:]*]]: tensor<1x1x4x8xf32>, %[[C:[^:]*]]: tensor<1x64x16xbf16>, %[[K:[^:]*]]: tensor<1x64x8xbf16>, %[[START:[^:]*]]: tensor<1xi64>, %[[LEN:[^:]*]]: tensor<1xi64>)
+// CHECK:         %[[LEN0:.*]] = tensor.extract %[[LEN]]
+// CHECK:         %[[N:.*]] = arith.minsi %{{.*}}, %c64 : index
+// CHECK:         %[[SCORES:.*]] = scf.forall (%[[T:.*]]) in (%[[N]])
+// CHECK:           %[[VIS:.*]] = arith.andi
+// CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:             %[[CV:.*]] = vector.transfer_read %[[C]][%c0, %[[T]], %{{.*}}]
+// CHECK:             %[[CW:.*]] = arith.extf %[[CV]] : vector<8xbf16> to vector<8xf32>
+// CHECK-COUNT-4:     vector.fma %{{.*}}, %[[CW]], %{{.*}} : vector<8xf32>
+// CHECK:           %[[KV:.*]] = vector.transfer_read %[[K]][%c0, %[[T]], %c0]
+// CHECK-COUNT-4:   vector.fma
+// CHECK:           %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc>
+// CHECK:           %[[SCALED:.*]] = arith.mulf %[[SUM]], %cst{{.*}} : f32
+// CHECK:           arith.select %[[VIS]], %[[SCALED]], %{{.*}} : f32
+// CHECK:           tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0, 0, 0, %[[T]]] [1, 1, 4, 1]
+// CHECK:         linalg.generic {{.*}} ins(%[[SCORES]] {{.*}} {
+// CHECK:           arith.maxnumf
+// CHECK:         math.exp
+// CHECK:         arith.addf
+// CHECK:         %[[P:.*]] = linalg.generic
+// CHECK:           arith.divf
+// CHECK:         %[[S0:.*]] = tensor.extract %[[START]]
+// CHECK:         %[[LAST:.*]] = arith.minsi %{{.*}}, %[[N]] : index
+// CHECK:         scf.for %[[KEY:.*]] = %c0 to %[[LAST]] step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-2:   vector.transfer_read %[[C]][%c0, %[[KEY]], %{{.*}}]
+// CHECK:           tensor.extract %[[P]][%c0, %c0, %c0, %[[KEY]]]
+// CHECK:           vector.broadcast
+// CHECK-COUNT-2:   vector.fma
+// CHECK-COUNT-8: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
+// CHECK-NOT:     dsv3.latent_attention
+func.func @decode(%q: tensor<1x1x4x16xf32>, %qp: tensor<1x1x4x8xf32>, %c: tensor<1x64x16xbf16>, %k: tensor<1x64x8xbf16>, %start: tensor<1xi64>, %len: tensor<1xi64>) -> tensor<1x1x4x16xbf16> {
+  %o = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale(0.25)
+      : tensor<1x1x4x16xf32>, tensor<1x1x4x8xf32>, tensor<1x64x16xbf16>, tensor<1x64x8xbf16>, tensor<1xi64>, tensor<1xi64> -> tensor<1x1x4x16xbf16>
+  return %o : tensor<1x1x4x16xbf16>
+}
+
+// -----
+
+// Any query count, several sequences, 6 heads (tiles of 4 and 2 in the
+// scores, 2-head tiles in the product): the products run per sequence and
+// query, each sequence bounded by its own start_pos and kv_len.
+// CHECK-LABEL: func.func @prefill(
+// CHECK:         %[[S:.*]] = tensor.dim %{{.*}}, %c1 : tensor<2x?x6x8xf32>
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (2, %{{.*}})
+// CHECK:           scf.for %{{.*}} = %c0 to %[[S]] step %c1
+// CHECK-COUNT-4:     vector.fma
+// CHECK-COUNT-4:     vector.fma
+// CHECK-COUNT-2:     vector.fma
+// CHECK-COUNT-2:     vector.fma
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, %[[S]], 3)
+// CHECK-COUNT-2:     vector.fma
+// CHECK-NOT:     dsv3.latent_attention
+func.func @prefill(%q: tensor<2x?x6x8xf32>, %qp: tensor<2x?x6x8xf32>, %c: tensor<2x16x8xf32>, %k: tensor<2x16x8xf32>, %start: tensor<2xi64>, %len: tensor<2xi64>) -> tensor<2x?x6x8xf32> {
+  %o = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale(0.5)
+      : tensor<2x?x6x8xf32>, tensor<2x?x6x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>, tensor<2xi64>, tensor<2xi64> -> tensor<2x?x6x8xf32>
+  return %o : tensor<2x?x6x8xf32>
+}
+
+// -----
+
+// A latent width that is not a multiple of 8 keeps the definition.
+// CHECK-LABEL: func.func @narrow(
+// CHECK:         dsv3.latent_attention
+func.func @narrow(%q: tensor<1x1x2x12xf32>, %qp: tensor<1x1x2x8xf32>, %c: tensor<1x4x12xf32>, %k: tensor<1x4x8xf32>, %start: tensor<1xi64>, %len: tensor<1xi64>) -> tensor<1x1x2x12xf32> {
+  %o = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale(0.5)
+      : tensor<1x1x2x12xf32>, tensor<1x1x2x8xf32>, tensor<1x4x12xf32>, tensor<1x4x8xf32>, tensor<1xi64>, tensor<1xi64> -> tensor<1x1x2x12xf32>
+  return %o : tensor<1x1x2x12xf32>
+}
