@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.join(root, "python"))
 sys.path.insert(0, os.path.join(root, "examples", "mla_block"))
 from dsv3_testing import ml_dtypes, np, quantize_ref, rel_error, save_safetensors, tool  # noqa: E402
 import dsv3rt  # noqa: E402
+from _fma_peak import fma_peak_gflops  # noqa: E402
 import reference as ref  # noqa: E402  (float64 MLA of docs/semantics.md §7-§10, YaRN rope)
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -223,7 +224,8 @@ bytes per step (derived from the shapes; n = kv_len = {n_kv} rows):
   absorbed = weights + cache; naive = weights + cache + 2 x K/V. Not counted: the graph's own
   temporaries (absorbed: kv_b dequantized to bf16, {H * (nope + V) * C * 2 / 1e6:.1f} MB written + read;
   naive: the [L, H, 256] -> [H, L, 256] transpose and the k_pe broadcast to 128 heads), and
-  that both compiled forms loop over all L = {L} cache rows, masking those >= kv_len.
+  that the naive form projects all L = {L} cache rows through kv_b_proj (the absorbed form's
+  attention reads only the rows below kv_len).
 FLOPs per step: 2 x FP8 weight elements (one token through every projection; absorbed: kv_b is
   W_UK^T q_nope and W_UV lat) + attention 2 x 128 x n x (576 + 512) absorbed; naive: kv_b over all
   n rows (2 x n x 512 x 32768) + 2 x 128 x n x (192 + 128). (The naive graph computes 256-wide
@@ -239,13 +241,16 @@ for _ in range(3):
 print(f"memcpy on this machine (numpy copyto of {src.nbytes / 1e6:.0f} MB, best of 3): "
       f"{src.nbytes / mc / 1e9:.2f} GB/s")
 del src, dst
+peak = fma_peak_gflops(os.cpu_count())
+print(f"f32 FMA peak on this machine ({os.cpu_count()} threads, bench/_fma_peak.py): "
+      f"{peak:.1f} GFLOP/s")
 print(f"\n{'form':9s} {'best ms':>9s} {'MB/step':>9s} {'GB/s':>7s} {'GFLOP/step':>11s} "
-      f"{'GFLOP/s':>8s} {'err vs f64':>11s} {'bf16 model':>11s}")
+      f"{'GFLOP/s':>8s} {'/ peak':>7s} {'err vs f64':>11s} {'bf16 model':>11s}")
 for form, (best, o) in results.items():
     print(f"{form:9s} {best * 1e3:9.1f} {bytes_[form] / 1e6:9.1f} "
           f"{bytes_[form] / best / 1e9:7.2f} {flops[form] / 1e9:11.3f} "
-          f"{flops[form] / best / 1e9:8.2f} {rel_error(o, o_ref):11.2e} "
-          f"{rel_error(o_model[form], o_ref):11.2e}")
+          f"{flops[form] / best / 1e9:8.2f} {flops[form] / best / 1e9 / peak:7.3f} "
+          f"{rel_error(o, o_ref):11.2e} {rel_error(o_model[form], o_ref):11.2e}")
 if len(results) == 2:
     (a, oa), (b, ob) = results["absorbed"], results["naive"]
     print(f"absorbed vs naive: relative difference {rel_error(oa, ob):.2e} (their bf16 error "

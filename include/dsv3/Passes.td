@@ -357,6 +357,38 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def Dsv3HostVectorizeAbsorbedHeads
+    : Pass<"dsv3-host-vectorize-absorbed-heads"> {
+  let summary = "Host strategy for absorbed MLA's per-head products with "
+                "kv_b_proj: read the FP8 codes, materialize nothing";
+  let description = [{
+    The absorbed form of `dsv3.mla` (`dsv3-decompose-mla`) multiplies per
+    head by slices of `dsv3.dequantize(kv_b_proj)`: `q_abs = Σ_j q_nope[h, j]
+    · W_UK[h, j, c]` (over the slice's rows) and `o = Σ_c o_lat[h, c] ·
+    W_UV[h, v, c]` (over its columns), each a `linalg.generic` multiply-add
+    into zeros. The definition dequantizes the whole weight first (H·(nope+V)
+    x C: 33.6 MB of bf16 written and read again per call at V3's shapes)
+    and then runs scalar loops.
+
+    This host strategy matches such a contraction (static shapes; operand 1
+    an `extract_slice` of rows of every head of an `expand_shape` of a
+    `dsv3.dequantize` with 128 x 128 blocks) and replaces it by an
+    `scf.forall` that dequantizes in registers: each 8-code vector is
+    widened as in `dsv3-host-vectorize-fp8-linear`, multiplied by its block
+    scale in f32 (the same single rounding as the definition's product) and
+    rounded to the dequantized type, so every weight element has exactly the
+    definition's value. `q_abs` runs over (head, 32 columns) with the rows in
+    order and fused multiply-adds; `o` over (head, output row) as a dot
+    product in vector lanes summed as a tree. Only the order of the f32
+    sums differs from the definition (and the two NaN codes read as ±480).
+    The dequantized weight, once unused, is not computed at all.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def Dsv3HostVectorizeLatentAttention
     : Pass<"dsv3-host-vectorize-latent-attention"> {
   let summary = "Host strategy for dsv3.latent_attention: two MQA-shaped "

@@ -71,6 +71,7 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
       pm, "host",
       [&](OpPassManager &pm) {
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeAbsorbedHeads());
         // Split-KV and unbounded key loops are the definition's own forms,
         // kept for comparison.
         if (options.kvSplitSize == 0 && options.boundByKvLen)

@@ -36,6 +36,7 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using host::widenE4M3Scaled;
 using host::widenToF32;
 using host::yieldSlice;
 
@@ -45,27 +46,6 @@ namespace {
 /// accumulators (8 x vector<8xf32> plus the weight and activation vectors
 /// fit AVX2's 16 registers).
 constexpr int64_t kTokenTiles[] = {8, 4, 2, 1};
-
-/// e4m3 codes -> f32 values times 2^-8 (see the file comment): the code's
-/// low 7 bits go to bits 13..7 of an f16 and its sign to bit 15.
-Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
-  auto shape = cast<VectorType>(codes.getType()).getShape();
-  auto i8 = VectorType::get(shape, b.getI8Type());
-  auto i16 = VectorType::get(shape, b.getI16Type());
-  auto splat = [&](int64_t v) {
-    return arith::ConstantOp::create(
-        b, loc, i16,
-        DenseElementsAttr::get(i16, APInt(16, static_cast<uint64_t>(v))));
-  };
-  Value bits = arith::BitcastOp::create(b, loc, i8, codes);
-  bits = arith::ExtSIOp::create(b, loc, i16, bits);
-  bits = arith::ShLIOp::create(b, loc, bits, splat(7));
-  bits = arith::AndIOp::create(b, loc, bits, splat(0xbf80));
-  Value half = arith::BitcastOp::create(
-      b, loc, VectorType::get(shape, b.getF16Type()), bits);
-  return arith::ExtFOp::create(b, loc, VectorType::get(shape, b.getF32Type()),
-                               half);
-}
 
 /// The row kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
 /// without a scale): output element [m, n] of one

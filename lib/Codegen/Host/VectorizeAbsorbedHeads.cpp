@@ -1,0 +1,327 @@
+//===- VectorizeAbsorbedHeads.cpp - per-head products with FP8 kv_b -------===//
+//
+// Absorbed MLA multiplies by kv_b_proj per head twice: q_nope · W_UK (the
+// reduction runs over W_UK's rows) and o_lat · W_UVᵀ (over its columns). The
+// definition dequantizes all of kv_b_proj (H·(nope+V) x C, 33.6 MB of bf16 at
+// V3's shapes) before two scalar contractions; this host strategy (Passes.td)
+// reads the FP8 codes in the products themselves, rounding each dequantized
+// element as the definition does, so nothing is materialized.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelBuilders.h"
+#include "dsv3/IR/Dsv3Ops.h"
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3HOSTVECTORIZEABSORBEDHEADS
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+constexpr int64_t kWidth = 8;
+constexpr int64_t kBlock = 128;
+
+Value cIdx(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// The per-head weight a contraction reads: rows [off, off + n) of each
+/// head's P rows of a dequantized [H·P, C] matrix, as `tensor.extract_slice
+/// (tensor.expand_shape (dsv3.dequantize q, s block [128, 128]))`.
+struct HeadWeight {
+  Value codes, scale; // [H·P, C] f8E4M3FN, [ceil(H·P/128), ceil(C/128)] f32
+  Type elem;          // what dequantize rounds to
+  int64_t heads, rowsPerHead, offset, rows, cols;
+};
+
+std::optional<HeadWeight> matchHeadWeight(Value v) {
+  auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || !slice.hasUnitStride() || slice.getType().getRank() != 3)
+    return std::nullopt;
+  auto expand = slice.getSource().getDefiningOp<tensor::ExpandShapeOp>();
+  if (!expand || expand.getReassociationIndices().size() != 2 ||
+      expand.getReassociationIndices()[0].size() != 2)
+    return std::nullopt;
+  auto deq = expand.getSrc().getDefiningOp<DequantizeOp>();
+  if (!deq || deq.getBlock() != ArrayRef<int64_t>{kBlock, kBlock} ||
+      !isa<Float8E4M3FNType>(deq.getInput().getType().getElementType()))
+    return std::nullopt;
+  auto expanded = expand.getResultType();
+  if (!expanded.hasStaticShape())
+    return std::nullopt;
+  std::optional<int64_t> h = getConstantIntValue(slice.getMixedOffsets()[0]),
+                         off = getConstantIntValue(slice.getMixedOffsets()[1]),
+                         c = getConstantIntValue(slice.getMixedOffsets()[2]);
+  auto sizes = slice.getType().getShape();
+  if (!h || !off || !c || *h != 0 || *c != 0 ||
+      sizes[0] != expanded.getDimSize(0) || sizes[2] != expanded.getDimSize(2))
+    return std::nullopt;
+  return HeadWeight{deq.getInput(),
+                    deq.getScale(),
+                    deq.getType().getElementType(),
+                    expanded.getDimSize(0),
+                    expanded.getDimSize(1),
+                    *off,
+                    sizes[1],
+                    sizes[2]};
+}
+
+/// True if the body is `out + ext(a) * ext(b)` (ext optional) in f32.
+bool isMulAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || add.getLhs() != body.getArgument(2))
+    return false;
+  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return false;
+  auto strip = [](Value v) {
+    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+      return ext.getIn();
+    return v;
+  };
+  return strip(mul.getLhs()) == body.getArgument(0) &&
+         strip(mul.getRhs()) == body.getArgument(1) &&
+         body.getOperations().size() <= 5;
+}
+
+/// Dequantized weights [row, c .. c + 8) as f32: widened codes times the
+/// block scale (one f32 rounding, as the definition's product), rounded to
+/// the dequantized type and back.
+Value dequantized(OpBuilder &b, Location loc, const HeadWeight &w, Value row,
+                  Value c) {
+  Type f32 = b.getF32Type();
+  auto codeVec = VectorType::get(
+      {kWidth}, cast<ShapedType>(w.codes.getType()).getElementType());
+  Value pad = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(codeVec.getElementType(), 0.0));
+  Value codes = vector::TransferReadOp::create(
+      b, loc, codeVec, w.codes, ValueRange{row, c}, pad, ArrayRef<bool>{true});
+  Value block = cIdx(b, loc, kBlock);
+  Value s = tensor::ExtractOp::create(
+      b, loc, w.scale,
+      ValueRange{arith::DivUIOp::create(b, loc, row, block),
+                 arith::DivUIOp::create(b, loc, c, block)});
+  // The codes come out times 2^-8; 2^8 goes into the scale (exact).
+  s = arith::MulFOp::create(
+      b, loc, s, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f)));
+  auto vecF32 = VectorType::get({kWidth}, f32);
+  Value v =
+      arith::MulFOp::create(b, loc, host::widenE4M3Scaled(b, loc, codes),
+                            vector::BroadcastOp::create(b, loc, vecF32, s));
+  if (w.elem != f32) {
+    v = arith::TruncFOp::create(b, loc, VectorType::get({kWidth}, w.elem), v);
+    v = arith::ExtFOp::create(b, loc, vecF32, v);
+  }
+  return v;
+}
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  if (auto vec = dyn_cast<VectorType>(v.getType()))
+    return vec.getElementType() == f32
+               ? v
+               : arith::ExtFOp::create(b, loc,
+                                       VectorType::get(vec.getShape(), f32), v)
+                     .getResult();
+  return v.getType() == f32 ? v
+                            : arith::ExtFOp::create(b, loc, f32, v).getResult();
+}
+
+struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        op.getNumLoops() != 5 || !op.hasPureTensorSemantics())
+      return failure();
+    auto iters = op.getIteratorTypesArray();
+    for (int i = 0; i < 4; ++i)
+      if (iters[i] != utils::IteratorType::parallel)
+        return failure();
+    if (iters[4] != utils::IteratorType::reduction || !isMulAdd(op))
+      return failure();
+    std::optional<HeadWeight> w = matchHeadWeight(op.getDpsInputs()[1]);
+    if (!w)
+      return failure();
+    MLIRContext *ctx = op.getContext();
+    auto dims = [&](ArrayRef<unsigned> d) {
+      SmallVector<AffineExpr> e;
+      for (unsigned i : d)
+        e.push_back(getAffineDimExpr(i, ctx));
+      return AffineMap::get(5, 0, e, ctx);
+    };
+    auto maps = op.getIndexingMapsArray();
+    if (maps[0] != dims({0, 1, 2, 4}) || maps[2] != dims({0, 1, 2, 3}))
+      return failure();
+    // UK: Σ_j x[b,s,h,j] · W[h,j,c]; UV: Σ_c x[b,s,h,c] · W[h,v,c].
+    bool overRows = maps[1] == dims({2, 4, 3});
+    if (!overRows && maps[1] != dims({2, 3, 4}))
+      return failure();
+    auto lhsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+    auto outType = cast<RankedTensorType>(op.getResult(0).getType());
+    if (!lhsType.hasStaticShape() || !outType.hasStaticShape() ||
+        !outType.getElementType().isF32() || w->cols % kWidth != 0)
+      return failure();
+    auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+    FloatAttr zero;
+    if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&zero)) ||
+        !zero.getValue().isZero())
+      return failure();
+
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    int64_t B = outType.getDimSize(0), S = outType.getDimSize(1), H = w->heads;
+    Value x = op.getDpsInputs()[0];
+    Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
+                                         outType.getElementType());
+    auto vecF32 = VectorType::get({kWidth}, b.getF32Type());
+    Value zeroVec = arith::ConstantOp::create(
+        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    scf::ForallOp loop;
+    if (overRows) {
+      // out[b,s,h,c..c+cw) over (head, column tile): per token, the rows of
+      // the head's W_UK in order, each dequantized once for the tile's
+      // vectors and scaled by the token's q (fused multiply-adds).
+      int64_t cw = w->cols % (4 * kWidth) == 0 && kBlock % (4 * kWidth) == 0
+                       ? 4 * kWidth
+                       : kWidth;
+      int64_t vecs = cw / kWidth;
+      loop = scf::ForallOp::create(
+          b, loc,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(H),
+                                 b.getIndexAttr(w->cols / cw)},
+          ValueRange{init}, std::nullopt,
+          [&](OpBuilder &b, Location loc, ValueRange args) {
+            Value h = args[0], out = args[2];
+            Value c0 = arith::MulIOp::create(b, loc, args[1], cIdx(b, loc, cw));
+            Value rowBase = arith::AddIOp::create(
+                b, loc,
+                arith::MulIOp::create(b, loc, h, cIdx(b, loc, w->rowsPerHead)),
+                cIdx(b, loc, w->offset));
+            SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                                 b.getIndexAttr(0), h, c0};
+            SmallVector<OpFoldResult> sizes = {
+                b.getIndexAttr(B), b.getIndexAttr(S), b.getIndexAttr(1),
+                b.getIndexAttr(cw)};
+            Value part = tensor::ExtractSliceOp::create(
+                b, loc, out, offsets, sizes,
+                SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+            for (int64_t ib = 0; ib < B; ++ib)
+              for (int64_t is = 0; is < S; ++is) {
+                Value bIdx = cIdx(b, loc, ib), sIdx = cIdx(b, loc, is);
+                auto rows = scf::ForOp::create(
+                    b, loc, cIdx(b, loc, 0), cIdx(b, loc, w->rows),
+                    cIdx(b, loc, 1), SmallVector<Value>(vecs, zeroVec),
+                    [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
+                      Value row = arith::AddIOp::create(b, loc, rowBase, j);
+                      Value q =
+                          toF32(b, loc,
+                                tensor::ExtractOp::create(
+                                    b, loc, x, ValueRange{bIdx, sIdx, h, j}));
+                      Value qb = vector::BroadcastOp::create(b, loc, vecF32, q);
+                      SmallVector<Value> next;
+                      for (int64_t v = 0; v < vecs; ++v) {
+                        Value c = arith::AddIOp::create(
+                            b, loc, c0, cIdx(b, loc, v * kWidth));
+                        next.push_back(vector::FMAOp::create(
+                            b, loc, qb, dequantized(b, loc, *w, row, c),
+                            acc[v]));
+                      }
+                      scf::YieldOp::create(b, loc, next);
+                    });
+                for (int64_t v = 0; v < vecs; ++v)
+                  part = vector::TransferWriteOp::create(
+                             b, loc, rows.getResult(v), part,
+                             ValueRange{bIdx, sIdx, cIdx(b, loc, 0),
+                                        cIdx(b, loc, v * kWidth)},
+                             ArrayRef<bool>{true})
+                             .getResult();
+              }
+            host::yieldSlice(b, loc, part, out, offsets, sizes);
+          });
+    } else {
+      // out[b,s,h,v] over (head, row v): per token, a dot product of the
+      // token's row with the dequantized W_UV row, in vector lanes summed
+      // as a tree.
+      loop = scf::ForallOp::create(
+          b, loc,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(H), b.getIndexAttr(w->rows)},
+          ValueRange{init}, std::nullopt,
+          [&](OpBuilder &b, Location loc, ValueRange args) {
+            Value h = args[0], v = args[1], out = args[2];
+            Value row = arith::AddIOp::create(
+                b, loc,
+                arith::MulIOp::create(b, loc, h, cIdx(b, loc, w->rowsPerHead)),
+                arith::AddIOp::create(b, loc, v, cIdx(b, loc, w->offset)));
+            SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                                 b.getIndexAttr(0), h, v};
+            SmallVector<OpFoldResult> sizes = {
+                b.getIndexAttr(B), b.getIndexAttr(S), b.getIndexAttr(1),
+                b.getIndexAttr(1)};
+            Value part = tensor::ExtractSliceOp::create(
+                b, loc, out, offsets, sizes,
+                SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+            Type xElem = lhsType.getElementType();
+            Value pad =
+                arith::ConstantOp::create(b, loc, b.getFloatAttr(xElem, 0.0));
+            for (int64_t ib = 0; ib < B; ++ib)
+              for (int64_t is = 0; is < S; ++is) {
+                Value bIdx = cIdx(b, loc, ib), sIdx = cIdx(b, loc, is);
+                auto cols = scf::ForOp::create(
+                    b, loc, cIdx(b, loc, 0), cIdx(b, loc, w->cols),
+                    cIdx(b, loc, kWidth), ValueRange{zeroVec},
+                    [&](OpBuilder &b, Location loc, Value c, ValueRange acc) {
+                      Value xv =
+                          toF32(b, loc,
+                                vector::TransferReadOp::create(
+                                    b, loc, VectorType::get({kWidth}, xElem), x,
+                                    ValueRange{bIdx, sIdx, h, c}, pad,
+                                    ArrayRef<bool>{true}));
+                      scf::YieldOp::create(
+                          b, loc,
+                          ValueRange{vector::FMAOp::create(
+                              b, loc, xv, dequantized(b, loc, *w, row, c),
+                              acc[0])});
+                    });
+                Value sum = vector::ReductionOp::create(
+                    b, loc, vector::CombiningKind::ADD, cols.getResult(0),
+                    arith::FastMathFlags::reassoc);
+                Value c0 = cIdx(b, loc, 0);
+                part = tensor::InsertOp::create(b, loc, sum, part,
+                                                ValueRange{bIdx, sIdx, c0, c0});
+              }
+            host::yieldSlice(b, loc, part, out, offsets, sizes);
+          });
+    }
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+struct Dsv3HostVectorizeAbsorbedHeadsPass
+    : dsv3::impl::Dsv3HostVectorizeAbsorbedHeadsBase<
+          Dsv3HostVectorizeAbsorbedHeadsPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<VectorizeAbsorbedHeads>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace
