@@ -14,21 +14,24 @@ step, derived from the shapes.
 
   DSV3_BIN=build/bin .venv/bin/python bench/mla_decode.py [--runs 3] [--cached 4096]
 
-Recorded (2 cores shared with other jobs, load ~6; ~2.5 min; weights 187.16 MB, cache 4.72 MB,
-naive K/V 268.50 MB bf16, counted written + read):
+Recorded on 2 December 2026 (2 cores, quiet; memcpy 19.2 GB/s, f32 FMA peak 266-268 GFLOP/s;
+weights 187.16 MB, cache 4.72 MB, naive K/V 268.50 MB bf16, counted written + read), with the
+host strategies for latent attention and the absorbed heads:
 
-  memcpy on this machine (numpy copyto of 268 MB, best of 3): 8.63 GB/s
-  form        best ms   MB/step    GB/s  GFLOP/step  GFLOP/s  err vs f64  bf16 model
-  absorbed     1791.9     191.9    0.11       1.515     0.85    7.12e-03    7.13e-03
-  naive       28372.4     728.9    0.03     138.149     4.87    6.05e-03    6.07e-03
-  absorbed vs naive: relative difference 6.02e-03 (their bf16 error models: 6.03e-03);
-  naive/absorbed time 15.83x, bytes 3.8x, FLOPs 91.2x
-  KV cache: 1152 bytes per token per layer (module metadata states)
+  form        best ms   MB/step    GB/s  GFLOP/step  GFLOP/s  / peak  err vs f64  bf16 model
+  absorbed       24.0     191.9    8.01       1.515    63.25   0.237    7.16e-03    7.15e-03
+  naive        2100.1     728.9    0.35     138.149    65.78   0.245    6.09e-03    6.08e-03
+
+On the same machine the absorbed form took 342 ms per step before these two strategies (the op
+definitions' loops; on 1 December's machine 700 ms) and 36.1 ms with the latent-attention
+strategy alone.
 
 "err vs f64" is against float64 over the same bf16 cache rows; "bf16 model" is that computation
 rounded to bf16 where each form's graph rounds (the forms round at different points, hence their
-6e-3 difference). Both compiled forms traverse all L cache rows; absorbed time is dominated by
-the latent attention (~1 GFLOP/s), naive by kv_b_proj over 4097 rows (137 GFLOP).
+6e-3 difference). The naive form's time is kv_b_proj over all 4097 cache rows (137 GFLOP); a
+profile of the absorbed step has about a third in the FP8 projections (bound by reading 187 MB of
+weights), a third in the two attention products, the rest in the absorbed-head products and the
+softmax.
 """
 import argparse
 import os

@@ -25,6 +25,8 @@ struct dsv3rt_session_s {
   // unloads of one session run one at a time. Recursive, so a bind progress
   // callback may query the module it reports on.
   std::recursive_mutex mutex;
+
+  explicit dsv3rt_session_s(Device device) : states(device) {}
 };
 
 struct dsv3rt_module_s {
@@ -136,7 +138,7 @@ dsv3rt_status dsv3rt_session_create(const char *device, dsv3rt_session **out) {
     else
       fail(std::string("unknown device \"") + device +
            "\" (expected \"host\" or \"cuda\")");
-    *out = new dsv3rt_session_s{StateStore(d)};
+    *out = new dsv3rt_session_s(d);
   });
 }
 

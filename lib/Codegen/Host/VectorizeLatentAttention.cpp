@@ -293,8 +293,10 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
       heads.push_back(arith::AddIOp::create(b, loc, h0, cIdx(b, loc, j)));
     // Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe, in the same lanes.
     SmallVector<Value> acc(tile, zero);
-    for (auto [q, key, width] :
+    for (auto [query, cache, width] :
          {std::tuple{qNope, cKv, C}, std::tuple{qPe, kPe, R}}) {
+      // (Lambdas may not capture structured bindings before C++20.)
+      Value q = query, key = cache;
       auto loop = scf::ForOp::create(
           b, loc, cIdx(b, loc, 0), cIdx(b, loc, width), cIdx(b, loc, kWidth),
           acc, [&](OpBuilder &b, Location loc, Value k, ValueRange in) {
