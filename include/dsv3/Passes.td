@@ -68,7 +68,11 @@ def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
       `dsv3.latent_attention` with the heads folded into the batch: query
       `[q_nope | 0]` against "latent" `[K_nope | V]` gives exactly
       `q_nope·K_nope` as score and `[· | P·V]` as output, of which the V half
-      is kept.
+      is kept. With `bound-by-kv-len` only the cache rows below
+      `n = clamp(max_b kv_len[b], 0, L)` go through `kv_b_proj` (a
+      dynamically sized `dsv3.linear`); rows at or past n are hidden from
+      every query, and the rest of the expanded `[B, L, ...]` tensor is left
+      unwritten, which the attention never reads.
     * `absorbed` (decode): the K half `W_UK` of `kv_b_proj` (a
       `tensor.extract_slice` of its `[H, nope+v, kv_lora_rank]` view,
       dequantized first for FP8) is folded into the query, attention reads
@@ -80,7 +84,10 @@ def Dsv3DecomposeMLA : Pass<"dsv3-decompose-mla"> {
   }];
   let options = [
     Option<"form", "form", "std::string", /*default=*/"\"auto\"",
-           "naive, absorbed or auto (absorbed for S <= 16)">
+           "naive, absorbed or auto (absorbed for S <= 16)">,
+    Option<"boundByKvLen", "bound-by-kv-len", "bool", /*default=*/"false",
+           "naive form: project only the cache rows below max(kv_len) "
+           "(reads kv_len in the host code: not for cuda)">
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect",

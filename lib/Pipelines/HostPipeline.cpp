@@ -40,7 +40,9 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
   // Whole attention blocks first: they expand into parameters and dsv3 ops
   // that the passes below handle (form=auto: absorbed for S <= 16).
-  pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMLA());
+  Dsv3DecomposeMLAOptions mla;
+  mla.boundByKvLen = boundByKvLen;
+  pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMLA(mla));
   // dsv3.moe reads its weights by name, so it must become dsv3.parameter ops
   // before those are outlined into entry arguments.
   pm.addNestedPass<func::FuncOp>(createDsv3DecomposeMoE());

@@ -32,7 +32,8 @@ constexpr int64_t kAbsorbedMaxQueryLen = 16;
 /// element type of `hidden`.
 class MLABuilder {
 public:
-  MLABuilder(MLAOp op) : op(op), b(op.getLoc(), op) {
+  MLABuilder(MLAOp op, bool boundByKvLen)
+      : op(op), b(op.getLoc(), op), boundByKvLen(boundByKvLen) {
     auto x = op.getHidden().getType();
     et = x.getElementType();
     B = x.getDimSize(0);
@@ -143,6 +144,41 @@ private:
     return linalg::BroadcastOp::create(b, x, init, ArrayRef<int64_t>{1})
         .getResult()[0];
   }
+  /// kv_b_proj of the cache rows t < n = clamp(max_b kv_len[b], 0, L), in
+  /// a [B·L, H·(nope+V)] tensor whose other rows are left unwritten: they
+  /// are hidden from every query (docs/semantics.md §10.5), and projecting
+  /// them would cost 2·C·H·(nope+V) FLOPs per row whatever kv_len is.
+  Value projectVisibleRows(Value cCache) {
+    Value n = arith::ConstantIndexOp::create(b, 0);
+    for (int64_t i = 0; i < B; ++i) {
+      Value len = tensor::ExtractOp::create(
+          b, op.getKvLen(), ValueRange{arith::ConstantIndexOp::create(b, i)});
+      n = arith::MaxSIOp::create(
+          b, n, arith::IndexCastOp::create(b, b.getIndexType(), len));
+    }
+    n = arith::MinSIOp::create(b, n, arith::ConstantIndexOp::create(b, L));
+    int64_t P = H * (nope + V);
+    SmallVector<OpFoldResult> origin(3, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(B), n,
+                                          b.getIndexAttr(C)};
+    Value rows = tensor::ExtractSliceOp::create(
+        b,
+        ty({B, ShapedType::kDynamic, C},
+           cast<RankedTensorType>(cCache.getType()).getElementType()),
+        cCache, origin, rowSizes, ones(3));
+    rows = tensor::CollapseShapeOp::create(
+        b, rows, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    Value projected = linear(rows, "kv_b_proj", P);
+    SmallVector<OpFoldResult> outSizes = {b.getIndexAttr(B), n,
+                                          b.getIndexAttr(P)};
+    projected = tensor::ExpandShapeOp::create(
+        b, ty({B, ShapedType::kDynamic, P}), projected,
+        SmallVector<ReassociationIndices>{{0, 1}, {2}}, outSizes);
+    return tensor::InsertSliceOp::create(
+        b, projected,
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{B, L, P}, et), origin,
+        outSizes, ones(3));
+  }
   /// out[outDims] = Σ lhs[lhsDims] · rhs[rhsDims] over the loops not in
   /// outDims (reduction), products and sum in f32, rounded once.
   Value contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
@@ -156,6 +192,8 @@ private:
   bool fp8;
   /// tensor.dim of hidden's token dimension when S is dynamic.
   Value tokens;
+  /// Naive form: project only the cache rows below max_b kv_len[b].
+  bool boundByKvLen;
 };
 
 Value MLABuilder::contract(Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
@@ -268,11 +306,12 @@ void MLABuilder::build(bool absorbed) {
                     {B, S, H, V}, 5);
     attn = reshape(attn, {BS(), H * V});
   } else {
-    // Per-head [K_nope | V] of every cached row, straight from kv_b_proj's
+    // Per-head [K_nope | V] of the cached rows, straight from kv_b_proj's
     // interleaved rows; heads become batch rows of one-head latent
     // attention.
-    Value kvb =
-        linear(reshape(cCache, {B * L, C}), "kv_b_proj", H * (nope + V));
+    Value kvb = boundByKvLen ? projectVisibleRows(cCache)
+                             : linear(reshape(cCache, {B * L, C}), "kv_b_proj",
+                                      H * (nope + V));
     kvb = transpose(reshape(kvb, {B, L, H, nope + V}), {0, 2, 1, 3});
     kvb = reshape(kvb, {B * H, L, nope + V});
     Value kPe = reshape(broadcastHeads(kCache), {B * H, L, R});
@@ -322,7 +361,7 @@ struct Dsv3DecomposeMLAPass
       bool absorbed =
           form == "absorbed" || (form == "auto" && !ShapedType::isDynamic(s) &&
                                  s <= kAbsorbedMaxQueryLen);
-      MLABuilder builder(op);
+      MLABuilder builder(op, boundByKvLen);
       if (failed(builder.check()))
         return signalPassFailure();
       builder.build(absorbed);
