@@ -7,8 +7,8 @@ import ctypes
 import os
 import subprocess
 import tempfile
-import threading
-import time
+
+from _bandwidth import best_concurrent_seconds
 
 _SRC = r"""
 #include <immintrin.h>
@@ -49,17 +49,8 @@ def fma_peak_gflops(threads, iters=200_000_000 // 12, runs=3):
     """Best of `runs` (after one warm-up) of `threads` concurrent FMA loops:
     each iteration is 12 FMAs of 8 lanes (2 FLOPs each)."""
     lib = _load()
-    best = float("inf")
-    for _ in range(runs + 1):
-        ts = [threading.Thread(target=lib.fma_chains, args=(iters,)) for _ in range(threads)]
-        t = time.perf_counter()
-        for th in ts:
-            th.start()
-        for th in ts:
-            th.join()
-        best = min(best, time.perf_counter() - t)
+    best = best_concurrent_seconds([(lib.fma_chains, (iters,))] * threads, runs)
     return threads * iters * 12 * 8 * 2 / best / 1e9
-
 
 if __name__ == "__main__":
     for n in (1, 2):

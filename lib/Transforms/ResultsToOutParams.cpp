@@ -44,10 +44,12 @@ sizesFromArguments(memref::AllocOp alloc, func::FuncOp f) {
 
 /// Turns the dynamically shaped results of private function `f` that it
 /// allocates with sizes read from its arguments into out-params that every
-/// caller allocates. Returns false when a result does not qualify.
-static bool dynamicResultsToOutParams(func::FuncOp f, ModuleOp module) {
+/// caller allocates. Leaves `f` alone when a result does not qualify; fails
+/// only if the rewrite itself does.
+static LogicalResult dynamicResultsToOutParams(func::FuncOp f,
+                                               ModuleOp module) {
   if (!f.getBody().hasOneBlock())
-    return false;
+    return success();
   auto ret = cast<func::ReturnOp>(f.getBody().front().getTerminator());
   SmallVector<memref::AllocOp> allocs;
   SmallVector<SmallVector<std::pair<unsigned, int64_t>>> sizes;
@@ -55,21 +57,21 @@ static bool dynamicResultsToOutParams(func::FuncOp f, ModuleOp module) {
     auto alloc = v.getDefiningOp<memref::AllocOp>();
     if (!alloc || !isa<MemRefType>(v.getType()) ||
         llvm::is_contained(allocs, alloc))
-      return false;
+      return success();
     auto s = sizesFromArguments(alloc, f);
     if (!s)
-      return false;
+      return success();
     allocs.push_back(alloc);
     sizes.push_back(std::move(*s));
   }
   std::optional<SymbolTable::UseRange> uses = f.getSymbolUses(module);
   if (!uses)
-    return false;
+    return success();
   SmallVector<func::CallOp> calls;
   for (const SymbolTable::SymbolUse &use : *uses) {
     auto call = dyn_cast<func::CallOp>(use.getUser());
     if (!call)
-      return false;
+      return success();
     calls.push_back(call);
   }
 
@@ -99,7 +101,7 @@ static bool dynamicResultsToOutParams(func::FuncOp f, ModuleOp module) {
   for (auto [i, alloc] : llvm::enumerate(allocs)) {
     if (failed(
             f.insertArgument(numArgs + i, alloc.getType(), {}, alloc.getLoc())))
-      return false;
+      return f.emitError("dsv3-results-to-out-params: cannot add an out-param");
     alloc.replaceAllUsesWith(f.getArgument(numArgs + i));
   }
   OpBuilder b(ret);
@@ -108,7 +110,7 @@ static bool dynamicResultsToOutParams(func::FuncOp f, ModuleOp module) {
   for (memref::AllocOp alloc : allocs)
     alloc.erase();
   llvm::BitVector all(f.getNumResults(), true);
-  return succeeded(f.eraseResults(all));
+  return f.eraseResults(all);
 }
 
 struct Dsv3ResultsToOutParamsPass
@@ -156,8 +158,9 @@ struct Dsv3ResultsToOutParamsPass
     // Private functions (an imported model's layers) whose dynamic results
     // the callers can size.
     for (auto f : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      if (!f.isPublic() && !f.isExternal() && !staticResults(f))
-        (void)dynamicResultsToOutParams(f, module);
+      if (!f.isPublic() && !f.isExternal() && !staticResults(f) &&
+          failed(dynamicResultsToOutParams(f, module)))
+        return signalPassFailure();
     bufferization::BufferResultsToOutParamsOpts opts;
     opts.hoistStaticAllocs = true;
     opts.modifyPublicFunctions = true;

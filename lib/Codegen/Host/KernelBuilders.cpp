@@ -8,6 +8,10 @@
 
 using namespace mlir;
 
+Value dsv3::host::cIdx(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
 Value dsv3::host::widenToF32(OpBuilder &b, Location loc, Value input) {
   auto type = cast<RankedTensorType>(input.getType());
   if (type.getElementType().isF32())

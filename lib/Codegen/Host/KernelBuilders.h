@@ -7,6 +7,9 @@
 
 namespace mlir::dsv3::host {
 
+/// An index constant.
+Value cIdx(OpBuilder &b, Location loc, int64_t v);
+
 /// `input` (a tensor) in f32: itself, or widened once by a `linalg.copy`.
 Value widenToF32(OpBuilder &b, Location loc, Value input);
 

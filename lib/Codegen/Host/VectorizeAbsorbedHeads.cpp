@@ -28,15 +28,12 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using host::cIdx;
 
 namespace {
 
 constexpr int64_t kWidth = 8;
 constexpr int64_t kBlock = 128;
-
-Value cIdx(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
 
 /// The per-head weight a contraction reads: rows [off, off + n) of each
 /// head's P rows of a dequantized [H·P, C] matrix, as `tensor.extract_slice
