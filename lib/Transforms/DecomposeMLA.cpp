@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dsv3/IR/Dsv3Attention.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -149,14 +150,7 @@ private:
   /// are hidden from every query (docs/semantics.md §10.5), and projecting
   /// them would cost 2·C·H·(nope+V) FLOPs per row whatever kv_len is.
   Value projectVisibleRows(Value cCache) {
-    Value n = arith::ConstantIndexOp::create(b, 0);
-    for (int64_t i = 0; i < B; ++i) {
-      Value len = tensor::ExtractOp::create(
-          b, op.getKvLen(), ValueRange{arith::ConstantIndexOp::create(b, i)});
-      n = arith::MaxSIOp::create(
-          b, n, arith::IndexCastOp::create(b, b.getIndexType(), len));
-    }
-    n = arith::MinSIOp::create(b, n, arith::ConstantIndexOp::create(b, L));
+    Value n = buildVisibleKeyBound(b, b.getLoc(), op.getKvLen(), L);
     int64_t P = H * (nope + V);
     SmallVector<OpFoldResult> origin(3, b.getIndexAttr(0));
     SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(B), n,

@@ -3,12 +3,14 @@
 //
 // The YaRN scalars of docs/semantics.md §9, computed once here so that the rope
 // lowering, the softmax scale of dsv3.latent_attention and graph builders
-// agree.
+// agree; and the bound on the keys any query can see (§10.5), which the
+// attention lowering, its host strategy and the naive MLA form share.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DSV3_IR_DSV3ATTENTION_H
 #define DSV3_IR_DSV3ATTENTION_H
 
+#include "mlir/IR/Builders.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <cstdint>
@@ -41,6 +43,12 @@ struct YarnConfig {
 /// §9.1).
 llvm::SmallVector<double> ropeFrequencies(int64_t dim, double theta,
                                           std::optional<YarnConfig> yarn);
+
+/// n = clamp(max_b kv_len[b], 0, maxSeqLen) as an index, from the [B] i64
+/// `kv_len` tensor (B static): cache rows t >= n are hidden from every query
+/// (docs/semantics.md §10.5), so attention need not read them.
+Value buildVisibleKeyBound(OpBuilder &b, Location loc, Value kvLen,
+                           int64_t maxSeqLen);
 
 } // namespace mlir::dsv3
 

@@ -9,6 +9,8 @@
 #include "dsv3/IR/Dsv3Attention.h"
 #include "dsv3/IR/Dsv3Ops.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
@@ -411,4 +413,18 @@ LogicalResult MLAOp::verify() {
   if (getFactor() && !getOriginalMaxPositionEmbeddingsAttr())
     return emitOpError("factor requires original_max_position_embeddings");
   return success();
+}
+
+Value mlir::dsv3::buildVisibleKeyBound(OpBuilder &b, Location loc, Value kvLen,
+                                       int64_t maxSeqLen) {
+  int64_t batch = cast<RankedTensorType>(kvLen.getType()).getDimSize(0);
+  Value n = arith::ConstantIndexOp::create(b, loc, 0);
+  for (int64_t i = 0; i < batch; ++i) {
+    Value v = tensor::ExtractOp::create(
+        b, loc, kvLen, ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
+    v = arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+    n = arith::MaxSIOp::create(b, loc, n, v);
+  }
+  return arith::MinSIOp::create(
+      b, loc, n, arith::ConstantIndexOp::create(b, loc, maxSeqLen));
 }

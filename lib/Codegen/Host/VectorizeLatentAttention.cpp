@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilders.h"
+#include "dsv3/IR/Dsv3Attention.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -121,11 +122,7 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
 
     // Keys t >= n = clamp(max_b kv_len[b], 0, L) are hidden from every
     // query: neither product visits them.
-    Value n = cIdx(b, loc, 0);
-    for (int64_t i = 0; i < B; ++i)
-      n = arith::MaxSIOp::create(b, loc, n,
-                                 extractIndex(b, loc, kvLen, cIdx(b, loc, i)));
-    n = arith::MinSIOp::create(b, loc, n, cIdx(b, loc, L));
+    Value n = buildVisibleKeyBound(b, loc, kvLen, L);
 
     // Scores [B, S, H, n]: cache rows in parallel; per row and query, heads
     // in tiles of 8 (then 4, 2, 1) whose accumulators stay in registers

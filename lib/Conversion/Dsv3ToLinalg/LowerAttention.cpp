@@ -8,6 +8,7 @@
 
 #include "Patterns.h"
 #include "Utils.h"
+#include "dsv3/IR/Dsv3Attention.h"
 
 #include "dsv3/IR/Dsv3Ops.h"
 
@@ -173,7 +174,7 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
         b.getIndexAttr(B), tensor::getMixedSize(b, loc, op.getQNope(), 1),
         b.getIndexAttr(H), b.getIndexAttr(L)};
     if (boundByKvLen) {
-      Value n = maxKvLen(b, loc, op.getKvLen(), B, L);
+      Value n = buildVisibleKeyBound(b, loc, op.getKvLen(), L);
       cKv = prefixRows(b, loc, cKv, n);
       kPe = prefixRows(b, loc, kPe, n);
       scoreSizes[3] = n;
@@ -301,19 +302,6 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
     acc = castTo(b, loc, acc, yType.getElementType());
     rewriter.replaceOp(op, acc);
     return success();
-  }
-
-  /// clamp(max_b kv_len[b], 0, L) as an index.
-  static Value maxKvLen(OpBuilder &b, Location loc, Value kvLen, int64_t B,
-                        int64_t L) {
-    Value n = arith::ConstantIndexOp::create(b, loc, 0);
-    for (int64_t i = 0; i < B; ++i) {
-      Value v = tensor::ExtractOp::create(
-          b, loc, kvLen, ValueRange{arith::ConstantIndexOp::create(b, loc, i)});
-      n = arith::MaxSIOp::create(b, loc, n, toIndex(b, loc, v));
-    }
-    return arith::MinSIOp::create(b, loc, n,
-                                  arith::ConstantIndexOp::create(b, loc, L));
   }
 
   /// cache[:, 0:n, :].

@@ -15,6 +15,14 @@ out = sys.argv[1]
 bf16 = ml_dtypes.bfloat16
 H, NOPE, V, C, B, S = 4, 128, 128, 256, 1, 2
 P = NOPE + V
+# The body dsv3-decompose-mla gives both contractions: acc + ext(a) * ext(b).
+MUL_ADD = """  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+"""
 graph = f"""
 #lhs = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #uk = affine_map<(d0, d1, d2, d3, d4) -> (d2, d4, d3)>
@@ -38,26 +46,14 @@ func.func @heads(%q: tensor<{B}x{S}x{H}x{NOPE}xbf16>, %lat: tensor<{B}x{S}x{H}x{
       iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}}
       ins(%q, %wuk : tensor<{B}x{S}x{H}x{NOPE}xbf16>, tensor<{H}x{NOPE}x{C}xbf16>)
       outs(%z1 : tensor<{B}x{S}x{H}x{C}xf32>) {{
-  ^bb0(%a: bf16, %b: bf16, %acc: f32):
-    %0 = arith.extf %a : bf16 to f32
-    %1 = arith.extf %b : bf16 to f32
-    %2 = arith.mulf %0, %1 : f32
-    %3 = arith.addf %acc, %2 : f32
-    linalg.yield %3 : f32
-  }} -> tensor<{B}x{S}x{H}x{C}xf32>
+{MUL_ADD}  }} -> tensor<{B}x{S}x{H}x{C}xf32>
   %e2 = tensor.empty() : tensor<{B}x{S}x{H}x{V}xf32>
   %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<{B}x{S}x{H}x{V}xf32>) -> tensor<{B}x{S}x{H}x{V}xf32>
   %o = linalg.generic {{indexing_maps = [#lhs, #uv, #out],
       iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}}
       ins(%lat, %wuv : tensor<{B}x{S}x{H}x{C}xbf16>, tensor<{H}x{V}x{C}xbf16>)
       outs(%z2 : tensor<{B}x{S}x{H}x{V}xf32>) {{
-  ^bb0(%a: bf16, %b: bf16, %acc: f32):
-    %0 = arith.extf %a : bf16 to f32
-    %1 = arith.extf %b : bf16 to f32
-    %2 = arith.mulf %0, %1 : f32
-    %3 = arith.addf %acc, %2 : f32
-    linalg.yield %3 : f32
-  }} -> tensor<{B}x{S}x{H}x{V}xf32>
+{MUL_ADD}  }} -> tensor<{B}x{S}x{H}x{V}xf32>
   return %qabs, %o : tensor<{B}x{S}x{H}x{C}xf32>, tensor<{B}x{S}x{H}x{V}xf32>
 }}
 """
