@@ -7,7 +7,11 @@ linear (distinct weights, G x the bytes > 3 x the L3 cache), and the time per
 linear is the call's / G.
 
   DSV3_BIN=build/bin .venv/bin/python bench/fp8_linear.py [--runs 5] \
-      [--tokens 1,4,16] [--threads 1,2] [--ggml]
+      [--tokens 1,4,16] [--threads 1,2] [--shapes q_a_proj,o_proj] [--ggml]
+
+At prefill sizes (--tokens 256) the product is compute bound; the GFLOP/s
+column is then the figure, against the f32 FMA peak of bench/_fma_peak.py
+(same threads, same run).
 
 With --ggml (needs `llama-cpp-python`), llama.cpp's ggml runs the same
 product in the same process run: the FP8 weights, dequantized, requantized
@@ -26,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integr
 from dsv3_testing import *  # noqa: E402,F403
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _bandwidth import memcpy_gbps  # noqa: E402
+from _fma_peak import fma_peak_gflops  # noqa: E402
 
 SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
     "q_a_proj": (1536, 7168),
@@ -38,6 +43,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=5)
 p.add_argument("--tokens", default="1,4,16")
 p.add_argument("--threads", default="1,2")
+p.add_argument("--shapes", default=",".join(SHAPES), help="which of the V3 weights")
 p.add_argument("--l3-bytes", type=int, default=32 << 20, help="last-level cache size")
 p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggml Q8_0")
 args = p.parse_args()
@@ -50,11 +56,15 @@ if args.ggml:
     ggml = _ggml.Ggml()
 memcpy = {t: memcpy_gbps(t, runs=args.runs) for t in thread_counts}
 print("memcpy GB/s: " + ", ".join(f"{t} thread(s) {g:.2f}" for t, g in memcpy.items()))
+peak = {t: fma_peak_gflops(t) for t in thread_counts}
+print("f32 FMA peak GFLOP/s (bench/_fma_peak.py): "
+      + ", ".join(f"{t} thread(s) {g:.1f}" for t, g in peak.items()))
 
 
 print(f"{'weight':20s} {'M':>3s} {'thr':>3s} {'ms':>9s} {'weights GB/s':>13s} {'memcpy GB/s':>12s} "
-      f"{'ratio':>6s}" + (f" {'ggml ms':>9s} {'vs ggml':>8s}" if ggml else ""))
-for name, (n, k) in SHAPES.items():
+      f"{'ratio':>6s} {'GFLOP/s':>8s} {'/ peak':>6s}" + (f" {'ggml ms':>9s} {'vs ggml':>8s}" if ggml else ""))
+for name in args.shapes.split(","):
+    n, k = SHAPES[name]
     q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128])
     wbytes = q.nbytes + s.nbytes
     copies = max(1, -(-3 * args.l3_bytes // wbytes))
@@ -70,7 +80,7 @@ for name, (n, k) in SHAPES.items():
         deq = (q.astype(np.float32)
                * np.repeat(np.repeat(s, 128, 0), 128, 1)[:n, :k])
         gctx = ggml.context(copies * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, k) * n
-                            + 64 * 16 * k * 4)
+                            + 64 * max(map(int, args.tokens.split(","))) * k * 4)
         gw = [ggml.q8_0(gctx, [np.roll(deq, c, axis=1)], (k, n)) for c in range(copies)]
         del deq
     for m in map(int, args.tokens.split(",")):
@@ -97,8 +107,9 @@ for name, (n, k) in SHAPES.items():
                                check=True, capture_output=True, text=True)
             ms = float(re.search(r"min ([0-9.]+) ms", r.stdout).group(1)) / copies
             gbps = wbytes / (ms / 1e3) / 1e9
+            gflops = 2 * m * n * k / (ms / 1e3) / 1e9
             line = (f"{name:20s} {m:3d} {t:3d} {ms:9.3f} {gbps:13.2f} {memcpy[t]:12.2f} "
-                    f"{gbps / memcpy[t]:6.3f}")
+                    f"{gbps / memcpy[t]:6.3f} {gflops:8.1f} {gflops / peak[t]:6.3f}")
             if ggml:
                 gx = ggml.array(gctx, x.astype(np.float32), _ggml.GGML_TYPE_F32)
                 outs = [ggml.base.ggml_mul_mat(gctx, w, gx) for w in gw]

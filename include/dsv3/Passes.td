@@ -316,16 +316,27 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
   let summary = "Host strategy for weight-only dsv3.linear (FP8, bf16, f32) "
                 "and FP8 dsv3.grouped_matmul";
   let description = [{
-    Decode-shaped FP8 linears are bound by reading the weight. This host
-    strategy replaces a weight-only `dsv3.linear` with an FP8 weight (K a
-    multiple of the vector width) by an `scf.forall` over the N output rows
-    (run on the session's threads, see dsv3-host-distribute-parallel-loops)
-    whose body runs the tokens in tiles of 8, then at most one tile each of
-    4, 2 and 1 (any M, static or dynamic). Per tile, a vector loop over each
-    128-wide K block reads the weight once as FP8, widens it once in
-    registers and feeds every token of the tile; the block sums are scaled
-    by `weight_scale_inv[n / 128, kb]`. Activations are widened to f32 once,
-    before the loops (`linalg.copy`).
+    Decode-shaped FP8 linears are bound by reading the weight, prefill-shaped
+    ones by the FMA units. This host strategy replaces a weight-only
+    `dsv3.linear` with an FP8 weight (K a multiple of the vector width) by an
+    `scf.forall` over groups of 32 output rows (run on the session's
+    threads, see dsv3-host-distribute-parallel-loops). In a group, register
+    tiles of 2 rows x 6 tokens (then 4, 2, 1 tokens, and a single row when
+    the count is odd; any M, static or dynamic) run a vector loop over each
+    128-wide K block: per step, each row's FP8 weight vector is read and
+    widened once in registers and each token's activation vector is loaded
+    once, feeding 12 accumulators. Each block's lane sum is scaled by
+    `weight_scale_inv[n / 128, kb]` and added to the element's running sum
+    in an f32 result (narrowed to the result type once, at the end).
+    Activations are widened to f32 once, before the loops (`linalg.copy`).
+
+    Cache blocking: up to 16 tokens take all of K in one pass (the weight
+    streams once). More tokens go in blocks of 96, each over K in chunks of
+    512 (4 quantization blocks), so that the block's activations stay in L2
+    while the group's weight rows pass over them; the running sums wait in
+    the result between chunks. Every output element gets the same additions
+    in the same order whatever M, the tiles, the blocks or the thread count,
+    so a token's result is the same, bit for bit, in any batch.
 
     Widening: an e4m3 code's sign goes to bit 15 of an f16 and its other 7
     bits to bits 13..7 (`extsi`, `shli 7`, `andi 0xbf80`, `bitcast`,
@@ -336,17 +347,17 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
 
     A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
     `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are
-    `[offsets[e], offsets[e + 1])`) gets the same row kernel inside an
+    `[offsets[e], offsets[e + 1])`) gets the same kernel inside an
     `scf.forall` over (blocks of 16 output rows, experts): each iteration
-    runs expert e's rows in token tiles against 16 contiguous rows of its
-    weight and writes that rectangle; the threads split the row blocks, so
+    runs expert e's rows in the blocks and tiles above against 16
+    contiguous rows of its weight and writes that rectangle; the threads split the row blocks, so
     every routed expert's weight is read once per call whatever its row
     count, and an expert without rows is not read. Rows past `offsets[E]`
     are 0 (the result starts as zeros), as in the definition.
 
     A weight-only linear with a bf16 or f32 weight (no block scale; e.g. a
     bf16 `lm_head`) gets the same kernel with the weight widened by `extf`
-    and one sum over all of K.
+    and the 128-wide block sums added unscaled.
 
     Same f32 accumulation as the linalg definition; the order of the K sum
     differs (docs/semantics.md §6.3 leaves it open), and the scale is applied

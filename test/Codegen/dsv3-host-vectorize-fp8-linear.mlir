@@ -1,22 +1,32 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-host-vectorize-fp8-linear | FileCheck %s
 // RUN: not dsv3-opt %s --dsv3-host-vectorize-fp8-linear=vector-width=48 2>&1 | FileCheck %s --check-prefix=WIDTH
 
-// Activations widened to f32 once; rows n split over the threads
-// (scf.forall, each writes its column); per row the 4 tokens form one tile:
-// one FP8 weight vector widened per step (sign-extend, shift, mask, f16 ->
-// f32: the code's value times 2^-8) feeds the 4 token accumulators; each
-// 128-wide block sum is scaled once by weight_scale_inv[n / 128, kb] * 2^8.
+// Activations widened to f32 once; the f32 result starts as zeros (the
+// running sums); row groups of 32 split over the threads (scf.forall, each
+// writes its 32 columns). In a group, register tiles of 2 rows x 4 tokens:
+// per K step each row's FP8 weight vector is widened once (sign-extend,
+// shift, mask, f16 -> f32: the code's value times 2^-8) and each token's
+// activation vector is read once, feeding 8 accumulators. Each 128-wide block
+// sum is scaled by weight_scale_inv[n / 128, kb] * 2^8 and added to the
+// element's running sum, read from and written back to the group's slice.
+// A decode-sized M takes all of K in one pass (no chunk loop).
 // CHECK-LABEL: func.func @decode
 // CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
 // CHECK-DAG:   %[[TWO8:.*]] = arith.constant 2.560000e+02 : f32
 // CHECK:       %[[X:.*]] = linalg.copy ins(%{{.*}} : tensor<4x256xbf16>) outs(%{{.*}} : tensor<4x256xf32>)
-// CHECK:       scf.forall (%[[N:.*]]) in (576) shared_outs(%[[Y:.*]] = %{{.*}}) -> (tensor<4x576xf32>)
-// CHECK:         %[[COL:.*]] = tensor.extract_slice %[[Y]][0, %[[N]]] [4, 1] [1, 1]
-// CHECK:         scf.for %[[M0:.*]] = %c0 to %c4 step %c4 iter_args(%{{.*}} = %[[COL]])
+// CHECK:       %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<4x576xf32>)
+// CHECK:       scf.forall (%[[G:.*]]) in (18) shared_outs(%[[Y:.*]] = %[[Z]]) -> (tensor<4x576xf32>)
+// CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
+// CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
+// CHECK:         scf.for %[[I:.*]] = %c0 to %c32 step %c2 iter_args(%[[P0:.*]] = %[[PART]])
+// CHECK:           %[[N:.*]] = arith.addi %[[N0]], %[[I]]
+// CHECK:           %[[N1:.*]] = arith.addi %[[N]], %c1
+// CHECK:           scf.for %[[M0:.*]] = %c0 to %c4 step %c4 iter_args(%[[P:.*]] = %[[P0]])
 // CHECK:           %[[NB:.*]] = arith.divui %[[N]], %c128
-// CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32)
-// CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:           tensor.extract %[[P]][%[[M0]], %[[I]]] : tensor<4x32xf32>
+// CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK:               %[[B:.*]] = arith.bitcast %[[W]] : vector<8xf8E4M3FN> to vector<8xi8>
 // CHECK:               %[[E:.*]] = arith.extsi %[[B]] : vector<8xi8> to vector<8xi16>
@@ -24,16 +34,20 @@
 // CHECK:               %[[A:.*]] = arith.andi %[[S]], %[[MASK]]
 // CHECK:               %[[H:.*]] = arith.bitcast %[[A]] : vector<8xi16> to vector<8xf16>
 // CHECK:               %[[WF:.*]] = arith.extf %[[H]] : vector<8xf16> to vector<8xf32>
-// CHECK:               vector.transfer_read %[[X]][%[[M0]], %[[K]]]{{.*}} : tensor<4x256xf32>, vector<8xf32>
-// CHECK:               vector.fma %{{.*}}, %[[WF]], %{{.*}} : vector<8xf32>
-// CHECK-COUNT-3:       vector.fma %{{.*}}, %[[WF]]
+// CHECK:               vector.transfer_read %{{.*}}[%[[N1]], %[[K]]]{{.*}} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK:               %[[WF1:.*]] = arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
+// CHECK:               %[[XV:.*]] = vector.transfer_read %[[X]][%{{.*}}, %[[K]]]{{.*}} : tensor<4x256xf32>, vector<8xf32>
+// CHECK:               vector.fma %[[XV]], %[[WF]], %{{.*}} : vector<8xf32>
+// CHECK:               vector.fma %[[XV]], %[[WF1]], %{{.*}} : vector<8xf32>
+// CHECK-COUNT-3:       vector.fma %{{.*}}, %[[WF]], %{{.*}}
 // CHECK:             %[[SC:.*]] = tensor.extract %{{.*}}[%[[NB]], %[[KB]]] : tensor<5x2xf32>
 // CHECK:             %[[SC8:.*]] = arith.mulf %[[SC]], %[[TWO8]] : f32
 // CHECK:             vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
 // CHECK:             arith.mulf %{{.*}}, %[[SC8]] : f32
-// CHECK:           tensor.insert
+// CHECK:             arith.addf
+// CHECK:           tensor.insert %{{.*}} into %[[P]][%[[M0]], %[[I]]]
 // CHECK:         scf.forall.in_parallel
-// CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N]]] [4, 1] [1, 1]
+// CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
@@ -42,52 +56,80 @@ func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tens
 
 // -----
 
-// A static M of 13: one tile of 8, one of 4, one of 1 (no tile of 2).
+// A static M of 13: tiles of 2 rows x 6 tokens up to 12 (12 accumulators),
+// then one of 2 x 1 (no tile of 4 or 2); a bf16 result is the f32 sums
+// narrowed once, after the loops. 5 rows (N < 32: one group of 5): two row
+// pairs, then one row.
 // CHECK-LABEL: func.func @thirteen
-// CHECK:       scf.for %{{.*}} = %c0 to %c8 step %c8
-// CHECK-COUNT-8: vector.fma
-// CHECK:       scf.for %{{.*}} = %c8 to %c12 step %c4
-// CHECK-COUNT-4: vector.fma
-// CHECK:       scf.for %{{.*}} = %c12 to %c13 step %c1
-// CHECK-COUNT-1: vector.fma
-// CHECK-NOT:   vector.fma
-func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<13x128xbf16> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<13x128xf32>, tensor<128x128xf8E4M3FN>) -> tensor<13x128xbf16>
-  return %y : tensor<13x128xbf16>
+// CHECK:       scf.forall (%{{.*}}) in (1)
+// CHECK:         scf.for %{{.*}} = %c0 to %c4 step %c2
+// CHECK:           scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK-COUNT-12:    vector.fma
+// CHECK:           scf.for %{{.*}} = %c12 to %c13 step %c1
+// CHECK-COUNT-2:     vector.fma
+// CHECK-NOT:         vector.fma
+// CHECK:         scf.for %{{.*}} = %c4 to %c5 step %c1
+// CHECK:           scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK-COUNT-6:     vector.fma
+// CHECK:           scf.for %{{.*}} = %c12 to %c13 step %c1
+// CHECK-COUNT-1:     vector.fma
+// CHECK-NOT:     vector.fma
+// CHECK:       linalg.copy ins(%{{.*}} : tensor<13x5xf32>) outs(%{{.*}} : tensor<13x5xbf16>)
+func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<13x5xbf16> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<13x128xf32>, tensor<5x128xf8E4M3FN>) -> tensor<13x5xbf16>
+  return %y : tensor<13x5xbf16>
 }
 
 // -----
 
-// A dynamic M: tiles of 8 up to 8 * (M / 8), then at most one each of 4, 2
-// and 1 over what is left; f32 activations are read as they are.
+// A dynamic M: token blocks of 96; in a block, K in chunks of 4 quantization
+// blocks, or all of K when the block has at most 16 tokens (decode); tiles
+// of 6 up to 6 * (count / 6), then at most one each of 4, 2 and 1 over what
+// is left; f32 activations are read as they are. N = 40: groups of 32, the
+// last one of 8 columns.
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
-// CHECK:       scf.forall
-// CHECK:         %[[D8:.*]] = arith.divui %[[M]], %c8
-// CHECK:         %[[E8:.*]] = arith.muli %[[D8]], %c8
-// CHECK:         scf.for %{{.*}} = %c0 to %[[E8]] step %c8
-// CHECK:         %[[L4:.*]] = arith.subi %[[M]], %[[E8]]
-// CHECK:         %[[D4:.*]] = arith.divui %[[L4]], %c4
-// CHECK:         %[[T4:.*]] = arith.muli %[[D4]], %c4
-// CHECK:         %[[E4:.*]] = arith.addi %[[E8]], %[[T4]]
-// CHECK:         scf.for %{{.*}} = %[[E8]] to %[[E4]] step %c4
-// CHECK:         scf.for %{{.*}} = %[[E4]] to %[[E2:.*]] step %c2
-// CHECK:         scf.for %{{.*}} = %[[E2]] to %{{.*}} step %c1
-func.func @dynamic(%x: tensor<?x128xf32>, %w: tensor<128x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x128xf32> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<?x128xf32>, tensor<128x128xf8E4M3FN>) -> tensor<?x128xf32>
-  return %y : tensor<?x128xf32>
+// CHECK:       scf.forall (%[[G:.*]]) in (2)
+// CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
+// CHECK:         %[[LEFT:.*]] = arith.subi %c40, %[[N0]]
+// CHECK:         %[[NS:.*]] = arith.minui %[[LEFT]], %c32
+// CHECK:         scf.for %[[MB:.*]] = %c0 to %[[M]] step %c96
+// CHECK:           %[[MB1:.*]] = arith.addi %[[MB]], %c96
+// CHECK:           %[[MS:.*]] = arith.minui %[[MB1]], %[[M]]
+// CHECK:           %[[CNT:.*]] = arith.subi %[[MS]], %[[MB]]
+// CHECK:           %[[SMALL:.*]] = arith.cmpi ule, %[[CNT]], %c16
+// CHECK:           %[[STEP:.*]] = arith.select %[[SMALL]], %c8, %c4
+// CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %[[STEP]]
+// CHECK:             %[[KB1:.*]] = arith.minui
+// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
+// CHECK:               %[[CNT2:.*]] = arith.subi %[[MS]], %[[MB]]
+// CHECK:               %[[D6:.*]] = arith.divui %[[CNT2]], %c6
+// CHECK:               %[[T6:.*]] = arith.muli %[[D6]], %c6
+// CHECK:               %[[E6:.*]] = arith.addi %[[MB]], %[[T6]]
+// CHECK:               scf.for %{{.*}} = %[[MB]] to %[[E6]] step %c6
+// CHECK:                 scf.for %{{.*}} = %[[KB0]] to %[[KB1]] step %c1
+// CHECK:               %[[L4:.*]] = arith.subi %[[MS]], %[[E6]]
+// CHECK:               %[[D4:.*]] = arith.divui %[[L4]], %c4
+// CHECK:               %[[T4:.*]] = arith.muli %[[D4]], %c4
+// CHECK:               %[[E4:.*]] = arith.addi %[[E6]], %[[T4]]
+// CHECK:               scf.for %{{.*}} = %[[E6]] to %[[E4]] step %c4
+// CHECK:               scf.for %{{.*}} = %[[E4]] to %[[E2:.*]] step %c2
+// CHECK:               scf.for %{{.*}} = %[[E2]] to %[[MS]] step %c1
+func.func @dynamic(%x: tensor<?x1024xf32>, %w: tensor<40x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<?x40xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) : (tensor<?x1024xf32>, tensor<40x1024xf8E4M3FN>) -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
 }
 
 // -----
 
 // Activation-quantized linears keep the linalg definition; a bf16 weight
-// gets the row kernel with the weight widened by extf and one sum over K
-// (no block scale).
+// gets the same kernel with the weight widened by extf and 128-wide block
+// sums added unscaled.
 // CHECK-LABEL: func.func @untouched
 // CHECK:       dsv3.linear {{.*}} act_quant(fp8_1x128)
-// CHECK:       scf.forall (%{{.*}}) in (8)
-// CHECK:         scf.for %{{.*}} = %c0 to %c1 step %c1
+// CHECK:       scf.forall (%{{.*}}) in (1)
+// CHECK:         scf.for %{{.*}} = %c0 to %c2 step %c1
 // CHECK:           vector.transfer_read {{.*}} : tensor<8x256xbf16>, vector<8xbf16>
 // CHECK:           arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
 // CHECK-NOT:       arith.mulf
@@ -102,8 +144,9 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 
 // A grouped GEMM over a dispatch's segments: the result starts as zeros (the
 // unused tail), (row block of 16, expert) pairs in parallel; expert e's rows
-// [offsets[e], offsets[e + 1]) (clamped to [0, R]) run in token tiles
-// against its weight and block scale, written as one rectangle.
+// [offsets[e], offsets[e + 1]) (clamped to [0, R]) run in the linear's
+// blocks and register tiles against its weight and block scale, written as
+// one rectangle.
 // CHECK-LABEL: func.func @grouped
 // CHECK:       %[[ROWS:.*]], %[[OFF:.*]], %{{.*}} = dsv3.expert_dispatch
 // CHECK:       %[[X:.*]] = linalg.copy ins(%[[ROWS]] : tensor<8x256xbf16>) outs(%{{.*}} : tensor<8x256xf32>)
@@ -114,9 +157,11 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:         tensor.extract %[[OFF]][%[[E1]]] : tensor<9xi64>
 // CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
-// CHECK:         scf.for %[[N:.*]] = %[[N0]] to %{{.*}} step %c1 iter_args(%{{.*}} = %[[PART]])
-// CHECK:           scf.for %{{.*}} step %c8
-// CHECK:             vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK:         scf.for %{{.*}} step %c96 iter_args(%{{.*}} = %[[PART]])
+// CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c2
+// CHECK:             %[[N:.*]] = arith.addi %[[N0]], %{{.*}}
+// CHECK:             scf.for %{{.*}} step %c8
+// CHECK:               vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK:             tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][%[[LO]], %[[N0]]] [%[[CNT]], 16] [1, 1]

@@ -2,12 +2,13 @@
 //
 // The generic linalg form of dsv3.linear indexes the block scale with
 // floordiv maps, which upstream vectorization does not take, and its scalar
-// loops reload the accumulator every K step. Decode-shaped linears (small M)
-// are weight-bandwidth bound, so the host gets a direct form (Passes.td):
-// output rows n split over the threads (scf.forall), and per row, tiles of
-// up to 8 tokens share each FP8 weight vector, widened once in registers.
-// The same row kernel serves bf16/f32 weights (lm_head) and, per (row block,
-// expert), the FP8 grouped GEMM of the MoE layer.
+// loops reload the accumulator every K step. The host gets a direct form
+// (Passes.td): groups of output rows split over the threads (scf.forall),
+// and in a group, register tiles of rows x tokens in which each FP8 weight
+// vector is widened once and each activation vector loaded once per step;
+// token blocks and K chunks keep a prefill's activations in L2. The same
+// kernel serves bf16/f32 weights (lm_head) and, per (row block, expert), the
+// FP8 grouped GEMM of the MoE layer.
 //
 // The widening is exact and cheap on AVX2 + F16C: e4m3's exponent and
 // mantissa bits, moved into an f16's, give the same number times 2^-8 (also
@@ -36,166 +37,295 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using host::cIdx;
 using host::widenE4M3Scaled;
 using host::widenToF32;
 using host::yieldSlice;
 
 namespace {
 
-/// Token tiles, largest first: each FP8 weight vector feeds this many
-/// accumulators (8 x vector<8xf32> plus the weight and activation vectors
-/// fit AVX2's 16 registers).
-constexpr int64_t kTokenTiles[] = {8, 4, 2, 1};
+/// Register tiles, largest first: rows of the weight x tokens. Per K step a
+/// tile widens one weight vector per row and loads one activation vector per
+/// token, and each feeds the other side's accumulators: 2 x 6 tiles do 12
+/// fused multiply-adds for 8 loads, where a single row (the old kernel) did
+/// 8 for 9 and was bound by the load ports.
+constexpr int64_t kRowTiles[] = {2, 1};
+constexpr int64_t kTokenTiles[] = {6, 4, 2, 1};
+/// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
+/// 8, which leaves room for the tile's weight and activation vectors.
+constexpr int64_t kMaxAccumulatorLanes = 96;
 
-/// The row kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
-/// without a scale): output element [m, n] of one
-/// weight matrix (a linear's, or expert e's of a stacked [E, N, K] weight),
-/// for tokens in register tiles.
-struct RowKernel {
+/// Cache blocking for prefill-sized M. At most kDecodeTokens tokens run over
+/// all of K in one pass (decode: the weight streams once, row by row, and the
+/// activations fit L2). More tokens go in blocks of kTokenBlock, and K in
+/// chunks of kChunkBlocks quantization blocks, so that a block's activation
+/// chunk (96 x 512 f32 = 192 KiB) stays in L2 while the row group's weights
+/// pass over it. A block's running sums stay in the f32 output between
+/// chunks, so every output element sees the same additions in the same order
+/// whatever M, the tiling or the thread count (chunked prefill and decode
+/// give the bits of one long prefill).
+constexpr int64_t kDecodeTokens = 16;
+constexpr int64_t kTokenBlock = 96;
+constexpr int64_t kChunkBlocks = 4;
+
+/// Rows of the weight per scf.forall iteration of a linear: the row group
+/// whose weights meet one activation chunk.
+constexpr int64_t kLinearRowGroup = 32;
+
+/// Calls `body` on tiles that cover [begin, end): tiles of tiles[0] up to the
+/// last whole one, then at most one of each smaller size (only those a
+/// static count needs). `body` returns the updated `dest`.
+using TileBody = llvm::function_ref<Value(OpBuilder &, Location, Value start,
+                                          int64_t tile, Value dest)>;
+Value forEachTile(OpBuilder &b, Location loc, OpFoldResult begin,
+                  OpFoldResult end, ArrayRef<int64_t> tiles, Value dest,
+                  TileBody body) {
+  std::optional<int64_t> lo = getConstantIntValue(begin),
+                         hi = getConstantIntValue(end);
+  Value done = getValueOrCreateConstantIndexOp(b, loc, begin);
+  Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
+  int64_t doneStatic = lo.value_or(0);
+  for (int64_t tile : tiles) {
+    Value stop;
+    if (lo && hi) {
+      int64_t e = doneStatic + (*hi - doneStatic) / tile * tile;
+      if (e == doneStatic)
+        continue;
+      doneStatic = e;
+      stop = cIdx(b, loc, e);
+    } else {
+      Value count = arith::SubIOp::create(b, loc, endV, done);
+      stop = arith::AddIOp::create(
+          b, loc, done,
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, count, cIdx(b, loc, tile)),
+              cIdx(b, loc, tile)));
+    }
+    dest = scf::ForOp::create(
+               b, loc, done, stop, cIdx(b, loc, tile), ValueRange{dest},
+               [&](OpBuilder &b, Location loc, Value i0, ValueRange in) {
+                 scf::YieldOp::create(b, loc, body(b, loc, i0, tile, in[0]));
+               })
+               .getResult(0);
+    done = stop;
+  }
+  return dest;
+}
+
+/// The kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
+/// without a scale): output elements [m, n] of one weight matrix (a
+/// linear's, or expert e's of a stacked [E, N, K] weight), accumulated in
+/// f32 into `dest` at [m - rowBase, n - colBase].
+struct TileKernel {
   Value x;             // [M, K] f32
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
   int64_t k, width;
-  Type outElem;
 
-  /// Output elements [m0 + t, n] for t < tile, inserted into `dest` at
-  /// [m0 + t - rowBase, n - colBase].
-  Value tile(OpBuilder &b, Location loc, Value n, Value m0, int64_t tile,
-             Value dest, Value rowBase, Value colBase) const {
-    auto cIdx = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, loc, v).getResult();
-    };
+  SmallVector<Value> withExpert(ValueRange idx) const {
+    SmallVector<Value> all;
+    if (expert)
+      all.push_back(expert);
+    all.append(idx.begin(), idx.end());
+    return all;
+  }
+
+  /// One register tile: rows `rows` x tokens [m0, m0 + tokens), over the
+  /// quantization blocks [kb0, kb1) of K. Each element's running sum is read
+  /// from `dest` and written back; a block adds (its lanes' tree sum) x
+  /// (its scale), the same arithmetic for every tiling.
+  Value tile(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value m0,
+             int64_t tokens, Value kb0, Value kb1, Value dest, Value rowBase,
+             Value colBase) const {
     Type f32 = b.getF32Type();
     auto vecF32 = VectorType::get({width}, f32);
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    const bool fp8 = isa<Float8E4M3FNType>(wElem);
+    const int64_t numRows = rows.size(), count = numRows * tokens;
     Value zeroVec = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
     Value twoTo8 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f));
     Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
     SmallVector<bool> inBounds = {true};
-    auto withExpert = [&](ValueRange idx) {
-      SmallVector<Value> all;
-      if (expert)
-        all.push_back(expert);
-      all.append(idx.begin(), idx.end());
-      return all;
-    };
-    // Scaled weights sum per 128-wide block (each block has its scale);
-    // unscaled ones (bf16, f32) in one block over K.
-    const int64_t block = scale ? kQuantBlock : k;
-    const bool fp8 = isa<Float8E4M3FNType>(wElem);
-    Value nBlock = arith::DivUIOp::create(b, loc, n, cIdx(kQuantBlock));
-    SmallVector<Value> tokenIdx, zeros(tile, zero);
-    for (int64_t t = 0; t < tile; ++t)
-      tokenIdx.push_back(arith::AddIOp::create(b, loc, m0, cIdx(t)));
+    SmallVector<Value> tokenIdx, destRow, destCol, nBlock;
+    for (int64_t t = 0; t < tokens; ++t) {
+      tokenIdx.push_back(arith::AddIOp::create(b, loc, m0, cIdx(b, loc, t)));
+      destRow.push_back(arith::SubIOp::create(b, loc, tokenIdx[t], rowBase));
+    }
+    for (Value n : rows) {
+      destCol.push_back(arith::SubIOp::create(b, loc, n, colBase));
+      nBlock.push_back(
+          arith::DivUIOp::create(b, loc, n, cIdx(b, loc, kQuantBlock)));
+    }
+    // Accumulator r * tokens + t is element [token t, row r].
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < numRows; ++r)
+      for (int64_t t = 0; t < tokens; ++t)
+        init.push_back(tensor::ExtractOp::create(
+            b, loc, dest, ValueRange{destRow[t], destCol[r]}));
     auto blocks = scf::ForOp::create(
-        b, loc, cIdx(0), cIdx(llvm::divideCeil(k, block)), cIdx(1), zeros,
+        b, loc, kb0, kb1, cIdx(b, loc, 1), init,
         [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
-          Value k0 = arith::MulIOp::create(b, loc, ib, cIdx(block));
+          Value k0 =
+              arith::MulIOp::create(b, loc, ib, cIdx(b, loc, kQuantBlock));
           Value kEnd = arith::MinUIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, k0, cIdx(block)), cIdx(k));
-          SmallVector<Value> zeroVecs(tile, zeroVec);
+              b, loc,
+              arith::AddIOp::create(b, loc, k0, cIdx(b, loc, kQuantBlock)),
+              cIdx(b, loc, k));
+          SmallVector<Value> zeroVecs(count, zeroVec);
           auto inner = scf::ForOp::create(
-              b, loc, k0, kEnd, cIdx(width), zeroVecs,
+              b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
               [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
-                Value codes = vector::TransferReadOp::create(
-                    b, loc, VectorType::get({width}, wElem), weight,
-                    withExpert({n, ik}), wPad, inBounds);
-                Value w = codes;
-                if (fp8)
-                  w = widenE4M3Scaled(b, loc, codes);
-                else if (wElem != f32)
-                  w = arith::ExtFOp::create(b, loc, vecF32, codes);
-                SmallVector<Value> next;
-                for (int64_t t = 0; t < tile; ++t) {
+                SmallVector<Value> w;
+                for (Value n : rows) {
+                  Value codes = vector::TransferReadOp::create(
+                      b, loc, VectorType::get({width}, wElem), weight,
+                      withExpert({n, ik}), wPad, inBounds);
+                  if (fp8)
+                    codes = widenE4M3Scaled(b, loc, codes);
+                  else if (wElem != f32)
+                    codes = arith::ExtFOp::create(b, loc, vecF32, codes);
+                  w.push_back(codes);
+                }
+                SmallVector<Value> next(count);
+                for (int64_t t = 0; t < tokens; ++t) {
                   Value xv = vector::TransferReadOp::create(
                       b, loc, vecF32, x, ValueRange{tokenIdx[t], ik}, zero,
                       inBounds);
-                  next.push_back(vector::FMAOp::create(b, loc, xv, w, vacc[t]));
+                  for (int64_t r = 0; r < numRows; ++r)
+                    next[r * tokens + t] = vector::FMAOp::create(
+                        b, loc, xv, w[r], vacc[r * tokens + t]);
                 }
                 scf::YieldOp::create(b, loc, next);
               });
-          Value s;
-          if (scale) {
-            s = tensor::ExtractOp::create(b, loc, scale,
-                                          withExpert({nBlock, ib}));
-            if (!s.getType().isF32())
-              s = arith::ExtFOp::create(b, loc, f32, s);
-            // Exact: a power of two (an f32 scale is far from overflow).
-            if (fp8)
-              s = arith::MulFOp::create(b, loc, s, twoTo8);
-          }
           SmallVector<Value> next;
-          for (int64_t t = 0; t < tile; ++t) {
-            // A tree reduction of the lanes: the order of the K sum is not
-            // part of the semantics.
-            Value sum = vector::ReductionOp::create(
-                b, loc, vector::CombiningKind::ADD, inner.getResult(t),
-                arith::FastMathFlags::reassoc);
-            if (s)
-              sum = arith::MulFOp::create(b, loc, sum, s);
-            next.push_back(arith::AddFOp::create(b, loc, acc[t], sum));
+          for (int64_t r = 0; r < numRows; ++r) {
+            Value s;
+            if (scale) {
+              s = tensor::ExtractOp::create(b, loc, scale,
+                                            withExpert({nBlock[r], ib}));
+              if (!s.getType().isF32())
+                s = arith::ExtFOp::create(b, loc, f32, s);
+              // Exact: a power of two (an f32 scale is far from overflow).
+              if (fp8)
+                s = arith::MulFOp::create(b, loc, s, twoTo8);
+            }
+            for (int64_t t = 0; t < tokens; ++t) {
+              // A tree reduction of the lanes: the order of the K sum is
+              // not part of the semantics.
+              Value sum = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD,
+                  inner.getResult(r * tokens + t),
+                  arith::FastMathFlags::reassoc);
+              if (s)
+                sum = arith::MulFOp::create(b, loc, sum, s);
+              next.push_back(
+                  arith::AddFOp::create(b, loc, acc[r * tokens + t], sum));
+            }
           }
           scf::YieldOp::create(b, loc, next);
         });
-    Value col = arith::SubIOp::create(b, loc, n, colBase);
-    for (int64_t t = 0; t < tile; ++t) {
-      Value v = blocks.getResult(t);
-      if (outElem != f32)
-        v = arith::TruncFOp::create(b, loc, outElem, v);
-      Value row = arith::SubIOp::create(b, loc, tokenIdx[t], rowBase);
-      dest = tensor::InsertOp::create(b, loc, v, dest, ValueRange{row, col});
-    }
+    for (int64_t r = 0; r < numRows; ++r)
+      for (int64_t t = 0; t < tokens; ++t)
+        dest =
+            tensor::InsertOp::create(b, loc, blocks.getResult(r * tokens + t),
+                                     dest, ValueRange{destRow[t], destCol[r]});
     return dest;
   }
 
-  /// Tokens [begin, end) of output row n in tiles of 8, then at most one
-  /// tile each of 4, 2 and 1 (only the tiles a static count needs).
-  Value tokens(OpBuilder &b, Location loc, Value n, OpFoldResult begin,
-               OpFoldResult end, Value dest, Value rowBase,
-               Value colBase) const {
-    auto cIdx = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, loc, v).getResult();
-    };
-    std::optional<int64_t> lo = getConstantIntValue(begin),
-                           hi = getConstantIntValue(end);
-    Value done = getValueOrCreateConstantIndexOp(b, loc, begin);
-    Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
-    int64_t doneStatic = lo.value_or(0);
-    for (int64_t tile : kTokenTiles) {
-      // The accumulators of a tile (tile x width f32) stay within 8 AVX2
-      // registers.
-      if (tile * width > 64)
-        continue;
-      Value stop;
-      if (lo && hi) {
-        int64_t e = *lo + (*hi - *lo) / tile * tile;
-        if (e == doneStatic)
-          continue;
-        doneStatic = e;
-        stop = cIdx(e);
-      } else {
-        Value count = arith::SubIOp::create(b, loc, endV, done);
-        stop = arith::AddIOp::create(
-            b, loc, done,
-            arith::MulIOp::create(
-                b, loc, arith::DivUIOp::create(b, loc, count, cIdx(tile)),
-                cIdx(tile)));
-      }
-      dest = scf::ForOp::create(
-                 b, loc, done, stop, cIdx(tile), ValueRange{dest},
-                 [&](OpBuilder &b, Location loc, Value m0, ValueRange in) {
+  /// Rows [nBegin, nBegin + nCount) x tokens [mBegin, mEnd), blocked for
+  /// the caches (see kDecodeTokens), in register tiles.
+  Value group(OpBuilder &b, Location loc, Value nBegin, OpFoldResult nCount,
+              OpFoldResult mBegin, OpFoldResult mEnd, Value dest, Value rowBase,
+              Value colBase) const {
+    const int64_t numBlocks = llvm::divideCeil(k, kQuantBlock);
+    std::optional<int64_t> mLo = getConstantIntValue(mBegin),
+                           mHi = getConstantIntValue(mEnd);
+    const bool staticDecode = mLo && mHi && *mHi - *mLo <= kDecodeTokens;
+    // One token block over the chunks of K.
+    auto tokenBlock = [&](OpBuilder &b, Location loc, OpFoldResult mb,
+                          OpFoldResult mStop, Value dest) -> Value {
+      auto overRows = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
+                          Value dest) {
+        return forEachTile(
+            b, loc, b.getIndexAttr(0), nCount, kRowTiles, dest,
+            [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
+                Value dest) {
+              Value n0 = arith::AddIOp::create(b, loc, nBegin, i0);
+              SmallVector<Value> rows;
+              for (int64_t r = 0; r < numRows; ++r)
+                rows.push_back(
+                    arith::AddIOp::create(b, loc, n0, cIdx(b, loc, r)));
+              SmallVector<int64_t> tokenTiles;
+              for (int64_t t : kTokenTiles)
+                if (numRows * t * width <= kMaxAccumulatorLanes)
+                  tokenTiles.push_back(t);
+              return forEachTile(b, loc, mb, mStop, tokenTiles, dest,
+                                 [&](OpBuilder &b, Location loc, Value m0,
+                                     int64_t tokens, Value dest) {
+                                   return tile(b, loc, rows, m0, tokens, kb0,
+                                               kb1, dest, rowBase, colBase);
+                                 });
+            });
+      };
+      if (staticDecode)
+        return overRows(b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks), dest);
+      // Decode-sized blocks still take K in one pass.
+      Value count = arith::SubIOp::create(
+          b, loc, getValueOrCreateConstantIndexOp(b, loc, mStop),
+          getValueOrCreateConstantIndexOp(b, loc, mb));
+      Value small = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                                          count, cIdx(b, loc, kDecodeTokens));
+      Value step = arith::SelectOp::create(
+          b, loc, small, cIdx(b, loc, numBlocks), cIdx(b, loc, kChunkBlocks));
+      return scf::ForOp::create(
+                 b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks), step,
+                 ValueRange{dest},
+                 [&](OpBuilder &b, Location loc, Value kb0, ValueRange in) {
+                   Value kb1 = arith::MinUIOp::create(
+                       b, loc, arith::AddIOp::create(b, loc, kb0, step),
+                       cIdx(b, loc, numBlocks));
                    scf::YieldOp::create(b, loc,
-                                        this->tile(b, loc, n, m0, tile, in[0],
-                                                   rowBase, colBase));
+                                        overRows(b, loc, kb0, kb1, in[0]));
                  })
-                 .getResult(0);
-      done = stop;
-    }
-    return dest;
+          .getResult(0);
+    };
+    if (mLo && mHi && *mHi - *mLo <= kTokenBlock)
+      return tokenBlock(b, loc, mBegin, mEnd, dest);
+    Value endV = getValueOrCreateConstantIndexOp(b, loc, mEnd);
+    return scf::ForOp::create(
+               b, loc, getValueOrCreateConstantIndexOp(b, loc, mBegin), endV,
+               cIdx(b, loc, kTokenBlock), ValueRange{dest},
+               [&](OpBuilder &b, Location loc, Value mb, ValueRange in) {
+                 Value mStop = arith::MinUIOp::create(
+                     b, loc,
+                     arith::AddIOp::create(b, loc, mb,
+                                           cIdx(b, loc, kTokenBlock)),
+                     endV);
+                 scf::YieldOp::create(b, loc,
+                                      tokenBlock(b, loc, mb, mStop, in[0]));
+               })
+        .getResult(0);
   }
 };
+
+/// `t` (f32) as `elem`: itself, or narrowed by a `linalg.copy`.
+Value narrowTo(OpBuilder &b, Location loc, Value t, Type elem) {
+  if (elem.isF32())
+    return t;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, t);
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, elem);
+  return linalg::CopyOp::create(b, loc, t, empty).getResult(0);
+}
+
+/// An f32 tensor of zeros: the running sums the tiles add to.
+Value zeros(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty})
+      .getResult(0);
+}
 
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
@@ -222,33 +352,40 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     OpFoldResult mSize = tensor::getMixedSize(b, loc, op.getInput(), 0);
-    RowKernel kernel{widenToF32(b, loc, op.getInput()),
-                     op.getWeight(),
-                     op.getWeightScaleInv(),
-                     /*expert=*/Value(),
-                     k,
-                     width,
-                     yType.getElementType()};
+    TileKernel kernel{widenToF32(b, loc, op.getInput()),
+                      op.getWeight(),
+                      op.getWeightScaleInv(),
+                      /*expert=*/Value(),
+                      k,
+                      width};
 
-    // Rows in parallel, each writing its own column.
-    Value init = tensor::EmptyOp::create(
-        b, loc, SmallVector<OpFoldResult>{mSize, b.getIndexAttr(n)},
-        yType.getElementType());
+    // Row groups in parallel, each writing its own columns.
+    const int64_t group = std::min(n, kLinearRowGroup);
+    Value init = zeros(b, loc, {mSize, b.getIndexAttr(n)});
     auto rows = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(n)}, ValueRange{init},
-        std::nullopt, [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value in = args[0], out = args[1];
-          SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), in};
-          SmallVector<OpFoldResult> sizes = {mSize, b.getIndexAttr(1)};
+        b, loc,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(llvm::divideCeil(n, group))},
+        ValueRange{init}, std::nullopt,
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value ig = args[0], out = args[1];
+          Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
+          OpFoldResult nSize = b.getIndexAttr(group);
+          if (n % group != 0)
+            nSize = arith::MinUIOp::create(
+                        b, loc, cIdx(b, loc, group),
+                        arith::SubIOp::create(b, loc, cIdx(b, loc, n), n0))
+                        .getResult();
+          SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
+          SmallVector<OpFoldResult> sizes = {mSize, nSize};
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-          Value col = tensor::ExtractSliceOp::create(b, loc, out, offsets,
-                                                     sizes, strides);
-          Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-          col =
-              kernel.tokens(b, loc, in, b.getIndexAttr(0), mSize, col, c0, in);
-          yieldSlice(b, loc, col, out, offsets, sizes);
+          Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
+                                                      sizes, strides);
+          part = kernel.group(b, loc, n0, nSize, b.getIndexAttr(0), mSize, part,
+                              cIdx(b, loc, 0), n0);
+          yieldSlice(b, loc, part, out, offsets, sizes);
         });
-    rewriter.replaceOp(op, rows.getResult(0));
+    rewriter.replaceOp(
+        op, narrowTo(b, loc, rows.getResult(0), yType.getElementType()));
     return success();
   }
 
@@ -288,15 +425,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     Value x = widenToF32(b, loc, op.getInput());
     Type outElem = yType.getElementType();
     // Rows past offsets[E] (the unused tail) stay 0.
-    Value init =
-        linalg::FillOp::create(
-            b, loc,
-            ValueRange{arith::ConstantOp::create(b, loc,
-                                                 b.getFloatAttr(outElem, 0.0))},
-            ValueRange{tensor::EmptyOp::create(
-                b, loc, SmallVector<OpFoldResult>{rSize, b.getIndexAttr(n)},
-                outElem)})
-            .getResult(0);
+    Value init = zeros(b, loc, {rSize, b.getIndexAttr(n)});
     int64_t blocks = llvm::divideCeil(n, kGroupedRowBlock);
     // (row block, expert) pairs in parallel: the threads split the row
     // blocks, so each thread reads its share of every routed expert, once.
@@ -334,22 +463,12 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
                                                       sizes, strides);
-          RowKernel kernel{x,     op.getWeight(), op.getWeightScaleInv(), ie, k,
-                           width, outElem};
-          Value nStop = arith::AddIOp::create(
-              b, loc, n0, getValueOrCreateConstantIndexOp(b, loc, nSize));
-          part =
-              scf::ForOp::create(
-                  b, loc, n0, nStop, cIdx(1), ValueRange{part},
-                  [&](OpBuilder &b, Location loc, Value in, ValueRange partIn) {
-                    scf::YieldOp::create(
-                        b, loc,
-                        kernel.tokens(b, loc, in, lo, hi, partIn[0], lo, n0));
-                  })
-                  .getResult(0);
+          TileKernel kernel{x, op.getWeight(), op.getWeightScaleInv(), ie,
+                            k, width};
+          part = kernel.group(b, loc, n0, nSize, lo, hi, part, lo, n0);
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
-    rewriter.replaceOp(op, grid.getResult(0));
+    rewriter.replaceOp(op, narrowTo(b, loc, grid.getResult(0), outElem));
     return success();
   }
 
