@@ -13,6 +13,26 @@ using namespace cuda;
 
 namespace {
 
+// A block of the session's pool, given back on scope exit, for synchronous
+// use (the caller holds the context).
+class PoolBuffer {
+public:
+  PoolBuffer(DevicePool &pool, const Driver &d, uint64_t bytes) : pool_(pool) {
+    ptr_ = pool.allocate(d, bytes, /*stream=*/nullptr);
+    if (!ptr_)
+      fail("allocating " + std::to_string(bytes) +
+           " bytes of device memory failed: " + takeError());
+  }
+  ~PoolBuffer() { pool_.release(ptr_, /*stream=*/nullptr); }
+  PoolBuffer(const PoolBuffer &) = delete;
+  PoolBuffer &operator=(const PoolBuffer &) = delete;
+  CUdeviceptr get() const { return ptr_; }
+
+private:
+  DevicePool &pool_;
+  CUdeviceptr ptr_ = 0;
+};
+
 // A device allocation freed on scope exit (the caller holds the context).
 class DeviceBuffer {
 public:
@@ -102,7 +122,12 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     deviceParameters_ = std::move(params);
   }
 
-  std::vector<std::unique_ptr<DeviceBuffer>> temporaries;
+  // Blocks given back by a call that failed may still be in use until the
+  // device has caught up.
+  DevicePool &pool = states_.devicePool();
+  if (pool.hasPending() && d->cuCtxSynchronize() == CUDA_SUCCESS)
+    pool.synchronized();
+  std::vector<std::unique_ptr<PoolBuffer>> temporaries;
   std::vector<CUdeviceptr> devicePtrs;
   size_t out = 0;
   for (size_t i = 0; i < entry.args.size(); ++i) {
@@ -120,7 +145,7 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
       continue;
     }
     uint64_t bytes = *checkedByteSize(a.dtype, shapes[i]);
-    temporaries.push_back(std::make_unique<DeviceBuffer>(*d, bytes));
+    temporaries.push_back(std::make_unique<PoolBuffer>(pool, *d, bytes));
     if (a.role == DSV3_ROLE_INPUT && bytes)
       checkOrThrow(
           d->cuMemcpyHtoD(temporaries.back()->get(), hostData[i], bytes),
@@ -134,7 +159,11 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     descriptors.push_back(makeDescriptor(asPointer(devicePtrs[i]), shapes[i]));
   for (std::vector<int64_t> &desc : descriptors)
     args.push_back(desc.data());
-  callModule(fn, args.data(), "entry \"" + entry.name + "\"");
+  {
+    // The module's own buffers (mgpuMemAlloc) come from the pool too.
+    ScopedCallPool scope(pool);
+    callModule(fn, args.data(), "entry \"" + entry.name + "\"");
+  }
   // Entries may leave work queued on their own streams.
   CUresult sync = d->cuCtxSynchronize();
   std::string error = takeError();
@@ -151,6 +180,10 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
       checkOrThrow(d->cuMemcpyDtoH(t.data(), devicePtrs[i], t.byteSize()),
                    "copying output \"" + a.name + "\" from the device");
   }
+  // The copies were synchronous: nothing of this call is in flight, and its
+  // blocks may serve any stream of the next call.
+  temporaries.clear();
+  pool.synchronized();
   return outputs;
 }
 

@@ -6,9 +6,12 @@
 #include "dsv3/Runtime/mgpu.h"
 
 #include "CudaDriver.h"
+#include "DevicePool.h"
 #include "ModuleCall.h"
 
 using namespace dsv3rt::cuda;
+using dsv3rt::impl::currentCallPool;
+using dsv3rt::impl::DevicePool;
 using dsv3rt::impl::moduleAllocationFailed;
 using dsv3rt::impl::trackModuleBuffer;
 using dsv3rt::impl::untrackModuleBuffer;
@@ -197,11 +200,17 @@ void mgpuStreamWaitEvent(void *stream, void *event) {
 }
 
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
-  (void)stream; // allocation is synchronous, as upstream
   if (bytes == 0)
     return nullptr;
   void *p = guarded<void *>(nullptr, [&](const Driver &d) -> void * {
     CUdeviceptr p = 0;
+    // Inside a call, device buffers come from the session's pool: no driver
+    // allocation once the call's sizes have been seen.
+    DevicePool *pool = currentCallPool();
+    if (pool && !hostShared) {
+      p = pool->allocate(d, bytes, static_cast<CUstream>(stream));
+      return p ? reinterpret_cast<void *>(static_cast<uintptr_t>(p)) : nullptr;
+    }
     bool ok = hostShared
                   ? check(d.cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL),
                           "cuMemAllocManaged")
@@ -218,10 +227,14 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
 }
 
 void mgpuMemFree(void *ptr, void *stream) {
-  (void)stream;
   if (!ptr)
     return;
   untrackModuleBuffer(ptr);
+  DevicePool *pool = currentCallPool();
+  if (pool && pool->owns(dptr(ptr))) {
+    pool->release(dptr(ptr), static_cast<CUstream>(stream));
+    return;
+  }
   guarded<int>(0, [&](const Driver &d) {
     check(d.cuMemFree(dptr(ptr)), "cuMemFree");
     return 0;

@@ -6,6 +6,7 @@
 #define DSV3_LIB_RUNTIME_STATE_H
 
 #include "CudaDriver.h"
+#include "DevicePool.h"
 #include "HostTensor.h"
 
 #include <map>
@@ -73,6 +74,9 @@ public:
   // Zero-fills every state.
   void reset();
 
+  // Cuda sessions: the device memory the session's calls reuse.
+  DevicePool &devicePool() { return pool_; }
+
 private:
   // Cuda sessions: the driver, or Error "no CUDA device: ...".
   const cuda::Driver &requireDriver();
@@ -82,6 +86,7 @@ private:
   std::vector<std::unique_ptr<StateBuffer>> states_;
   std::map<std::string, size_t> index_;
   const cuda::Driver *driver_ = nullptr; // set by the first device allocation
+  DevicePool pool_;
 };
 
 } // namespace dsv3rt::impl

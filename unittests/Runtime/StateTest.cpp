@@ -454,8 +454,10 @@ protected:
     ASSERT_TRUE(h);
     live = static_cast<int64_t *>(dlsym(h, "fake_cuda_live_allocations"));
     ASSERT_TRUE(live);
+    allocCalls = static_cast<int64_t *>(dlsym(h, "fake_cuda_alloc_calls"));
+    ASSERT_TRUE(allocCalls);
   }
-  int64_t *live = nullptr;
+  int64_t *live = nullptr, *allocCalls = nullptr;
 };
 
 TEST_F(FakeCudaDriverTest, StateOnDevice) {
@@ -483,8 +485,10 @@ TEST_F(FakeCudaDriverTest, StateOnDevice) {
                 std::vector<float>(4, 0));
       s.writeState("acc", f32({1, 1, 1, 1}));
     }
-    // The state stays on the device after the module is unloaded.
-    EXPECT_EQ(*live, before + 1);
+    // The state stays on the device after the module is unloaded, and so do
+    // the session's pooled blocks (swap's input and output; peek's output
+    // reuses one of them).
+    EXPECT_EQ(*live, before + 3);
     dsv3rt::Module again(s, FAKE_CUDA_STATE_MODULE);
     EXPECT_EQ(values<float>(again.call(again.findEntry("peek"), {}).at(0)),
               std::vector<float>(4, 1));
@@ -553,6 +557,26 @@ TEST_F(FakeCudaDriverTest, ModuleWithoutStateRuns) {
     EXPECT_EQ(m.call(0, list(f32({1, 2, 3, 4}))).size(), 1u);
   }
   EXPECT_EQ(*live, before);
+}
+
+// The session's device pool: the first call allocates its input, output and
+// the module's intermediate (mgpuMemAlloc on the call's stream); later calls
+// with the same shapes reuse those blocks and make no driver allocation. The
+// blocks stay with the session until it ends.
+TEST_F(FakeCudaDriverTest, SteadyStateCallsMakeNoDriverAllocation) {
+  const int64_t live0 = *live;
+  {
+    dsv3rt::Session s("cuda");
+    dsv3rt::Module m(s, FAKE_CUDA_MODULE);
+    const int64_t calls0 = *allocCalls;
+    ASSERT_EQ(m.call(0, list(f32({1, 2, 3, 4}))).size(), 1u);
+    EXPECT_EQ(*allocCalls - calls0, 3) << "input, output, intermediate";
+    for (int step = 0; step < 3; ++step)
+      ASSERT_EQ(m.call(0, list(f32({5, 6, 7, 8}))).size(), 1u);
+    EXPECT_EQ(*allocCalls - calls0, 3) << "later calls reuse the blocks";
+    EXPECT_EQ(*live - live0, 3) << "the session keeps them";
+  }
+  EXPECT_EQ(*live, live0) << "the session's end frees them";
 }
 
 } // namespace

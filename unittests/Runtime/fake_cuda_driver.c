@@ -2,8 +2,9 @@
  * cuda path (device checks, parameter upload, state buffers, copies, frees)
  * can be tested on machines without a GPU: point DSV3_LIBCUDA at it. Device
  * pointers are malloc'ed host pointers; kernels launch as no-ops. Fresh
- * allocations are filled with 0xA5 (real device memory is not zeroed), and
- * fake_cuda_live_allocations counts what is not freed yet. */
+ * allocations are filled with 0xA5 (real device memory is not zeroed),
+ * fake_cuda_live_allocations counts what is not freed yet and
+ * fake_cuda_alloc_calls every allocation made. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@ typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 
 EXPORT int64_t fake_cuda_live_allocations = 0;
+/* cuMemAlloc calls that succeeded, ever: what a caching allocator saves. */
+EXPORT int64_t fake_cuda_alloc_calls = 0;
 
 static char handles[8]; /* distinct non-NULL dummies for opaque handles */
 #define HANDLE(i) ((void *)&handles[i])
@@ -79,6 +82,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     return 2; /* CUDA_ERROR_OUT_OF_MEMORY */
   memset(m, 0xA5, bytes);
   ++fake_cuda_live_allocations;
+  ++fake_cuda_alloc_calls;
   *p = (CUdeviceptr)(uintptr_t)m;
   return 0;
 }

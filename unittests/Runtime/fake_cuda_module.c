@@ -2,6 +2,7 @@
  * the embedded fatbin with mgpuModuleLoad (inside dlopen), a destructor
  * unloads it, and the entry launches a kernel on its own stream. The mgpu*
  * symbols stay undefined and resolve against libdsv3rt at dlopen time. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,8 @@ void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
 void *mgpuStreamCreate(void);
 void mgpuStreamSynchronize(void *stream);
 void mgpuStreamDestroy(void *stream);
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared);
+void mgpuMemFree(void *ptr, void *stream);
 
 /* Not a real fatbin: on a machine with a driver the load fails cleanly. */
 static const unsigned char kFatbin[16] = {0x50, 0xed, 0x55, 0xba, 1, 0, 0x10};
@@ -49,8 +52,12 @@ EXPORT void dsv3_entry_scale(void **args) {
   MemRef1f *x = args[0], *y = args[1];
   void *stream = mgpuStreamCreate();
   void *fn = mgpuModuleGetFunction(gModule, "scale_kernel");
-  void *params[] = {&x->aligned, &y->aligned};
-  mgpuLaunchKernel(fn, 1, 1, 1, 4, 1, 1, 0, stream, params, NULL, 2);
+  /* An intermediate buffer, allocated and freed on the call's stream as the
+   * GPU-to-LLVM lowering of gpu.alloc/gpu.dealloc async does. */
+  void *tmp = mgpuMemAlloc(4 * sizeof(float), stream, false);
+  void *params[] = {&x->aligned, &tmp, &y->aligned};
+  mgpuLaunchKernel(fn, 1, 1, 1, 4, 1, 1, 0, stream, params, NULL, 3);
+  mgpuMemFree(tmp, stream);
   mgpuStreamSynchronize(stream);
   mgpuStreamDestroy(stream);
 }
