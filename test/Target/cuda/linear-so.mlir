@@ -2,9 +2,12 @@
 // the module ABI and nothing else, imports only mgpu* functions (libdsv3rt)
 // besides libc, embeds one fatbin per kernel, and whose host code touches
 // host memory only (every argument is a device pointer in a cuda module).
+// Each fatbin holds the sm_90a cubin and the kernel's PTX, which a driver for
+// a newer chip compiles when it loads the module.
 // REQUIRES: ptxas
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a -o %t.so
 // RUN: llvm-nm --defined-only --extern-only %t.so | FileCheck %s --check-prefix=EXPORTS
+// RUN: %python %S/Inputs/list-fatbins.py %t.so | FileCheck %s --check-prefix=FATBIN
 // RUN: llvm-nm --undefined-only --no-weak %t.so | FileCheck %s --check-prefix=IMPORTS --implicit-check-not=" U "
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=llvm -o - | FileCheck %s --check-prefix=LLVM
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=llvm-ir -o %t.ll
@@ -13,6 +16,9 @@
 // the host and fails it.
 // RUN: dsv3-compile %s --target=host --emit=llvm-ir -o %t.host.ll
 // RUN: %python %S/Inputs/check-host-memory.py --expect-violations %t.host.ll | FileCheck %s --check-prefix=HOSTBAD
+
+// FATBIN: fatbin: elf sm_90, ptx sm_90
+// FATBIN: {{[1-9][0-9]*}} fatbins, 0 without PTX
 
 // EXPORTS-DAG: T dsv3_entry_proj
 // EXPORTS-DAG: T dsv3_module_abi_version
