@@ -115,6 +115,25 @@ def Dsv3OutlineLayerParameters : Pass<"dsv3-outline-layer-parameters",
   }];
 }
 
+def Dsv3NameOpLocations : Pass<"dsv3-name-op-locations"> {
+  let summary = "Name each dsv3 op in its location, for the kernels it becomes";
+  let description = [{
+    Wraps the location of every dsv3 op except `dsv3.parameter` in a name
+    that says what it computes: the op's mnemonic, then the Hugging Face
+    module of its first operand that is a `dsv3.parameter` (the component
+    before the tensor's own name: `q_a_proj` for
+    `model.layers.0.self_attn.q_a_proj.weight`), then `_fp8` if that weight
+    is `f8E4M3FN`. Example: `dsv3.linear %x, %w` with `%w = dsv3.parameter
+    "model.layers.0.self_attn.q_a_proj.weight" : tensor<1536x7168xf8E4M3FN>`
+    gets `loc("linear_q_a_proj_fp8"(<its location>))`; a `dsv3.rms_norm`
+    whose weight is `...q_a_layernorm.weight` gets `rms_norm_q_a_layernorm`;
+    an op without a parameter operand gets its mnemonic. The lowering gives
+    every op it creates the location of the op it lowers, so the name
+    reaches the loops and kernels (see dsv3-name-kernels). Nothing else
+    changes.
+  }];
+}
+
 def Dsv3OutlineParameters : Pass<"dsv3-outline-parameters", "::mlir::ModuleOp"> {
   let summary = "Turn dsv3.parameter ops into entry arguments";
   let description = [{
@@ -573,6 +592,24 @@ def Dsv3CollapseParallelLoops : Pass<"dsv3-collapse-parallel-loops"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def Dsv3NameKernels : Pass<"dsv3-name-kernels", "::mlir::ModuleOp"> {
+  let summary = "Name outlined GPU kernels after the graph op they run";
+  let description = [{
+    cuda pipeline, after gpu-kernel-outlining, which names every kernel of a
+    host function `@f` `@f_kernel` (in `gpu.module @f_kernel`, `@f_kernel_0`,
+    ...). For each kernel, in launch order, the name most of its ops carry
+    in their locations (see dsv3-name-op-locations) becomes the kernel's:
+    `gpu.module @decode_linear_q_a_proj_fp8 { gpu.func
+    @decode_linear_q_a_proj_fp8 ... }` for the kernel of `@decode` that runs
+    that linear; the second kernel from the same op is `..._1`, and so on,
+    and a name already taken in the module gets the next number. Every
+    `gpu.launch_func` of a renamed kernel follows. Kernels whose ops carry no
+    name keep theirs. The names reach the PTX entry points, the fatbins and
+    profilers.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 def Dsv3SerialLoopsToKernels : Pass<"dsv3-serial-loops-to-kernels"> {

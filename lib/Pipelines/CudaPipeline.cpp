@@ -61,6 +61,7 @@ static void addKernelMapping(OpPassManager &pm) {
   pm.addPass(createLowerAffinePass());
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createDsv3NameKernels());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Synchronous gpu.alloc/dealloc have no LLVM lowering; the async form runs
@@ -114,7 +115,13 @@ static void addNVVMLowering(OpPassManager &pm, const CudaOptions &options) {
 
 void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
                                    const CudaOptions &options, Stage stop) {
-  buildGraphToLinalgPipeline(pm, "cuda", nullptr, options.kvSplitSize);
+  // Kernels are named after the graph ops they run (dsv3-name-kernels).
+  buildGraphToLinalgPipeline(
+      pm, "cuda",
+      [](OpPassManager &pm) {
+        pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
+      },
+      options.kvSplitSize);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -31,8 +31,14 @@ struct CopyToLinalg : OpRewritePattern<memref::CopyOp> {
     if (keepContiguous && contiguous(op.getSource()) &&
         contiguous(op.getTarget()))
       return failure();
-    rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
-                                                op.getTarget());
+    // Named, unless it already says where it comes from, so that its cuda
+    // kernel is `<func>_copy` (dsv3-name-kernels).
+    Location loc = op.getLoc();
+    if (!isa<NameLoc>(loc))
+      loc = NameLoc::get(rewriter.getStringAttr("copy"), loc);
+    auto copy = rewriter.replaceOpWithNewOp<linalg::CopyOp>(
+        op, op.getSource(), op.getTarget());
+    copy->setLoc(loc);
     return success();
   }
 };

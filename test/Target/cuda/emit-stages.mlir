@@ -12,13 +12,14 @@
 // BUF: memref.alloc
 // BUF: linalg.generic
 
-// One kernel per linalg op, one thread per element of its parallel space;
-// the host function allocates on the device, launches on one stream and
-// waits before returning.
+// One kernel per linalg op, one thread per element of its parallel space,
+// named after the function and the graph op (dsv3-name-kernels); the host
+// function allocates on the device, launches on one stream and waits before
+// returning.
 // GPU: module attributes {{{.*}}gpu.container_module}
 // GPU-LABEL: func.func @quant(
 // GPU: %[[T0:.*]] = gpu.wait async
-// GPU: %[[T1:.*]] = gpu.launch_func async [%[[T0]]] @quant_kernel::@quant_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c256, %c1, %c1)
+// GPU: %[[T1:.*]] = gpu.launch_func async [%[[T0]]] @quant_quantize::@quant_quantize blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c256, %c1, %c1)
 // GPU: gpu.alloc async
 // GPU: gpu.dealloc async
 // GPU: gpu.wait [%{{.*}}]
@@ -26,14 +27,14 @@
 // GPU-NOT: memref.alloc
 // The block amax: parallel dims collapsed into the thread index, the 128
 // reduction elements a serial loop in each thread.
-// GPU: gpu.module @quant_kernel_0
+// GPU: gpu.module @quant_quantize_1
 // GPU: gpu.block_id x
 // GPU: gpu.thread_id x
 // GPU: scf.if
 // GPU: scf.for %{{.*}} = %c0 to %c128 step %c1
 // GPU: math.absf
 // GPU: arith.maxnumf
-// GPU: gpu.module @quant_kernel_2
+// GPU: gpu.module @quant_quantize_3
 // GPU: arith.truncf %{{.*}} : f32 to f8E4M3FN
 
 func.func @quant(%x: tensor<4x256xf32>) -> (tensor<4x256xf8E4M3FN>, tensor<4x2xf32>) {

@@ -39,10 +39,10 @@
 // each kernel is an sm_90a fatbin (magic 0xBA55ED50).
 // LLVM-LABEL: llvm.func hidden @proj(
 // LLVM: llvm.call @mgpuStreamCreate()
-// LLVM: gpu.launch_func <%{{.*}} : !llvm.ptr> @proj_kernel::@proj_kernel
+// LLVM: gpu.launch_func <%{{.*}} : !llvm.ptr> @proj_linear_down_proj_fp8::@proj_linear_down_proj_fp8
 // LLVM: llvm.call @mgpuMemAlloc
 // LLVM: llvm.call @mgpuStreamSynchronize
-// LLVM: gpu.binary @proj_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, properties = {{{.*}}}, "P\EDU\BA
+// LLVM: gpu.binary @proj_linear_down_proj_fp8 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">, properties = {{{.*}}}, "P\EDU\BA
 // LLVM: llvm.mlir.global internal constant @__dsv3_metadata("{{.*}}\22target\22:\22cuda\22
 // LLVM: llvm.func @dsv3_entry_proj(%arg0: !llvm.ptr)
 // LLVM: llvm.call @_mlir_ciface_proj(

@@ -3,7 +3,7 @@
 // in the kernels lowers too. --emit=ptx needs no ptxas.
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o - | FileCheck %s
 
-// CHECK: // gpu.binary @quant_kernel
+// CHECK: // gpu.binary @quant_quantize
 // CHECK: .version 8.0
 // CHECK: .target sm_90a
 
@@ -21,7 +21,7 @@ func.func @quant(%x: tensor<4x256xf32>) -> (tensor<4x256xf8E4M3FN>, tensor<4x2xf
 
 // extf: the byte in both lanes of cvt.rn.f16x2.e4m3x2, lane 0 (the low
 // half), then f16 -> f32.
-// CHECK: // gpu.binary @dequant_kernel
+// CHECK: // gpu.binary @dequant_dequantize
 // CHECK: ld.global.b8 %rs[[B:[0-9]+]]
 // CHECK: shl.b16 %rs[[HI:[0-9]+]], %rs[[B]], 8;
 // CHECK: or.b16 %rs[[P:[0-9]+]], %rs[[B]], %rs[[HI]];

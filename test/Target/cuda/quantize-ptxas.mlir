@@ -5,8 +5,8 @@
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o %t/all.ptx
 // One PTX file per gpu.binary (each has its own .version/.target header).
 // RUN: awk '/^\/\/ gpu.binary @/ { f = "%t/" substr($3, 2) ".ptx" } f { print > f }' %t/all.ptx
-// RUN: ls %t/*_kernel*.ptx | count 7
-// RUN: for f in %t/*_kernel*.ptx; do %cuda_path/bin/ptxas -arch=sm_90a -v $f -o $f.cubin 2>&1; done | FileCheck %s
+// RUN: ls %t/*quant*.ptx | count 7
+// RUN: for f in %t/*quant*.ptx; do %cuda_path/bin/ptxas -arch=sm_90a -v $f -o $f.cubin 2>&1; done | FileCheck %s
 
 // CHECK-COUNT-7: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK-NOT: spill stores
