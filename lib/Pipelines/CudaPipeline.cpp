@@ -115,7 +115,10 @@ static void addNVVMLowering(OpPassManager &pm, const CudaOptions &options) {
 
 void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
                                    const CudaOptions &options, Stage stop) {
-  // Kernels are named after the graph ops they run (dsv3-name-kernels).
+  // Kernels are named after the graph ops they run (dsv3-name-kernels):
+  // whole blocks (dsv3.mla, dsv3.moe) name what they decompose into, and the
+  // dsv3 ops they decompose into name themselves.
+  pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
   buildGraphToLinalgPipeline(
       pm, "cuda",
       [](OpPassManager &pm) {
