@@ -1,28 +1,48 @@
 // RUN: dsv3-opt %s --dsv3-host-vectorize-latent-attention --canonicalize --split-input-file | FileCheck %s
 
-// Decode (S = 1) over a bf16 latent cache: the scores are a forall over the
-// cache rows below n = clamp(kv_len, 0, L), the 4 heads one register tile
-// sharing each widened cache vector, c_kv then k_pe in the same lanes, a tree
-// sum, the scale and -inf for hidden keys; then the decomposed
-// linalg.softmax; then P · c_kv over the visible keys t < min(start_pos + 1,
-// kv_len, n) with 4 heads x 16 columns in 8 accumulators, rounded once to
-// bf16.
+// Decode (S = 1) over a bf16 latent cache: the scores are a forall over
+// pairs of cache rows below n = clamp(kv_len, 0, L); a full pair is one
+// register tile of 2 rows x 4 heads (each widened cache vector feeds the
+// heads, each query vector the rows), c_kv then k_pe in the same lanes, a
+// tree sum, the scale and -inf for hidden keys; a lone last row takes the
+// other branch. Then the decomposed linalg.softmax; then P · c_kv over the
+// visible keys t < min(start_pos + 1, kv_len, n) with 4 heads x 16 columns in
+// 8 accumulators, rounded once to bf16.
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x4x16xf32>, %[[QP:[^:]*]]: tensor<1x1x4x8xf32>, %[[C:[^:]*]]: tensor<1x64x16xbf16>, %[[K:[^:]*]]: tensor<1x64x8xbf16>, %[[START:[^:]*]]: tensor<1xi64>, %[[LEN:[^:]*]]: tensor<1xi64>)
 // CHECK:         %[[LEN0:.*]] = tensor.extract %[[LEN]]
 // CHECK:         %[[N:.*]] = arith.minsi %{{.*}}, %c64 : index
-// CHECK:         %[[SCORES:.*]] = scf.forall (%[[T:.*]]) in (%[[N]])
-// CHECK:           %[[VIS:.*]] = arith.andi
-// CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK:             %[[CV:.*]] = vector.transfer_read %[[C]][%c0, %[[T]], %{{.*}}]
-// CHECK:             %[[CW:.*]] = arith.extf %[[CV]] : vector<8xbf16> to vector<8xf32>
-// CHECK-COUNT-4:     vector.fma %{{.*}}, %[[CW]], %{{.*}} : vector<8xf32>
-// CHECK:           %[[KV:.*]] = vector.transfer_read %[[K]][%c0, %[[T]], %c0]
-// CHECK-COUNT-4:   vector.fma
-// CHECK:           %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc>
-// CHECK:           %[[SCALED:.*]] = arith.mulf %[[SUM]], %cst{{.*}} : f32
-// CHECK:           arith.select %[[VIS]], %[[SCALED]], %{{.*}} : f32
-// CHECK:           tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0, 0, 0, %[[T]]] [1, 1, 4, 1]
+// CHECK:         %[[N1:.*]] = arith.addi %[[N]], %c1
+// CHECK:         %[[PAIRS:.*]] = arith.divui %[[N1]], %c2
+// CHECK:         %[[SCORES:.*]] = scf.forall (%[[PAIR:.*]]) in (%[[PAIRS]])
+// CHECK:           %[[T0:.*]] = arith.muli %[[PAIR]], %c2
+// CHECK:           %[[LEFT:.*]] = arith.subi %[[N]], %[[T0]]
+// CHECK:           %[[ROWS:.*]] = arith.minui %[[LEFT]], %c2
+// CHECK:           %[[TWO:.*]] = arith.cmpi eq, %[[ROWS]], %c2
+// CHECK:           scf.if %[[TWO]]
+// CHECK:             %[[T1:.*]] = arith.addi %[[T0]], %c1
+// CHECK:             %[[VIS0:.*]] = arith.andi
+// CHECK:             %[[VIS1:.*]] = arith.andi
+// CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:               %[[CV0:.*]] = vector.transfer_read %[[C]][%c0, %[[T0]], %{{.*}}]
+// CHECK:               %[[CW0:.*]] = arith.extf %[[CV0]] : vector<8xbf16> to vector<8xf32>
+// CHECK:               %[[CV1:.*]] = vector.transfer_read %[[C]][%c0, %[[T1]], %{{.*}}]
+// CHECK:               %[[CW1:.*]] = arith.extf %[[CV1]] : vector<8xbf16> to vector<8xf32>
+// CHECK:               %[[QV:.*]] = vector.transfer_read %[[Q]]
+// CHECK:               vector.fma %[[QV]], %[[CW0]], %{{.*}} : vector<8xf32>
+// CHECK:               vector.fma %[[QV]], %[[CW1]], %{{.*}} : vector<8xf32>
+// CHECK-COUNT-6:       vector.fma
+// CHECK:             vector.transfer_read %[[K]][%c0, %[[T0]], %c0]
+// CHECK:             vector.transfer_read %[[K]][%c0, %[[T1]], %c0]
+// CHECK-COUNT-8:     vector.fma
+// CHECK:             %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc>
+// CHECK:             %[[SCALED:.*]] = arith.mulf %[[SUM]], %cst{{.*}} : f32
+// CHECK:             arith.select %[[VIS0]], %[[SCALED]], %{{.*}} : f32
+// CHECK-COUNT-3:     arith.select %[[VIS0]]
+// CHECK-COUNT-4:     arith.select %[[VIS1]]
+// CHECK:           } else {
+// CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:           tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0, 0, 0, %[[T0]]] [1, 1, 4, %[[ROWS]]]
 // CHECK:         linalg.generic {{.*}} ins(%[[SCORES]] {{.*}} {
 // CHECK:           arith.maxnumf
 // CHECK:         math.exp
@@ -46,17 +66,23 @@ func.func @decode(%q: tensor<1x1x4x16xf32>, %qp: tensor<1x1x4x8xf32>, %c: tensor
 
 // -----
 
-// Any query count, several sequences, 6 heads (tiles of 4 and 2 in the
-// scores, 2-head tiles in the product): the products run per sequence and
-// query, each sequence bounded by its own start_pos and kv_len.
+// Any query count, several sequences, 6 heads (a pair of rows: one tile of
+// 2 rows x 6 heads; a lone row: tiles of 4 and 2 heads; 2-head tiles in the
+// product): the products run per sequence and query, each sequence bounded
+// by its own start_pos and kv_len.
 // CHECK-LABEL: func.func @prefill(
 // CHECK:         %[[S:.*]] = tensor.dim %{{.*}}, %c1 : tensor<2x?x6x8xf32>
 // CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (2, %{{.*}})
-// CHECK:           scf.for %{{.*}} = %c0 to %[[S]] step %c1
-// CHECK-COUNT-4:     vector.fma
-// CHECK-COUNT-4:     vector.fma
-// CHECK-COUNT-2:     vector.fma
-// CHECK-COUNT-2:     vector.fma
+// CHECK:           scf.if
+// CHECK:             scf.for %{{.*}} = %c0 to %[[S]] step %c1
+// CHECK-COUNT-12:      vector.fma
+// CHECK-COUNT-12:      vector.fma
+// CHECK:           } else {
+// CHECK:             scf.for %{{.*}} = %c0 to %[[S]] step %c1
+// CHECK-COUNT-4:       vector.fma
+// CHECK-COUNT-4:       vector.fma
+// CHECK-COUNT-2:       vector.fma
+// CHECK-COUNT-2:       vector.fma
 // CHECK:         scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, %[[S]], 3)
 // CHECK-COUNT-2:     vector.fma
 // CHECK-NOT:     dsv3.latent_attention

@@ -124,10 +124,12 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     // query: neither product visits them.
     Value n = buildVisibleKeyBound(b, loc, kvLen, L);
 
-    // Scores [B, S, H, n]: cache rows in parallel; per row and query, heads
-    // in tiles of 8 (then 4, 2, 1) whose accumulators stay in registers
-    // while one widened cache vector feeds them all. Hidden keys get -inf
-    // (t <= start_pos + i and t < kv_len, docs/semantics.md §10.5).
+    // Scores [B, S, H, n]: pairs of cache rows in parallel; per pair and
+    // query, register tiles of 2 rows x 6 heads (then 4, 2, 1 heads; a lone
+    // last row takes tiles of 8) whose accumulators stay in registers: each
+    // widened cache vector feeds the tile's heads and each query vector its
+    // rows. Hidden keys get -inf (t <= start_pos + i and t < kv_len,
+    // docs/semantics.md §10.5).
     float scale = op.getScale().convertToFloat();
     Value negInf = cF32(b, loc, -std::numeric_limits<float>::infinity());
     Value scoresInit = tensor::EmptyOp::create(
@@ -135,15 +137,21 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
         SmallVector<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H),
                                   n},
         f32);
+    Value pairs = arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, n, cIdx(b, loc, 1)),
+        cIdx(b, loc, 2));
     auto scoresLoop = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(B), n},
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(B), pairs},
         ValueRange{scoresInit}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value ib = args[0], it = args[1], out = args[2];
+          Value ib = args[0], out = args[2];
+          Value t0 = arith::MulIOp::create(b, loc, args[1], cIdx(b, loc, 2));
+          Value rows = arith::MinUIOp::create(
+              b, loc, cIdx(b, loc, 2), arith::SubIOp::create(b, loc, n, t0));
           SmallVector<OpFoldResult> offsets = {ib, b.getIndexAttr(0),
-                                               b.getIndexAttr(0), it};
-          SmallVector<OpFoldResult> sizes = {
-              b.getIndexAttr(1), sSize, b.getIndexAttr(H), b.getIndexAttr(1)};
+                                               b.getIndexAttr(0), t0};
+          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), sSize,
+                                             b.getIndexAttr(H), rows};
           // Full-rank slices: a rank-reduced [S, H] would be ambiguous
           // when S = 1.
           Value col = tensor::ExtractSliceOp::create(
@@ -152,26 +160,49 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
           Value start = extractIndex(b, loc, startPos, ib);
           Value len = extractIndex(b, loc, kvLen, ib);
           Value sEnd = getValueOrCreateConstantIndexOp(b, loc, sSize);
-          col = scf::ForOp::create(
-                    b, loc, cIdx(b, loc, 0), sEnd, cIdx(b, loc, 1),
-                    ValueRange{col},
-                    [&](OpBuilder &b, Location loc, Value i, ValueRange in) {
-                      Value visible = arith::AndIOp::create(
-                          b, loc,
-                          arith::CmpIOp::create(
-                              b, loc, arith::CmpIPredicate::sle, it,
-                              arith::AddIOp::create(b, loc, start, i)),
-                          arith::CmpIOp::create(
-                              b, loc, arith::CmpIPredicate::slt, it, len));
-                      Value res = forTiles(
-                          b, loc, H, {8, 4, 2, 1}, in[0],
-                          [&](OpBuilder &b, Location loc, Value h0,
-                              int64_t tile, Value col) {
-                            return scoreTile(b, loc, qNope, qPe, cKv, kPe, ib,
-                                             i, it, h0, tile, C, R, scale,
-                                             visible, negInf, col);
-                          });
-                      scf::YieldOp::create(b, loc, res);
+          // Scores of `numRows` rows from t0 for every query.
+          auto rowScores = [&](OpBuilder &b, Location loc, int64_t numRows) {
+            SmallVector<Value> keys;
+            for (int64_t r = 0; r < numRows; ++r)
+              keys.push_back(
+                  arith::AddIOp::create(b, loc, t0, cIdx(b, loc, r)));
+            SmallVector<int64_t> tiles = numRows == 2
+                                             ? SmallVector<int64_t>{6, 4, 2, 1}
+                                             : SmallVector<int64_t>{8, 4, 2, 1};
+            return scf::ForOp::create(
+                       b, loc, cIdx(b, loc, 0), sEnd, cIdx(b, loc, 1),
+                       ValueRange{col},
+                       [&](OpBuilder &b, Location loc, Value i, ValueRange in) {
+                         Value last = arith::AddIOp::create(b, loc, start, i);
+                         SmallVector<Value> visible;
+                         for (Value t : keys)
+                           visible.push_back(arith::AndIOp::create(
+                               b, loc,
+                               arith::CmpIOp::create(
+                                   b, loc, arith::CmpIPredicate::sle, t, last),
+                               arith::CmpIOp::create(
+                                   b, loc, arith::CmpIPredicate::slt, t, len)));
+                         Value res = forTiles(
+                             b, loc, H, tiles, in[0],
+                             [&](OpBuilder &b, Location loc, Value h0,
+                                 int64_t tile, Value col) {
+                               return scoreTile(b, loc, qNope, qPe, cKv, kPe,
+                                                ib, i, keys, h0, tile, C, R,
+                                                scale, visible, negInf, col);
+                             });
+                         scf::YieldOp::create(b, loc, res);
+                       })
+                .getResult(0);
+          };
+          Value two = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            rows, cIdx(b, loc, 2));
+          col = scf::IfOp::create(
+                    b, loc, two,
+                    [&](OpBuilder &b, Location loc) {
+                      scf::YieldOp::create(b, loc, rowScores(b, loc, 2));
+                    },
+                    [&](OpBuilder &b, Location loc) {
+                      scf::YieldOp::create(b, loc, rowScores(b, loc, 1));
                     })
                     .getResult(0);
           host::yieldSlice(b, loc, col, out, offsets, sizes);
@@ -273,20 +304,25 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     return success();
   }
 
-  /// Scores of heads [h0, h0 + tile) of query i against cache row t,
-  /// inserted into `col` ([1, S, H, 1]) at [0, i, h, 0].
+  /// Scores of heads [h0, h0 + tile) of query i against cache rows `keys`
+  /// (t0, t0 + 1, ...), inserted into `col` ([1, S, H, rows]) at
+  /// [0, i, h, t - t0]. Each (row, head) sums in its own lanes in the same
+  /// order whatever the tile, so the tiling does not change the result.
   static Value scoreTile(OpBuilder &b, Location loc, Value qNope, Value qPe,
-                         Value cKv, Value kPe, Value ib, Value i, Value t,
-                         Value h0, int64_t tile, int64_t C, int64_t R,
-                         float scale, Value visible, Value negInf, Value col) {
+                         Value cKv, Value kPe, Value ib, Value i,
+                         ArrayRef<Value> keys, Value h0, int64_t tile,
+                         int64_t C, int64_t R, float scale,
+                         ArrayRef<Value> visible, Value negInf, Value col) {
     auto vecF32 = VectorType::get({kWidth}, b.getF32Type());
     Value zero = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    const int64_t rows = keys.size();
     SmallVector<Value> heads;
     for (int64_t j = 0; j < tile; ++j)
       heads.push_back(arith::AddIOp::create(b, loc, h0, cIdx(b, loc, j)));
-    // Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe, in the same lanes.
-    SmallVector<Value> acc(tile, zero);
+    // Σ_c q_nope·c_kv, then Σ_r q_pe·k_pe, in the same lanes; accumulator
+    // r * tile + j is (row r, head j).
+    SmallVector<Value> acc(rows * tile, zero);
     for (auto [query, cache, width] :
          {std::tuple{qNope, cKv, C}, std::tuple{qPe, kPe, R}}) {
       // (Lambdas may not capture structured bindings before C++20.)
@@ -294,29 +330,34 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
       auto loop = scf::ForOp::create(
           b, loc, cIdx(b, loc, 0), cIdx(b, loc, width), cIdx(b, loc, kWidth),
           acc, [&](OpBuilder &b, Location loc, Value k, ValueRange in) {
-            Value kv = readF32(b, loc, key, {ib, t, k});
-            SmallVector<Value> next;
+            SmallVector<Value> kv;
+            for (Value t : keys)
+              kv.push_back(readF32(b, loc, key, {ib, t, k}));
+            SmallVector<Value> next(rows * tile);
             for (int64_t j = 0; j < tile; ++j) {
               Value qv = readF32(b, loc, q, {ib, i, heads[j], k});
-              next.push_back(vector::FMAOp::create(b, loc, qv, kv, in[j]));
+              for (int64_t r = 0; r < rows; ++r)
+                next[r * tile + j] =
+                    vector::FMAOp::create(b, loc, qv, kv[r], in[r * tile + j]);
             }
             scf::YieldOp::create(b, loc, next);
           });
       acc.assign(loop.getResults().begin(), loop.getResults().end());
     }
     Value s = cF32(b, loc, scale);
-    for (int64_t j = 0; j < tile; ++j) {
-      // A tree reduction of the lanes: the order of the sum over the
-      // latent dimension is not part of the semantics.
-      Value raw =
-          vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                      acc[j], arith::FastMathFlags::reassoc);
-      Value v = arith::SelectOp::create(
-          b, loc, visible, arith::MulFOp::create(b, loc, raw, s), negInf);
-      col = tensor::InsertOp::create(
-          b, loc, v, col,
-          ValueRange{cIdx(b, loc, 0), i, heads[j], cIdx(b, loc, 0)});
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < tile; ++j) {
+        // A tree reduction of the lanes: the order of the sum over the
+        // latent dimension is not part of the semantics.
+        Value raw = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD, acc[r * tile + j],
+            arith::FastMathFlags::reassoc);
+        Value v = arith::SelectOp::create(
+            b, loc, visible[r], arith::MulFOp::create(b, loc, raw, s), negInf);
+        col = tensor::InsertOp::create(
+            b, loc, v, col,
+            ValueRange{cIdx(b, loc, 0), i, heads[j], cIdx(b, loc, r)});
+      }
     return col;
   }
 };
