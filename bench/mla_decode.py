@@ -14,24 +14,26 @@ step, derived from the shapes.
 
   DSV3_BIN=build/bin .venv/bin/python bench/mla_decode.py [--runs 3] [--cached 4096]
 
-Recorded on 2 December 2026 (2 cores, quiet; memcpy 19.2 GB/s, f32 FMA peak 266-268 GFLOP/s;
+Recorded on 2 December 2026 (2 cores, quiet; f32 FMA peak 268 GFLOP/s in the same run;
 weights 187.16 MB, cache 4.72 MB, naive K/V 268.50 MB bf16, counted written + read), with the
-host strategies for latent attention and the absorbed heads:
+host strategies for latent attention (scores in 2-row x 6-head register tiles, the weighted sum
+in key blocks of 256) and the absorbed heads, and the FP8 linear in 2-row tiles:
 
   form        best ms   MB/step    GB/s  GFLOP/step  GFLOP/s  / peak  err vs f64  bf16 model
-  absorbed       24.0     191.9    8.01       1.515    63.25   0.237    7.16e-03    7.15e-03
-  naive        2100.1     728.9    0.35     138.149    65.78   0.245    6.09e-03    6.08e-03
+  absorbed       16.9     191.9   11.37       1.515    89.79   0.335    7.16e-03    7.15e-03
+  naive        1353.0     728.9    0.54     138.149   102.10   0.381    6.09e-03    6.08e-03
 
-On the same machine the absorbed form took 342 ms per step before these two strategies (the op
-definitions' loops; on 1 December's machine 700 ms) and 36.1 ms with the latent-attention
-strategy alone.
+On the same machine the absorbed form took 342 ms per step with the op definitions' loops (on 1
+December's machine 700 ms), 36.1 ms with the first latent-attention strategy alone, 24.0 ms with
+the absorbed-heads strategy, 20.5 ms with the FP8 linear's 2-row tiles and 18.7 ms with the
+scores' 2-row tiles.
 
 "err vs f64" is against float64 over the same bf16 cache rows; "bf16 model" is that computation
 rounded to bf16 where each form's graph rounds (the forms round at different points, hence their
-6e-3 difference). The naive form's time is kv_b_proj over all 4097 cache rows (137 GFLOP); a
-profile of the absorbed step has about a third in the FP8 projections (bound by reading 187 MB of
-weights), a third in the two attention products, the rest in the absorbed-head products and the
-softmax.
+6e-3 difference). The naive form's time is kv_b_proj over all 4097 cache rows (137 GFLOP). Before
+the last two changes a profile of the absorbed step (perf) had 30 % in the scores, 26 % in the
+FP8 projections (bound by reading 187 MB of weights), 18 % in the weighted sum, 10 % in the
+absorbed-head products and the rest in the softmax and small ops.
 """
 import argparse
 import os

@@ -6,8 +6,9 @@
 // heads, each query vector the rows), c_kv then k_pe in the same lanes, a
 // tree sum, the scale and -inf for hidden keys; a lone last row takes the
 // other branch. Then the decomposed linalg.softmax; then P · c_kv over the
-// visible keys t < min(start_pos + 1, kv_len, n) with 4 heads x 16 columns in
-// 8 accumulators, rounded once to bf16.
+// visible keys t < min(start_pos + 1, kv_len, n), in blocks of 256 keys, each
+// block for every tile of 4 heads x 16 columns (8 accumulators, read from
+// and written back to the f32 result); the result is rounded once to bf16.
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x4x16xf32>, %[[QP:[^:]*]]: tensor<1x1x4x8xf32>, %[[C:[^:]*]]: tensor<1x64x16xbf16>, %[[K:[^:]*]]: tensor<1x64x8xbf16>, %[[START:[^:]*]]: tensor<1xi64>, %[[LEN:[^:]*]]: tensor<1xi64>)
 // CHECK:         %[[LEN0:.*]] = tensor.extract %[[LEN]]
@@ -49,14 +50,21 @@
 // CHECK:         arith.addf
 // CHECK:         %[[P:.*]] = linalg.generic
 // CHECK:           arith.divf
+// CHECK:         %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x1x4x16xf32>)
 // CHECK:         %[[S0:.*]] = tensor.extract %[[START]]
 // CHECK:         %[[LAST:.*]] = arith.minsi %{{.*}}, %[[N]] : index
-// CHECK:         scf.for %[[KEY:.*]] = %c0 to %[[LAST]] step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK-COUNT-2:   vector.transfer_read %[[C]][%c0, %[[KEY]], %{{.*}}]
-// CHECK:           tensor.extract %[[P]][%c0, %c0, %c0, %[[KEY]]]
-// CHECK:           vector.broadcast
-// CHECK-COUNT-2:   vector.fma
-// CHECK-COUNT-8: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
+// CHECK:         %[[LAST0:.*]] = arith.maxsi %[[LAST]], %c0 : index
+// CHECK:         scf.for %[[KB:.*]] = %c0 to %[[LAST0]] step %c256 iter_args(%[[ACC:.*]] = %[[Z]])
+// CHECK:           %[[KB1:.*]] = arith.addi %[[KB]], %c256
+// CHECK:           %[[KEND:.*]] = arith.minsi %[[KB1]], %[[LAST0]]
+// CHECK-COUNT-8:   vector.transfer_read %[[ACC]]
+// CHECK:           scf.for %[[KEY:.*]] = %[[KB]] to %[[KEND]] step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-2:     vector.transfer_read %[[C]][%c0, %[[KEY]], %{{.*}}]
+// CHECK:             tensor.extract %[[P]][%c0, %c0, %c0, %[[KEY]]]
+// CHECK:             vector.broadcast
+// CHECK-COUNT-2:     vector.fma
+// CHECK-COUNT-8:   vector.transfer_write
+// CHECK:         linalg.copy ins(%{{.*}} : tensor<1x1x4x16xf32>) outs(%{{.*}} : tensor<1x1x4x16xbf16>)
 // CHECK-NOT:     dsv3.latent_attention
 func.func @decode(%q: tensor<1x1x4x16xf32>, %qp: tensor<1x1x4x8xf32>, %c: tensor<1x64x16xbf16>, %k: tensor<1x64x8xbf16>, %start: tensor<1xi64>, %len: tensor<1xi64>) -> tensor<1x1x4x16xbf16> {
   %o = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale(0.25)
@@ -83,7 +91,9 @@ func.func @decode(%q: tensor<1x1x4x16xf32>, %qp: tensor<1x1x4x8xf32>, %c: tensor
 // CHECK-COUNT-4:       vector.fma
 // CHECK-COUNT-2:       vector.fma
 // CHECK-COUNT-2:       vector.fma
-// CHECK:         scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (2, %[[S]], 3)
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (2, %[[S]])
+// CHECK:           scf.for %{{.*}} step %c256
+// CHECK:             scf.for %{{.*}} = %c0 to %c6 step %c2
 // CHECK-COUNT-2:     vector.fma
 // CHECK-NOT:     dsv3.latent_attention
 func.func @prefill(%q: tensor<2x?x6x8xf32>, %qp: tensor<2x?x6x8xf32>, %c: tensor<2x16x8xf32>, %k: tensor<2x16x8xf32>, %start: tensor<2xi64>, %len: tensor<2xi64>) -> tensor<2x?x6x8xf32> {

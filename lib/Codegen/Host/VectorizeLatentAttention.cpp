@@ -39,6 +39,10 @@ namespace {
 /// f32 lanes per vector (AVX2).
 constexpr int64_t kWidth = 8;
 
+/// Keys per block of the weighted sum: 256 keys x 16 bf16 columns of the
+/// cache (8 KiB) stay in L1 while every head passes over them.
+constexpr int64_t kKeyBlock = 256;
+
 Value cF32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
@@ -223,28 +227,34 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Value probs = (*decomposed)[0];
     rewriter.eraseOp(softmax);
 
-    // out [B, S, H, C] = P · c_kv: (heads, columns) tiles in parallel; per
-    // tile, the visible keys t < min(start_pos + i + 1, kv_len) in order,
-    // each cache vector widened once for the tile's heads. Hidden rows are
-    // never read, so unwritten cache rows (even NaN) do no harm, and a query
-    // without visible keys gets 0.
+    // out [B, S, H, C] = P · c_kv: (query, 16 columns) blocks in parallel;
+    // per block, the visible keys t < min(start_pos + i + 1, kv_len, n) in
+    // blocks of kKeyBlock, and per key block every head in tiles of 4 (8
+    // accumulators) over its keys in order, each cache vector widened once
+    // for the tile's heads. The key block's cache columns stay in L1 while
+    // the 128 heads pass over them (the cache is read once per block, not
+    // once per head tile); the sums wait in an f32 result between key
+    // blocks, so each element is the same chain of fused multiply-adds over
+    // t as without blocking. Hidden rows are never read, so unwritten cache
+    // rows (even NaN) do no harm, and a query without visible keys gets 0.
     int64_t th = H % 4 == 0 ? 4 : H % 2 == 0 ? 2 : 1;
     int64_t cw = C % (2 * kWidth) == 0 ? 2 * kWidth : kWidth;
     Type outElem = yType.getElementType();
-    Value outInit = tensor::EmptyOp::create(
-        b, loc,
-        SmallVector<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H),
-                                  b.getIndexAttr(C)},
-        outElem);
+    SmallVector<OpFoldResult> outSizes = {b.getIndexAttr(B), sSize,
+                                          b.getIndexAttr(H), b.getIndexAttr(C)};
+    Value outInit =
+        linalg::FillOp::create(
+            b, loc, ValueRange{cF32(b, loc, 0.0f)},
+            ValueRange{tensor::EmptyOp::create(b, loc, outSizes, f32)})
+            .getResult(0);
     auto pvLoop = scf::ForallOp::create(
         b, loc,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(B), sSize, b.getIndexAttr(H / th),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(B), sSize,
                                b.getIndexAttr(C / cw)},
         ValueRange{outInit}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value ib = args[0], ii = args[1], out = args[4];
-          Value h0 = arith::MulIOp::create(b, loc, args[2], cIdx(b, loc, th));
-          Value c0 = arith::MulIOp::create(b, loc, args[3], cIdx(b, loc, cw));
+          Value ib = args[0], ii = args[1], out = args[3];
+          Value c0 = arith::MulIOp::create(b, loc, args[2], cIdx(b, loc, cw));
           Value start = extractIndex(b, loc, startPos, ib);
           Value len = extractIndex(b, loc, kvLen, ib);
           Value last = arith::AddIOp::create(
@@ -252,55 +262,93 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
               cIdx(b, loc, 1));
           last = arith::MinSIOp::create(b, loc, last, len);
           last = arith::MinSIOp::create(b, loc, last, n);
+          // Negative when start_pos + i + 1 and kv_len are: no key at all.
+          last = arith::MaxSIOp::create(b, loc, last, cIdx(b, loc, 0));
           int64_t vecs = cw / kWidth;
-          Value zero = arith::ConstantOp::create(
-              b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
-          SmallVector<Value> init(th * vecs, zero);
-          auto keys = scf::ForOp::create(
-              b, loc, cIdx(b, loc, 0), last, cIdx(b, loc, 1), init,
-              [&](OpBuilder &b, Location loc, Value t, ValueRange acc) {
-                SmallVector<Value> v;
-                for (int64_t c = 0; c < vecs; ++c)
-                  v.push_back(
-                      readF32(b, loc, cKv,
-                              {ib, t,
-                               arith::AddIOp::create(
-                                   b, loc, c0, cIdx(b, loc, c * kWidth))}));
-                SmallVector<Value> next;
-                for (int64_t j = 0; j < th; ++j) {
-                  Value h = arith::AddIOp::create(b, loc, h0, cIdx(b, loc, j));
-                  Value p = tensor::ExtractOp::create(b, loc, probs,
-                                                      ValueRange{ib, ii, h, t});
-                  Value pb = vector::BroadcastOp::create(b, loc, vecF32, p);
-                  for (int64_t c = 0; c < vecs; ++c)
-                    next.push_back(vector::FMAOp::create(b, loc, pb, v[c],
-                                                         acc[j * vecs + c]));
-                }
-                scf::YieldOp::create(b, loc, next);
-              });
-          SmallVector<OpFoldResult> offsets = {ib, ii, h0, c0};
+          SmallVector<OpFoldResult> offsets = {ib, ii, b.getIndexAttr(0), c0};
           SmallVector<OpFoldResult> sizes = {
-              b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(th),
+              b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(H),
               b.getIndexAttr(cw)};
           Value part = tensor::ExtractSliceOp::create(
               b, loc, out, offsets, sizes,
               SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
-          for (int64_t j = 0; j < th; ++j)
-            for (int64_t c = 0; c < vecs; ++c) {
-              Value v = keys.getResult(j * vecs + c);
-              if (outElem != f32)
-                v = arith::TruncFOp::create(
-                    b, loc, VectorType::get({kWidth}, outElem), v);
-              part = vector::TransferWriteOp::create(
-                         b, loc, v, part,
-                         ValueRange{cIdx(b, loc, 0), cIdx(b, loc, 0),
-                                    cIdx(b, loc, j), cIdx(b, loc, c * kWidth)},
-                         ArrayRef<bool>{true})
-                         .getResult();
-            }
+          auto keyBlock = [&](OpBuilder &b, Location loc, Value t0,
+                              Value part) {
+            Value t1 = arith::MinSIOp::create(
+                b, loc,
+                arith::AddIOp::create(b, loc, t0, cIdx(b, loc, kKeyBlock)),
+                last);
+            return scf::ForOp::create(
+                       b, loc, cIdx(b, loc, 0), cIdx(b, loc, H),
+                       cIdx(b, loc, th), ValueRange{part},
+                       [&](OpBuilder &b, Location loc, Value h0,
+                           ValueRange in) {
+                         auto at = [&](int64_t j, int64_t c) {
+                           return SmallVector<Value>{
+                               cIdx(b, loc, 0), cIdx(b, loc, 0),
+                               arith::AddIOp::create(b, loc, h0,
+                                                     cIdx(b, loc, j)),
+                               cIdx(b, loc, c * kWidth)};
+                         };
+                         SmallVector<Value> init;
+                         for (int64_t j = 0; j < th; ++j)
+                           for (int64_t c = 0; c < vecs; ++c)
+                             init.push_back(readF32(b, loc, in[0], at(j, c)));
+                         auto keys = scf::ForOp::create(
+                             b, loc, t0, t1, cIdx(b, loc, 1), init,
+                             [&](OpBuilder &b, Location loc, Value t,
+                                 ValueRange acc) {
+                               SmallVector<Value> v;
+                               for (int64_t c = 0; c < vecs; ++c)
+                                 v.push_back(
+                                     readF32(b, loc, cKv,
+                                             {ib, t,
+                                              arith::AddIOp::create(
+                                                  b, loc, c0,
+                                                  cIdx(b, loc, c * kWidth))}));
+                               SmallVector<Value> next;
+                               for (int64_t j = 0; j < th; ++j) {
+                                 Value h = arith::AddIOp::create(
+                                     b, loc, h0, cIdx(b, loc, j));
+                                 Value p = tensor::ExtractOp::create(
+                                     b, loc, probs, ValueRange{ib, ii, h, t});
+                                 Value pb = vector::BroadcastOp::create(
+                                     b, loc, vecF32, p);
+                                 for (int64_t c = 0; c < vecs; ++c)
+                                   next.push_back(vector::FMAOp::create(
+                                       b, loc, pb, v[c], acc[j * vecs + c]));
+                               }
+                               scf::YieldOp::create(b, loc, next);
+                             });
+                         Value res = in[0];
+                         for (int64_t j = 0; j < th; ++j)
+                           for (int64_t c = 0; c < vecs; ++c)
+                             res = vector::TransferWriteOp::create(
+                                       b, loc, keys.getResult(j * vecs + c),
+                                       res, at(j, c), ArrayRef<bool>{true})
+                                       .getResult();
+                         scf::YieldOp::create(b, loc, res);
+                       })
+                .getResult(0);
+          };
+          part =
+              scf::ForOp::create(
+                  b, loc, cIdx(b, loc, 0), last, cIdx(b, loc, kKeyBlock),
+                  ValueRange{part},
+                  [&](OpBuilder &b, Location loc, Value t0, ValueRange in) {
+                    scf::YieldOp::create(b, loc, keyBlock(b, loc, t0, in[0]));
+                  })
+                  .getResult(0);
           host::yieldSlice(b, loc, part, out, offsets, sizes);
         });
-    rewriter.replaceOp(op, pvLoop.getResult(0));
+    Value result = pvLoop.getResult(0);
+    if (outElem != f32)
+      result = linalg::CopyOp::create(
+                   b, loc, result,
+                   tensor::EmptyOp::create(b, loc, outSizes, outElem)
+                       .getResult())
+                   .getResult(0);
+    rewriter.replaceOp(op, result);
     return success();
   }
 

@@ -3,8 +3,10 @@ attention) against the op's linalg definition, which the host pipeline keeps
 under --bound-by-kv-len=false, and both against float64: the strategy is as
 accurate as the definition (they differ only in the order of f32 sums). Shapes cover decode
 over a bf16 cache with a bf16 result, several sequences with their own
-start_pos / kv_len and NaN in every row a query may not see, and head counts
-that need the smaller register tiles."""
+start_pos / kv_len and NaN in every row a query may not see, head counts
+that need the smaller register tiles, an odd and an even number of visible
+rows (the scores take rows in pairs), and a cache longer than the weighted
+sum's key blocks of 256."""
 import os
 import sys
 
@@ -79,3 +81,4 @@ case("sequences", 2, 3, 6, 32, 8, 16, "f32", [0, 5], [3, 8], nan_hidden=True)
 case("odd_heads", 1, 2, 5, 16, 8, 8, "f32", [2], [4], nan_hidden=True)
 case("v3_heads_f32", 1, 1, 128, 512, 64, 96, "f32", [90], [91])
 case("v3_heads", 1, 1, 128, 512, 64, 96, "bf16", [90], [91])
+case("long_cache", 2, 2, 8, 32, 8, 600, "f32", [578, 300], [580, 302], nan_hidden=True)
