@@ -128,6 +128,14 @@ class _StateInfo(ctypes.Structure):
     ]
 
 
+class _KernelStat(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("launches", ctypes.c_uint64),
+        ("total_ms", ctypes.c_double),
+    ]
+
+
 class _ParameterSharing(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
@@ -182,6 +190,9 @@ _SIGNATURES = {
     "dsv3rt_session_device": (ctypes.c_char_p, [_P]),
     "dsv3rt_session_set_threads": (_P, [_P, ctypes.c_int]),
     "dsv3rt_session_threads": (ctypes.c_int, [_P]),
+    "dsv3rt_session_set_kernel_profiling": (_status, [_P, ctypes.c_int]),
+    "dsv3rt_session_kernel_stat_count": (ctypes.c_size_t, [_P]),
+    "dsv3rt_session_kernel_stat": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_KernelStat)]),
     "dsv3rt_session_state_count": (ctypes.c_size_t, [_P]),
     "dsv3rt_session_state_info": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_StateInfo)]),
     "dsv3rt_session_read_state": (_status, [_P, ctypes.c_char_p, ctypes.POINTER(_P)]),
@@ -548,6 +559,21 @@ class Session:
     @threads.setter
     def threads(self, n: int) -> None:
         _check(self._lib.dsv3rt_session_set_threads(self._handle(), int(n)))
+
+    def set_kernel_profiling(self, enabled: bool) -> None:
+        """Cuda sessions: time every kernel launch of later calls with CUDA
+        events; enabling or disabling clears the profile (see dsv3rt.h)."""
+        _check(self._lib.dsv3rt_session_set_kernel_profiling(self._handle(), int(bool(enabled))))
+
+    def kernel_stats(self) -> List[Tuple[str, int, float]]:
+        """(kernel name, launches, total device ms) per kernel launched since
+        the profile was cleared, in order of first launch."""
+        out = []
+        for i in range(self._lib.dsv3rt_session_kernel_stat_count(self._handle())):
+            k = _KernelStat()
+            _check(self._lib.dsv3rt_session_kernel_stat(self._handle(), i, ctypes.byref(k)))
+            out.append((k.name.decode(), int(k.launches), float(k.total_ms)))
+        return out
 
     def _handle(self):
         if not self._raw:

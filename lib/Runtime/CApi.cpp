@@ -27,6 +27,10 @@ struct dsv3rt_session_s {
   std::recursive_mutex mutex;
 
   explicit dsv3rt_session_s(Device device) : states(device) {}
+
+  // The kernel profile as last read (dsv3rt_session_kernel_stat hands out
+  // pointers into it).
+  std::vector<KernelProfile::Stat> kernelStats;
 };
 
 struct dsv3rt_module_s {
@@ -171,6 +175,45 @@ int dsv3rt_session_threads(const dsv3rt_session *session) {
     return 0;
   SessionLock lock(const_cast<dsv3rt_session *>(session)->mutex);
   return session->states.threads();
+}
+
+dsv3rt_status dsv3rt_session_set_kernel_profiling(dsv3rt_session *session,
+                                                  int enabled) {
+  return guard([&] {
+    require(session, "session is NULL");
+    SessionLock lock(session->mutex);
+    session->states.kernelProfile().setEnabled(enabled != 0);
+    session->kernelStats.clear();
+  });
+}
+
+size_t dsv3rt_session_kernel_stat_count(dsv3rt_session *session) {
+  if (!session)
+    return 0;
+  try {
+    SessionLock lock(session->mutex);
+    session->kernelStats = session->states.kernelProfile().stats();
+    return session->kernelStats.size();
+  } catch (...) { // out of memory copying the names
+    return 0;
+  }
+}
+
+dsv3rt_status dsv3rt_session_kernel_stat(dsv3rt_session *session,
+                                         size_t index,
+                                         dsv3rt_kernel_stat *out) {
+  return guard([&] {
+    require(session && out, "session or out is NULL");
+    SessionLock lock(session->mutex);
+    // Read afresh unless dsv3rt_session_kernel_stat_count just did.
+    if (index >= session->kernelStats.size())
+      session->kernelStats = session->states.kernelProfile().stats();
+    if (index >= session->kernelStats.size())
+      fail("kernel stat index " + std::to_string(index) + " out of range (" +
+           std::to_string(session->kernelStats.size()) + " kernels)");
+    const KernelProfile::Stat &k = session->kernelStats[index];
+    *out = {k.name.c_str(), k.launches, k.ms};
+  });
 }
 
 size_t dsv3rt_session_state_count(const dsv3rt_session *session) {

@@ -159,13 +159,32 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     descriptors.push_back(makeDescriptor(asPointer(devicePtrs[i]), shapes[i]));
   for (std::vector<int64_t> &desc : descriptors)
     args.push_back(desc.data());
+  // A profiling session times every launch of the call (KernelProfile); the
+  // guard drops the launches' events if the call fails.
+  KernelProfile &profile = states_.kernelProfile();
+  struct ProfileScope {
+    KernelProfile *profile;
+    const Driver &d;
+    bool collected = false;
+    ~ProfileScope() {
+      currentCallProfile() = nullptr;
+      if (profile && !collected)
+        profile->collect(d, /*synchronized=*/false);
+    }
+  } profileScope{profile.enabled() ? &profile : nullptr, *d};
+  currentCallProfile() = profileScope.profile;
   {
     // The module's own buffers (mgpuMemAlloc) come from the pool too.
     ScopedCallPool scope(pool);
     callModule(fn, args.data(), "entry \"" + entry.name + "\"");
   }
+  currentCallProfile() = nullptr;
   // Entries may leave work queued on their own streams.
   CUresult sync = d->cuCtxSynchronize();
+  if (profileScope.profile) {
+    profile.collect(*d, sync == CUDA_SUCCESS);
+    profileScope.collected = true;
+  }
   std::string error = takeError();
   if (!error.empty())
     fail("entry \"" + entry.name + "\" failed: " + error);

@@ -84,6 +84,7 @@ void initialize(State &s) {
   DSV3_RESOLVE(cuEventRecord, "cuEventRecord");
   DSV3_RESOLVE(cuEventSynchronize, "cuEventSynchronize");
   DSV3_RESOLVE(cuEventDestroy, "cuEventDestroy_v2");
+  DSV3_RESOLVE(cuEventElapsedTime, "cuEventElapsedTime");
   DSV3_RESOLVE(cuMemAlloc, "cuMemAlloc_v2");
   DSV3_RESOLVE(cuMemAllocManaged, "cuMemAllocManaged");
   DSV3_RESOLVE(cuMemFree, "cuMemFree_v2");

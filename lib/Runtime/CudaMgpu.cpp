@@ -7,10 +7,13 @@
 
 #include "CudaDriver.h"
 #include "DevicePool.h"
+#include "KernelProfile.h"
 #include "ModuleCall.h"
 
 using namespace dsv3rt::cuda;
 using dsv3rt::impl::currentCallPool;
+using dsv3rt::impl::currentCallProfile;
+using dsv3rt::impl::KernelProfile;
 using dsv3rt::impl::DevicePool;
 using dsv3rt::impl::moduleAllocationFailed;
 using dsv3rt::impl::trackModuleBuffer;
@@ -93,10 +96,11 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   }
   return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
     CUfunction f = nullptr;
-    return check(d.cuModuleGetFunction(&f, static_cast<CUmodule>(module), name),
-                 "cuModuleGetFunction")
-               ? f
-               : nullptr;
+    if (!check(d.cuModuleGetFunction(&f, static_cast<CUmodule>(module), name),
+               "cuModuleGetFunction"))
+      return nullptr;
+    dsv3rt::impl::rememberFunctionName(f, name); // for kernel profiles
+    return f;
   });
 }
 
@@ -116,13 +120,19 @@ void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
                    f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)"))
       return 0;
-    check(d.cuLaunchKernel(f, static_cast<unsigned>(gx),
-                           static_cast<unsigned>(gy), static_cast<unsigned>(gz),
-                           static_cast<unsigned>(bx), static_cast<unsigned>(by),
-                           static_cast<unsigned>(bz),
-                           static_cast<unsigned>(smem),
-                           static_cast<CUstream>(stream), params, extra),
-          "cuLaunchKernel");
+    auto launch = [&] {
+      check(d.cuLaunchKernel(
+                f, static_cast<unsigned>(gx), static_cast<unsigned>(gy),
+                static_cast<unsigned>(gz), static_cast<unsigned>(bx),
+                static_cast<unsigned>(by), static_cast<unsigned>(bz),
+                static_cast<unsigned>(smem), static_cast<CUstream>(stream),
+                params, extra),
+            "cuLaunchKernel");
+    };
+    if (KernelProfile *profile = currentCallProfile())
+      profile->profileLaunch(d, f, static_cast<CUstream>(stream), launch);
+    else
+      launch();
     return 0;
   });
 }

@@ -7,6 +7,7 @@
 
 #include "CudaDriver.h"
 #include "DevicePool.h"
+#include "KernelProfile.h"
 #include "HostTensor.h"
 
 #include <map>
@@ -76,6 +77,8 @@ public:
 
   // Cuda sessions: the device memory the session's calls reuse.
   DevicePool &devicePool() { return pool_; }
+  // Cuda sessions: per-kernel device times, when enabled.
+  KernelProfile &kernelProfile() { return profile_; }
 
 private:
   // Cuda sessions: the driver, or Error "no CUDA device: ...".
@@ -87,6 +90,7 @@ private:
   std::map<std::string, size_t> index_;
   const cuda::Driver *driver_ = nullptr; // set by the first device allocation
   DevicePool pool_;
+  KernelProfile profile_;
 };
 
 } // namespace dsv3rt::impl

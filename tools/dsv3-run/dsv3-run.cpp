@@ -174,6 +174,27 @@ void printBenchmark(const std::string &entry, std::vector<double> ms) {
               entry.c_str(), n, median, ms.front(), ms.back(), total / n);
 }
 
+// Per-kernel device times of the timed calls, the most expensive first.
+void printKernelProfile(std::vector<dsv3rt::KernelStat> kernels, long calls) {
+  double total = 0;
+  uint64_t launches = 0;
+  for (const dsv3rt::KernelStat &k : kernels)
+    total += k.totalMs, launches += k.launches;
+  std::sort(kernels.begin(), kernels.end(), [](const auto &a, const auto &b) {
+    return a.totalMs != b.totalMs ? a.totalMs > b.totalMs : a.name < b.name;
+  });
+  std::printf("  kernels per call: %.1f launches of %zu kernels, %.3f ms of "
+              "device time (CUDA events)\n",
+              static_cast<double>(launches) / calls, kernels.size(),
+              total / calls);
+  std::printf("  %-48s %9s %12s %7s\n", "kernel", "launches", "ms per call",
+              "share");
+  for (const dsv3rt::KernelStat &k : kernels)
+    std::printf("  %-48s %9.1f %12.4f %6.1f%%\n", k.name.c_str(),
+                static_cast<double>(k.launches) / calls, k.totalMs / calls,
+                total > 0 ? 100 * k.totalMs / total : 0.0);
+}
+
 int run(const Options &o) {
   dsv3rt::Session session(o.device);
   if (o.threads)
@@ -306,6 +327,10 @@ int run(const Options &o) {
   if (o.benchmark > 0) {
     using clock = std::chrono::steady_clock;
     std::vector<double> ms;
+    // On cuda, the timed calls also time each kernel on the device.
+    const bool cuda = session.device() == "cuda";
+    if (cuda)
+      session.setKernelProfiling(true);
     for (long i = 0; i < o.benchmark; ++i) {
       auto start = clock::now();
       module.call(entry, inputs);
@@ -314,6 +339,10 @@ int run(const Options &o) {
               .count());
     }
     printBenchmark(entryName, std::move(ms));
+    if (cuda) {
+      printKernelProfile(session.kernelStats(), o.benchmark);
+      session.setKernelProfiling(false);
+    }
   }
 
   for (size_t i = 0; i < outputs.size(); ++i) {

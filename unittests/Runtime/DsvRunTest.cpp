@@ -479,6 +479,20 @@ TEST_F(DsvRunTest, CudaStateUnderFakeDriver) {
   EXPECT_CONTAINS(r.output, "no CUDA device: cannot load /nonexistent");
 }
 
+// --benchmark on cuda times each kernel with CUDA events (the fake driver
+// reports 0.25 ms per launch) and lists them by name.
+TEST_F(DsvRunTest, CudaBenchmarkProfilesKernels) {
+  Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1",
+                  "--benchmark=4"},
+                 "DSV3_LIBCUDA=" FAKE_CUDA_DRIVER);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "benchmark scale: 4 timed call(s)");
+  EXPECT_CONTAINS(r.output, "kernels per call: 1.0 launches of 1 kernels, "
+                            "0.250 ms of device time (CUDA events)");
+  EXPECT_CONTAINS(r.output, "scale_kernel");
+  EXPECT_CONTAINS(r.output, "1.0       0.2500  100.0%");
+}
+
 TEST_F(DsvRunTest, CudaModuleListsWithoutDevice) {
   Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--list"},
                  "DSV3_LIBCUDA=/nonexistent");

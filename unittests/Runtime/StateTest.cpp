@@ -559,6 +559,28 @@ TEST_F(FakeCudaDriverTest, ModuleWithoutStateRuns) {
   EXPECT_EQ(*live, before);
 }
 
+// The kernel profile: off by default; when on, each launch of the session's
+// calls is timed (the fake driver says 0.25 ms) and counted by kernel name;
+// toggling clears it.
+TEST_F(FakeCudaDriverTest, KernelProfile) {
+  dsv3rt::Session s("cuda");
+  dsv3rt::Module m(s, FAKE_CUDA_MODULE);
+  m.call(0, list(f32({1, 2, 3, 4})));
+  EXPECT_TRUE(s.kernelStats().empty()) << "off by default";
+  s.setKernelProfiling(true);
+  for (int i = 0; i < 3; ++i)
+    m.call(0, list(f32({1, 2, 3, 4})));
+  std::vector<dsv3rt::KernelStat> k = s.kernelStats();
+  ASSERT_EQ(k.size(), 1u);
+  EXPECT_EQ(k[0].name, "scale_kernel");
+  EXPECT_EQ(k[0].launches, 3u);
+  EXPECT_DOUBLE_EQ(k[0].totalMs, 0.75);
+  s.setKernelProfiling(false);
+  EXPECT_TRUE(s.kernelStats().empty()) << "toggling clears it";
+  m.call(0, list(f32({1, 2, 3, 4})));
+  EXPECT_TRUE(s.kernelStats().empty()) << "off again";
+}
+
 // The session's device pool: the first call allocates its input, output and
 // the module's intermediate (mgpuMemAlloc on the call's stream); later calls
 // with the same shapes reuse those blocks and make no driver allocation. The

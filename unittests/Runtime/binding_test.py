@@ -415,6 +415,20 @@ class BindingTest(unittest.TestCase):
         else:
             self.skipTest("DSV3_LIBCUDA does not point to a missing driver")
 
+    def test_kernel_profile(self):
+        # Host sessions launch no kernels: the profile stays empty, and the
+        # calls to toggle it succeed (the fake driver's test times kernels).
+        self.session.set_kernel_profiling(True)
+        m = self.session.load(ADD)
+        w = np.ones((2, 3), np.float32)
+        m.bind([write_safetensors(self.path("w.safetensors"), [("w", w)])])
+        m.call("add", np.ones((2, 3), np.float32))
+        self.assertEqual(self.session.kernel_stats(), [])
+        self.session.set_kernel_profiling(False)
+        with dsv3rt.Session("cuda") as s:
+            s.set_kernel_profiling(True)
+            self.assertEqual(s.kernel_stats(), [])
+
     def test_generate(self):
         m = self.session.load(LM)  # P = 3, V = 8, L = 16; no parameters
         prompt = [1, 2, 3, 4, 5, 6, 7]  # two prefill chunks + one decode

@@ -75,6 +75,11 @@ EXPORT CUresult cuEventCreate(void **e, unsigned flags) {
 EXPORT CUresult cuEventRecord(void *e, void *s) { return (void)e, (void)s, 0; }
 EXPORT CUresult cuEventSynchronize(void *e) { return (void)e, 0; }
 EXPORT CUresult cuEventDestroy_v2(void *e) { return (void)e, 0; }
+/* Every timed launch "takes" 0.25 ms. */
+EXPORT CUresult cuEventElapsedTime(float *ms, void *start, void *end) {
+  (void)start, (void)end;
+  return *ms = 0.25f, 0;
+}
 
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   void *m = malloc(bytes ? bytes : 1);

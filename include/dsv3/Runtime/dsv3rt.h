@@ -71,6 +71,27 @@ DSV3RT_API dsv3rt_status dsv3rt_session_set_threads(dsv3rt_session *session,
                                                     int threads);
 DSV3RT_API int dsv3rt_session_threads(const dsv3rt_session *session);
 
+/* ---- kernel profile (cuda sessions) ----
+ * While enabled, every kernel launch of the session's calls is timed on the
+ * device with a pair of CUDA events on the launch's stream (a few
+ * microseconds per launch), and the times are summed per kernel name (the
+ * module's kernel symbol, e.g. "decode_linear_q_a_proj_fp8"). Enabling or
+ * disabling clears the profile. No effect on host sessions (their profile
+ * stays empty). */
+typedef struct dsv3rt_kernel_stat {
+  const char *name;  /* valid until the profile changes (a call, a toggle) */
+  uint64_t launches; /* since the profile was cleared */
+  double total_ms;   /* device time of those launches */
+} dsv3rt_kernel_stat;
+
+DSV3RT_API dsv3rt_status dsv3rt_session_set_kernel_profiling(
+    dsv3rt_session *session, int enabled);
+/* Kernels launched since the profile was cleared, in order of first launch. */
+DSV3RT_API size_t dsv3rt_session_kernel_stat_count(dsv3rt_session *session);
+DSV3RT_API dsv3rt_status dsv3rt_session_kernel_stat(dsv3rt_session *session,
+                                                    size_t index,
+                                                    dsv3rt_kernel_stat *out);
+
 /* ---- session state ----
  * A state is a named buffer owned by the session (e.g. a KV cache). It is
  * declared by the "state" args of the modules loaded into the session, shared

@@ -53,6 +53,12 @@ private:
   std::unique_ptr<dsv3rt_tensor, Deleter> raw_;
 };
 
+struct KernelStat {
+  std::string name;
+  uint64_t launches;
+  double totalMs;
+};
+
 struct StateInfo {
   std::string name;
   dsv3_dtype dtype;
@@ -73,6 +79,22 @@ public:
     check(dsv3rt_session_set_threads(get(), threads));
   }
   int threads() const { return dsv3rt_session_threads(get()); }
+
+  // Per-kernel device times of cuda calls (see dsv3rt.h); enabling or
+  // disabling clears them.
+  void setKernelProfiling(bool enabled) {
+    check(dsv3rt_session_set_kernel_profiling(get(), enabled ? 1 : 0));
+  }
+  std::vector<KernelStat> kernelStats() const {
+    std::vector<KernelStat> result;
+    for (size_t i = 0, n = dsv3rt_session_kernel_stat_count(get()); i < n;
+         ++i) {
+      dsv3rt_kernel_stat k;
+      check(dsv3rt_session_kernel_stat(get(), i, &k));
+      result.push_back({k.name, k.launches, k.total_ms});
+    }
+    return result;
+  }
 
   // The states declared by the modules loaded so far.
   std::vector<StateInfo> states() const {
