@@ -199,8 +199,7 @@ size_t dsv3rt_session_kernel_stat_count(dsv3rt_session *session) {
   }
 }
 
-dsv3rt_status dsv3rt_session_kernel_stat(dsv3rt_session *session,
-                                         size_t index,
+dsv3rt_status dsv3rt_session_kernel_stat(dsv3rt_session *session, size_t index,
                                          dsv3rt_kernel_stat *out) {
   return guard([&] {
     require(session && out, "session or out is NULL");

@@ -13,8 +13,8 @@
 using namespace dsv3rt::cuda;
 using dsv3rt::impl::currentCallPool;
 using dsv3rt::impl::currentCallProfile;
-using dsv3rt::impl::KernelProfile;
 using dsv3rt::impl::DevicePool;
+using dsv3rt::impl::KernelProfile;
 using dsv3rt::impl::moduleAllocationFailed;
 using dsv3rt::impl::trackModuleBuffer;
 using dsv3rt::impl::untrackModuleBuffer;

@@ -15,7 +15,9 @@ uint64_t sizeClass(uint64_t bytes) {
   const uint64_t unit = bytes <= (uint64_t{1} << 20) ? 512 : 64 * 1024;
   if (bytes == 0)
     return unit;
-  // No overflow: bytes came from a checked tensor size, far below 2^63.
+  // Past any device's memory; rounding up must not wrap around.
+  if (bytes > (uint64_t{1} << 62))
+    return 0;
   return (bytes + unit - 1) / unit * unit;
 }
 
@@ -39,6 +41,11 @@ CUdeviceptr DevicePool::allocate(const Driver &d, uint64_t bytes,
   std::lock_guard<std::mutex> lock(mutex_);
   driver_ = &d;
   const uint64_t size = sizeClass(bytes);
+  if (size == 0) {
+    recordError("cannot allocate " + std::to_string(bytes) +
+                " bytes of device memory");
+    return 0;
+  }
   auto [begin, end] = cached_.equal_range(size);
   for (auto it = begin; it != end; ++it) {
     if (!it->second.idle && !(stream && it->second.stream == stream))

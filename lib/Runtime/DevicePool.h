@@ -66,7 +66,7 @@ private:
   void freeIdle(const cuda::Driver &d);
 
   mutable std::mutex mutex_;
-  const cuda::Driver *driver_ = nullptr; // set by the first allocation
+  const cuda::Driver *driver_ = nullptr;   // set by the first allocation
   std::multimap<uint64_t, Cached> cached_; // by size class
   std::unordered_map<cuda::CUdeviceptr, uint64_t> inUse_; // -> size class
   Stats stats_;

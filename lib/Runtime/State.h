@@ -7,8 +7,8 @@
 
 #include "CudaDriver.h"
 #include "DevicePool.h"
-#include "KernelProfile.h"
 #include "HostTensor.h"
+#include "KernelProfile.h"
 
 #include <map>
 #include <memory>

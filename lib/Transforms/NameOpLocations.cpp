@@ -56,7 +56,8 @@ struct Dsv3NameOpLocationsPass
       if (!isa<Dsv3Dialect>(op->getDialect()) || isa<ParameterOp>(op))
         return;
       auto name = StringAttr::get(op->getContext(), nameOf(op));
-      if (auto loc = dyn_cast<NameLoc>(op->getLoc()); loc && loc.getName() == name)
+      if (auto loc = dyn_cast<NameLoc>(op->getLoc());
+          loc && loc.getName() == name)
         return;
       op->setLoc(NameLoc::get(name, op->getLoc()));
     });

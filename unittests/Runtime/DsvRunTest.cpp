@@ -482,9 +482,9 @@ TEST_F(DsvRunTest, CudaStateUnderFakeDriver) {
 // --benchmark on cuda times each kernel with CUDA events (the fake driver
 // reports 0.25 ms per launch) and lists them by name.
 TEST_F(DsvRunTest, CudaBenchmarkProfilesKernels) {
-  Result r = run({FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1",
-                  "--benchmark=4"},
-                 "DSV3_LIBCUDA=" FAKE_CUDA_DRIVER);
+  Result r = run(
+      {FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1", "--benchmark=4"},
+      "DSV3_LIBCUDA=" FAKE_CUDA_DRIVER);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "benchmark scale: 4 timed call(s)");
   EXPECT_CONTAINS(r.output, "kernels per call: 1.0 launches of 1 kernels, "

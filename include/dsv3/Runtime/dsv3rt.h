@@ -84,8 +84,8 @@ typedef struct dsv3rt_kernel_stat {
   double total_ms;   /* device time of those launches */
 } dsv3rt_kernel_stat;
 
-DSV3RT_API dsv3rt_status dsv3rt_session_set_kernel_profiling(
-    dsv3rt_session *session, int enabled);
+DSV3RT_API dsv3rt_status
+dsv3rt_session_set_kernel_profiling(dsv3rt_session *session, int enabled);
 /* Kernels launched since the profile was cleared, in order of first launch. */
 DSV3RT_API size_t dsv3rt_session_kernel_stat_count(dsv3rt_session *session);
 DSV3RT_API dsv3rt_status dsv3rt_session_kernel_stat(dsv3rt_session *session,

@@ -72,8 +72,8 @@ struct Dsv3NameKernelsPass
           symbols.lookup<gpu::GPUModuleOp>(launch.getKernelModuleName());
       if (!kernelModule || renamed.contains(kernelModule))
         continue;
-      auto kernel = SymbolTable::lookupSymbolIn(kernelModule,
-                                                launch.getKernelName());
+      auto kernel =
+          SymbolTable::lookupSymbolIn(kernelModule, launch.getKernelName());
       auto func = dyn_cast_or_null<gpu::GPUFuncOp>(kernel);
       auto host = launch->getParentOfType<func::FuncOp>();
       if (!func || !host)

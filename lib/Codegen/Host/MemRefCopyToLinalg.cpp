@@ -36,8 +36,8 @@ struct CopyToLinalg : OpRewritePattern<memref::CopyOp> {
     Location loc = op.getLoc();
     if (!isa<NameLoc>(loc))
       loc = NameLoc::get(rewriter.getStringAttr("copy"), loc);
-    auto copy = rewriter.replaceOpWithNewOp<linalg::CopyOp>(
-        op, op.getSource(), op.getTarget());
+    auto copy = rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
+                                                            op.getTarget());
     copy->setLoc(loc);
     return success();
   }

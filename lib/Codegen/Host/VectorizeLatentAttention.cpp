@@ -343,11 +343,11 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
         });
     Value result = pvLoop.getResult(0);
     if (outElem != f32)
-      result = linalg::CopyOp::create(
-                   b, loc, result,
-                   tensor::EmptyOp::create(b, loc, outSizes, outElem)
-                       .getResult())
-                   .getResult(0);
+      result =
+          linalg::CopyOp::create(
+              b, loc, result,
+              tensor::EmptyOp::create(b, loc, outSizes, outElem).getResult())
+              .getResult(0);
     rewriter.replaceOp(op, result);
     return success();
   }
