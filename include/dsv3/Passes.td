@@ -437,18 +437,24 @@ def Dsv3HostVectorizeLatentAttention
     `kv_lora_rank` C and rope width R, both multiples of 8) by:
 
     1. scores `[B, S, H, n]`, n = clamp(max_b kv_len[b], 0, L): an
-       `scf.forall` over (sequence, cache row t); per query, the heads in
-       register tiles of 8 (then 4, 2, 1) accumulate `q_nope · c_kv[t]` and
-       then `q_pe · k_pe[t]` in the same vector lanes, each widened cache
-       vector feeding the whole tile; the lanes are summed as a tree, times
-       `scale`, and hidden keys get -inf (docs/semantics.md §10.5);
+       `scf.forall` over (sequence, pair of cache rows); per query, register
+       tiles of 2 rows x 6 heads (then 4, 2, 1 heads; a lone last row takes
+       tiles of 8) accumulate `q_nope · c_kv[t]` and then `q_pe · k_pe[t]`
+       in the same vector lanes, each widened cache vector feeding the
+       tile's heads and each query vector its rows; the lanes are summed as
+       a tree, times `scale`, and hidden keys get -inf (docs/semantics.md
+       §10.5);
     2. upstream `linalg.softmax` over the keys, decomposed at once into
        linalg ops (row max, exp of the shifted scores, sum, division);
-    3. out `[B, S, H, C]`: an `scf.forall` over (sequence, query, 4 heads,
-       16 columns), whose body runs over the visible keys
-       `t < min(start_pos + i + 1, kv_len)` in order with fused multiply-adds
-       into 8 register accumulators, reading each cache vector once for the
-       4 heads, and rounds once to the result type.
+    3. out `[B, S, H, C]`: an `scf.forall` over (sequence, query, 16
+       columns), whose body takes the visible keys
+       `t < min(start_pos + i + 1, kv_len)` in blocks of 256 and, per block,
+       every tile of 4 heads: fused multiply-adds over the block's keys in
+       order into 8 register accumulators, each cache vector read once for
+       the 4 heads. The block's cache columns stay in L1 while all heads
+       pass over them; the accumulators wait in an f32 result between
+       blocks (same bits as one pass), which is rounded once to the result
+       type.
 
     Keys at or past the largest `kv_len` are never visited, and neither are
     keys hidden from a query in the second product, so unwritten cache rows
