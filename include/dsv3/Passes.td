@@ -340,8 +340,8 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     `dsv3.linear` with an FP8 weight (K a multiple of the vector width) by an
     `scf.forall` over groups of 32 output rows (run on the session's
     threads, see dsv3-host-distribute-parallel-loops). In a group, register
-    tiles of 2 rows x 6 tokens (then 4, 2, 1 tokens, and a single row when
-    the count is odd; any M, static or dynamic) run a vector loop over each
+    tiles of 2 rows x 6 tokens (then one tile of the 1 to 5 tokens left, and
+    a single row when the count is odd; any M, static or dynamic) run a vector loop over each
     128-wide K block: per step, each row's FP8 weight vector is read and
     widened once in registers and each token's activation vector is loaded
     once, feeding 12 accumulators. Each block's lane sum is scaled by

@@ -84,9 +84,8 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 
 // A dynamic M: token blocks of 96; in a block, K in chunks of 4 quantization
 // blocks, or all of K when the block has at most 16 tokens (decode); tiles
-// of 6 up to 6 * (count / 6), then at most one each of 4, 2 and 1 over what
-// is left; f32 activations are read as they are. N = 40: groups of 32, the
-// last one of 8 columns.
+// of 6 up to 6 * (count / 6), then one tile of what is left (5, 4, 3, 2 or
+// 1 tokens); f32 activations are read as they are. N = 40: groups of 32, the last one of 8 columns.
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
@@ -109,12 +108,14 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // CHECK:               %[[E6:.*]] = arith.addi %[[MB]], %[[T6]]
 // CHECK:               scf.for %{{.*}} = %[[MB]] to %[[E6]] step %c6
 // CHECK:                 scf.for %{{.*}} = %[[KB0]] to %[[KB1]] step %c1
-// CHECK:               %[[L4:.*]] = arith.subi %[[MS]], %[[E6]]
-// CHECK:               %[[D4:.*]] = arith.divui %[[L4]], %c4
-// CHECK:               %[[T4:.*]] = arith.muli %[[D4]], %c4
-// CHECK:               %[[E4:.*]] = arith.addi %[[E6]], %[[T4]]
-// CHECK:               scf.for %{{.*}} = %[[E6]] to %[[E4]] step %c4
-// CHECK:               scf.for %{{.*}} = %[[E4]] to %[[E2:.*]] step %c2
+// CHECK:               %[[L5:.*]] = arith.subi %[[MS]], %[[E6]]
+// CHECK:               %[[D5:.*]] = arith.divui %[[L5]], %c5
+// CHECK:               %[[T5:.*]] = arith.muli %[[D5]], %c5
+// CHECK:               %[[E5:.*]] = arith.addi %[[E6]], %[[T5]]
+// CHECK:               scf.for %{{.*}} = %[[E6]] to %[[E5]] step %c5
+// CHECK:               scf.for %{{.*}} = %[[E5]] to %[[E4:.*]] step %c4
+// CHECK:               scf.for %{{.*}} = %[[E4]] to %[[E3:.*]] step %c3
+// CHECK:               scf.for %{{.*}} = %[[E3]] to %[[E2:.*]] step %c2
 // CHECK:               scf.for %{{.*}} = %[[E2]] to %[[MS]] step %c1
 func.func @dynamic(%x: tensor<?x1024xf32>, %w: tensor<40x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<?x40xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) : (tensor<?x1024xf32>, tensor<40x1024xf8E4M3FN>) -> tensor<?x40xf32>

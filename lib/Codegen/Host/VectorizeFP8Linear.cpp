@@ -48,9 +48,11 @@ namespace {
 /// tile widens one weight vector per row and loads one activation vector per
 /// token, and each feeds the other side's accumulators: 2 x 6 tiles do 12
 /// fused multiply-adds for 8 loads, where a single row (the old kernel) did
-/// 8 for 9 and was bound by the load ports.
+/// 8 for 9 and was bound by the load ports. Every size up to 6 is a tile,
+/// so the tokens left after the 6-tiles (an expert's few tokens in a MoE
+/// layer) take one pass over the weight rows, not two or three.
 constexpr int64_t kRowTiles[] = {2, 1};
-constexpr int64_t kTokenTiles[] = {6, 4, 2, 1};
+constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
 /// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
 /// 8, which leaves room for the tile's weight and activation vectors.
 constexpr int64_t kMaxAccumulatorLanes = 96;
