@@ -82,8 +82,10 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 
 // -----
 
-// A dynamic M: token blocks of 96; in a block, K in chunks of 4 quantization
-// blocks, or all of K when the block has at most 16 tokens (decode); tiles
+// A dynamic M: token blocks of 96; in a block, all of K in one pass when
+// the block has at most 16 tokens (decode), else K in chunks of 4
+// quantization blocks (two branches, so the K loops keep constant bounds);
+// tiles
 // of 6 up to 6 * (count / 6), then one tile of what is left (5, 4, 3, 2 or
 // 1 tokens); f32 activations are read as they are. N = 40: groups of 32, the last one of 8 columns.
 // CHECK-LABEL: func.func @dynamic
@@ -98,8 +100,12 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // CHECK:           %[[MS:.*]] = arith.minui %[[MB1]], %[[M]]
 // CHECK:           %[[CNT:.*]] = arith.subi %[[MS]], %[[MB]]
 // CHECK:           %[[SMALL:.*]] = arith.cmpi ule, %[[CNT]], %c16
-// CHECK:           %[[STEP:.*]] = arith.select %[[SMALL]], %c8, %c4
-// CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %[[STEP]]
+// CHECK:           scf.if %[[SMALL]]
+// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
+// CHECK:               scf.for %{{.*}} step %c6
+// CHECK:                 scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK:           } else {
+// CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
 // CHECK:             %[[KB1:.*]] = arith.minui
 // CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
 // CHECK:               %[[CNT2:.*]] = arith.subi %[[MS]], %[[MB]]
