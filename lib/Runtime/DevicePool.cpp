@@ -53,9 +53,6 @@ CUdeviceptr DevicePool::allocate(const Driver &d, uint64_t bytes,
     CUdeviceptr p = it->second.ptr;
     cached_.erase(it);
     inUse_.emplace(p, size);
-    stats_.cachedBytes -= size;
-    stats_.inUseBytes += size;
-    ++stats_.reuses;
     return p;
   }
   CUdeviceptr p = 0;
@@ -78,8 +75,6 @@ CUdeviceptr DevicePool::allocate(const Driver &d, uint64_t bytes,
     recordError("out of host memory for the device pool's bookkeeping");
     return 0;
   }
-  stats_.inUseBytes += size;
-  ++stats_.driverAllocations;
   return p;
 }
 
@@ -95,10 +90,8 @@ void DevicePool::release(CUdeviceptr p, CUstream stream) {
     return;
   const uint64_t size = it->second;
   inUse_.erase(it);
-  stats_.inUseBytes -= size;
   try {
     cached_.emplace(size, Cached{p, stream, /*idle=*/false});
-    stats_.cachedBytes += size;
   } catch (...) { // no room to remember it: give it back to the driver
     if (driver_)
       driver_->cuMemFree(p);
@@ -124,11 +117,6 @@ void DevicePool::synchronized() {
     block.idle = true;
 }
 
-DevicePool::Stats DevicePool::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
-}
-
 void DevicePool::freeIdle(const Driver &d) {
   for (auto it = cached_.begin(); it != cached_.end();) {
     if (!it->second.idle) {
@@ -136,7 +124,6 @@ void DevicePool::freeIdle(const Driver &d) {
       continue;
     }
     d.cuMemFree(it->second.ptr);
-    stats_.cachedBytes -= it->first;
     it = cached_.erase(it);
   }
 }

@@ -48,14 +48,6 @@ public:
   // Whether some cached block waits for a synchronize.
   bool hasPending() const;
 
-  struct Stats {
-    uint64_t driverAllocations = 0; // cuMemAlloc calls that succeeded
-    uint64_t reuses = 0;            // allocations served from the cache
-    uint64_t cachedBytes = 0;       // held for reuse
-    uint64_t inUseBytes = 0;        // handed out
-  };
-  Stats stats() const;
-
 private:
   struct Cached {
     cuda::CUdeviceptr ptr;
@@ -69,7 +61,6 @@ private:
   const cuda::Driver *driver_ = nullptr;   // set by the first allocation
   std::multimap<uint64_t, Cached> cached_; // by size class
   std::unordered_map<cuda::CUdeviceptr, uint64_t> inUse_; // -> size class
-  Stats stats_;
 };
 
 // The pool of the cuda call running on this thread, for the mgpu* functions

@@ -2,6 +2,7 @@
 #include "KernelBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -12,13 +13,60 @@ Value dsv3::host::cIdx(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
-Value dsv3::host::widenToF32(OpBuilder &b, Location loc, Value input) {
-  auto type = cast<RankedTensorType>(input.getType());
-  if (type.getElementType().isF32())
+Value dsv3::host::castElements(OpBuilder &b, Location loc, Value input,
+                               Type elem) {
+  if (cast<RankedTensorType>(input.getType()).getElementType() == elem)
     return input;
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, elem);
   return linalg::CopyOp::create(b, loc, input, empty).getResult(0);
+}
+
+Value dsv3::host::widenToF32(OpBuilder &b, Location loc, Value input) {
+  return castElements(b, loc, input, b.getF32Type());
+}
+
+Value dsv3::host::zerosF32(OpBuilder &b, Location loc,
+                           ArrayRef<OpFoldResult> sizes) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty})
+      .getResult(0);
+}
+
+Value dsv3::host::forEachTile(OpBuilder &b, Location loc, OpFoldResult begin,
+                              OpFoldResult end, ArrayRef<int64_t> tiles,
+                              Value dest, TileBody body) {
+  std::optional<int64_t> lo = getConstantIntValue(begin),
+                         hi = getConstantIntValue(end);
+  Value done = getValueOrCreateConstantIndexOp(b, loc, begin);
+  Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
+  int64_t doneStatic = lo.value_or(0);
+  for (int64_t tile : tiles) {
+    Value stop;
+    if (lo && hi) {
+      int64_t e = doneStatic + (*hi - doneStatic) / tile * tile;
+      if (e == doneStatic)
+        continue;
+      doneStatic = e;
+      stop = cIdx(b, loc, e);
+    } else {
+      Value count = arith::SubIOp::create(b, loc, endV, done);
+      stop = arith::AddIOp::create(
+          b, loc, done,
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, count, cIdx(b, loc, tile)),
+              cIdx(b, loc, tile)));
+    }
+    dest = scf::ForOp::create(
+               b, loc, done, stop, cIdx(b, loc, tile), ValueRange{dest},
+               [&](OpBuilder &b, Location loc, Value i0, ValueRange in) {
+                 scf::YieldOp::create(b, loc, body(b, loc, i0, tile, in[0]));
+               })
+               .getResult(0);
+    done = stop;
+  }
+  return dest;
 }
 
 void dsv3::host::yieldSlice(OpBuilder &b, Location loc, Value part, Value out,

@@ -10,8 +10,24 @@ namespace mlir::dsv3::host {
 /// An index constant.
 Value cIdx(OpBuilder &b, Location loc, int64_t v);
 
+/// `input` (a tensor) with element type `elem`: itself, or converted once
+/// by a `linalg.copy` (which extends or truncates floats).
+Value castElements(OpBuilder &b, Location loc, Value input, Type elem);
+
 /// `input` (a tensor) in f32: itself, or widened once by a `linalg.copy`.
 Value widenToF32(OpBuilder &b, Location loc, Value input);
+
+/// An f32 tensor of zeros, e.g. the running sums a kernel's tiles add to.
+Value zerosF32(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes);
+
+/// Calls `body` on tiles that cover [begin, end): tiles of tiles[0] up to the
+/// last whole one, then at most one of each smaller size (only those a
+/// static count needs), each an scf.for. `body` returns the updated `dest`.
+using TileBody = llvm::function_ref<Value(OpBuilder &, Location, Value start,
+                                          int64_t tile, Value dest)>;
+Value forEachTile(OpBuilder &b, Location loc, OpFoldResult begin,
+                  OpFoldResult end, ArrayRef<int64_t> tiles, Value dest,
+                  TileBody body);
 
 /// A vector of e4m3 codes -> their f32 values times 2^-8, exactly for all
 /// 254 finite codes (the two NaN codes give +-480): the code's low 7 bits

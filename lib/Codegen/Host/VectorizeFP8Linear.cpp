@@ -37,10 +37,13 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using host::castElements;
 using host::cIdx;
+using host::forEachTile;
 using host::widenE4M3Scaled;
 using host::widenToF32;
 using host::yieldSlice;
+using host::zerosF32;
 
 namespace {
 
@@ -73,46 +76,6 @@ constexpr int64_t kChunkBlocks = 4;
 /// Rows of the weight per scf.forall iteration of a linear: the row group
 /// whose weights meet one activation chunk.
 constexpr int64_t kLinearRowGroup = 32;
-
-/// Calls `body` on tiles that cover [begin, end): tiles of tiles[0] up to the
-/// last whole one, then at most one of each smaller size (only those a
-/// static count needs). `body` returns the updated `dest`.
-using TileBody = llvm::function_ref<Value(OpBuilder &, Location, Value start,
-                                          int64_t tile, Value dest)>;
-Value forEachTile(OpBuilder &b, Location loc, OpFoldResult begin,
-                  OpFoldResult end, ArrayRef<int64_t> tiles, Value dest,
-                  TileBody body) {
-  std::optional<int64_t> lo = getConstantIntValue(begin),
-                         hi = getConstantIntValue(end);
-  Value done = getValueOrCreateConstantIndexOp(b, loc, begin);
-  Value endV = getValueOrCreateConstantIndexOp(b, loc, end);
-  int64_t doneStatic = lo.value_or(0);
-  for (int64_t tile : tiles) {
-    Value stop;
-    if (lo && hi) {
-      int64_t e = doneStatic + (*hi - doneStatic) / tile * tile;
-      if (e == doneStatic)
-        continue;
-      doneStatic = e;
-      stop = cIdx(b, loc, e);
-    } else {
-      Value count = arith::SubIOp::create(b, loc, endV, done);
-      stop = arith::AddIOp::create(
-          b, loc, done,
-          arith::MulIOp::create(
-              b, loc, arith::DivUIOp::create(b, loc, count, cIdx(b, loc, tile)),
-              cIdx(b, loc, tile)));
-    }
-    dest = scf::ForOp::create(
-               b, loc, done, stop, cIdx(b, loc, tile), ValueRange{dest},
-               [&](OpBuilder &b, Location loc, Value i0, ValueRange in) {
-                 scf::YieldOp::create(b, loc, body(b, loc, i0, tile, in[0]));
-               })
-               .getResult(0);
-    done = stop;
-  }
-  return dest;
-}
 
 /// The kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
 /// without a scale): output elements [m, n] of one weight matrix (a
@@ -329,23 +292,6 @@ struct TileKernel {
   }
 };
 
-/// `t` (f32) as `elem`: itself, or narrowed by a `linalg.copy`.
-Value narrowTo(OpBuilder &b, Location loc, Value t, Type elem) {
-  if (elem.isF32())
-    return t;
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, t);
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, elem);
-  return linalg::CopyOp::create(b, loc, t, empty).getResult(0);
-}
-
-/// An f32 tensor of zeros: the running sums the tiles add to.
-Value zeros(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes) {
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty})
-      .getResult(0);
-}
-
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -380,7 +326,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
 
     // Row groups in parallel, each writing its own columns.
     const int64_t group = std::min(n, kLinearRowGroup);
-    Value init = zeros(b, loc, {mSize, b.getIndexAttr(n)});
+    Value init = zerosF32(b, loc, {mSize, b.getIndexAttr(n)});
     auto rows = scf::ForallOp::create(
         b, loc,
         ArrayRef<OpFoldResult>{b.getIndexAttr(llvm::divideCeil(n, group))},
@@ -404,7 +350,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
     rewriter.replaceOp(
-        op, narrowTo(b, loc, rows.getResult(0), yType.getElementType()));
+        op, castElements(b, loc, rows.getResult(0), yType.getElementType()));
     return success();
   }
 
@@ -444,7 +390,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     Value x = widenToF32(b, loc, op.getInput());
     Type outElem = yType.getElementType();
     // Rows past offsets[E] (the unused tail) stay 0.
-    Value init = zeros(b, loc, {rSize, b.getIndexAttr(n)});
+    Value init = zerosF32(b, loc, {rSize, b.getIndexAttr(n)});
     int64_t blocks = llvm::divideCeil(n, kGroupedRowBlock);
     // (row block, expert) pairs in parallel: the threads split the row
     // blocks, so each thread reads its share of every routed expert, once.
@@ -487,7 +433,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           part = kernel.group(b, loc, n0, nSize, lo, hi, part, lo, n0);
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
-    rewriter.replaceOp(op, narrowTo(b, loc, grid.getResult(0), outElem));
+    rewriter.replaceOp(op, castElements(b, loc, grid.getResult(0), outElem));
     return success();
   }
 

@@ -67,34 +67,6 @@ Value readF32(OpBuilder &b, Location loc, Value source, ValueRange indices) {
   return v;
 }
 
-/// Runs `body(h0, tile, acc)` over [0, total) in tiles of `tiles[0]` (an
-/// scf.for), then one tile each of the smaller sizes that the rest needs.
-Value forTiles(
-    OpBuilder &b, Location loc, int64_t total, ArrayRef<int64_t> tiles,
-    Value init,
-    function_ref<Value(OpBuilder &, Location, Value, int64_t, Value)> body) {
-  int64_t done = 0;
-  Value acc = init;
-  for (int64_t tile : tiles) {
-    int64_t stop = done + (total - done) / tile * tile;
-    if (stop == done)
-      continue;
-    if (stop - done == tile) {
-      acc = body(b, loc, cIdx(b, loc, done), tile, acc);
-    } else {
-      acc = scf::ForOp::create(
-                b, loc, cIdx(b, loc, done), cIdx(b, loc, stop),
-                cIdx(b, loc, tile), ValueRange{acc},
-                [&](OpBuilder &b, Location loc, Value h0, ValueRange in) {
-                  scf::YieldOp::create(b, loc, body(b, loc, h0, tile, in[0]));
-                })
-                .getResult(0);
-    }
-    done = stop;
-  }
-  return acc;
-}
-
 struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -186,8 +158,9 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
                                    b, loc, arith::CmpIPredicate::sle, t, last),
                                arith::CmpIOp::create(
                                    b, loc, arith::CmpIPredicate::slt, t, len)));
-                         Value res = forTiles(
-                             b, loc, H, tiles, in[0],
+                         Value res = host::forEachTile(
+                             b, loc, b.getIndexAttr(0), b.getIndexAttr(H),
+                             tiles, in[0],
                              [&](OpBuilder &b, Location loc, Value h0,
                                  int64_t tile, Value col) {
                                return scoreTile(b, loc, qNope, qPe, cKv, kPe,
@@ -242,11 +215,7 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     Type outElem = yType.getElementType();
     SmallVector<OpFoldResult> outSizes = {b.getIndexAttr(B), sSize,
                                           b.getIndexAttr(H), b.getIndexAttr(C)};
-    Value outInit =
-        linalg::FillOp::create(
-            b, loc, ValueRange{cF32(b, loc, 0.0f)},
-            ValueRange{tensor::EmptyOp::create(b, loc, outSizes, f32)})
-            .getResult(0);
+    Value outInit = host::zerosF32(b, loc, outSizes);
     auto pvLoop = scf::ForallOp::create(
         b, loc,
         ArrayRef<OpFoldResult>{b.getIndexAttr(B), sSize,
@@ -341,14 +310,8 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
                   .getResult(0);
           host::yieldSlice(b, loc, part, out, offsets, sizes);
         });
-    Value result = pvLoop.getResult(0);
-    if (outElem != f32)
-      result =
-          linalg::CopyOp::create(
-              b, loc, result,
-              tensor::EmptyOp::create(b, loc, outSizes, outElem).getResult())
-              .getResult(0);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(
+        op, host::castElements(b, loc, pvLoop.getResult(0), outElem));
     return success();
   }
 
