@@ -236,6 +236,63 @@ def Dsv3ResultsToOutParams : Pass<"dsv3-results-to-out-params",
 }
 
 //===----------------------------------------------------------------------===//
+// Strategies on dsv3 ops, shared by the targets (lib/Codegen/Common)
+//===----------------------------------------------------------------------===//
+
+def Dsv3SplitKVAttention : Pass<"dsv3-split-kv-attention"> {
+  let summary = "Split-KV decode attention by tiling the key reduction";
+  let description = [{
+    Decode attends S <= 16 queries per sequence to a long latent cache: an
+    unsplit `dsv3.latent_attention` has only B·S·H independent softmax rows,
+    each a reduction over all L keys. Split-KV (FlashDecoding, FlashMLA)
+    cuts the keys into N tiles that run independently and merges their
+    results by log-sum-exp.
+
+    This pass gets that from upstream's tiling driver, not from a second
+    lowering: `scf::tileUsingSCF` tiles the op's key dimension (its
+    TilingInterface reduction) with the `PartialReductionOuterParallel`
+    strategy into an `scf.forall` over key tiles. Each iteration is the same
+    `dsv3.latent_attention` over a slice of the cache, with `start_pos` and
+    `kv_len` shifted by the tile's first key, returning its normalised output
+    and `lse`; the N partials are merged by a tree of `dsv3.attention_merge`
+    (log2 N levels). Numerically this equals the unsplit op up to f32
+    rounding of the merge.
+
+    An op is split when its query count is static and at most 16 and its
+    cache length L has a divisor `Lc >= min-split-size` with `L / Lc >= 2`;
+    the smallest such `Lc` is the tile size (most tiles). Prefill (dynamic
+    or more than 16 queries) has parallelism to spare and is left alone, as
+    is every op when `min-split-size` is 0.
+
+    Example (L = 4096, min-split-size = 256: 16 tiles of 256 keys):
+
+    ```mlir
+    %o = dsv3.latent_attention %q, %qpe, %ckv, %kpe, %start, %len scale(0.135)
+        : ... tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>, ...
+        -> tensor<1x1x128x512xf32>
+    // becomes
+    %p:2 = scf.forall (%t) = (0) to (4096) step (256)
+        shared_outs(%po = %e0, %pl = %e1)
+        -> (tensor<16x1x1x128x512xf32>, tensor<16x1x1x128xf32>) {
+      ... dsv3.latent_attention ... tensor<1x256x512xbf16> ...
+          -> tensor<1x1x128x512xf32>, tensor<1x1x128xf32>
+      scf.forall.in_parallel { tensor.parallel_insert_slice ... }
+    }
+    // 4 levels of dsv3.attention_merge: 8, 4, 2, 1 pairs
+    ```
+  }];
+  let options = [
+    Option<"minSplitSize", "min-split-size", "int64_t", /*default=*/"256",
+           "Minimum keys per tile (0: never split)">
+  ];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+    "::mlir::affine::AffineDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // dsv3 -> linalg (lib/Conversion)
 //===----------------------------------------------------------------------===//
 
@@ -253,14 +310,9 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
     `dsv3.mla`, `dsv3.moe` and `dsv3.mlp` are decomposed by their own passes
     first), not an unknown op for bufferization to fail on.
 
-    With `kv-split-size=N > 0`, a `dsv3.latent_attention` of at most 16
-    queries whose cache length L has a divisor Lc >= N with L / Lc >= 2 is
-    lowered split-KV: each of the L / Lc key splits gets its own online
-    softmax statistics (max and sum in one pass), partial output and
-    log-sum-exp, and the splits are merged by their log-sum-exp
-    (`dsv3.attention_merge`'s formula); the split index is a parallel
-    dimension, which the cuda pipeline maps to threads (decode has only
-    B·S·H rows otherwise). The cuda pipeline uses 256; host uses 0 (off).
+    `dsv3.latent_attention` has one definition, with or without its `lse`
+    result; split-KV decoding is a strategy that tiles it before this pass
+    (`dsv3-split-kv-attention`).
 
     With `bound-by-kv-len`, the plain `dsv3.latent_attention` lowering
     visits only the cache rows below `max_b kv_len[b]` (clamped to
@@ -274,8 +326,6 @@ def Dsv3LowerToLinalg : Pass<"dsv3-lower-to-linalg"> {
     code cannot read kv_len from device memory to size a launch).
   }];
   let options = [
-    Option<"kvSplitSize", "kv-split-size", "int64_t", /*default=*/"0",
-           "Minimum keys per split for split-KV decode attention (0: off)">,
     Option<"boundByKvLen", "bound-by-kv-len", "bool", /*default=*/"false",
            "Attention and cache update visit only rows below kv_len and "
            "the new rows">
@@ -464,9 +514,9 @@ def Dsv3HostVectorizeLatentAttention
     sum (one rounding instead of two; a visible key whose weight underflows
     to 0 adds 0 times its value, not a skipped 0). The result does not
     depend on the thread count or on how the queries are split into calls.
-    The host pipeline runs it unless split-KV attention
-    (`--kv-split-size`) or unbounded key loops (`--bound-by-kv-len=false`)
-    were asked for.
+    An op with an `lse` result (a split-KV tile) keeps the definition. The
+    host pipeline runs this pass unless unbounded key loops
+    (`--bound-by-kv-len=false`) were asked for.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -33,12 +33,15 @@ struct CudaOptions {
   std::string toolkit;
   /// gpu-module-to-binary format: fatbin (default), bin or isa (PTX text).
   std::string format = "fatbin";
-  /// Minimum keys per split of split-KV decode attention (0: off).
-  int64_t kvSplitSize = 256;
+  /// Minimum keys per tile of split-KV decode attention
+  /// (dsv3-split-kv-attention; 0: off). Off by default: the kernel mapping
+  /// runs the scf.forall over key tiles as a host loop, one tile after
+  /// another, which only adds launches until foralls map to thread blocks.
+  int64_t kvSplitSize = 0;
 };
 
 struct HostOptions {
-  /// Minimum keys per split of split-KV decode attention (0: off; host
+  /// Minimum keys per tile of split-KV decode attention (0: off; host
   /// decode already has enough rows for its few cores).
   int64_t kvSplitSize = 0;
   /// Decode attention and cache updates touch only rows below kv_len and
@@ -52,7 +55,7 @@ struct HostOptions {
 void buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
     llvm::function_ref<void(OpPassManager &)> strategy = nullptr,
-    int64_t kvSplitSize = 0, bool boundByKvLen = false);
+    bool boundByKvLen = false);
 
 /// Host (LLVM x86) pipeline, stopping after `stop`.
 void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM,

@@ -121,10 +121,12 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
   buildGraphToLinalgPipeline(
       pm, "cuda",
-      [](OpPassManager &pm) {
+      [&](OpPassManager &pm) {
         pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-      },
-      options.kvSplitSize);
+        if (options.kvSplitSize > 0)
+          pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
+              Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
+      });
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -33,8 +33,7 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
 
 void mlir::dsv3::buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
-    llvm::function_ref<void(OpPassManager &)> strategy, int64_t kvSplitSize,
-    bool boundByKvLen) {
+    llvm::function_ref<void(OpPassManager &)> strategy, bool boundByKvLen) {
   // Index inputs are checked by the runtime; record their ranges while the
   // ops that give them meaning (dsv3.mla, the cache update) are still whole.
   pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
@@ -57,7 +56,6 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   abi.target = target.str();
   pm.addPass(createDsv3AnnotateABI(abi));
   Dsv3LowerToLinalgOptions lower;
-  lower.kvSplitSize = kvSplitSize;
   lower.boundByKvLen = boundByKvLen;
   pm.addNestedPass<func::FuncOp>(createDsv3LowerToLinalg(lower));
   pm.addPass(createCanonicalizerPass());
@@ -74,13 +72,17 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
       [&](OpPassManager &pm) {
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeAbsorbedHeads());
-        // Split-KV and unbounded key loops are the definition's own forms,
-        // kept for comparison.
-        if (options.kvSplitSize == 0 && options.boundByKvLen)
+        // Split-KV tiles (off by default: host decode has enough rows for
+        // its cores) keep the definition; unbounded key loops are the
+        // definition's own form, kept for comparison.
+        if (options.kvSplitSize > 0)
+          pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
+              Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
+        if (options.boundByKvLen)
           pm.addNestedPass<func::FuncOp>(
               createDsv3HostVectorizeLatentAttention());
       },
-      options.kvSplitSize, options.boundByKvLen);
+      options.boundByKvLen);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -292,9 +292,10 @@ void MLABuilder::build(bool absorbed) {
     // q_abs[b,s,h,c] = Σ_d q_nope[b,s,h,d] · W_UK[h,d,c]; loops (b,s,h,c,d).
     Value qAbs = contract(qNope, wUK, {0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3},
                           {B, S, H, C}, 5);
-    Value lat = LatentAttentionOp::create(b, ty({B, S, H, C}), qAbs, qPe,
-                                          cCache, kCache, op.getStartPos(),
-                                          op.getKvLen(), scale);
+    Value lat = LatentAttentionOp::create(
+                    b, ty({B, S, H, C}), /*lse=*/Type(), qAbs, qPe, cCache,
+                    kCache, op.getStartPos(), op.getKvLen(), scale)
+                    .getResult();
     // o[b,s,h,v] = Σ_c lat[b,s,h,c] · W_UV[h,v,c]; loops (b,s,h,v,c).
     attn = contract(lat, wUV, {0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3},
                     {B, S, H, V}, 5);
@@ -324,9 +325,11 @@ void MLABuilder::build(bool absorbed) {
     };
     Value start = reshape(broadcastHeads(op.getStartPos()), {B * H});
     Value len = reshape(broadcastHeads(op.getKvLen()), {B * H});
-    Value o = LatentAttentionOp::create(b, ty({B * H, S, 1, nope + V}),
-                                        perHead(qn, nope + V), perHead(qPe, R),
-                                        kvb, kPe, start, len, scale);
+    Value o =
+        LatentAttentionOp::create(b, ty({B * H, S, 1, nope + V}),
+                                  /*lse=*/Type(), perHead(qn, nope + V),
+                                  perHead(qPe, R), kvb, kPe, start, len, scale)
+            .getResult();
     // Keep the P·V half, back to [B, S, H, V].
     o = reshape(slice(o, {0, 0, 0, nope}, {B * H, S, 1, V}), {B * H, S, V});
     o = transpose(reshape(o, {B, H, S, V}), {0, 2, 1, 3});

@@ -84,6 +84,25 @@ func.func @latent_attention(%qn: tensor<1x2x2x16xbf16>, %qp: tensor<1x2x2x8xbf16
 
 // -----
 
+// With an lse result: one more row generic, max + log(sum), -inf for a row
+// without visible keys.
+// CHECK-LABEL: func.func @latent_attention_lse
+// CHECK:      %[[M:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK:        arith.maximumf
+// CHECK:      %[[SUM:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[M]] :
+// CHECK:      %[[LSE:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[M]], %[[SUM]] : tensor<1x2x2xf32>, tensor<1x2x2xf32>) outs(%{{.*}} : tensor<1x2x2xf32>)
+// CHECK:        %[[ANY:.*]] = arith.cmpf ogt
+// CHECK:        %[[LOG:.*]] = math.log
+// CHECK:        %[[V:.*]] = arith.addf %{{.*}}, %[[LOG]]
+// CHECK:        arith.select %[[ANY]], %[[V]], %{{.*}}
+// CHECK:      return %{{.*}}, %[[LSE]]
+func.func @latent_attention_lse(%qn: tensor<1x2x2x16xf32>, %qp: tensor<1x2x2x8xf32>, %c: tensor<1x5x16xf32>, %k: tensor<1x5x8xf32>, %sp: tensor<1xi64>, %kl: tensor<1xi64>) -> (tensor<1x2x2x16xf32>, tensor<1x2x2xf32>) {
+  %o, %lse = dsv3.latent_attention %qn, %qp, %c, %k, %sp, %kl scale(0.25) : tensor<1x2x2x16xf32>, tensor<1x2x2x8xf32>, tensor<1x5x16xf32>, tensor<1x5x8xf32>, tensor<1xi64>, tensor<1xi64> -> tensor<1x2x2x16xf32>, tensor<1x2x2xf32>
+  return %o, %lse : tensor<1x2x2x16xf32>, tensor<1x2x2xf32>
+}
+
+// -----
+
 // Cache update: a parallel generic per cache with a guarded, clamped gather
 // of row t - start_pos[b] from the new rows.
 // CHECK-LABEL: func.func @kv_cache_update

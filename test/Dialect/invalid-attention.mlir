@@ -121,6 +121,14 @@ func.func @attention_c_kv(%q: tensor<1x2x4x16xf32>, %qp: tensor<1x2x4x8xf32>, %c
 
 // -----
 
+func.func @attention_lse(%q: tensor<1x2x4x16xf32>, %qp: tensor<1x2x4x8xf32>, %c: tensor<1x8x16xf32>, %k: tensor<1x8x8xf32>, %s: tensor<1xi64>, %l: tensor<1xi64>) {
+  // expected-error @+1 {{lse must be [1, 2, 4], got [1, 2, 4, 16]}}
+  %o, %lse = dsv3.latent_attention %q, %qp, %c, %k, %s, %l scale(0.5) : tensor<1x2x4x16xf32>, tensor<1x2x4x8xf32>, tensor<1x8x16xf32>, tensor<1x8x8xf32>, tensor<1xi64>, tensor<1xi64> -> tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>
+  return
+}
+
+// -----
+
 func.func @attention_k_pe(%q: tensor<1x2x4x16xf32>, %qp: tensor<1x2x4x8xf32>, %c: tensor<1x8x16xf32>, %k: tensor<1x7x8xf32>, %s: tensor<1xi64>, %l: tensor<1xi64>) {
   // expected-error @+1 {{k_pe must be [1, 8, 8], got [1, 7, 8]}}
   %o = dsv3.latent_attention %q, %qp, %c, %k, %s, %l scale(0.5) : tensor<1x2x4x16xf32>, tensor<1x2x4x8xf32>, tensor<1x8x16xf32>, tensor<1x7x8xf32>, tensor<1xi64>, tensor<1xi64> -> tensor<1x2x4x16xf32>

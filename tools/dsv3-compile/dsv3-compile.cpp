@@ -71,8 +71,8 @@ static cl::opt<std::string>
                 cl::cat(dsv3Category));
 static cl::opt<int64_t>
     kvSplitSize("kv-split-size", cl::init(-1),
-                cl::desc("Minimum keys per split of split-KV decode attention "
-                         "(0: off; default: 256 for cuda, off for host)"),
+                cl::desc("Minimum keys per tile of split-KV decode attention "
+                         "(dsv3-split-kv-attention; 0: off, the default)"),
                 cl::cat(dsv3Category));
 static cl::opt<bool> boundByKvLen(
     "bound-by-kv-len", cl::init(true),

@@ -220,6 +220,12 @@ LogicalResult LatentAttentionOp::verify() {
   if (y.getShape() != qn.getShape())
     return emitOpError("result shape must be ")
            << dims(qn.getShape()) << ", got " << dims(y.getShape());
+  if (Value lse = getLse();
+      lse && cast<RankedTensorType>(lse.getType()).getShape() !=
+                 qn.getShape().drop_back())
+    return emitOpError("lse must be ")
+           << dims(qn.getShape().drop_back()) << ", got "
+           << dims(cast<RankedTensorType>(lse.getType()).getShape());
   if (!(getScale().convertToFloat() > 0.0f))
     return emitOpError("scale must be positive");
   return success();

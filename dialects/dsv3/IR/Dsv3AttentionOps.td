@@ -122,7 +122,13 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
 // dsv3.latent_attention
 //===----------------------------------------------------------------------===//
 
-def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
+def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure,
+    DeclareOpInterfaceMethods<TilingInterface, [
+      "getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
+      "getResultTilePosition"]>,
+    DeclareOpInterfaceMethods<PartialReductionOpInterface, [
+      "generateInitialTensorForPartialReduction", "tileToPartialReduction",
+      "mergeReductions", "getPartialResultTilePosition"]>]> {
   let summary = "causal attention over the latent KV cache (absorbed MLA)";
   let description = [{
     The attention core of the weight-absorbed form of MLA (docs/semantics.md
@@ -150,13 +156,32 @@ def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
     zeros (FlashMLA's convention), never NaN; hidden cache rows are never
     read into the sum, so unwritten rows holding NaN or Inf are harmless.
 
+    The optional second result `lse` `[B, S, H]` (f32) is the natural-log
+    sum of exponentials of each row's visible scaled scores,
+    `max_t s + log Σ_t exp(s - max_t s)`, and `-inf` for a row that sees no
+    key: what `dsv3.attention_merge` needs to combine attention over
+    disjoint key sets.
+
+    Tiling (TilingInterface): the iteration domain is `(b, i, h, t)`, with
+    the key index `t` a reduction. Tiles of `b`, `i` and `h` are the same op
+    on slices (`start_pos` shifted by the first query of the tile). The key
+    dimension tiles only as a partial reduction with the outer-parallel
+    strategy (PartialReductionOpInterface), which is split-KV decoding: each
+    tile of keys `[t0, t0 + n)` attends over `c_kv[:, t0:t0+n]` with
+    `start_pos - t0` and `kv_len - t0` (both first clamped to the values that
+    see the same keys, so nothing wraps), returns its normalised output and
+    `lse` into `[N, B, S, H, C]` and `[N, B, S, H]` partials, and the `N`
+    partials are merged by a tree of `dsv3.attention_merge` (see
+    `dsv3-split-kv-attention`).
+
     `scale` is DeepSeek's `(qk_nope_head_dim + qk_rope_head_dim)^-0.5 · m²`
     (docs/semantics.md §9.3, trap §15.1: never `C + R`): 0.1352338 for V3
     (`mlir::dsv3::mlaSoftmaxScale(128, 64, 40.0, 1.0)`,
     `dsv3.rope`'s `getSoftmaxScale`).
 
     Errors: a dynamic dimension other than a token dimension; operand ranks or dimensions other than above;
-    result shape not `[B, S, H, C]`; non-positive scale.
+    result shape not `[B, S, H, C]`; an `lse` result shape not `[B, S, H]`;
+    non-positive scale.
 
     Example:
 
@@ -166,18 +191,26 @@ def Dsv3_LatentAttentionOp : Dsv3_Op<"latent_attention", [Pure]> {
         : tensor<1x1x128x512xbf16>, tensor<1x1x128x64xbf16>,
           tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>, tensor<1xi64>,
           tensor<1xi64> -> tensor<1x1x128x512xf32>
+
+    %o, %lse = dsv3.latent_attention %q_nope, %q_pe, %c_kv, %k_pe, %start, %len
+        scale(0.1352338)
+        : tensor<1x1x128x512xbf16>, tensor<1x1x128x64xbf16>,
+          tensor<1x256x512xbf16>, tensor<1x256x64xbf16>, tensor<1xi64>,
+          tensor<1xi64> -> tensor<1x1x128x512xf32>, tensor<1x1x128xf32>
     ```
   }];
   let arguments = (ins Dsv3_FloatTensor:$q_nope, Dsv3_FloatTensor:$q_pe,
                    Dsv3_FloatTensor:$c_kv, Dsv3_FloatTensor:$k_pe,
                    Dsv3_IndexTensor:$start_pos, Dsv3_IndexTensor:$kv_len,
                    F32Attr:$scale);
-  let results = (outs Dsv3_FloatTensor:$result);
+  let results = (outs Dsv3_FloatTensor:$result,
+                      Optional<RankedTensorOf<[F32]>>:$lse);
   let assemblyFormat = [{
     $q_nope `,` $q_pe `,` $c_kv `,` $k_pe `,` $start_pos `,` $kv_len
     `scale` `(` $scale `)` attr-dict
     `:` type($q_nope) `,` type($q_pe) `,` type($c_kv) `,` type($k_pe) `,`
         type($start_pos) `,` type($kv_len) `->` type($result)
+        (`,` type($lse)^)?
   }];
   let hasVerifier = 1;
 }

@@ -11,6 +11,7 @@
 
 include "dsv3/IR/Dsv3Dialect.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/TilingInterface.td"
 include "mlir/IR/BuiltinAttributes.td"
 
 class Dsv3_Op<string mnemonic, list<Trait> traits = []>

@@ -80,6 +80,9 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
         qType.isDynamicDim(3) || peType.isDynamicDim(3) ||
         cType.isDynamicDim(1))
       return rewriter.notifyMatchFailure(op, "dynamic batch, heads or widths");
+    // A split-KV tile's log-sum-exp comes from the definition.
+    if (op.getLse())
+      return rewriter.notifyMatchFailure(op, "lse result");
     int64_t B = qType.getDimSize(0), H = qType.getDimSize(2),
             C = qType.getDimSize(3), R = peType.getDimSize(3),
             L = cType.getDimSize(1);

@@ -300,7 +300,31 @@ struct LowerLatentAttention : OpRewritePattern<LatentAttentionOp> {
             })
             .getResult(0);
     acc = castTo(b, loc, acc, yType.getElementType());
-    rewriter.replaceOp(op, acc);
+    if (!op.getLse()) {
+      rewriter.replaceOp(op, acc);
+      return success();
+    }
+    // lse = max + log Σ exp(s - max), -inf for a row without visible keys
+    // (attention_merge then gives it no weight).
+    AffineMap id3 = b.getMultiDimIdentityMap(3);
+    Value lse =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{maxInit.getType()}, ValueRange{rowMax, rowSum},
+            ValueRange{emptyLike(b, loc, rowShape, f32, dS)},
+            ArrayRef<AffineMap>{id3, id3, id3}, {par, par, par},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value any =
+                  arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                        args[1], constF32(nb, l, 0.0f));
+              Value v = arith::AddFOp::create(
+                  nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+              linalg::YieldOp::create(
+                  nb, l,
+                  ValueRange{arith::SelectOp::create(nb, l, any, v,
+                                                     constF32(nb, l, negInf))});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, {acc, lse});
     return success();
   }
 

@@ -36,7 +36,6 @@ struct Dsv3LowerToLinalgPass
     dsv3::populateModelOpsLoweringPatterns(patterns);
     dsv3::populateMoELoweringPatterns(patterns);
     dsv3::populateAttentionLoweringPatterns(patterns, boundByKvLen);
-    dsv3::populateSplitKVAttentionPatterns(patterns, kvSplitSize);
     // No folding: the lit tests check the IR exactly as the patterns build it.
     GreedyRewriteConfig config;
     config.enableFolding(false);

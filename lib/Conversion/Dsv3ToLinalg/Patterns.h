@@ -23,16 +23,6 @@ void populateMoELoweringPatterns(RewritePatternSet &patterns);
 /// rows (work proportional to the tokens, not to max_seq_len).
 void populateAttentionLoweringPatterns(RewritePatternSet &patterns,
                                        bool boundByKvLen);
-/// Split-KV latent_attention for query lengths <= 16, preferred over the
-/// plain lowering when the keys split into >= 2 parts of >= minSplitLength
-/// rows (LowerSplitKVAttention.cpp). Adds nothing when minSplitLength <= 0.
-void populateSplitKVAttentionPatterns(RewritePatternSet &patterns,
-                                      int64_t minSplitLength);
-/// Rows per split: the smallest divisor of seqLen that is >= minSplitLength
-/// and leaves at least two splits; 0 (no split) for queryLen > 16, a
-/// non-positive minSplitLength, or no such divisor.
-int64_t chooseKVSplitLength(int64_t seqLen, int64_t queryLen,
-                            int64_t minSplitLength);
 } // namespace mlir::dsv3
 
 #endif // DSV3_CONVERSION_DSV3TOLINALG_PATTERNS_H

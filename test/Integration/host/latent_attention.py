@@ -1,7 +1,8 @@
 """dsv3.latent_attention / dsv3.kv_cache_update on host vs float64
 references (docs/semantics.md §10.4-10.5). Extra arguments go to dsv3-compile (the lit test
-runs it again with --kv-split-size=2: the same checks on the split-KV
-lowering, 4 splits of the 8-row cache)."""
+runs it again with --kv-split-size=2: the same checks on split-KV, 4 key
+tiles of the 8-row cache merged by log-sum-exp, and with --cache-len=6 for 3
+tiles)."""
 import math
 import os
 import sys
@@ -11,6 +12,9 @@ from dsv3_testing import *  # noqa: E402,F403
 
 out, compile_flags = sys.argv[1], sys.argv[2:]
 B, H, C, R, L, T = 2, 4, 32, 16, 8, 6
+# --cache-len=6: a cache that splits into an odd number of key tiles.
+if compile_flags and compile_flags[0].startswith("--cache-len="):
+    L = int(compile_flags.pop(0).split("=")[1])
 # V3's softmax scale with YaRN (docs/semantics.md §9.3); the op takes it as given.
 m = 0.1 * 1.0 * math.log(40.0) + 1
 SCALE = 192 ** -0.5 * m * m
@@ -45,6 +49,15 @@ func.func @two_keys(%q: {ty(1, 1, 1, 16)}, %qp: {ty(1, 1, 1, 8)}, %c: {ty(1, 2, 
       : {ty(1, 1, 1, 16)}, {ty(1, 1, 1, 8)}, {ty(1, 2, 16)}, {ty(1, 2, 8)}, {i64}, {i64}
       -> {ty(1, 1, 1, 16)}
   return %o : {ty(1, 1, 1, 16)}
+}}
+
+func.func @with_lse(%q: {ty(B, 2, H, C)}, %qp: {ty(B, 2, H, R)}, %c: {ty(B, L, C)},
+                    %k: {ty(B, L, R)}, %start: {ty(B, dt="i64")}, %len: {ty(B, dt="i64")})
+    -> ({ty(B, 2, H, C)}, {ty(B, 2, H)}) {{
+  %o, %lse = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale({SCALE!r})
+      : {ty(B, 2, H, C)}, {ty(B, 2, H, R)}, {ty(B, L, C)}, {ty(B, L, R)},
+        {ty(B, dt="i64")}, {ty(B, dt="i64")} -> {ty(B, 2, H, C)}, {ty(B, 2, H)}
+  return %o, %lse : {ty(B, 2, H, C)}, {ty(B, 2, H)}
 }}
 """ + step(6) + step(3) + step(1)
 with open(f"{out}/graph.mlir", "w") as f:
@@ -143,3 +156,33 @@ for bad, row in ((np.array([L - 1, 0]), 0), (np.array([0, -2]), 1)):
     check(f"element [{row}] = {bad[row]} is outside [0, {L - 3}]" in err
           and "the call was refused and nothing was written" in err,
           f"start_pos {bad[row]} with 3 new rows in a cache of {L} is refused")
+
+# The log-sum-exp result (what split-KV merges by): per-row logsumexp of the
+# visible scaled scores, -inf for a row that sees nothing. Sequence 0 starts
+# far past the cache (every key visible; a split-KV tile shifts start_pos
+# without wrapping), sequence 1 sees 4 and 5 of its 6 valid keys; the second
+# call hides everything from sequence 0.
+cc = rng.standard_normal((B, L, C)).astype(f32)
+kk = rng.standard_normal((B, L, R)).astype(f32)
+q2, qp2 = qn[:, :2], qpe[:, :2]
+for start, kv_len in ((np.array([2 ** 62, 3]), np.array([L, 6])),
+                      (np.array([0, 3]), np.array([0, 6]))):
+    o, lse = call("with_lse", [q2, qp2, cc, kk, start, kv_len], 2)
+    sc = (np.einsum("bihc,btc->biht", q2.astype(np.float64), cc.astype(np.float64))
+          + np.einsum("bihr,btr->biht", qp2.astype(np.float64), kk.astype(np.float64))) * SCALE
+    t, i = np.arange(L), np.arange(2)
+    vis = (t[None, None, :] <= start[:, None, None] + i[None, :, None]) & (
+        t[None, None, :] < kv_len[:, None, None])
+    sc = np.where(vis[:, :, None, :], sc, -np.inf)
+    mx = sc.max(-1)
+    with np.errstate(invalid="ignore"):
+        ref_lse = np.where(np.isinf(mx), -np.inf,
+                           mx + np.log(np.exp(sc - np.where(np.isinf(mx), 0, mx)[..., None]).sum(-1)))
+    finite = np.isfinite(ref_lse)
+    check(np.array_equal(np.isfinite(lse), finite) and (lse[~finite] == -np.inf).all(),
+          f"lse is -inf exactly for rows without visible keys (start {start.tolist()})")
+    err = np.abs(lse[finite] - ref_lse[finite]).max()
+    print(f"lse max abs error {err:.3e}")
+    check(err < 1e-5, "lse matches float64 to 1e-5")
+    err = rel_error(o, attention_ref(q2, qp2, cc, kk, start, kv_len, SCALE))
+    check(err < 1e-5, "the output next to lse matches float64 to 1e-5")
