@@ -381,6 +381,56 @@ def Dsv3LowerFP8CastsToNVVM : Pass<"dsv3-lower-fp8-casts-to-nvvm"> {
 // Target strategies (lib/Codegen)
 //===----------------------------------------------------------------------===//
 
+def Dsv3HostSelectStrategy : Pass<"dsv3-host-select-strategy"> {
+  let summary = "Choose each op's host kernel and tile sizes from one table";
+  let description = [{
+    The host target's strategy table (lib/Codegen/Host/StrategyTable.cpp,
+    after IREE's KernelDispatch): for each op family, the first row whose
+    condition holds names the kernel that runs the op and its parameters.
+    The choice is written on the op as a `dsv3.host_strategy` dictionary,
+    which the kernel passes read:
+
+    | op | condition | kernel | parameters (default) |
+    |---|---|---|---|
+    | `dsv3.linear` | weight-only: FP8 with `weight_scale_inv`, or bf16/f32 without; K a multiple of 8 | `weight_tiles` | `rows_per_task` (32), `decode_tokens` (16), `token_block` (96), `k_chunk_blocks` (4) |
+    | `dsv3.grouped_matmul` | FP8 with `weight_scale_inv`, offsets from `dsv3.expert_dispatch`; K a multiple of 8 | `weight_tiles` | `rows_per_task` (16), the rest as above |
+    | `dsv3.latent_attention` | no `lse` result, static batch, heads and widths, widths multiples of 8, `bound-by-kv-len` | `mqa_tiles` | `key_block` (256) |
+    | `linalg.generic` | absorbed MLA's per-head product with a dequantized `kv_b_proj` slice | `absorbed_heads` | none |
+    | the three dsv3 ops above, otherwise | | `definition` | none |
+
+    `weight_tiles` is `dsv3-host-vectorize-fp8-linear`: each scf.forall
+    iteration takes `rows_per_task` weight rows; up to `decode_tokens` tokens
+    take K in one pass, more go in blocks of `token_block` tokens with K in
+    chunks of `k_chunk_blocks` 128-blocks. `mqa_tiles` is
+    `dsv3-host-vectorize-latent-attention`, whose weighted sum goes over the
+    keys in blocks of `key_block`. `absorbed_heads` is
+    `dsv3-host-vectorize-absorbed-heads`. `definition` (and any op without
+    a row) is the op's `dsv3-lower-to-linalg` definition, whose parallel
+    loops run on an OpenMP team. The parameters change the blocking, not the
+    arithmetic of an output element, so any valid choice gives the same
+    bits.
+
+    A strategy already on an op (written by hand, to try other tile sizes)
+    is kept once it verifies: a known kernel whose condition holds for the
+    op, known parameters, each an integer in [1, 2^20] (`decode_tokens` may
+    be 0: every token count chunked). A missing parameter takes the table's
+    default. Anything else is an error naming the op.
+
+    Example:
+
+    ```mlir
+    %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<12x56xf32>)
+        {dsv3.host_strategy = {kernel = "weight_tiles", rows_per_task = 64 : i64}}
+        : (tensor<?x7168xbf16>, tensor<1536x7168xf8E4M3FN>) -> tensor<?x1536xbf16>
+    ```
+  }];
+  let options = [
+    Option<"boundByKvLen", "bound-by-kv-len", "bool", /*default=*/"true",
+           "Attention visits only rows below kv_len (false: unbounded key "
+           "loops, the definition's form, for dsv3.latent_attention)">
+  ];
+}
+
 def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
   let summary = "Host strategy for weight-only dsv3.linear (FP8, bf16, f32) "
                 "and FP8 dsv3.grouped_matmul";

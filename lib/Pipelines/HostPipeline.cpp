@@ -70,17 +70,21 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   buildGraphToLinalgPipeline(
       pm, "host",
       [&](OpPassManager &pm) {
-        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
-        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeAbsorbedHeads());
-        // Split-KV tiles (off by default: host decode has enough rows for
-        // its cores) keep the definition; unbounded key loops are the
-        // definition's own form, kept for comparison.
+        // Split-KV first (off by default: host decode has enough rows for
+        // its cores): its tiles are ops the table then sees.
         if (options.kvSplitSize > 0)
           pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
               Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
-        if (options.boundByKvLen)
-          pm.addNestedPass<func::FuncOp>(
-              createDsv3HostVectorizeLatentAttention());
+        // One table picks each op's kernel and tile sizes (unbounded key
+        // loops are the attention definition's form); each kernel pass
+        // takes the ops that name it.
+        Dsv3HostSelectStrategyOptions select;
+        select.boundByKvLen = options.boundByKvLen;
+        pm.addNestedPass<func::FuncOp>(createDsv3HostSelectStrategy(select));
+        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeAbsorbedHeads());
+        pm.addNestedPass<func::FuncOp>(
+            createDsv3HostVectorizeLatentAttention());
       },
       options.boundByKvLen);
   if (stop == Stage::Linalg)

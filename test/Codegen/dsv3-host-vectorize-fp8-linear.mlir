@@ -190,3 +190,20 @@ func.func @grouped_offsets_given(%rows: tensor<8x256xbf16>, %off: tensor<9xi64>,
   return %y : tensor<8x64xf32>
 }
 // WIDTH: vector-width must divide 128, got 48
+
+// -----
+
+// A strategy on the op (dsv3-host-select-strategy's, or written by hand)
+// sets the blocking: 64 rows per scf.forall iteration instead of 32, and
+// every token count chunked (decode_tokens = 0: K in chunks of 1 block); a
+// "definition" strategy keeps the op.
+// CHECK-LABEL: func.func @strategy
+// CHECK:       scf.forall (%{{.*}}) in (9) shared_outs
+// CHECK:         scf.for %{{.*}} = %c0 to %c2 step %c1 iter_args(%{{.*}}) -> (tensor<4x64xf32>)
+// CHECK:           scf.for %{{.*}} = %c0 to %c64 step %c2
+// CHECK:       dsv3.linear {{.*}} {dsv3.host_strategy = {kernel = "definition"}}
+func.func @strategy(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> (tensor<4x576xf32>, tensor<4x576xf32>) {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", rows_per_task = 64 : i64, decode_tokens = 0 : i64, k_chunk_blocks = 1 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
+  %z = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "definition"}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
+  return %y, %z : tensor<4x576xf32>, tensor<4x576xf32>
+}

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilders.h"
+#include "StrategyTable.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -139,47 +140,65 @@ Value toF32(OpBuilder &b, Location loc, Value v) {
                             : arith::ExtFOp::create(b, loc, f32, v).getResult();
 }
 
+/// A contraction this kernel runs: its head weight, and which of the two
+/// products it is.
+struct Contraction {
+  HeadWeight w;
+  bool overRows; // UK (sum over the weight's rows) or UV (over its columns)
+};
+
+std::optional<Contraction> matchContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 5 || !op.hasPureTensorSemantics())
+    return std::nullopt;
+  auto iters = op.getIteratorTypesArray();
+  for (int i = 0; i < 4; ++i)
+    if (iters[i] != utils::IteratorType::parallel)
+      return std::nullopt;
+  if (iters[4] != utils::IteratorType::reduction || !isMulAdd(op))
+    return std::nullopt;
+  std::optional<HeadWeight> w = matchHeadWeight(op.getDpsInputs()[1]);
+  if (!w)
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  auto dims = [&](ArrayRef<unsigned> d) {
+    SmallVector<AffineExpr> e;
+    for (unsigned i : d)
+      e.push_back(getAffineDimExpr(i, ctx));
+    return AffineMap::get(5, 0, e, ctx);
+  };
+  auto maps = op.getIndexingMapsArray();
+  if (maps[0] != dims({0, 1, 2, 4}) || maps[2] != dims({0, 1, 2, 3}))
+    return std::nullopt;
+  // UK: Σ_j x[b,s,h,j] · W[h,j,c]; UV: Σ_c x[b,s,h,c] · W[h,v,c].
+  bool overRows = maps[1] == dims({2, 4, 3});
+  if (!overRows && maps[1] != dims({2, 3, 4}))
+    return std::nullopt;
+  auto lhsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+  auto outType = cast<RankedTensorType>(op.getResult(0).getType());
+  if (!lhsType.hasStaticShape() || !outType.hasStaticShape() ||
+      !outType.getElementType().isF32() || w->cols % kWidth != 0)
+    return std::nullopt;
+  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  FloatAttr zero;
+  if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&zero)) ||
+      !zero.getValue().isZero())
+    return std::nullopt;
+  return Contraction{*w, overRows};
+}
+
 struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-        op.getNumLoops() != 5 || !op.hasPureTensorSemantics())
+    std::optional<Contraction> match = matchContraction(op);
+    if (!match || host::kernelOf(host::strategyOf(op)) != host::kAbsorbedHeads)
       return failure();
-    auto iters = op.getIteratorTypesArray();
-    for (int i = 0; i < 4; ++i)
-      if (iters[i] != utils::IteratorType::parallel)
-        return failure();
-    if (iters[4] != utils::IteratorType::reduction || !isMulAdd(op))
-      return failure();
-    std::optional<HeadWeight> w = matchHeadWeight(op.getDpsInputs()[1]);
-    if (!w)
-      return failure();
-    MLIRContext *ctx = op.getContext();
-    auto dims = [&](ArrayRef<unsigned> d) {
-      SmallVector<AffineExpr> e;
-      for (unsigned i : d)
-        e.push_back(getAffineDimExpr(i, ctx));
-      return AffineMap::get(5, 0, e, ctx);
-    };
-    auto maps = op.getIndexingMapsArray();
-    if (maps[0] != dims({0, 1, 2, 4}) || maps[2] != dims({0, 1, 2, 3}))
-      return failure();
-    // UK: Σ_j x[b,s,h,j] · W[h,j,c]; UV: Σ_c x[b,s,h,c] · W[h,v,c].
-    bool overRows = maps[1] == dims({2, 4, 3});
-    if (!overRows && maps[1] != dims({2, 3, 4}))
-      return failure();
+    const HeadWeight *w = &match->w;
+    bool overRows = match->overRows;
     auto lhsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
     auto outType = cast<RankedTensorType>(op.getResult(0).getType());
-    if (!lhsType.hasStaticShape() || !outType.hasStaticShape() ||
-        !outType.getElementType().isF32() || w->cols % kWidth != 0)
-      return failure();
-    auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-    FloatAttr zero;
-    if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&zero)) ||
-        !zero.getValue().isZero())
-      return failure();
 
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
@@ -315,6 +334,8 @@ struct Dsv3HostVectorizeAbsorbedHeadsPass
     : dsv3::impl::Dsv3HostVectorizeAbsorbedHeadsBase<
           Dsv3HostVectorizeAbsorbedHeadsPass> {
   void runOnOperation() override {
+    if (failed(host::verifyStrategies(getOperation())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<VectorizeAbsorbedHeads>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
@@ -322,3 +343,8 @@ struct Dsv3HostVectorizeAbsorbedHeadsPass
   }
 };
 } // namespace
+
+bool mlir::dsv3::host::isAbsorbedHeadContraction(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  return generic && matchContraction(generic).has_value();
+}

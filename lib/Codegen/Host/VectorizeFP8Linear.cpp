@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilders.h"
+#include "StrategyTable.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -60,22 +61,16 @@ constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
 /// 8, which leaves room for the tile's weight and activation vectors.
 constexpr int64_t kMaxAccumulatorLanes = 96;
 
-/// Cache blocking for prefill-sized M. At most kDecodeTokens tokens run over
-/// all of K in one pass (decode: the weight streams once, row by row, and the
-/// activations fit L2). More tokens go in blocks of kTokenBlock, and K in
-/// chunks of kChunkBlocks quantization blocks, so that a block's activation
-/// chunk (96 x 512 f32 = 192 KiB) stays in L2 while the row group's weights
+/// Cache blocking for prefill-sized M (host::WeightTiles, from the strategy
+/// table). At most decodeTokens tokens run over all of K in one pass
+/// (decode: the weight streams once, row by row, and the activations fit
+/// L2). More tokens go in blocks of tokenBlock, and K in chunks of
+/// chunkBlocks quantization blocks, so that a block's activation chunk (by
+/// default 96 x 512 f32 = 192 KiB) stays in L2 while the row group's weights
 /// pass over it. A block's running sums stay in the f32 output between
 /// chunks, so every output element sees the same additions in the same order
-/// whatever M, the tiling or the thread count (chunked prefill and decode
-/// give the bits of one long prefill).
-constexpr int64_t kDecodeTokens = 16;
-constexpr int64_t kTokenBlock = 96;
-constexpr int64_t kChunkBlocks = 4;
-
-/// Rows of the weight per scf.forall iteration of a linear: the row group
-/// whose weights meet one activation chunk.
-constexpr int64_t kLinearRowGroup = 32;
+/// whatever M, the tiling, the blocking or the thread count (chunked prefill
+/// and decode give the bits of one long prefill).
 
 /// The kernel both patterns share (FP8 block-scaled, or bf16/f32 weights
 /// without a scale): output elements [m, n] of one weight matrix (a
@@ -86,6 +81,7 @@ struct TileKernel {
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
   int64_t k, width;
+  host::WeightTiles tiles;
 
   SmallVector<Value> withExpert(ValueRange idx) const {
     SmallVector<Value> all;
@@ -207,7 +203,7 @@ struct TileKernel {
     const int64_t numBlocks = llvm::divideCeil(k, kQuantBlock);
     std::optional<int64_t> mLo = getConstantIntValue(mBegin),
                            mHi = getConstantIntValue(mEnd);
-    const bool staticDecode = mLo && mHi && *mHi - *mLo <= kDecodeTokens;
+    const bool staticDecode = mLo && mHi && *mHi - *mLo <= tiles.decodeTokens;
     // One token block over the chunks of K.
     auto tokenBlock = [&](OpBuilder &b, Location loc, OpFoldResult mb,
                           OpFoldResult mStop, Value dest) -> Value {
@@ -243,8 +239,9 @@ struct TileKernel {
       Value count = arith::SubIOp::create(
           b, loc, getValueOrCreateConstantIndexOp(b, loc, mStop),
           getValueOrCreateConstantIndexOp(b, loc, mb));
-      Value small = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
-                                          count, cIdx(b, loc, kDecodeTokens));
+      Value small =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, count,
+                                cIdx(b, loc, tiles.decodeTokens));
       return scf::IfOp::create(
                  b, loc, small,
                  [&](OpBuilder &b, Location loc) {
@@ -257,13 +254,14 @@ struct TileKernel {
                    Value chunks =
                        scf::ForOp::create(
                            b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
-                           cIdx(b, loc, kChunkBlocks), ValueRange{dest},
+                           cIdx(b, loc, tiles.kChunkBlocks), ValueRange{dest},
                            [&](OpBuilder &b, Location loc, Value kb0,
                                ValueRange in) {
                              Value kb1 = arith::MinUIOp::create(
                                  b, loc,
                                  arith::AddIOp::create(
-                                     b, loc, kb0, cIdx(b, loc, kChunkBlocks)),
+                                     b, loc, kb0,
+                                     cIdx(b, loc, tiles.kChunkBlocks)),
                                  cIdx(b, loc, numBlocks));
                              scf::YieldOp::create(
                                  b, loc, overRows(b, loc, kb0, kb1, in[0]));
@@ -273,17 +271,17 @@ struct TileKernel {
                  })
           .getResult(0);
     };
-    if (mLo && mHi && *mHi - *mLo <= kTokenBlock)
+    if (mLo && mHi && *mHi - *mLo <= tiles.tokenBlock)
       return tokenBlock(b, loc, mBegin, mEnd, dest);
     Value endV = getValueOrCreateConstantIndexOp(b, loc, mEnd);
     return scf::ForOp::create(
                b, loc, getValueOrCreateConstantIndexOp(b, loc, mBegin), endV,
-               cIdx(b, loc, kTokenBlock), ValueRange{dest},
+               cIdx(b, loc, tiles.tokenBlock), ValueRange{dest},
                [&](OpBuilder &b, Location loc, Value mb, ValueRange in) {
                  Value mStop = arith::MinUIOp::create(
                      b, loc,
                      arith::AddIOp::create(b, loc, mb,
-                                           cIdx(b, loc, kTokenBlock)),
+                                           cIdx(b, loc, tiles.tokenBlock)),
                      endV);
                  scf::YieldOp::create(b, loc,
                                       tokenBlock(b, loc, mb, mStop, in[0]));
@@ -313,6 +311,10 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
     if (k % width != 0 || kQuantBlock % width != 0)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
+    DictionaryAttr strategy = host::strategyOf(op);
+    if (host::kernelOf(strategy) != host::kWeightTiles)
+      return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
+    host::WeightTiles tiles = host::weightTilesOf(op, strategy);
 
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
@@ -322,10 +324,11 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
                       op.getWeightScaleInv(),
                       /*expert=*/Value(),
                       k,
-                      width};
+                      width,
+                      tiles};
 
     // Row groups in parallel, each writing its own columns.
-    const int64_t group = std::min(n, kLinearRowGroup);
+    const int64_t group = std::min(n, tiles.rowsPerTask);
     Value init = zerosF32(b, loc, {mSize, b.getIndexAttr(n)});
     auto rows = scf::ForallOp::create(
         b, loc,
@@ -357,10 +360,6 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   int64_t width;
 };
 
-/// Output rows per (row block, expert) iteration of the grouped GEMM: each
-/// reads 16 contiguous weight rows of the expert.
-constexpr int64_t kGroupedRowBlock = 16;
-
 struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
   VectorizeFP8GroupedMatmul(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -382,6 +381,13 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
             n = wType.getDimSize(1);
     if (k % width != 0 || kQuantBlock % width != 0)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
+    DictionaryAttr strategy = host::strategyOf(op);
+    if (host::kernelOf(strategy) != host::kWeightTiles)
+      return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
+    // Each (row block, expert) iteration reads rowsPerTask contiguous rows of
+    // the expert.
+    host::WeightTiles tiles = host::weightTilesOf(op, strategy);
+    const int64_t rowBlock = tiles.rowsPerTask;
 
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
@@ -391,7 +397,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     Type outElem = yType.getElementType();
     // Rows past offsets[E] (the unused tail) stay 0.
     Value init = zerosF32(b, loc, {rSize, b.getIndexAttr(n)});
-    int64_t blocks = llvm::divideCeil(n, kGroupedRowBlock);
+    int64_t blocks = llvm::divideCeil(n, rowBlock);
     // (row block, expert) pairs in parallel: the threads split the row
     // blocks, so each thread reads its share of every routed expert, once.
     auto grid = scf::ForallOp::create(
@@ -413,12 +419,12 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           Value lo = offsetAt(ie);
           Value hi = arith::MaxSIOp::create(
               b, loc, offsetAt(arith::AddIOp::create(b, loc, ie, cIdx(1))), lo);
-          Value n0 = arith::MulIOp::create(b, loc, ib, cIdx(kGroupedRowBlock));
-          OpFoldResult nSize = b.getIndexAttr(kGroupedRowBlock);
+          Value n0 = arith::MulIOp::create(b, loc, ib, cIdx(rowBlock));
+          OpFoldResult nSize = b.getIndexAttr(rowBlock);
           Value nEnd = cIdx(n);
-          if (n % kGroupedRowBlock != 0) {
+          if (n % rowBlock != 0) {
             nSize =
-                arith::MinUIOp::create(b, loc, cIdx(kGroupedRowBlock),
+                arith::MinUIOp::create(b, loc, cIdx(rowBlock),
                                        arith::SubIOp::create(b, loc, nEnd, n0))
                     .getResult();
           }
@@ -428,8 +434,8 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
                                                       sizes, strides);
-          TileKernel kernel{x, op.getWeight(), op.getWeightScaleInv(), ie,
-                            k, width};
+          TileKernel kernel{
+              x, op.getWeight(), op.getWeightScaleInv(), ie, k, width, tiles};
           part = kernel.group(b, loc, n0, nSize, lo, hi, part, lo, n0);
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
@@ -449,6 +455,8 @@ struct Dsv3HostVectorizeFP8LinearPass
           << static_cast<int64_t>(vectorWidth);
       return signalPassFailure();
     }
+    if (failed(host::verifyStrategies(getOperation())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<VectorizeFP8Linear, VectorizeFP8GroupedMatmul>(&getContext(),
                                                                 vectorWidth);

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilders.h"
+#include "StrategyTable.h"
 #include "dsv3/IR/Dsv3Attention.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
@@ -38,10 +39,6 @@ namespace {
 
 /// f32 lanes per vector (AVX2).
 constexpr int64_t kWidth = 8;
-
-/// Keys per block of the weighted sum: 256 keys x 16 bf16 columns of the
-/// cache (8 KiB) stay in L1 while every head passes over them.
-constexpr int64_t kKeyBlock = 256;
 
 Value cF32(OpBuilder &b, Location loc, float v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
@@ -80,9 +77,15 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
         qType.isDynamicDim(3) || peType.isDynamicDim(3) ||
         cType.isDynamicDim(1))
       return rewriter.notifyMatchFailure(op, "dynamic batch, heads or widths");
-    // A split-KV tile's log-sum-exp comes from the definition.
-    if (op.getLse())
-      return rewriter.notifyMatchFailure(op, "lse result");
+    // The table's conditions (no lse result, bound-by-kv-len, whole vectors)
+    // hold for any op whose strategy names this kernel.
+    DictionaryAttr strategy = host::strategyOf(op);
+    if (host::kernelOf(strategy) != host::kMQATiles)
+      return rewriter.notifyMatchFailure(op, "strategy is not mqa_tiles");
+    // Keys per block of the weighted sum: by default 256 keys x 16 bf16
+    // columns of the cache (8 KiB) stay in L1 while every head passes over
+    // them.
+    const int64_t keyBlockSize = host::mqaTilesOf(op, strategy).keyBlock;
     int64_t B = qType.getDimSize(0), H = qType.getDimSize(2),
             C = qType.getDimSize(3), R = peType.getDimSize(3),
             L = cType.getDimSize(1);
@@ -205,7 +208,7 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
 
     // out [B, S, H, C] = P · c_kv: (query, 16 columns) blocks in parallel;
     // per block, the visible keys t < min(start_pos + i + 1, kv_len, n) in
-    // blocks of kKeyBlock, and per key block every head in tiles of 4 (8
+    // blocks of keyBlockSize, and per key block every head in tiles of 4 (8
     // accumulators) over its keys in order, each cache vector widened once
     // for the tile's heads. The key block's cache columns stay in L1 while
     // the 128 heads pass over them (the cache is read once per block, not
@@ -248,7 +251,7 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
                               Value part) {
             Value t1 = arith::MinSIOp::create(
                 b, loc,
-                arith::AddIOp::create(b, loc, t0, cIdx(b, loc, kKeyBlock)),
+                arith::AddIOp::create(b, loc, t0, cIdx(b, loc, keyBlockSize)),
                 last);
             return scf::ForOp::create(
                        b, loc, cIdx(b, loc, 0), cIdx(b, loc, H),
@@ -305,7 +308,7 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
           };
           part =
               scf::ForOp::create(
-                  b, loc, cIdx(b, loc, 0), last, cIdx(b, loc, kKeyBlock),
+                  b, loc, cIdx(b, loc, 0), last, cIdx(b, loc, keyBlockSize),
                   ValueRange{part},
                   [&](OpBuilder &b, Location loc, Value t0, ValueRange in) {
                     scf::YieldOp::create(b, loc, keyBlock(b, loc, t0, in[0]));
@@ -380,6 +383,8 @@ struct Dsv3HostVectorizeLatentAttentionPass
     : dsv3::impl::Dsv3HostVectorizeLatentAttentionBase<
           Dsv3HostVectorizeLatentAttentionPass> {
   void runOnOperation() override {
+    if (failed(host::verifyStrategies(getOperation())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<VectorizeLatentAttention>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

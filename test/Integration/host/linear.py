@@ -114,3 +114,18 @@ check(np.array_equal(tiles(slice(0, 200), 1), full), "1 and 2 threads give the s
 for rows in (slice(0, 17), slice(100, 106), slice(199, 200), slice(41, 42)):
     check(np.array_equal(tiles(rows, 2), full[rows]),
           f"tokens {rows.start}..{rows.stop - 1} alone give the bits they have among 200")
+
+# The strategy table's tile parameters change the blocking, not any output
+# element's arithmetic: a hand-written dsv3.host_strategy with other row
+# groups, token blocks and K chunks (every count chunked) gives the same bits.
+with open(f"{out}/tiles.mlir") as f:
+    text = f.read()
+with open(f"{out}/tuned.mlir", "w") as f:
+    f.write(text.replace(
+        "weight_scale_inv(%s : tensor<1x8xf32>)",
+        "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = {kernel = \"weight_tiles\", "
+        "rows_per_task = 7 : i64, decode_tokens = 0 : i64, token_block = 13 : i64, "
+        "k_chunk_blocks = 3 : i64}}"))
+run(["dsv3-compile", f"{out}/tuned.mlir", "--target=host", "-o", f"{out}/tiles.so"])
+check(np.array_equal(tiles(slice(0, 200), 2), full),
+      "rows_per_task 7, token_block 13, k_chunk_blocks 3, decode_tokens 0: the same bits")
