@@ -119,14 +119,12 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
   // whole blocks (dsv3.mla, dsv3.moe) name what they decompose into, and the
   // dsv3 ops they decompose into name themselves.
   pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-  buildGraphToLinalgPipeline(
-      pm, "cuda",
-      [&](OpPassManager &pm) {
-        pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-        if (options.kvSplitSize > 0)
-          pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
-              Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
-      });
+  buildGraphToLinalgPipeline(pm, "cuda", [&](OpPassManager &pm) {
+    pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
+    if (options.kvSplitSize > 0)
+      pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
+          Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
+  });
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);
