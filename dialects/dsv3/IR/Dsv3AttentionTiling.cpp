@@ -131,11 +131,19 @@ FailureOr<TileOperands> sliceOperands(OpBuilder &b, Location loc,
   return tile;
 }
 
-/// The static-or-dynamic shape of `sizes`.
-SmallVector<int64_t> shapeOf(ArrayRef<OpFoldResult> sizes) {
-  return llvm::map_to_vector(sizes, [](OpFoldResult s) {
+/// The shapes of a tile's lse [b, i, h] and output [b, i, h, C] from the
+/// tile's sizes of (b, i, h, t).
+struct TileShapes {
+  SmallVector<int64_t> rows, out;
+};
+TileShapes tileShapes(ArrayRef<OpFoldResult> sizes, int64_t C) {
+  TileShapes shapes;
+  shapes.rows = llvm::map_to_vector(sizes.take_front(3), [](OpFoldResult s) {
     return getConstantIntValue(s).value_or(ShapedType::kDynamic);
   });
+  shapes.out = shapes.rows;
+  shapes.out.push_back(C);
+  return shapes;
 }
 
 /// v[off : off + len] along the leading dimension.
@@ -192,13 +200,11 @@ LatentAttentionOp::getTiledImplementation(OpBuilder &b,
   if (failed(tile))
     return emitOpError("tiles of the batch and head dimensions must have "
                        "constant sizes");
-  SmallVector<int64_t> rows = shapeOf(sizes.take_front(3));
-  SmallVector<int64_t> out = rows;
-  out.push_back(getQNope().getType().getDimSize(3));
-  SmallVector<Type> types = {
-      RankedTensorType::get(out, getResult().getType().getElementType())};
+  TileShapes shapes = tileShapes(sizes, getQNope().getType().getDimSize(3));
+  SmallVector<Type> types = {RankedTensorType::get(
+      shapes.out, getResult().getType().getElementType())};
   if (getLse())
-    types.push_back(RankedTensorType::get(rows, b.getF32Type()));
+    types.push_back(RankedTensorType::get(shapes.rows, b.getF32Type()));
   auto tiled = LatentAttentionOp::create(
       b, getLoc(), types, tile->qNope, tile->qPe, tile->cKv, tile->kPe,
       tile->startPos, tile->kvLen, getScaleAttr());
@@ -253,16 +259,14 @@ FailureOr<TilingResult> LatentAttentionOp::tileToPartialReduction(
   if (failed(tile))
     return emitOpError("tiles of the batch, head and key dimensions must "
                        "have constant sizes");
-  SmallVector<int64_t> rows = shapeOf(sizes.take_front(3));
-  SmallVector<int64_t> out = rows;
-  out.push_back(getQNope().getType().getDimSize(3));
+  TileShapes shapes = tileShapes(sizes, getQNope().getType().getDimSize(3));
   Type f32 = b.getF32Type();
-  auto tiled =
-      LatentAttentionOp::create(b, loc,
-                                TypeRange{RankedTensorType::get(out, f32),
-                                          RankedTensorType::get(rows, f32)},
-                                tile->qNope, tile->qPe, tile->cKv, tile->kPe,
-                                tile->startPos, tile->kvLen, getScaleAttr());
+  auto tiled = LatentAttentionOp::create(
+      b, loc,
+      TypeRange{RankedTensorType::get(shapes.out, f32),
+                RankedTensorType::get(shapes.rows, f32)},
+      tile->qNope, tile->qPe, tile->cKv, tile->kPe, tile->startPos, tile->kvLen,
+      getScaleAttr());
   return TilingResult{
       {tiled}, SmallVector<Value>(tiled->getResults()), tile->slices};
 }
