@@ -31,7 +31,7 @@ struct WeightTiles {
   int64_t rowsPerTask;  // weight rows per scf.forall iteration
   int64_t decodeTokens; // up to this many tokens take K in one pass
   int64_t tokenBlock;   // more tokens go in blocks of this many ...
-  int64_t kChunkBlocks; // ... and K in chunks of this many 128-blocks
+  int64_t chunkBlocks;  // ... and K in chunks of this many 128-blocks
 };
 
 /// Tile parameters of the mqa_tiles kernel (dsv3.latent_attention; see

@@ -196,7 +196,7 @@ struct TileKernel {
   }
 
   /// Rows [nBegin, nBegin + nCount) x tokens [mBegin, mEnd), blocked for
-  /// the caches (see kDecodeTokens), in register tiles.
+  /// the caches (see host::WeightTiles), in register tiles.
   Value group(OpBuilder &b, Location loc, Value nBegin, OpFoldResult nCount,
               OpFoldResult mBegin, OpFoldResult mEnd, Value dest, Value rowBase,
               Value colBase) const {
@@ -254,14 +254,14 @@ struct TileKernel {
                    Value chunks =
                        scf::ForOp::create(
                            b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
-                           cIdx(b, loc, tiles.kChunkBlocks), ValueRange{dest},
+                           cIdx(b, loc, tiles.chunkBlocks), ValueRange{dest},
                            [&](OpBuilder &b, Location loc, Value kb0,
                                ValueRange in) {
                              Value kb1 = arith::MinUIOp::create(
                                  b, loc,
                                  arith::AddIOp::create(
                                      b, loc, kb0,
-                                     cIdx(b, loc, tiles.kChunkBlocks)),
+                                     cIdx(b, loc, tiles.chunkBlocks)),
                                  cIdx(b, loc, numBlocks));
                              scf::YieldOp::create(
                                  b, loc, overRows(b, loc, kb0, kb1, in[0]));
