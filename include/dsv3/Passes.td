@@ -435,6 +435,11 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
   let summary = "Host strategy for weight-only dsv3.linear (FP8, bf16, f32) "
                 "and FP8 dsv3.grouped_matmul";
   let description = [{
+    Which ops it takes, and their tile sizes, come from
+    `dsv3-host-select-strategy`: an op whose `dsv3.host_strategy` (or,
+    without one, the strategy table's choice) names `weight_tiles`. Strategies
+    written on ops are verified first; a bad one is an error.
+
     Decode-shaped FP8 linears are bound by reading the weight, prefill-shaped
     ones by the FMA units. This host strategy replaces a weight-only
     `dsv3.linear` with an FP8 weight (K a multiple of the vector width) by an
@@ -499,6 +504,11 @@ def Dsv3HostVectorizeAbsorbedHeads
   let summary = "Host strategy for absorbed MLA's per-head products with "
                 "kv_b_proj: read the FP8 codes, materialize nothing";
   let description = [{
+    Which ops it takes, and their tile sizes, come from
+    `dsv3-host-select-strategy`: an op whose `dsv3.host_strategy` (or,
+    without one, the strategy table's choice) names `absorbed_heads`. Strategies
+    written on ops are verified first; a bad one is an error.
+
     The absorbed form of `dsv3.mla` (`dsv3-decompose-mla`) multiplies per
     head by slices of `dsv3.dequantize(kv_b_proj)`: `q_abs = Σ_j q_nope[h, j]
     · W_UK[h, j, c]` (over the slice's rows) and `o = Σ_c o_lat[h, c] ·
@@ -531,6 +541,11 @@ def Dsv3HostVectorizeLatentAttention
   let summary = "Host strategy for dsv3.latent_attention: two MQA-shaped "
                 "vector products around linalg.softmax";
   let description = [{
+    Which ops it takes, and their tile sizes, come from
+    `dsv3-host-select-strategy`: an op whose `dsv3.host_strategy` (or,
+    without one, the strategy table's choice) names `mqa_tiles`. Strategies
+    written on ops are verified first; a bad one is an error.
+
     In absorbed MLA all heads attend over one latent cache, so the core of
     `dsv3.latent_attention` is two matrix products with the (query, head)
     pairs as rows. This host strategy replaces the op (static batch, heads,

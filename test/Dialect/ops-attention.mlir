@@ -20,6 +20,15 @@ func.func @latent_attention(%q: tensor<1x1x128x512xbf16>, %qp: tensor<1x1x128x64
   return %o : tensor<1x1x128x512xf32>
 }
 
+// The optional lse result [B, S, H] (what split-KV merges by).
+// CHECK-LABEL: func.func @latent_attention_lse
+// CHECK: %{{.*}}, %{{.*}} = dsv3.latent_attention {{.*}} -> tensor<1x1x128x512xf32>, tensor<1x1x128xf32>
+func.func @latent_attention_lse(%q: tensor<1x1x128x512xbf16>, %qp: tensor<1x1x128x64xbf16>, %c: tensor<1x256x512xbf16>, %k: tensor<1x256x64xbf16>, %s: tensor<1xi64>, %l: tensor<1xi64>) -> (tensor<1x1x128x512xf32>, tensor<1x1x128xf32>) {
+  %o, %lse = dsv3.latent_attention %q, %qp, %c, %k, %s, %l scale(0.1352338)
+      : tensor<1x1x128x512xbf16>, tensor<1x1x128x64xbf16>, tensor<1x256x512xbf16>, tensor<1x256x64xbf16>, tensor<1xi64>, tensor<1xi64> -> tensor<1x1x128x512xf32>, tensor<1x1x128xf32>
+  return %o, %lse : tensor<1x1x128x512xf32>, tensor<1x1x128xf32>
+}
+
 // CHECK-LABEL: func.func @kv_cache_update
 // CHECK: dsv3.kv_cache_update %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x64x512xbf16>, tensor<2x64x64xbf16>, tensor<2x1x512xf32>, tensor<2x1x64xf32>, tensor<2xi32> -> tensor<2x64x512xbf16>, tensor<2x64x64xbf16>
 func.func @kv_cache_update(%c: tensor<2x64x512xbf16>, %k: tensor<2x64x64xbf16>, %nc: tensor<2x1x512xf32>, %nk: tensor<2x1x64xf32>, %s: tensor<2xi32>) {

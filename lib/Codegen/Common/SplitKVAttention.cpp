@@ -17,6 +17,7 @@
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3SPLITKVATTENTION
@@ -55,6 +56,21 @@ struct Dsv3SplitKVAttentionPass
                         op.getQNope().getType().getDimSize(1), minSplitSize);
       if (tile == 0)
         continue;
+      // The partial outputs [N, B, S, H, C] must stay within the dialect's
+      // element bound (2^48, dialects/dsv3/IR/VerifyUtils.h), which the
+      // merges' verifier checks too: say so here, naming the option, rather
+      // than leave IR that fails to verify.
+      int64_t tiles = op.getCKv().getType().getDimSize(1) / tile;
+      std::optional<int64_t> partial =
+          llvm::checkedMul(tiles, op.getQNope().getType().getNumElements());
+      if (!partial || *partial > (int64_t(1) << 48)) {
+        op.emitOpError("split-KV partials of ")
+            << tiles << " key tiles x "
+            << op.getQNope().getType().getNumElements()
+            << " elements exceed 2^48; raise min-split-size (now "
+            << static_cast<int64_t>(minSplitSize) << ")";
+        return signalPassFailure();
+      }
       scf::SCFTilingOptions options;
       options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
       options.setReductionTilingStrategy(

@@ -299,21 +299,14 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     auto xType = op.getInput().getType();
     auto wType = op.getWeight().getType();
     auto yType = op.getResult().getType();
-    // Weight-only FP8 (block-scaled), or a bf16/f32 weight: the weight is
-    // read once, widened in registers.
-    Type wElem = wType.getElementType();
-    bool fp8 = isa<Float8E4M3FNType>(wElem);
-    if (op.getActQuant() != ActivationQuant::none ||
-        !(fp8 || wElem.isBF16() || wElem.isF32()) ||
-        fp8 != static_cast<bool>(op.getWeightScaleInv()))
-      return rewriter.notifyMatchFailure(
-          op, "not a weight-only FP8 linear or a bf16/f32 one");
-    int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
-    if (k % width != 0 || kQuantBlock % width != 0)
-      return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
+    // The strategy table's weight_tiles condition (weight-only FP8 with its
+    // block scale, or a bf16/f32 weight) holds for any op that names it.
     DictionaryAttr strategy = host::strategyOf(op);
     if (host::kernelOf(strategy) != host::kWeightTiles)
       return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
+    int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
+    if (k % width != 0 || kQuantBlock % width != 0)
+      return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
     host::WeightTiles tiles = host::weightTilesOf(op, strategy);
 
     Location loc = op.getLoc();
@@ -369,21 +362,16 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     auto xType = op.getInput().getType();
     auto wType = op.getWeight().getType();
     auto yType = op.getResult().getType();
-    if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
-        !op.getWeightScaleInv())
-      return rewriter.notifyMatchFailure(op, "not a block-scaled FP8 weight");
-    // Segments [offsets[e], offsets[e + 1]) are the definition's rows of
-    // expert e when the offsets are nondecreasing from 0, as
-    // dsv3.expert_dispatch makes them; other offsets keep the definition.
-    if (!op.getOffsets().getDefiningOp<ExpertDispatchOp>())
-      return rewriter.notifyMatchFailure(op, "offsets not from a dispatch");
+    // The table's condition holds for any op whose strategy names
+    // weight_tiles: block-scaled FP8 experts whose offsets come from
+    // dsv3.expert_dispatch (so segment e is expert e's rows).
+    DictionaryAttr strategy = host::strategyOf(op);
+    if (host::kernelOf(strategy) != host::kWeightTiles)
+      return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
     int64_t k = xType.getDimSize(1), e = wType.getDimSize(0),
             n = wType.getDimSize(1);
     if (k % width != 0 || kQuantBlock % width != 0)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
-    DictionaryAttr strategy = host::strategyOf(op);
-    if (host::kernelOf(strategy) != host::kWeightTiles)
-      return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
     // Each (row block, expert) iteration reads rowsPerTask contiguous rows of
     // the expert.
     host::WeightTiles tiles = host::weightTilesOf(op, strategy);

@@ -73,12 +73,9 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     auto peType = op.getQPe().getType();
     auto cType = op.getCKv().getType();
     auto yType = op.getResult().getType();
-    if (qType.isDynamicDim(0) || qType.isDynamicDim(2) ||
-        qType.isDynamicDim(3) || peType.isDynamicDim(3) ||
-        cType.isDynamicDim(1))
-      return rewriter.notifyMatchFailure(op, "dynamic batch, heads or widths");
-    // The table's conditions (no lse result, bound-by-kv-len, whole vectors)
-    // hold for any op whose strategy names this kernel.
+    // The table's conditions (no lse result, static batch, heads and
+    // widths, widths whole vectors, bound-by-kv-len) hold for any op whose
+    // strategy names this kernel.
     DictionaryAttr strategy = host::strategyOf(op);
     if (host::kernelOf(strategy) != host::kMQATiles)
       return rewriter.notifyMatchFailure(op, "strategy is not mqa_tiles");
@@ -89,8 +86,6 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
     int64_t B = qType.getDimSize(0), H = qType.getDimSize(2),
             C = qType.getDimSize(3), R = peType.getDimSize(3),
             L = cType.getDimSize(1);
-    if (C % kWidth != 0 || R % kWidth != 0)
-      return rewriter.notifyMatchFailure(op, "widths not multiples of 8");
 
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
