@@ -446,7 +446,9 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     `scf.forall` over groups of 32 output rows (run on the session's
     threads, see dsv3-host-distribute-parallel-loops). In a group, register
     tiles of 2 rows x 6 tokens (then one tile of the 1 to 5 tokens left, and
-    a single row when the count is odd; any M, static or dynamic) run a vector loop over each
+    a single row when the count is odd; any M, static or dynamic; a
+    statically single token, decode, takes tiles of 8 rows so that 8
+    independent FMA chains cover the FMA latency) run a vector loop over each
     128-wide K block: per step, each row's FP8 weight vector is read and
     widened once in registers and each token's activation vector is loaded
     once, feeding 12 accumulators. Each block's lane sum is scaled by
@@ -525,8 +527,10 @@ def Dsv3HostVectorizeAbsorbedHeads
     scale in f32 (the same single rounding as the definition's product) and
     rounded to the dequantized type, so every weight element has exactly the
     definition's value. `q_abs` runs over (head, 32 columns) with the rows in
-    order and fused multiply-adds; `o` over (head, output row) as a dot
-    product in vector lanes summed as a tree. Only the order of the f32
+    order and fused multiply-adds; `o` over (head, tile of 8 output rows;
+    4, 2 or 1 when V is not a multiple of 8) as dot products in vector
+    lanes, summed as a tree: the tile's rows share each load of `o_lat` and
+    are independent FMA chains. Only the order of the f32
     sums differs from the definition (and the two NaN codes read as ±480).
     The dequantized weight, once unused, is not computed at all.
   }];

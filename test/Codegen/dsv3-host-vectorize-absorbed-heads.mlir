@@ -3,8 +3,9 @@
 // Absorbed MLA's two per-head products with kv_b_proj. q_nope · W_UK runs
 // over (head, 32 columns) with the head's W_UK rows in order: each 8-code
 // vector widened, times its block scale (x 2^8), rounded to bf16 and fed to
-// a fused multiply-add. o_lat · W_UVᵀ runs over (head, row) as a dot product
-// in vector lanes. The dequantized weight is gone.
+// a fused multiply-add. o_lat · W_UVᵀ runs over (head, tile of 8 rows) as 8
+// dot products in vector lanes that share each load of o_lat (8 independent
+// FMA chains), written as one vector. The dequantized weight is gone.
 // CHECK-LABEL: func.func @absorbed(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x2x128xbf16>, %[[LAT:[^:]*]]: tensor<1x1x2x256xbf16>, %[[W:[^:]*]]: tensor<512x256xf8E4M3FN>, %[[S:[^:]*]]: tensor<4x2xf32>)
 // CHECK-NOT:     dsv3.dequantize
@@ -19,14 +20,21 @@
 // CHECK:             arith.shli
 // CHECK:             arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
 // CHECK:             vector.fma
-// CHECK:         scf.forall (%[[H2:.*]], %[[V:.*]]) in (2, 128)
+// CHECK:         scf.forall (%[[H2:.*]], %[[VT:.*]]) in (2, 16)
+// CHECK:           %[[V0:.*]] = arith.muli %[[VT]], %c8
 // CHECK:           arith.muli %[[H2]], %c256
 // CHECK:           %[[ROW2:.*]] = arith.addi %{{[0-9]+}}, %{{[0-9]+}} : index
-// CHECK:           scf.for %[[C:.*]] = %c0 to %c256 step %c8 iter_args({{.*}}) -> (vector<8xf32>)
+// CHECK:           %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0, %[[H2]], %[[V0]]] [1, 1, 1, 8]
+// CHECK:           scf.for %[[C:.*]] = %c0 to %c256 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             vector.transfer_read %[[LAT]][%c0, %c0, %[[H2]], %[[C]]]
 // CHECK:             vector.transfer_read %[[W]][%[[ROW2]], %[[C]]]
 // CHECK:             vector.fma
-// CHECK:           vector.reduction <add>, %{{.*}} fastmath<reassoc>
+// CHECK-COUNT-7:     vector.fma
+// CHECK-NOT:         vector.transfer_read %[[LAT]]
+// CHECK:             scf.yield
+// CHECK-COUNT-8:   vector.reduction <add>, %{{.*}} fastmath<reassoc>
+// CHECK:           %[[SUMS:.*]] = vector.from_elements {{.*}} : vector<8xf32>
+// CHECK:           vector.transfer_write %[[SUMS]], %[[SLICE]][%c0, %c0, %c0, %c0] {in_bounds = [true]} : vector<8xf32>, tensor<1x1x1x8xf32>
 #lhs = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 #uk = affine_map<(d0, d1, d2, d3, d4) -> (d2, d4, d3)>
 #uv = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>

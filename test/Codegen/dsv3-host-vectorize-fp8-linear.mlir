@@ -8,8 +8,9 @@
 // shift, mask, f16 -> f32: the code's value times 2^-8) and each token's
 // activation vector is read once, feeding 8 accumulators. Each 128-wide block
 // sum is scaled by weight_scale_inv[n / 128, kb] * 2^8 and added to the
-// element's running sum, read from and written back to the group's slice.
-// A decode-sized M takes all of K in one pass (no chunk loop).
+// element's running sum, read from and written back to the group's slice
+// one token's row vector at a time. A decode-sized M takes all of K in one
+// pass (no chunk loop).
 // CHECK-LABEL: func.func @decode
 // CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
@@ -24,7 +25,9 @@
 // CHECK:           %[[N1:.*]] = arith.addi %[[N]], %c1
 // CHECK:           scf.for %[[M0:.*]] = %c0 to %c4 step %c4 iter_args(%[[P:.*]] = %[[P0]])
 // CHECK:           %[[NB:.*]] = arith.divui %[[N]], %c128
-// CHECK:           tensor.extract %[[P]][%[[M0]], %[[I]]] : tensor<4x32xf32>
+// CHECK:           %[[R0:.*]] = vector.transfer_read %[[P]][%[[M0]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
+// CHECK-COUNT-3:   vector.transfer_read %[[P]][%{{.*}}, %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
+// CHECK:           vector.extract %[[R0]][0] : f32 from vector<2xf32>
 // CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
@@ -45,7 +48,10 @@
 // CHECK:             vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
 // CHECK:             arith.mulf %{{.*}}, %[[SC8]] : f32
 // CHECK:             arith.addf
-// CHECK:           tensor.insert %{{.*}} into %[[P]][%[[M0]], %[[I]]]
+// CHECK:           %[[V0:.*]] = vector.from_elements %{{.*}}, %{{.*}} : vector<2xf32>
+// CHECK:           vector.transfer_write %[[V0]], %[[P]][%[[M0]], %[[I]]] {in_bounds = [true]} : vector<2xf32>, tensor<4x32xf32>
+// CHECK-COUNT-3:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %[[I]]] {in_bounds = [true]} : vector<2xf32>, tensor<4x32xf32>
+// CHECK-NOT:       tensor.insert
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
@@ -78,6 +84,33 @@ func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tens
 func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<13x5xbf16> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<13x128xf32>, tensor<5x128xf8E4M3FN>) -> tensor<13x5xbf16>
   return %y : tensor<13x5xbf16>
+}
+
+// -----
+
+// One static token (decode): tiles of 8 rows x 1 token (8 independent FMA
+// chains). N = 40 makes groups of 32 and 8 rows, so the group size is
+// dynamic and the 4-, 2- and 1-row tiles follow for the rest. Each tile
+// reads and writes its running sums as one vector.
+// CHECK-LABEL: func.func @one_token
+// CHECK:       scf.forall (%{{.*}}) in (2)
+// CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c8
+// CHECK:           scf.for %[[M:.*]] = %c0 to %c1 step %c1
+// CHECK:             vector.transfer_read %{{.*}}[%[[M]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<1x?xf32>, vector<8xf32>
+// CHECK:             scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:               scf.for
+// CHECK-COUNT-8:         vector.fma
+// CHECK-NOT:             vector.fma
+// CHECK:             vector.transfer_write %{{.*}}, %{{.*}}[%[[M]], %[[I]]] {in_bounds = [true]} : vector<8xf32>, tensor<1x?xf32>
+// CHECK:         scf.for %{{.*}} step %c4
+// CHECK:           vector.transfer_read {{.*}} : tensor<1x?xf32>, vector<4xf32>
+// CHECK-COUNT-4:   vector.fma
+// CHECK-NOT:       vector.fma
+// CHECK:         scf.for %{{.*}} step %c2
+// CHECK:         scf.for %{{.*}} step %c1
+func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<1x40xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) : (tensor<1x1024xbf16>, tensor<40x1024xf8E4M3FN>) -> tensor<1x40xf32>
+  return %y : tensor<1x40xf32>
 }
 
 // -----

@@ -272,24 +272,40 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
             host::yieldSlice(b, loc, part, out, offsets, sizes);
           });
     } else {
-      // out[b,s,h,v] over (head, row v): per token, a dot product of the
-      // token's row with the dequantized W_UV row, in vector lanes summed
-      // as a tree.
+      // out[b,s,h,v..v+R) over (head, tile of R rows v): per token, R dot
+      // products of the token's row with the dequantized W_UV rows, in
+      // vector lanes summed as a tree. The R rows share each load of the
+      // token's vector, and their R accumulators are independent FMA
+      // chains (one chain waits on an FMA's latency every step). Rows do
+      // not change any element's additions.
+      int64_t tileRows = 1;
+      for (int64_t r : {8, 4, 2})
+        if (w->rows % r == 0) {
+          tileRows = r;
+          break;
+        }
       loop = scf::ForallOp::create(
           b, loc,
-          ArrayRef<OpFoldResult>{b.getIndexAttr(H), b.getIndexAttr(w->rows)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(H),
+                                 b.getIndexAttr(w->rows / tileRows)},
           ValueRange{init}, std::nullopt,
           [&](OpBuilder &b, Location loc, ValueRange args) {
-            Value h = args[0], v = args[1], out = args[2];
-            Value row = arith::AddIOp::create(
+            Value h = args[0], out = args[2];
+            Value v0 =
+                arith::MulIOp::create(b, loc, args[1], cIdx(b, loc, tileRows));
+            Value row0 = arith::AddIOp::create(
                 b, loc,
                 arith::MulIOp::create(b, loc, h, cIdx(b, loc, w->rowsPerHead)),
-                arith::AddIOp::create(b, loc, v, cIdx(b, loc, w->offset)));
+                arith::AddIOp::create(b, loc, v0, cIdx(b, loc, w->offset)));
+            SmallVector<Value> rowIdx;
+            for (int64_t r = 0; r < tileRows; ++r)
+              rowIdx.push_back(
+                  arith::AddIOp::create(b, loc, row0, cIdx(b, loc, r)));
             SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
-                                                 b.getIndexAttr(0), h, v};
+                                                 b.getIndexAttr(0), h, v0};
             SmallVector<OpFoldResult> sizes = {
                 b.getIndexAttr(B), b.getIndexAttr(S), b.getIndexAttr(1),
-                b.getIndexAttr(1)};
+                b.getIndexAttr(tileRows)};
             Value part = tensor::ExtractSliceOp::create(
                 b, loc, out, offsets, sizes,
                 SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
@@ -301,7 +317,7 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
                 Value bIdx = cIdx(b, loc, ib), sIdx = cIdx(b, loc, is);
                 auto cols = scf::ForOp::create(
                     b, loc, cIdx(b, loc, 0), cIdx(b, loc, w->cols),
-                    cIdx(b, loc, kWidth), ValueRange{zeroVec},
+                    cIdx(b, loc, kWidth), SmallVector<Value>(tileRows, zeroVec),
                     [&](OpBuilder &b, Location loc, Value c, ValueRange acc) {
                       Value xv =
                           toF32(b, loc,
@@ -309,18 +325,28 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
                                     b, loc, VectorType::get({kWidth}, xElem), x,
                                     ValueRange{bIdx, sIdx, h, c}, pad,
                                     ArrayRef<bool>{true}));
-                      scf::YieldOp::create(
-                          b, loc,
-                          ValueRange{vector::FMAOp::create(
-                              b, loc, xv, dequantized(b, loc, *w, row, c),
-                              acc[0])});
+                      SmallVector<Value> next;
+                      for (int64_t r = 0; r < tileRows; ++r)
+                        next.push_back(vector::FMAOp::create(
+                            b, loc, xv, dequantized(b, loc, *w, rowIdx[r], c),
+                            acc[r]));
+                      scf::YieldOp::create(b, loc, next);
                     });
-                Value sum = vector::ReductionOp::create(
-                    b, loc, vector::CombiningKind::ADD, cols.getResult(0),
-                    arith::FastMathFlags::reassoc);
+                SmallVector<Value> sums;
+                for (int64_t r = 0; r < tileRows; ++r)
+                  sums.push_back(vector::ReductionOp::create(
+                      b, loc, vector::CombiningKind::ADD, cols.getResult(r),
+                      arith::FastMathFlags::reassoc));
                 Value c0 = cIdx(b, loc, 0);
-                part = tensor::InsertOp::create(b, loc, sum, part,
-                                                ValueRange{bIdx, sIdx, c0, c0});
+                part =
+                    vector::TransferWriteOp::create(
+                        b, loc,
+                        vector::FromElementsOp::create(
+                            b, loc, VectorType::get({tileRows}, b.getF32Type()),
+                            sums),
+                        part, ValueRange{bIdx, sIdx, c0, c0},
+                        ArrayRef<bool>{true})
+                        .getResult();
               }
             host::yieldSlice(b, loc, part, out, offsets, sizes);
           });
