@@ -526,7 +526,7 @@ def Dsv3HostVectorizeAbsorbedHeads
     widened as in `dsv3-host-vectorize-fp8-linear`, multiplied by its block
     scale in f32 (the same single rounding as the definition's product) and
     rounded to the dequantized type, so every weight element has exactly the
-    definition's value. `q_abs` runs over (head, 32 columns) with the rows in
+    definition's value. `q_abs` runs over (head, 64 columns) with the rows in
     order and fused multiply-adds; `o` over (head, tile of 8 output rows;
     4, 2 or 1 when V is not a multiple of 8) as dot products in vector
     lanes, summed as a tree: the tile's rows share each load of `o_lat` and

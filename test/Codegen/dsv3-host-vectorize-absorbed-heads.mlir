@@ -1,7 +1,7 @@
 // RUN: dsv3-opt %s --dsv3-host-vectorize-absorbed-heads --canonicalize --split-input-file | FileCheck %s
 
 // Absorbed MLA's two per-head products with kv_b_proj. q_nope · W_UK runs
-// over (head, 32 columns) with the head's W_UK rows in order: each 8-code
+// over (head, 64 columns) with the head's W_UK rows in order: each 8-code
 // vector widened, times its block scale (x 2^8), rounded to bf16 and fed to
 // a fused multiply-add. o_lat · W_UVᵀ runs over (head, tile of 8 rows) as 8
 // dot products in vector lanes that share each load of o_lat (8 independent
@@ -9,10 +9,10 @@
 // CHECK-LABEL: func.func @absorbed(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x2x128xbf16>, %[[LAT:[^:]*]]: tensor<1x1x2x256xbf16>, %[[W:[^:]*]]: tensor<512x256xf8E4M3FN>, %[[S:[^:]*]]: tensor<4x2xf32>)
 // CHECK-NOT:     dsv3.dequantize
-// CHECK:         scf.forall (%[[H:.*]], %[[CT:.*]]) in (2, 8)
-// CHECK:           %[[C0:.*]] = arith.muli %[[CT]], %c32
+// CHECK:         scf.forall (%[[H:.*]], %[[CT:.*]]) in (2, 4)
+// CHECK:           %[[C0:.*]] = arith.muli %[[CT]], %c64
 // CHECK:           %[[BASE:.*]] = arith.muli %[[H]], %c256
-// CHECK:           scf.for %[[J:.*]] = %c0 to %c128 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:           scf.for %[[J:.*]] = %c0 to %c128 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             %[[ROW:.*]] = arith.addi %[[BASE]], %[[J]]
 // CHECK:             tensor.extract %[[Q]][%c0, %c0, %[[H]], %[[J]]]
 // CHECK:             vector.transfer_read %[[W]][%[[ROW]], %[[C0]]]

@@ -4,7 +4,8 @@
 // pairs of cache rows below n = clamp(kv_len, 0, L); a full pair is one
 // register tile of 2 rows x 4 heads (each widened cache vector feeds the
 // heads, each query vector the rows), c_kv then k_pe in the same lanes, a
-// tree sum, the scale and -inf for hidden keys; a lone last row takes the
+// tree sum, the scale and -inf for hidden keys, a head's two scores written
+// as one vector; a lone last row takes the
 // other branch. Then the decomposed linalg.softmax; then P · c_kv over the
 // visible keys t < min(start_pos + 1, kv_len, n), in blocks of 256 keys, each
 // block for every tile of 4 heads x 16 columns (8 accumulators, read from
@@ -38,9 +39,11 @@
 // CHECK-COUNT-8:     vector.fma
 // CHECK:             %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc>
 // CHECK:             %[[SCALED:.*]] = arith.mulf %[[SUM]], %cst{{.*}} : f32
-// CHECK:             arith.select %[[VIS0]], %[[SCALED]], %{{.*}} : f32
-// CHECK-COUNT-3:     arith.select %[[VIS0]]
-// CHECK-COUNT-4:     arith.select %[[VIS1]]
+// CHECK:             %[[S0:.*]] = arith.select %[[VIS0]], %[[SCALED]], %{{.*}} : f32
+// CHECK:             %[[S1:.*]] = arith.select %[[VIS1]], %{{.*}}, %{{.*}} : f32
+// CHECK:             %[[H0:.*]] = vector.from_elements %[[S0]], %[[S1]] : vector<2xf32>
+// CHECK:             vector.transfer_write %[[H0]], %{{.*}}[%c0, %c0, %c0, %c0] {in_bounds = [true]} : vector<2xf32>, tensor<1x1x4x?xf32>
+// CHECK-COUNT-3:     vector.transfer_write {{.*}} : vector<2xf32>, tensor<1x1x4x?xf32>
 // CHECK:           } else {
 // CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:           tensor.parallel_insert_slice %{{.*}} into %{{.*}}[0, 0, 0, %[[T0]]] [1, 1, 4, %[[ROWS]]]

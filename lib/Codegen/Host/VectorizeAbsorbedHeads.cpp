@@ -214,9 +214,14 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
       // out[b,s,h,c..c+cw) over (head, column tile): per token, the rows of
       // the head's W_UK in order, each dequantized once for the tile's
       // vectors and scaled by the token's q (fused multiply-adds).
-      int64_t cw = w->cols % (4 * kWidth) == 0 && kBlock % (4 * kWidth) == 0
-                       ? 4 * kWidth
-                       : kWidth;
+      // Columns in tiles of 64 (8 vector accumulators: independent FMA
+      // chains that cover the FMA latency), else 32, else 8.
+      int64_t cw = kWidth;
+      for (int64_t v : {8, 4})
+        if (w->cols % (v * kWidth) == 0 && kBlock % (v * kWidth) == 0) {
+          cw = v * kWidth;
+          break;
+        }
       int64_t vecs = cw / kWidth;
       loop = scf::ForallOp::create(
           b, loc,

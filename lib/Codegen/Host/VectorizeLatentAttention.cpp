@@ -357,19 +357,27 @@ struct VectorizeLatentAttention : OpRewritePattern<LatentAttentionOp> {
       acc.assign(loop.getResults().begin(), loop.getResults().end());
     }
     Value s = cF32(b, loc, scale);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < tile; ++j) {
+    for (int64_t j = 0; j < tile; ++j) {
+      SmallVector<Value> scores;
+      for (int64_t r = 0; r < rows; ++r) {
         // A tree reduction of the lanes: the order of the sum over the
         // latent dimension is not part of the semantics.
         Value raw = vector::ReductionOp::create(
             b, loc, vector::CombiningKind::ADD, acc[r * tile + j],
             arith::FastMathFlags::reassoc);
-        Value v = arith::SelectOp::create(
-            b, loc, visible[r], arith::MulFOp::create(b, loc, raw, s), negInf);
-        col = tensor::InsertOp::create(
-            b, loc, v, col,
-            ValueRange{cIdx(b, loc, 0), i, heads[j], cIdx(b, loc, r)});
+        scores.push_back(arith::SelectOp::create(
+            b, loc, visible[r], arith::MulFOp::create(b, loc, raw, s), negInf));
       }
+      // A head's scores for the tile's rows are contiguous: one vector
+      // write (fewer tensor ops for one-shot bufferization to analyze).
+      Value v = vector::FromElementsOp::create(
+          b, loc, VectorType::get({rows}, b.getF32Type()), scores);
+      Value c0 = cIdx(b, loc, 0);
+      col = vector::TransferWriteOp::create(b, loc, v, col,
+                                            ValueRange{c0, i, heads[j], c0},
+                                            ArrayRef<bool>{true})
+                .getResult();
+    }
     return col;
   }
 };
