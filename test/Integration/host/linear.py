@@ -89,6 +89,13 @@ func.func @tiles(%x: tensor<?x{K2}xbf16> {{dsv3.dynamic_dims = [{{dim = 0 : i64,
       : (tensor<?x{K2}xbf16>, tensor<{N2}x{K2}xf8E4M3FN>) -> tensor<?x{N2}xf32>
   return %y : tensor<?x{N2}xf32>
 }}
+func.func @one(%x: tensor<1x{K2}xbf16>) -> tensor<1x{N2}xf32> {{
+  %w = dsv3.parameter "w2" : tensor<{N2}x{K2}xf8E4M3FN>
+  %s = dsv3.parameter "s2" : tensor<1x8xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>)
+      : (tensor<1x{K2}xbf16>, tensor<{N2}x{K2}xf8E4M3FN>) -> tensor<1x{N2}xf32>
+  return %y : tensor<1x{N2}xf32>
+}}
 """)
 w2 = (rng.standard_normal((N2, K2)) * np.exp(rng.uniform(-3, 3, (1, K2)))).astype(np.float32)
 q2, s2, _ = quantize_ref(w2, [128, 128])
@@ -99,9 +106,9 @@ ref2 = x2.astype(np.float64) @ (
     q2.astype(np.float64) * np.repeat(s2.astype(np.float64), 128, 1)[:, :K2]).T
 
 
-def tiles(rows, threads):
+def tiles(rows, threads, function="tiles"):
     save_safetensors(f"{out}/x2.safetensors", {"x": x2[rows]})
-    run(["dsv3-run", f"{out}/tiles.so", "--function=tiles", f"--parameters={out}/w2.safetensors",
+    run(["dsv3-run", f"{out}/tiles.so", f"--function={function}", f"--parameters={out}/w2.safetensors",
          f"--input=@{out}/x2.safetensors:x", f"--threads={threads}", f"--output=@{out}/y2.npy"])
     return np.load(f"{out}/y2.npy")
 
@@ -114,6 +121,11 @@ check(np.array_equal(tiles(slice(0, 200), 1), full), "1 and 2 threads give the s
 for rows in (slice(0, 17), slice(100, 106), slice(199, 200), slice(41, 42)):
     check(np.array_equal(tiles(rows, 2), full[rows]),
           f"tokens {rows.start}..{rows.stop - 1} alone give the bits they have among 200")
+# A static single token (decode) runs in 8-row tiles (75 rows: groups of 32
+# and 11, so tiles of 8, 2 and 1 too); rows do not change the additions.
+for t in (0, 137):
+    check(np.array_equal(tiles(slice(t, t + 1), 2, "one"), full[t:t + 1]),
+          f"token {t} in the static one-token function gives its bits among 200")
 
 # The strategy table's tile parameters change the blocking, not any output
 # element's arithmetic: a hand-written dsv3.host_strategy with other row
