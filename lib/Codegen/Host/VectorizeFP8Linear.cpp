@@ -57,10 +57,10 @@ namespace {
 /// layer) take one pass over the weight rows, not two or three.
 constexpr int64_t kRowTiles[] = {2, 1};
 /// A decode tile of one token: eight rows, so eight independent FMA chains
-/// per K step. A 2 x 1 tile has two, and an FMA's 4-cycle latency then
-/// holds it to one FMA every two cycles of the two FMA pipes' eight (Zen 3;
-/// Intel cores alike): the weights stream at a quarter of what the pipes
-/// could widen and multiply. Rows do not change an element's additions.
+/// per K step. A 2 x 1 tile has two, and with a 4-cycle FMA latency two
+/// chains issue one FMA every two cycles where the two FMA pipes could take
+/// two per cycle (Zen 3; recent Intel cores alike): a quarter of the peak.
+/// Rows do not change any element's additions.
 constexpr int64_t kOneTokenRowTiles[] = {8, 4, 2, 1};
 constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
 /// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
