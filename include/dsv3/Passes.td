@@ -737,6 +737,87 @@ def Dsv3NameKernels : Pass<"dsv3-name-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
+  let summary = "cuda strategy: a warp per weight row for decode-shaped "
+                "weight-only dsv3.linear";
+  let description = [{
+    Replaces a weight-only `dsv3.linear` with a static token count
+    `M <= max-tokens` and `K` a multiple of 16 (FP8 with its block scale, or
+    bf16/f16/f32; every decode-step projection and `lm_head`) by a kernel
+    written as mapped `scf.forall` ops on tensors:
+
+    * one `#gpu.block<x>` iteration per group of `R` weight rows (`R` = the
+      largest of 8, 4, 2, 1 that divides `N`), with a `[R, 32, M]` f32
+      buffer of partial sums (`bufferization.alloc_tensor` in the workgroup
+      address space: shared memory);
+    * phase 1, `(row, lane)` mapped to `(#gpu.thread<y>, #gpu.thread<x>)`:
+      a warp per row; lane `l` reads the 16 weight elements at
+      `k = 16 l + 512 j` (for FP8 one 16-byte load; a warp's loads are 512
+      contiguous bytes) and adds `Σ x[t, k..k+16) · w` to a register per
+      token. FP8 codes widen exactly (sign-extend, shift, mask, f16) with
+      the 2^8 of that widening folded into the block scale, so each weight
+      element is `f32(q) · s` rounded once, as in the definition;
+    * phase 2, `(row, token)`: the 32 lane partials of the row, added in lane
+      order and rounded to the result type.
+
+    The sum of an output element is the definition's up to f32 summation
+    order: per lane, 16-element dot products in order, added chunk by chunk;
+    then the lanes in order. Other linears are left to the definition.
+
+    With `shared-memory=false` the partials are plain memory: the form
+    `dsv3-gpu-serialize-threads` runs on the host (`--target=cuda-sim`).
+
+    Example (`M = 1`, `N = 1536`, `K = 7168`, FP8): 192 blocks of 8 warps;
+    each lane makes 14 16-byte loads of its row.
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"16",
+           "Largest static token count M the kernel takes">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the partial sums in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
+  let summary = "Bufferized block/thread scf.forall nests to gpu.launch";
+  let description = [{
+    cuda pipeline, after bufferization. Each `scf.forall` mapped to
+    `#gpu.block<x|y|z>` (static bounds from 0, step 1) becomes a
+    `gpu.launch`: the grid is its trip counts; the block, for each thread
+    dimension, the largest extent any `#gpu.thread`-mapped forall inside
+    gives it. Its induction variables become `gpu.block_id`s, its
+    `memref.alloc`s in the workgroup address space become workgroup
+    attributions of the launch (their deallocations go), and the thread
+    foralls are mapped by upstream's
+    `transform::gpu::mapNestedForallToThreadsImpl`: each phase is predicated
+    to its own extent and followed by a `gpu.barrier`. A block forall with
+    dynamic bounds or results is an error. Other foralls are left alone.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def Dsv3GPUSerializeThreads : Pass<"dsv3-gpu-serialize-threads"> {
+  let summary = "Run the thread foralls of a GPU kernel as serial loops";
+  let description = [{
+    `--target=cuda-sim`, after bufferization: each bufferized `scf.forall`
+    mapped to `#gpu.thread` becomes a serial `scf.for` nest
+    (`scf::forallToForLoop`). A block's threads then run one phase after
+    the other: every thread of a phase finishes before the next phase
+    starts, which is what the barrier between phases guarantees on a GPU,
+    and a phase's threads only communicate through memory the next phase
+    reads. Block foralls stay parallel (blocks are independent) and run on
+    the host's threads like any other forall.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def Dsv3SerialLoopsToKernels : Pass<"dsv3-serial-loops-to-kernels"> {
   let summary = "Wrap serial host loops that touch memory in a unit scf.parallel";
   let description = [{

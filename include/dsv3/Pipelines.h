@@ -47,6 +47,10 @@ struct HostOptions {
   /// Decode attention and cache updates touch only rows below kv_len and
   /// the new rows (dsv3-lower-to-linalg{bound-by-kv-len}).
   bool boundByKvLen = true;
+  /// cuda-sim: the cuda strategy's kernels instead of the host table's,
+  /// their thread foralls run serially, phase by phase
+  /// (dsv3-gpu-serialize-threads); shared memory is plain memory.
+  bool cudaStrategy = false;
 };
 
 /// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the
@@ -67,6 +71,10 @@ void buildCudaPipeline(OpPassManager &pm, const CudaOptions &options,
 
 /// Registers dsv3-host-pipeline and dsv3-cuda-pipeline with the pass
 /// registry (for dsv3-opt).
+/// The cuda strategy's kernel passes (before dsv3-lower-to-linalg); with
+/// `sharedMemory` false, their shared buffers are plain memory (cuda-sim).
+void addCudaStrategy(OpPassManager &pm, bool sharedMemory);
+
 void registerDsv3Pipelines();
 
 } // namespace mlir::dsv3

@@ -27,6 +27,12 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
+void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory) {
+  Dsv3GPUDecodeLinearOptions decode;
+  decode.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUDecodeLinear(decode));
+}
+
 /// Threads per block for the linearized elementwise iteration space.
 static constexpr int64_t kThreadsPerBlock = 256;
 
@@ -36,6 +42,9 @@ static void addKernelMapping(OpPassManager &pm) {
   // The deallocation pipeline leaves bufferization.dealloc-free code, but
   // clones and the like must be memref ops before they can be retargeted.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  // The strategies' kernels (block/thread foralls) first; the definitions
+  // of everything else get the one-thread-per-output mapping below.
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUMapForalls());
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createDsv3MemRefCopyToLinalg());
   fn.addPass(createDsv3ParallelDimsFirst());
@@ -124,6 +133,7 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
     if (options.kvSplitSize > 0)
       pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
           Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
+    addCudaStrategy(pm, /*sharedMemory=*/true);
   });
   if (stop == Stage::Linalg)
     return;

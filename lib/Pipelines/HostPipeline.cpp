@@ -70,6 +70,13 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   buildGraphToLinalgPipeline(
       pm, "host",
       [&](OpPassManager &pm) {
+        if (options.cudaStrategy) {
+          if (options.kvSplitSize > 0)
+            pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
+                Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
+          addCudaStrategy(pm, /*sharedMemory=*/false);
+          return;
+        }
         // Split-KV first (off by default: host decode has enough rows for
         // its cores): its tiles are ops the table then sees.
         if (options.kvSplitSize > 0)
@@ -92,6 +99,9 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   addBufferization(pm);
   // Stacked expert weights are read where the checkpoint mapped them.
   pm.addPass(createDsv3HostExpertPointerTables());
+  // cuda-sim: a kernel's thread phases one after the other in each block.
+  if (options.cudaStrategy)
+    pm.addNestedPass<func::FuncOp>(createDsv3GPUSerializeThreads());
   if (stop == Stage::Bufferized || stop == Stage::GPU)
     return;
   Dsv3MemRefCopyToLinalgOptions copies;

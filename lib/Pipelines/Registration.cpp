@@ -19,6 +19,15 @@ void mlir::dsv3::registerDsv3Pipelines() {
   PassPipelineRegistration<>("dsv3-host-pipeline",
                              "dsv3 graph to LLVM dialect for the host",
                              [](OpPassManager &pm) { buildHostPipeline(pm); });
+  PassPipelineRegistration<>(
+      "dsv3-cuda-sim-pipeline",
+      "dsv3 graph to LLVM dialect for the host, running the cuda strategy's "
+      "kernels with their threads serialized",
+      [](OpPassManager &pm) {
+        HostOptions opts;
+        opts.cudaStrategy = true;
+        buildHostPipeline(pm, Stage::LLVM, opts);
+      });
   PassPipelineRegistration<CudaPipelineOptions>(
       "dsv3-cuda-pipeline",
       "dsv3 graph to LLVM dialect with embedded CUDA kernels",

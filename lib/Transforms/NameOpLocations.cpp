@@ -29,7 +29,9 @@ StringRef moduleOf(StringRef parameter) {
   StringRef owner = parameter.rsplit('.').first;
   if (owner == parameter) // no '.': the name is all there is
     return parameter;
-  return owner.rsplit('.').second;
+  // `lm_head.weight`: the owner is a top-level module.
+  auto [outer, last] = owner.rsplit('.');
+  return last.empty() ? outer : last;
 }
 
 /// `<op>[_<module of its first parameter operand>][_fp8]`.

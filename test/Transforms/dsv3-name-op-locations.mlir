@@ -39,3 +39,16 @@ func.func @plain(%x: tensor<1x128xf32>) -> tensor<1x128xbf16> {
   %n = dsv3.rms_norm %x, %g : (tensor<1x128xf32>, tensor<128xbf16>) -> tensor<1x128xbf16>
   return %n : tensor<1x128xbf16>
 }
+
+// -----
+
+// A top-level module's parameter (`lm_head.weight`) names it.
+// RUN: dsv3-opt %s --split-input-file --dsv3-name-op-locations --mlir-print-debuginfo | FileCheck %s --check-prefix=TOP
+// TOP-LABEL: func.func @top_level
+// TOP:       dsv3.linear {{.*}} loc(#[[LIN:.*]])
+// TOP:       #[[LIN]] = loc("linear_lm_head"(#{{.*}}))
+func.func @top_level(%x: tensor<1x128xbf16>) -> tensor<1x64xf32> {
+  %w = dsv3.parameter "lm_head.weight" : tensor<64x128xbf16>
+  %y = dsv3.linear %x, %w : (tensor<1x128xbf16>, tensor<64x128xbf16>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}

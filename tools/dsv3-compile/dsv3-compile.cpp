@@ -3,6 +3,7 @@
 //   dsv3-compile graph.mlir --target=host -o m.so
 //   dsv3-compile graph.mlir --target=cuda --cuda-chip=sm_90a -o m.so
 //   dsv3-compile graph.mlir --target=host --emit=linalg
+//   dsv3-compile graph.mlir --target=cuda-sim -o m.so   (cuda kernels, on host)
 //
 // --emit stops after a stage: linalg, bufferized, gpu (cuda), llvm (LLVM
 // dialect), llvm-ir, ptx (cuda), so (default).
@@ -51,8 +52,11 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<graph.mlir>"),
                                       cl::init("-"), cl::cat(dsv3Category));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::init("-"), cl::cat(dsv3Category));
-static cl::opt<std::string> target("target", cl::desc("host or cuda"),
-                                   cl::init("host"), cl::cat(dsv3Category));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("host, cuda, or cuda-sim (a host module that runs the cuda "
+                    "strategy's kernels with their threads serialized)"),
+           cl::init("host"), cl::cat(dsv3Category));
 static cl::opt<std::string>
     emit("emit",
          cl::desc("Stage to stop after: linalg, bufferized, gpu, llvm, "
@@ -130,8 +134,9 @@ int main(int argc, char **argv) {
   });
   cl::ParseCommandLineOptions(argc, argv, "dsv3 graph compiler\n");
 
-  if (target != "host" && target != "cuda")
-    return fail("--target must be host or cuda, got '" + target + "'");
+  if (target != "host" && target != "cuda" && target != "cuda-sim")
+    return fail("--target must be host, cuda or cuda-sim, got '" + target +
+                "'");
   // Checked up front: other chips fail deep in LLVM (sm_80/sm_89 abort in
   // instruction selection of the e4m3 conversions, sm_100a on the PTX
   // version), and a name like "h100" only at the first kernel.
@@ -145,7 +150,7 @@ int main(int argc, char **argv) {
   if (!llvm::is_contained(kEmits, emit))
     return fail("unknown --emit=" + emit +
                 " (linalg, bufferized, gpu, llvm, llvm-ir, ptx, so)");
-  if (target == "host" && (emit == "gpu" || emit == "ptx"))
+  if (target != "cuda" && (emit == "gpu" || emit == "ptx"))
     return fail("--emit=" + emit + " needs --target=cuda");
   if (emit == "so" && outputFile == "-")
     return fail("--emit=so needs -o <module.so>");
@@ -194,8 +199,9 @@ int main(int argc, char **argv) {
   applyDefaultTimingManagerCLOptions(timing);
   TimingScope rootTiming = timing.getRootScope();
   pm.enableTiming(rootTiming);
-  if (target == "host") {
+  if (target == "host" || target == "cuda-sim") {
     dsv3::HostOptions opts;
+    opts.cudaStrategy = target == "cuda-sim";
     if (kvSplitSize >= 0)
       opts.kvSplitSize = kvSplitSize;
     opts.boundByKvLen = boundByKvLen;

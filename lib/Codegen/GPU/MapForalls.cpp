@@ -1,0 +1,252 @@
+//===- MapForalls.cpp - block/thread scf.forall nests -> gpu.launch -------===//
+//
+// Strategies write kernels as bufferized scf.forall nests: an outer forall
+// mapped to #gpu.block, holding thread-mapped foralls that run one after
+// another (phases). This pass gives each block forall a gpu.launch: the
+// grid is its trip counts, the block the largest extent each thread
+// dimension takes in any phase. Its ids become gpu.block_id, its shared
+// buffers (memref.alloc in the workgroup address space) workgroup
+// attributions of the launch, and upstream's thread mapping (the one behind
+// transform.gpu.map_nested_forall_to_threads) predicates each phase to its
+// extent and puts a gpu.barrier after it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/TransformOps/GPUTransformOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3GPUMAPFORALLS
+#define GEN_PASS_DEF_DSV3GPUSERIALIZETHREADS
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+
+bool hasMapping(scf::ForallOp forall, function_ref<bool(Attribute)> pred) {
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  return mapping && !mapping->empty() && llvm::all_of(*mapping, pred);
+}
+
+bool isBlockForall(scf::ForallOp forall) {
+  return hasMapping(forall, llvm::IsaPred<gpu::GPUBlockMappingAttr>);
+}
+
+bool isThreadForall(scf::ForallOp forall) {
+  return hasMapping(forall, llvm::IsaPred<gpu::GPUThreadMappingAttr>);
+}
+
+bool isWorkgroupAlloc(memref::AllocOp alloc) {
+  auto space =
+      dyn_cast_or_null<gpu::AddressSpaceAttr>(alloc.getType().getMemorySpace());
+  return space && space.getValue() == gpu::AddressSpace::Workgroup;
+}
+
+/// Static trip counts of a normalized forall (lower bound 0, step 1).
+FailureOr<SmallVector<int64_t>> staticExtents(scf::ForallOp forall) {
+  SmallVector<int64_t> extents;
+  for (auto [lb, ub, step] :
+       llvm::zip(forall.getMixedLowerBound(), forall.getMixedUpperBound(),
+                 forall.getMixedStep())) {
+    std::optional<int64_t> l = getConstantIntValue(lb),
+                           u = getConstantIntValue(ub),
+                           s = getConstantIntValue(step);
+    if (!l || !u || !s || *l != 0 || *s != 1)
+      return failure();
+    extents.push_back(*u);
+  }
+  return extents;
+}
+
+/// Whether `v` is provably a multiple of `factor` (a product with such a
+/// constant, sums of multiples, loops over multiples).
+bool isMultipleOf(Value v, int64_t factor) {
+  if (factor == 1)
+    return true;
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return *c % factor == 0;
+  if (auto mul = v.getDefiningOp<arith::MulIOp>())
+    return isMultipleOf(mul.getLhs(), factor) ||
+           isMultipleOf(mul.getRhs(), factor);
+  if (auto add = v.getDefiningOp<arith::AddIOp>())
+    return isMultipleOf(add.getLhs(), factor) &&
+           isMultipleOf(add.getRhs(), factor);
+  if (auto loop = scf::getForInductionVarOwner(v))
+    return isMultipleOf(loop.getLowerBound(), factor) &&
+           isMultipleOf(loop.getStep(), factor);
+  return false;
+}
+
+/// In-bounds 1-D vector reads along a unit-stride last dimension become
+/// `vector.load`s, which NVVM lowering takes on any strided layout. Reads of
+/// whole 16-byte units say that they are aligned (16-byte global loads,
+/// `ld.global.v4`; the element type's alignment is all the lowering would
+/// assume otherwise) where that is provable: the identity layout, whose
+/// base the runtime and gpu.alloc align to at least 256 bytes, rows a
+/// multiple of 16 bytes long, and a last index that is a multiple of 16
+/// bytes.
+void lowerVectorReads(RewriterBase &rewriter, gpu::LaunchOp launch) {
+  constexpr int64_t kAlign = 16;
+  SmallVector<vector::TransferReadOp> reads;
+  launch.getBody().walk(
+      [&](vector::TransferReadOp read) { reads.push_back(read); });
+  for (vector::TransferReadOp read : reads) {
+    auto memref = dyn_cast<MemRefType>(read.getBase().getType());
+    VectorType vec = read.getVectorType();
+    if (!memref || vec.getRank() != 1 || read.getMask() ||
+        !read.getPermutationMap().isMinorIdentity() ||
+        !read.getInBoundsValues()[0] || !memref.isLastDimUnitStride() ||
+        !memref.getElementType().isIntOrFloat())
+      continue;
+    llvm::MaybeAlign align;
+    int64_t bits = memref.getElementTypeBitWidth();
+    int64_t bytes = bits / 8, inner = memref.getShape().back();
+    if (bits % 8 == 0 && memref.getLayout().isIdentity() &&
+        vec.getNumElements() * bytes % kAlign == 0 &&
+        !ShapedType::isDynamic(inner) && inner * bytes % kAlign == 0 &&
+        isMultipleOf(read.getIndices().back(), kAlign / bytes))
+      align = llvm::MaybeAlign(kAlign);
+    rewriter.setInsertionPoint(read);
+    rewriter.replaceOpWithNewOp<vector::LoadOp>(read, vec, read.getBase(),
+                                                read.getIndices(),
+                                                /*nontemporal=*/false, align);
+  }
+}
+
+LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
+  if (forall.getNumResults() != 0)
+    return forall.emitOpError("maps to a gpu.launch only once bufferized");
+  FailureOr<SmallVector<int64_t>> grid = staticExtents(forall);
+  if (failed(grid) || grid->size() > 3)
+    return forall.emitOpError(
+        "maps to blocks only with static, normalized bounds in at most 3 "
+        "dimensions");
+  // Block dims: the largest extent of each thread dimension in any phase.
+  SmallVector<int64_t> blockDims = {1, 1, 1};
+  WalkResult walk = forall.getBody()->walk([&](scf::ForallOp inner) {
+    if (!isThreadForall(inner))
+      return WalkResult::advance();
+    FailureOr<SmallVector<int64_t>> extents = staticExtents(inner);
+    if (failed(extents)) {
+      inner.emitOpError("maps to threads only with static, normalized bounds");
+      return WalkResult::interrupt();
+    }
+    for (auto [extent, attr] : llvm::zip(*extents, *inner.getMapping())) {
+      int64_t dim = cast<gpu::GPUThreadMappingAttr>(attr).getMappingId();
+      if (dim > 2) {
+        inner.emitOpError("maps to threads x, y and z only");
+        return WalkResult::interrupt();
+      }
+      blockDims[dim] = std::max(blockDims[dim], extent);
+    }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+
+  Location loc = forall.getLoc();
+  rewriter.setInsertionPoint(forall);
+  SmallVector<memref::AllocOp> shared;
+  for (auto alloc : forall.getBody()->getOps<memref::AllocOp>())
+    if (isWorkgroupAlloc(alloc))
+      shared.push_back(alloc);
+  SmallVector<Type> sharedTypes;
+  for (memref::AllocOp alloc : shared) {
+    if (!alloc.getType().hasStaticShape())
+      return alloc.emitOpError("shared memory must have a static shape");
+    sharedTypes.push_back(alloc.getType());
+  }
+  auto dim = [&](ArrayRef<int64_t> dims, unsigned i) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc,
+                                          i < dims.size() ? dims[i] : 1);
+  };
+  auto launch = gpu::LaunchOp::create(
+      rewriter, loc, dim(*grid, 0), dim(*grid, 1), dim(*grid, 2),
+      dim(blockDims, 0), dim(blockDims, 1), dim(blockDims, 2),
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      /*asyncDependencies=*/ValueRange{}, sharedTypes);
+  Block &body = launch.getBody().front();
+  rewriter.setInsertionPointToStart(&body);
+  SmallVector<Value> ids;
+  for (auto [i, attr] : llvm::enumerate(*forall.getMapping())) {
+    auto id = static_cast<gpu::Dimension>(
+        cast<gpu::GPUBlockMappingAttr>(attr).getMappingId());
+    ids.push_back(gpu::BlockIdOp::create(rewriter, loc, id));
+  }
+  // The forall's body without its (empty) in_parallel terminator.
+  rewriter.eraseOp(forall.getTerminator());
+  Block *forallBody = forall.getBody();
+  auto terminator = gpu::TerminatorOp::create(rewriter, loc);
+  rewriter.inlineBlockBefore(forallBody, terminator, ids);
+  rewriter.eraseOp(forall);
+  for (auto [alloc, attribution] :
+       llvm::zip(shared, launch.getWorkgroupAttributions())) {
+    for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+      if (isa<memref::DeallocOp>(user))
+        rewriter.eraseOp(user);
+    rewriter.replaceOp(alloc, attribution);
+  }
+  rewriter.setInsertionPointToStart(&body);
+  DiagnosedSilenceableFailure mapped =
+      transform::gpu::mapNestedForallToThreadsImpl(
+          rewriter, std::nullopt, launch, blockDims, kWarpSize,
+          /*syncAfterDistribute=*/true);
+  if (!mapped.succeeded())
+    return launch.emitOpError("could not map the thread foralls");
+  lowerVectorReads(rewriter, launch);
+  return success();
+}
+
+struct Dsv3GPUMapForalls
+    : dsv3::impl::Dsv3GPUMapForallsBase<Dsv3GPUMapForalls> {
+  void runOnOperation() override {
+    SmallVector<scf::ForallOp> blocks;
+    getOperation()->walk<WalkOrder::PreOrder>([&](scf::ForallOp forall) {
+      if (!isBlockForall(forall))
+        return WalkResult::advance();
+      blocks.push_back(forall);
+      return WalkResult::skip();
+    });
+    IRRewriter rewriter(&getContext());
+    for (scf::ForallOp forall : blocks)
+      if (failed(mapBlockForall(rewriter, forall)))
+        return signalPassFailure();
+  }
+};
+
+struct Dsv3GPUSerializeThreads
+    : dsv3::impl::Dsv3GPUSerializeThreadsBase<Dsv3GPUSerializeThreads> {
+  void runOnOperation() override {
+    SmallVector<scf::ForallOp> threads;
+    getOperation()->walk([&](scf::ForallOp forall) {
+      if (isThreadForall(forall))
+        threads.push_back(forall);
+    });
+    IRRewriter rewriter(&getContext());
+    for (scf::ForallOp forall : threads) {
+      if (forall.getNumResults() != 0) {
+        forall.emitOpError("serializes only once bufferized");
+        return signalPassFailure();
+      }
+      rewriter.setInsertionPoint(forall);
+      if (failed(scf::forallToForLoop(rewriter, forall)))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

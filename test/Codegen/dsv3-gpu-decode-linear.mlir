@@ -1,0 +1,100 @@
+// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear | FileCheck %s
+// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear=shared-memory=false | FileCheck %s --check-prefix=SIM
+// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear=max-tokens=1 | FileCheck %s --check-prefix=MAX1
+
+// q_a_proj of a decode step (1 token; N = 1536 = 192 blocks of 8 rows). Per
+// block, [8 rows, 32 lanes, 1 token] partial sums in shared memory. Phase 1
+// (row, lane) = (thread y, thread x): lane l reads the 16 FP8 codes at
+// k = 16 l + 512 j, widens them exactly (value * 2^-8), scales them by
+// weight_scale_inv[n / 128, k / 128] * 2^8, and adds the dot product with
+// each token's 16 activations to the token's sum; the sums go to the lane's
+// slot. Phase 2 (row, token): the 32 lane sums in lane order, rounded to bf16.
+// CHECK-LABEL: func.func @q_a_proj
+// CHECK:       %[[Y0:.*]] = tensor.empty() : tensor<1x1536xbf16>
+// CHECK:       scf.forall (%[[B:.*]]) in (192) shared_outs(%[[Y:.*]] = %[[Y0]]) -> (tensor<1x1536xbf16>)
+// CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c8
+// CHECK:         %[[SMEM:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<8x32x1xf32>
+// CHECK:         %[[P:.*]] = scf.forall (%[[W:.*]], %[[L:.*]]) in (8, 32) shared_outs(%[[PS:.*]] = %[[SMEM]])
+// CHECK:           %[[N:.*]] = arith.addi %[[N0]], %[[W]]
+// CHECK:           %[[K0:.*]] = arith.muli %[[L]], %c16
+// CHECK:           %[[SUM:.*]] = scf.for %[[K:.*]] = %[[K0]] to %c7168 step %c512 iter_args(%[[ACC:.*]] = %{{.*}}) -> (vector<1xf32>)
+// CHECK:             %[[CODES:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<1536x7168xf8E4M3FN>, vector<16xf8E4M3FN>
+// CHECK:             arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
+// CHECK:             %[[WF:.*]] = arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK:             %[[SR:.*]] = arith.divui %[[N]], %c128
+// CHECK:             %[[SC:.*]] = arith.divui %[[K]], %c128
+// CHECK:             %[[S:.*]] = tensor.extract %{{.*}}[%[[SR]], %[[SC]]] : tensor<12x56xf32>
+// CHECK:             arith.mulf %[[S]], %cst{{.*}} : f32
+// CHECK:             %[[X:.*]] = vector.transfer_read %{{.*}}[%c0{{(_[0-9]+)?}}, %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<1x7168xbf16>, vector<16xbf16>
+// CHECK:             vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
+// CHECK:             scf.yield %{{.*}} : vector<1xf32>
+// CHECK:           %[[SLOT:.*]] = tensor.extract_slice %[[PS]][%[[W]], %[[L]], 0] [1, 1, 1] [1, 1, 1] : tensor<8x32x1xf32> to tensor<1xf32>
+// CHECK:           tensor.insert %{{.*}} into %[[SLOT]][%c0{{(_[0-9]+)?}}]
+// CHECK:           tensor.parallel_insert_slice %{{.*}} into %[[PS]][%[[W]], %[[L]], 0] [1, 1, 1] [1, 1, 1]
+// CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// CHECK:         %[[TILE:.*]] = tensor.extract_slice %[[Y]][0, %[[N0]]] [1, 8] [1, 1]
+// CHECK:         %[[R:.*]] = scf.forall (%[[W2:.*]], %[[T:.*]]) in (8, 1) shared_outs(%[[O:.*]] = %[[TILE]])
+// CHECK:           scf.for %[[LANE:.*]] = %c0{{(_[0-9]+)?}} to %c32 step %c1
+// CHECK:             tensor.extract %[[P]][%[[W2]], %[[LANE]], %[[T]]] : tensor<8x32x1xf32>
+// CHECK:           arith.truncf %{{.*}} : f32 to bf16
+// CHECK:           tensor.parallel_insert_slice %{{.*}} into %[[O]][%[[T]], %[[W2]]] [1, 1] [1, 1]
+// CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// CHECK:         tensor.parallel_insert_slice %[[R]] into %[[Y]][0, %[[N0]]] [1, 8] [1, 1]
+// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK-NOT:   dsv3.linear
+// SIM-LABEL:   func.func @q_a_proj
+// SIM:         bufferization.alloc_tensor() : tensor<8x32x1xf32>
+// MAX1-LABEL:  func.func @q_a_proj
+// MAX1-NOT:    dsv3.linear
+func.func @q_a_proj(%x: tensor<1x7168xbf16>) -> tensor<1x1536xbf16> {
+  %w = dsv3.parameter "model.layers.0.self_attn.q_a_proj.weight" : tensor<1536x7168xf8E4M3FN>
+  %s = dsv3.parameter "model.layers.0.self_attn.q_a_proj.weight_scale_inv" : tensor<12x56xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<12x56xf32>)
+      : (tensor<1x7168xbf16>, tensor<1536x7168xf8E4M3FN>) -> tensor<1x1536xbf16>
+  return %y : tensor<1x1536xbf16>
+}
+
+// -----
+
+// A bf16 weight (lm_head-like) with 6 rows: blocks of 2 rows (the largest of
+// 8, 4, 2, 1 dividing N), no scale; 3 tokens, each with its own register.
+// CHECK-LABEL: func.func @bf16_rows
+// CHECK:       scf.forall (%{{.*}}) in (3) shared_outs
+// CHECK:         bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<2x32x3xf32>
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (2, 32)
+// CHECK:           scf.for {{.*}} -> (vector<3xf32>)
+// CHECK:             vector.transfer_read %{{.*}} : tensor<6x512xbf16>, vector<16xbf16>
+// CHECK-NOT:         tensor.extract
+// CHECK-COUNT-3:     vector.reduction <add>
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (2, 3)
+// CHECK-NOT:       arith.truncf
+// MAX1-LABEL:  func.func @bf16_rows
+// MAX1:        dsv3.linear
+func.func @bf16_rows(%x: tensor<3x512xf32>) -> tensor<3x6xf32> {
+  %w = dsv3.parameter "lm_head.weight" : tensor<6x512xbf16>
+  %y = dsv3.linear %x, %w : (tensor<3x512xf32>, tensor<6x512xbf16>) -> tensor<3x6xf32>
+  return %y : tensor<3x6xf32>
+}
+
+// -----
+
+// Left to the definition: activation-quantized linears, more than
+// max-tokens tokens, a dynamic token count, K not a multiple of 16.
+// CHECK-LABEL: func.func @not_taken
+// CHECK-COUNT-4: dsv3.linear
+// CHECK-NOT:   scf.forall
+func.func @not_taken(%x: tensor<4x256xbf16>, %big: tensor<17x256xbf16>,
+                     %dyn: tensor<?x256xbf16>, %odd: tensor<1x40xf32>,
+                     %wo: tensor<8x40xf32>)
+    -> (tensor<4x256xf32>, tensor<17x256xf32>, tensor<?x256xf32>, tensor<1x8xf32>) {
+  %w = dsv3.parameter "w" : tensor<256x256xf8E4M3FN>
+  %s = dsv3.parameter "s" : tensor<2x2xf32>
+  %a = dsv3.linear %x, %w weight_scale_inv(%s : tensor<2x2xf32>) act_quant(fp8_1x128)
+      : (tensor<4x256xbf16>, tensor<256x256xf8E4M3FN>) -> tensor<4x256xf32>
+  %b = dsv3.linear %big, %w weight_scale_inv(%s : tensor<2x2xf32>)
+      : (tensor<17x256xbf16>, tensor<256x256xf8E4M3FN>) -> tensor<17x256xf32>
+  %c = dsv3.linear %dyn, %w weight_scale_inv(%s : tensor<2x2xf32>)
+      : (tensor<?x256xbf16>, tensor<256x256xf8E4M3FN>) -> tensor<?x256xf32>
+  %d = dsv3.linear %odd, %wo : (tensor<1x40xf32>, tensor<8x40xf32>) -> tensor<1x8xf32>
+  return %a, %b, %c, %d : tensor<4x256xf32>, tensor<17x256xf32>, tensor<?x256xf32>, tensor<1x8xf32>
+}

@@ -1,0 +1,34 @@
+// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-map-foralls --verify-diagnostics
+
+func.func @dynamic_grid(%n: index, %out: memref<?xf32>) {
+  %z = arith.constant 0.0 : f32
+  // expected-error @below {{maps to blocks only with static, normalized bounds in at most 3 dimensions}}
+  scf.forall (%b) in (%n) {
+    scf.forall (%t) in (32) {
+      memref.store %z, %out[%b] : memref<?xf32>
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+func.func @dynamic_threads(%n: index, %out: memref<?xf32>) {
+  %z = arith.constant 0.0 : f32
+  scf.forall (%b) in (4) {
+    // expected-error @below {{maps to threads only with static, normalized bounds}}
+    scf.forall (%t) in (%n) {
+      memref.store %z, %out[%t] : memref<?xf32>
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}
+
+// -----
+
+func.func @tensor_forall(%init: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @below {{maps to a gpu.launch only once bufferized}}
+  %r = scf.forall (%b) in (4) shared_outs(%o = %init) -> (tensor<4xf32>) {
+  } {mapping = [#gpu.block<x>]}
+  return %r : tensor<4xf32>
+}
