@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -86,58 +87,83 @@ struct DecodeLinear {
               arith::MulIOp::create(b, loc, lane, cIdx(b, loc, kLaneElems));
           Value zero = arith::ConstantOp::create(
               b, loc, accType, DenseElementsAttr::get(accType, 0.0f));
+          // One 16-element step of the lane at column kk, for every token.
+          auto step = [&](OpBuilder &b, Location loc, Value kk,
+                          Value acc) -> Value {
+            Value wPad =
+                arith::ConstantOp::create(b, loc, wElem, b.getZeroAttr(wElem));
+            Value codes = vector::TransferReadOp::create(
+                b, loc, VectorType::get({kLaneElems}, wElem), w,
+                ValueRange{row, kk}, wPad, ArrayRef<bool>{true});
+            // The 16 elements lie in one 128-wide scale block. FP8 codes
+            // widen exactly to value * 2^-8; the 2^8 joins the scale, so
+            // each weight element is f32(q) * s rounded once, as in the
+            // definition.
+            Value wf = fp8 ? widenE4M3Scaled(b, loc, codes)
+                           : vectorToF32(b, loc, codes);
+            if (s) {
+              Value block = cIdx(b, loc, kQuantBlock);
+              Value scale = tensor::ExtractOp::create(
+                  b, loc, s,
+                  ValueRange{arith::DivUIOp::create(b, loc, row, block),
+                             arith::DivUIOp::create(b, loc, kk, block)});
+              if (!scale.getType().isF32())
+                scale = arith::ExtFOp::create(b, loc, b.getF32Type(), scale);
+              if (fp8)
+                scale = arith::MulFOp::create(
+                    b, loc, scale,
+                    arith::ConstantOp::create(b, loc,
+                                              b.getF32FloatAttr(256.0f)));
+              wf = arith::MulFOp::create(
+                  b, loc, wf,
+                  vector::BroadcastOp::create(b, loc, vecF32, scale));
+            }
+            Value xPad =
+                arith::ConstantOp::create(b, loc, xElem, b.getZeroAttr(xElem));
+            for (int64_t t = 0; t < m; ++t) {
+              Value xv =
+                  vectorToF32(b, loc,
+                              vector::TransferReadOp::create(
+                                  b, loc, VectorType::get({kLaneElems}, xElem),
+                                  x, ValueRange{cIdx(b, loc, t), kk}, xPad,
+                                  ArrayRef<bool>{true}));
+              Value prod = arith::MulFOp::create(b, loc, xv, wf);
+              Value sum = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, prod);
+              Value old = vector::ExtractOp::create(b, loc, acc, t);
+              acc = vector::InsertOp::create(
+                  b, loc, arith::AddFOp::create(b, loc, old, sum), acc, t);
+            }
+            return acc;
+          };
+          // Whole 512-column chunks in a loop, then the lanes that still
+          // have 16 columns in a partial chunk.
+          const int64_t chunk = kLaneElems * kWarpSize;
           auto kLoop = scf::ForOp::create(
-              b, loc, first, cIdx(b, loc, k),
-              cIdx(b, loc, kLaneElems * kWarpSize), ValueRange{zero},
-              [&](OpBuilder &b, Location loc, Value kk, ValueRange iter) {
-                Value wPad = arith::ConstantOp::create(b, loc, wElem,
-                                                       b.getZeroAttr(wElem));
-                Value codes = vector::TransferReadOp::create(
-                    b, loc, VectorType::get({kLaneElems}, wElem), w,
-                    ValueRange{row, kk}, wPad, ArrayRef<bool>{true});
-                // The 16 elements lie in one 128-wide scale block. FP8 codes
-                // widen exactly to value * 2^-8; the 2^8 joins the scale, so
-                // each weight element is f32(q) * s rounded once, as in the
-                // definition.
-                Value wf = fp8 ? widenE4M3Scaled(b, loc, codes)
-                               : vectorToF32(b, loc, codes);
-                if (s) {
-                  Value block = cIdx(b, loc, kQuantBlock);
-                  Value scale = tensor::ExtractOp::create(
-                      b, loc, s,
-                      ValueRange{arith::DivUIOp::create(b, loc, row, block),
-                                 arith::DivUIOp::create(b, loc, kk, block)});
-                  if (!scale.getType().isF32())
-                    scale =
-                        arith::ExtFOp::create(b, loc, b.getF32Type(), scale);
-                  if (fp8)
-                    scale = arith::MulFOp::create(
-                        b, loc, scale,
-                        arith::ConstantOp::create(b, loc,
-                                                  b.getF32FloatAttr(256.0f)));
-                  wf = arith::MulFOp::create(
-                      b, loc, wf,
-                      vector::BroadcastOp::create(b, loc, vecF32, scale));
-                }
-                Value xPad = arith::ConstantOp::create(b, loc, xElem,
-                                                       b.getZeroAttr(xElem));
-                Value acc = iter[0];
-                for (int64_t t = 0; t < m; ++t) {
-                  Value xv = vectorToF32(
-                      b, loc,
-                      vector::TransferReadOp::create(
-                          b, loc, VectorType::get({kLaneElems}, xElem), x,
-                          ValueRange{cIdx(b, loc, t), kk}, xPad,
-                          ArrayRef<bool>{true}));
-                  Value prod = arith::MulFOp::create(b, loc, xv, wf);
-                  Value sum = vector::ReductionOp::create(
-                      b, loc, vector::CombiningKind::ADD, prod);
-                  Value old = vector::ExtractOp::create(b, loc, acc, t);
-                  acc = vector::InsertOp::create(
-                      b, loc, arith::AddFOp::create(b, loc, old, sum), acc, t);
-                }
-                scf::YieldOp::create(b, loc, acc);
+              b, loc, cIdx(b, loc, 0), cIdx(b, loc, k / chunk), cIdx(b, loc, 1),
+              ValueRange{zero},
+              [&](OpBuilder &b, Location loc, Value j, ValueRange iter) {
+                Value kk = arith::AddIOp::create(
+                    b, loc, first,
+                    arith::MulIOp::create(b, loc, j, cIdx(b, loc, chunk)));
+                scf::YieldOp::create(b, loc, step(b, loc, kk, iter[0]));
               });
+          Value sums = kLoop.getResult(0);
+          if (k % chunk != 0) {
+            Value kk = arith::AddIOp::create(b, loc, first,
+                                             cIdx(b, loc, k / chunk * chunk));
+            Value inside = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::ult, kk, cIdx(b, loc, k));
+            auto tail = scf::IfOp::create(
+                b, loc, inside,
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, step(b, loc, kk, sums));
+                },
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, sums);
+                });
+            sums = tail.getResult(0);
+          }
           // This thread's [1, 1, M] slice of the partials, written in place
           // (a slice of the shared output bufferizes to a view of it).
           SmallVector<OpFoldResult> offsets = {wRow, lane, b.getIndexAttr(0)};
@@ -150,8 +176,7 @@ struct DecodeLinear {
           // view of shared memory unconverted.
           for (int64_t t = 0; t < m; ++t)
             slot = tensor::InsertOp::create(
-                b, loc,
-                vector::ExtractOp::create(b, loc, kLoop.getResult(0), t), slot,
+                b, loc, vector::ExtractOp::create(b, loc, sums, t), slot,
                 ValueRange{cIdx(b, loc, t)});
           auto inParallel = scf::InParallelOp::create(b, loc);
           OpBuilder::InsertionGuard guard(b);
@@ -159,6 +184,19 @@ struct DecodeLinear {
           tensor::ParallelInsertSliceOp::create(
               b, loc, slot, out, offsets, sizes,
               SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+          // A decode linear has few blocks per SM (q_a_proj: 192 blocks of
+          // 8 warps on 132 SMs), so a lane's loads must be in flight
+          // together to cover the memory latency: unroll the chunk loop
+          // (the backend keeps it rolled), less for more tokens, whose
+          // activation loads and registers grow with it. After the uses of
+          // the loop's result exist, which the unrolling rewires.
+          // The factor divides the trip count: no rolled remainder loop.
+          const int64_t chunks = k / chunk;
+          int64_t unroll = std::min(chunks, std::max<int64_t>(1, 8 / m));
+          while (unroll > 1 && chunks % unroll != 0)
+            --unroll;
+          if (unroll > 1)
+            (void)loopUnrollByFactor(kLoop, unroll);
         });
     return forall.getResult(0);
   }

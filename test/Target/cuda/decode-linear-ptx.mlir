@@ -24,9 +24,12 @@
 // GPU:       gpu.barrier
 // GPU:       gpu.func @decode_linear_lm_head({{.*}}) workgroup(%{{.*}} : memref<8x32x2xf32, #gpu.address_space<workgroup>>) kernel
 
+// The chunk loop of q_a_proj (14 chunks of 512 columns) is unrolled 7 times:
+// per lane, 7 weight loads and 14 activation loads in one basic block.
 // PTX-LABEL: .entry decode_linear_q_a_proj_fp8(
 // PTX:       .shared .align {{[0-9]+}} .b8 {{.*}}[1024];
-// PTX:       ld.global.v4.b32
+// PTX-COUNT-21: ld.global.v4.b32
+// PTX-NOT:   ld.global.v4.b32
 // PTX:       st.shared
 // PTX:       bar.sync
 // PTX:       ld.shared
