@@ -739,40 +739,58 @@ def Dsv3NameKernels : Pass<"dsv3-name-kernels", "::mlir::ModuleOp"> {
 
 def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
   let summary = "cuda strategy: a warp per weight row for decode-shaped "
-                "weight-only dsv3.linear";
+                "weight-only dsv3.linear and dsv3.grouped_matmul";
   let description = [{
     Replaces a weight-only `dsv3.linear` with a static token count
-    `M <= max-tokens` and `K` a multiple of 16 (FP8 with its block scale, or
-    bf16/f16/f32; every decode-step projection and `lm_head`) by a kernel
-    written as mapped `scf.forall` ops on tensors:
+    `M <= max-tokens`, and a `dsv3.grouped_matmul` with a static row count
+    `R <= max-rows`, both with K a multiple of 16 and a static weight (FP8
+    with its block scale, or bf16/f16/f32: every decode-step projection,
+    `lm_head`, and the routed experts of a decode step), by a kernel written
+    as mapped `scf.forall` ops on tensors:
 
-    * one `#gpu.block<x>` iteration per group of `R` weight rows (`R` = the
-      largest of 8, 4, 2, 1 that divides `N`), with a `[R, 32, M]` f32
-      buffer of partial sums (`bufferization.alloc_tensor` in the workgroup
-      address space: shared memory);
+    * blocks (`#gpu.block`): `dsv3.linear` has one per group of `R` weight
+      rows (`R` = the largest of 8, 4, 2, 1 that divides `N`), for all
+      tokens; `dsv3.grouped_matmul` one per (group of `R` weight rows,
+      routed row `r`), with the weight of the expert whose segment holds `r`
+      (a binary search of `offsets`, fixed length `ceil(log2 E)`). A row at
+      or past `offsets[E]` reads no weight and gives 0. Each block has a
+      `[R, 32, tokens]` f32 buffer of partial sums
+      (`bufferization.alloc_tensor` in the workgroup address space: shared
+      memory);
     * phase 1, `(row, lane)` mapped to `(#gpu.thread<y>, #gpu.thread<x>)`:
-      a warp per row; lane `l` reads the 16 weight elements at
+      a warp per weight row; lane `l` reads the 16 weight elements at
       `k = 16 l + 512 j` (for FP8 one 16-byte load; a warp's loads are 512
       contiguous bytes) and adds `Σ x[t, k..k+16) · w` to a register per
-      token. FP8 codes widen exactly (sign-extend, shift, mask, f16) with
-      the 2^8 of that widening folded into the block scale, so each weight
-      element is `f32(q) · s` rounded once, as in the definition;
+      token. The loop over whole 512-column chunks is unrolled by the
+      largest divisor of its trip count up to `8 / tokens` (so that a lane's
+      loads are in flight together); the lanes with columns left in a
+      partial chunk take one more step. FP8 codes widen exactly
+      (`arith.extf`; on cuda `cvt.rn.f16x2.e4m3x2`, see
+      dsv3-lower-fp8-casts-to-nvvm), so each weight element is `f32(q) · s`
+      rounded once, as in `dsv3.linear`'s definition;
     * phase 2, `(row, token)`: the 32 lane partials of the row, added in lane
       order and rounded to the result type.
 
-    The sum of an output element is the definition's up to f32 summation
-    order: per lane, 16-element dot products in order, added chunk by chunk;
-    then the lanes in order. Other linears are left to the definition.
+    An output element is the definition's sum up to f32 rounding: per lane,
+    16-element dot products in order, added chunk by chunk; then the lanes
+    in order. For `dsv3.grouped_matmul`, whose definition scales each
+    128-wide block's partial sum once, the scale multiplies the weight
+    elements instead (distributivity; one more rounding per product). Other
+    ops are left to their definitions.
 
     With `shared-memory=false` the partials are plain memory: the form
     `dsv3-gpu-serialize-threads` runs on the host (`--target=cuda-sim`).
 
-    Example (`M = 1`, `N = 1536`, `K = 7168`, FP8): 192 blocks of 8 warps;
-    each lane makes 14 16-byte loads of its row.
+    Example (`M = 1`, `N = 1536`, `K = 7168`, FP8: `q_a_proj` of a decode
+    step): 192 blocks of 8 warps; the chunk loop (14 chunks) is unrolled 7
+    times; each lane makes 14 16-byte weight loads.
   }];
   let options = [
     Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"16",
-           "Largest static token count M the kernel takes">,
+           "Largest static token count M of a dsv3.linear the kernel takes">,
+    Option<"maxRows", "max-rows", "int64_t", /*default=*/"64",
+           "Largest static row count R of a dsv3.grouped_matmul the kernel "
+           "takes (a block per row)">,
     Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
            "Put the partial sums in the workgroup address space">,
   ];

@@ -1,12 +1,12 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear | FileCheck %s
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear=shared-memory=false | FileCheck %s --check-prefix=SIM
-// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-decode-linear=max-tokens=1 | FileCheck %s --check-prefix=MAX1
+// RUN: dsv3-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(dsv3-gpu-decode-linear{max-tokens=1 max-rows=4}))' | FileCheck %s --check-prefix=MAX1
 
 // q_a_proj of a decode step (1 token; N = 1536 = 192 blocks of 8 rows). Per
 // block, [8 rows, 32 lanes, 1 token] partial sums in shared memory. Phase 1
 // (row, lane) = (thread y, thread x): lane l reads the 16 FP8 codes at
-// k = 16 l + 512 j, widens them exactly (value * 2^-8), scales them by
-// weight_scale_inv[n / 128, k / 128] * 2^8, and adds the dot product with
+// k = 16 l + 512 j, widens them exactly (arith.extf), scales them by
+// weight_scale_inv[n / 128, k / 128], and adds the dot product with
 // each token's 16 activations to the token's sum; the sums go to the lane's
 // slot. 7168 = 14 whole chunks of 512 and no tail; the chunk loop is
 // unrolled 7 times (the largest divisor of 14 up to 8 / tokens), so that a
@@ -23,12 +23,12 @@
 // CHECK:             %[[JK:.*]] = arith.muli %[[J]], %c512
 // CHECK:             %[[K:.*]] = arith.addi %[[K0]], %[[JK]]
 // CHECK:             %[[CODES:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<1536x7168xf8E4M3FN>, vector<16xf8E4M3FN>
-// CHECK:             arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
-// CHECK:             %[[WF:.*]] = arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK:             %[[WF:.*]] = arith.extf %[[CODES]] : vector<16xf8E4M3FN> to vector<16xf32>
 // CHECK:             %[[SR:.*]] = arith.divui %[[N]], %c128
 // CHECK:             %[[SC:.*]] = arith.divui %[[K]], %c128
 // CHECK:             %[[S:.*]] = tensor.extract %{{.*}}[%[[SR]], %[[SC]]] : tensor<12x56xf32>
-// CHECK:             arith.mulf %[[S]], %cst{{.*}} : f32
+// CHECK:             %[[SV:.*]] = vector.broadcast %[[S]] : f32 to vector<16xf32>
+// CHECK:             arith.mulf %[[WF]], %[[SV]] : vector<16xf32>
 // CHECK:             %[[X:.*]] = vector.transfer_read %{{.*}}[%c0{{(_[0-9]+)?}}, %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<1x7168xbf16>, vector<16xbf16>
 // CHECK:             vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
 // CHECK-COUNT-6:     vector.transfer_read %{{.*}} : tensor<1536x7168xf8E4M3FN>, vector<16xf8E4M3FN>
@@ -111,4 +111,44 @@ func.func @not_taken(%x: tensor<4x256xbf16>, %big: tensor<17x256xbf16>,
       : (tensor<?x256xbf16>, tensor<256x256xf8E4M3FN>) -> tensor<?x256xf32>
   %d = dsv3.linear %odd, %wo : (tensor<1x40xf32>, tensor<8x40xf32>) -> tensor<1x8xf32>
   return %a, %b, %c, %d : tensor<4x256xf32>, tensor<17x256xf32>, tensor<?x256xf32>, tensor<1x8xf32>
+}
+
+// -----
+
+// The routed experts' gate_proj of a decode step (1 token, 8 of 256 experts:
+// 8 rows). A block per (8 weight rows, routed row r): rows past offsets[E]
+// are 0 and read nothing; r's expert is the largest e with offsets[e] <= r,
+// by 8 (= log2 256) halving steps; the lanes read that expert's rows.
+// CHECK-LABEL: func.func @experts
+// CHECK:       scf.forall (%[[NB:.*]], %[[R:.*]]) in (256, 8) shared_outs(%[[Y:.*]] = %{{.*}}) -> (tensor<8x2048xf32>)
+// CHECK:         %[[N0:.*]] = arith.muli %[[NB]], %c8
+// CHECK:         %[[TOTAL:.*]] = tensor.extract %[[OFF:.*]][%c256] : tensor<257xi64>
+// CHECK:         %[[R64:.*]] = arith.index_cast %[[R]] : index to i64
+// CHECK:         %[[VALID:.*]] = arith.cmpi slt, %[[R64]], %[[TOTAL]] : i64
+// CHECK:         %[[SEARCH:.*]]:2 = scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c8{{(_[0-9]+)?}} step %c1{{(_[0-9]+)?}} iter_args(%[[LO:.*]] = %c0{{(_[0-9]+)?}}, %[[HI:.*]] = %c256{{(_[0-9]+)?}})
+// CHECK:           %[[MID:.*]] = arith.divui
+// CHECK:           %[[START:.*]] = tensor.extract %[[OFF]][%[[MID]]]
+// CHECK:           %[[IN:.*]] = arith.cmpi sle, %[[START]], %{{.*}} : i64
+// CHECK:           arith.select %[[IN]], %[[MID]], %[[LO]]
+// CHECK:           arith.select %[[IN]], %[[HI]], %[[MID]]
+// CHECK:         bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<8x32x1xf32>
+// CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (8, 32)
+// CHECK:           scf.if %[[VALID]] -> (vector<1xf32>)
+// CHECK:             scf.for
+// CHECK:               vector.transfer_read %{{.*}}[%[[SEARCH]]#0, %{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<256x2048x7168xf8E4M3FN>, vector<16xf8E4M3FN>
+// CHECK:               tensor.extract %{{.*}}[%[[SEARCH]]#0, %{{.*}}, %{{.*}}] : tensor<256x16x56xf32>
+// CHECK:               vector.transfer_read %{{.*}}[%[[R]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x7168xbf16>, vector<16xbf16>
+// CHECK:           } else {
+// CHECK:             scf.yield %cst{{.*}} : vector<1xf32>
+// CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// CHECK:         tensor.extract_slice %[[Y]][%[[R]], %[[N0]]] [1, 8] [1, 1]
+// CHECK:       } {mapping = [#gpu.block<x>, #gpu.block<y>]}
+// MAX1-LABEL:  func.func @experts
+// MAX1:        dsv3.grouped_matmul
+func.func @experts(%rows: tensor<8x7168xbf16>, %offsets: tensor<257xi64>) -> tensor<8x2048xf32> {
+  %w = dsv3.parameter "model.layers.3.mlp.experts.gate_proj.weight" : tensor<256x2048x7168xf8E4M3FN>
+  %s = dsv3.parameter "model.layers.3.mlp.experts.gate_proj.weight_scale_inv" : tensor<256x16x56xf32>
+  %h = dsv3.grouped_matmul %rows, %w, %offsets weight_scale_inv(%s : tensor<256x16x56xf32>)
+      : (tensor<8x7168xbf16>, tensor<256x2048x7168xf8E4M3FN>, tensor<257xi64>) -> tensor<8x2048xf32>
+  return %h : tensor<8x2048xf32>
 }

@@ -39,7 +39,6 @@ namespace mlir::dsv3 {
 using namespace mlir;
 using namespace mlir::dsv3;
 using host::cIdx;
-using host::widenE4M3Scaled;
 using host::yieldSlice;
 
 namespace {
@@ -58,22 +57,39 @@ Value vectorToF32(OpBuilder &b, Location loc, Value v) {
   return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), v);
 }
 
-struct DecodeLinear {
-  mutable LinearOp op; // the generated accessors are not const
-  int64_t m, n, k, rows;
+/// A block of the GEMV: `rows` weight rows (a warp each) times `m`
+/// activation rows. The two phases and the shared buffer between them; the
+/// ops' kernels below place the blocks.
+struct Gemv {
+  Value x, w, s; // [*, K]; [(E,) N, K]; [(E,) ceil(N/128), ceil(K/128)]
+  Type outElem;
+  int64_t m, k, rows;
   bool sharedMemory;
 
+  /// The partial sums, [rows, lanes, tokens], in shared memory.
+  Value allocPartials(OpBuilder &b, Location loc) const {
+    auto type = RankedTensorType::get({rows, kWarpSize, m}, b.getF32Type());
+    auto alloc =
+        bufferization::AllocTensorOp::create(b, loc, type, ValueRange{});
+    if (sharedMemory)
+      alloc.setMemorySpaceAttr(gpu::AddressSpaceAttr::get(
+          b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
+    return alloc;
+  }
+
   /// Phase 1, one thread = (row w of the block, lane): the lane's partial sum
-  /// of row n0 + w for every token, over k = 16 lane + 512 j.
-  Value lanePartials(OpBuilder &b, Location loc, Value n0, Value init) const {
+  /// of weight row n0 + w (after the index `prefix`, e.g. the expert) with
+  /// each activation row of `xRows`, over k = 16 lane + 512 j. Where `valid`
+  /// is false the sums are 0 and no weight is read.
+  Value lanePartials(OpBuilder &b, Location loc, Value n0,
+                     ArrayRef<Value> prefix, ArrayRef<Value> xRows, Value valid,
+                     Value init) const {
     MLIRContext *ctx = b.getContext();
     auto threads = b.getArrayAttr(
         {gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimY),
          gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimX)});
-    Value x = op.getInput(), w = op.getWeight(), s = op.getWeightScaleInv();
     Type wElem = cast<ShapedType>(w.getType()).getElementType();
     Type xElem = cast<ShapedType>(x.getType()).getElementType();
-    bool fp8 = isa<Float8E4M3FNType>(wElem);
     auto accType = VectorType::get({m}, b.getF32Type());
     auto vecF32 = VectorType::get({kLaneElems}, b.getF32Type());
     auto forall = scf::ForallOp::create(
@@ -92,28 +108,23 @@ struct DecodeLinear {
                           Value acc) -> Value {
             Value wPad =
                 arith::ConstantOp::create(b, loc, wElem, b.getZeroAttr(wElem));
+            SmallVector<Value> wIdx(prefix);
+            wIdx.append({row, kk});
             Value codes = vector::TransferReadOp::create(
-                b, loc, VectorType::get({kLaneElems}, wElem), w,
-                ValueRange{row, kk}, wPad, ArrayRef<bool>{true});
-            // The 16 elements lie in one 128-wide scale block. FP8 codes
-            // widen exactly to value * 2^-8; the 2^8 joins the scale, so
-            // each weight element is f32(q) * s rounded once, as in the
-            // definition.
-            Value wf = fp8 ? widenE4M3Scaled(b, loc, codes)
-                           : vectorToF32(b, loc, codes);
+                b, loc, VectorType::get({kLaneElems}, wElem), w, wIdx, wPad,
+                ArrayRef<bool>{true});
+            // The 16 elements lie in one 128-wide scale block. Widening is
+            // exact (the hardware conversion on cuda), so each weight
+            // element is f32(q) * s rounded once, as in the definition.
+            Value wf = vectorToF32(b, loc, codes);
             if (s) {
               Value block = cIdx(b, loc, kQuantBlock);
-              Value scale = tensor::ExtractOp::create(
-                  b, loc, s,
-                  ValueRange{arith::DivUIOp::create(b, loc, row, block),
-                             arith::DivUIOp::create(b, loc, kk, block)});
+              SmallVector<Value> sIdx(prefix);
+              sIdx.append({arith::DivUIOp::create(b, loc, row, block),
+                           arith::DivUIOp::create(b, loc, kk, block)});
+              Value scale = tensor::ExtractOp::create(b, loc, s, sIdx);
               if (!scale.getType().isF32())
                 scale = arith::ExtFOp::create(b, loc, b.getF32Type(), scale);
-              if (fp8)
-                scale = arith::MulFOp::create(
-                    b, loc, scale,
-                    arith::ConstantOp::create(b, loc,
-                                              b.getF32FloatAttr(256.0f)));
               wf = arith::MulFOp::create(
                   b, loc, wf,
                   vector::BroadcastOp::create(b, loc, vecF32, scale));
@@ -121,12 +132,11 @@ struct DecodeLinear {
             Value xPad =
                 arith::ConstantOp::create(b, loc, xElem, b.getZeroAttr(xElem));
             for (int64_t t = 0; t < m; ++t) {
-              Value xv =
-                  vectorToF32(b, loc,
-                              vector::TransferReadOp::create(
-                                  b, loc, VectorType::get({kLaneElems}, xElem),
-                                  x, ValueRange{cIdx(b, loc, t), kk}, xPad,
-                                  ArrayRef<bool>{true}));
+              Value xv = vectorToF32(
+                  b, loc,
+                  vector::TransferReadOp::create(
+                      b, loc, VectorType::get({kLaneElems}, xElem), x,
+                      ValueRange{xRows[t], kk}, xPad, ArrayRef<bool>{true}));
               Value prod = arith::MulFOp::create(b, loc, xv, wf);
               Value sum = vector::ReductionOp::create(
                   b, loc, vector::CombiningKind::ADD, prod);
@@ -149,6 +159,7 @@ struct DecodeLinear {
                 scf::YieldOp::create(b, loc, step(b, loc, kk, iter[0]));
               });
           Value sums = kLoop.getResult(0);
+          Operation *kOps = kLoop;
           if (k % chunk != 0) {
             Value kk = arith::AddIOp::create(b, loc, first,
                                              cIdx(b, loc, k / chunk * chunk));
@@ -163,6 +174,22 @@ struct DecodeLinear {
                   scf::YieldOp::create(b, loc, sums);
                 });
             sums = tail.getResult(0);
+          }
+          if (valid) {
+            // The loops move into the branch that reads the weight.
+            auto guard = scf::IfOp::create(
+                b, loc, valid,
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, sums);
+                },
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, zero);
+                });
+            Block *then = guard.thenBlock();
+            for (Operation &op : llvm::make_early_inc_range(llvm::make_range(
+                     kOps->getIterator(), guard->getIterator())))
+              op.moveBefore(then->getTerminator());
+            sums = guard.getResult(0);
           }
           // This thread's [1, 1, M] slice of the partials, written in place
           // (a slice of the shared output bufferizes to a view of it).
@@ -208,7 +235,6 @@ struct DecodeLinear {
     auto threads = b.getArrayAttr(
         {gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimY),
          gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimX)});
-    Type outElem = op.getResult().getType().getElementType();
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(rows), b.getIndexAttr(m)},
         ValueRange{init}, threads,
@@ -240,81 +266,172 @@ struct DecodeLinear {
         });
     return forall.getResult(0);
   }
-
-  Value build(OpBuilder &b, Location loc) const {
-    MLIRContext *ctx = b.getContext();
-    auto yType = op.getResult().getType();
-    Value init = tensor::EmptyOp::create(b, loc, yType.getShape(),
-                                         yType.getElementType());
-    auto blocks = b.getArrayAttr(
-        {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimX)});
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(n / rows)},
-        ValueRange{init}, blocks,
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value n0 = arith::MulIOp::create(b, loc, args[0], cIdx(b, loc, rows));
-          // The partial sums, [rows, lanes, tokens], in shared memory.
-          auto partialType =
-              RankedTensorType::get({rows, kWarpSize, m}, b.getF32Type());
-          auto alloc = bufferization::AllocTensorOp::create(b, loc, partialType,
-                                                            ValueRange{});
-          if (sharedMemory)
-            alloc.setMemorySpaceAttr(gpu::AddressSpaceAttr::get(
-                ctx, gpu::GPUDialect::getWorkgroupAddressSpace()));
-          Value partials = lanePartials(b, loc, n0, alloc);
-          SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
-          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(m),
-                                             b.getIndexAttr(rows)};
-          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-          Value tile = tensor::ExtractSliceOp::create(b, loc, args[1], offsets,
-                                                      sizes, strides);
-          tile = sumLanes(b, loc, partials, tile);
-          yieldSlice(b, loc, tile, args[1], offsets, sizes);
-        });
-    return forall.getResult(0);
-  }
 };
 
-/// The linears this strategy takes, or why not.
-LogicalResult matchDecodeLinear(LinearOp op, int64_t maxTokens,
-                                DecodeLinear &out) {
-  if (op.getActQuant() != ActivationQuant::none)
-    return failure(); // activation-quantized: the GEMM strategies' job
-  auto xType = op.getInput().getType();
-  auto wType = op.getWeight().getType();
-  if (!xType.hasStaticShape() || !wType.hasStaticShape())
-    return failure();
-  int64_t m = xType.getDimSize(0), k = xType.getDimSize(1),
-          n = wType.getDimSize(0);
-  if (m < 1 || m > maxTokens || k % kLaneElems != 0)
-    return failure();
-  Type wElem = wType.getElementType();
-  if (!isa<Float8E4M3FNType, BFloat16Type, Float16Type, Float32Type>(wElem))
-    return failure();
-  int64_t rows = 1;
+int64_t rowsPerBlock(int64_t n) {
   for (int64_t r : kRowsPerBlock)
-    if (n % r == 0) {
-      rows = r;
-      break;
-    }
-  out = DecodeLinear{op, m, n, k, rows, /*sharedMemory=*/true};
-  return success();
+    if (n % r == 0)
+      return r;
+  return 1;
+}
+
+/// dsv3.linear: a block per `rows` weight rows, all tokens in it.
+Value buildLinear(OpBuilder &b, Location loc, LinearOp op, bool sharedMemory) {
+  MLIRContext *ctx = b.getContext();
+  auto yType = op.getResult().getType();
+  int64_t m = yType.getDimSize(0), n = yType.getDimSize(1);
+  Gemv gemv{op.getInput(),
+            op.getWeight(),
+            op.getWeightScaleInv(),
+            yType.getElementType(),
+            m,
+            op.getInput().getType().getDimSize(1),
+            rowsPerBlock(n),
+            sharedMemory};
+  Value init =
+      tensor::EmptyOp::create(b, loc, yType.getShape(), yType.getElementType());
+  auto blocks = b.getArrayAttr(
+      {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimX)});
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(n / gemv.rows)},
+      ValueRange{init}, blocks,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value n0 =
+            arith::MulIOp::create(b, loc, args[0], cIdx(b, loc, gemv.rows));
+        SmallVector<Value> tokens;
+        for (int64_t t = 0; t < m; ++t)
+          tokens.push_back(cIdx(b, loc, t));
+        Value partials =
+            gemv.lanePartials(b, loc, n0, /*prefix=*/{}, tokens,
+                              /*valid=*/Value(), gemv.allocPartials(b, loc));
+        SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(m),
+                                           b.getIndexAttr(gemv.rows)};
+        SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+        Value tile = tensor::ExtractSliceOp::create(b, loc, args[1], offsets,
+                                                    sizes, strides);
+        tile = gemv.sumLanes(b, loc, partials, tile);
+        yieldSlice(b, loc, tile, args[1], offsets, sizes);
+      });
+  return forall.getResult(0);
+}
+
+/// The expert whose segment holds row r: the largest e with
+/// offsets[e] <= r (empty segments before it have the same offset), by a
+/// binary search of fixed length over [0, E). Meaningful for
+/// r < offsets[E]; always in [0, E).
+Value expertOf(OpBuilder &b, Location loc, Value offsets, Value r,
+               int64_t experts) {
+  Value r64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), r);
+  auto search = scf::ForOp::create(
+      b, loc, cIdx(b, loc, 0), cIdx(b, loc, llvm::Log2_64_Ceil(experts)),
+      cIdx(b, loc, 1), ValueRange{cIdx(b, loc, 0), cIdx(b, loc, experts)},
+      [&](OpBuilder &b, Location loc, Value, ValueRange iter) {
+        Value lo = iter[0], hi = iter[1];
+        Value mid = arith::DivUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, lo, hi), cIdx(b, loc, 2));
+        Value start = tensor::ExtractOp::create(b, loc, offsets, mid);
+        Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                         start, r64);
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::SelectOp::create(b, loc, in, mid, lo),
+                       arith::SelectOp::create(b, loc, in, hi, mid)});
+      });
+  return search.getResult(0);
+}
+
+/// dsv3.grouped_matmul: a block per (`rows` weight rows, routed row r), with
+/// the weight of r's expert. A row past offsets[E] reads nothing and is 0.
+/// At decode each expert has at most one row per token, so each routed
+/// expert's weight is read about once per token.
+Value buildGroupedMatmul(OpBuilder &b, Location loc, GroupedMatmulOp op,
+                         bool sharedMemory) {
+  MLIRContext *ctx = b.getContext();
+  auto yType = op.getResult().getType();
+  auto wType = op.getWeight().getType();
+  int64_t r = yType.getDimSize(0), n = yType.getDimSize(1),
+          e = wType.getDimSize(0);
+  Gemv gemv{op.getInput(),
+            op.getWeight(),
+            op.getWeightScaleInv(),
+            yType.getElementType(),
+            /*m=*/1,
+            op.getInput().getType().getDimSize(1),
+            rowsPerBlock(n),
+            sharedMemory};
+  Value init =
+      tensor::EmptyOp::create(b, loc, yType.getShape(), yType.getElementType());
+  auto blocks = b.getArrayAttr(
+      {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimX),
+       gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimY)});
+  Value offsets = op.getOffsets();
+  auto forall = scf::ForallOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(n / gemv.rows), b.getIndexAttr(r)},
+      ValueRange{init}, blocks,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value n0 =
+            arith::MulIOp::create(b, loc, args[0], cIdx(b, loc, gemv.rows));
+        Value row = args[1];
+        Value total = tensor::ExtractOp::create(b, loc, offsets,
+                                                ValueRange{cIdx(b, loc, e)});
+        Value valid = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt,
+            arith::IndexCastOp::create(b, loc, b.getI64Type(), row), total);
+        Value expert = expertOf(b, loc, offsets, row, e);
+        Value partials = gemv.lanePartials(b, loc, n0, {expert}, {row}, valid,
+                                           gemv.allocPartials(b, loc));
+        SmallVector<OpFoldResult> tileOffsets = {row, n0};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                           b.getIndexAttr(gemv.rows)};
+        SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+        Value tile = tensor::ExtractSliceOp::create(
+            b, loc, args[2], tileOffsets, sizes, strides);
+        tile = gemv.sumLanes(b, loc, partials, tile);
+        yieldSlice(b, loc, tile, args[2], tileOffsets, sizes);
+      });
+  return forall.getResult(0);
+}
+
+/// Whether a weight [(E,) N, K] and activations [M, K] suit the kernel.
+bool gemvShapes(ShapedType x, ShapedType w, int64_t maxTokens) {
+  if (!x.hasStaticShape() || !w.hasStaticShape())
+    return false;
+  int64_t m = x.getDimSize(0), k = x.getDimSize(1);
+  return m >= 1 && m <= maxTokens && k % kLaneElems == 0 &&
+         isa<Float8E4M3FNType, BFloat16Type, Float16Type, Float32Type>(
+             w.getElementType());
 }
 
 struct Dsv3GPUDecodeLinear
     : dsv3::impl::Dsv3GPUDecodeLinearBase<Dsv3GPUDecodeLinear> {
   using Base::Base;
   void runOnOperation() override {
-    SmallVector<LinearOp> ops;
-    getOperation()->walk([&](LinearOp op) { ops.push_back(op); });
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (auto linear = dyn_cast<LinearOp>(op)) {
+        // Activation-quantized linears are the GEMM strategies' job.
+        if (linear.getActQuant() == ActivationQuant::none &&
+            gemvShapes(linear.getInput().getType(),
+                       linear.getWeight().getType(), maxTokens))
+          ops.push_back(op);
+      } else if (auto grouped = dyn_cast<GroupedMatmulOp>(op)) {
+        if (gemvShapes(grouped.getInput().getType(),
+                       grouped.getWeight().getType(), maxRows))
+          ops.push_back(op);
+      }
+    });
     IRRewriter rewriter(&getContext());
-    for (LinearOp op : ops) {
-      DecodeLinear kernel;
-      if (failed(matchDecodeLinear(op, maxTokens, kernel)))
-        continue;
-      kernel.sharedMemory = sharedMemory;
+    for (Operation *op : ops) {
       rewriter.setInsertionPoint(op);
-      rewriter.replaceOp(op, kernel.build(rewriter, op.getLoc()));
+      Value kernel =
+          isa<LinearOp>(op)
+              ? buildLinear(rewriter, op->getLoc(), cast<LinearOp>(op),
+                            sharedMemory)
+              : buildGroupedMatmul(rewriter, op->getLoc(),
+                                   cast<GroupedMatmulOp>(op), sharedMemory);
+      rewriter.replaceOp(op, kernel);
     }
   }
 };

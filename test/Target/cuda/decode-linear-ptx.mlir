@@ -30,6 +30,7 @@
 // PTX:       .shared .align {{[0-9]+}} .b8 {{.*}}[1024];
 // PTX-COUNT-21: ld.global.v4.b32
 // PTX-NOT:   ld.global.v4.b32
+// PTX:       cvt.rn.f16x2.e4m3x2
 // PTX:       st.shared
 // PTX:       bar.sync
 // PTX:       ld.shared
