@@ -63,6 +63,16 @@ if [ -d build-moe-gpu ]; then
   timeout 500 python3 bench/gpu/moe_layer_gpu.py run --carry build-moe-gpu --work /tmp/moe-gpu
 fi
 
+# The cuda strategy's decode GEMVs at V3's decode shapes (q_a, q_b, kv_a,
+# o_proj, 8 routed experts' gate_proj, the bf16 lm_head) against PyTorch on
+# the same GPU; prepared here by
+#   python3 bench/gpu/decode_gemv_gpu.py prepare --carry build-gemv-gpu
+# (1.3 MiB). Guarded: a failure here does not skip the parts after it.
+if [ -d build-gemv-gpu ]; then
+  timeout 300 python3 bench/gpu/decode_gemv_gpu.py run --carry build-gemv-gpu \
+    || echo "decode GEMV check: FAILED (exit $?)"
+fi
+
 # Issue 8: a whole model with a dynamic token count on cuda (one module, two
 # prompt lengths), against the host module's logits. Prepared here by
 # bench/gpu/prepare_tiny_dynamic.sh (build/tiny_dynamic, 6.5 MiB).
