@@ -29,6 +29,13 @@
 // RUN: mkdir -p %t.dir && not dsv3-compile %s --target=host -o %t.dir 2>&1 | FileCheck %s --check-prefix=DIROUT
 // DIROUT: dsv3-compile: error: -o {{.*}}.dir is a directory
 //
+// Targets: host, cuda, and cuda-sim (the cuda kernels on the host); the GPU
+// stages need cuda.
+// RUN: not dsv3-compile %s --target=rocm -o %t.so 2>&1 | FileCheck %s --check-prefix=TARGET --implicit-check-not={{.}}
+// TARGET: dsv3-compile: error: --target must be host, cuda or cuda-sim, got 'rocm'
+// RUN: not dsv3-compile %s --target=cuda-sim --emit=ptx 2>&1 | FileCheck %s --check-prefix=SIMPTX --implicit-check-not={{.}}
+// SIMPTX: dsv3-compile: error: --emit=ptx needs --target=cuda
+//
 // cuda chips other than Hopper are refused up front (they used to abort in
 // LLVM's instruction selection or fail at the first kernel).
 // RUN: not dsv3-compile %s --target=cuda --cuda-chip=sm_80 -o %t.so 2>&1 | FileCheck %s --check-prefix=CHIP --implicit-check-not={{.}}
