@@ -801,6 +801,41 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def Dsv3GPURMSNorm : Pass<"dsv3-gpu-rms-norm"> {
+  let summary = "cuda strategy: a block of threads per row for dsv3.rms_norm";
+  let description = [{
+    Replaces a `dsv3.rms_norm` with a static shape of at most `max-rows` rows
+    whose last dimension `d` is a multiple of 256 or less than 256 (every
+    norm of a DeepSeek model: 7168, 1536, 512) by one kernel written as
+    mapped `scf.forall` ops on tensors: a `#gpu.block<x>` per row, and
+    `T = min(256, d)` threads in three phases (`#gpu.thread<x>`):
+
+    1. thread `t` sums `f32(x[j])^2` over `j = t, t + T, ...` into a
+       shared buffer of `T` partials;
+    2. one thread adds the `T` partials in order and computes the row's
+       `r = rsqrt(sum / d + eps)` into a one-element shared buffer;
+    3. thread `t` writes `y[j] = cast((f32(x[j]) * r) * f32(w[j]))` for its
+       columns `j = t, t + T, ...`.
+
+    The scaling rounds as the definition does; the sum of squares differs
+    from the definition's serial sum by f32 summation order only. With
+    `shared-memory=false` the buffers are plain memory (`--target=cuda-sim`).
+    The correct-first mapping of the definition gives a norm 2 or more
+    kernels, the first with one thread walking each row serially.
+  }];
+  let options = [
+    Option<"maxRows", "max-rows", "int64_t", /*default=*/"4096",
+           "Largest static row count the kernel takes (a block per row)">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
   let summary = "Bufferized block/thread scf.forall nests to gpu.launch";
   let description = [{

@@ -31,6 +31,9 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory) {
   Dsv3GPUDecodeLinearOptions decode;
   decode.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPUDecodeLinear(decode));
+  Dsv3GPURMSNormOptions norm;
+  norm.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPURMSNorm(norm));
 }
 
 /// Threads per block for the linearized elementwise iteration space.
