@@ -848,8 +848,16 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
     attributions of the launch (their deallocations go), and the thread
     foralls are mapped by upstream's
     `transform::gpu::mapNestedForallToThreadsImpl`: each phase is predicated
-    to its own extent and followed by a `gpu.barrier`. A block forall with
-    dynamic bounds or results is an error. Other foralls are left alone.
+    to its own extent and followed by a `gpu.barrier`. In-bounds 1-D vector
+    reads along a unit-stride dimension become `vector.load`s, with
+    `alignment = 16` where 16-byte alignment is provable (identity layout,
+    rows and the last index multiples of 16 bytes; the runtime's buffers are
+    `cuMemAlloc`ed).
+
+    Errors: a block forall with dynamic or non-normalized bounds, results
+    (not bufferized), more than 3 dimensions or a block id used twice; a
+    thread forall with dynamic bounds; shared memory allocated anywhere but
+    the top level of the block forall. Other foralls are left alone.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",

@@ -32,3 +32,30 @@ func.func @tensor_forall(%init: tensor<4xf32>) -> tensor<4xf32> {
   } {mapping = [#gpu.block<x>]}
   return %r : tensor<4xf32>
 }
+
+// -----
+
+func.func @twice_x(%out: memref<4x4xf32>) {
+  %z = arith.constant 0.0 : f32
+  // expected-error @below {{maps to blocks x, y and z only, each at most once}}
+  scf.forall (%a, %b) in (4, 4) {
+    memref.store %z, %out[%a, %b] : memref<4x4xf32>
+  } {mapping = [#gpu.block<x>, #gpu.block<x>]}
+  return
+}
+
+// -----
+
+func.func @nested_shared(%c: i1, %out: memref<4xf32>) {
+  %z = arith.constant 0.0 : f32
+  scf.forall (%b) in (4) {
+    scf.if %c {
+      // expected-error @below {{shared memory must be allocated at the top level of the block forall}}
+      %s = memref.alloc() : memref<32xf32, #gpu.address_space<workgroup>>
+      scf.forall (%t) in (32) {
+        memref.store %z, %s[%t] : memref<32xf32, #gpu.address_space<workgroup>>
+      } {mapping = [#gpu.thread<x>]}
+    }
+  } {mapping = [#gpu.block<x>]}
+  return
+}

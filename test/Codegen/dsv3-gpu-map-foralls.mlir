@@ -76,3 +76,22 @@ func.func @unmapped(%out: memref<4xf32>) {
   }
   return
 }
+
+// -----
+
+// Grid dimensions follow the mapping ids, not the forall's order: (y, x)
+// over (5, 7) is a 7 x 5 grid whose block_id y is the first index.
+// CHECK-LABEL: func.func @y_first
+// CHECK-DAG:   %[[C5:.*]] = arith.constant 5 : index
+// CHECK-DAG:   %[[C7:.*]] = arith.constant 7 : index
+// CHECK:       gpu.launch blocks({{[^)]*}}) in (%arg{{[0-9]+}} = %[[C7]], %arg{{[0-9]+}} = %[[C5]], %arg{{[0-9]+}} = %{{.*}})
+// CHECK:         %[[BY:.*]] = gpu.block_id y
+// CHECK:         %[[BX:.*]] = gpu.block_id x
+// CHECK:         memref.store %{{.*}}, %{{.*}}[%[[BY]], %[[BX]]]
+func.func @y_first(%out: memref<5x7xf32>) {
+  %z = arith.constant 0.0 : f32
+  scf.forall (%i, %j) in (5, 7) {
+    memref.store %z, %out[%i, %j] : memref<5x7xf32>
+  } {mapping = [#gpu.block<y>, #gpu.block<x>]}
+  return
+}

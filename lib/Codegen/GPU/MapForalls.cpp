@@ -130,11 +130,22 @@ void lowerVectorReads(RewriterBase &rewriter, gpu::LaunchOp launch) {
 LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   if (forall.getNumResults() != 0)
     return forall.emitOpError("maps to a gpu.launch only once bufferized");
-  FailureOr<SmallVector<int64_t>> grid = staticExtents(forall);
-  if (failed(grid) || grid->size() > 3)
+  FailureOr<SmallVector<int64_t>> extents = staticExtents(forall);
+  if (failed(extents) || extents->size() > 3)
     return forall.emitOpError(
         "maps to blocks only with static, normalized bounds in at most 3 "
         "dimensions");
+  // Grid dims by mapping id (a forall may list y before x).
+  SmallVector<int64_t> grid = {1, 1, 1};
+  SmallVector<gpu::Dimension> blockIds;
+  for (auto [extent, attr] : llvm::zip(*extents, *forall.getMapping())) {
+    int64_t id = cast<gpu::GPUBlockMappingAttr>(attr).getMappingId();
+    if (id > 2 || llvm::is_contained(blockIds, static_cast<gpu::Dimension>(id)))
+      return forall.emitOpError(
+          "maps to blocks x, y and z only, each at most once");
+    grid[id] = extent;
+    blockIds.push_back(static_cast<gpu::Dimension>(id));
+  }
   // Block dims: the largest extent of each thread dimension in any phase.
   SmallVector<int64_t> blockDims = {1, 1, 1};
   WalkResult walk = forall.getBody()->walk([&](scf::ForallOp inner) {
@@ -164,6 +175,18 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   for (auto alloc : forall.getBody()->getOps<memref::AllocOp>())
     if (isWorkgroupAlloc(alloc))
       shared.push_back(alloc);
+  // Shared buffers live as long as the block: one allocated deeper (in a
+  // branch or a thread) would have no lowering.
+  WalkResult nested = forall.getBody()->walk([&](memref::AllocOp alloc) {
+    if (isWorkgroupAlloc(alloc) && alloc->getBlock() != forall.getBody()) {
+      alloc.emitOpError("shared memory must be allocated at the top level of "
+                        "the block forall");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (nested.wasInterrupted())
+    return failure();
   SmallVector<Type> sharedTypes;
   for (memref::AllocOp alloc : shared) {
     if (!alloc.getType().hasStaticShape())
@@ -171,22 +194,18 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
     sharedTypes.push_back(alloc.getType());
   }
   auto dim = [&](ArrayRef<int64_t> dims, unsigned i) -> Value {
-    return arith::ConstantIndexOp::create(rewriter, loc,
-                                          i < dims.size() ? dims[i] : 1);
+    return arith::ConstantIndexOp::create(rewriter, loc, dims[i]);
   };
   auto launch = gpu::LaunchOp::create(
-      rewriter, loc, dim(*grid, 0), dim(*grid, 1), dim(*grid, 2),
+      rewriter, loc, dim(grid, 0), dim(grid, 1), dim(grid, 2),
       dim(blockDims, 0), dim(blockDims, 1), dim(blockDims, 2),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/ValueRange{}, sharedTypes);
   Block &body = launch.getBody().front();
   rewriter.setInsertionPointToStart(&body);
   SmallVector<Value> ids;
-  for (auto [i, attr] : llvm::enumerate(*forall.getMapping())) {
-    auto id = static_cast<gpu::Dimension>(
-        cast<gpu::GPUBlockMappingAttr>(attr).getMappingId());
+  for (gpu::Dimension id : blockIds)
     ids.push_back(gpu::BlockIdOp::create(rewriter, loc, id));
-  }
   // The forall's body without its (empty) in_parallel terminator.
   rewriter.eraseOp(forall.getTerminator());
   Block *forallBody = forall.getBody();
