@@ -69,12 +69,12 @@ void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM,
 void buildCudaPipeline(OpPassManager &pm, const CudaOptions &options,
                        Stage stop = Stage::LLVM);
 
-/// Registers dsv3-host-pipeline and dsv3-cuda-pipeline with the pass
-/// registry (for dsv3-opt).
 /// The cuda strategy's kernel passes (before dsv3-lower-to-linalg); with
 /// `sharedMemory` false, their shared buffers are plain memory (cuda-sim).
 void addCudaStrategy(OpPassManager &pm, bool sharedMemory);
 
+/// Registers dsv3-host-pipeline, dsv3-cuda-sim-pipeline and
+/// dsv3-cuda-pipeline with the pass registry (for dsv3-opt).
 void registerDsv3Pipelines();
 
 } // namespace mlir::dsv3
