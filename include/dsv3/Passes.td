@@ -836,6 +836,106 @@ def Dsv3GPURMSNorm : Pass<"dsv3-gpu-rms-norm"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def Dsv3GPUMoEGate : Pass<"dsv3-gpu-moe-gate"> {
+  let summary = "cuda strategy: the MoE router as a linear and one block per token";
+  let description = [{
+    Replaces a `dsv3.moe_gate` with static shapes, at most `max-tokens`
+    tokens and at most 1024 experts (every scoring function and top-k
+    method) by:
+
+    1. the logits `u = f32(x) · f32(W)ᵀ` as a `dsv3.linear` of the unscaled
+       gate weight with an f32 result (the same sums; `dsv3-gpu-decode-linear`
+       then gives it a warp per expert);
+    2. one kernel with a block per token (`#gpu.block<x>`) whose phases are
+       thread foralls (`#gpu.thread<x>`) with buffers in shared memory:
+       - softmax scoring only: one thread takes the row's max (ignoring NaN,
+         as `arith.maxnumf`) and Σ exp(u - max) in expert order;
+       - a thread per expert: its score `s` (sigmoid, or softmax) and its
+         biased key `s + e_score_correction_bias`;
+       - a thread per group (when groups are rejected): the sum of its two
+         largest keys (noaux_tc) or its largest (group_limited_greedy);
+       - a thread per expert: the key it is selected by, `-inf` when its
+         group's rank (group score descending, then group index) is at or
+         past `topk_group`, and for a NaN key;
+       - a thread per expert: its rank in the order (selection key
+         descending, then expert index ascending), counted over all experts,
+         and its index written at that rank;
+       - one thread: the unbiased scores of ranks `0 .. top_k - 1`, divided
+         by their sum (in rank order) plus 1e-20 with `norm_topk_prob`, times
+         `routed_scaling_factor`, into the token's rows of `weights` and
+         `ids`.
+
+    Selection and ties are the definition's (higher key first, then the
+    lower group or expert index); the scores' arithmetic is the definition's
+    up to the logits' f32 summation order. Because NaN keys rank as `-inf`
+    the ranks are always a permutation of the experts, so every id is in
+    `[0, E)`. With `shared-memory=false` the buffers are plain memory
+    (`--target=cuda-sim`). The definition launches about 20 one-block
+    kernels for a router.
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"64",
+           "Largest static token count the kernel takes (a block per token)">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
+  let summary = "cuda strategy: split-KV decode attention over the latent cache";
+  let description = [{
+    Replaces a `dsv3.latent_attention` with static shapes, at most
+    `max-queries` queries per sequence (`S`: a decode step, or an MTP
+    verification chunk), and `C` and `R` multiples of 8 by two kernels
+    written as mapped `scf.forall` ops on tensors (FlashMLA's split-KV scheme
+    on CUDA cores). The cache's `L` rows are cut into `N = ceil(L / T)` key
+    tiles of `T = min(keys-per-block, L)` rows, the `H` heads into groups of
+    `HG` (the largest of 16, 8, 4, 2, 1 dividing `H`):
+
+    1. A block per (tile `n`, query `(b, i)`, head group) (`#gpu.block<x, y,
+       z>`). `e` is the number of the tile's keys visible to the query
+       (`t <= start_pos[b] + i`, `t < kv_len[b]`; keys past it are never
+       read). Phase A, threads `(h, kl)`: the scaled scores of head `h` with
+       keys `kl, kl + KT, ...` (8-wide vector products over the `C + R`
+       channels) into a shared `[HG, T]` buffer, `-inf` where hidden.
+       Phase B, a thread per head: `m = max s`, `p = exp(s - m)` in place,
+       `1 / Σ p` into shared memory, and the tile's log-sum-exp
+       `m + log Σ p` (`-inf` when `e = 0`). Phase C, threads `(h, x)`: for
+       the channel groups `x, x + X, ...` (8 channels each), `Σ_t p_t ·
+       c_kv[t]` over the visible keys in registers, times `1 / Σ p`, into
+       f32 partials `[N, B·S, H, C/8, 8]`.
+    2. A block per (query, head group): `out = Σ_n w_n o_n / Σ_n w_n` with
+       `w_n = exp(lse_n - max_n lse_n)` (`dsv3.attention_merge` over `N`
+       parts at once), rounded once to the result type; zeros where no
+       tile saw a key; the optional `lse` result is `max + log Σ w`.
+
+    The result equals the definition's up to f32 summation order. With
+    `shared-memory=false` the buffers between phases are plain memory
+    (`--target=cuda-sim`). Other `dsv3.latent_attention` ops (prefill with a
+    dynamic query count) keep the definition. Error: `keys-per-block` below 1.
+  }];
+  let options = [
+    Option<"keysPerBlock", "keys-per-block", "int64_t", /*default=*/"256",
+           "Cache rows per key tile (a block each); the last tile may be "
+           "shorter">,
+    Option<"maxQueries", "max-queries", "int64_t", /*default=*/"16",
+           "Largest static query count per sequence the kernels take">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
   let summary = "Bufferized block/thread scf.forall nests to gpu.launch";
   let description = [{

@@ -33,10 +33,8 @@ struct CudaOptions {
   std::string toolkit;
   /// gpu-module-to-binary format: fatbin (default), bin or isa (PTX text).
   std::string format = "fatbin";
-  /// Minimum keys per tile of split-KV decode attention
-  /// (dsv3-split-kv-attention; 0: off). Off by default: the kernel mapping
-  /// runs the scf.forall over key tiles as a host loop, one tile after
-  /// another, which only adds launches until foralls map to thread blocks.
+  /// Cache rows per key tile of the split-KV decode attention kernel
+  /// (dsv3-gpu-latent-attention{keys-per-block}; 0: its default, 256).
   int64_t kvSplitSize = 0;
 };
 
@@ -71,7 +69,8 @@ void buildCudaPipeline(OpPassManager &pm, const CudaOptions &options,
 
 /// The cuda strategy's kernel passes (before dsv3-lower-to-linalg); with
 /// `sharedMemory` false, their shared buffers are plain memory (cuda-sim).
-void addCudaStrategy(OpPassManager &pm, bool sharedMemory);
+/// `kvSplitSize` > 0 sets the attention kernel's key tile.
+void addCudaStrategy(OpPassManager &pm, bool sharedMemory, int64_t kvSplitSize);
 
 /// Registers dsv3-host-pipeline, dsv3-cuda-sim-pipeline and
 /// dsv3-cuda-pipeline with the pass registry (for dsv3-opt).

@@ -27,13 +27,26 @@
 using namespace mlir;
 using namespace mlir::dsv3;
 
-void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory) {
+void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
+                                 int64_t kvSplitSize) {
+  // First: the router's logits become a dsv3.linear for the GEMV below.
+  Dsv3GPUMoEGateOptions gate;
+  gate.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUMoEGate(gate));
   Dsv3GPUDecodeLinearOptions decode;
   decode.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPUDecodeLinear(decode));
   Dsv3GPURMSNormOptions norm;
   norm.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPURMSNorm(norm));
+  // Split-KV is the kernel's own tiling (a block per key tile), so
+  // --kv-split-size sets its tile instead of running
+  // dsv3-split-kv-attention, whose forall over tiles would be a host loop.
+  Dsv3GPULatentAttentionOptions attention;
+  attention.sharedMemory = sharedMemory;
+  if (kvSplitSize > 0)
+    attention.keysPerBlock = kvSplitSize;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPULatentAttention(attention));
 }
 
 /// Threads per block for the linearized elementwise iteration space.
@@ -133,10 +146,7 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
   buildGraphToLinalgPipeline(pm, "cuda", [&](OpPassManager &pm) {
     pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-    if (options.kvSplitSize > 0)
-      pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
-          Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
-    addCudaStrategy(pm, /*sharedMemory=*/true);
+    addCudaStrategy(pm, /*sharedMemory=*/true, options.kvSplitSize);
   });
   if (stop == Stage::Linalg)
     return;

@@ -71,10 +71,7 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
       pm, "host",
       [&](OpPassManager &pm) {
         if (options.cudaStrategy) {
-          if (options.kvSplitSize > 0)
-            pm.addNestedPass<func::FuncOp>(createDsv3SplitKVAttention(
-                Dsv3SplitKVAttentionOptions{options.kvSplitSize}));
-          addCudaStrategy(pm, /*sharedMemory=*/false);
+          addCudaStrategy(pm, /*sharedMemory=*/false, options.kvSplitSize);
           return;
         }
         // Split-KV first (off by default: host decode has enough rows for

@@ -75,8 +75,10 @@ static cl::opt<std::string>
                 cl::cat(dsv3Category));
 static cl::opt<int64_t>
     kvSplitSize("kv-split-size", cl::init(-1),
-                cl::desc("Minimum keys per tile of split-KV decode attention "
-                         "(dsv3-split-kv-attention; 0: off, the default)"),
+                cl::desc("Split-KV decode attention: host, minimum keys per "
+                         "tile (dsv3-split-kv-attention; 0: off, the "
+                         "default); cuda and cuda-sim, cache rows per block "
+                         "of the attention kernel (0: 256)"),
                 cl::cat(dsv3Category));
 static cl::opt<bool> boundByKvLen(
     "bound-by-kv-len", cl::init(true),

@@ -11,6 +11,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
 out, compile_flags = sys.argv[1], sys.argv[2:]
+# --target=cuda-sim: the cuda strategy's split-KV kernels (dsv3-gpu-latent-attention),
+# threads serialized; --kv-split-size then sets its key tile.
+target = "host"
+for flag in list(compile_flags):
+    if flag.startswith("--target="):
+        target = flag.split("=", 1)[1]
+        compile_flags.remove(flag)
 B, H, C, R, L, T = 2, 4, 32, 16, 8, 6
 # --cache-len=6: a cache that splits into an odd number of key tiles.
 if compile_flags and compile_flags[0].startswith("--cache-len="):
@@ -62,7 +69,7 @@ func.func @with_lse(%q: {ty(B, 2, H, C)}, %qp: {ty(B, 2, H, R)}, %c: {ty(B, L, C
 """ + step(6) + step(3) + step(1)
 with open(f"{out}/graph.mlir", "w") as f:
     f.write(graph)
-run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"] + compile_flags)
+run(["dsv3-compile", f"{out}/graph.mlir", f"--target={target}", "-o", f"{out}/m.so"] + compile_flags)
 
 calls = 0
 

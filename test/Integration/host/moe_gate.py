@@ -6,6 +6,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
 out = sys.argv[1]
+# --target=cuda-sim: the cuda strategy's router (dsv3-gpu-moe-gate: the logits as a
+# GEMV, then one block per token that ranks all experts), threads serialized.
+target = "host"
+for flag in sys.argv[2:]:
+    if flag.startswith("--target="):
+        target = flag.split("=", 1)[1]
 
 
 def gate_fn(name, t, h, e, k, x_t="f32", w_t="f32", bias=True, **attrs):
@@ -111,7 +117,7 @@ with open(f"{out}/graph.mlir", "w") as f:
     f.write("".join(fns))
 save_safetensors(f"{out}/p.safetensors", params)
 save_safetensors(f"{out}/x.safetensors", inputs)
-run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"])
+run(["dsv3-compile", f"{out}/graph.mlir", f"--target={target}", "-o", f"{out}/m.so"])
 
 
 def call(fn, n_out=2):

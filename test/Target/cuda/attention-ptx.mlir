@@ -2,15 +2,14 @@
 // libdevice (no unresolved externals), the cache update's gather and the
 // masked softmax become plain kernels. --emit=ptx needs no ptxas.
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o - | FileCheck %s --implicit-check-not='.extern .func'
-// Split-KV (4 key tiles of 4): the scf.forall over tiles stays a host loop
-// whose iterations launch the tile's kernels, one tile after another
-// (docs/cuda-target.md); it still reaches PTX.
+// Split-KV (dsv3-gpu-latent-attention, 4 key tiles of 4): one kernel with a
+// block per (tile, query, head group), then the merge, a block per (query,
+// head group); both reach PTX.
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --kv-split-size=4 --emit=gpu -o - | FileCheck %s --check-prefix=SPLIT
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --kv-split-size=4 --emit=ptx -o - | FileCheck %s --implicit-check-not='.extern .func'
-// SPLIT:      scf.forall (%{{.*}}) = (0) to (16) step (4) {
-// SPLIT:        gpu.launch_func async
-// SPLIT:        gpu.wait [
-// SPLIT-NEXT: }
+// SPLIT:      gpu.launch_func async [%{{.*}}] @mla_step_latent_attention::@mla_step_latent_attention blocks in (%c4, %c4, %c1) threads in (%c4, %c4, %c1)
+// SPLIT-SAME:   memref<4x4x4xf32>, %{{.*}} : memref<4x4x4x4x8xf32>)
+// SPLIT:      gpu.launch_func async [%{{.*}}] @mla_step_latent_attention_1::@mla_step_latent_attention_1 blocks in (%c4, %c1, %c1)
 // CHECK: .target sm_90a
 // CHECK: .entry
 func.func @mla_step(%c: tensor<2x16x32xbf16>, %k: tensor<2x16x8xbf16>, %nc: tensor<2x2x32xf32>,

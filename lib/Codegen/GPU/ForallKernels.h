@@ -1,0 +1,50 @@
+//===- ForallKernels.h - pieces of the cuda strategy's forall kernels -----===//
+//
+// The cuda strategy writes a kernel as an scf.forall mapped to blocks around
+// thread-mapped scf.foralls (phases) on tensors, with buffers between phases
+// in workgroup memory (docs/cuda-target.md, "Strategies"). These build them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DSV3_CODEGEN_GPU_FORALLKERNELS_H
+#define DSV3_CODEGEN_GPU_FORALLKERNELS_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::dsv3::gpu_kernels {
+
+/// A buffer between phases (`bufferization.alloc_tensor`): in the workgroup
+/// address space on cuda, plain memory on cuda-sim (`sharedMemory` false).
+Value sharedBuffer(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   Type elem, bool sharedMemory);
+
+/// What one forall iteration writes into one of its shared outputs: `part`
+/// at `offsets` / `sizes` / `strides`.
+struct Slot {
+  Value part;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+};
+
+/// Index attributes for static offsets, sizes or strides.
+SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values);
+
+/// The slice of `src` that `where` describes, with the (possibly
+/// rank-reduced) type `type`.
+Value extractSlot(OpBuilder &b, Location loc, RankedTensorType type, Value src,
+                  const Slot &where);
+
+using ForallBody = function_ref<SmallVector<Slot>(
+    OpBuilder &, Location, ValueRange ivs, ValueRange outs)>;
+
+/// An scf.forall over [0, extents) mapped to `#gpu.block` (`blocks`) or
+/// `#gpu.thread` ids in the order of `ids`, with shared outputs `inits`.
+/// `body` gets the induction variables and the outputs and returns one slot
+/// per output, which the forall's terminator inserts.
+SmallVector<Value> mappedForall(OpBuilder &b, Location loc,
+                                ArrayRef<int64_t> extents,
+                                ArrayRef<gpu::MappingId> ids, bool blocks,
+                                ValueRange inits, ForallBody body);
+
+} // namespace mlir::dsv3::gpu_kernels
+
+#endif // DSV3_CODEGEN_GPU_FORALLKERNELS_H

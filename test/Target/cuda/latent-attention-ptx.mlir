@@ -1,0 +1,38 @@
+// The split-KV decode attention kernels (dsv3-gpu-latent-attention) of a V3
+// step over a 4096-row cache: kernel 1 reads the cache and queries with
+// 16-byte loads, keeps the [16 heads, 256 keys] scores (16 KiB) and the 16
+// inverse sums in shared memory between barriers; kernel 2 (the merge)
+// reads the f32 partials with 16-byte loads. Both assemble for sm_90a
+// without spills.
+// REQUIRES: ptxas
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o %t/all.ptx
+// RUN: FileCheck %s < %t/all.ptx
+// RUN: awk '/^\/\/ gpu.binary @/ { f = "%t/" substr($3, 2) ".ptx" } f { print > f }' %t/all.ptx
+// RUN: ls %t/*.ptx | count 3
+// RUN: %cuda_path/bin/ptxas -arch=sm_90a -v %t/decode_latent_attention.ptx -o %t/k1.cubin 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: %cuda_path/bin/ptxas -arch=sm_90a -v %t/decode_latent_attention_1.ptx -o %t/k2.cubin 2>&1 | FileCheck %s --check-prefix=MERGE
+
+// CHECK-LABEL: .entry decode_latent_attention(
+// CHECK:       .shared .align {{[0-9]+}} .b8 {{.*}}[16384];
+// CHECK:       .shared .align {{[0-9]+}} .b8 {{.*}}[64];
+// CHECK:       ld.global.v4.b32
+// CHECK:       bar.sync
+// CHECK:       ex2.approx
+// CHECK:       bar.sync
+// CHECK:       ld.shared
+// CHECK:       ld.global.v4.b32
+// CHECK-LABEL: .entry decode_latent_attention_1(
+// CHECK:       ld.global.v4.b32
+// CHECK:       div.rn.f32
+// TILE: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// TILE: used 1 barriers, 16448 bytes smem
+// MERGE: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+
+func.func @decode(%q: tensor<1x1x128x512xbf16>, %qp: tensor<1x1x128x64xbf16>, %c: tensor<1x4096x512xbf16>,
+                  %k: tensor<1x4096x64xbf16>, %start: tensor<1xi64>, %len: tensor<1xi64>) -> tensor<1x1x128x512xbf16> {
+  %o = dsv3.latent_attention %q, %qp, %c, %k, %start, %len scale(0.1352338)
+      : tensor<1x1x128x512xbf16>, tensor<1x1x128x64xbf16>, tensor<1x4096x512xbf16>, tensor<1x4096x64xbf16>,
+        tensor<1xi64>, tensor<1xi64> -> tensor<1x1x128x512xbf16>
+  return %o : tensor<1x1x128x512xbf16>
+}
