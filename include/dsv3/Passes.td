@@ -886,6 +886,26 @@ def Dsv3GPUMoEGate : Pass<"dsv3-gpu-moe-gate"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def Dsv3GPUKVCacheUpdate : Pass<"dsv3-gpu-kv-cache-update"> {
+  let summary = "cuda strategy: write only the new rows of the latent cache";
+  let description = [{
+    Replaces a `dsv3.kv_cache_update` with static shapes (`S <= L` new rows)
+    by one kernel (mapped `scf.forall` ops on tensors) whose shared outputs
+    are the cache operands themselves, so that bufferization writes the
+    session's cache in place: a block per new row `(s, b)`
+    (`#gpu.block<x, y>`) writes row `start_pos[b] + s` of `c_kv` and of
+    `k_pe` (threads strided over the row's columns, each value cast to the
+    cache's type through f32). A sequence whose rows would not fit
+    (`start_pos < 0` or `start_pos > L - S`) keeps its cache, as the
+    definition says: its blocks rewrite rows `0 .. S-1` with their own
+    values. The definition is a gather over all `B x L` rows, so the
+    correct-first mapping copied the whole cache on every call.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
   let summary = "cuda strategy: split-KV decode attention over the latent cache";
   let description = [{

@@ -42,6 +42,7 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
   // Split-KV is the kernel's own tiling (a block per key tile), so
   // --kv-split-size sets its tile instead of running
   // dsv3-split-kv-attention, whose forall over tiles would be a host loop.
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUKVCacheUpdate());
   Dsv3GPULatentAttentionOptions attention;
   attention.sharedMemory = sharedMemory;
   if (kvSplitSize > 0)

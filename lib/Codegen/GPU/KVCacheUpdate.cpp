@@ -1,0 +1,164 @@
+//===- KVCacheUpdate.cpp - cuda strategy: write only the new cache rows ---===//
+//
+// The definition of dsv3.kv_cache_update is a gather over the whole cache
+// (each output row is the old row or a new one), which the correct-first
+// mapping runs as a kernel over all B x L rows: every decode step copied the
+// whole latent cache, O(L) bytes to write S rows. Here one kernel has a
+// block per new row (s, b) that writes that row into the cache operand
+// itself, so bufferization updates the session's cache in place: O(S)
+// bytes per step.
+//
+// A sequence whose rows would not fit (start_pos < 0 or start_pos + S > L)
+// keeps its cache, as the definition says; its blocks then write rows
+// 0 .. S-1 with their own old values (each block still writes one row of
+// the shared output, and no other block writes that row).
+//
+//===----------------------------------------------------------------------===//
+
+#include "../Host/KernelBuilders.h"
+#include "ForallKernels.h"
+#include "dsv3/IR/Dsv3Ops.h"
+#include "dsv3/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::dsv3 {
+#define GEN_PASS_DEF_DSV3GPUKVCACHEUPDATE
+#include "dsv3/Passes.h.inc"
+} // namespace mlir::dsv3
+
+using namespace mlir;
+using namespace mlir::dsv3;
+using namespace mlir::dsv3::gpu_kernels;
+using host::cIdx;
+
+namespace {
+
+/// Threads per block at most; a row's columns are strided over them.
+constexpr int64_t kMaxThreads = 256;
+
+int64_t threadsFor(int64_t width) {
+  int64_t t = kMaxThreads;
+  while (width % t != 0)
+    t /= 2;
+  return t;
+}
+
+/// Phase of the block writing row `row` of sequence `b` of `cache`
+/// [B, L, X]: thread j writes columns j, j + T, ...: the new row `s` of
+/// `rows` (cast to the cache's type) where `fits`, else the row's own value.
+Slot writeRow(OpBuilder &b, Location loc, Value cache, Value rows, Value bIdx,
+              Value s, Value row, Value fits) {
+  auto type = cast<RankedTensorType>(cache.getType());
+  Type elem = type.getElementType();
+  int64_t width = type.getDimSize(2), threads = threadsFor(width);
+  Slot at{Value(),
+          {bIdx, row, b.getIndexAttr(0)},
+          indexAttrs(b, {1, 1, width}),
+          indexAttrs(b, {1, 1, 1})};
+  Value line =
+      extractSlot(b, loc, RankedTensorType::get({width}, elem), cache, at);
+  at.part = mappedForall(
+      b, loc, {threads}, {gpu::MappingId::DimX}, /*blocks=*/false, {line},
+      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
+        Value t = ivs[0];
+        Slot mine{Value(),
+                  {t},
+                  indexAttrs(b, {width / threads}),
+                  indexAttrs(b, {threads})};
+        Value part =
+            extractSlot(b, loc, RankedTensorType::get({width / threads}, elem),
+                        outs[0], mine);
+        auto cols = scf::ForOp::create(
+            b, loc, cIdx(b, loc, 0), cIdx(b, loc, width / threads),
+            cIdx(b, loc, 1), ValueRange{part},
+            [&](OpBuilder &b, Location loc, Value i, ValueRange it) {
+              Value c = arith::AddIOp::create(
+                  b, loc, t,
+                  arith::MulIOp::create(b, loc, i, cIdx(b, loc, threads)));
+              auto v = scf::IfOp::create(
+                  b, loc, fits,
+                  [&](OpBuilder &b, Location loc) {
+                    Value n = tensor::ExtractOp::create(b, loc, rows,
+                                                        ValueRange{bIdx, s, c});
+                    // Through f32: exact widening, one rounding.
+                    if (n.getType() != elem && !n.getType().isF32())
+                      n = arith::ExtFOp::create(b, loc, b.getF32Type(), n);
+                    if (n.getType() != elem)
+                      n = arith::TruncFOp::create(b, loc, elem, n);
+                    scf::YieldOp::create(b, loc, n);
+                  },
+                  [&](OpBuilder &b, Location loc) {
+                    scf::YieldOp::create(b, loc,
+                                         ValueRange{tensor::ExtractOp::create(
+                                             b, loc, it[0], i)});
+                  });
+              scf::YieldOp::create(b, loc,
+                                   ValueRange{tensor::InsertOp::create(
+                                       b, loc, v.getResult(0), it[0], i)});
+            });
+        mine.part = cols.getResult(0);
+        return SmallVector<Slot>{mine};
+      })[0];
+  return at;
+}
+
+SmallVector<Value> buildCacheUpdate(OpBuilder &b, Location loc,
+                                    KVCacheUpdateOp op) {
+  auto cType = op.getCKv().getType();
+  int64_t batch = cType.getDimSize(0), l = cType.getDimSize(1);
+  int64_t s = op.getNewCKv().getType().getDimSize(1);
+  return mappedForall(
+      b, loc, {s, batch}, {gpu::MappingId::DimX, gpu::MappingId::DimY},
+      /*blocks=*/true, {op.getCKv(), op.getKPe()},
+      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
+        Value sIdx = ivs[0], bIdx = ivs[1];
+        Value start = arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            tensor::ExtractOp::create(b, loc, op.getStartPos(),
+                                      ValueRange{bIdx}));
+        // 0 <= start_pos <= L - S, compared without forming start_pos + S.
+        Value fits = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, start,
+                                  cIdx(b, loc, 0)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, start,
+                                  cIdx(b, loc, l - s)));
+        Value row = arith::SelectOp::create(
+            b, loc, fits, arith::AddIOp::create(b, loc, start, sIdx), sIdx);
+        return SmallVector<Slot>{
+            writeRow(b, loc, outs[0], op.getNewCKv(), bIdx, sIdx, row, fits),
+            writeRow(b, loc, outs[1], op.getNewKPe(), bIdx, sIdx, row, fits)};
+      });
+}
+
+struct Dsv3GPUKVCacheUpdate
+    : dsv3::impl::Dsv3GPUKVCacheUpdateBase<Dsv3GPUKVCacheUpdate> {
+  using Base::Base;
+  void runOnOperation() override {
+    SmallVector<KVCacheUpdateOp> ops;
+    getOperation()->walk([&](KVCacheUpdateOp op) {
+      // Static new rows (decode, an MTP chunk) that can fit; a prefill of
+      // any length keeps the definition.
+      if (op.getNewCKv().getType().hasStaticShape() &&
+          op.getNewCKv().getType().getDimSize(1) <=
+              op.getCKv().getType().getDimSize(1) &&
+          op.getCKv().getType().hasStaticShape() &&
+          op.getKPe().getType().hasStaticShape() &&
+          op.getNewKPe().getType().hasStaticShape())
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (KVCacheUpdateOp op : ops) {
+      rewriter.setInsertionPoint(op);
+      rewriter.replaceOp(op, buildCacheUpdate(rewriter, op.getLoc(), op));
+    }
+  }
+};
+
+} // namespace
