@@ -886,6 +886,43 @@ def Dsv3GPUMoEGate : Pass<"dsv3-gpu-moe-gate"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def Dsv3GPUAbsorbedHeads : Pass<"dsv3-gpu-absorbed-heads"> {
+  let summary = "cuda strategy: absorbed MLA's per-head kv_b products on FP8 codes";
+  let description = [{
+    Replaces the two per-head contractions of `dsv3-decompose-mla
+    {form=absorbed}` with kv_b_proj (`q_nope · W_UK`, summed over the weight
+    slice's rows, and `o_lat · W_UVᵀ`, over its columns; the same matcher as
+    `dsv3-host-vectorize-absorbed-heads`) with at most `max-tokens` tokens
+    (B·S) by one kernel each that reads the FP8 codes of `dsv3.dequantize`'s
+    input and rounds every dequantized element as `dsv3.dequantize` does
+    (`f32(code) · scale`, rounded to its result type), so the dequantized
+    copy of kv_b_proj is never made:
+
+    - `W_UK`: a block per head (`#gpu.block<x>`); phase 1, thread `(q, x)`
+      (`#gpu.thread<y, x>`) sums the rows of split `q` (up to 4 splits,
+      while their f32 partials fit 48 KiB of shared memory) for columns
+      `8x .. 8x + 7`; phase 2, thread `x` adds the splits in order.
+    - `W_UVᵀ`: a block per (8 weight rows, head); phase 1, a warp per row,
+      lane `l` takes columns `8l + 256i` and keeps one partial dot product
+      per token; phase 2, thread (row, token) adds the 32 lane sums in
+      order.
+
+    Results equal the definition's up to f32 summation order. With
+    `shared-memory=false` the buffers are plain memory (`--target=cuda-sim`).
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"16",
+           "Largest static token count (B·S) the kernels take">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def Dsv3GPUKVCacheUpdate : Pass<"dsv3-gpu-kv-cache-update"> {
   let summary = "cuda strategy: write only the new rows of the latent cache";
   let description = [{
@@ -970,9 +1007,9 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
     `transform::gpu::mapNestedForallToThreadsImpl`: each phase is predicated
     to its own extent and followed by a `gpu.barrier`. In-bounds 1-D vector
     reads along a unit-stride dimension become `vector.load`s, with
-    `alignment = 16` where 16-byte alignment is provable (identity layout,
-    rows and the last index multiples of 16 bytes; the runtime's buffers are
-    `cuMemAlloc`ed).
+    `alignment = A` where the read covers whole units of A = 16 (or 8, or 4)
+    bytes and that alignment is provable (identity layout, rows and the last
+    index multiples of A bytes; the runtime's buffers are `cuMemAlloc`ed).
 
     Errors: a block forall with dynamic or non-normalized bounds, results
     (not bufferized), more than 3 dimensions or a block id used twice; a

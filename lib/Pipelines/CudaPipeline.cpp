@@ -43,6 +43,9 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
   // --kv-split-size sets its tile instead of running
   // dsv3-split-kv-attention, whose forall over tiles would be a host loop.
   pm.addNestedPass<func::FuncOp>(createDsv3GPUKVCacheUpdate());
+  Dsv3GPUAbsorbedHeadsOptions heads;
+  heads.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUAbsorbedHeads(heads));
   Dsv3GPULatentAttentionOptions attention;
   attention.sharedMemory = sharedMemory;
   if (kvSplitSize > 0)

@@ -125,9 +125,14 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
   Value start = arith::MinSIOp::create(b, loc, position(op.getStartPos()), cL);
   Value causalEnd = arith::AddIOp::create(
       b, loc, start, arith::AddIOp::create(b, loc, iIdx, cIdx(b, loc, 1)));
-  Value hi = arith::MinSIOp::create(
-      b, loc,
-      arith::MinSIOp::create(b, loc, causalEnd, position(op.getKvLen())), cL);
+  // hi in [0, L]: clamped below too, so that hi - t0 cannot wrap for a
+  // (nonsensical) start_pos or kv_len near the most negative value.
+  Value hi = arith::MaxSIOp::create(
+      b, loc, cIdx(b, loc, 0),
+      arith::MinSIOp::create(
+          b, loc,
+          arith::MinSIOp::create(b, loc, causalEnd, position(op.getKvLen())),
+          cL));
   Value e = arith::MaxSIOp::create(
       b, loc, cIdx(b, loc, 0),
       arith::MinSIOp::create(b, loc, arith::SubIOp::create(b, loc, hi, t0),

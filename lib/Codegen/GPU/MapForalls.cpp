@@ -93,14 +93,13 @@ bool isMultipleOf(Value v, int64_t factor) {
 
 /// In-bounds 1-D vector reads along a unit-stride last dimension become
 /// `vector.load`s, which NVVM lowering takes on any strided layout. Reads of
-/// whole 16-byte units say that they are aligned (16-byte global loads,
-/// `ld.global.v4`; the element type's alignment is all the lowering would
+/// whole 16-byte units (or of 8 or 4 bytes) say that they are aligned to
+/// that size (16-byte global loads, `ld.global.v4`; 8 FP8 codes in one
+/// 8-byte load; the element type's alignment is all the lowering would
 /// assume otherwise) where that is provable: the identity layout, whose
 /// base the runtime and gpu.alloc align to at least 256 bytes, rows a
-/// multiple of 16 bytes long, and a last index that is a multiple of 16
-/// bytes.
+/// multiple of that size long, and a last index that is a multiple of it.
 void lowerVectorReads(RewriterBase &rewriter, gpu::LaunchOp launch) {
-  constexpr int64_t kAlign = 16;
   SmallVector<vector::TransferReadOp> reads;
   launch.getBody().walk(
       [&](vector::TransferReadOp read) { reads.push_back(read); });
@@ -115,7 +114,11 @@ void lowerVectorReads(RewriterBase &rewriter, gpu::LaunchOp launch) {
     llvm::MaybeAlign align;
     int64_t bits = memref.getElementTypeBitWidth();
     int64_t bytes = bits / 8, inner = memref.getShape().back();
-    if (bits % 8 == 0 && memref.getLayout().isIdentity() &&
+    int64_t kAlign = 16;
+    while (kAlign > 4 && vec.getNumElements() * bytes % kAlign != 0)
+      kAlign /= 2;
+    if (bits % 8 == 0 && kAlign % bytes == 0 &&
+        memref.getLayout().isIdentity() &&
         vec.getNumElements() * bytes % kAlign == 0 &&
         !ShapedType::isDynamic(inner) && inner * bytes % kAlign == 0 &&
         isMultipleOf(read.getIndices().back(), kAlign / bytes))

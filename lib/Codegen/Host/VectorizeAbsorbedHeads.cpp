@@ -8,6 +8,7 @@
 // element as the definition does, so nothing is materialized.
 //
 //===----------------------------------------------------------------------===//
+#include "../Common/AbsorbedHeads.h"
 #include "KernelBuilders.h"
 #include "StrategyTable.h"
 #include "dsv3/IR/Dsv3Ops.h"
@@ -34,68 +35,7 @@ using host::cIdx;
 namespace {
 
 constexpr int64_t kWidth = 8;
-constexpr int64_t kBlock = 128;
-
-/// The per-head weight a contraction reads: rows [off, off + n) of each
-/// head's P rows of a dequantized [H·P, C] matrix, as `tensor.extract_slice
-/// (tensor.expand_shape (dsv3.dequantize q, s block [128, 128]))`.
-struct HeadWeight {
-  Value codes, scale; // [H·P, C] f8E4M3FN, [ceil(H·P/128), ceil(C/128)] f32
-  Type elem;          // what dequantize rounds to
-  int64_t heads, rowsPerHead, offset, rows, cols;
-};
-
-std::optional<HeadWeight> matchHeadWeight(Value v) {
-  auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
-  if (!slice || !slice.hasUnitStride() || slice.getType().getRank() != 3)
-    return std::nullopt;
-  auto expand = slice.getSource().getDefiningOp<tensor::ExpandShapeOp>();
-  if (!expand || expand.getReassociationIndices().size() != 2 ||
-      expand.getReassociationIndices()[0].size() != 2)
-    return std::nullopt;
-  auto deq = expand.getSrc().getDefiningOp<DequantizeOp>();
-  if (!deq || deq.getBlock() != ArrayRef<int64_t>{kBlock, kBlock} ||
-      !isa<Float8E4M3FNType>(deq.getInput().getType().getElementType()))
-    return std::nullopt;
-  auto expanded = expand.getResultType();
-  if (!expanded.hasStaticShape())
-    return std::nullopt;
-  std::optional<int64_t> h = getConstantIntValue(slice.getMixedOffsets()[0]),
-                         off = getConstantIntValue(slice.getMixedOffsets()[1]),
-                         c = getConstantIntValue(slice.getMixedOffsets()[2]);
-  auto sizes = slice.getType().getShape();
-  if (!h || !off || !c || *h != 0 || *c != 0 ||
-      sizes[0] != expanded.getDimSize(0) || sizes[2] != expanded.getDimSize(2))
-    return std::nullopt;
-  return HeadWeight{deq.getInput(),
-                    deq.getScale(),
-                    deq.getType().getElementType(),
-                    expanded.getDimSize(0),
-                    expanded.getDimSize(1),
-                    *off,
-                    sizes[1],
-                    sizes[2]};
-}
-
-/// True if the body is `out + ext(a) * ext(b)` (ext optional) in f32.
-bool isMulAdd(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add || add.getLhs() != body.getArgument(2))
-    return false;
-  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
-  if (!mul)
-    return false;
-  auto strip = [](Value v) {
-    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
-      return ext.getIn();
-    return v;
-  };
-  return strip(mul.getLhs()) == body.getArgument(0) &&
-         strip(mul.getRhs()) == body.getArgument(1) &&
-         body.getOperations().size() <= 5;
-}
+constexpr int64_t kBlock = kAbsorbedHeadsBlock;
 
 /// Dequantized weights [row, c .. c + 8) as f32: widened codes times the
 /// block scale (one f32 rounding, as the definition's product), rounded to
@@ -140,59 +80,13 @@ Value toF32(OpBuilder &b, Location loc, Value v) {
                             : arith::ExtFOp::create(b, loc, f32, v).getResult();
 }
 
-/// A contraction this kernel runs: its head weight, and which of the two
-/// products it is.
-struct Contraction {
-  HeadWeight w;
-  bool overRows; // UK (sum over the weight's rows) or UV (over its columns)
-};
-
-std::optional<Contraction> matchContraction(linalg::GenericOp op) {
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 5 || !op.hasPureTensorSemantics())
-    return std::nullopt;
-  auto iters = op.getIteratorTypesArray();
-  for (int i = 0; i < 4; ++i)
-    if (iters[i] != utils::IteratorType::parallel)
-      return std::nullopt;
-  if (iters[4] != utils::IteratorType::reduction || !isMulAdd(op))
-    return std::nullopt;
-  std::optional<HeadWeight> w = matchHeadWeight(op.getDpsInputs()[1]);
-  if (!w)
-    return std::nullopt;
-  MLIRContext *ctx = op.getContext();
-  auto dims = [&](ArrayRef<unsigned> d) {
-    SmallVector<AffineExpr> e;
-    for (unsigned i : d)
-      e.push_back(getAffineDimExpr(i, ctx));
-    return AffineMap::get(5, 0, e, ctx);
-  };
-  auto maps = op.getIndexingMapsArray();
-  if (maps[0] != dims({0, 1, 2, 4}) || maps[2] != dims({0, 1, 2, 3}))
-    return std::nullopt;
-  // UK: Σ_j x[b,s,h,j] · W[h,j,c]; UV: Σ_c x[b,s,h,c] · W[h,v,c].
-  bool overRows = maps[1] == dims({2, 4, 3});
-  if (!overRows && maps[1] != dims({2, 3, 4}))
-    return std::nullopt;
-  auto lhsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
-  auto outType = cast<RankedTensorType>(op.getResult(0).getType());
-  if (!lhsType.hasStaticShape() || !outType.hasStaticShape() ||
-      !outType.getElementType().isF32() || w->cols % kWidth != 0)
-    return std::nullopt;
-  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-  FloatAttr zero;
-  if (!fill || !matchPattern(fill.getInputs()[0], m_Constant(&zero)) ||
-      !zero.getValue().isZero())
-    return std::nullopt;
-  return Contraction{*w, overRows};
-}
-
 struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
-    std::optional<Contraction> match = matchContraction(op);
+    std::optional<AbsorbedHeadContraction> match =
+        matchAbsorbedHeadContraction(op);
     if (!match || host::kernelOf(host::strategyOf(op)) != host::kAbsorbedHeads)
       return failure();
     const HeadWeight *w = &match->w;
@@ -377,5 +271,5 @@ struct Dsv3HostVectorizeAbsorbedHeadsPass
 
 bool mlir::dsv3::host::isAbsorbedHeadContraction(Operation *op) {
   auto generic = dyn_cast<linalg::GenericOp>(op);
-  return generic && matchContraction(generic).has_value();
+  return generic && matchAbsorbedHeadContraction(generic).has_value();
 }

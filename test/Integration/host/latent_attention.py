@@ -168,12 +168,14 @@ for bad, row in ((np.array([L - 1, 0]), 0), (np.array([0, -2]), 1)):
 # visible scaled scores, -inf for a row that sees nothing. Sequence 0 starts
 # far past the cache (every key visible; a split-KV tile shifts start_pos
 # without wrapping), sequence 1 sees 4 and 5 of its 6 valid keys; the second
-# call hides everything from sequence 0.
+# call hides everything from sequence 0, and so does the third with the most
+# negative start_pos (nothing may wrap into visibility).
 cc = rng.standard_normal((B, L, C)).astype(f32)
 kk = rng.standard_normal((B, L, R)).astype(f32)
 q2, qp2 = qn[:, :2], qpe[:, :2]
 for start, kv_len in ((np.array([2 ** 62, 3]), np.array([L, 6])),
-                      (np.array([0, 3]), np.array([0, 6]))):
+                      (np.array([0, 3]), np.array([0, 6])),
+                      (np.array([-2 ** 63, 3]), np.array([L, 6]))):
     o, lse = call("with_lse", [q2, qp2, cc, kk, start, kv_len], 2)
     sc = (np.einsum("bihc,btc->biht", q2.astype(np.float64), cc.astype(np.float64))
           + np.einsum("bihr,btr->biht", qp2.astype(np.float64), kk.astype(np.float64))) * SCALE
