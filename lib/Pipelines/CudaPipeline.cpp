@@ -1,8 +1,11 @@
 //===- CudaPipeline.cpp - graph to LLVM dialect + CUDA kernels ------------===//
 //
-// Correct-first CUDA strategy: every linalg op becomes one kernel with one
-// thread per element of its parallel iteration space; reductions run as
-// serial loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
+// The cuda strategy's kernel passes (addCudaStrategy: mapped forall nests
+// for decode linears, norms, the router, cache updates, the absorbed-head
+// products and split-KV attention) take the ops they handle; every other
+// linalg op gets the correct-first mapping, one kernel with one thread per
+// element of its parallel iteration space and its reductions as serial
+// loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
 // backend and ptxas into a fatbin embedded in the host code, which only
 // allocates temporaries, launches kernels and synchronizes, through the
 // mgpu* functions of libdsv3rt (docs/runtime-abi.md). Each stage boundary is
@@ -39,13 +42,13 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
   Dsv3GPURMSNormOptions norm;
   norm.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPURMSNorm(norm));
-  // Split-KV is the kernel's own tiling (a block per key tile), so
-  // --kv-split-size sets its tile instead of running
-  // dsv3-split-kv-attention, whose forall over tiles would be a host loop.
   pm.addNestedPass<func::FuncOp>(createDsv3GPUKVCacheUpdate());
   Dsv3GPUAbsorbedHeadsOptions heads;
   heads.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPUAbsorbedHeads(heads));
+  // Split-KV is the kernel's own tiling (a block per key tile), so
+  // --kv-split-size sets its tile instead of running
+  // dsv3-split-kv-attention, whose forall over tiles would be a host loop.
   Dsv3GPULatentAttentionOptions attention;
   attention.sharedMemory = sharedMemory;
   if (kvSplitSize > 0)
