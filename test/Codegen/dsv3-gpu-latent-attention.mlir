@@ -19,6 +19,7 @@
 // CHECK:       %[[PL:.*]] = tensor.empty() : tensor<16x1x128xf32>
 // CHECK:       %[[PART:.*]]:2 = scf.forall (%[[N:.*]], %[[BS:.*]], %[[G:.*]]) in (16, 1, 8) shared_outs(%[[O:.*]] = %[[PO]], %[[L:.*]] = %[[PL]])
 // CHECK:         arith.minsi %{{.*}}, %c4096
+// CHECK:         arith.minsi %{{.*}}, %c256
 // CHECK:         %[[E:.*]] = arith.maxsi
 // CHECK:         %[[SBUF:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<16x256xf32>
 // CHECK:         %[[S:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (16, 16) shared_outs(%{{.*}} = %[[SBUF]])
