@@ -886,6 +886,78 @@ def Dsv3GPUMoEGate : Pass<"dsv3-gpu-moe-gate"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def Dsv3GPUExpertDispatch : Pass<"dsv3-gpu-expert-dispatch"> {
+  let summary = "cuda strategy: expert dispatch as an index block and a row copy";
+  let description = [{
+    Replaces a `dsv3.expert_dispatch` with static shapes, `1 <= T <=
+    max-tokens` tokens, at most 1024 pairs `P = T·K` and at most 1023
+    experts by two kernels written as mapped `scf.forall` ops on tensors:
+
+    1. `..._offsets`, one block whose phases are thread foralls
+       (`#gpu.thread<x>`):
+       - a thread per expert `e`: its count `c_e = #{p : ids[p] = e}` (into
+         a buffer in shared memory);
+       - a thread per `e` in `[0, E]`: `offsets[e] = Σ_{e' < e}
+         align(c_e', alignment)`;
+       - `min(R, 256)` threads strided over the rows: `row_to_token = -1`;
+       - a thread per pair `p = t·K + k` with an id in `[0, E)`: its row
+         `offsets[e] + #{p' < p : ids[p'] = e}`, where it writes `t`;
+         other ids write nothing (they are not dispatched).
+    2. `..._rows`, a block per row `r` (`#gpu.block<x>`), threads strided
+       over the columns: `rows[r] = x[row_to_token[r]]`, or zeros for a
+       padding row; values are moved, not converted (FP8 rows stay
+       bit-exact).
+
+    The results are the definition's exactly (the same order of pairs in
+    each segment, no atomics). The counts cost O(P) per thread, which
+    `max-tokens` bounds. With `shared-memory=false` the counts are plain
+    memory (`--target=cuda-sim`). The definition launches 13 kernels, most
+    of them one block with one thread walking a reduction.
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"64",
+           "Largest static token count the kernels take">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def Dsv3GPUExpertCombine : Pass<"dsv3-gpu-expert-combine"> {
+  let summary = "cuda strategy: expert combine as one kernel";
+  let description = [{
+    Replaces a `dsv3.expert_combine` with static shapes, `1 <= T <=
+    max-tokens` tokens, `1 <= K <= 1024` and `N >= 1` by one kernel (mapped
+    `scf.forall` ops on tensors) with a block per (token `t`, tile of `NT`
+    columns) (`#gpu.block<x, y>`; `NT` the largest power of two up to 256
+    dividing `N`):
+
+    - a thread per pair `(t, k)`: its row `offsets[e] + #{p' < t·K + k :
+      ids[p'] = e}` in i64 (as the definition adds them), or -1 when the id
+      is outside `[0, E)` or the row outside `[0, R)` (into shared memory);
+    - a thread per column `c`: `Σ_k w[t, k] · f32(rows[row_k, c])` in f32,
+      `k` ascending from 0, skipping the pairs without a row, rounded once
+      to the result type.
+
+    The sums are the definition's, in the same order. With
+    `shared-memory=false` the rows buffer is plain memory
+    (`--target=cuda-sim`).
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"64",
+           "Largest static token count the kernel takes">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def Dsv3GPUAbsorbedHeads : Pass<"dsv3-gpu-absorbed-heads"> {
   let summary = "cuda strategy: absorbed MLA's per-head kv_b products on FP8 codes";
   let description = [{

@@ -1,11 +1,11 @@
 //===- CudaPipeline.cpp - graph to LLVM dialect + CUDA kernels ------------===//
 //
 // The cuda strategy's kernel passes (addCudaStrategy: mapped forall nests
-// for decode linears, norms, the router, cache updates, the absorbed-head
-// products and split-KV attention) take the ops they handle; every other
-// linalg op gets the correct-first mapping, one kernel with one thread per
-// element of its parallel iteration space and its reductions as serial
-// loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
+// for decode linears, norms, the router, expert dispatch and combine, cache
+// updates, the absorbed-head products and split-KV attention) take the ops they
+// handle; every other linalg op gets the correct-first mapping, one kernel with
+// one thread per element of its parallel iteration space and its reductions as
+// serial loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
 // backend and ptxas into a fatbin embedded in the host code, which only
 // allocates temporaries, launches kernels and synchronizes, through the
 // mgpu* functions of libdsv3rt (docs/runtime-abi.md). Each stage boundary is
@@ -43,6 +43,12 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
   norm.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPURMSNorm(norm));
   pm.addNestedPass<func::FuncOp>(createDsv3GPUKVCacheUpdate());
+  Dsv3GPUExpertDispatchOptions dispatch;
+  dispatch.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUExpertDispatch(dispatch));
+  Dsv3GPUExpertCombineOptions combine;
+  combine.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUExpertCombine(combine));
   Dsv3GPUAbsorbedHeadsOptions heads;
   heads.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPUAbsorbedHeads(heads));

@@ -85,16 +85,6 @@ Value dequantized(OpBuilder &b, Location loc, const HeadWeight &w, Value row,
   return v;
 }
 
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  Type elem = getElementTypeOrSelf(v.getType());
-  if (elem.isF32())
-    return v;
-  Type f32 = b.getF32Type();
-  if (auto vec = dyn_cast<VectorType>(v.getType()))
-    f32 = vec.clone(f32);
-  return arith::ExtFOp::create(b, loc, f32, v);
-}
-
 /// `v` [B, S, H, N] viewed as [B·S, H, N].
 Value tokensFirst(OpBuilder &b, Location loc, Value v) {
   return tensor::CollapseShapeOp::create(

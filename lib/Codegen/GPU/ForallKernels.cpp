@@ -2,6 +2,7 @@
 
 #include "ForallKernels.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -18,6 +19,20 @@ Value dsv3::gpu_kernels::sharedBuffer(OpBuilder &b, Location loc,
     alloc.setMemorySpaceAttr(gpu::AddressSpaceAttr::get(
         b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace()));
   return alloc;
+}
+
+Value dsv3::gpu_kernels::cF32(OpBuilder &b, Location loc, float v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+Value dsv3::gpu_kernels::toF32(OpBuilder &b, Location loc, Value v) {
+  Type elem = getElementTypeOrSelf(v.getType());
+  if (elem.isF32())
+    return v;
+  Type f32 = b.getF32Type();
+  if (auto vec = dyn_cast<VectorType>(v.getType()))
+    f32 = vec.clone(f32);
+  return arith::ExtFOp::create(b, loc, f32, v);
 }
 
 SmallVector<OpFoldResult>
@@ -59,4 +74,58 @@ SmallVector<Value> dsv3::gpu_kernels::mappedForall(OpBuilder &b, Location loc,
               b, loc, slot.part, out, slot.offsets, slot.sizes, slot.strides);
       });
   return SmallVector<Value>(forall.getResults());
+}
+
+Value dsv3::gpu_kernels::sumOver(
+    OpBuilder &b, Location loc, Value n, Value zero,
+    function_ref<Value(OpBuilder &, Location, Value)> body) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  return scf::ForOp::create(
+             b, loc, c0, n, c1, ValueRange{zero},
+             [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
+               Value v = body(b, loc, j);
+               Value next =
+                   isa<FloatType>(v.getType())
+                       ? arith::AddFOp::create(b, loc, it[0], v).getResult()
+                       : arith::AddIOp::create(b, loc, it[0], v).getResult();
+               scf::YieldOp::create(b, loc, next);
+             })
+      .getResult(0);
+}
+
+Value dsv3::gpu_kernels::sumOver(
+    OpBuilder &b, Location loc, int64_t n, Value zero,
+    function_ref<Value(OpBuilder &, Location, Value)> body) {
+  return sumOver(b, loc, arith::ConstantIndexOp::create(b, loc, n), zero, body);
+}
+
+SmallVector<Value> dsv3::gpu_kernels::scalarsPerThread(
+    OpBuilder &b, Location loc, int64_t n, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value)> body) {
+  return mappedForall(
+      b, loc, {n}, {gpu::MappingId::DimX}, /*blocks=*/false, inits,
+      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
+        SmallVector<Value> values = body(b, loc, ivs[0]);
+        SmallVector<Slot> slots;
+        for (auto [v, out] : llvm::zip_equal(values, outs)) {
+          Slot at{Value(), {ivs[0]}, indexAttrs(b, {1}), indexAttrs(b, {1})};
+          Value one = extractSlot(
+              b, loc, RankedTensorType::get({1}, v.getType()), out, at);
+          at.part = tensor::InsertOp::create(
+              b, loc, v, one,
+              ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
+          slots.push_back(at);
+        }
+        return slots;
+      });
+}
+
+Location dsv3::gpu_kernels::withNameSuffix(Location loc, StringRef suffix) {
+  auto name = dyn_cast<NameLoc>(loc);
+  if (!name)
+    return loc;
+  return NameLoc::get(
+      StringAttr::get(loc.getContext(), name.getName().getValue() + suffix),
+      name.getChildLoc());
 }

@@ -36,6 +36,12 @@ Value extractSlot(OpBuilder &b, Location loc, RankedTensorType type, Value src,
 using ForallBody = function_ref<SmallVector<Slot>(
     OpBuilder &, Location, ValueRange ivs, ValueRange outs)>;
 
+/// An f32 constant.
+Value cF32(OpBuilder &b, Location loc, float v);
+
+/// `v` (a scalar or vector of floats) widened to f32 exactly, or itself.
+Value toF32(OpBuilder &b, Location loc, Value v);
+
 /// An scf.forall over [0, extents) mapped to `#gpu.block` (`blocks`) or
 /// `#gpu.thread` ids in the order of `ids`, with shared outputs `inits`.
 /// `body` gets the induction variables and the outputs and returns one slot
@@ -44,6 +50,23 @@ SmallVector<Value> mappedForall(OpBuilder &b, Location loc,
                                 ArrayRef<int64_t> extents,
                                 ArrayRef<gpu::MappingId> ids, bool blocks,
                                 ValueRange inits, ForallBody body);
+
+/// Σ_{j in [0, n)} body(j) as an scf.for carrying an f32 or integer sum
+/// from `zero`, j ascending.
+Value sumOver(OpBuilder &b, Location loc, Value n, Value zero,
+              function_ref<Value(OpBuilder &, Location, Value)> body);
+Value sumOver(OpBuilder &b, Location loc, int64_t n, Value zero,
+              function_ref<Value(OpBuilder &, Location, Value)> body);
+
+/// A thread forall over `n` threads (#gpu.thread<x>) whose thread i writes
+/// the scalars body(i) at [i] of each of `inits` (rank-1 tensors).
+SmallVector<Value> scalarsPerThread(
+    OpBuilder &b, Location loc, int64_t n, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value)> body);
+
+/// `loc` with its name (a NameLoc's) extended by `suffix`, so that a
+/// strategy's second kernel of an op is named for what it does.
+Location withNameSuffix(Location loc, StringRef suffix);
 
 } // namespace mlir::dsv3::gpu_kernels
 

@@ -65,20 +65,6 @@ int64_t pow2Divisor(int64_t n, int64_t most = 16) {
   return d;
 }
 
-Value cF32(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  Type elem = getElementTypeOrSelf(v.getType());
-  if (elem.isF32())
-    return v;
-  Type f32 = b.getF32Type();
-  if (auto vec = dyn_cast<VectorType>(v.getType()))
-    f32 = vec.clone(f32);
-  return arith::ExtFOp::create(b, loc, f32, v);
-}
-
 /// A read of `kVec` consecutive elements of `src` at `idx` (in bounds), in
 /// f32.
 Value readVec(OpBuilder &b, Location loc, Value src, ValueRange idx) {

@@ -54,27 +54,6 @@ namespace {
 /// Threads per block at most (CUDA's limit); a thread per expert.
 constexpr int64_t kMaxExperts = 1024;
 
-Value cF32(OpBuilder &b, Location loc, float v) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
-/// Σ_{j in [0, n)} body(j) as an scf.for with an f32 or index sum.
-Value sumOver(OpBuilder &b, Location loc, int64_t n, Value zero,
-              function_ref<Value(OpBuilder &, Location, Value)> body) {
-  return scf::ForOp::create(
-             b, loc, cIdx(b, loc, 0), cIdx(b, loc, n), cIdx(b, loc, 1),
-             ValueRange{zero},
-             [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
-               Value v = body(b, loc, j);
-               Value next =
-                   isa<FloatType>(v.getType())
-                       ? arith::AddFOp::create(b, loc, it[0], v).getResult()
-                       : arith::AddIOp::create(b, loc, it[0], v).getResult();
-               scf::YieldOp::create(b, loc, next);
-             })
-      .getResult(0);
-}
-
 /// 1 (index) if `a` ranks before `b` in the order (value descending, then
 /// index ascending), else 0. With no NaN this is a strict total order.
 Value beats(OpBuilder &b, Location loc, Value va, Value ia, Value vb,
@@ -99,27 +78,11 @@ struct Gate {
     return op.getTopkMethod() != TopkMethod::greedy && keepGroups < groups;
   }
 
-  /// A thread forall over `n` threads (#gpu.thread<x>) whose thread i
-  /// writes the scalar body(i) at [i] of each of `inits`.
   SmallVector<Value>
   perThread(OpBuilder &b, Location loc, int64_t n, ValueRange inits,
             function_ref<SmallVector<Value>(OpBuilder &, Location, Value)> body)
       const {
-    return mappedForall(
-        b, loc, {n}, {gpu::MappingId::DimX}, /*blocks=*/false, inits,
-        [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
-          SmallVector<Value> values = body(b, loc, ivs[0]);
-          SmallVector<Slot> slots;
-          for (auto [v, out] : llvm::zip_equal(values, outs)) {
-            Slot at{Value(), {ivs[0]}, indexAttrs(b, {1}), indexAttrs(b, {1})};
-            Value one = extractSlot(
-                b, loc, RankedTensorType::get({1}, v.getType()), out, at);
-            at.part = tensor::InsertOp::create(b, loc, v, one,
-                                               ValueRange{cIdx(b, loc, 0)});
-            slots.push_back(at);
-          }
-          return slots;
-        });
+    return scalarsPerThread(b, loc, n, inits, body);
   }
 
   Value buffer(OpBuilder &b, Location loc, int64_t n, Type elem) const {

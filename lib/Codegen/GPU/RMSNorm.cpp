@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../Host/KernelBuilders.h"
+#include "ForallKernels.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
@@ -29,18 +30,13 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using gpu_kernels::toF32;
 using host::cIdx;
 using host::yieldSlice;
 
 namespace {
 
 constexpr int64_t kThreads = 256;
-
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-}
 
 Value fromF32(OpBuilder &b, Location loc, Value v, Type to) {
   if (to.isF32())

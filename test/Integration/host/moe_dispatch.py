@@ -6,6 +6,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
 out = sys.argv[1]
+# --target=cuda-sim: the cuda strategy's dispatch (dsv3-gpu-expert-dispatch: an
+# index block that counts, then a block per row) and combine
+# (dsv3-gpu-expert-combine: a block per token and column tile), threads
+# serialized; the results must be the same.
+target = "host"
+for flag in sys.argv[2:]:
+    if flag.startswith("--target="):
+        target = flag.split("=", 1)[1]
 
 
 def moe_fn(name, t, h, n, e, k, align, x_t="f32", w_t="f32", fp8=False):
@@ -47,6 +55,12 @@ fns.append(moe_fn("empty", 3, 2, 2, 4, 1, 4))
 params["empty.weight"] = np.stack([np.eye(2, dtype=np.float32) * (i + 1) for i in range(4)])
 cases["empty"] = (np.array([[1, 2], [3, 4], [5, 6]], np.float32),
                   np.array([[0], [0], [2]], np.int32), np.ones((3, 1), np.float32))
+# Pairs with id -1 ("no expert") are not dispatched and add nothing: experts
+# [1, -], [-, -], [2, 1] of 4, (e + 1)·I, alignment 1 (rows 3-5 are the tail).
+fns.append(moe_fn("none", 3, 2, 2, 4, 2, 1))
+params["none.weight"] = params["empty.weight"]
+cases["none"] = (np.array([[1, 2], [3, 4], [5, 6]], np.float32),
+                 np.array([[1, -1], [-1, -1], [2, 1]], np.int32), np.ones((3, 2), np.float32))
 # Zero tokens.
 fns.append(moe_fn("zero", 0, 2, 2, 4, 1, 4))
 params["zero.weight"] = params["empty.weight"]
@@ -111,7 +125,7 @@ inputs["ntail.offtail"] = np.array([0, 2, 3], np.int64)
 inputs["f8.x"] = rng.standard_normal((4, 64)).astype(ml_dtypes.float8_e4m3fn)
 inputs["f8.ids"] = np.array([[1, 0], [3, 1], [1, 2], [0, 3]], np.int32)
 save_safetensors(f"{out}/x.safetensors", inputs)
-run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"])
+run(["dsv3-compile", f"{out}/graph.mlir", f"--target={target}", "-o", f"{out}/m.so"])
 
 
 def call(fn, names, n_out):
@@ -129,6 +143,11 @@ check(y.tolist() == [[1, 2], [3, 4], [15, 18]], "experts [0, 0, 2] of 4 give exa
 check(off.tolist() == [0, 4, 4, 8, 8], "offsets: segments aligned to 4, empty experts have none")
 check(tok.tolist() == [0, 1, -1, -1, 2] + [-1] * 10, "row_to_token with -1 padding rows")
 check(rows[[2, 3] + list(range(5, 15))].tolist() == [[0, 0]] * 12, "padding rows are zeros")
+
+y, rows, off, tok = call("none", ["x", "ids", "w"], 4)
+check(y.tolist() == [[2, 4], [0, 0], [25, 30]] and off.tolist() == [0, 0, 2, 3, 3]
+      and tok.tolist() == [0, 2, 2, -1, -1, -1] and not rows[3:].any(),
+      "id -1 pairs are neither dispatched nor combined")
 
 y, rows, off, tok = call("zero", ["x", "ids", "w"], 4)
 check(y.shape == (0, 2) and off.tolist() == [0] * 5 and (tok == -1).all() and not rows.any(),
