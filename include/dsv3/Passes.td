@@ -778,6 +778,19 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
     elements instead (distributivity; one more rounding per product). Other
     ops are left to their definitions.
 
+    Epilogue fusion (`fuse-epilogues`, on by default): a rank-2
+    `linalg.generic` with identity maps whose two inputs are the only uses
+    of two such ops of the same kind, input, weight and scale shapes (and
+    offsets), and whose body is side-effect-free scalar ops that read
+    neither the output nor `linalg.index` (SwiGLU's `silu(gate) · up` after
+    `gate_proj` and `up_proj`, for the routed experts and for the shared
+    expert or a dense MLP), becomes one kernel: each block runs phase 1 for
+    the first op and then for the second (the same rows and tokens), and
+    phase 2 rounds both sums as the ops would and applies the generic's body
+    to them. The two intermediate results are never written, and the values
+    are bit-identical to the unfused kernels'. The kernel is named after
+    both ops (`..._gate_proj_fp8_and_up_proj_fp8`).
+
     With `shared-memory=false` the partials are plain memory: the form
     `dsv3-gpu-serialize-threads` runs on the host (`--target=cuda-sim`).
 
@@ -786,6 +799,9 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
     times; each lane makes 14 16-byte weight loads.
   }];
   let options = [
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"true",
+           "Compute an elementwise consumer of two such ops (SwiGLU) in "
+           "the kernel">,
     Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"16",
            "Largest static token count M of a dsv3.linear the kernel takes">,
     Option<"maxRows", "max-rows", "int64_t", /*default=*/"64",

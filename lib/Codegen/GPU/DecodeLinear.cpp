@@ -19,17 +19,23 @@
 //===----------------------------------------------------------------------===//
 
 #include "../Host/KernelBuilders.h"
+#include "ForallKernels.h"
 #include "dsv3/IR/Dsv3Ops.h"
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUDECODELINEAR
@@ -56,6 +62,11 @@ Value vectorToF32(OpBuilder &b, Location loc, Value v) {
     return v;
   return arith::ExtFOp::create(b, loc, type.clone(b.getF32Type()), v);
 }
+
+/// Computes a fused consumer's element at `coords` ([token or row, column]
+/// of the result) from the GEMVs' rounded sums there.
+using Epilogue = function_ref<Value(OpBuilder &, Location, ArrayRef<Value> sums,
+                                    ValueRange coords)>;
 
 /// A block of the GEMV: `rows` weight rows (a warp each) times `m`
 /// activation rows. The two phases and the shared buffer between them; the
@@ -229,8 +240,11 @@ struct Gemv {
   }
 
   /// Phase 2, one thread = (row w, token t): the sum of the row's 32 lane
-  /// partials, in lane order, rounded to the result type.
-  Value sumLanes(OpBuilder &b, Location loc, Value partials, Value init) const {
+  /// partials, in lane order, rounded to the result type; for several GEMVs
+  /// of a block (`partials`, one each) the `epilogue` of their rounded sums.
+  /// `origin` is the block's tile's first [token or row, column].
+  Value sumLanes(OpBuilder &b, Location loc, ValueRange partials, Value init,
+                 ArrayRef<Value> origin, Epilogue epilogue = nullptr) const {
     MLIRContext *ctx = b.getContext();
     auto threads = b.getArrayAttr(
         {gpu::GPUThreadMappingAttr::get(ctx, gpu::MappingId::DimY),
@@ -240,21 +254,30 @@ struct Gemv {
         ValueRange{init}, threads,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value wRow = args[0], t = args[1], out = args[2];
-          Value zero =
-              arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-          auto lanes = scf::ForOp::create(
-              b, loc, cIdx(b, loc, 0), cIdx(b, loc, kWarpSize), cIdx(b, loc, 1),
-              ValueRange{zero},
-              [&](OpBuilder &b, Location loc, Value lane, ValueRange iter) {
-                Value p = tensor::ExtractOp::create(b, loc, partials,
-                                                    ValueRange{wRow, lane, t});
-                scf::YieldOp::create(
-                    b, loc,
-                    ValueRange{arith::AddFOp::create(b, loc, iter[0], p)});
-              });
-          Value y = lanes.getResult(0);
-          if (!outElem.isF32())
-            y = arith::TruncFOp::create(b, loc, outElem, y);
+          SmallVector<Value> sums;
+          for (Value part : partials) {
+            Value zero =
+                arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+            auto lanes = scf::ForOp::create(
+                b, loc, cIdx(b, loc, 0), cIdx(b, loc, kWarpSize),
+                cIdx(b, loc, 1), ValueRange{zero},
+                [&](OpBuilder &b, Location loc, Value lane, ValueRange iter) {
+                  Value p = tensor::ExtractOp::create(
+                      b, loc, part, ValueRange{wRow, lane, t});
+                  scf::YieldOp::create(
+                      b, loc,
+                      ValueRange{arith::AddFOp::create(b, loc, iter[0], p)});
+                });
+            Value y = lanes.getResult(0);
+            if (!outElem.isF32())
+              y = arith::TruncFOp::create(b, loc, outElem, y);
+            sums.push_back(y);
+          }
+          Value y = sums.front();
+          if (epilogue)
+            y = epilogue(b, loc, sums,
+                         {arith::AddIOp::create(b, loc, origin[0], t),
+                          arith::AddIOp::create(b, loc, origin[1], wRow)});
           SmallVector<OpFoldResult> offsets = {t, wRow};
           SmallVector<OpFoldResult> sizes(2, b.getIndexAttr(1));
           Value elem = tensor::ExtractSliceOp::create(
@@ -275,21 +298,30 @@ int64_t rowsPerBlock(int64_t n) {
   return 1;
 }
 
-/// dsv3.linear: a block per `rows` weight rows, all tokens in it.
-Value buildLinear(OpBuilder &b, Location loc, LinearOp op, bool sharedMemory) {
+/// dsv3.linear: a block per `rows` weight rows, all tokens in it. Several
+/// linears of the same input and weight shape (`ops`) share the blocks, one
+/// phase 1 each, and their rounded sums meet in `epilogue`, whose result
+/// type is `yType`.
+Value buildLinear(OpBuilder &b, Location loc, ArrayRef<LinearOp> ops,
+                  RankedTensorType yType, Epilogue epilogue, bool sharedMemory,
+                  Value init = Value()) {
   MLIRContext *ctx = b.getContext();
-  auto yType = op.getResult().getType();
+  LinearOp op = ops.front();
   int64_t m = yType.getDimSize(0), n = yType.getDimSize(1);
-  Gemv gemv{op.getInput(),
-            op.getWeight(),
-            op.getWeightScaleInv(),
-            yType.getElementType(),
-            m,
-            op.getInput().getType().getDimSize(1),
-            rowsPerBlock(n),
-            sharedMemory};
-  Value init =
-      tensor::EmptyOp::create(b, loc, yType.getShape(), yType.getElementType());
+  auto gemvOf = [&](LinearOp op) {
+    return Gemv{op.getInput(),
+                op.getWeight(),
+                op.getWeightScaleInv(),
+                op.getResult().getType().getElementType(),
+                m,
+                op.getInput().getType().getDimSize(1),
+                rowsPerBlock(n),
+                sharedMemory};
+  };
+  Gemv gemv = gemvOf(op);
+  if (!init)
+    init = tensor::EmptyOp::create(b, loc, yType.getShape(),
+                                   yType.getElementType());
   auto blocks = b.getArrayAttr(
       {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimX)});
   auto forall = scf::ForallOp::create(
@@ -301,16 +333,21 @@ Value buildLinear(OpBuilder &b, Location loc, LinearOp op, bool sharedMemory) {
         SmallVector<Value> tokens;
         for (int64_t t = 0; t < m; ++t)
           tokens.push_back(cIdx(b, loc, t));
-        Value partials =
-            gemv.lanePartials(b, loc, n0, /*prefix=*/{}, tokens,
-                              /*valid=*/Value(), gemv.allocPartials(b, loc));
+        SmallVector<Value> partials;
+        for (LinearOp each : ops) {
+          Gemv g = gemvOf(each);
+          partials.push_back(g.lanePartials(b, loc, n0, /*prefix=*/{}, tokens,
+                                            /*valid=*/Value(),
+                                            g.allocPartials(b, loc)));
+        }
         SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
         SmallVector<OpFoldResult> sizes = {b.getIndexAttr(m),
                                            b.getIndexAttr(gemv.rows)};
         SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
         Value tile = tensor::ExtractSliceOp::create(b, loc, args[1], offsets,
                                                     sizes, strides);
-        tile = gemv.sumLanes(b, loc, partials, tile);
+        tile = gemv.sumLanes(b, loc, partials, tile, {cIdx(b, loc, 0), n0},
+                             epilogue);
         yieldSlice(b, loc, tile, args[1], offsets, sizes);
       });
   return forall.getResult(0);
@@ -344,24 +381,32 @@ Value expertOf(OpBuilder &b, Location loc, Value offsets, Value r,
 /// dsv3.grouped_matmul: a block per (`rows` weight rows, routed row r), with
 /// the weight of r's expert. A row past offsets[E] reads nothing and is 0.
 /// At decode each expert has at most one row per token, so each routed
-/// expert's weight is read about once per token.
-Value buildGroupedMatmul(OpBuilder &b, Location loc, GroupedMatmulOp op,
-                         bool sharedMemory) {
+/// expert's weight is read about once per token. Several grouped matmuls of
+/// the same input, offsets and weight shape share the blocks, as in
+/// buildLinear.
+Value buildGroupedMatmul(OpBuilder &b, Location loc,
+                         ArrayRef<GroupedMatmulOp> ops, RankedTensorType yType,
+                         Epilogue epilogue, bool sharedMemory,
+                         Value init = Value()) {
   MLIRContext *ctx = b.getContext();
-  auto yType = op.getResult().getType();
+  GroupedMatmulOp op = ops.front();
   auto wType = op.getWeight().getType();
   int64_t r = yType.getDimSize(0), n = yType.getDimSize(1),
           e = wType.getDimSize(0);
-  Gemv gemv{op.getInput(),
-            op.getWeight(),
-            op.getWeightScaleInv(),
-            yType.getElementType(),
-            /*m=*/1,
-            op.getInput().getType().getDimSize(1),
-            rowsPerBlock(n),
-            sharedMemory};
-  Value init =
-      tensor::EmptyOp::create(b, loc, yType.getShape(), yType.getElementType());
+  auto gemvOf = [&](GroupedMatmulOp op) {
+    return Gemv{op.getInput(),
+                op.getWeight(),
+                op.getWeightScaleInv(),
+                op.getResult().getType().getElementType(),
+                /*m=*/1,
+                op.getInput().getType().getDimSize(1),
+                rowsPerBlock(n),
+                sharedMemory};
+  };
+  Gemv gemv = gemvOf(op);
+  if (!init)
+    init = tensor::EmptyOp::create(b, loc, yType.getShape(),
+                                   yType.getElementType());
   auto blocks = b.getArrayAttr(
       {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimX),
        gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::DimY)});
@@ -380,15 +425,19 @@ Value buildGroupedMatmul(OpBuilder &b, Location loc, GroupedMatmulOp op,
             b, loc, arith::CmpIPredicate::slt,
             arith::IndexCastOp::create(b, loc, b.getI64Type(), row), total);
         Value expert = expertOf(b, loc, offsets, row, e);
-        Value partials = gemv.lanePartials(b, loc, n0, {expert}, {row}, valid,
-                                           gemv.allocPartials(b, loc));
+        SmallVector<Value> partials;
+        for (GroupedMatmulOp each : ops) {
+          Gemv g = gemvOf(each);
+          partials.push_back(g.lanePartials(b, loc, n0, {expert}, {row}, valid,
+                                            g.allocPartials(b, loc)));
+        }
         SmallVector<OpFoldResult> tileOffsets = {row, n0};
         SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
                                            b.getIndexAttr(gemv.rows)};
         SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
         Value tile = tensor::ExtractSliceOp::create(
             b, loc, args[2], tileOffsets, sizes, strides);
-        tile = gemv.sumLanes(b, loc, partials, tile);
+        tile = gemv.sumLanes(b, loc, partials, tile, {row, n0}, epilogue);
         yieldSlice(b, loc, tile, args[2], tileOffsets, sizes);
       });
   return forall.getResult(0);
@@ -404,33 +453,260 @@ bool gemvShapes(ShapedType x, ShapedType w, int64_t maxTokens) {
              w.getElementType());
 }
 
+/// An elementwise consumer of GEMV results that the kernel computes in its
+/// phase 2 instead of launching a kernel of its own: SwiGLU's
+/// `silu(gate) · up` after gate_proj and up_proj, a residual add after
+/// o_proj or down_proj. A linalg.generic, all parallel with identity maps
+/// over [1, ..., 1, M, N], whose body is side-effect-free scalar ops that
+/// read neither its output nor its indices, with one or two inputs that are
+/// the only uses of ops `isGemv` accepts (of the same kind, input, weight
+/// and scale shapes, and offsets), directly or through a tensor.expand_shape
+/// that only adds the leading unit dimensions; its other inputs are read at
+/// the element's coordinates.
+struct Fusion {
+  linalg::GenericOp consumer;
+  SmallVector<Operation *> producers;
+  /// The expand_shape ops between producers and consumer, to erase.
+  SmallVector<Operation *> reshapes;
+  /// For each input of the consumer: its producer's index, or -1.
+  SmallVector<int> producerOf;
+};
+
+/// Whether two GEMV ops can share blocks: the same activations, weight and
+/// scale shapes (and offsets), so the blocks and tokens of one are the
+/// other's.
+bool shareBlocks(Operation *pa, Operation *pb) {
+  if (pa->getName() != pb->getName() ||
+      pa->getResult(0).getType() != pb->getResult(0).getType())
+    return false;
+  auto sameShapes = [](Value x, Value y) {
+    return (!x && !y) || (x && y && x.getType() == y.getType());
+  };
+  if (auto la = dyn_cast<LinearOp>(pa)) {
+    auto lb = cast<LinearOp>(pb);
+    return la.getInput() == lb.getInput() &&
+           sameShapes(la.getWeight(), lb.getWeight()) &&
+           sameShapes(la.getWeightScaleInv(), lb.getWeightScaleInv());
+  }
+  auto ga = cast<GroupedMatmulOp>(pa), gb = cast<GroupedMatmulOp>(pb);
+  return ga.getInput() == gb.getInput() && ga.getOffsets() == gb.getOffsets() &&
+         sameShapes(ga.getWeight(), gb.getWeight()) &&
+         sameShapes(ga.getWeightScaleInv(), gb.getWeightScaleInv());
+}
+
+std::optional<Fusion> matchFusion(linalg::GenericOp g,
+                                  function_ref<bool(Operation *)> isGemv) {
+  auto yType = dyn_cast<RankedTensorType>(g->getResult(0).getType());
+  if (g.getNumDpsInits() != 1 || g->getNumResults() != 1 || !yType ||
+      !yType.hasStaticShape() || yType.getRank() < 2 ||
+      g.getNumParallelLoops() != g.getNumLoops() ||
+      !llvm::all_of(g.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }) ||
+      !llvm::all_of(yType.getShape().drop_back(2),
+                    [](int64_t d) { return d == 1; }))
+    return std::nullopt;
+  Block &body = g.getRegion().front();
+  if (!body.getArguments().back().use_empty())
+    return std::nullopt;
+  for (Operation &op : body.without_terminator())
+    if (isa<linalg::IndexOp>(op) || op.getNumRegions() != 0 ||
+        !isMemoryEffectFree(&op))
+      return std::nullopt;
+  Fusion f{g, {}, {}, {}};
+  for (Value in : g.getDpsInputs()) {
+    Value v = in;
+    Operation *reshape = nullptr;
+    if (auto expand = v.getDefiningOp<tensor::ExpandShapeOp>();
+        expand && in.hasOneUse() && expand.getSrcType().getRank() == 2 &&
+        expand.getSrcType().getShape() == yType.getShape().take_back(2)) {
+      reshape = expand;
+      v = expand.getSrc();
+    }
+    Operation *p = v.getDefiningOp();
+    bool shapeOk = reshape || yType.getRank() == 2;
+    if (p && shapeOk && v.hasOneUse() && in.hasOneUse() &&
+        p->getBlock() == g->getBlock() && isGemv(p) &&
+        (f.producers.empty() || shareBlocks(f.producers.front(), p)) &&
+        f.producers.size() < 2) {
+      f.producerOf.push_back(f.producers.size());
+      f.producers.push_back(p);
+      if (reshape)
+        f.reshapes.push_back(reshape);
+    } else {
+      f.producerOf.push_back(-1);
+    }
+  }
+  if (f.producers.empty())
+    return std::nullopt;
+  return f;
+}
+
+/// The kernel's name: the first producer's, with what the second adds
+/// (`grouped_matmul_gate_proj_fp8` and `grouped_matmul_up_proj_fp8` give
+/// `grouped_matmul_gate_proj_fp8_and_up_proj_fp8`).
+Location pairLoc(Location first, Location second) {
+  auto a = dyn_cast<NameLoc>(first), b = dyn_cast<NameLoc>(second);
+  if (!a || !b)
+    return first;
+  StringRef x = a.getName().getValue(), y = b.getName().getValue();
+  size_t common = 0;
+  while (common < x.size() && common < y.size() && x[common] == y[common])
+    ++common;
+  // Back to the start of a word.
+  while (common > 0 && y[common - 1] != '_')
+    --common;
+  return gpu_kernels::withNameSuffix(first,
+                                     ("_and_" + y.drop_front(common)).str());
+}
+
 struct Dsv3GPUDecodeLinear
     : dsv3::impl::Dsv3GPUDecodeLinearBase<Dsv3GPUDecodeLinear> {
   using Base::Base;
+
+  bool isGemv(Operation *op) const {
+    if (auto linear = dyn_cast<LinearOp>(op))
+      // Activation-quantized linears are the GEMM strategies' job.
+      return linear.getActQuant() == ActivationQuant::none &&
+             gemvShapes(linear.getInput().getType(),
+                        linear.getWeight().getType(), maxTokens);
+    if (auto grouped = dyn_cast<GroupedMatmulOp>(op))
+      return gemvShapes(grouped.getInput().getType(),
+                        grouped.getWeight().getType(), maxRows);
+    return false;
+  }
+
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
-    getOperation()->walk([&](Operation *op) {
-      if (auto linear = dyn_cast<LinearOp>(op)) {
-        // Activation-quantized linears are the GEMM strategies' job.
-        if (linear.getActQuant() == ActivationQuant::none &&
-            gemvShapes(linear.getInput().getType(),
-                       linear.getWeight().getType(), maxTokens))
-          ops.push_back(op);
-      } else if (auto grouped = dyn_cast<GroupedMatmulOp>(op)) {
-        if (gemvShapes(grouped.getInput().getType(),
-                       grouped.getWeight().getType(), maxRows))
-          ops.push_back(op);
+    auto accepts = [&](Operation *op) { return isGemv(op); };
+    IRRewriter rewriter(&getContext());
+    // Elementwise named ops that consume a GEMV (the decoder layer's
+    // residual linalg.add) as generics, which the fusion below matches;
+    // lowering would generalize them anyway.
+    if (fuseEpilogues) {
+      SmallVector<linalg::LinalgOp> named;
+      getOperation()->walk([&](linalg::LinalgOp op) {
+        if (isa<linalg::GenericOp>(op) || !linalg::isElementwise(op))
+          return;
+        if (llvm::any_of(op.getDpsInputs(), [&](Value in) {
+              if (auto expand = in.getDefiningOp<tensor::ExpandShapeOp>())
+                in = expand.getSrc();
+              Operation *p = in.getDefiningOp();
+              return p && isGemv(p);
+            }))
+          named.push_back(op);
+      });
+      for (linalg::LinalgOp op : named) {
+        rewriter.setInsertionPoint(op);
+        (void)linalg::generalizeNamedOp(rewriter, op);
+      }
+    }
+    SmallVector<Fusion> fusions;
+    llvm::DenseSet<Operation *> fused;
+    getOperation()->walk([&](linalg::GenericOp g) {
+      if (!fuseEpilogues)
+        return;
+      if (std::optional<Fusion> f = matchFusion(g, accepts)) {
+        fused.insert(f->producers.begin(), f->producers.end());
+        fusions.push_back(std::move(*f));
       }
     });
-    IRRewriter rewriter(&getContext());
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isGemv(op) && !fused.contains(op))
+        ops.push_back(op);
+    });
+    for (const Fusion &f : fusions) {
+      linalg::GenericOp g = f.consumer;
+      Location loc = f.producers.front()->getLoc();
+      if (f.producers.size() == 2)
+        loc = pairLoc(loc, f.producers[1]->getLoc());
+      auto yType = cast<RankedTensorType>(g->getResult(0).getType());
+      int64_t rank = yType.getRank();
+      // The consumer's body on the rounded sums and the other inputs'
+      // elements (at [0, ..., 0, token or row, column]), at the kernel's
+      // location so that the kernel keeps the producers' name.
+      Block &body = g.getRegion().front();
+      SmallVector<Value> inputs(g.getDpsInputs());
+      auto epilogue = [&](OpBuilder &b, Location, ArrayRef<Value> sums,
+                          ValueRange coords) {
+        SmallVector<Value> at(rank - 2, cIdx(b, loc, 0));
+        at.append(coords.begin(), coords.end());
+        IRMapping map;
+        for (auto [i, input] : llvm::enumerate(inputs))
+          map.map(
+              body.getArgument(i),
+              f.producerOf[i] >= 0
+                  ? sums[f.producerOf[i]]
+                  : tensor::ExtractOp::create(b, loc, input, at).getResult());
+        for (Operation &op : body.without_terminator())
+          b.clone(op, map)->setLoc(loc);
+        return map.lookup(body.getTerminator()->getOperand(0));
+      };
+      auto tileType = RankedTensorType::get(yType.getShape().take_back(2),
+                                            yType.getElementType());
+      rewriter.setInsertionPoint(g);
+      // For [1, ..., 1, M, N], the kernel writes a collapsed view of the
+      // full-rank tensor, so that the reshapes fold away and a returned
+      // result needs no copy.
+      ReassociationIndices lead;
+      for (int64_t d = 0; d < rank - 1; ++d)
+        lead.push_back(d);
+      SmallVector<ReassociationIndices> collapse = {lead, {rank - 1}};
+      Value init;
+      if (rank > 2)
+        init = tensor::CollapseShapeOp::create(
+            rewriter, loc,
+            tensor::EmptyOp::create(rewriter, loc, yType.getShape(),
+                                    yType.getElementType()),
+            collapse);
+      Value kernel;
+      if (isa<LinearOp>(f.producers.front()))
+        kernel = buildLinear(
+            rewriter, loc,
+            llvm::map_to_vector(f.producers,
+                                [](Operation *p) { return cast<LinearOp>(p); }),
+            tileType, epilogue, sharedMemory, init);
+      else
+        kernel = buildGroupedMatmul(
+            rewriter, loc,
+            llvm::map_to_vector(
+                f.producers,
+                [](Operation *p) { return cast<GroupedMatmulOp>(p); }),
+            tileType, epilogue, sharedMemory, init);
+      if (rank > 2)
+        kernel = tensor::ExpandShapeOp::create(rewriter, g.getLoc(), yType,
+                                               kernel, collapse);
+      rewriter.replaceOp(g, kernel);
+      for (Operation *r : f.reshapes)
+        rewriter.eraseOp(r);
+      for (Operation *p : f.producers)
+        rewriter.eraseOp(p);
+    }
     for (Operation *op : ops) {
       rewriter.setInsertionPoint(op);
+      auto yType = cast<RankedTensorType>(op->getResult(0).getType());
+      // A result only reshaped to [1, ..., 1, M, N] (a layer's output)
+      // is written into a collapsed view of that shape, as for fusions, so
+      // that returning it needs no copy.
+      Value init;
+      auto expand = dyn_cast<tensor::ExpandShapeOp>(
+          op->hasOneUse() ? *op->getUsers().begin() : nullptr);
+      if (expand && expand.getResultType().hasStaticShape() &&
+          expand.getResultType().getShape().take_back(2) == yType.getShape() &&
+          llvm::all_of(expand.getResultType().getShape().drop_back(2),
+                       [](int64_t d) { return d == 1; }))
+        init = tensor::CollapseShapeOp::create(
+            rewriter, op->getLoc(),
+            tensor::EmptyOp::create(rewriter, op->getLoc(),
+                                    expand.getResultType().getShape(),
+                                    yType.getElementType()),
+            expand.getReassociationIndices());
       Value kernel =
           isa<LinearOp>(op)
-              ? buildLinear(rewriter, op->getLoc(), cast<LinearOp>(op),
-                            sharedMemory)
+              ? buildLinear(rewriter, op->getLoc(), {cast<LinearOp>(op)}, yType,
+                            nullptr, sharedMemory, init)
               : buildGroupedMatmul(rewriter, op->getLoc(),
-                                   cast<GroupedMatmulOp>(op), sharedMemory);
+                                   {cast<GroupedMatmulOp>(op)}, yType, nullptr,
+                                   sharedMemory, init);
       rewriter.replaceOp(op, kernel);
     }
   }
