@@ -778,18 +778,27 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
     elements instead (distributivity; one more rounding per product). Other
     ops are left to their definitions.
 
-    Epilogue fusion (`fuse-epilogues`, on by default): a rank-2
-    `linalg.generic` with identity maps whose two inputs are the only uses
-    of two such ops of the same kind, input, weight and scale shapes (and
-    offsets), and whose body is side-effect-free scalar ops that read
-    neither the output nor `linalg.index` (SwiGLU's `silu(gate) · up` after
-    `gate_proj` and `up_proj`, for the routed experts and for the shared
-    expert or a dense MLP), becomes one kernel: each block runs phase 1 for
-    the first op and then for the second (the same rows and tokens), and
-    phase 2 rounds both sums as the ops would and applies the generic's body
-    to them. The two intermediate results are never written, and the values
-    are bit-identical to the unfused kernels'. The kernel is named after
-    both ops (`..._gate_proj_fp8_and_up_proj_fp8`).
+    Epilogue fusion (`fuse-epilogues`, on by default): a `linalg.generic`
+    (or an elementwise named op such as `linalg.add`, generalized first)
+    with identity maps over `[1, ..., 1, M, N]`, whose body is
+    side-effect-free scalar ops that read neither the output nor
+    `linalg.index`, and one or two of whose inputs are the only uses of such
+    ops (directly or through a `tensor.expand_shape` adding the leading unit
+    dimensions; two must have the same kind, input, weight and scale shapes,
+    and offsets), becomes one kernel: each block runs phase 1 for each op
+    over the same rows and tokens, and phase 2 rounds each sum as its op
+    would and applies the generic's body, reading its other inputs at the
+    element's coordinates. Later elementwise consumers of the result (one
+    use each, possibly through such an `expand_shape`) join as a chain and
+    are applied in order. This fuses SwiGLU's `silu(gate) · up` into one
+    kernel for `gate_proj` and `up_proj` (routed experts, shared expert,
+    dense MLP), the residual add into `o_proj` and `down_proj`, and the
+    MoE's `routed + shared` sum and the residual add after it into the
+    shared expert's `down_proj`. The values are the unfused kernels' bits.
+    A kernel of two ops is named after both
+    (`..._gate_proj_fp8_and_up_proj_fp8`). A result only reshaped to
+    `[1, ..., 1, M, N]` is written into a collapsed view of that tensor, so
+    that returning it copies nothing.
 
     With `shared-memory=false` the partials are plain memory: the form
     `dsv3-gpu-serialize-threads` runs on the host (`--target=cuda-sim`).

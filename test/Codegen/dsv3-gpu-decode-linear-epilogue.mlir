@@ -143,3 +143,39 @@ func.func @residual(%r: tensor<1x2x64xbf16>, %x: tensor<2x128xbf16>, %w: tensor<
   %y = linalg.add ins(%r, %o3 : tensor<1x2x64xbf16>, tensor<1x2x64xbf16>) outs(%e : tensor<1x2x64xbf16>) -> tensor<1x2x64xbf16>
   return %y : tensor<1x2x64xbf16>
 }
+
+// -----
+
+// A chain: the MoE's `routed + shared` sum (f32, rounded to bf16), reshaped
+// to [1, S, H] and added to the residual. Both consumers become the shared
+// down_proj's epilogue, applied in order: the routed output and then the
+// residual are read at the element's coordinates.
+// CHECK-LABEL: func.func @chain
+// CHECK-SAME:  %[[R:[a-z0-9]+]]: tensor<1x2x64xbf16>, %[[ROUTED:[a-z0-9]+]]: tensor<2x64xf32>
+// CHECK:       %[[Y:.*]] = scf.forall (%{{.*}}) in (8) shared_outs(%{{.*}}) -> (tensor<2x64xbf16>)
+// CHECK:           %[[RO:.*]] = tensor.extract %[[ROUTED]][%{{.*}}, %{{.*}}] : tensor<2x64xf32>
+// CHECK:           %[[SUM:.*]] = arith.addf %[[RO]], %{{.*}} : f32
+// CHECK:           %[[B:.*]] = arith.truncf %[[SUM]] : f32 to bf16
+// CHECK:           %[[RE:.*]] = tensor.extract %[[R]][%c0{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x2x64xbf16>
+// CHECK:           arith.addf %[[RE]], %[[B]] : bf16
+// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       %[[OUT:.*]] = tensor.expand_shape %[[Y]]
+// CHECK-NOT:   linalg.
+// CHECK:       return %[[OUT]]
+#map = affine_map<(d0, d1) -> (d0, d1)>
+func.func @chain(%r: tensor<1x2x64xbf16>, %routed: tensor<2x64xf32>, %h: tensor<2x128xf32>,
+                 %w: tensor<64x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<1x2x64xbf16> {
+  %d = dsv3.linear %h, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<2x128xf32>, tensor<64x128xf8E4M3FN>) -> tensor<2x64xf32>
+  %e = tensor.empty() : tensor<2x64xbf16>
+  %m = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel"]}
+      ins(%routed, %d : tensor<2x64xf32>, tensor<2x64xf32>) outs(%e : tensor<2x64xbf16>) {
+  ^bb0(%a: f32, %b: f32, %out: bf16):
+    %sum = arith.addf %a, %b : f32
+    %t = arith.truncf %sum : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x64xbf16>
+  %m3 = tensor.expand_shape %m [[0, 1], [2]] output_shape [1, 2, 64] : tensor<2x64xbf16> into tensor<1x2x64xbf16>
+  %e3 = tensor.empty() : tensor<1x2x64xbf16>
+  %y = linalg.add ins(%r, %m3 : tensor<1x2x64xbf16>, tensor<1x2x64xbf16>) outs(%e3 : tensor<1x2x64xbf16>) -> tensor<1x2x64xbf16>
+  return %y : tensor<1x2x64xbf16>
+}

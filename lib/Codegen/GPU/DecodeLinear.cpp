@@ -470,7 +470,45 @@ struct Fusion {
   SmallVector<Operation *> reshapes;
   /// For each input of the consumer: its producer's index, or -1.
   SmallVector<int> producerOf;
+  /// Later elementwise consumers, each of the previous one's result (at
+  /// `chainInput`, through `chainReshapes` where not null).
+  SmallVector<linalg::GenericOp> chain;
+  SmallVector<unsigned> chainInput;
+  SmallVector<Operation *> chainReshapes;
 };
+
+/// Whether `expand` only adds leading unit dimensions to a static tensor.
+bool addsLeadingUnits(tensor::ExpandShapeOp expand) {
+  RankedTensorType from = expand.getSrcType(), to = expand.getResultType();
+  return from.hasStaticShape() && to.hasStaticShape() && from.getRank() == 2 &&
+         to.getShape().take_back(2) == from.getShape() &&
+         llvm::all_of(to.getShape().drop_back(2),
+                      [](int64_t d) { return d == 1; });
+}
+
+/// Whether `g` can be an epilogue over [1, ..., 1, M, N] (`tile` = [M, N]):
+/// all parallel with identity maps, a body of side-effect-free scalar ops
+/// that reads neither its output nor its indices.
+bool epilogueShaped(linalg::GenericOp g, ArrayRef<int64_t> tile) {
+  auto yType = dyn_cast<RankedTensorType>(g->getResult(0).getType());
+  if (g.getNumDpsInits() != 1 || g->getNumResults() != 1 || !yType ||
+      !yType.hasStaticShape() || yType.getRank() < 2 ||
+      (!tile.empty() && yType.getShape().take_back(2) != tile) ||
+      g.getNumParallelLoops() != g.getNumLoops() ||
+      !llvm::all_of(g.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }) ||
+      !llvm::all_of(yType.getShape().drop_back(2),
+                    [](int64_t d) { return d == 1; }))
+    return false;
+  Block &body = g.getRegion().front();
+  if (!body.getArguments().back().use_empty())
+    return false;
+  for (Operation &op : body.without_terminator())
+    if (isa<linalg::IndexOp>(op) || op.getNumRegions() != 0 ||
+        !isMemoryEffectFree(&op))
+      return false;
+  return true;
+}
 
 /// Whether two GEMV ops can share blocks: the same activations, weight and
 /// scale shapes (and offsets), so the blocks and tokens of one are the
@@ -496,23 +534,10 @@ bool shareBlocks(Operation *pa, Operation *pb) {
 
 std::optional<Fusion> matchFusion(linalg::GenericOp g,
                                   function_ref<bool(Operation *)> isGemv) {
-  auto yType = dyn_cast<RankedTensorType>(g->getResult(0).getType());
-  if (g.getNumDpsInits() != 1 || g->getNumResults() != 1 || !yType ||
-      !yType.hasStaticShape() || yType.getRank() < 2 ||
-      g.getNumParallelLoops() != g.getNumLoops() ||
-      !llvm::all_of(g.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }) ||
-      !llvm::all_of(yType.getShape().drop_back(2),
-                    [](int64_t d) { return d == 1; }))
+  if (!epilogueShaped(g, {}))
     return std::nullopt;
-  Block &body = g.getRegion().front();
-  if (!body.getArguments().back().use_empty())
-    return std::nullopt;
-  for (Operation &op : body.without_terminator())
-    if (isa<linalg::IndexOp>(op) || op.getNumRegions() != 0 ||
-        !isMemoryEffectFree(&op))
-      return std::nullopt;
-  Fusion f{g, {}, {}, {}};
+  auto yType = cast<RankedTensorType>(g->getResult(0).getType());
+  Fusion f{g, {}, {}, {}, {g}, {0}, {nullptr}};
   for (Value in : g.getDpsInputs()) {
     Value v = in;
     Operation *reshape = nullptr;
@@ -539,6 +564,57 @@ std::optional<Fusion> matchFusion(linalg::GenericOp g,
   if (f.producers.empty())
     return std::nullopt;
   return f;
+}
+
+/// Extends `f` by the elementwise consumers after it (the decoder layer's
+/// residual add after the MoE's `routed + shared` sum): while the last
+/// result has one use, directly or through an expand_shape that adds
+/// leading unit dimensions, by a generic (or an elementwise named op,
+/// generalized here) of the same tile that takes it as one input.
+void extendChain(Fusion &f, RewriterBase &rewriter,
+                 llvm::DenseSet<Operation *> &claimed) {
+  ArrayRef<int64_t> tile =
+      cast<RankedTensorType>(f.consumer.getType(0)).getShape().take_back(2);
+  while (true) {
+    Value last = f.chain.back()->getResult(0);
+    if (!last.hasOneUse())
+      return;
+    Operation *user = *last.getUsers().begin();
+    Operation *reshape = nullptr;
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
+      if (!addsLeadingUnits(expand) || !expand->hasOneUse())
+        return;
+      reshape = expand;
+      last = expand.getResult();
+      user = *last.getUsers().begin();
+    }
+    if (user->getBlock() != f.consumer->getBlock())
+      return;
+    auto named = dyn_cast<linalg::LinalgOp>(user);
+    if (named && !isa<linalg::GenericOp>(user) &&
+        linalg::isElementwise(named)) {
+      rewriter.setInsertionPoint(user);
+      FailureOr<linalg::GenericOp> generic =
+          linalg::generalizeNamedOp(rewriter, named);
+      if (failed(generic))
+        return;
+      user = *generic;
+    }
+    // Another fusion's consumer or chain member is that fusion's to rewrite.
+    auto g = dyn_cast<linalg::GenericOp>(user);
+    if (!g || claimed.contains(g) || !epilogueShaped(g, tile))
+      return;
+    std::optional<unsigned> at;
+    for (auto [i, in] : llvm::enumerate(g.getDpsInputs()))
+      if (in == last)
+        at = i;
+    if (!at)
+      return;
+    claimed.insert(g);
+    f.chain.push_back(g);
+    f.chainInput.push_back(*at);
+    f.chainReshapes.push_back(reshape);
+  }
 }
 
 /// The kernel's name: the first producer's, with what the second adds
@@ -599,7 +675,7 @@ struct Dsv3GPUDecodeLinear
         (void)linalg::generalizeNamedOp(rewriter, op);
       }
     }
-    SmallVector<Fusion> fusions;
+    SmallVector<Fusion, 4> fusions;
     llvm::DenseSet<Operation *> fused;
     getOperation()->walk([&](linalg::GenericOp g) {
       if (!fuseEpilogues)
@@ -614,32 +690,47 @@ struct Dsv3GPUDecodeLinear
       if (isGemv(op) && !fused.contains(op))
         ops.push_back(op);
     });
+    llvm::DenseSet<Operation *> claimed;
+    for (const Fusion &f : fusions)
+      claimed.insert(f.consumer);
+    for (Fusion &f : fusions)
+      extendChain(f, rewriter, claimed);
     for (const Fusion &f : fusions) {
-      linalg::GenericOp g = f.consumer;
+      linalg::GenericOp g = f.chain.back();
       Location loc = f.producers.front()->getLoc();
       if (f.producers.size() == 2)
         loc = pairLoc(loc, f.producers[1]->getLoc());
       auto yType = cast<RankedTensorType>(g->getResult(0).getType());
       int64_t rank = yType.getRank();
-      // The consumer's body on the rounded sums and the other inputs'
-      // elements (at [0, ..., 0, token or row, column]), at the kernel's
-      // location so that the kernel keeps the producers' name.
-      Block &body = g.getRegion().front();
-      SmallVector<Value> inputs(g.getDpsInputs());
+      // The consumers' bodies in order: the first on the rounded sums, each
+      // next one on the previous value, other inputs read at the element's
+      // [0, ..., 0, token or row, column]; at the kernel's location so that
+      // the kernel keeps the producers' name.
       auto epilogue = [&](OpBuilder &b, Location, ArrayRef<Value> sums,
                           ValueRange coords) {
-        SmallVector<Value> at(rank - 2, cIdx(b, loc, 0));
-        at.append(coords.begin(), coords.end());
-        IRMapping map;
-        for (auto [i, input] : llvm::enumerate(inputs))
-          map.map(
-              body.getArgument(i),
-              f.producerOf[i] >= 0
-                  ? sums[f.producerOf[i]]
-                  : tensor::ExtractOp::create(b, loc, input, at).getResult());
-        for (Operation &op : body.without_terminator())
-          b.clone(op, map)->setLoc(loc);
-        return map.lookup(body.getTerminator()->getOperand(0));
+        Value v;
+        for (auto [j, chained] : llvm::enumerate(f.chain)) {
+          linalg::GenericOp c = chained;
+          int64_t r = cast<RankedTensorType>(c.getType(0)).getRank();
+          SmallVector<Value> at(r - 2, cIdx(b, loc, 0));
+          at.append(coords.begin(), coords.end());
+          Block &body = c.getRegion().front();
+          IRMapping map;
+          for (auto [i, input] : llvm::enumerate(c.getDpsInputs())) {
+            Value arg;
+            if (j == 0 && f.producerOf[i] >= 0)
+              arg = sums[f.producerOf[i]];
+            else if (j > 0 && i == f.chainInput[j])
+              arg = v;
+            else
+              arg = tensor::ExtractOp::create(b, loc, input, at);
+            map.map(body.getArgument(i), arg);
+          }
+          for (Operation &op : body.without_terminator())
+            b.clone(op, map)->setLoc(loc);
+          v = map.lookup(body.getTerminator()->getOperand(0));
+        }
+        return v;
       };
       auto tileType = RankedTensorType::get(yType.getShape().take_back(2),
                                             yType.getElementType());
@@ -676,6 +767,12 @@ struct Dsv3GPUDecodeLinear
         kernel = tensor::ExpandShapeOp::create(rewriter, g.getLoc(), yType,
                                                kernel, collapse);
       rewriter.replaceOp(g, kernel);
+      // Back to front: each op's only use is the next one.
+      for (size_t j = f.chain.size() - 1; j > 0; --j) {
+        if (f.chainReshapes[j])
+          rewriter.eraseOp(f.chainReshapes[j]);
+        rewriter.eraseOp(f.chain[j - 1]);
+      }
       for (Operation *r : f.reshapes)
         rewriter.eraseOp(r);
       for (Operation *p : f.producers)
