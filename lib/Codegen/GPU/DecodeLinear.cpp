@@ -486,6 +486,15 @@ bool addsLeadingUnits(tensor::ExpandShapeOp expand) {
                       [](int64_t d) { return d == 1; });
 }
 
+/// Whether `op` is a named op that maps elements one to one (identity maps:
+/// linalg.add and the like, not a transpose or broadcast), which the fusion
+/// takes once generalized.
+bool isElementwiseNamed(linalg::LinalgOp op) {
+  return !isa<linalg::GenericOp>(op) && linalg::isElementwise(op) &&
+         llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isIdentity(); });
+}
+
 /// Whether `g` can be an epilogue over [1, ..., 1, M, N] (`tile` = [M, N]):
 /// all parallel with identity maps, a body of side-effect-free scalar ops
 /// that reads neither its output nor its indices.
@@ -591,8 +600,7 @@ void extendChain(Fusion &f, RewriterBase &rewriter,
     if (user->getBlock() != f.consumer->getBlock())
       return;
     auto named = dyn_cast<linalg::LinalgOp>(user);
-    if (named && !isa<linalg::GenericOp>(user) &&
-        linalg::isElementwise(named)) {
+    if (named && isElementwiseNamed(named)) {
       rewriter.setInsertionPoint(user);
       FailureOr<linalg::GenericOp> generic =
           linalg::generalizeNamedOp(rewriter, named);
@@ -660,7 +668,7 @@ struct Dsv3GPUDecodeLinear
     if (fuseEpilogues) {
       SmallVector<linalg::LinalgOp> named;
       getOperation()->walk([&](linalg::LinalgOp op) {
-        if (isa<linalg::GenericOp>(op) || !linalg::isElementwise(op))
+        if (!isElementwiseNamed(op))
           return;
         if (llvm::any_of(op.getDpsInputs(), [&](Value in) {
               if (auto expand = in.getDefiningOp<tensor::ExpandShapeOp>())
