@@ -68,3 +68,13 @@ func.func @none(%rows: tensor<4x8xf32>, %ids: tensor<0x2xi32>, %w: tensor<0x2xf3
       : (tensor<4x8xf32>, tensor<0x2xi32>, tensor<0x2xf32>, tensor<5xi64>) -> tensor<0x8xf32>
   return %y : tensor<0x8xf32>
 }
+
+// An odd N over 65535 would need more than 65535 column tiles of one
+// thread (#gpu.block<y>'s limit): the definition.
+// CHECK-LABEL: func.func @wide
+// CHECK:       dsv3.expert_combine
+func.func @wide(%rows: tensor<2x65537xf32>, %ids: tensor<1x2xi32>, %w: tensor<1x2xf32>, %off: tensor<5xi64>) -> tensor<1x65537xf32> {
+  %y = dsv3.expert_combine %rows, %ids, %w, %off
+      : (tensor<2x65537xf32>, tensor<1x2xi32>, tensor<1x2xf32>, tensor<5xi64>) -> tensor<1x65537xf32>
+  return %y : tensor<1x65537xf32>
+}

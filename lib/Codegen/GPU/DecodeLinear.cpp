@@ -499,9 +499,11 @@ bool isElementwiseNamed(linalg::LinalgOp op) {
 /// all parallel with identity maps, a body of side-effect-free scalar ops
 /// that reads neither its output nor its indices.
 bool epilogueShaped(linalg::GenericOp g, ArrayRef<int64_t> tile) {
+  if (g->getNumResults() != 1)
+    return false;
   auto yType = dyn_cast<RankedTensorType>(g->getResult(0).getType());
-  if (g.getNumDpsInits() != 1 || g->getNumResults() != 1 || !yType ||
-      !yType.hasStaticShape() || yType.getRank() < 2 ||
+  if (g.getNumDpsInits() != 1 || !yType || !yType.hasStaticShape() ||
+      yType.getRank() < 2 ||
       (!tile.empty() && yType.getShape().take_back(2) != tile) ||
       g.getNumParallelLoops() != g.getNumLoops() ||
       !llvm::all_of(g.getIndexingMapsArray(),
@@ -736,7 +738,8 @@ struct Dsv3GPUDecodeLinear
           }
           for (Operation &op : body.without_terminator())
             b.clone(op, map)->setLoc(loc);
-          v = map.lookup(body.getTerminator()->getOperand(0));
+          // A yielded value from outside the body is itself.
+          v = map.lookupOrDefault(body.getTerminator()->getOperand(0));
         }
         return v;
       };
@@ -793,7 +796,7 @@ struct Dsv3GPUDecodeLinear
       // is written into a collapsed view of that shape, as for fusions, so
       // that returning it needs no copy.
       Value init;
-      auto expand = dyn_cast<tensor::ExpandShapeOp>(
+      auto expand = dyn_cast_if_present<tensor::ExpandShapeOp>(
           op->hasOneUse() ? *op->getUsers().begin() : nullptr);
       if (expand && expand.getResultType().hasStaticShape() &&
           expand.getResultType().getShape().take_back(2) == yType.getShape() &&

@@ -40,6 +40,8 @@ namespace {
 
 /// CUDA's limit on threads per block (a thread per pair of a token).
 constexpr int64_t kMaxThreads = 1024;
+/// CUDA's limit on the grid's y dimension.
+constexpr int64_t kMaxGridY = 65535;
 /// Columns per block at most, a thread each.
 constexpr int64_t kColumnThreads = 256;
 
@@ -200,8 +202,10 @@ struct Dsv3GPUExpertCombine
                 sharedMemory};
       // No empty grid or block: zero tokens, pairs or columns keep the
       // definition.
+      // Column tiles are #gpu.block<y>, at most 65535 of them.
       if (c.tokens < 1 || c.tokens > maxTokens || c.topK < 1 ||
-          c.topK > kMaxThreads || c.width < 1)
+          c.topK > kMaxThreads || c.width < 1 ||
+          c.width / threadsFor(c.width) > kMaxGridY)
         return;
       combines.push_back(c);
     });
