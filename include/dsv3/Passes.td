@@ -958,7 +958,7 @@ def Dsv3GPUExpertCombine : Pass<"dsv3-gpu-expert-combine"> {
     max-tokens` tokens, `1 <= K <= 1024` and `N >= 1` by one kernel (mapped
     `scf.forall` ops on tensors) with a block per (token `t`, tile of `NT`
     columns) (`#gpu.block<x, y>`; `NT` the largest power of two up to 256
-    dividing `N`):
+    dividing `N`, and at most 65535 tiles, the grid's limit in y):
 
     - a thread per pair `(t, k)`: its row `offsets[e] + #{p' < t·K + k :
       ids[p'] = e}` in i64 (as the definition adds them), or -1 when the id
