@@ -42,17 +42,6 @@ namespace {
 constexpr int64_t kMaxThreads = 1024;
 /// CUDA's limit on the grid's y dimension.
 constexpr int64_t kMaxGridY = 65535;
-/// Columns per block at most, a thread each.
-constexpr int64_t kColumnThreads = 256;
-
-/// The largest power of two <= kColumnThreads that divides `width`.
-int64_t threadsFor(int64_t width) {
-  int64_t t = kColumnThreads;
-  while (width % t != 0)
-    t /= 2;
-  return t;
-}
-
 struct Combine {
   mutable ExpertCombineOp op;
   int64_t tokens, topK, experts, rows, width;
@@ -63,7 +52,7 @@ struct Combine {
              Value yOut) const {
     Type i64 = b.getI64Type(), f32 = b.getF32Type();
     Type yElem = op.getResult().getType().getElementType();
-    int64_t threads = threadsFor(width);
+    int64_t threads = threadsDividing(width);
     Value ids = op.getIds();
     Value kC = cIdx(b, loc, topK);
 
@@ -169,7 +158,7 @@ struct Combine {
 
 Value buildCombine(OpBuilder &b, Location loc, const Combine &c) {
   Type yElem = c.op.getResult().getType().getElementType();
-  int64_t tiles = c.width / threadsFor(c.width);
+  int64_t tiles = c.width / threadsDividing(c.width);
   return mappedForall(
       b, loc, {c.tokens, tiles}, {gpu::MappingId::DimX, gpu::MappingId::DimY},
       /*blocks=*/true,
@@ -205,7 +194,7 @@ struct Dsv3GPUExpertCombine
       // Column tiles are #gpu.block<y>, at most 65535 of them.
       if (c.tokens < 1 || c.tokens > maxTokens || c.topK < 1 ||
           c.topK > kMaxThreads || c.width < 1 ||
-          c.width / threadsFor(c.width) > kMaxGridY)
+          c.width / threadsDividing(c.width) > kMaxGridY)
         return;
       combines.push_back(c);
     });

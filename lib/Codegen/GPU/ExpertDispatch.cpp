@@ -51,14 +51,6 @@ constexpr int64_t kMaxThreads = 1024;
 /// Threads that fill row_to_token, and that copy a row's columns.
 constexpr int64_t kRowThreads = 256;
 
-/// The largest power of two <= kRowThreads that divides `width`.
-int64_t threadsFor(int64_t width) {
-  int64_t t = kRowThreads;
-  while (width % t != 0)
-    t /= 2;
-  return t;
-}
-
 Value cI64(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
 }
@@ -214,7 +206,8 @@ struct Dispatch {
   Slot rowBlock(OpBuilder &b, Location loc, Value r, Value tok,
                 Value rowsOut) const {
     Type elem = op.getRows().getType().getElementType();
-    int64_t threads = threadsFor(width), perThread = width / threads;
+    int64_t threads = threadsDividing(width, kRowThreads),
+            perThread = width / threads;
     Value t = tensor::ExtractOp::create(b, loc, tok, r);
     Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, t,
                                         cI64(b, loc, 0));

@@ -121,6 +121,13 @@ SmallVector<Value> dsv3::gpu_kernels::scalarsPerThread(
       });
 }
 
+int64_t dsv3::gpu_kernels::threadsDividing(int64_t width, int64_t most) {
+  int64_t t = most;
+  while (width % t != 0)
+    t /= 2;
+  return t;
+}
+
 Location dsv3::gpu_kernels::withNameSuffix(Location loc, StringRef suffix) {
   auto name = dyn_cast<NameLoc>(loc);
   if (!name)

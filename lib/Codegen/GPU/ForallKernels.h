@@ -64,6 +64,10 @@ SmallVector<Value> scalarsPerThread(
     OpBuilder &b, Location loc, int64_t n, ValueRange inits,
     function_ref<SmallVector<Value>(OpBuilder &, Location, Value)> body);
 
+/// The largest power of two <= `most` (a power of two) that divides
+/// `width`: threads that stride over a row's columns with no remainder.
+int64_t threadsDividing(int64_t width, int64_t most = 256);
+
 /// `loc` with its name (a NameLoc's) extended by `suffix`, so that a
 /// strategy's second kernel of an op is named for what it does.
 Location withNameSuffix(Location loc, StringRef suffix);

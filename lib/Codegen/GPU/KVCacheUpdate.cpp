@@ -39,16 +39,6 @@ using host::cIdx;
 
 namespace {
 
-/// Threads per block at most; a row's columns are strided over them.
-constexpr int64_t kMaxThreads = 256;
-
-int64_t threadsFor(int64_t width) {
-  int64_t t = kMaxThreads;
-  while (width % t != 0)
-    t /= 2;
-  return t;
-}
-
 /// Phase of the block writing row `row` of sequence `b` of `cache`
 /// [B, L, X]: thread j writes columns j, j + T, ...: the new row `s` of
 /// `rows` (cast to the cache's type) where `fits`, else the row's own value.
@@ -56,7 +46,7 @@ Slot writeRow(OpBuilder &b, Location loc, Value cache, Value rows, Value bIdx,
               Value s, Value row, Value fits) {
   auto type = cast<RankedTensorType>(cache.getType());
   Type elem = type.getElementType();
-  int64_t width = type.getDimSize(2), threads = threadsFor(width);
+  int64_t width = type.getDimSize(2), threads = threadsDividing(width);
   Slot at{Value(),
           {bIdx, row, b.getIndexAttr(0)},
           indexAttrs(b, {1, 1, width}),
