@@ -719,6 +719,20 @@ def Dsv3CollapseParallelLoops : Pass<"dsv3-collapse-parallel-loops"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def Dsv3GPUAlignWorkgroupBuffers
+    : Pass<"dsv3-gpu-align-workgroup-buffers", "::mlir::ModuleOp"> {
+  let summary = "Align every kernel's shared buffers to 16 bytes";
+  let description = [{
+    cuda pipeline, after gpu-kernel-outlining: sets `llvm.align = 16` on
+    every workgroup attribution of every `gpu.func` (keeping a larger one),
+    which upstream's lowering gives the shared-memory global. Without it a
+    buffer is aligned to its element type only, and the 16-byte shared
+    loads and stores that `dsv3-gpu-map-foralls` emits on an identity layout
+    (the tiled GEMM's staged bf16 tiles) could be misaligned.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def Dsv3NameKernels : Pass<"dsv3-name-kernels", "::mlir::ModuleOp"> {
   let summary = "Name outlined GPU kernels after the graph op they run";
   let description = [{
@@ -824,6 +838,74 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def Dsv3GPUTiledGemm : Pass<"dsv3-gpu-tiled-gemm"> {
+  let summary = "cuda strategy: shared-memory tiled GEMM for prompt-shaped "
+                "block-scaled FP8 dsv3.linear and dsv3.grouped_matmul";
+  let description = [{
+    Replaces a weight-only `dsv3.linear` `x[M, K] · W[N, K]ᵀ`, and a
+    `dsv3.grouped_matmul` with a dynamic row count or at least
+    `min-grouped-rows` rows, with an FP8 weight and its block scale,
+    bf16/f16/f32 activations of rank 2, static `N` and `K`, `K` a multiple of 8, and at
+    most 65535 tiles of 64 weight rows, by one kernel written as mapped
+    `scf.forall` ops on tensors. In the cuda pipeline it runs after
+    `dsv3-gpu-decode-linear`, so it takes what that one leaves (linears of
+    more than 16 tokens or a dynamic count: prompts; a prompt's routed
+    experts).
+
+    * blocks (`#gpu.block<x, y>`): `dsv3.linear` has one per (T tokens, 64
+      weight rows), a grid of `ceil(M / T)` (dynamic when `M` is) by
+      `ceil(N / 64)`, where T is 64 for 2-byte activations and 32 for f32
+      ones. `dsv3.grouped_matmul` has one per (expert, T-row tile of its
+      segment, 64 weight rows): the experts' tiles are numbered in
+      expert order, and each block finds its own by a scan of `offsets`
+      (segments clamped to be disjoint and inside `[0, R)`). Each expert adds
+      at most one partial tile, so the grid's x extent is `ceil(R / T) + E`
+      (0 when `R = 0`); a block past the last tile skips the K loop. The
+      result starts as zeros (a `linalg.fill`, its own kernel), which rows
+      outside every segment keep;
+    * shared memory: the activation tile `[T, 128]` (16 KiB), the weight
+      tile `[64, 136]` (rows padded by 8 bytes so that the 16 rows a warp
+      reads fall in distinct banks) and the tile's running result `[T, 64]`
+      f32: 41472 bytes for 2-byte activations, 33280 for f32;
+    * per 128-wide K block (one weight-scale block; a shorter last block when
+      `K` is not a multiple of 128), two phases of 16 x 16 threads
+      (`#gpu.thread<y, x>`): thread `(ty, tx)` copies 8 contiguous elements
+      of rows `ty + 16i` of each operand tile (rows past the tile and
+      columns past `K` repeat valid data that nothing reads), then adds
+      `Σ_k f32(x[m, k]) · f32(q[n, k])` over the block, in order, one fused
+      multiply-add (`math.fma`) per product, for its tokens `m = ty + 16i` (i < T / 16) and rows
+      `n = tx + 16j` (j < 4), and adds that sum times `weight_scale_inv[(e,) n / 128,
+      kb]` to the running result (the first block initializes it);
+    * a last phase rounds each thread's elements into the result.
+
+    Rounding: each element is `Σ_kb s[n/128, kb] · (Σ_{k ∈ kb} x·q)` in f32,
+    the block-scaled association of DeepSeek's FP8 GEMMs and of
+    `dsv3.grouped_matmul`'s definition, each block sum a chain of fused
+    multiply-adds (one rounding per step); `dsv3.linear`'s definition scales every weight element
+    first (`Σ_k x · (q · s)`). They differ by f32 rounding; tests compare
+    both with float64. With `shared-memory=false` the buffers are plain memory
+    (`--target=cuda-sim`).
+
+    The products of a K block run on CUDA cores, each thread holding a
+    4 x 4 register tile; the staged tiles and the per-block promotion are
+    those a tensor-core (wgmma) version of the same schedule needs.
+  }];
+  let options = [
+    Option<"minGroupedRows", "min-grouped-rows", "int64_t", /*default=*/"65",
+           "Smallest static row count of a dsv3.grouped_matmul the kernel "
+           "takes (fewer rows are the decode GEMV's)">,
+    Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
+           "Put the buffers between phases in the workgroup address space">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def Dsv3GPURMSNorm : Pass<"dsv3-gpu-rms-norm"> {

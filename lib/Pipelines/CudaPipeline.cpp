@@ -1,16 +1,16 @@
 //===- CudaPipeline.cpp - graph to LLVM dialect + CUDA kernels ------------===//
 //
 // The cuda strategy's kernel passes (addCudaStrategy: mapped forall nests
-// for decode linears, norms, the router, expert dispatch and combine, cache
-// updates, the absorbed-head products and split-KV attention) take the ops they
-// handle; every other linalg op gets the correct-first mapping, one kernel with
-// one thread per element of its parallel iteration space and its reductions as
-// serial loops inside each thread. Kernels go through NVVM, LLVM's NVPTX
-// backend and ptxas into a fatbin embedded in the host code, which only
-// allocates temporaries, launches kernels and synchronizes, through the
-// mgpu* functions of libdsv3rt (docs/runtime-abi.md). Each stage boundary is
-// a place dsv3-compile --emit can stop. docs/cuda-target.md explains the
-// choices.
+// for decode linears, prompt linears, norms, the router, expert dispatch and
+// combine, cache updates, the absorbed-head products and split-KV attention)
+// take the ops they handle; every other linalg op gets the correct-first
+// mapping, one kernel with one thread per element of its parallel iteration
+// space and its reductions as serial loops inside each thread. Kernels go
+// through NVVM, LLVM's NVPTX backend and ptxas into a fatbin embedded in the
+// host code, which only allocates temporaries, launches kernels and
+// synchronizes, through the mgpu* functions of libdsv3rt (docs/runtime-abi.md).
+// Each stage boundary is a place dsv3-compile --emit can stop.
+// docs/cuda-target.md explains the choices.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +39,10 @@ void mlir::dsv3::addCudaStrategy(OpPassManager &pm, bool sharedMemory,
   Dsv3GPUDecodeLinearOptions decode;
   decode.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPUDecodeLinear(decode));
+  // The linears the GEMV leaves (prompts): shared-memory tiles.
+  Dsv3GPUTiledGemmOptions gemm;
+  gemm.sharedMemory = sharedMemory;
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUTiledGemm(gemm));
   Dsv3GPURMSNormOptions norm;
   norm.sharedMemory = sharedMemory;
   pm.addNestedPass<func::FuncOp>(createDsv3GPURMSNorm(norm));
@@ -100,6 +104,7 @@ static void addKernelMapping(OpPassManager &pm) {
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createDsv3NameKernels());
+  pm.addPass(createDsv3GPUAlignWorkgroupBuffers());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Synchronous gpu.alloc/dealloc have no LLVM lowering; the async form runs

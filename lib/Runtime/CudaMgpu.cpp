@@ -113,6 +113,10 @@ void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
     recordError("mgpuLaunchKernel: no function (its module failed to load)");
     return;
   }
+  // An empty grid (a kernel over a prompt of zero tokens) has nothing to
+  // run; the driver would refuse it.
+  if (gx <= 0 || gy <= 0 || gz <= 0)
+    return;
   guarded<int>(0, [&](const Driver &d) {
     CUfunction f = static_cast<CUfunction>(fn);
     if (smem > kDefaultMaxSharedBytes &&

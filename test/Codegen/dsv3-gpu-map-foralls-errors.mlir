@@ -1,9 +1,23 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-map-foralls --verify-diagnostics
 
-func.func @dynamic_grid(%n: index, %out: memref<?xf32>) {
+// A dynamic block count maps to grid x only (y and z hold at most 65535).
+func.func @dynamic_grid_y(%n: index, %out: memref<?xf32>) {
   %z = arith.constant 0.0 : f32
-  // expected-error @below {{maps to blocks only with static, normalized bounds in at most 3 dimensions}}
+  // expected-error @below {{maps at most 65535 blocks, a static count, to y and z}}
   scf.forall (%b) in (%n) {
+    scf.forall (%t) in (32) {
+      memref.store %z, %out[%b] : memref<?xf32>
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<y>]}
+  return
+}
+
+// -----
+
+func.func @not_normalized(%out: memref<?xf32>) {
+  %z = arith.constant 0.0 : f32
+  // expected-error @below {{maps to blocks only with normalized bounds in at most 3 dimensions}}
+  scf.forall (%b) = (1) to (8) step (1) {
     scf.forall (%t) in (32) {
       memref.store %z, %out[%b] : memref<?xf32>
     } {mapping = [#gpu.thread<x>]}

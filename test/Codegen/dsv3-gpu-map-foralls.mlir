@@ -95,3 +95,45 @@ func.func @y_first(%out: memref<5x7xf32>) {
   } {mapping = [#gpu.block<y>, #gpu.block<x>]}
   return
 }
+
+// -----
+
+// A dynamic block count (a prompt's token tiles) is the launch's grid x
+// extent. Vector writes become vector.stores; into a strided subview of a
+// shared buffer they keep the alignment the subview's unit-stride last
+// offset and the buffer's rows allow (16 bytes for bf16 at columns 8 t in
+// 128-element rows; 8 bytes for FP8 at columns 8 t in 136-byte rows), and a
+// clamped index (minsi of multiples) keeps the 16-byte global read's.
+// CHECK-LABEL: func.func @dynamic_grid_stores
+// CHECK-SAME:    (%[[N:.*]]: index,
+// CHECK:       gpu.launch blocks({{[^)]*}}) in (%arg{{[0-9]+}} = %[[N]],
+// CHECK:         vector.load %{{.*}} {alignment = 16 : i64} : memref<?x128xbf16>, vector<8xbf16>
+// CHECK:         vector.store %{{.*}} {alignment = 16 : i64} : memref<4x8xbf16, strided<[2048, 1], offset: ?>, #gpu.address_space<workgroup>>, vector<8xbf16>
+// CHECK:         vector.store %{{.*}} {alignment = 8 : i64} : memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>, vector<8xf8E4M3FN>
+// CHECK:         vector.store %{{.*}} : memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>, vector<8xf8E4M3FN>
+func.func @dynamic_grid_stores(%n: index, %x: memref<?x128xbf16>, %w: memref<64x136xf8E4M3FN>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c120 = arith.constant 120 : index
+  %pad = arith.constant 0.0 : bf16
+  %wpad = arith.constant 0.0 : f8E4M3FN
+  scf.forall (%b) in (%n) {
+    %xs = memref.alloc() : memref<64x128xbf16, #gpu.address_space<workgroup>>
+    %ws = memref.alloc() : memref<64x136xf8E4M3FN, #gpu.address_space<workgroup>>
+    scf.forall (%ty, %tx) in (16, 16) {
+      %col = arith.muli %tx, %c8 : index
+      %clamped = arith.minsi %col, %c120 : index
+      %v = vector.transfer_read %x[%b, %clamped], %pad {in_bounds = [true]} : memref<?x128xbf16>, vector<8xbf16>
+      %xslot = memref.subview %xs[%ty, %col] [4, 8] [16, 1] : memref<64x128xbf16, #gpu.address_space<workgroup>> to memref<4x8xbf16, strided<[2048, 1], offset: ?>, #gpu.address_space<workgroup>>
+      vector.transfer_write %v, %xslot[%c0, %c0] {in_bounds = [true]} : vector<8xbf16>, memref<4x8xbf16, strided<[2048, 1], offset: ?>, #gpu.address_space<workgroup>>
+      %u = vector.transfer_read %w[%ty, %col], %wpad {in_bounds = [true]} : memref<64x136xf8E4M3FN>, vector<8xf8E4M3FN>
+      %wslot = memref.subview %ws[%ty, %col] [4, 8] [16, 1] : memref<64x136xf8E4M3FN, #gpu.address_space<workgroup>> to memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>
+      vector.transfer_write %u, %wslot[%c1, %c0] {in_bounds = [true]} : vector<8xf8E4M3FN>, memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>
+      %odd = arith.addi %col, %c1 : index
+      %wodd = memref.subview %ws[%ty, %odd] [4, 8] [16, 1] : memref<64x136xf8E4M3FN, #gpu.address_space<workgroup>> to memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>
+      vector.transfer_write %u, %wodd[%c0, %c0] {in_bounds = [true]} : vector<8xf8E4M3FN>, memref<4x8xf8E4M3FN, strided<[2176, 1], offset: ?>, #gpu.address_space<workgroup>>
+    } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}

@@ -54,8 +54,10 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                                unsigned bx, unsigned by, unsigned bz,
                                unsigned smem, void *stream, void **params,
                                void **extra) {
-  (void)f, (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz;
-  (void)smem, (void)stream, (void)params, (void)extra;
+  (void)f, (void)smem, (void)stream, (void)params, (void)extra;
+  /* As the driver does: an empty grid or block is CUDA_ERROR_INVALID_VALUE. */
+  if (!gx || !gy || !gz || !bx || !by || !bz)
+    return 1;
   return 0;
 }
 EXPORT CUresult cuStreamCreate(void **s, unsigned flags) {

@@ -57,6 +57,10 @@ EXPORT void dsv3_entry_scale(void **args) {
   void *tmp = mgpuMemAlloc(4 * sizeof(float), stream, false);
   void *params[] = {&x->aligned, &tmp, &y->aligned};
   mgpuLaunchKernel(fn, 1, 1, 1, 4, 1, 1, 0, stream, params, NULL, 3);
+  /* A kernel over zero rows (a grid extent computed from an empty dynamic
+   * dimension): nothing to run, and no error, although the driver refuses
+   * an empty grid. */
+  mgpuLaunchKernel(fn, 0, 1, 1, 256, 1, 1, 0, stream, params, NULL, 3);
   mgpuMemFree(tmp, stream);
   mgpuStreamSynchronize(stream);
   mgpuStreamDestroy(stream);

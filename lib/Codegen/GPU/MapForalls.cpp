@@ -15,6 +15,7 @@
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/TransformOps/GPUTransformOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -36,6 +37,8 @@ using namespace mlir::dsv3;
 namespace {
 
 constexpr int64_t kWarpSize = 32;
+/// The largest grid extent in y and z.
+constexpr int64_t kMaxGridYZ = 65535;
 
 bool hasMapping(scf::ForallOp forall, function_ref<bool(Attribute)> pred) {
   std::optional<ArrayAttr> mapping = forall.getMapping();
@@ -85,67 +88,128 @@ bool isMultipleOf(Value v, int64_t factor) {
   if (auto add = v.getDefiningOp<arith::AddIOp>())
     return isMultipleOf(add.getLhs(), factor) &&
            isMultipleOf(add.getRhs(), factor);
+  // min and max of multiples (clamped indices) are multiples.
+  if (isa_and_present<arith::MinSIOp, arith::MaxSIOp, arith::MinUIOp,
+                      arith::MaxUIOp>(v.getDefiningOp()))
+    return isMultipleOf(v.getDefiningOp()->getOperand(0), factor) &&
+           isMultipleOf(v.getDefiningOp()->getOperand(1), factor);
   if (auto loop = scf::getForInductionVarOwner(v))
     return isMultipleOf(loop.getLowerBound(), factor) &&
            isMultipleOf(loop.getStep(), factor);
   return false;
 }
 
-/// In-bounds 1-D vector reads along a unit-stride last dimension become
-/// `vector.load`s, which NVVM lowering takes on any strided layout. Reads of
-/// whole 16-byte units (or of 8 or 4 bytes) say that they are aligned to
-/// that size (16-byte global loads, `ld.global.v4`; 8 FP8 codes in one
-/// 8-byte load; the element type's alignment is all the lowering would
-/// assume otherwise) where that is provable: the identity layout, whose
-/// base the runtime and gpu.alloc align to at least 256 bytes, rows a
-/// multiple of that size long, and a last index that is a multiple of it.
-void lowerVectorReads(RewriterBase &rewriter, gpu::LaunchOp launch) {
-  SmallVector<vector::TransferReadOp> reads;
-  launch.getBody().walk(
-      [&](vector::TransferReadOp read) { reads.push_back(read); });
-  for (vector::TransferReadOp read : reads) {
-    auto memref = dyn_cast<MemRefType>(read.getBase().getType());
-    VectorType vec = read.getVectorType();
-    if (!memref || vec.getRank() != 1 || read.getMask() ||
-        !read.getPermutationMap().isMinorIdentity() ||
-        !read.getInBoundsValues()[0] || !memref.isLastDimUnitStride() ||
-        !memref.getElementType().isIntOrFloat())
+/// Whether a `unit`-element access at last index `last` of `memref` (with
+/// `bytes`-byte elements) is provably aligned to `align` bytes: an identity
+/// layout (whose base the runtime, gpu.alloc and the workgroup attributions
+/// align to at least 16 bytes) with rows a multiple of `align` long and a
+/// last index that is a multiple of `align / bytes`, or a subview of such a
+/// memref along its unit-stride last dimension whose last offset is one.
+bool isAlignedAccess(Value memref, Value last, int64_t unit, int64_t bytes,
+                     int64_t align) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (unit * bytes % align != 0 || align % bytes != 0 ||
+      !isMultipleOf(last, align / bytes))
+    return false;
+  if (type.getLayout().isIdentity()) {
+    int64_t inner = type.getShape().back();
+    return !ShapedType::isDynamic(inner) && inner * bytes % align == 0;
+  }
+  auto sub = memref.getDefiningOp<memref::SubViewOp>();
+  if (!sub)
+    return false;
+  int64_t srcLast = sub.getSourceType().getRank() - 1;
+  std::optional<int64_t> stride =
+      getConstantIntValue(sub.getMixedStrides()[srcLast]);
+  if (!stride || *stride != 1 || sub.getDroppedDims().test(srcLast))
+    return false;
+  OpFoldResult offset = sub.getMixedOffsets()[srcLast];
+  if (std::optional<int64_t> c = getConstantIntValue(offset)) {
+    if (*c % (align / bytes) != 0)
+      return false;
+    // Any value that is a multiple stands for the constant offset.
+    return isAlignedAccess(sub.getSource(), last, unit, bytes, align);
+  }
+  return isAlignedAccess(sub.getSource(), cast<Value>(offset), unit, bytes,
+                         align);
+}
+
+/// The largest of 16, 8 and 4 bytes that an access of `vec` at `indices` of
+/// `memref` provably has, or none.
+llvm::MaybeAlign accessAlignment(Value memref, VectorType vec,
+                                 ValueRange indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0)
+    return {};
+  for (int64_t align = 16; align >= 4; align /= 2)
+    if (isAlignedAccess(memref, indices.back(), vec.getNumElements(), bits / 8,
+                        align))
+      return llvm::MaybeAlign(align);
+  return {};
+}
+
+/// Whether `vec` accesses `memref` as a 1-D in-bounds unmasked transfer along
+/// a unit-stride last dimension, which a vector.load or vector.store does.
+bool isPlainTransfer(VectorTransferOpInterface xfer, MemRefType memref,
+                     VectorType vec) {
+  return memref && vec.getRank() == 1 && !xfer.getMask() &&
+         xfer.getPermutationMap().isMinorIdentity() && xfer.isDimInBounds(0) &&
+         memref.isLastDimUnitStride() && memref.getElementType().isIntOrFloat();
+}
+
+/// In-bounds 1-D vector reads and writes along a unit-stride last dimension
+/// become `vector.load`s and `vector.store`s, which NVVM lowering takes on
+/// any strided layout, with the alignment that is provable (16-byte global
+/// loads, `ld.global.v4`; 8 FP8 codes in one 8-byte load; the element
+/// type's alignment is all the lowering would assume otherwise).
+void lowerVectorTransfers(RewriterBase &rewriter, gpu::LaunchOp launch) {
+  SmallVector<VectorTransferOpInterface> xfers;
+  launch.getBody().walk([&](VectorTransferOpInterface xfer) {
+    if (isa<vector::TransferReadOp, vector::TransferWriteOp>(xfer))
+      xfers.push_back(xfer);
+  });
+  for (VectorTransferOpInterface xfer : xfers) {
+    auto memref = dyn_cast<MemRefType>(xfer.getBase().getType());
+    VectorType vec = xfer.getVectorType();
+    if (!isPlainTransfer(xfer, memref, vec))
       continue;
-    llvm::MaybeAlign align;
-    int64_t bits = memref.getElementTypeBitWidth();
-    int64_t bytes = bits / 8, inner = memref.getShape().back();
-    int64_t kAlign = 16;
-    while (kAlign > 4 && vec.getNumElements() * bytes % kAlign != 0)
-      kAlign /= 2;
-    if (bits % 8 == 0 && kAlign % bytes == 0 &&
-        memref.getLayout().isIdentity() &&
-        vec.getNumElements() * bytes % kAlign == 0 &&
-        !ShapedType::isDynamic(inner) && inner * bytes % kAlign == 0 &&
-        isMultipleOf(read.getIndices().back(), kAlign / bytes))
-      align = llvm::MaybeAlign(kAlign);
-    rewriter.setInsertionPoint(read);
-    rewriter.replaceOpWithNewOp<vector::LoadOp>(read, vec, read.getBase(),
-                                                read.getIndices(),
-                                                /*nontemporal=*/false, align);
+    SmallVector<Value> indices(xfer.getIndices());
+    llvm::MaybeAlign align = accessAlignment(xfer.getBase(), vec, indices);
+    rewriter.setInsertionPoint(xfer);
+    if (auto read = dyn_cast<vector::TransferReadOp>(xfer.getOperation()))
+      rewriter.replaceOpWithNewOp<vector::LoadOp>(
+          read, vec, read.getBase(), indices, /*nontemporal=*/false, align);
+    else if (auto write =
+                 dyn_cast<vector::TransferWriteOp>(xfer.getOperation()))
+      rewriter.replaceOpWithNewOp<vector::StoreOp>(
+          write, write.getVector(), write.getBase(), indices,
+          /*nontemporal=*/false, align);
   }
 }
 
 LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   if (forall.getNumResults() != 0)
     return forall.emitOpError("maps to a gpu.launch only once bufferized");
-  FailureOr<SmallVector<int64_t>> extents = staticExtents(forall);
-  if (failed(extents) || extents->size() > 3)
-    return forall.emitOpError(
-        "maps to blocks only with static, normalized bounds in at most 3 "
-        "dimensions");
-  // Grid dims by mapping id (a forall may list y before x).
-  SmallVector<int64_t> grid = {1, 1, 1};
+  // Grid dims by mapping id (a forall may list y before x); a dynamic trip
+  // count (a prompt's token tiles) is a value of the host code.
+  SmallVector<OpFoldResult> grid(3, rewriter.getIndexAttr(1));
   SmallVector<gpu::Dimension> blockIds;
-  for (auto [extent, attr] : llvm::zip(*extents, *forall.getMapping())) {
+  if (forall.getRank() > 3 ||
+      !llvm::all_of(forall.getMixedLowerBound(), isZeroInteger) ||
+      !llvm::all_of(forall.getMixedStep(), isOneInteger))
+    return forall.emitOpError(
+        "maps to blocks only with normalized bounds in at most 3 dimensions");
+  for (auto [extent, attr] :
+       llvm::zip(forall.getMixedUpperBound(), *forall.getMapping())) {
     int64_t id = cast<gpu::GPUBlockMappingAttr>(attr).getMappingId();
     if (id > 2 || llvm::is_contained(blockIds, static_cast<gpu::Dimension>(id)))
       return forall.emitOpError(
           "maps to blocks x, y and z only, each at most once");
+    std::optional<int64_t> c = getConstantIntValue(extent);
+    if (id > 0 && (!c || *c > kMaxGridYZ))
+      return forall.emitOpError("maps at most ")
+             << kMaxGridYZ << " blocks, a static count, to y and z";
     grid[id] = extent;
     blockIds.push_back(static_cast<gpu::Dimension>(id));
   }
@@ -199,9 +263,12 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   auto dim = [&](ArrayRef<int64_t> dims, unsigned i) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, dims[i]);
   };
+  auto gridDim = [&](unsigned i) {
+    return getValueOrCreateConstantIndexOp(rewriter, loc, grid[i]);
+  };
   auto launch = gpu::LaunchOp::create(
-      rewriter, loc, dim(grid, 0), dim(grid, 1), dim(grid, 2),
-      dim(blockDims, 0), dim(blockDims, 1), dim(blockDims, 2),
+      rewriter, loc, gridDim(0), gridDim(1), gridDim(2), dim(blockDims, 0),
+      dim(blockDims, 1), dim(blockDims, 2),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/ValueRange{}, sharedTypes);
   Block &body = launch.getBody().front();
@@ -229,7 +296,7 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
           /*syncAfterDistribute=*/true);
   if (!mapped.succeeded())
     return launch.emitOpError("could not map the thread foralls");
-  lowerVectorReads(rewriter, launch);
+  lowerVectorTransfers(rewriter, launch);
   return success();
 }
 

@@ -20,12 +20,12 @@
 // GPU:       gpu.launch_func {{.*}} @decode_linear_q_a_proj_fp8::@decode_linear_q_a_proj_fp8 blocks in (%c192, %c1, %c1) threads in (%c32, %c8, %c1)
 // GPU:       gpu.launch_func {{.*}} @decode_linear_lm_head::@decode_linear_lm_head blocks in (%c16160, %c1, %c1) threads in (%c32, %c8, %c1)
 // GPU-NOT:   gpu.launch_func
-// GPU:       gpu.func @decode_linear_q_a_proj_fp8({{.*}}) workgroup(%{{.*}} : memref<8x32x1xf32, #gpu.address_space<workgroup>>) kernel
+// GPU:       gpu.func @decode_linear_q_a_proj_fp8({{.*}}) workgroup(%{{.*}} : memref<8x32x1xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 // GPU:       vector.load %{{.*}} {alignment = 16 : i64} : memref<1536x7168xf8E4M3FN>, vector<16xf8E4M3FN>
 // GPU:       vector.load %{{.*}} {alignment = 16 : i64} : memref<1x7168xbf16>, vector<16xbf16>
 // GPU:       gpu.barrier
 // GPU:       gpu.barrier
-// GPU:       gpu.func @decode_linear_lm_head({{.*}}) workgroup(%{{.*}} : memref<8x32x2xf32, #gpu.address_space<workgroup>>) kernel
+// GPU:       gpu.func @decode_linear_lm_head({{.*}}) workgroup(%{{.*}} : memref<8x32x2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
 
 // The chunk loop of q_a_proj (14 chunks of 512 columns) is unrolled 7 times:
 // per lane, 7 weight loads and 14 activation loads in one basic block.

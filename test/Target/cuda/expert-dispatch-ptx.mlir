@@ -22,11 +22,11 @@
 // GPU:     gpu.launch_func async [%{{.*}}] @moe_expert_combine::@moe_expert_combine blocks in (%c1, %c28, %c1) threads in (%c256, %c1, %c1)
 // GPU-NOT: gpu.launch_func
 // CHECK-LABEL: .entry moe_expert_dispatch_offsets(
-// CHECK:       .shared .align 8 .b8 {{.*}}[2048];
+// CHECK:       .shared .align 16 .b8 {{.*}}[2048];
 // CHECK-COUNT-4: bar.sync
 // CHECK-LABEL: .entry moe_expert_dispatch_rows(
 // CHECK-LABEL: .entry moe_expert_combine(
-// CHECK:       .shared .align 8 .b8 {{.*}}[64];
+// CHECK:       .shared .align 16 .b8 {{.*}}[64];
 // CHECK:       bar.sync
 // PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 

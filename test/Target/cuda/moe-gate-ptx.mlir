@@ -20,7 +20,7 @@
 // CHECK-LABEL: .entry route_linear_gate(
 // CHECK:       bar.sync
 // CHECK-LABEL: .entry route_moe_gate_gate(
-// CHECK-COUNT-3: .shared .align 4 .b8 {{.*}}[1024];
+// CHECK-COUNT-3: .shared .align 16 .b8 {{.*}}[1024];
 // CHECK-COUNT-5: bar.sync
 // PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 
