@@ -73,6 +73,16 @@ if [ -d build-gemv-gpu ]; then
     || echo "decode GEMV check: FAILED (exit $?)"
 fi
 
+# The cuda strategy's tiled GEMM for prompts at V3's prefill shapes (4096
+# tokens; the routed experts' gate_proj as a grouped GEMM) against PyTorch
+# (bf16 matmul, torch._scaled_mm) on the same GPU; prepared here by
+#   python3 bench/gpu/prompt_gemm_gpu.py prepare --carry build-gemm-gpu
+# (1.6 MiB). Guarded like the GEMV check.
+if [ -d build-gemm-gpu ]; then
+  timeout 400 python3 bench/gpu/prompt_gemm_gpu.py run --carry build-gemm-gpu \
+    || echo "prompt GEMM check: FAILED (exit $?)"
+fi
+
 # Issue 8: a whole model with a dynamic token count on cuda (one module, two
 # prompt lengths), against the host module's logits. Prepared here by
 # bench/gpu/prepare_tiny_dynamic.sh (build/tiny_dynamic, 6.5 MiB).
