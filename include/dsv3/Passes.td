@@ -1176,8 +1176,9 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
   let summary = "Bufferized block/thread scf.forall nests to gpu.launch";
   let description = [{
     cuda pipeline, after bufferization. Each `scf.forall` mapped to
-    `#gpu.block<x|y|z>` (static bounds from 0, step 1) becomes a
-    `gpu.launch`: the grid is its trip counts; the block, for each thread
+    `#gpu.block<x|y|z>` (bounds from 0, step 1) becomes a `gpu.launch`: the
+    grid is its trip counts (x may be dynamic, e.g. a prompt's token tiles;
+    y and z static, at most 65535); the block, for each thread
     dimension, the largest extent any `#gpu.thread`-mapped forall inside
     gives it. Its induction variables become `gpu.block_id`s, its
     `memref.alloc`s in the workgroup address space become workgroup
@@ -1185,13 +1186,19 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
     foralls are mapped by upstream's
     `transform::gpu::mapNestedForallToThreadsImpl`: each phase is predicated
     to its own extent and followed by a `gpu.barrier`. In-bounds 1-D vector
-    reads along a unit-stride dimension become `vector.load`s, with
-    `alignment = A` where the read covers whole units of A = 16 (or 8, or 4)
-    bytes and that alignment is provable (identity layout, rows and the last
-    index multiples of A bytes; the runtime's buffers are `cuMemAlloc`ed).
+    reads and writes along a unit-stride dimension become `vector.load`s and
+    `vector.store`s, with `alignment = A` where the access covers whole
+    units of A = 16 (or 8, or 4) bytes and that alignment is provable: an
+    identity layout with rows and the last index multiples of A bytes, or a
+    subview of one along its unit-stride last dimension whose last offset is
+    also a multiple (min/max of multiples count). The runtime's buffers are
+    `cuMemAlloc`ed; shared buffers get 16-byte alignment from
+    `dsv3-gpu-align-workgroup-buffers`, which must run after outlining
+    wherever this pass runs.
 
-    Errors: a block forall with dynamic or non-normalized bounds, results
-    (not bufferized), more than 3 dimensions or a block id used twice; a
+    Errors: a block forall with non-normalized bounds, results (not
+    bufferized), more than 3 dimensions, a block id used twice, or a dynamic
+    or larger than 65535 extent on y or z; a
     thread forall with dynamic bounds; shared memory allocated anywhere but
     the top level of the block forall. Other foralls are left alone.
   }];

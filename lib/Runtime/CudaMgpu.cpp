@@ -114,8 +114,12 @@ void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
     return;
   }
   // An empty grid (a kernel over a prompt of zero tokens) has nothing to
-  // run; the driver would refuse it.
-  if (gx <= 0 || gy <= 0 || gz <= 0)
+  // run; the driver would refuse it. A negative extent is a compiler bug.
+  if (gx < 0 || gy < 0 || gz < 0) {
+    recordError("mgpuLaunchKernel: negative grid extent");
+    return;
+  }
+  if (gx == 0 || gy == 0 || gz == 0)
     return;
   guarded<int>(0, [&](const Driver &d) {
     CUfunction f = static_cast<CUfunction>(fn);

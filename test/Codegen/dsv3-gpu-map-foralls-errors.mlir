@@ -3,7 +3,7 @@
 // A dynamic block count maps to grid x only (y and z hold at most 65535).
 func.func @dynamic_grid_y(%n: index, %out: memref<?xf32>) {
   %z = arith.constant 0.0 : f32
-  // expected-error @below {{maps at most 65535 blocks, a static count, to y and z}}
+  // expected-error @below {{maps only a static count of at most 65535 blocks to y and z}}
   scf.forall (%b) in (%n) {
     scf.forall (%t) in (32) {
       memref.store %z, %out[%b] : memref<?xf32>

@@ -101,10 +101,12 @@ bool isMultipleOf(Value v, int64_t factor) {
 
 /// Whether a `unit`-element access at last index `last` of `memref` (with
 /// `bytes`-byte elements) is provably aligned to `align` bytes: an identity
-/// layout (whose base the runtime, gpu.alloc and the workgroup attributions
-/// align to at least 16 bytes) with rows a multiple of `align` long and a
-/// last index that is a multiple of `align / bytes`, or a subview of such a
-/// memref along its unit-stride last dimension whose last offset is one.
+/// layout (whose base the runtime and gpu.alloc align to at least 256
+/// bytes, and dsv3-gpu-align-workgroup-buffers, which the cuda pipeline runs
+/// after outlining, the workgroup attributions to 16) with rows a multiple of
+/// `align` long and a last index that is a multiple of `align / bytes`, or a
+/// subview of such a memref along its unit-stride last dimension whose last
+/// offset is one.
 bool isAlignedAccess(Value memref, Value last, int64_t unit, int64_t bytes,
                      int64_t align) {
   auto type = cast<MemRefType>(memref.getType());
@@ -208,8 +210,8 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
           "maps to blocks x, y and z only, each at most once");
     std::optional<int64_t> c = getConstantIntValue(extent);
     if (id > 0 && (!c || *c > kMaxGridYZ))
-      return forall.emitOpError("maps at most ")
-             << kMaxGridYZ << " blocks, a static count, to y and z";
+      return forall.emitOpError("maps only a static count of at most ")
+             << kMaxGridYZ << " blocks to y and z";
     grid[id] = extent;
     blockIds.push_back(static_cast<gpu::Dimension>(id));
   }

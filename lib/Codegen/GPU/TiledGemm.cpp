@@ -144,9 +144,9 @@ Value stage(OpBuilder &b, Location loc, Value src, ValueRange prefix,
         b, loc, first,
         arith::AddIOp::create(b, loc, ty, cIdx(b, loc, i * kSide)));
     row = minIdx(b, loc, row, lastRow);
-    SmallVector<Value> at(prefix);
-    at.append({row, col});
-    Value v = vector::TransferReadOp::create(b, loc, vec, src, at, pad,
+    SmallVector<Value> idx(prefix);
+    idx.append({row, col});
+    Value v = vector::TransferReadOp::create(b, loc, vec, src, idx, pad,
                                              ArrayRef<bool>{true});
     slot = vector::TransferWriteOp::create(
                b, loc, v, slot, ValueRange{cIdx(b, loc, i), cIdx(b, loc, 0)},
@@ -368,7 +368,8 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
                       auto lanes = [&](Value v) {
                         SmallVector<Value> out;
                         for (int64_t l = 0; l < kChunk; ++l)
-                          out.push_back(vector::ExtractOp::create(b, loc, v, l));
+                          out.push_back(
+                              vector::ExtractOp::create(b, loc, v, l));
                         return out;
                       };
                       SmallVector<SmallVector<Value>> xl, wl;
@@ -483,8 +484,10 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
               };
               Value myRows = count(rows, ty, perM),
                     myCols = count(cols, tx, kPer);
+              // A thread past a short tile's rows or columns has an empty
+              // slot, placed at the tile's end so that it stays in bounds.
               Slot at{Value(),
-                      {ty, tx},
+                      {minIdx(b, loc, ty, rows), minIdx(b, loc, tx, cols)},
                       {myRows, myCols},
                       indexAttrs(b, {kSide, kSide})};
               Value mine = extractSlot(
