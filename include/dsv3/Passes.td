@@ -766,8 +766,9 @@ def Dsv3GPUDecodeLinear : Pass<"dsv3-gpu-decode-linear"> {
       rows (`R` = the largest of 8, 4, 2, 1 that divides `N`), for all
       tokens; `dsv3.grouped_matmul` one per (group of `R` weight rows,
       routed row `r`), with the weight of the expert whose segment holds `r`
-      (a binary search of `offsets`, fixed length `ceil(log2 E)`). A row at
-      or past `offsets[E]` reads no weight and gives 0. Each block has a
+      (a binary search of `offsets`, fixed length `ceil(log2 E)`). A row in no
+      segment (before `offsets[0]`, or at or past `offsets[E]`) reads no
+      weight and gives 0. Each block has a
       `[R, 32, tokens]` f32 buffer of partial sums
       (`bufferization.alloc_tensor` in the workgroup address space: shared
       memory);

@@ -116,15 +116,19 @@ func.func @not_taken(%x: tensor<4x256xbf16>, %big: tensor<17x256xbf16>,
 // -----
 
 // The routed experts' gate_proj of a decode step (1 token, 8 of 256 experts:
-// 8 rows). A block per (8 weight rows, routed row r): rows past offsets[E]
+// 8 rows). A block per (8 weight rows, routed row r): rows in no segment
+// (before offsets[0], or at or past offsets[E])
 // are 0 and read nothing; r's expert is the largest e with offsets[e] <= r,
 // by 8 (= log2 256) halving steps; the lanes read that expert's rows.
 // CHECK-LABEL: func.func @experts
 // CHECK:       scf.forall (%[[NB:.*]], %[[R:.*]]) in (256, 8) shared_outs(%[[Y:.*]] = %{{.*}}) -> (tensor<8x2048xf32>)
 // CHECK:         %[[N0:.*]] = arith.muli %[[NB]], %c8
 // CHECK:         %[[TOTAL:.*]] = tensor.extract %[[OFF:.*]][%c256] : tensor<257xi64>
+// CHECK:         %[[FIRST:.*]] = tensor.extract %[[OFF]][%c0{{(_[0-9]+)?}}] : tensor<257xi64>
 // CHECK:         %[[R64:.*]] = arith.index_cast %[[R]] : index to i64
-// CHECK:         %[[VALID:.*]] = arith.cmpi slt, %[[R64]], %[[TOTAL]] : i64
+// CHECK:         %[[BEFORE_END:.*]] = arith.cmpi slt, %[[R64]], %[[TOTAL]] : i64
+// CHECK:         %[[AFTER_START:.*]] = arith.cmpi sge, %[[R64]], %[[FIRST]] : i64
+// CHECK:         %[[VALID:.*]] = arith.andi %[[BEFORE_END]], %[[AFTER_START]] : i1
 // CHECK:         %[[SEARCH:.*]]:2 = scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c8{{(_[0-9]+)?}} step %c1{{(_[0-9]+)?}} iter_args(%[[LO:.*]] = %c0{{(_[0-9]+)?}}, %[[HI:.*]] = %c256{{(_[0-9]+)?}})
 // CHECK:           %[[MID:.*]] = arith.divui
 // CHECK:           %[[START:.*]] = tensor.extract %[[OFF]][%[[MID]]]

@@ -126,9 +126,15 @@ func.func @expert_bias_update(%ids: tensor<4x8xi32>, %b: tensor<16xf32>) -> tens
 // CHECK:        %[[T:.*]] = arith.index_cast %{{.*}} : i64 to index
 // CHECK:        tensor.extract %{{.*}}[%[[T]], %{{.*}}] : tensor<4x64xbf16>
 // The expert of a row counts the segments that start at or before it (E for
-// the tail past offsets[E]); a tail row skips the K loop, so it reads no
-// weight and gives 0.
+// the tail past offsets[E]; E more for a row before offsets[0], which is in
+// no segment either); such a row skips the K loop, so it reads no weight and
+// gives 0.
 // CHECK:      %[[EXPERT:.*]] = linalg.generic {{.*}} ins(%[[OFF]] : tensor<5xi64>) outs(%{{.*}} : tensor<20xi64>)
+// CHECK:        %[[LATER:.*]] = arith.cmpi sge, %{{.*}}, %c1_i64 : i64
+// CHECK:        %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %c0_i64 : i64
+// CHECK:        %[[BEFORE:.*]] = arith.cmpi sgt, %{{.*}}, %{{.*}} : i64
+// CHECK:        %[[EARLY:.*]] = arith.andi %[[FIRST]], %[[BEFORE]] : i1
+// CHECK:        arith.select %[[EARLY]], %c4_i64, %{{.*}} : i64
 // CHECK-NOT:    arith.minsi
 // CHECK:      %[[D:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[EXPERT]] : tensor<20xi64>) outs(%{{.*}} : tensor<20x33xf32>)
 // CHECK:        %[[USED:.*]] = arith.cmpi slt, %{{.*}}, %[[E4:.*]] : i64

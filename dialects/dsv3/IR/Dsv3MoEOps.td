@@ -232,8 +232,8 @@ def Dsv3_GroupedMatmulOp : Dsv3_Op<"grouped_matmul", [Pure]> {
     f32(A[r, k]) · f32(W[e, n, k])` (weight-only dequantization in f32: each
     128-wide block's partial sum, accumulated in any order, is scaled once).
     Accumulated in f32 and rounded once to the result type. Rows outside
-    every segment (r >= offsets[E], the unused tail) are 0 and read no
-    weight, so an expert no row is routed to is never read. Row and expert
+    every segment (r >= offsets[E], the unused tail, and r < offsets[0]) are
+    0 and read no weight, so an expert no row is routed to is never read. Row and expert
     indices are 64-bit.
 
     Shapes and dtypes: A [R, K] bf16/f16/f32; W [E, N, K] bf16/f16/f32 or

@@ -419,11 +419,19 @@ Value buildGroupedMatmul(OpBuilder &b, Location loc,
         Value n0 =
             arith::MulIOp::create(b, loc, args[0], cIdx(b, loc, gemv.rows));
         Value row = args[1];
+        // A row in no segment (before offsets[0] or at or past offsets[E])
+        // reads no weight and gives 0.
         Value total = tensor::ExtractOp::create(b, loc, offsets,
                                                 ValueRange{cIdx(b, loc, e)});
-        Value valid = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::slt,
-            arith::IndexCastOp::create(b, loc, b.getI64Type(), row), total);
+        Value first = tensor::ExtractOp::create(b, loc, offsets,
+                                                ValueRange{cIdx(b, loc, 0)});
+        Value row64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), row);
+        Value valid = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row64,
+                                  total),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, row64,
+                                  first));
         Value expert = expertOf(b, loc, offsets, row, e);
         SmallVector<Value> partials;
         for (GroupedMatmulOp each : ops) {

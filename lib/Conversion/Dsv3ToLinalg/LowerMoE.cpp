@@ -646,7 +646,8 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     bindDims(ctx, d0, d1, d2);
 
     // expert[r] = #{e >= 1 : offsets[e] <= r}: the expert whose segment
-    // holds row r, or E for the rows past offsets[E] (the unused tail).
+    // holds row r, or E for the rows past offsets[E] (the unused tail); a
+    // row before offsets[0] is in no segment either and gets E more.
     Value expert = generic(
         b, loc, ValueRange{op.getOffsets()},
         ValueRange{filled(b, loc, {r}, b.getI64IntegerAttr(0), dR)},
@@ -661,8 +662,17 @@ struct LowerGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           Value one = arith::ExtUIOp::create(
               nb, l, nb.getI64Type(),
               arith::AndIOp::create(nb, l, ended, notFirst));
+          Value isFirst =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                    indexAsI64(nb, l, 1), constI64(nb, l, 0));
+          Value early = arith::AndIOp::create(
+              nb, l, isFirst,
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, args[0],
+                                    indexAsI64(nb, l, 0)));
+          Value add =
+              arith::SelectOp::create(nb, l, early, constI64(nb, l, e), one);
           linalg::YieldOp::create(
-              nb, l, ValueRange{arith::AddIOp::create(nb, l, args[1], one)});
+              nb, l, ValueRange{arith::AddIOp::create(nb, l, args[1], add)});
         })[0];
 
     // C[r, n] = Σ_k A[r, k] · W[expert[r], n, k] (· its block scale), one

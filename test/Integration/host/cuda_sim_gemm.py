@@ -77,6 +77,9 @@ gcases = [("grouped_static", 150, "bf16"), ("grouped_dynamic", "?", "bf16"),
 with open(f"{out}/graph.mlir", "w") as f:
     f.write("".join(linear(c[0], c[1], c[2], c[3], c[4], c[5], c[7]) for c in cases))
     f.write("".join(grouped(fn, "experts.weight", r, E, GN, GK, t) for fn, r, t in gcases))
+    # 40 static rows: the decode GEMV's grouped kernel, for the same checks
+    # of rows in no segment.
+    f.write(grouped("grouped_gemv", "experts.weight", 40, E, GN, GK))
 
 # Each linear is one tiled kernel on cuda: 64 x 64 tiles, 16 x 16 threads,
 # the grid's x extent the token tiles (dynamic for a prompt). A grouped GEMM
@@ -121,6 +124,9 @@ inputs["rows_150"], inputs["offsets"] = a, offsets
 inputs["rows_150_f32"] = (rng.standard_normal((150, GK)) * 3).astype(np.float32)
 # The same rows with offsets[E] past R: the last segment ends at R.
 inputs["rows_140"], inputs["offsets_past"] = a[:140].copy(), np.array(list(offsets[:-1]) + [400], np.int64)
+# Segments that start at row 5 (rows 0..4 belong to no expert and are 0).
+inputs["offsets_late"] = offsets + 5
+inputs["rows_40"] = a[:40].copy()
 
 
 def grouped_ref(a, offsets, r):
@@ -180,6 +186,9 @@ for fn, _, _, n, k, ytype, counts, _ in cases:
 for fn, r, rows, offs in [("grouped_static", 150, "rows_150", "offsets"),
                           ("grouped_dynamic", 150, "rows_150", "offsets"),
                           ("grouped_dynamic", 140, "rows_140", "offsets_past"),
+                          ("grouped_dynamic", 150, "rows_150", "offsets_late"),
+                          ("grouped_gemv", 40, "rows_40", "offsets"),
+                          ("grouped_gemv", 40, "rows_40", "offsets_late"),
                           ("grouped_f32", 150, "rows_150_f32", "offsets")]:
     ref = grouped_ref(inputs[rows], inputs[offs], r)
     got = {}
@@ -191,9 +200,10 @@ for fn, r, rows, offs in [("grouped_static", 150, "rows_150", "offsets"),
         got[target] = np.load(path).astype(np.float64)
     sim = got["cuda-sim"]
     check(sim.shape == ref.shape, f"{fn}, {r} rows: result shape {sim.shape}")
-    end = min(int(inputs[offs][-1]), r)
-    check(not sim[end:].any(), f"{fn}, {r} rows: rows past offsets[E] are 0")
+    start, end = min(int(inputs[offs][0]), r), min(int(inputs[offs][-1]), r)
+    check(not sim[end:].any() and not sim[:start].any(),
+          f"{fn}, {r} rows: rows before offsets[0] and past offsets[E] are 0")
     err = rel_error(sim, ref)
     print(f"{fn} {r} x {GN} x {GK}, {E} experts: cuda-sim relative error {err:.3e}")
-    check(err < 1e-5, f"cuda-sim tiled grouped GEMM {fn}, {r} rows, matches float64 to 1e-5")
+    check(err < 1e-5, f"cuda-sim grouped GEMM {fn}, {r} rows, matches float64 to 1e-5")
     check(rel_error(sim, got["host"]) < 1e-5, f"cuda-sim and host agree, {fn}, {r} rows")
