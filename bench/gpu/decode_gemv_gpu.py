@@ -96,22 +96,43 @@ def shapes_for(scale_down):
             for name, (n, k, kind) in SHAPES.items()}
 
 
-def prepare(a):
-    os.makedirs(os.path.join(a.carry, "bin"), exist_ok=True)
-    os.makedirs(os.path.join(a.carry, "lib"), exist_ok=True)
-    for tag, shapes in (("", SHAPES), (".small", shapes_for(16))):
-        g = os.path.join(a.carry, f"gemv{tag}.mlir")
+def fill_carry(carry, bin_dir, graphs, script):
+    """Compiles each graph (name -> MLIR text) for cuda and cuda-sim into
+    `carry` and copies dsv3-run and libdsv3rt.so next to the modules."""
+    os.makedirs(os.path.join(carry, "bin"), exist_ok=True)
+    os.makedirs(os.path.join(carry, "lib"), exist_ok=True)
+    for name, text in graphs.items():
+        g = os.path.join(carry, f"{name}.mlir")
         with open(g, "w") as f:
-            f.write(graph(shapes))
+            f.write(text)
         for target in ("cuda", "cuda-sim"):
-            so = os.path.join(a.carry, f"gemv{tag}.{target}.so")
-            subprocess.run([os.path.join(a.bin, "dsv3-compile"), g, f"--target={target}", "-o", so],
+            so = os.path.join(carry, f"{name}.{target}.so")
+            subprocess.run([os.path.join(bin_dir, "dsv3-compile"), g, f"--target={target}", "-o", so],
                            check=True)
-    shutil.copy(os.path.join(a.bin, "dsv3-run"), os.path.join(a.carry, "bin"))
-    shutil.copy(os.path.join(a.bin, "..", "lib", "libdsv3rt.so"), os.path.join(a.carry, "lib"))
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.carry) for f in fs)
-    print(f"{a.carry}: {size / 2**20:.1f} MiB to carry; on the device:\n"
-          f"  python3 bench/gpu/decode_gemv_gpu.py run --carry {a.carry}")
+    shutil.copy(os.path.join(bin_dir, "dsv3-run"), os.path.join(carry, "bin"))
+    shutil.copy(os.path.join(bin_dir, "..", "lib", "libdsv3rt.so"), os.path.join(carry, "lib"))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(carry) for f in fs)
+    print(f"{carry}: {size / 2**20:.1f} MiB to carry; on the device:\n"
+          f"  python3 bench/gpu/{script} run --carry {carry}")
+
+
+def cuda_timed(torch, f, tries=5):
+    """The least time of `tries` calls of f, in ms, by CUDA events."""
+    best = float("inf")
+    for _ in range(tries):
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        f()
+        end.record()
+        torch.cuda.synchronize()
+        best = min(best, start.elapsed_time(end))
+    return best
+
+
+def prepare(a):
+    fill_carry(a.carry, a.bin, {"gemv": graph(SHAPES), "gemv.small": graph(shapes_for(16))},
+               "decode_gemv_gpu.py")
 
 
 def save_safetensors(path, tensors):
@@ -264,16 +285,7 @@ def run(a):
                 .double().cpu().numpy()
 
             def timed(f):
-                best = float("inf")
-                for _ in range(5):
-                    torch.cuda.synchronize()
-                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    start.record()
-                    f()
-                    end.record()
-                    torch.cuda.synchronize()
-                    best = min(best, start.elapsed_time(end))
-                return best
+                return cuda_timed(torch, f)
             w16 = [wi.to(torch.bfloat16) for wi in ws]
             x16 = xt.to(torch.bfloat16)
             t16 = timed(lambda: [x16[i:i + 1] @ w16[i if len(w16) > 1 else 0].T for i in range(m)])

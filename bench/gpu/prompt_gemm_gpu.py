@@ -36,14 +36,14 @@ Two steps, as bench/gpu/decode_gemv_gpu.py:
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from decode_gemv_gpu import bf16_to_f32, e4m3_values, random_bf16, save_safetensors  # noqa: E402
+from decode_gemv_gpu import (bf16_to_f32, cuda_timed, e4m3_values, fill_carry,  # noqa: E402
+                             random_bf16, save_safetensors)
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 PEAK_FP8_TFLOPS, PEAK_F32_TFLOPS = 1979.0, 67.0  # H200 SXM, dense
@@ -96,21 +96,8 @@ def small(scale_down):
 
 
 def prepare(a):
-    os.makedirs(os.path.join(a.carry, "bin"), exist_ok=True)
-    os.makedirs(os.path.join(a.carry, "lib"), exist_ok=True)
-    for tag, shapes, experts in (("", SHAPES, E), (".small", small(16), 4)):
-        g = os.path.join(a.carry, f"gemm{tag}.mlir")
-        with open(g, "w") as f:
-            f.write(graph(shapes, experts))
-        for target in ("cuda", "cuda-sim"):
-            so = os.path.join(a.carry, f"gemm{tag}.{target}.so")
-            subprocess.run([os.path.join(a.bin, "dsv3-compile"), g, f"--target={target}", "-o", so],
-                           check=True)
-    shutil.copy(os.path.join(a.bin, "dsv3-run"), os.path.join(a.carry, "bin"))
-    shutil.copy(os.path.join(a.bin, "..", "lib", "libdsv3rt.so"), os.path.join(a.carry, "lib"))
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.carry) for f in fs)
-    print(f"{a.carry}: {size / 2**20:.1f} MiB to carry; on the device:\n"
-          f"  python3 bench/gpu/prompt_gemm_gpu.py run --carry {a.carry}")
+    fill_carry(a.carry, a.bin, {"gemm": graph(SHAPES, E), "gemm.small": graph(small(16), 4)},
+               "prompt_gemm_gpu.py")
 
 
 def random_weights(rng, shapes, experts):
@@ -202,16 +189,7 @@ def run(a):
             ref = torch.cat([xt[lo:hi] @ w.T for lo, hi, w in parts]).double().cpu().numpy()
 
             def timed(f):
-                best = float("inf")
-                for _ in range(5):
-                    torch.cuda.synchronize()
-                    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    start.record()
-                    f()
-                    end.record()
-                    torch.cuda.synchronize()
-                    best = min(best, start.elapsed_time(end))
-                return best
+                return cuda_timed(torch, f)
             w16 = [(lo, hi, w.to(torch.bfloat16)) for lo, hi, w in parts]
             x16 = xt.to(torch.bfloat16)
             t16 = timed(lambda: [x16[lo:hi] @ w.T for lo, hi, w in w16])

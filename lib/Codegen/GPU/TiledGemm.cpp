@@ -32,6 +32,7 @@
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -235,10 +236,8 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
   const int64_t fullBlocks = k / kBlockK, tailK = k % kBlockK;
   const int64_t tileM = tokenTile(xElem), perM = tileM / kSide;
 
-  Value m = tensor::DimOp::create(b, loc, x, 0);
-  OpFoldResult mSize = xType.isDynamicDim(0)
-                           ? OpFoldResult(m)
-                           : OpFoldResult(b.getIndexAttr(xType.getDimSize(0)));
+  OpFoldResult mSize = tensor::getMixedSize(b, loc, x, 0);
+  Value m = getValueOrCreateConstantIndexOp(b, loc, mSize);
   Value mTiles = arith::CeilDivSIOp::create(b, loc, m, cIdx(b, loc, tileM));
   Value init = tensor::EmptyOp::create(
       b, loc, ArrayRef<OpFoldResult>{mSize, b.getIndexAttr(n)}, yElem);
