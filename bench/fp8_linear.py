@@ -29,7 +29,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Integration", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bandwidth import memcpy_gbps  # noqa: E402
+from _bandwidth import last_level_cache_bytes, memcpy_gbps  # noqa: E402
 from _fma_peak import fma_peak_gflops  # noqa: E402
 
 SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
@@ -44,7 +44,8 @@ p.add_argument("--runs", type=int, default=5)
 p.add_argument("--tokens", default="1,4,16")
 p.add_argument("--threads", default="1,2")
 p.add_argument("--shapes", default=",".join(SHAPES), help="which of the V3 weights")
-p.add_argument("--l3-bytes", type=int, default=32 << 20, help="last-level cache size")
+p.add_argument("--l3-bytes", type=int, default=last_level_cache_bytes(),
+               help="last-level cache size (default: from sysfs, %(default)s here)")
 p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggml Q8_0")
 args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")

@@ -321,11 +321,26 @@ class Dsv3:
 class LlamaCpp:
     def __init__(self, path, n_ctx, n_batch, vocab):
         import llama_cpp
+        import llama_cpp.llama_cpp as raw
         self.lc = llama_cpp
+        # Plain ggml CPU buffers, no "extra" buffer types (AMX, repacked
+        # Q8_0): on a CPU with AMX, llama-cpp-python 0.3.36 puts the Q8_0
+        # weights in its AMX buffer, and then the scheduler aborts on
+        # deepseek2's graph (GGML_ASSERT(*cur_backend_id != -1) in
+        # ggml-backend.cpp). Where they load, repacked weights would also
+        # not be the mmap-ed file that dsv3 reads.
+        default_params = raw.llama_model_default_params
+
+        def model_params():
+            p = default_params()
+            p.use_extra_bufts = False
+            return p
+        raw.llama_model_default_params = model_params
         t0 = time.perf_counter()
         self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch,
                                    n_ubatch=n_batch, n_threads=1, n_threads_batch=1,
                                    use_mmap=True, verbose=False)
+        raw.llama_model_default_params = default_params
         self.load_s = time.perf_counter() - t0
         self.vocab = vocab
         if self.llm.n_vocab() != vocab:
