@@ -469,7 +469,13 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     `extf` to f32: vpmovsxbw, vpsllw, vpand, vcvtph2ps), which is the code's
     value times 2^-8, exactly, for all 254 finite codes including the
     subnormals; the block scale is multiplied by 2^8 (exact). The two NaN
-    codes read as +-480 instead of NaN.
+    codes read as +-480 instead of NaN. A one-token tile (8 rows) widens in
+    two steps: each 128-wide block of its rows goes to f16 bits, 16 codes
+    at a time, in a per-thread buffer (`memref.alloca` of 8 x 128 i16 at
+    the top of the forall iteration; dsv3-host-hoist-team-allocas makes it
+    one per thread), and the K loop converts them to f32 from there
+    (vcvtph2ps from memory, which needs no shuffle port). Same products,
+    same order of additions, so the same bits.
 
     A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
     `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are
@@ -496,6 +502,7 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
@@ -606,7 +613,9 @@ def Dsv3HostDistributeParallelLoops
     An outermost reduction-free `scf.parallel` becomes a team (one per op)
     unless its body allocates or frees (`memref.alloc`/`realloc`/`dealloc`:
     the module's allocator reports a failure by unwinding the calling
-    thread), has a `memref.alloca` or calls a function, or it has fewer than
+    thread), has a `memref.alloca` of dynamic shape (one of static shape
+    becomes one buffer per thread, see dsv3-host-hoist-team-allocas), calls
+    a function, or it has fewer than
     two iterations in its split dimension by its constant bounds. A team splits one
     dimension, the outermost whose trip count is not statically 1 (a
     `[1, N]` op splits N), statically over the threads; the unit dimensions
@@ -628,6 +637,48 @@ def Dsv3HostDistributeParallelLoops
     the reduction loop of a reduction-first generic becomes `scf.for`.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def Dsv3HostHoistTeamAllocas
+    : Pass<"dsv3-host-hoist-team-allocas", "::mlir::ModuleOp"> {
+  let summary = "Fixed-size allocas to the start of their team or function";
+  let description = [{
+    Runs right after `convert-scf-to-openmp`. A `memref.alloca` of static
+    shape whose buffer stays in the execution that allocated it (no
+    terminator yields it and no call receives it, nor any view of it) moves
+    to the start of the enclosing `omp.parallel` region, so that each
+    thread of the team allocates it once, or, outside a team, to the start
+    of the function. The contents of an alloca are undefined at every
+    allocation, so no execution can tell its buffer from a fresh one.
+
+    This is for the fixed-size scratch buffers that strategy kernels
+    allocate at the top of an `scf.forall` iteration (the FP8 one-token
+    tiles' widened weights, dsv3-host-vectorize-fp8-linear). Left where
+    they were, they would sit in the `memref.alloca_scope` that
+    `convert-scf-to-openmp` wraps each worksharing-loop body in, which
+    control-flow lowering cannot take, or, in a serialized loop, take more
+    stack at every iteration. `dsv3-host-distribute-parallel-loops` lets a
+    team's body hold only allocas of static shape. The emptied scopes fold
+    away in the canonicalizer that follows.
+
+    Example:
+    ```mlir
+    omp.parallel {
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+          memref.alloca_scope {
+            %buf = memref.alloca() : memref<8x128xi16>
+            ...
+          }
+          omp.yield
+        }
+      }
+      omp.terminator
+    }
+    ```
+    becomes the same with `%buf = memref.alloca()` as the first op of the
+    `omp.parallel` region.
+  }];
 }
 
 def Dsv3MemRefCopyToLinalg : Pass<"dsv3-memref-copy-to-linalg"> {

@@ -112,8 +112,11 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createDsv3HostDistributeParallelLoops());
   pm.addPass(createConvertSCFToOpenMPPass());
-  // scf-to-openmp wraps each team's body in a memref.alloca_scope; they hold
-  // no alloca (see the pass above) and fold away.
+  // scf-to-openmp wraps each team's body in a memref.alloca_scope. The only
+  // allocas a team's body may hold (see the pass above) are fixed-size
+  // scratch buffers at its top; they become one per thread, and the scopes
+  // fold away.
+  pm.addPass(createDsv3HostHoistTeamAllocas());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createDsv3ExpandFP8Casts());
   // bf16 arithmetic (a residual add between layers) computes in f32 and

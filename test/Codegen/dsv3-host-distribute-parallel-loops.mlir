@@ -30,7 +30,9 @@ func.func @nest(%m: memref<4x8x16x2xf32>, %v: f32) {
 // -----
 
 // The module's allocator unwinds the calling thread on failure: a body that
-// allocates stays on it (and so does a body that calls, or has an alloca).
+// allocates stays on it (and so does a body that calls, or has an alloca of
+// dynamic shape). A fixed-size alloca (a kernel's scratch buffer) keeps the
+// team: dsv3-host-hoist-team-allocas makes it one buffer per thread.
 // CHECK-LABEL: func.func @allocates
 // CHECK-NOT:   scf.parallel
 // CHECK:       scf.for
@@ -39,10 +41,13 @@ func.func @nest(%m: memref<4x8x16x2xf32>, %v: f32) {
 // CHECK-NOT:   scf.parallel
 // CHECK:       scf.for
 // CHECK:         call @g
-// CHECK-LABEL: func.func @alloca
+// CHECK-LABEL: func.func @alloca_dynamic
 // CHECK-NOT:   scf.parallel
 // CHECK:       scf.for
-// CHECK:         memref.alloca
+// CHECK:         memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK-LABEL: func.func @alloca_static
+// CHECK:       scf.parallel
+// CHECK:         memref.alloca() : memref<8x128xi16>
 func.func @allocates(%n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -61,12 +66,21 @@ func.func @calls(%n: index) {
   }
   return
 }
-func.func @alloca(%n: index, %v: f32) {
+func.func @alloca_dynamic(%n: index, %v: f32) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   scf.parallel (%i) = (%c0) to (%n) step (%c1) {
-    %b = memref.alloca() : memref<f32>
-    memref.store %v, %b[] : memref<f32>
+    %b = memref.alloca(%i) : memref<?xf32>
+    memref.store %v, %b[%c0] : memref<?xf32>
+  }
+  return
+}
+func.func @alloca_static(%n: index, %v: i16) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %b = memref.alloca() : memref<8x128xi16>
+    memref.store %v, %b[%c0, %c0] : memref<8x128xi16>
   }
   return
 }

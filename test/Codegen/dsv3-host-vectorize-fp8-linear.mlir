@@ -91,14 +91,29 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // One static token (decode): tiles of 8 rows x 1 token (8 independent FMA
 // chains). N = 40 makes groups of 32 and 8 rows, so the group size is
 // dynamic and the 4-, 2- and 1-row tiles follow for the rest. Each tile
-// reads and writes its running sums as one vector.
+// reads and writes its running sums as one vector. A one-token tile widens
+// each block in two steps: the f16 bits of its rows' 128 codes, 16 at a
+// time, into the iteration's 8 x 128 buffer; then, in the K loop, f16 -> f32
+// from the buffer (same products, same additions as widening in registers).
 // CHECK-LABEL: func.func @one_token
 // CHECK:       scf.forall (%{{.*}}) in (2)
+// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
 // CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c8
 // CHECK:           scf.for %[[M:.*]] = %c0 to %c1 step %c1
 // CHECK:             vector.transfer_read %{{.*}}[%[[M]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<1x?xf32>, vector<8xf32>
-// CHECK:             scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK:               scf.for
+// CHECK:             scf.for %[[KB:.*]] = %c0 to %c8 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:               %[[K0:.*]] = arith.muli %[[KB]], %c128
+// CHECK:               scf.for %[[J:.*]] = %[[K0]] to %{{.*}} step %c16 {
+// CHECK:                 %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
+// CHECK:                 vector.transfer_read %{{.*}}[%{{.*}}, %[[J]]]{{.*}} : tensor<40x1024xf8E4M3FN>, vector<16xf8E4M3FN>
+// CHECK:                 arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
+// CHECK:                 vector.store %{{.*}}, %[[BUF]][%c0, %[[AT]]] : memref<8x128xi16>, vector<16xi16>
+// CHECK-COUNT-7:         vector.store %{{.*}}, %[[BUF]][%{{.*}}, %[[AT]]] : memref<8x128xi16>, vector<16xi16>
+// CHECK:               scf.for %[[K:.*]] = %[[K0]] to %{{.*}} step %c8
+// CHECK-NOT:             tensor<40x1024xf8E4M3FN>
+// CHECK:                 %[[KAT:.*]] = arith.subi %[[K]], %[[K0]]
+// CHECK:                 %[[BITS:.*]] = vector.load %[[BUF]][%c0, %[[KAT]]] : memref<8x128xi16>, vector<8xi16>
+// CHECK:                 arith.bitcast %[[BITS]] : vector<8xi16> to vector<8xf16>
 // CHECK-COUNT-8:         vector.fma
 // CHECK-NOT:             vector.fma
 // CHECK:             vector.transfer_write %{{.*}}, %{{.*}}[%[[M]], %[[I]]] {in_bounds = [true]} : vector<8xf32>, tensor<1x?xf32>

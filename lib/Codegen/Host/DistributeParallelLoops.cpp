@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TeamAllocas.h"
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -55,16 +56,18 @@ std::optional<unsigned> teamDim(scf::ParallelOp loop) {
 /// team. The module's allocator belongs to the call's thread (an allocation
 /// failure unwinds that thread), calls may allocate, and an alloca inside
 /// the team's body would keep an alloca scope that control-flow lowering
-/// cannot take.
+/// cannot take, except a fixed-size one: dsv3-host-hoist-team-allocas makes
+/// that one buffer per thread.
 const char *mustStaySerial(scf::ParallelOp loop) {
   if (loop.getNumReductions() != 0)
     return "it has reductions";
   const char *why = nullptr;
   loop.getBody()->walk([&](Operation *op) {
+    auto alloca = dyn_cast<memref::AllocaOp>(op);
     if (isa<memref::AllocOp, memref::ReallocOp, memref::DeallocOp>(op))
       why = "its body allocates";
-    else if (isa<memref::AllocaOp>(op))
-      why = "its body has an alloca";
+    else if (alloca && !dsv3::host::isHoistableAlloca(alloca))
+      why = "its body has an alloca that is not a fixed-size scratch buffer";
     else if (isa<CallOpInterface>(op))
       why = "its body calls a function";
     return why ? WalkResult::interrupt() : WalkResult::advance();

@@ -80,7 +80,7 @@ void dsv3::host::yieldSlice(OpBuilder &b, Location loc, Value part, Value out,
                                         strides);
 }
 
-Value dsv3::host::widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
+Value dsv3::host::e4m3ToScaledF16Bits(OpBuilder &b, Location loc, Value codes) {
   auto shape = cast<VectorType>(codes.getType()).getShape();
   auto i8 = VectorType::get(shape, b.getI8Type());
   auto i16 = VectorType::get(shape, b.getI16Type());
@@ -92,9 +92,17 @@ Value dsv3::host::widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
   Value bits = arith::BitcastOp::create(b, loc, i8, codes);
   bits = arith::ExtSIOp::create(b, loc, i16, bits);
   bits = arith::ShLIOp::create(b, loc, bits, splat(7));
-  bits = arith::AndIOp::create(b, loc, bits, splat(0xbf80));
+  return arith::AndIOp::create(b, loc, bits, splat(0xbf80));
+}
+
+Value dsv3::host::scaledF16BitsToF32(OpBuilder &b, Location loc, Value bits) {
+  auto shape = cast<VectorType>(bits.getType()).getShape();
   Value half = arith::BitcastOp::create(
       b, loc, VectorType::get(shape, b.getF16Type()), bits);
   return arith::ExtFOp::create(b, loc, VectorType::get(shape, b.getF32Type()),
                                half);
+}
+
+Value dsv3::host::widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
+  return scaledF16BitsToF32(b, loc, e4m3ToScaledF16Bits(b, loc, codes));
 }

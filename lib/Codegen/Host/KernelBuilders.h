@@ -34,6 +34,11 @@ Value forEachTile(OpBuilder &b, Location loc, OpFoldResult begin,
 /// go to bits 13..7 of an f16 and its sign to bit 15 (sign-extend, shift,
 /// mask, vcvtph2ps on AVX2 + F16C). Callers fold 2^8 into the block scale.
 Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes);
+/// widenE4M3Scaled in two steps: the f16 bits (a vector of i16), then f32.
+/// Between them the bits can go through memory: vcvtph2ps from memory needs
+/// no shuffle port, the register form does.
+Value e4m3ToScaledF16Bits(OpBuilder &b, Location loc, Value codes);
+Value scaledF16BitsToF32(OpBuilder &b, Location loc, Value bits);
 
 /// Ends the body of an scf.forall iteration that produced `part`: writes it
 /// at `offsets` (with `sizes`, unit strides) of the shared output `out`.

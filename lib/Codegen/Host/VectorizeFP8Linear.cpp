@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -66,6 +67,19 @@ constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
 /// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
 /// 8, which leaves room for the tile's weight and activation vectors.
 constexpr int64_t kMaxAccumulatorLanes = 96;
+/// A one-token tile widens each block of its rows in two steps: first all
+/// kStageCodes-wide pieces of the block into a per-thread buffer of f16 bits
+/// (kMaxRowTile rows of one block), then, in the K loop, f16 -> f32 from
+/// that buffer next to the FMAs. At one token the widening is most of the
+/// work per weight byte, and its two shuffles per 8 codes (the sign
+/// extension and the register form of vcvtph2ps) held the one-token kernel
+/// at ~7 GB/s per core where the bf16 lm_head streams at ~12 (docs/
+/// benchmarks.md, fifth session of 3 December). The memory form of
+/// vcvtph2ps needs no shuffle, and 16 codes take one 256-bit sign extension.
+/// The products and the order of their additions are those of the direct
+/// form, so the bits are too.
+constexpr int64_t kMaxRowTile = 8;
+constexpr int64_t kStageCodes = 16;
 
 /// Cache blocking for prefill-sized M (host::WeightTiles, from the strategy
 /// table). At most decodeTokens tokens run over all of K in one pass
@@ -86,6 +100,7 @@ struct TileKernel {
   Value x;             // [M, K] f32
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
+  Value staging;       // memref<kMaxRowTile x kQuantBlock x i16>, or null
   int64_t k, width;
   host::WeightTiles tiles;
 
@@ -109,6 +124,10 @@ struct TileKernel {
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
     const bool fp8 = isa<Float8E4M3FNType>(wElem);
     const int64_t numRows = rows.size(), count = numRows * tokens;
+    const bool staged = staging && fp8 && tokens == 1 &&
+                        numRows <= kMaxRowTile && k % kStageCodes == 0 &&
+                        width <= kStageCodes && kStageCodes % width == 0;
+    auto bitsType = VectorType::get({width}, b.getI16Type());
     Value zeroVec = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
@@ -149,12 +168,35 @@ struct TileKernel {
               b, loc,
               arith::AddIOp::create(b, loc, k0, cIdx(b, loc, kQuantBlock)),
               cIdx(b, loc, k));
+          if (staged)
+            scf::ForOp::create(
+                b, loc, k0, kEnd, cIdx(b, loc, kStageCodes), ValueRange{},
+                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                  Value at = arith::SubIOp::create(b, loc, j, k0);
+                  for (int64_t r = 0; r < numRows; ++r) {
+                    Value codes = vector::TransferReadOp::create(
+                        b, loc, VectorType::get({kStageCodes}, wElem), weight,
+                        withExpert({rows[r], j}), wPad, inBounds);
+                    vector::StoreOp::create(
+                        b, loc, host::e4m3ToScaledF16Bits(b, loc, codes),
+                        staging, ValueRange{cIdx(b, loc, r), at});
+                  }
+                  scf::YieldOp::create(b, loc);
+                });
           SmallVector<Value> zeroVecs(count, zeroVec);
           auto inner = scf::ForOp::create(
               b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
               [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
                 SmallVector<Value> w;
-                for (Value n : rows) {
+                for (auto [r, n] : llvm::enumerate(rows)) {
+                  if (staged) {
+                    Value at = arith::SubIOp::create(b, loc, ik, k0);
+                    Value bits =
+                        vector::LoadOp::create(b, loc, bitsType, staging,
+                                               ValueRange{cIdx(b, loc, r), at});
+                    w.push_back(host::scaledF16BitsToF32(b, loc, bits));
+                    continue;
+                  }
                   Value codes = vector::TransferReadOp::create(
                       b, loc, VectorType::get({width}, wElem), weight,
                       withExpert({n, ik}), wPad, inBounds);
@@ -315,6 +357,17 @@ struct TileKernel {
   }
 };
 
+/// The one-token tiles' buffer of widened f16 bits (see kMaxRowTile), for
+/// FP8 weights: an alloca at the top of a forall iteration, which
+/// dsv3-host-hoist-team-allocas makes one buffer per thread of the team.
+Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
+  if (!isa<Float8E4M3FNType>(weightElem))
+    return Value();
+  return memref::AllocaOp::create(
+      b, loc, MemRefType::get({kMaxRowTile, kQuantBlock}, b.getI16Type()),
+      b.getI64IntegerAttr(32));
+}
+
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -341,6 +394,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
                       op.getWeight(),
                       op.getWeightScaleInv(),
                       /*expert=*/Value(),
+                      /*staging=*/Value(),
                       k,
                       width,
                       tiles};
@@ -354,6 +408,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
         ValueRange{init}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value ig = args[0], out = args[1];
+          TileKernel task = kernel;
+          task.staging = stagingBuffer(b, loc, wType.getElementType());
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
           OpFoldResult nSize = b.getIndexAttr(group);
           if (n % group != 0)
@@ -366,8 +422,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
                                                       sizes, strides);
-          part = kernel.group(b, loc, n0, nSize, b.getIndexAttr(0), mSize, part,
-                              cIdx(b, loc, 0), n0);
+          part = task.group(b, loc, n0, nSize, b.getIndexAttr(0), mSize, part,
+                            cIdx(b, loc, 0), n0);
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
     rewriter.replaceOp(
@@ -447,8 +503,14 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
           SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
           Value part = tensor::ExtractSliceOp::create(b, loc, out, offsets,
                                                       sizes, strides);
-          TileKernel kernel{
-              x, op.getWeight(), op.getWeightScaleInv(), ie, k, width, tiles};
+          TileKernel kernel{x,
+                            op.getWeight(),
+                            op.getWeightScaleInv(),
+                            ie,
+                            stagingBuffer(b, loc, wType.getElementType()),
+                            k,
+                            width,
+                            tiles};
           part = kernel.group(b, loc, n0, nSize, lo, hi, part, lo, n0);
           yieldSlice(b, loc, part, out, offsets, sizes);
         });
