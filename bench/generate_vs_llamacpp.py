@@ -335,12 +335,17 @@ class LlamaCpp:
             p = default_params()
             p.use_extra_bufts = False
             return p
+        if not any(f[0] == "use_extra_bufts" for f in raw.llama_model_params._fields_):
+            print("note: this llama-cpp-python has no use_extra_bufts; llama.cpp keeps its "
+                  "default buffer types", file=sys.stderr)
         raw.llama_model_default_params = model_params
         t0 = time.perf_counter()
-        self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch,
-                                   n_ubatch=n_batch, n_threads=1, n_threads_batch=1,
-                                   use_mmap=True, verbose=False)
-        raw.llama_model_default_params = default_params
+        try:
+            self.llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch,
+                                       n_ubatch=n_batch, n_threads=1, n_threads_batch=1,
+                                       use_mmap=True, verbose=False)
+        finally:
+            raw.llama_model_default_params = default_params
         self.load_s = time.perf_counter() - t0
         self.vocab = vocab
         if self.llm.n_vocab() != vocab:

@@ -5,16 +5,18 @@
 //
 //   reg      8 codes at a time: vpmovsxbw, vpsllw 7, vpand 0xbf80 (the e4m3
 //            bits as an f16 of the same value x 2^-8), vcvtph2ps from a
-//            register, FMA. This is what the kernel does today.
+//            register, FMA. The kernel's form before 3 December 2026 (still
+//            used by its multi-token tiles).
 //   paired   16 codes per vpmovsxbw/vpsllw/vpand on 256 bits, then
 //            vextracti128 and two register vcvtph2ps.
 //   staged   each 8 x 128 block is first widened to f16 bits into a 2 KiB
-//            buffer; the FMA loop then converts with vcvtph2ps from memory.
+//            buffer; the FMA loop then converts with vcvtph2ps from memory
+//            (what the kernel now does for a linear of one token).
 //
-// All three add the same products in the same order (the printed
-// difference must be 0). The register form of vcvtph2ps needs a shuffle
-// port as well as an FMA port, as does vpmovsxbw; the memory form needs no
-// shuffle, so `staged` moves work from the shuffle port to the load and
+// All three add the same products in the same order (the program checks
+// that their outputs are the same bits). The register form of vcvtph2ps needs a
+// shuffle port as well as an FMA port, as does vpmovsxbw; the memory form needs
+// no shuffle, so `staged` moves work from the shuffle port to the load and
 // store ports.
 //
 //   clang -O3 -march=x86-64-v3 bench/micro/widen_e4m3_forms.c -o /tmp/widen

@@ -469,8 +469,8 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     `extf` to f32: vpmovsxbw, vpsllw, vpand, vcvtph2ps), which is the code's
     value times 2^-8, exactly, for all 254 finite codes including the
     subnormals; the block scale is multiplied by 2^8 (exact). The two NaN
-    codes read as +-480 instead of NaN. A one-token tile (8 rows) widens in
-    two steps: each 128-wide block of its rows goes to f16 bits, 16 codes
+    codes read as +-480 instead of NaN. A linear of one static token
+    (decode) widens in two steps: each 128-wide block of its rows goes to f16 bits, 16 codes
     at a time, in a per-thread buffer (`memref.alloca` of 8 x 128 i16 at
     the top of the forall iteration; dsv3-host-hoist-team-allocas makes it
     one per thread), and the K loop converts them to f32 from there
@@ -613,9 +613,10 @@ def Dsv3HostDistributeParallelLoops
     An outermost reduction-free `scf.parallel` becomes a team (one per op)
     unless its body allocates or frees (`memref.alloc`/`realloc`/`dealloc`:
     the module's allocator reports a failure by unwinding the calling
-    thread), has a `memref.alloca` of dynamic shape (one of static shape
-    becomes one buffer per thread, see dsv3-host-hoist-team-allocas), calls
-    a function, or it has fewer than
+    thread), has a `memref.alloca` other than a fixed-size scratch buffer
+    (static shape, only loaded from and stored to: those become one buffer
+    per thread, see dsv3-host-hoist-team-allocas), calls a function, or it
+    has fewer than
     two iterations in its split dimension by its constant bounds. A team splits one
     dimension, the outermost whose trip count is not statically 1 (a
     `[1, N]` op splits N), statically over the threads; the unit dimensions
@@ -644,12 +645,16 @@ def Dsv3HostHoistTeamAllocas
   let summary = "Fixed-size allocas to the start of their team or function";
   let description = [{
     Runs right after `convert-scf-to-openmp`. A `memref.alloca` of static
-    shape whose buffer stays in the execution that allocated it (no
-    terminator yields it and no call receives it, nor any view of it) moves
-    to the start of the enclosing `omp.parallel` region, so that each
-    thread of the team allocates it once, or, outside a team, to the start
-    of the function. The contents of an alloca are undefined at every
-    allocation, so no execution can tell its buffer from a fresh one.
+    shape whose buffer stays in the execution that allocated it (it, and
+    every view of it, is only loaded from and stored to) moves to the start
+    of the enclosing `omp.parallel` region, so that each thread of the team
+    allocates it once, or, outside a team, to the start of the function.
+    It moves only through ops that run their regions in order on one thread
+    (`scf.for`, `scf.if`, `scf.while`, `scf.execute_region`,
+    `memref.alloca_scope`, `omp.wsloop`, `omp.loop_nest`); inside an
+    `scf.forall` or `scf.parallel` (not yet converted), or any other op, it
+    stays. The contents of an alloca are undefined at every allocation, so
+    no execution can tell its buffer from a fresh one.
 
     This is for the fixed-size scratch buffers that strategy kernels
     allocate at the top of an `scf.forall` iteration (the FP8 one-token
@@ -658,7 +663,7 @@ def Dsv3HostHoistTeamAllocas
     `convert-scf-to-openmp` wraps each worksharing-loop body in, which
     control-flow lowering cannot take, or, in a serialized loop, take more
     stack at every iteration. `dsv3-host-distribute-parallel-loops` lets a
-    team's body hold only allocas of static shape. The emptied scopes fold
+    team's body hold only such allocas. The emptied scopes fold
     away in the canonicalizer that follows.
 
     Example:

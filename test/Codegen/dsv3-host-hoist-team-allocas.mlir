@@ -55,16 +55,29 @@ func.func @serial(%n: index, %v: f32, %out: memref<?xf32>) {
 
 // -----
 
-// Left alone: a dynamic size, and a buffer that leaves its iteration (a
-// yield carries it out, so one buffer per iteration may matter).
+// Left alone: a dynamic size; a buffer that leaves its iteration (a yield
+// carries it out, so one buffer per iteration may matter); a view of one
+// passed to a call; one inside an scf.forall, whose iterations may run at
+// once (only omp.parallel gives each thread its own buffer); and one
+// already at the top of its function.
 // CHECK-LABEL: func.func @stays
+// CHECK-NEXT:    memref.alloca() : memref<2xf32>
 // CHECK:         scf.for
 // CHECK:           memref.alloca(%{{.*}}) : memref<?xf32>
 // CHECK:         scf.for
 // CHECK:           memref.alloca() : memref<4xf32>
+// CHECK:         scf.for
+// CHECK:           memref.alloca() : memref<8xf32>
+// CHECK:           memref.subview
+// CHECK:           call @use
+// CHECK:         scf.forall
+// CHECK-NEXT:      memref.alloca() : memref<16xf32>
+func.func private @use(memref<4xf32, strided<[1]>>)
 func.func @stays(%n: index, %v: f32, %init: memref<4xf32>) -> memref<4xf32> {
+  %top = memref.alloca() : memref<2xf32>
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
+  memref.store %v, %top[%c0] : memref<2xf32>
   scf.for %i = %c0 to %n step %c1 {
     %buf = memref.alloca(%i) : memref<?xf32>
     memref.store %v, %buf[%c0] : memref<?xf32>
@@ -73,6 +86,15 @@ func.func @stays(%n: index, %v: f32, %init: memref<4xf32>) -> memref<4xf32> {
     %buf = memref.alloca() : memref<4xf32>
     memref.store %v, %buf[%c0] : memref<4xf32>
     scf.yield %buf : memref<4xf32>
+  }
+  scf.for %i = %c0 to %n step %c1 {
+    %buf = memref.alloca() : memref<8xf32>
+    %view = memref.subview %buf[0] [4] [1] : memref<8xf32> to memref<4xf32, strided<[1]>>
+    func.call @use(%view) : (memref<4xf32, strided<[1]>>) -> ()
+  }
+  scf.forall (%i) in (%n) {
+    %buf = memref.alloca() : memref<16xf32>
+    memref.store %v, %buf[%c0] : memref<16xf32>
   }
   return %last : memref<4xf32>
 }

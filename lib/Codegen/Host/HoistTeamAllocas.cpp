@@ -12,10 +12,11 @@
 #include "TeamAllocas.h"
 #include "dsv3/Passes.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
-#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::dsv3 {
@@ -28,18 +29,46 @@ using namespace mlir;
 namespace {
 
 /// Whether the buffer `v` (an alloca or a view of it) stays within the
-/// dynamic execution that allocated it.
+/// dynamic execution that allocated it: it is only loaded from, stored to,
+/// or viewed (and the views stay likewise).
 bool staysLocal(Value v) {
-  for (Operation *user : v.getUsers()) {
-    if (user->hasTrait<OpTrait::IsTerminator>() || isa<CallOpInterface>(user))
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<memref::LoadOp, vector::LoadOp, vector::TransferReadOp>(user))
+      continue;
+    if (auto store = dyn_cast<memref::StoreOp>(user);
+        store && store.getMemRef() == v)
+      continue;
+    if (auto store = dyn_cast<vector::StoreOp>(user);
+        store && store.getBase() == v)
+      continue;
+    if (auto write = dyn_cast<vector::TransferWriteOp>(user);
+        write && write.getBase() == v)
+      continue;
+    auto view = dyn_cast<ViewLikeOpInterface>(user);
+    if (!view || view.getViewSource() != v)
       return false;
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user))
-      if (view.getViewSource() == v)
-        for (Value r : user->getResults())
-          if (!staysLocal(r))
-            return false;
+    for (Value r : user->getResults())
+      if (!staysLocal(r))
+        return false;
   }
   return true;
+}
+
+/// Where `alloca` can go: the region of the omp.parallel or function around
+/// it, provided that every op between runs its regions in order on the
+/// thread that reaches it (so one buffer per thread or per call is enough).
+/// Null across anything else: an scf.forall or scf.parallel (iterations may
+/// run at once), a task, or an op isolated from above.
+Region *homeOf(memref::AllocaOp alloca) {
+  for (Operation *op = alloca->getParentOp(); op; op = op->getParentOp()) {
+    if (isa<omp::ParallelOp, FunctionOpInterface>(op))
+      return &op->getRegion(0);
+    if (!isa<scf::ForOp, scf::IfOp, scf::WhileOp, scf::ExecuteRegionOp,
+             memref::AllocaScopeOp, omp::WsloopOp, omp::LoopNestOp>(op))
+      return nullptr;
+  }
+  return nullptr;
 }
 
 } // namespace
@@ -60,11 +89,7 @@ struct Dsv3HostHoistTeamAllocasPass
         allocas.push_back(alloca);
     });
     for (memref::AllocaOp alloca : allocas) {
-      Region *home = nullptr;
-      if (auto team = alloca->getParentOfType<omp::ParallelOp>())
-        home = &team.getRegion();
-      else if (auto func = alloca->getParentOfType<FunctionOpInterface>())
-        home = &func.getFunctionBody();
+      Region *home = homeOf(alloca);
       if (!home || home->empty() || alloca->getParentRegion() == home)
         continue;
       alloca->moveBefore(&home->front(), home->front().begin());

@@ -67,17 +67,17 @@ constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
 /// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
 /// 8, which leaves room for the tile's weight and activation vectors.
 constexpr int64_t kMaxAccumulatorLanes = 96;
-/// A one-token tile widens each block of its rows in two steps: first all
-/// kStageCodes-wide pieces of the block into a per-thread buffer of f16 bits
-/// (kMaxRowTile rows of one block), then, in the K loop, f16 -> f32 from
-/// that buffer next to the FMAs. At one token the widening is most of the
-/// work per weight byte, and its two shuffles per 8 codes (the sign
-/// extension and the register form of vcvtph2ps) held the one-token kernel
-/// at ~7 GB/s per core where the bf16 lm_head streams at ~12 (docs/
-/// benchmarks.md, fifth session of 3 December). The memory form of
-/// vcvtph2ps needs no shuffle, and 16 codes take one 256-bit sign extension.
-/// The products and the order of their additions are those of the direct
-/// form, so the bits are too.
+/// A linear of one static token (decode; its tiles are kOneTokenRowTiles)
+/// widens each block of a tile's rows in two steps: first all kStageCodes-wide
+/// pieces of the block into a per-thread buffer of f16 bits (kMaxRowTile rows
+/// of one block), then, in the K loop, f16 -> f32 from that buffer next to the
+/// FMAs. At one token the widening is most of the work per weight byte, and its
+/// two shuffles per 8 codes (the sign extension and the register form of
+/// vcvtph2ps) held the one-token kernel at ~7 GB/s per core where the bf16
+/// lm_head streams at ~12 (docs/ benchmarks.md, fifth session of 3 December).
+/// The memory form of vcvtph2ps needs no shuffle, and 16 codes take one 256-bit
+/// sign extension. The products and the order of their additions are those of
+/// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
 constexpr int64_t kStageCodes = 16;
 
@@ -357,9 +357,11 @@ struct TileKernel {
   }
 };
 
-/// The one-token tiles' buffer of widened f16 bits (see kMaxRowTile), for
-/// FP8 weights: an alloca at the top of a forall iteration, which
+/// The decode tiles' buffer of widened f16 bits (see kMaxRowTile), for FP8
+/// weights: an alloca at the top of a forall iteration, which
 /// dsv3-host-hoist-team-allocas makes one buffer per thread of the team.
+/// Only a linear of one static token takes it: the grouped GEMM's one-row
+/// experts and prefill's one-token tails were not measured with it.
 Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
   if (!isa<Float8E4M3FNType>(weightElem))
     return Value();
@@ -408,8 +410,10 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
         ValueRange{init}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value ig = args[0], out = args[1];
+          // Decode (one static token): every tile is a one-token tile.
           TileKernel task = kernel;
-          task.staging = stagingBuffer(b, loc, wType.getElementType());
+          if (getConstantIntValue(mSize) == 1)
+            task.staging = stagingBuffer(b, loc, wType.getElementType());
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
           OpFoldResult nSize = b.getIndexAttr(group);
           if (n % group != 0)
@@ -507,7 +511,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeight(),
                             op.getWeightScaleInv(),
                             ie,
-                            stagingBuffer(b, loc, wType.getElementType()),
+                            /*staging=*/Value(),
                             k,
                             width,
                             tiles};
