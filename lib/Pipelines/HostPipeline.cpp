@@ -114,8 +114,7 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   pm.addPass(createConvertSCFToOpenMPPass());
   // scf-to-openmp wraps each team's body in a memref.alloca_scope. The only
   // allocas a team's body may hold (see the pass above) are fixed-size
-  // scratch buffers at its top; they become one per thread, and the scopes
-  // fold away.
+  // scratch buffers; they become one per thread, and the scopes fold away.
   pm.addPass(createDsv3HostHoistTeamAllocas());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createDsv3ExpandFP8Casts());
