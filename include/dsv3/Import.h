@@ -94,6 +94,12 @@ struct ImportOptions {
   /// model's `verify` entry (every token's logits and hidden state) and a
   /// `hidden_states` result of `prefill`. Needs num_nextn_predict_layers >= 1.
   bool mtp = false;
+  /// Read lm_head (and the MTP layer's shared_head.head) as block FP8: the
+  /// runtime quantizes the checkpoint's bf16 tensor at bind time in 128x128
+  /// blocks (dsv3.parameter's quantized_from), so each step's head reads
+  /// half the bytes. Changes the logits by the FP8 rounding; off by default.
+  /// Refused for tied embeddings.
+  bool quantizeLmHead = false;
 };
 
 /// Builds the whole model. Errors name the option or config key at fault.

@@ -114,7 +114,26 @@ private:
               StringRef sameAs = {}) {
     return ParameterOp::create(
         b, loc, ty(shape, elem), b.getStringAttr(name), UnitAttr(),
-        sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs));
+        sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs), TypeAttr(),
+        StringAttr());
+  }
+  /// `name` [N, K] stored as `dense`, read as its block FP8 codes and their
+  /// scales `name_scale_inv`, which the runtime computes at bind time.
+  std::pair<Value, Value> quantizedParam(const std::string &name,
+                                         ArrayRef<int64_t> shape,
+                                         StringRef sameAs = {}) {
+    Value codes = ParameterOp::create(
+        b, loc, ty(shape, b.getType<Float8E4M3FNType>()),
+        b.getStringAttr(name), UnitAttr(),
+        sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs),
+        TypeAttr::get(dense), StringAttr());
+    SmallVector<int64_t> blocks = {llvm::divideCeilSigned(shape[0], int64_t{128}),
+                                   llvm::divideCeilSigned(shape[1], int64_t{128})};
+    Value scales = ParameterOp::create(
+        b, loc, ty(blocks, b.getF32Type()),
+        b.getStringAttr(name + "_scale_inv"), UnitAttr(), StringAttr(),
+        TypeAttr(), b.getStringAttr(name));
+    return {codes, scales};
   }
   std::string layerName(llvm::StringRef rest) {
     return ("model.layers.{layer}." + rest).str();
@@ -623,6 +642,15 @@ private:
             x = tensor::ExtractSliceOp::create(
                 b, loc, ty({1, c.hiddenSize}, act), h, offsets, sizes, strides);
           }
+          if (o.quantizeLmHead) {
+            // buildModel refuses tied embeddings with this option.
+            auto [head, scales] =
+                mtp ? quantizedParam(mtpPrefix + "head.weight",
+                                     {v, c.hiddenSize}, "lm_head.weight")
+                    : quantizedParam("lm_head.weight", {v, c.hiddenSize});
+            return LinearOp::create(b, loc, logitsType, x, head, scales)
+                .getResult();
+          }
           Value head =
               mtp ? param(mtpPrefix + "head.weight", {v, c.hiddenSize}, dense,
                           c.tieWordEmbeddings ? "model.embed_tokens.weight"
@@ -714,6 +742,10 @@ mlir::dsv3::import::buildModel(MLIRContext *ctx, const ModelConfig &config,
   if (options.mtp && config.numNextnPredictLayers < 1)
     return fail("the MTP module was asked for, but config.json has "
                 "num_nextn_predict_layers = 0");
+  if (options.quantizeLmHead && config.tieWordEmbeddings)
+    return fail("--quantize-lm-head: the config ties lm_head to the "
+                "embedding (tie_word_embeddings), whose rows are also "
+                "gathered in bf16; quantizing a tied head is not supported");
   ctx->loadDialect<Dsv3Dialect, arith::ArithDialect, func::FuncDialect,
                    linalg::LinalgDialect, tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = ModelBuilder(ctx, config, options).build();

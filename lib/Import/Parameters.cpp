@@ -49,8 +49,14 @@ mlir::dsv3::import::collectParameters(ModuleOp module) {
   std::map<std::string, CheckpointTensor> params;
   copy->walk([&](ParameterOp op) {
     auto type = cast<RankedTensorType>(op.getType());
+    // Block scales are computed at bind time, not read.
+    if (op.getScalesOf())
+      return;
     CheckpointTensor t;
-    t.dtype = safetensorsDType(type.getElementType());
+    // A parameter quantized at bind time is read as the type it is stored in.
+    t.dtype = safetensorsDType(op.getQuantizedFrom()
+                                   ? *op.getQuantizedFrom()
+                                   : type.getElementType());
     t.shape.assign(type.getShape().begin(), type.getShape().end());
     std::string name = op.getName().str();
     if (!op.getStacked()) {

@@ -331,6 +331,40 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
                               "\": only an unstacked parameter can name "
                               "another parameter");
       }
+      if (auto it = aj.find("quantized_from"); it != aj.end()) {
+        std::optional<DType> from;
+        if (it->is_string())
+          from = parseDTypeName(it->get<std::string>());
+        if (!from || (*from != DType::BF16 && *from != DType::F16 &&
+                      *from != DType::F32))
+          v.error(awhere, "field \"quantized_from\" must be \"bf16\", "
+                          "\"f16\" or \"f32\", got " +
+                              it->dump());
+        arg.quantizedFrom = from;
+        auto block = aj.find("block");
+        if (block == aj.end() || *block != json::array({128, 128}))
+          v.error(awhere, "quantized parameter \"" + arg.name +
+                              "\" needs \"block\": [128, 128] (the only "
+                              "block this runtime quantizes with), got " +
+                              (block == aj.end() ? "none" : block->dump()));
+        if (arg.role != DSV3_ROLE_PARAMETER || arg.stacked ||
+            arg.dtype != DType::F8E4M3FN || arg.shape.size() != 2)
+          v.error(awhere, "\"quantized_from\" on \"" + arg.name +
+                              "\": only an unstacked rank-2 f8e4m3fn "
+                              "parameter can be quantized at bind time");
+      }
+      if (auto it = aj.find("scales_of"); it != aj.end()) {
+        if (!it->is_string() || it->get<std::string>().empty())
+          v.error(awhere, "field \"scales_of\" must be a non-empty string");
+        arg.scalesOf = it->get<std::string>();
+        if (arg.role != DSV3_ROLE_PARAMETER || arg.stacked ||
+            arg.dtype != DType::F32 || arg.shape.size() != 2 ||
+            arg.quantizedFrom || !arg.sameAs.empty() ||
+            arg.scalesOf == arg.name)
+          v.error(awhere, "\"scales_of\" on \"" + arg.name +
+                              "\": only an unstacked rank-2 f32 parameter "
+                              "can hold another parameter's block scales");
+      }
       if (arg.expertPointers && md.target != "host")
         v.error(awhere, "\"expert_pointers\" on \"" + arg.name + "\" of a " +
                             md.target +

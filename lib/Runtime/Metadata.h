@@ -43,6 +43,13 @@ struct ArgInfo {
   // Parameter that may be a copy of this other parameter: bound to its
   // memory when the checkpoint's bytes are identical.
   std::string sameAs;
+  // Parameter the runtime derives at bind time: the FP8 E4M3 codes of the
+  // checkpoint's tensor of this name and shape, stored as `quantizedFrom`,
+  // in 128 x 128 blocks with f32 scales (dsv3.quantize's rounding).
+  std::optional<DType> quantizedFrom;
+  // Parameter holding the block scales of that quantized parameter; no
+  // checkpoint tensor is read for it.
+  std::string scalesOf;
   std::optional<InputBounds> bounds;   // inputs of dtype i32/i64 only
   std::vector<DynamicDim> dynamicDims; // inputs and outputs only
 };

@@ -4,8 +4,10 @@
 #include "CudaDriver.h"
 #include "Error.h"
 #include "ModuleCall.h"
+#include "QuantizeFP8.h"
 #include "Stacked.h"
 
+#include <algorithm>
 #include <cstring>
 #include <dlfcn.h>
 #include <set>
@@ -141,11 +143,33 @@ void Module::checkParameterConsistency() const {
         fail(path_ + ": invalid metadata: parameter \"" + a.name + "\" is " +
              kind(prev) + " in entry \"" + it->second.second->name + "\" but " +
              kind(a) + " in entry \"" + e.name + "\"");
-      if (!inserted && prev.sameAs != a.sameAs)
+      if (!inserted && (prev.sameAs != a.sameAs ||
+                        prev.quantizedFrom != a.quantizedFrom ||
+                        prev.scalesOf != a.scalesOf))
         fail(path_ + ": invalid metadata: parameter \"" + a.name +
-             "\" has different \"same_as\" in entries \"" +
+             "\" has different \"same_as\", \"quantized_from\" or "
+             "\"scales_of\" in entries \"" +
              it->second.second->name + "\" and \"" + e.name + "\"");
     }
+  // A scales_of names a quantized parameter and has its block-scale shape.
+  for (const auto &[name, use] : seen) {
+    const ArgInfo &a = *use.first;
+    if (a.scalesOf.empty())
+      continue;
+    auto other = seen.find(a.scalesOf);
+    if (other == seen.end() || !other->second.first->quantizedFrom)
+      fail(path_ + ": invalid metadata: parameter \"" + name +
+           "\" is scales_of \"" + a.scalesOf +
+           "\", which is not a quantized_from parameter");
+    const std::vector<int64_t> &q = other->second.first->shape;
+    const std::vector<int64_t> want = {
+        (q[0] + kQuantizeBlock - 1) / kQuantizeBlock,
+        (q[1] + kQuantizeBlock - 1) / kQuantizeBlock};
+    if (a.shape != want)
+      fail(path_ + ": invalid metadata: parameter \"" + name + "\" is " +
+           describe(a.dtype, a.shape) + " but the 128x128 block scales of \"" +
+           a.scalesOf + "\" are " + describe(DType::F32, want));
+  }
   // A same_as names a parameter of the module, of the same kind.
   for (const auto &[name, use] : seen) {
     const ArgInfo &a = *use.first;
@@ -170,6 +194,41 @@ void Module::declareStates() {
         declarations.push_back(
             {a.name, a.dtype, a.shape, "entry \"" + e.name + "\" of " + path_});
   states_.declare(declarations);
+}
+
+const ArgInfo *Module::quantizedParameter(const std::string &name) const {
+  for (const EntryInfo &e : metadata_.entries)
+    for (const ArgInfo &a : e.args)
+      if (a.role == DSV3_ROLE_PARAMETER && a.name == name && a.quantizedFrom)
+        return &a;
+  fail(path_ + ": no quantized parameter \"" + name + "\"");
+}
+
+Module::Parameter
+Module::bindQuantized(const ArgInfo &a, const Checkpoint &checkpoint,
+                      const std::string &searched,
+                      std::unique_ptr<HostTensor> &scales) const {
+  const Checkpoint::Located *found = checkpoint.find(a.name);
+  if (!found)
+    fail(path_ + ": missing parameter \"" + a.name +
+         "\" (searched: " + searched + ")");
+  const SafetensorsTensor &t = *found->tensor;
+  if (t.dtype != *a.quantizedFrom || t.shape != a.shape)
+    fail(path_ + ": parameter \"" + a.name + "\" in " + found->file->path() +
+         ": expected " + describe(*a.quantizedFrom, a.shape) +
+         " (the module quantizes it to " + describe(a.dtype, a.shape) +
+         " when binding), found " + describe(t.dtype, t.shape));
+  Parameter p;
+  p.owned = std::make_unique<HostTensor>(a.dtype, a.shape);
+  scales = std::make_unique<HostTensor>(
+      DType::F32,
+      std::vector<int64_t>{(a.shape[0] + kQuantizeBlock - 1) / kQuantizeBlock,
+                           (a.shape[1] + kQuantizeBlock - 1) / kQuantizeBlock});
+  quantizeE4M3Blocks(t.dtype, t.data, a.shape[0], a.shape[1], p.owned->data(),
+                     reinterpret_cast<float *>(scales->data()));
+  p.data = p.owned->data();
+  p.size = t.size / dtypeSize(t.dtype);
+  return p;
 }
 
 Module::Parameter
@@ -312,9 +371,29 @@ void Module::bindParameters(const std::vector<std::string> &paths,
     progress.parameterBytesDone += bytes;
     report();
   };
+  // Block scales of the parameters quantized at bind time, by the quantized
+  // parameter's name; bound after every other parameter.
+  std::map<std::string, std::unique_ptr<HostTensor>> scales;
+  std::stable_partition(toBind.begin(), toBind.end(),
+                        [](const ArgInfo *a) { return a->scalesOf.empty(); });
   for (const ArgInfo *a : toBind) {
     const uint64_t before = progress.parameterBytesDone;
-    params[a->name] = bindOne(*a, *checkpoint, searched, copied);
+    if (a->quantizedFrom) {
+      params[a->name] =
+          bindQuantized(*a, *checkpoint, searched, scales[a->name]);
+    } else if (!a->scalesOf.empty()) {
+      std::unique_ptr<HostTensor> &s = scales[a->scalesOf];
+      if (!s) // its quantized parameter belongs to another entry
+        bindQuantized(*quantizedParameter(a->scalesOf), *checkpoint, searched,
+                      s);
+      Parameter p;
+      p.data = s->data();
+      p.size = *checkedByteSize(a->dtype, a->shape);
+      p.owned = std::move(s);
+      params[a->name] = std::move(p);
+    } else {
+      params[a->name] = bindOne(*a, *checkpoint, searched, copied);
+    }
     ++progress.parametersDone;
     progress.parameterBytesDone =
         before + checkedByteSize(a->dtype, a->shape).value_or(0);

@@ -100,6 +100,14 @@ private:
   Parameter bindOne(const ArgInfo &arg, const Checkpoint &checkpoint,
                     const std::string &searched,
                     const std::function<void(uint64_t)> &copied) const;
+  // The quantized_from parameter of that name (checkParameterConsistency
+  // made sure every scales_of names one).
+  const ArgInfo *quantizedParameter(const std::string &name) const;
+  // A quantized_from parameter: its FP8 codes, computed from the
+  // checkpoint's tensor, and (in `scales`) their block scales.
+  Parameter bindQuantized(const ArgInfo &arg, const Checkpoint &checkpoint,
+                          const std::string &searched,
+                          std::unique_ptr<HostTensor> &scales) const;
   // Checks the inputs (count, dtype, shape, dynamic sizes, bounds) before
   // anything runs; returns the size of each dynamic-dimension symbol.
   std::map<std::string, int64_t>

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/InterleavedRange.h"
 #include "llvm/Support/JSON.h"
 
 namespace mlir::dsv3 {
@@ -55,6 +56,13 @@ namespace {
 struct SameAs {
   func::FuncOp func;
   std::string name, target;
+};
+/// A parameter argument marked dsv3.scales_of: the block scales of another
+/// parameter that the runtime quantizes at bind time.
+struct ScalesOf {
+  func::FuncOp func;
+  std::string name, target;
+  ArrayRef<int64_t> shape;
 };
 } // namespace
 
@@ -217,6 +225,8 @@ struct Dsv3AnnotateABIPass
     // Parameters and states by name -> how the first entry declared them.
     llvm::StringMap<std::pair<std::string, std::string>> shared;
     SmallVector<SameAs> sameAsUses;
+    SmallVector<ScalesOf> scalesOfUses;
+    llvm::StringMap<SmallVector<int64_t>> quantized; // name -> [N, K]
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func.isPrivate())
         continue;
@@ -270,6 +280,26 @@ struct Dsv3AnnotateABIPass
             (*d)["same_as"] = sameAs.str();
             sameAsUses.push_back({func, name, sameAs.str()});
           }
+          if (auto from =
+                  func.getArgAttrOfType<TypeAttr>(i, "dsv3.quantized_from")) {
+            StringRef dtype = abiDType(from.getValue());
+            if (dtype.empty()) {
+              emitError(arg.getLoc(), "parameter '")
+                  << name << "' is quantized_from " << from.getValue()
+                  << ", which has no ABI dtype";
+              return signalPassFailure();
+            }
+            (*d)["quantized_from"] = dtype.str();
+            (*d)["block"] = llvm::json::Array{128, 128};
+            quantized[name] = llvm::to_vector(
+                cast<ShapedType>(arg.getType()).getShape());
+          }
+          if (auto of = func.getArgAttrOfType<StringAttr>(i, "dsv3.scales_of")) {
+            (*d)["scales_of"] = of.str();
+            scalesOfUses.push_back(
+                {func, name, of.str(),
+                 cast<ShapedType>(arg.getType()).getShape()});
+          }
           if (auto bounds =
                   func.getArgAttrOfType<DictionaryAttr>(i, "dsv3.bounds")) {
             if (failed(describeBounds(arg.getLoc(), bounds, symbols, *d)))
@@ -318,6 +348,26 @@ struct Dsv3AnnotateABIPass
         return signalPassFailure();
       }
     }
+    // Block scales name a parameter the runtime quantizes, and have the
+    // shape its 128 x 128 blocks give.
+    for (ScalesOf &u : scalesOfUses) {
+      auto target = quantized.find(u.target);
+      if (target == quantized.end()) {
+        u.func.emitError("parameter '")
+            << u.name << "' is scales_of '" << u.target
+            << "', which no entry of the module reads as quantized_from";
+        return signalPassFailure();
+      }
+      SmallVector<int64_t> want = {llvm::divideCeilSigned(target->second[0], int64_t{128}),
+                                   llvm::divideCeilSigned(target->second[1], int64_t{128})};
+      if (ArrayRef<int64_t>(want) != u.shape) {
+        u.func.emitError("parameter '")
+            << u.name << "' has shape [" << llvm::interleaved(u.shape)
+            << "] but the 128x128 block scales of '" << u.target
+            << "' have shape [" << llvm::interleaved(want) << "]";
+        return signalPassFailure();
+      }
+    }
     llvm::json::Value meta = llvm::json::Object{
         {"abi_version", DSV3_ABI_VERSION},
         {"compiler", "dsv3 " DSV3_VERSION " (" DSV3_COMMIT ")"},
@@ -352,6 +402,10 @@ struct Dsv3AnnotateABIPass
       llvm::raw_string_ostream os(kind);
       os << *a.getString("dtype") << " " << *a.get("shape")
          << (a.getBoolean("stacked").value_or(false) ? " stacked" : "");
+      if (std::optional<StringRef> from = a.getString("quantized_from"))
+        os << " quantized_from " << *from;
+      if (std::optional<StringRef> of = a.getString("scales_of"))
+        os << " scales_of " << *of;
       auto [it, inserted] =
           shared.try_emplace(name, func.getSymName().str(), kind);
       if (!inserted && it->second.second != kind)

@@ -34,6 +34,8 @@ struct Read {
   Type type;
   bool stacked;
   StringAttr sameAs; // may be a copy of that parameter (null: no)
+  TypeAttr quantizedFrom;
+  StringAttr scalesOf; // may hold {layer}, like the name
 };
 
 struct Dsv3OutlineLayerParametersPass
@@ -76,8 +78,18 @@ struct Dsv3OutlineLayerParametersPass
     SmallVector<ParameterOp> ops;
     WalkResult walk = func.walk([&](ParameterOp op) {
       auto [it, inserted] =
-          reads.try_emplace(op.getName(), Read{op.getType(), op.getStacked(),
-                                               op.getSameAsAttr()});
+          reads.try_emplace(op.getName(),
+                            Read{op.getType(), op.getStacked(),
+                                 op.getSameAsAttr(), op.getQuantizedFromAttr(),
+                                 op.getScalesOfAttr()});
+      if (!inserted && (it->second.quantizedFrom != op.getQuantizedFromAttr() ||
+                        it->second.scalesOf != op.getScalesOfAttr())) {
+        op.emitOpError("parameter '")
+            << op.getName()
+            << "' is read with different quantized_from or scales_of here "
+               "and elsewhere";
+        return WalkResult::interrupt();
+      }
       if (!inserted && it->second.type != op.getType()) {
         op.emitOpError("parameter '")
             << op.getName() << "' is read with type " << op.getType()
@@ -141,14 +153,20 @@ struct Dsv3OutlineLayerParametersPass
       std::string index;
       if (auto layer = call->getAttrOfType<IntegerAttr>("dsv3.layer"))
         index = std::to_string(layer.getInt());
-      for (auto &[name, read] : reads) {
-        std::string concrete = name.str();
+      auto substitute = [&](StringRef templated) {
+        std::string concrete = templated.str();
         for (size_t at; (at = concrete.find(kLayerPlaceholder.str())) !=
                         std::string::npos;)
           concrete.replace(at, kLayerPlaceholder.size(), index);
+        return concrete;
+      };
+      for (auto &[name, read] : reads) {
         operands.push_back(ParameterOp::create(
-            b, call.getLoc(), read.type, b.getStringAttr(concrete),
-            read.stacked ? b.getUnitAttr() : UnitAttr(), read.sameAs));
+            b, call.getLoc(), read.type, b.getStringAttr(substitute(name)),
+            read.stacked ? b.getUnitAttr() : UnitAttr(), read.sameAs,
+            read.quantizedFrom,
+            read.scalesOf ? b.getStringAttr(substitute(read.scalesOf))
+                          : StringAttr()));
       }
       auto replacement = func::CallOp::create(b, call.getLoc(), func, operands);
       replacement->setDiscardableAttrs(call->getDiscardableAttrDictionary());

@@ -44,11 +44,15 @@ struct Dsv3OutlineParametersPass
         // name agree on it.
         bool stacked = ops.front().getStacked();
         StringAttr sameAs = ops.front().getSameAsAttr();
+        TypeAttr quantizedFrom = ops.front().getQuantizedFromAttr();
+        StringAttr scalesOf = ops.front().getScalesOfAttr();
         for (ParameterOp op : ops) {
-          if (op.getSameAsAttr() != sameAs) {
+          if (op.getSameAsAttr() != sameAs ||
+              op.getQuantizedFromAttr() != quantizedFrom ||
+              op.getScalesOfAttr() != scalesOf) {
             op.emitOpError("parameter '")
-                << name << "' is read with different same_as here and "
-                << "elsewhere";
+                << name << "' is read with different same_as, quantized_from "
+                << "or scales_of here and elsewhere";
             return signalPassFailure();
           }
           if (op.getType() != type) {
@@ -72,6 +76,14 @@ struct Dsv3OutlineParametersPass
         if (sameAs)
           argAttrs.push_back(
               NamedAttribute(StringAttr::get(ctx, "dsv3.same_as"), sameAs));
+        // The runtime derives these at bind time (FP8 codes and their block
+        // scales) instead of reading them from the checkpoint.
+        if (quantizedFrom)
+          argAttrs.push_back(NamedAttribute(
+              StringAttr::get(ctx, "dsv3.quantized_from"), quantizedFrom));
+        if (scalesOf)
+          argAttrs.push_back(
+              NamedAttribute(StringAttr::get(ctx, "dsv3.scales_of"), scalesOf));
         auto attrs = DictionaryAttr::get(ctx, argAttrs);
         if (failed(func.insertArgument(idx, type, attrs, ops.front().getLoc())))
           return signalPassFailure();

@@ -57,6 +57,12 @@ static cl::opt<std::string>
                      "mtp_decode, verify): auto (when the config has "
                      "num_nextn_predict_layers >= 1 and the checkpoint, if "
                      "any, holds the MTP layer), on, or off"));
+static cl::opt<bool> quantizeLmHead(
+    "quantize-lm-head", cl::init(false), cl::cat(category),
+    cl::desc("Read lm_head (and the MTP head) as block FP8 that the runtime "
+             "quantizes from the checkpoint's bf16 weight at bind time "
+             "(128x128 blocks, f32 scales): half the bytes per token, logits "
+             "changed by the FP8 rounding"));
 static cl::opt<bool> allowUnused(
     "allow-unused-tensors", cl::init(false), cl::cat(category),
     cl::desc("Warn instead of failing on checkpoint tensors the graph does "
@@ -102,6 +108,7 @@ int main(int argc, char **argv) {
     return fail("--prefill-logits must be last or all, got '" + prefillLogits +
                 "'");
   options.allLogits = prefillLogits == "all";
+  options.quantizeLmHead = quantizeLmHead;
   if (mtpMode != "auto" && mtpMode != "on" && mtpMode != "off")
     return fail("--mtp must be auto, on or off, got '" + mtpMode + "'");
 

@@ -92,6 +92,32 @@ LogicalResult ParameterOp::verify() {
       return emitOpError("stacked parameter '")
              << getName() << "' cannot be same_as another";
   }
+  if (std::optional<Type> from = getQuantizedFrom()) {
+    if (!from->isBF16() && !from->isF16() && !from->isF32())
+      return emitOpError("parameter '")
+             << getName() << "': quantized_from must be bf16, f16 or f32, not "
+             << *from;
+    if (getType().getRank() != 2 ||
+        !isa<Float8E4M3FNType>(getType().getElementType()))
+      return emitOpError("quantized parameter '")
+             << getName() << "' must be a rank-2 f8E4M3FN tensor, not "
+             << getType();
+    if (getStacked())
+      return emitOpError("stacked parameter '")
+             << getName() << "' cannot be quantized_from";
+  }
+  if (std::optional<StringRef> of = getScalesOf()) {
+    if (of->empty() || *of == getName())
+      return emitOpError("parameter '")
+             << getName() << "': scales_of must name another parameter";
+    if (getType().getRank() != 2 || !getType().getElementType().isF32())
+      return emitOpError("scales parameter '")
+             << getName() << "' must be a rank-2 f32 tensor, not " << getType();
+    if (getStacked() || getQuantizedFrom() || getSameAs())
+      return emitOpError("scales parameter '")
+             << getName()
+             << "' cannot also be stacked, quantized_from or same_as";
+  }
   return success();
 }
 

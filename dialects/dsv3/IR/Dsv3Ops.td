@@ -52,10 +52,28 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
     resident (on cuda, uploaded); otherwise each is bound from its own tensor.
     The runtime checks the bytes when it binds and reports the outcome.
 
+    With `quantized_from(T)`, the checkpoint stores the weight as a
+    `[N, K]` tensor of float type `T` (bf16, f16 or f32) and the result is its
+    FP8 E4M3 codes `[N, K]`, which the runtime computes once, when it binds
+    parameters, exactly as `dsv3.quantize ... block [128, 128]` with f32 scales
+    would (same amax, division and rounding). A second parameter marked
+    `scales_of` with this one's name, `f32[ceil(N/128), ceil(K/128)]`, gives the
+    block scales of that quantization (its own name, e.g.
+    `lm_head.weight_scale_inv`, is a label; no checkpoint tensor is read for
+    it). This is an opt-in weight-only FP8 quantization of a bf16 weight
+    (`dsv3-import --quantize-lm-head`), as serving engines offer for
+    checkpoints without FP8 weights: a `dsv3.linear` then reads half the bytes,
+    and its results differ from the bf16 weight's by the FP8 rounding.
+
     Errors: empty name; a dynamic dimension; `stacked` without exactly one
     `{e}` in the name or on a rank-0 type; `{e}` in the name of an unstacked
     parameter; `same_as` empty, naming the parameter itself, or on a stacked
-    parameter.
+    parameter; `quantized_from` of a type other than bf16, f16 or f32, on a
+    result that is not a rank-2 `f8E4M3FN` tensor, or on a stacked parameter;
+    `scales_of` empty, naming the parameter itself, on a result that is not a
+    rank-2 f32 tensor, on a stacked parameter, or together with
+    `quantized_from` or `same_as`. That a `scales_of` names a quantized
+    parameter of matching shape is checked by `--dsv3-annotate-abi`.
 
     Example:
 
@@ -66,20 +84,28 @@ def Dsv3_ParameterOp : Dsv3_Op<"parameter", [Pure]> {
         stacked : tensor<256x2048x7168xf8E4M3FN>
     %e = dsv3.parameter "model.layers.61.embed_tokens.weight"
         same_as "model.embed_tokens.weight" : tensor<129280x7168xbf16>
+    %h = dsv3.parameter "lm_head.weight" quantized_from(bf16)
+        : tensor<129280x7168xf8E4M3FN>
+    %hs = dsv3.parameter "lm_head.weight_scale_inv"
+        scales_of "lm_head.weight" : tensor<1010x56xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name, UnitAttr:$stacked,
-                       OptionalAttr<StrAttr>:$same_as);
+                       OptionalAttr<StrAttr>:$same_as,
+                       OptionalAttr<TypeAttr>:$quantized_from,
+                       OptionalAttr<StrAttr>:$scales_of);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $name (`stacked` $stacked^)? (`same_as` $same_as^)? attr-dict `:`
-    type($result)
+    $name (`stacked` $stacked^)? (`same_as` $same_as^)?
+    (`quantized_from` `(` $quantized_from^ `)`)? (`scales_of` $scales_of^)?
+    attr-dict `:` type($result)
   }];
   let builders = [
     OpBuilder<(ins "Type":$type, "StringRef":$name,
                    CArg<"bool", "false">:$stacked), [{
       build($_builder, $_state, type, $_builder.getStringAttr(name),
-            stacked ? $_builder.getUnitAttr() : UnitAttr(), StringAttr());
+            stacked ? $_builder.getUnitAttr() : UnitAttr(), StringAttr(),
+            TypeAttr(), StringAttr());
     }]>
   ];
   let hasVerifier = 1;
