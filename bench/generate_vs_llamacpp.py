@@ -33,6 +33,12 @@ tokenizer.ggml.model "none" with vocab_size (llama.cpp then makes dummy
 tokens); both engines are fed token ids. Written tensor by tensor (the whole
 model is never in memory).
 
+--lm-head fp8 imports dsv3's model with --quantize-lm-head (lm_head read as
+block FP8 that the runtime quantizes from the bf16 checkpoint at bind time, as
+llama.cpp's GGUF holds it in Q8_0); --lm-head both binds both modules and
+alternates them with llama.cpp in the same run ("dsv3" is then the bf16 head,
+"dsv3 fp8-head" the other).
+
 Measured, --runs times, alternating dsv3 / llama.cpp at each thread count
 (--threads, default 1,2, for both engines: dsv3's session threads and
 llama.cpp's n_threads): a prefill of
@@ -403,6 +409,10 @@ def main():
     p.add_argument("--threads", default="1,2", help="thread counts (both engines)")
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lm-head", choices=("bf16", "fp8", "both"), default="bf16",
+                   help="dsv3's lm_head: the checkpoint's bf16 (default), block FP8 quantized "
+                        "at bind time (dsv3-import --quantize-lm-head), or both modules "
+                        "alternated in the same run")
     p.add_argument("--convert-only", action="store_true")
     p.add_argument("--json", default="")
     a = p.parse_args()
@@ -437,24 +447,36 @@ def main():
 
     work = a.work or os.path.join(a.dir, "bench-vs-llamacpp")
     os.makedirs(work, exist_ok=True)
-    mlir, so = os.path.join(work, "graph.mlir"), os.path.join(work, "model.so")
-    subprocess.run([os.path.join(bindir, "dsv3-import"), a.dir, "-o", mlir,
-                    f"--prefill-tokens={a.prompt_tokens}", "--max-seq-len=4096"], check=True)
-    if a.moe_alignment != "import":
-        import re
-        with open(mlir) as f:
-            text = f.read()
-        text = re.sub(r"(dsv3\.moe [^\n]*?weight_type\([^)]*\))(?: alignment\(\d+\))?",
-                      rf"\1 alignment({int(a.moe_alignment)})", text)
-        with open(mlir, "w") as f:
-            f.write(text)
-    subprocess.run([os.path.join(bindir, "dsv3-compile"), mlir, "--target=host", "-o", so],
-                   check=True)
+    heads = ["bf16", "fp8"] if a.lm_head == "both" else [a.lm_head]
+    res["lm_head"] = heads
+
+    def build(head):
+        stem = "graph" if head == "bf16" else "graph-fp8-head"
+        mlir, so = os.path.join(work, stem + ".mlir"), os.path.join(work, stem + ".so")
+        subprocess.run([os.path.join(bindir, "dsv3-import"), a.dir, "-o", mlir,
+                        f"--prefill-tokens={a.prompt_tokens}", "--max-seq-len=4096"]
+                       + (["--quantize-lm-head"] if head == "fp8" else []), check=True)
+        if a.moe_alignment != "import":
+            import re
+            with open(mlir) as f:
+                text = f.read()
+            text = re.sub(r"(dsv3\.moe [^\n]*?weight_type\([^)]*\))(?: alignment\(\d+\))?",
+                          rf"\1 alignment({int(a.moe_alignment)})", text)
+            with open(mlir, "w") as f:
+                f.write(text)
+        subprocess.run([os.path.join(bindir, "dsv3-compile"), mlir, "--target=host", "-o", so],
+                       check=True)
+        return so
 
     rng = np.random.default_rng(a.seed)
     prompt = [int(t) for t in rng.integers(0, V, size=a.prompt_tokens)]
-    d = Dsv3(so, a.dir, bindir, os.path.abspath(a.python))
-    res["dsv3_bind_s"] = d.bind_s
+    # "dsv3" is the first head asked for; with --lm-head both, "dsv3 fp8-head"
+    # is the second module, bound in the same process.
+    engines = {}
+    for head in heads:
+        key = "dsv3" if head == heads[0] else "dsv3 fp8-head"
+        engines[key] = Dsv3(build(head), a.dir, bindir, os.path.abspath(a.python))
+        res[("dsv3_bind_s" if key == "dsv3" else "dsv3_fp8_head_bind_s")] = engines[key].bind_s
     res["rss_after_dsv3_bind"] = rss()
     import llama_cpp
     res["llama_cpp_version"] = getattr(llama_cpp, "__version__", "?")
@@ -464,12 +486,13 @@ def main():
     res["llama_load_s"] = l.load_s
     res["rss_after_llama_load"] = rss()
     threads = [int(t) for t in a.threads.split(",")]
-    names = [f"{e} t={t}" for t in threads for e in ("dsv3", "llama.cpp")]
+    engines["llama.cpp"] = l
+    names = [f"{e} t={t}" for t in threads for e in engines]
     runs = {n: [] for n in names}
     logits0 = {}
     for r in range(a.runs):
         for n in names:
-            eng = d if n.startswith("dsv3") else l
+            eng = engines[n.rsplit(" t=", 1)[0]]
             eng.threads(int(n.split("=")[1]))
             out, lg = run_once(eng, prompt, a.decode_tokens)
             runs[n].append(out)
@@ -509,18 +532,24 @@ def main():
           f"{res['experts']} routed experts; dsv3 FP8 checkpoint vs llama.cpp Q8_0 GGUF "
           f"({res['gguf_bytes'] / 1e9:.2f} GB); {a.runs} alternating runs; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'engine':18s} {'prefill tok/s':>14s} {'(CPU s)':>8s} {'decode tok/s':>13s} "
-          f"{'ms/token':>9s} {'(CPU ms)':>9s} {'dsv3/this prefill':>18s} {'dsv3/this decode':>17s}  (dsv3 at the same thread count)")
+    fp8 = "dsv3 fp8-head" in engines
+    print(f"{'engine':22s} {'prefill tok/s':>14s} {'(CPU s)':>8s} {'decode tok/s':>13s} "
+          f"{'ms/token':>9s} {'(CPU ms)':>9s} {'dsv3/this prefill':>18s} {'dsv3/this decode':>17s}"
+          + (f" {'fp8-head/this decode':>21s}" if fp8 else "")
+          + f"  (dsv3{' with the ' + heads[0] + ' head' if fp8 else ''} at the same thread count)")
     for n in names:
         s = summary[n]
-        mine = summary["dsv3 t=" + n.split("=")[1]]  # same thread count
+        t = n.split("=")[1]  # same thread count
+        mine = summary["dsv3 t=" + t]
         rp = mine["prefill_tok_s"] / s["prefill_tok_s"]
         rd = mine["decode_tok_s"] / s["decode_tok_s"]
-        print(f"{n:18s} {s['prefill_tok_s']:14.2f} {s['prefill_cpu_s']:8.1f} {s['decode_tok_s']:13.3f} "
-              f"{s['decode_ms']:9.0f} {s['decode_cpu_ms']:9.0f} {rp:18.3f} {rd:17.3f}")
+        extra = (f" {summary['dsv3 fp8-head t=' + t]['decode_tok_s'] / s['decode_tok_s']:21.3f}"
+                 if fp8 else "")
+        print(f"{n:22s} {s['prefill_tok_s']:14.2f} {s['prefill_cpu_s']:8.1f} {s['decode_tok_s']:13.3f} "
+              f"{s['decode_ms']:9.0f} {s['decode_cpu_ms']:9.0f} {rp:18.3f} {rd:17.3f}{extra}")
     print("\ngreedy tokens:")
     for n in names:
-        print(f"  {n:16s} {' '.join(map(str, summary[n]['tokens']))}")
+        print(f"  {n:20s} {' '.join(map(str, summary[n]['tokens']))}")
     for n, g in agree.items():
         print(f"  dsv3 vs {n}: first token {'same' if g['first_token_same'] else 'DIFFERENT'}, "
               f"{g['leading_tokens_same']} leading tokens same, logits after the prompt: "

@@ -123,16 +123,16 @@ private:
                                          ArrayRef<int64_t> shape,
                                          StringRef sameAs = {}) {
     Value codes = ParameterOp::create(
-        b, loc, ty(shape, b.getType<Float8E4M3FNType>()),
-        b.getStringAttr(name), UnitAttr(),
-        sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs),
+        b, loc, ty(shape, b.getType<Float8E4M3FNType>()), b.getStringAttr(name),
+        UnitAttr(), sameAs.empty() ? StringAttr() : b.getStringAttr(sameAs),
         TypeAttr::get(dense), StringAttr());
-    SmallVector<int64_t> blocks = {llvm::divideCeilSigned(shape[0], int64_t{128}),
-                                   llvm::divideCeilSigned(shape[1], int64_t{128})};
-    Value scales = ParameterOp::create(
-        b, loc, ty(blocks, b.getF32Type()),
-        b.getStringAttr(name + "_scale_inv"), UnitAttr(), StringAttr(),
-        TypeAttr(), b.getStringAttr(name));
+    SmallVector<int64_t> blocks = {
+        llvm::divideCeilSigned(shape[0], int64_t{128}),
+        llvm::divideCeilSigned(shape[1], int64_t{128})};
+    Value scales =
+        ParameterOp::create(b, loc, ty(blocks, b.getF32Type()),
+                            b.getStringAttr(name + "_scale_inv"), UnitAttr(),
+                            StringAttr(), TypeAttr(), b.getStringAttr(name));
     return {codes, scales};
   }
   std::string layerName(llvm::StringRef rest) {

@@ -54,9 +54,8 @@ mlir::dsv3::import::collectParameters(ModuleOp module) {
       return;
     CheckpointTensor t;
     // A parameter quantized at bind time is read as the type it is stored in.
-    t.dtype = safetensorsDType(op.getQuantizedFrom()
-                                   ? *op.getQuantizedFrom()
-                                   : type.getElementType());
+    t.dtype = safetensorsDType(op.getQuantizedFrom() ? *op.getQuantizedFrom()
+                                                     : type.getElementType());
     t.shape.assign(type.getShape().begin(), type.getShape().end());
     std::string name = op.getName().str();
     if (!op.getStacked()) {

@@ -143,9 +143,9 @@ void Module::checkParameterConsistency() const {
         fail(path_ + ": invalid metadata: parameter \"" + a.name + "\" is " +
              kind(prev) + " in entry \"" + it->second.second->name + "\" but " +
              kind(a) + " in entry \"" + e.name + "\"");
-      if (!inserted && (prev.sameAs != a.sameAs ||
-                        prev.quantizedFrom != a.quantizedFrom ||
-                        prev.scalesOf != a.scalesOf))
+      if (!inserted &&
+          (prev.sameAs != a.sameAs || prev.quantizedFrom != a.quantizedFrom ||
+           prev.scalesOf != a.scalesOf))
         fail(path_ + ": invalid metadata: parameter \"" + a.name +
              "\" has different \"same_as\", \"quantized_from\" or "
              "\"scales_of\" in entries \"" +

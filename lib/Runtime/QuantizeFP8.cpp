@@ -88,9 +88,8 @@ uint8_t f32ToE4M3Saturating(float x) {
   return sign | magnitude;
 }
 
-void quantizeE4M3Blocks(DType from, const void *src, int64_t rows,
-                        int64_t cols, uint8_t *codes, float *scales,
-                        unsigned threads) {
+void quantizeE4M3Blocks(DType from, const void *src, int64_t rows, int64_t cols,
+                        uint8_t *codes, float *scales, unsigned threads) {
   const int64_t stripes = (rows + kQuantizeBlock - 1) / kQuantizeBlock;
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());

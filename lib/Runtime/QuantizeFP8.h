@@ -24,9 +24,8 @@ uint8_t f32ToE4M3Saturating(float x);
 // `codes` receives rows x cols bytes, `scales` ceil(rows/128) x
 // ceil(cols/128) floats. Runs on up to `threads` threads (0: the machine's);
 // the result does not depend on the thread count.
-void quantizeE4M3Blocks(DType from, const void *src, int64_t rows,
-                        int64_t cols, uint8_t *codes, float *scales,
-                        unsigned threads = 0);
+void quantizeE4M3Blocks(DType from, const void *src, int64_t rows, int64_t cols,
+                        uint8_t *codes, float *scales, unsigned threads = 0);
 
 } // namespace dsv3rt::impl
 

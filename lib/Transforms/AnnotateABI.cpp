@@ -291,10 +291,11 @@ struct Dsv3AnnotateABIPass
             }
             (*d)["quantized_from"] = dtype.str();
             (*d)["block"] = llvm::json::Array{128, 128};
-            quantized[name] = llvm::to_vector(
-                cast<ShapedType>(arg.getType()).getShape());
+            quantized[name] =
+                llvm::to_vector(cast<ShapedType>(arg.getType()).getShape());
           }
-          if (auto of = func.getArgAttrOfType<StringAttr>(i, "dsv3.scales_of")) {
+          if (auto of =
+                  func.getArgAttrOfType<StringAttr>(i, "dsv3.scales_of")) {
             (*d)["scales_of"] = of.str();
             scalesOfUses.push_back(
                 {func, name, of.str(),
@@ -358,8 +359,9 @@ struct Dsv3AnnotateABIPass
             << "', which no entry of the module reads as quantized_from";
         return signalPassFailure();
       }
-      SmallVector<int64_t> want = {llvm::divideCeilSigned(target->second[0], int64_t{128}),
-                                   llvm::divideCeilSigned(target->second[1], int64_t{128})};
+      SmallVector<int64_t> want = {
+          llvm::divideCeilSigned(target->second[0], int64_t{128}),
+          llvm::divideCeilSigned(target->second[1], int64_t{128})};
       if (ArrayRef<int64_t>(want) != u.shape) {
         u.func.emitError("parameter '")
             << u.name << "' has shape [" << llvm::interleaved(u.shape)

@@ -77,11 +77,9 @@ struct Dsv3OutlineLayerParametersPass
     llvm::MapVector<StringRef, Read> reads;
     SmallVector<ParameterOp> ops;
     WalkResult walk = func.walk([&](ParameterOp op) {
-      auto [it, inserted] =
-          reads.try_emplace(op.getName(),
-                            Read{op.getType(), op.getStacked(),
-                                 op.getSameAsAttr(), op.getQuantizedFromAttr(),
-                                 op.getScalesOfAttr()});
+      auto [it, inserted] = reads.try_emplace(
+          op.getName(), Read{op.getType(), op.getStacked(), op.getSameAsAttr(),
+                             op.getQuantizedFromAttr(), op.getScalesOfAttr()});
       if (!inserted && (it->second.quantizedFrom != op.getQuantizedFromAttr() ||
                         it->second.scalesOf != op.getScalesOfAttr())) {
         op.emitOpError("parameter '")

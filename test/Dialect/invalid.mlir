@@ -262,3 +262,59 @@ func.func @parameter_same_as_stacked() {
   %w = dsv3.parameter "experts.{e}.weight" stacked same_as "other.{e}.weight" : tensor<4x8x8xf32>
   return
 }
+
+// -----
+
+func.func @parameter_quantized_from_int() {
+  // expected-error @+1 {{parameter 'lm_head.weight': quantized_from must be bf16, f16 or f32, not 'i8'}}
+  %w = dsv3.parameter "lm_head.weight" quantized_from(i8) : tensor<4x8xf8E4M3FN>
+  return
+}
+
+// -----
+
+func.func @parameter_quantized_from_not_fp8() {
+  // expected-error @+1 {{quantized parameter 'lm_head.weight' must be a rank-2 f8E4M3FN tensor, not 'tensor<4x8xbf16>'}}
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<4x8xbf16>
+  return
+}
+
+// -----
+
+func.func @parameter_quantized_from_rank3() {
+  // expected-error @+1 {{quantized parameter 'w' must be a rank-2 f8E4M3FN tensor, not 'tensor<2x4x8xf8E4M3FN>'}}
+  %w = dsv3.parameter "w" quantized_from(bf16) : tensor<2x4x8xf8E4M3FN>
+  return
+}
+
+// -----
+
+func.func @parameter_quantized_from_stacked() {
+  // expected-error @+1 {{stacked parameter 'experts.{e}.weight' cannot be quantized_from}}
+  %w = dsv3.parameter "experts.{e}.weight" stacked quantized_from(bf16) : tensor<4x8xf8E4M3FN>
+  return
+}
+
+// -----
+
+func.func @parameter_scales_of_itself() {
+  // expected-error @+1 {{parameter 's': scales_of must name another parameter}}
+  %s = dsv3.parameter "s" scales_of "s" : tensor<1x1xf32>
+  return
+}
+
+// -----
+
+func.func @parameter_scales_of_not_f32() {
+  // expected-error @+1 {{scales parameter 's' must be a rank-2 f32 tensor, not 'tensor<1x1xbf16>'}}
+  %s = dsv3.parameter "s" scales_of "w" : tensor<1x1xbf16>
+  return
+}
+
+// -----
+
+func.func @parameter_scales_of_quantized() {
+  // expected-error @+1 {{scales parameter 's' cannot also be stacked, quantized_from or same_as}}
+  %s = dsv3.parameter "s" same_as "t" scales_of "w" : tensor<1x1xf32>
+  return
+}

@@ -22,6 +22,17 @@ func.func @parameter_same_as() -> tensor<16x8xbf16> {
   return %w : tensor<16x8xbf16>
 }
 
+// CHECK-LABEL: func.func @parameter_quantized_from
+// CHECK: dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+// CHECK: dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<3x2xf32>
+// CHECK: dsv3.parameter "model.layers.61.shared_head.head.weight" same_as "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+func.func @parameter_quantized_from() -> (tensor<300x200xf8E4M3FN>, tensor<3x2xf32>, tensor<300x200xf8E4M3FN>) {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  %s = dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<3x2xf32>
+  %m = dsv3.parameter "model.layers.61.shared_head.head.weight" same_as "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  return %w, %s, %m : tensor<300x200xf8E4M3FN>, tensor<3x2xf32>, tensor<300x200xf8E4M3FN>
+}
+
 // CHECK-LABEL: func.func @quantize
 // CHECK: dsv3.quantize %{{.*}} block [1, 128] : tensor<4x7168xbf16> -> tensor<4x7168xf8E4M3FN>, tensor<4x56xf32>
 // CHECK: dsv3.quantize %{{.*}} block [128, 128] scale_fmt(ue8m0) : tensor<576x7168xf32> -> tensor<576x7168xf8E4M3FN>, tensor<5x56xf8E8M0FNU>

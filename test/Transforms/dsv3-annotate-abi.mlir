@@ -207,3 +207,46 @@ func.func @same_as_other_shape() -> (tensor<16x4xbf16>, tensor<16x8xbf16>) {
   %w = dsv3.parameter "model.layers.61.shared_head.head.weight" same_as "lm_head.weight" : tensor<16x8xbf16>
   return %m, %w : tensor<16x4xbf16>, tensor<16x8xbf16>
 }
+
+// -----
+
+// A parameter quantized at bind time names its source dtype and block; its
+// scales name it. Entries agree on both.
+// CHECK: {\22block\22:[128,128],\22dtype\22:\22f8e4m3fn\22,\22name\22:\22lm_head.weight\22,\22quantized_from\22:\22bf16\22,\22role\22:\22parameter\22,\22shape\22:[300,200]}
+// CHECK-SAME: {\22dtype\22:\22f32\22,\22name\22:\22lm_head.weight_scale_inv\22,\22role\22:\22parameter\22,\22scales_of\22:\22lm_head.weight\22,\22shape\22:[3,2]}
+func.func @head() -> (tensor<300x200xf8E4M3FN>, tensor<3x2xf32>) {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  %s = dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<3x2xf32>
+  return %w, %s : tensor<300x200xf8E4M3FN>, tensor<3x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'lm_head.weight_scale_inv' is scales_of 'lm_head.weight', which no entry of the module reads as quantized_from}}
+func.func @scales_of_missing() -> tensor<3x2xf32> {
+  %s = dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<3x2xf32>
+  return %s : tensor<3x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{parameter 'lm_head.weight_scale_inv' has shape [2, 2] but the 128x128 block scales of 'lm_head.weight' have shape [3, 2]}}
+func.func @scales_of_wrong_shape() -> (tensor<300x200xf8E4M3FN>, tensor<2x2xf32>) {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  %s = dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<2x2xf32>
+  return %w, %s : tensor<300x200xf8E4M3FN>, tensor<2x2xf32>
+}
+
+// -----
+
+// The entries share a parameter by name, so they must agree on how it is
+// derived.
+func.func @bf16_head() -> tensor<300x200xf8E4M3FN> {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  return %w : tensor<300x200xf8E4M3FN>
+}
+// expected-error @+1 {{parameter 'lm_head.weight' is f8e4m3fn [300,200] quantized_from f32 in entry 'f32_head' but f8e4m3fn [300,200] quantized_from bf16 in entry 'bf16_head'}}
+func.func @f32_head() -> tensor<300x200xf8E4M3FN> {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(f32) : tensor<300x200xf8E4M3FN>
+  return %w : tensor<300x200xf8E4M3FN>
+}

@@ -92,3 +92,22 @@ func.func private @b(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = func.call @a(%x) : (tensor<4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// Markers of parameters quantized at bind time move to the call sites, with
+// the layer index substituted in scales_of too.
+// CHECK-LABEL: func.func @quantized_layers
+// CHECK:       dsv3.parameter "model.layers.2.w" quantized_from(bf16) : tensor<4x8xf8E4M3FN>
+// CHECK-NEXT:  dsv3.parameter "model.layers.2.w_scale_inv" scales_of "model.layers.2.w" : tensor<1x1xf32>
+// CHECK-NEXT:  call @qlayer
+func.func private @qlayer(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %w = dsv3.parameter "model.layers.{layer}.w" quantized_from(bf16) : tensor<4x8xf8E4M3FN>
+  %s = dsv3.parameter "model.layers.{layer}.w_scale_inv" scales_of "model.layers.{layer}.w" : tensor<1x1xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<2x8xf32>, tensor<4x8xf8E4M3FN>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+func.func @quantized_layers(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %y = call @qlayer(%x) {dsv3.layer = 2 : i64} : (tensor<2x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

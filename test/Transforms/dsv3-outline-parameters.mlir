@@ -60,7 +60,28 @@ func.func @same_as() -> tensor<16x8xbf16> {
 
 func.func @same_as_disagrees() -> tensor<16x8xbf16> {
   %w = dsv3.parameter "model.layers.61.embed_tokens.weight" same_as "model.embed_tokens.weight" : tensor<16x8xbf16>
-  // expected-error @+1 {{parameter 'model.layers.61.embed_tokens.weight' is read with different same_as here and elsewhere}}
+  // expected-error @+1 {{parameter 'model.layers.61.embed_tokens.weight' is read with different same_as, quantized_from or scales_of here and elsewhere}}
   %v = dsv3.parameter "model.layers.61.embed_tokens.weight" : tensor<16x8xbf16>
   return %w : tensor<16x8xbf16>
+}
+
+// -----
+
+// A parameter quantized at bind time and its scales keep their markers.
+// CHECK-LABEL: func.func @quantized(
+// CHECK-SAME:    tensor<300x200xf8E4M3FN> {dsv3.parameter = "lm_head.weight", dsv3.quantized_from = bf16},
+// CHECK-SAME:    tensor<3x2xf32> {dsv3.parameter = "lm_head.weight_scale_inv", dsv3.scales_of = "lm_head.weight"})
+func.func @quantized() -> (tensor<300x200xf8E4M3FN>, tensor<3x2xf32>) {
+  %w = dsv3.parameter "lm_head.weight" quantized_from(bf16) : tensor<300x200xf8E4M3FN>
+  %s = dsv3.parameter "lm_head.weight_scale_inv" scales_of "lm_head.weight" : tensor<3x2xf32>
+  return %w, %s : tensor<300x200xf8E4M3FN>, tensor<3x2xf32>
+}
+
+// -----
+
+func.func @quantized_conflict() -> (tensor<4x8xf8E4M3FN>, tensor<4x8xf8E4M3FN>) {
+  %a = dsv3.parameter "w" quantized_from(bf16) : tensor<4x8xf8E4M3FN>
+  // expected-error @+1 {{parameter 'w' is read with different same_as, quantized_from or scales_of here and elsewhere}}
+  %b = dsv3.parameter "w" : tensor<4x8xf8E4M3FN>
+  return %a, %b : tensor<4x8xf8E4M3FN>, tensor<4x8xf8E4M3FN>
 }

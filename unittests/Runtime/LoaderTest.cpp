@@ -626,6 +626,79 @@ TEST_F(MetadataTest, SameAsSharesIdenticalBytes) {
                "out of range");
 }
 
+TEST_F(MetadataTest, QuantizedFromFaults) {
+  const std::string q =
+      R"({"name":"w","role":"parameter","dtype":"f8e4m3fn","shape":[300,200],)"
+      R"("quantized_from":"bf16","block":[128,128]})";
+  const std::string s =
+      R"({"name":"w_scale_inv","role":"parameter","dtype":"f32",)"
+      R"("shape":[3,2],"scales_of":"w"})";
+  EXPECT_EQ(load(entry(q + "," + s)), "");
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f8e4m3fn",)"
+                  R"("shape":[2,2],"quantized_from":"i8","block":[128,128]})"),
+            "field \"quantized_from\" must be \"bf16\", \"f16\" or \"f32\", "
+            "got \"i8\"");
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f8e4m3fn",)"
+                  R"("shape":[2,2],"quantized_from":"bf16","block":[1,128]})"),
+            "quantized parameter \"w\" needs \"block\": [128, 128]");
+  expectBad(
+      entry(R"({"name":"w","role":"parameter","dtype":"bf16",)"
+            R"("shape":[2,2],"quantized_from":"bf16","block":[128,128]})"),
+      "\"quantized_from\" on \"w\": only an unstacked rank-2 f8e4m3fn "
+      "parameter");
+  expectBad(
+      entry(R"({"name":"w","role":"input","dtype":"f8e4m3fn",)"
+            R"("shape":[2,2],"quantized_from":"bf16","block":[128,128]})"),
+      "\"quantized_from\" on \"w\"");
+  expectBad(entry(s), "parameter \"w_scale_inv\" is scales_of \"w\", which "
+                      "is not a quantized_from parameter");
+  expectBad(entry(R"({"name":"w","role":"parameter","dtype":"f8e4m3fn",)"
+                  R"("shape":[300,200]},)" +
+                  s),
+            "which is not a quantized_from parameter");
+  expectBad(entry(q + R"(,{"name":"w_scale_inv","role":"parameter",)"
+                      R"("dtype":"f32","shape":[2,2],"scales_of":"w"})"),
+            "parameter \"w_scale_inv\" is f32[2,2] but the 128x128 block "
+            "scales of \"w\" are f32[3,2]");
+  expectBad(entry(q + R"(,{"name":"w_scale_inv","role":"parameter",)"
+                      R"("dtype":"bf16","shape":[3,2],"scales_of":"w"})"),
+            "\"scales_of\" on \"w_scale_inv\": only an unstacked rank-2 f32 "
+            "parameter");
+  expectBad(entry(q + R"(,{"name":"w_scale_inv","role":"parameter",)"
+                      R"("dtype":"f32","shape":[3,2],"scales_of":""})"),
+            "field \"scales_of\" must be a non-empty string");
+}
+
+// The runtime reads a quantized parameter's checkpoint tensor in the dtype
+// it is stored in and asks for no scales tensor; what it computes is checked
+// bit for bit against dsv3.quantize in test/Integration/host/quantize-at-bind.
+TEST_F(MetadataTest, QuantizedFromBinds) {
+  ASSERT_EQ(load(entry(R"({"name":"w","role":"parameter","dtype":"f8e4m3fn",)"
+                       R"("shape":[2,3],"quantized_from":"bf16",)"
+                       R"("block":[128,128]},)"
+                       R"({"name":"w_scale_inv","role":"parameter",)"
+                       R"("dtype":"f32","shape":[1,1],"scales_of":"w"})")),
+            "");
+  const uint16_t bf16[6] = {0x3f80, 0xbf80, 0x4000, 0, 0x43e0, 0xc3e0};
+  const float f32[6] = {1, -1, 2, 0, 448, -448};
+  std::string good = dir.file("good.safetensors"),
+              wrong = dir.file("wrong.safetensors"),
+              none = dir.file("none.safetensors");
+  writeSafetensors(good, {{"w", DType::BF16, {2, 3}, bf16, 12}});
+  writeSafetensors(wrong, {{"w", DType::F32, {2, 3}, f32, 24}});
+  writeSafetensors(none, {{"v", DType::BF16, {2, 3}, bf16, 12}});
+  bind({good});
+  EXPECT_EQ(last, "");
+  bind({wrong});
+  EXPECT_NE(last.find("parameter \"w\" in " + wrong +
+                      ": expected bf16[2,3] (the module quantizes it to "
+                      "f8e4m3fn[2,3] when binding), found f32[2,3]"),
+            std::string::npos)
+      << last;
+  bind({none});
+  EXPECT_NE(last.find("missing parameter \"w\""), std::string::npos) << last;
+}
+
 TEST_F(MetadataTest, BoundsFaults) {
   auto arg = [](const std::string &dtype, const std::string &bounds,
                 const std::string &role = "input") {
