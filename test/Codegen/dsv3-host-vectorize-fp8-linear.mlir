@@ -131,15 +131,20 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // -----
 
 // A dynamic M: token blocks of 96; in a block, all of K in one pass when
-// the block has at most 16 tokens (decode), else K in chunks of 4
-// quantization blocks (two branches, so the K loops keep constant bounds);
-// tiles
-// of 6 up to 6 * (count / 6), then one tile of what is left (5, 4, 3, 2 or
-// 1 tokens); f32 activations are read as they are. N = 40: groups of 32, the last one of 8 columns.
+// the block has at most 16 tokens (decode-sized), else K in chunks of 4
+// quantization blocks (two branches, so the K loops keep constant bounds).
+// Decode-sized: tiles of 8 rows (then 4, 2, 1) over however many tokens
+// there are; each quantization block of the rows is widened once into the
+// thread's staging buffer, then each token in turn takes its 8 FMA chains
+// from there and adds the block into its running sums in the result.
+// Prefill-sized: 2-row tiles of 6 tokens up to 6 * (count / 6), then one
+// tile of what is left (5, 4, 3, 2 or 1 tokens). f32 activations are read
+// as they are. N = 40: groups of 32, the last one of 8 columns.
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
 // CHECK:       scf.forall (%[[G:.*]]) in (2)
+// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[LEFT:.*]] = arith.subi %c40, %[[N0]]
 // CHECK:         %[[NS:.*]] = arith.minui %[[LEFT]], %c32
@@ -149,9 +154,17 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // CHECK:           %[[CNT:.*]] = arith.subi %[[MS]], %[[MB]]
 // CHECK:           %[[SMALL:.*]] = arith.cmpi ule, %[[CNT]], %c16
 // CHECK:           scf.if %[[SMALL]]
-// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
-// CHECK:               scf.for %{{.*}} step %c6
-// CHECK:                 scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c8
+// CHECK:               scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK:                 scf.for %{{.*}} step %c16
+// CHECK-COUNT-8:           vector.store %{{.*}}, %[[STAGE]]
+// CHECK:                 scf.for %[[T:.*]] = %[[MB]] to %[[MS]] step %c1
+// CHECK:                   scf.for %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:                     vector.transfer_read %{{.*}}[%[[T]], %{{.*}}]{{.*}} : tensor<?x1024xf32>, vector<8xf32>
+// CHECK-COUNT-8:             vector.load %[[STAGE]]
+// CHECK:                   vector.transfer_read {{.*}} : tensor<?x?xf32>, vector<8xf32>
+// CHECK-COUNT-8:           vector.reduction <add>
+// CHECK:                   vector.transfer_write {{.*}}[%[[T]], %{{.*}}] {{.*}} : vector<8xf32>, tensor<?x?xf32>
 // CHECK:           } else {
 // CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
 // CHECK:             %[[KB1:.*]] = arith.minui
@@ -200,8 +213,10 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // A grouped GEMM over a dispatch's segments: the result starts as zeros (the
 // unused tail), (row block of 16, expert) pairs in parallel; expert e's rows
 // [offsets[e], offsets[e + 1]) (clamped to [0, R]) run in the linear's
-// blocks and register tiles against its weight and block scale, written as
-// one rectangle.
+// blocks and tiles against its weight and block scale, written as one
+// rectangle. A decode-sized count (at most 16 tokens) takes the staged
+// 8-row tiles: each 128-block of 8 weight rows widened once, whatever the
+// expert's token count.
 // CHECK-LABEL: func.func @grouped
 // CHECK:       %[[ROWS:.*]], %[[OFF:.*]], %{{.*}} = dsv3.expert_dispatch
 // CHECK:       %[[X:.*]] = linalg.copy ins(%[[ROWS]] : tensor<8x256xbf16>) outs(%{{.*}} : tensor<8x256xf32>)
@@ -212,7 +227,18 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:         tensor.extract %[[OFF]][%[[E1]]] : tensor<9xi64>
 // CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
+// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
 // CHECK:         scf.for %{{.*}} step %c96 iter_args(%{{.*}} = %[[PART]])
+// CHECK:           scf.if
+// CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8
+// CHECK:               scf.for %{{.*}} = %c0 to %c2 step %c1
+// CHECK:                 scf.for %{{.*}} step %c16
+// CHECK:                   vector.transfer_read %{{.*}}[%[[E]], %{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<16xf8E4M3FN>
+// CHECK:                   vector.store %{{.*}}, %[[STAGE]]
+// CHECK:                 tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
+// CHECK:                 scf.for %{{.*}} step %c1
+// CHECK:                   vector.load %[[STAGE]]
+// CHECK:           } else {
 // CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c2
 // CHECK:             %[[N:.*]] = arith.addi %[[N0]], %{{.*}}
 // CHECK:             scf.for %{{.*}} step %c8

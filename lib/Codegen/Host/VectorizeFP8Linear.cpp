@@ -103,6 +103,10 @@ struct TileKernel {
   Value staging;       // memref<kMaxRowTile x kQuantBlock x i16>, or null
   int64_t k, width;
   host::WeightTiles tiles;
+  // One-token register tiles take their weights from `staging` (a linear of
+  // one static token; elsewhere the one-token tails of prefill, not measured
+  // with it).
+  bool stageOneTokenTiles = false;
 
   SmallVector<Value> withExpert(ValueRange idx) const {
     SmallVector<Value> all;
@@ -110,6 +114,157 @@ struct TileKernel {
       all.push_back(expert);
     all.append(idx.begin(), idx.end());
     return all;
+  }
+
+  /// Widens quantization block [k0, kEnd) of each of `rows` (at most
+  /// kMaxRowTile) into `staging`, kStageCodes codes per sign extension.
+  void stage(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value k0,
+             Value kEnd) const {
+    auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
+    SmallVector<bool> inBounds = {true};
+    scf::ForOp::create(b, loc, k0, kEnd, cIdx(b, loc, kStageCodes),
+                       ValueRange{},
+                       [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                         Value at = arith::SubIOp::create(b, loc, j, k0);
+                         for (auto [r, n] : llvm::enumerate(rows)) {
+                           Value codes = vector::TransferReadOp::create(
+                               b, loc, VectorType::get({kStageCodes}, wElem),
+                               weight, withExpert({n, j}), wPad, inBounds);
+                           vector::StoreOp::create(
+                               b, loc, host::e4m3ToScaledF16Bits(b, loc, codes),
+                               staging, ValueRange{cIdx(b, loc, r), at});
+                         }
+                         scf::YieldOp::create(b, loc);
+                       });
+  }
+
+  /// The f32 multiplier of quantization block (nb, kb): the block scale,
+  /// times 2^8 for FP8 weights (what the widening left out; exact, a power
+  /// of two, and an f32 scale is far from overflow); null without a scale.
+  Value blockScale(OpBuilder &b, Location loc, Value nb, Value kb) const {
+    if (!scale)
+      return Value();
+    Type f32 = b.getF32Type();
+    Value s = tensor::ExtractOp::create(b, loc, scale, withExpert({nb, kb}));
+    if (!s.getType().isF32())
+      s = arith::ExtFOp::create(b, loc, f32, s);
+    if (isa<Float8E4M3FNType>(
+            cast<ShapedType>(weight.getType()).getElementType()))
+      s = arith::MulFOp::create(
+          b, loc, s,
+          arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f)));
+    return s;
+  }
+
+  /// running + (tree sum of a block's lanes) x scale: what every tiling adds
+  /// to an element per quantization block, in block order.
+  static Value addBlock(OpBuilder &b, Location loc, Value running, Value lanes,
+                        Value scale) {
+    // A tree reduction of the lanes: the order of the K sum is not part of
+    // the semantics.
+    Value sum =
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, lanes,
+                                    arith::FastMathFlags::reassoc);
+    if (scale)
+      sum = arith::MulFOp::create(b, loc, sum, scale);
+    return arith::AddFOp::create(b, loc, running, sum);
+  }
+
+  /// Whether an FP8 tile of `numRows` rows can take its weights from the
+  /// staging buffer.
+  bool canStage(int64_t numRows) const {
+    auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    return staging && isa<Float8E4M3FNType>(wElem) && numRows <= kMaxRowTile &&
+           k % kStageCodes == 0 && width <= kStageCodes &&
+           kStageCodes % width == 0;
+  }
+
+  /// Rows `rows` (at most kMaxRowTile) x a dynamic number of tokens [m0,
+  /// m1), over the quantization blocks [kb0, kb1) of K: an expert's few
+  /// tokens in a decode-sized MoE call. Each block of the rows is widened
+  /// once into `staging` and every token takes its products from there, so
+  /// the weights are read and widened once whatever the count, and a single
+  /// token has as many independent FMA chains as rows, as in the static
+  /// decode tile. Between blocks a token's running sums live in `dest`;
+  /// every element gets the additions of tile(), in the same order.
+  Value stagedTokens(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value m0,
+                     Value m1, Value kb0, Value kb1, Value dest, Value rowBase,
+                     Value colBase) const {
+    Type f32 = b.getF32Type();
+    auto vecF32 = VectorType::get({width}, f32);
+    auto bitsType = VectorType::get({width}, b.getI16Type());
+    const int64_t numRows = rows.size();
+    auto rowVecType = VectorType::get({numRows}, f32);
+    Value zeroVec = arith::ConstantOp::create(
+        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    SmallVector<bool> inBounds = {true};
+    Value destCol = arith::SubIOp::create(b, loc, rows.front(), colBase);
+    SmallVector<Value> nBlock;
+    for (Value n : rows)
+      nBlock.push_back(
+          arith::DivUIOp::create(b, loc, n, cIdx(b, loc, kQuantBlock)));
+    return scf::ForOp::create(
+               b, loc, kb0, kb1, cIdx(b, loc, 1), ValueRange{dest},
+               [&](OpBuilder &b, Location loc, Value ib, ValueRange in) {
+                 Value k0 = arith::MulIOp::create(b, loc, ib,
+                                                  cIdx(b, loc, kQuantBlock));
+                 Value kEnd = arith::MinUIOp::create(
+                     b, loc,
+                     arith::AddIOp::create(b, loc, k0,
+                                           cIdx(b, loc, kQuantBlock)),
+                     cIdx(b, loc, k));
+                 stage(b, loc, rows, k0, kEnd);
+                 SmallVector<Value> scales;
+                 for (Value nb : nBlock)
+                   scales.push_back(blockScale(b, loc, nb, ib));
+                 auto tokens = scf::ForOp::create(
+                     b, loc, m0, m1, cIdx(b, loc, 1), ValueRange{in[0]},
+                     [&](OpBuilder &b, Location loc, Value m, ValueRange in) {
+                       SmallVector<Value> zeroVecs(numRows, zeroVec);
+                       auto inner = scf::ForOp::create(
+                           b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
+                           [&](OpBuilder &b, Location loc, Value ik,
+                               ValueRange vacc) {
+                             Value at = arith::SubIOp::create(b, loc, ik, k0);
+                             Value xv = vector::TransferReadOp::create(
+                                 b, loc, vecF32, x, ValueRange{m, ik}, zero,
+                                 inBounds);
+                             SmallVector<Value> next;
+                             for (int64_t r = 0; r < numRows; ++r) {
+                               Value bits = vector::LoadOp::create(
+                                   b, loc, bitsType, staging,
+                                   ValueRange{cIdx(b, loc, r), at});
+                               next.push_back(vector::FMAOp::create(
+                                   b, loc, xv,
+                                   host::scaledF16BitsToF32(b, loc, bits),
+                                   vacc[r]));
+                             }
+                             scf::YieldOp::create(b, loc, next);
+                           });
+                       Value destRow =
+                           arith::SubIOp::create(b, loc, m, rowBase);
+                       Value sums = vector::TransferReadOp::create(
+                           b, loc, rowVecType, in[0],
+                           ValueRange{destRow, destCol}, zero, inBounds);
+                       SmallVector<Value> updated;
+                       for (int64_t r = 0; r < numRows; ++r)
+                         updated.push_back(addBlock(
+                             b, loc, vector::ExtractOp::create(b, loc, sums, r),
+                             inner.getResult(r), scales[r]));
+                       Value v = vector::FromElementsOp::create(
+                           b, loc, rowVecType, updated);
+                       scf::YieldOp::create(b, loc,
+                                            vector::TransferWriteOp::create(
+                                                b, loc, v, in[0],
+                                                ValueRange{destRow, destCol},
+                                                inBounds)
+                                                .getResult());
+                     });
+                 scf::YieldOp::create(b, loc, tokens.getResult(0));
+               })
+        .getResult(0);
   }
 
   /// One register tile: rows `rows` x tokens [m0, m0 + tokens), over the
@@ -124,14 +279,11 @@ struct TileKernel {
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
     const bool fp8 = isa<Float8E4M3FNType>(wElem);
     const int64_t numRows = rows.size(), count = numRows * tokens;
-    const bool staged = staging && fp8 && tokens == 1 &&
-                        numRows <= kMaxRowTile && k % kStageCodes == 0 &&
-                        width <= kStageCodes && kStageCodes % width == 0;
+    const bool staged = stageOneTokenTiles && tokens == 1 && canStage(numRows);
     auto bitsType = VectorType::get({width}, b.getI16Type());
     Value zeroVec = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    Value twoTo8 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f));
     Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
     SmallVector<bool> inBounds = {true};
     SmallVector<Value> tokenIdx, destRow, destCol, nBlock;
@@ -169,20 +321,7 @@ struct TileKernel {
               arith::AddIOp::create(b, loc, k0, cIdx(b, loc, kQuantBlock)),
               cIdx(b, loc, k));
           if (staged)
-            scf::ForOp::create(
-                b, loc, k0, kEnd, cIdx(b, loc, kStageCodes), ValueRange{},
-                [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-                  Value at = arith::SubIOp::create(b, loc, j, k0);
-                  for (int64_t r = 0; r < numRows; ++r) {
-                    Value codes = vector::TransferReadOp::create(
-                        b, loc, VectorType::get({kStageCodes}, wElem), weight,
-                        withExpert({rows[r], j}), wPad, inBounds);
-                    vector::StoreOp::create(
-                        b, loc, host::e4m3ToScaledF16Bits(b, loc, codes),
-                        staging, ValueRange{cIdx(b, loc, r), at});
-                  }
-                  scf::YieldOp::create(b, loc);
-                });
+            stage(b, loc, rows, k0, kEnd);
           SmallVector<Value> zeroVecs(count, zeroVec);
           auto inner = scf::ForOp::create(
               b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
@@ -219,28 +358,10 @@ struct TileKernel {
               });
           SmallVector<Value> next;
           for (int64_t r = 0; r < numRows; ++r) {
-            Value s;
-            if (scale) {
-              s = tensor::ExtractOp::create(b, loc, scale,
-                                            withExpert({nBlock[r], ib}));
-              if (!s.getType().isF32())
-                s = arith::ExtFOp::create(b, loc, f32, s);
-              // Exact: a power of two (an f32 scale is far from overflow).
-              if (fp8)
-                s = arith::MulFOp::create(b, loc, s, twoTo8);
-            }
-            for (int64_t t = 0; t < tokens; ++t) {
-              // A tree reduction of the lanes: the order of the K sum is
-              // not part of the semantics.
-              Value sum = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD,
-                  inner.getResult(r * tokens + t),
-                  arith::FastMathFlags::reassoc);
-              if (s)
-                sum = arith::MulFOp::create(b, loc, sum, s);
-              next.push_back(
-                  arith::AddFOp::create(b, loc, acc[r * tokens + t], sum));
-            }
+            Value s = blockScale(b, loc, nBlock[r], ib);
+            for (int64_t t = 0; t < tokens; ++t)
+              next.push_back(addBlock(b, loc, acc[r * tokens + t],
+                                      inner.getResult(r * tokens + t), s));
           }
           scf::YieldOp::create(b, loc, next);
         });
@@ -309,13 +430,32 @@ struct TileKernel {
       Value small =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, count,
                                 cIdx(b, loc, tiles.decodeTokens));
+      // FP8 with a staging buffer: tiles of up to kMaxRowTile rows over
+      // however many tokens there are (see stagedTokens).
+      auto decodeRows = [&](OpBuilder &b, Location loc) -> Value {
+        if (!canStage(kMaxRowTile))
+          return overRows(b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
+                          dest);
+        Value m0 = getValueOrCreateConstantIndexOp(b, loc, mb);
+        Value m1 = getValueOrCreateConstantIndexOp(b, loc, mStop);
+        return forEachTile(
+            b, loc, b.getIndexAttr(0), nCount, oneTokenRows, dest,
+            [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
+                Value dest) {
+              Value n0 = arith::AddIOp::create(b, loc, nBegin, i0);
+              SmallVector<Value> rows;
+              for (int64_t r = 0; r < numRows; ++r)
+                rows.push_back(
+                    arith::AddIOp::create(b, loc, n0, cIdx(b, loc, r)));
+              return stagedTokens(b, loc, rows, m0, m1, cIdx(b, loc, 0),
+                                  cIdx(b, loc, numBlocks), dest, rowBase,
+                                  colBase);
+            });
+      };
       return scf::IfOp::create(
                  b, loc, small,
                  [&](OpBuilder &b, Location loc) {
-                   scf::YieldOp::create(b, loc,
-                                        overRows(b, loc, cIdx(b, loc, 0),
-                                                 cIdx(b, loc, numBlocks),
-                                                 dest));
+                   scf::YieldOp::create(b, loc, decodeRows(b, loc));
                  },
                  [&](OpBuilder &b, Location loc) {
                    Value chunks =
@@ -360,8 +500,9 @@ struct TileKernel {
 /// The decode tiles' buffer of widened f16 bits (see kMaxRowTile), for FP8
 /// weights: an alloca at the top of a forall iteration, which
 /// dsv3-host-hoist-team-allocas makes one buffer per thread of the team.
-/// Only a linear of one static token takes it: the grouped GEMM's one-row
-/// experts and prefill's one-token tails were not measured with it.
+/// Linears of one static token use it, and decode-sized dynamic token counts
+/// (an expert's tokens, a short dynamic prefill) through stagedTokens;
+/// prefill's one-token tails do not (not measured).
 Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
   if (!isa<Float8E4M3FNType>(weightElem))
     return Value();
@@ -410,10 +551,13 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
         ValueRange{init}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value ig = args[0], out = args[1];
-          // Decode (one static token): every tile is a one-token tile.
+          // One static token (every tile a one-token tile) or a dynamic
+          // count (decode-sized calls take stagedTokens tiles).
           TileKernel task = kernel;
-          if (getConstantIntValue(mSize) == 1)
+          std::optional<int64_t> m = getConstantIntValue(mSize);
+          if (!m || *m == 1)
             task.staging = stagingBuffer(b, loc, wType.getElementType());
+          task.stageOneTokenTiles = m == 1;
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
           OpFoldResult nSize = b.getIndexAttr(group);
           if (n % group != 0)
@@ -511,7 +655,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeight(),
                             op.getWeightScaleInv(),
                             ie,
-                            /*staging=*/Value(),
+                            stagingBuffer(b, loc, wType.getElementType()),
                             k,
                             width,
                             tiles};
