@@ -475,7 +475,12 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     the top of the forall iteration; dsv3-host-hoist-team-allocas makes it
     one per thread), and the K loop converts them to f32 from there
     (vcvtph2ps from memory, which needs no shuffle port). Same products,
-    same order of additions, so the same bits.
+    same order of additions, so the same bits. A dynamic token count of at
+    most 16 (an expert's tokens in a decode-sized grouped GEMM, a short
+    dynamic prefill) uses the same buffer with tiles of 8 rows: each block of
+    the rows is widened once, then a loop over the tokens runs 8 FMA chains
+    per token on it and adds the block into the token's running sums in the
+    result; again the same additions in the same order.
 
     A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
     `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are

@@ -6,9 +6,12 @@
 // (Passes.td): groups of output rows split over the threads (scf.forall),
 // and in a group, register tiles of rows x tokens in which each FP8 weight
 // vector is widened once and each activation vector loaded once per step;
-// token blocks and K chunks keep a prefill's activations in L2. The same
-// kernel serves bf16/f32 weights (lm_head) and, per (row block, expert), the
-// FP8 grouped GEMM of the MoE layer.
+// token blocks and K chunks keep a prefill's activations in L2. Decode-sized
+// work (one static token, or a dynamic count of at most decode_tokens)
+// widens each block of 8 weight rows once into a per-thread buffer and runs
+// 8 FMA chains per token from it. The same kernel serves bf16/f32 weights
+// (lm_head) and, per (row block, expert), the FP8 grouped GEMM of the MoE
+// layer.
 //
 // The widening is exact and cheap on AVX2 + F16C: e4m3's exponent and
 // mantissa bits, moved into an f16's, give the same number times 2^-8 (also
