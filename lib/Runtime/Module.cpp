@@ -7,7 +7,6 @@
 #include "QuantizeFP8.h"
 #include "Stacked.h"
 
-#include <algorithm>
 #include <cstring>
 #include <dlfcn.h>
 #include <set>
@@ -374,8 +373,12 @@ void Module::bindParameters(const std::vector<std::string> &paths,
   // Block scales of the parameters quantized at bind time, by the quantized
   // parameter's name; bound after every other parameter.
   std::map<std::string, std::unique_ptr<HostTensor>> scales;
-  std::stable_partition(toBind.begin(), toBind.end(),
-                        [](const ArgInfo *a) { return a->scalesOf.empty(); });
+  std::vector<const ArgInfo *> ordered;
+  for (bool scalesLast : {false, true})
+    for (const ArgInfo *a : toBind)
+      if (a->scalesOf.empty() != scalesLast)
+        ordered.push_back(a);
+  toBind = std::move(ordered);
   for (const ArgInfo *a : toBind) {
     const uint64_t before = progress.parameterBytesDone;
     if (a->quantizedFrom) {
