@@ -157,8 +157,8 @@ struct Dsv3EmitModuleABIPass
         for (StringRef name :
              {"dsv3.parameter", "dsv3.name", "dsv3.state", "dsv3.stacked",
               "dsv3.same_as", "dsv3.quantized_from", "dsv3.scales_of",
-              "dsv3.expert_pointers", "dsv3.dynamic_dims",
-              "dsv3.bounds", "bufferization.writable"})
+              "dsv3.expert_pointers", "dsv3.dynamic_dims", "dsv3.bounds",
+              "bufferization.writable"})
           fn.removeArgAttr(i, StringAttr::get(ctx, name));
     }
 

@@ -1,7 +1,7 @@
 // The bind-time FP8 quantizer's cast against the runtime's reference encoder
 // (DType.cpp's storeFloat, whose round trips and rounding cases DTypeTest
-// checks), and its result's independence of the thread count. The whole quantization
-// is checked bit for bit against dsv3.quantize and ml_dtypes in
+// checks), and its result's independence of the thread count. The whole
+// quantization is checked bit for bit against dsv3.quantize and ml_dtypes in
 // test/Integration/host/quantize-at-bind.test.
 #include "QuantizeFP8.h"
 #include "DType.h"

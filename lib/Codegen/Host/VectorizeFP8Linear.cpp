@@ -389,6 +389,14 @@ struct TileKernel {
     std::optional<int64_t> mLo = getConstantIntValue(mBegin),
                            mHi = getConstantIntValue(mEnd);
     const bool staticDecode = mLo && mHi && *mHi - *mLo <= tiles.decodeTokens;
+    // The weight rows nBegin + i0 + [0, numRows) of a row tile.
+    auto tileRows = [&](OpBuilder &b, Location loc, Value i0, int64_t numRows) {
+      Value n0 = arith::AddIOp::create(b, loc, nBegin, i0);
+      SmallVector<Value> rows;
+      for (int64_t r = 0; r < numRows; ++r)
+        rows.push_back(arith::AddIOp::create(b, loc, n0, cIdx(b, loc, r)));
+      return rows;
+    };
     // One token block over the chunks of K.
     auto tokenBlock = [&](OpBuilder &b, Location loc, OpFoldResult mb,
                           OpFoldResult mStop, Value dest) -> Value {
@@ -398,11 +406,7 @@ struct TileKernel {
             b, loc, b.getIndexAttr(0), nCount, rowTiles, dest,
             [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
                 Value dest) {
-              Value n0 = arith::AddIOp::create(b, loc, nBegin, i0);
-              SmallVector<Value> rows;
-              for (int64_t r = 0; r < numRows; ++r)
-                rows.push_back(
-                    arith::AddIOp::create(b, loc, n0, cIdx(b, loc, r)));
+              SmallVector<Value> rows = tileRows(b, loc, i0, numRows);
               SmallVector<int64_t> tokenTiles;
               for (int64_t t : kTokenTiles)
                 if (numRows * t * width <= kMaxAccumulatorLanes || t == 1)
@@ -445,11 +449,7 @@ struct TileKernel {
             b, loc, b.getIndexAttr(0), nCount, oneTokenRows, dest,
             [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
                 Value dest) {
-              Value n0 = arith::AddIOp::create(b, loc, nBegin, i0);
-              SmallVector<Value> rows;
-              for (int64_t r = 0; r < numRows; ++r)
-                rows.push_back(
-                    arith::AddIOp::create(b, loc, n0, cIdx(b, loc, r)));
+              SmallVector<Value> rows = tileRows(b, loc, i0, numRows);
               return stagedTokens(b, loc, rows, m0, m1, cIdx(b, loc, 0),
                                   cIdx(b, loc, numBlocks), dest, rowBase,
                                   colBase);
