@@ -5,7 +5,7 @@ minimum and median call time and weight bytes/s, their ratios, and whether
 the two outputs are the same bits.
 
   /work/benchenv/bin/python bench/ab_fp8_linear.py --base /work/tools-base/bin \\
-      --new build/bin [--shape 1536x7168] [--tokens 1] [--threads 1] [--calls 600]
+      --new build/bin [--shape 1536x7168] [--tokens 1] [--dynamic] [--threads 1] [--calls 600]
 
 The weight is [N, K] FP8 with 128 x 128 block scales, random, bound once;
 with the default 1536 x 7168 (11 MB) it stays in a large L3 between calls,
@@ -35,6 +35,8 @@ p.add_argument("--shape", default="1536x7168", help="N x K of the weight")
 p.add_argument("--tokens", type=int, default=1)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--calls", type=int, default=600, help="calls per module")
+p.add_argument("--dynamic", action="store_true",
+               help="a dynamic token count (tensor<?xK>): the path of an expert's tokens")
 a = p.parse_args()
 n, k = map(int, a.shape.split("x"))
 m = a.tokens
@@ -44,12 +46,18 @@ q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128
 save_safetensors(f"{tmp}/w.safetensors", {"w": q, "s": s})
 sb = f"tensor<{s.shape[0]}x{s.shape[1]}xf32>"
 with open(f"{tmp}/f.mlir", "w") as f:
-    f.write(f"""func.func @f(%x: tensor<{m}x{k}xbf16>) -> tensor<{m}x{n}xf32> {{
+    md = "?" if a.dynamic else m
+    xattr = yattr = ""
+    if a.dynamic:
+        xattr = (' {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "t", min = 1 : i64, '
+                 'max = 4096 : i64}]}')
+        yattr = ' {dsv3.dynamic_dims = [{dim = 0 : i64, symbol = "t"}]}'
+    f.write(f"""func.func @f(%x: tensor<{md}x{k}xbf16>{xattr}) -> (tensor<{md}x{n}xf32>{yattr}) {{
   %w = dsv3.parameter "w" : tensor<{n}x{k}xf8E4M3FN>
   %s = dsv3.parameter "s" : {sb}
   %y = dsv3.linear %x, %w weight_scale_inv(%s : {sb})
-      : (tensor<{m}x{k}xbf16>, tensor<{n}x{k}xf8E4M3FN>) -> tensor<{m}x{n}xf32>
-  return %y : tensor<{m}x{n}xf32>
+      : (tensor<{md}x{k}xbf16>, tensor<{n}x{k}xf8E4M3FN>) -> tensor<{md}x{n}xf32>
+  return %y : tensor<{md}x{n}xf32>
 }}""")
 session = dsv3rt.Session("host", a.threads)
 mods = {}
@@ -68,7 +76,7 @@ for _ in range(a.calls):
         times[tag].append(time.perf_counter() - t0)
         outs[tag] = np.asarray(out[0])
 wbytes = q.nbytes + s.nbytes
-print(f"linear [{n}, {k}], {m} token(s), {a.threads} thread(s), {a.calls} alternating calls each")
+print(f"linear [{n}, {k}], {m} {'dynamic ' if a.dynamic else ''}token(s), {a.threads} thread(s), {a.calls} alternating calls each")
 for tag in mods:
     t = np.array(times[tag])
     print(f"  {tag:4s}  min {t.min() * 1e3:8.3f} ms ({wbytes / t.min() / 1e9:6.2f} GB/s)"

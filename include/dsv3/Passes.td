@@ -478,9 +478,15 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     same order of additions, so the same bits. A dynamic token count of at
     most 16 (an expert's tokens in a decode-sized grouped GEMM, a short
     dynamic prefill) uses the same buffer with tiles of 8 rows: each block of
-    the rows is widened once, then a loop over the tokens runs 8 FMA chains
-    per token on it and adds the block into the token's running sums in the
-    result; again the same additions in the same order.
+    the rows is widened once, then the tokens go in pairs over 4 rows at a
+    time (each f16 -> f32 conversion from the buffer feeds two FMAs, 8
+    chains), an odd last token over all 8 rows (8 chains), and each token
+    adds the block into its running sums in the result; again the same
+    additions in the same order. A one-token tile of 8 or 4 rows sums the
+    lanes of its rows' accumulators together: shuffles that add two rows'
+    partial sums per instruction, in the tree LLVM's x86 lowering gives one
+    `vector.reduction <add>` (lanes i + i+4, then i + i+2, then 0 + 1), so
+    the bits are those of a reduction per row in fewer instructions.
 
     A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
     `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are

@@ -101,7 +101,7 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c8
 // CHECK:           scf.for %[[M:.*]] = %c0 to %c1 step %c1
 // CHECK:             vector.transfer_read %{{.*}}[%[[M]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<1x?xf32>, vector<8xf32>
-// CHECK:             scf.for %[[KB:.*]] = %c0 to %c8 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:             scf.for %[[KB:.*]] = %c0 to %c8 step %c1 iter_args({{.*}}) -> (vector<8xf32>)
 // CHECK:               %[[K0:.*]] = arith.muli %[[KB]], %c128
 // CHECK:               scf.for %[[J:.*]] = %[[K0]] to %{{.*}} step %c16 {
 // CHECK:                 %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
@@ -109,13 +109,31 @@ func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // CHECK:                 arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
 // CHECK:                 vector.store %{{.*}}, %[[BUF]][%c0, %[[AT]]] : memref<8x128xi16>, vector<16xi16>
 // CHECK-COUNT-7:         vector.store %{{.*}}, %[[BUF]][%{{.*}}, %[[AT]]] : memref<8x128xi16>, vector<16xi16>
-// CHECK:               scf.for %[[K:.*]] = %[[K0]] to %{{.*}} step %c8
+// CHECK:               %[[ACC:.*]]:8 = scf.for %[[K:.*]] = %[[K0]] to %{{.*}} step %c8
 // CHECK-NOT:             tensor<40x1024xf8E4M3FN>
 // CHECK:                 %[[KAT:.*]] = arith.subi %[[K]], %[[K0]]
 // CHECK:                 %[[BITS:.*]] = vector.load %[[BUF]][%c0, %[[KAT]]] : memref<8x128xi16>, vector<8xi16>
 // CHECK:                 arith.bitcast %[[BITS]] : vector<8xi16> to vector<8xf16>
 // CHECK-COUNT-8:         vector.fma
 // CHECK-NOT:             vector.fma
+// CHECK:               %[[SCALES:.*]] = vector.from_elements %{{.*}} : vector<8xf32>
+// CHECK-NOT:           vector.reduction
+// CHECK:               %[[LO01:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [0, 1, 2, 3, 8, 9, 10, 11]
+// CHECK:               %[[HI01:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [4, 5, 6, 7, 12, 13, 14, 15]
+// CHECK:               %[[H01:.*]] = arith.addf %[[LO01]], %[[HI01]] : vector<8xf32>
+// CHECK:               %[[H23:.*]] = arith.addf
+// CHECK:               %[[H45:.*]] = arith.addf
+// CHECK:               %[[H67:.*]] = arith.addf
+// CHECK:               %[[E0:.*]] = vector.shuffle %[[H01]], %[[H23]] [0, 1, 8, 9, 4, 5, 12, 13]
+// CHECK:               %[[O0:.*]] = vector.shuffle %[[H01]], %[[H23]] [2, 3, 10, 11, 6, 7, 14, 15]
+// CHECK:               %[[Q0:.*]] = arith.addf %[[E0]], %[[O0]] : vector<8xf32>
+// CHECK:               %[[Q1:.*]] = arith.addf
+// CHECK:               %[[S0:.*]] = vector.shuffle %[[Q0]], %[[Q1]] [0, 4, 2, 6, 8, 12, 10, 14]
+// CHECK:               %[[S1:.*]] = vector.shuffle %[[Q0]], %[[Q1]] [1, 5, 3, 7, 9, 13, 11, 15]
+// CHECK:               %[[SUMS:.*]] = arith.addf %[[S0]], %[[S1]] : vector<8xf32>
+// CHECK:               %[[SCALED:.*]] = arith.mulf %[[SUMS]], %[[SCALES]] : vector<8xf32>
+// CHECK:               %[[RUNNING:.*]] = arith.addf %{{.*}}, %[[SCALED]] : vector<8xf32>
+// CHECK:               scf.yield %[[RUNNING]] : vector<8xf32>
 // CHECK:             vector.transfer_write %{{.*}}, %{{.*}}[%[[M]], %[[I]]] {in_bounds = [true]} : vector<8xf32>, tensor<1x?xf32>
 // CHECK:         scf.for %{{.*}} step %c4
 // CHECK:           vector.transfer_read {{.*}} : tensor<1x?xf32>, vector<4xf32>
@@ -135,8 +153,11 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // quantization blocks (two branches, so the K loops keep constant bounds).
 // Decode-sized: tiles of 8 rows (then 4, 2, 1) over however many tokens
 // there are; each quantization block of the rows is widened once into the
-// thread's staging buffer, then each token in turn takes its 8 FMA chains
-// from there and adds the block into its running sums in the result.
+// thread's staging buffer. Then the tokens go in pairs, over 4 rows at a
+// time: each widened weight vector feeds both tokens' FMAs (8 chains); an
+// odd last token takes the 8 rows alone (8 chains). Each token adds the
+// block into its running sums in the result, the rows' lane sums reduced
+// together (the shuffle tree of @one_token).
 // Prefill-sized: 2-row tiles of 6 tokens up to 6 * (count / 6), then one
 // tile of what is left (5, 4, 3, 2 or 1 tokens). f32 activations are read
 // as they are. N = 40: groups of 32, the last one of 8 columns.
@@ -158,13 +179,30 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // CHECK:               scf.for %{{.*}} = %c0 to %c8 step %c1
 // CHECK:                 scf.for %{{.*}} step %c16
 // CHECK-COUNT-8:           vector.store %{{.*}}, %[[STAGE]]
-// CHECK:                 scf.for %[[T:.*]] = %[[MB]] to %[[MS]] step %c1
+// CHECK:                 %[[PAIRS:.*]] = scf.for %[[T:.*]] = %[[MB]] to %[[PEND:.*]] step %c2
+// CHECK:                   %[[T1:.*]] = arith.addi %[[T]], %c1
 // CHECK:                   scf.for %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK:                     vector.transfer_read %{{.*}}[%[[T]], %{{.*}}]{{.*}} : tensor<?x1024xf32>, vector<8xf32>
+// CHECK:                     %[[XA:.*]] = vector.transfer_read %{{.*}}[%[[T]], %{{.*}}]{{.*}} : tensor<?x1024xf32>, vector<8xf32>
+// CHECK:                     %[[XB:.*]] = vector.transfer_read %{{.*}}[%[[T1]], %{{.*}}]{{.*}} : tensor<?x1024xf32>, vector<8xf32>
+// CHECK:                     vector.load %[[STAGE]][%c0
+// CHECK:                     %[[W0:.*]] = arith.extf
+// CHECK:                     vector.fma %[[XA]], %[[W0]]
+// CHECK:                     vector.fma %[[XB]], %[[W0]]
+// CHECK-COUNT-3:             vector.load %[[STAGE]]
+// CHECK-NOT:                 vector.load
+// CHECK:                   vector.transfer_read {{.*}}[%[[T]], %{{.*}}]{{.*}} : tensor<?x?xf32>, vector<4xf32>
+// CHECK-NOT:               vector.reduction
+// CHECK:                   vector.transfer_write {{.*}}[%[[T]], %{{.*}}] {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK:                   vector.transfer_write {{.*}}[%[[T1]], %{{.*}}] {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK:                   vector.load %[[STAGE]][%c4
+// CHECK:                   vector.transfer_write {{.*}}[%[[T]], %{{.*}}] {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK:                   vector.transfer_write {{.*}}[%[[T1]], %{{.*}}] {{.*}} : vector<4xf32>, tensor<?x?xf32>
+// CHECK:                 scf.for %[[TL:.*]] = %[[PEND]] to %[[MS]] step %c1 iter_args(%{{.*}} = %[[PAIRS]])
+// CHECK:                   scf.for %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:                     vector.transfer_read %{{.*}}[%[[TL]], %{{.*}}]{{.*}} : tensor<?x1024xf32>, vector<8xf32>
 // CHECK-COUNT-8:             vector.load %[[STAGE]]
-// CHECK:                   vector.transfer_read {{.*}} : tensor<?x?xf32>, vector<8xf32>
-// CHECK-COUNT-8:           vector.reduction <add>
-// CHECK:                   vector.transfer_write {{.*}}[%[[T]], %{{.*}}] {{.*}} : vector<8xf32>, tensor<?x?xf32>
+// CHECK:                   vector.transfer_read {{.*}}[%[[TL]], %{{.*}}]{{.*}} : tensor<?x?xf32>, vector<8xf32>
+// CHECK:                   vector.transfer_write {{.*}}[%[[TL]], %{{.*}}] {{.*}} : vector<8xf32>, tensor<?x?xf32>
 // CHECK:           } else {
 // CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
 // CHECK:             %[[KB1:.*]] = arith.minui

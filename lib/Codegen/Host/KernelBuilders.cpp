@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 
@@ -105,4 +106,41 @@ Value dsv3::host::scaledF16BitsToF32(OpBuilder &b, Location loc, Value bits) {
 
 Value dsv3::host::widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
   return scaledF16BitsToF32(b, loc, e4m3ToScaledF16Bits(b, loc, codes));
+}
+
+bool dsv3::host::canSumLanesByRows(int64_t numRows, int64_t width) {
+  return width == 8 && (numRows == 4 || numRows == 8);
+}
+
+Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes) {
+  assert(canSumLanesByRows(
+      lanes.size(), cast<VectorType>(lanes[0].getType()).getNumElements()));
+  auto add = [&](Value x, Value y) {
+    return arith::AddFOp::create(b, loc, x, y).getResult();
+  };
+  // x[mask] + y[mask'] over the 16 lanes of (x, y).
+  auto addShuffled = [&](Value x, Value y, ArrayRef<int64_t> first,
+                         ArrayRef<int64_t> second) {
+    return add(vector::ShuffleOp::create(b, loc, x, y, first),
+               vector::ShuffleOp::create(b, loc, x, y, second));
+  };
+  // Rows 2j and 2j+1: lanes 0..3 hold row 2j's sums of lanes i and i + 4,
+  // lanes 4..7 row 2j+1's.
+  SmallVector<Value> halves;
+  for (size_t j = 0; j < lanes.size(); j += 2)
+    halves.push_back(addShuffled(lanes[j], lanes[j + 1],
+                                 {0, 1, 2, 3, 8, 9, 10, 11},
+                                 {4, 5, 6, 7, 12, 13, 14, 15}));
+  // Rows 4i..4i+3, each as the sums of its lanes (0, 2) and (1, 3), in the
+  // lanes [4i: 0 1, 4i+2: 2 3, 4i+1: 4 5, 4i+3: 6 7].
+  SmallVector<Value> quarters;
+  for (size_t i = 0; i < halves.size(); i += 2)
+    quarters.push_back(addShuffled(halves[i], halves[i + 1],
+                                   {0, 1, 8, 9, 4, 5, 12, 13},
+                                   {2, 3, 10, 11, 6, 7, 14, 15}));
+  // The two sums of each row, added in row order.
+  if (quarters.size() == 1)
+    return addShuffled(quarters[0], quarters[0], {0, 4, 2, 6}, {1, 5, 3, 7});
+  return addShuffled(quarters[0], quarters[1], {0, 4, 2, 6, 8, 12, 10, 14},
+                     {1, 5, 3, 7, 9, 13, 11, 15});
 }

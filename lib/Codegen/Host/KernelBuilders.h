@@ -40,6 +40,18 @@ Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes);
 Value e4m3ToScaledF16Bits(OpBuilder &b, Location loc, Value codes);
 Value scaledF16BitsToF32(OpBuilder &b, Location loc, Value bits);
 
+/// Whether sumLanesByRows takes `numRows` vectors of `width` lanes.
+bool canSumLanesByRows(int64_t numRows, int64_t width);
+/// The lane sums of `lanes` (4 or 8 vectors of 8 f32) as one vector, element
+/// r the sum of lanes[r]. Each row is summed by the tree that LLVM's x86
+/// lowering of `vector.reduction <add>` with reassoc uses (lane i + lane
+/// i + 4, then i + i + 2, then 0 + 1), so the bits equal one reduction per
+/// row; but each step adds the partial sums of two (then four) rows in one
+/// vector, so 8 rows take 7 adds and 15 shuffles rather than 24 adds, 24
+/// shuffles and 8 inserts. Callers that mix the two forms depend on the
+/// trees being the same; linear.test compares them bit for bit.
+Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
+
 /// Ends the body of an scf.forall iteration that produced `part`: writes it
 /// at `offsets` (with `sizes`, unit strides) of the shared output `out`.
 void yieldSlice(OpBuilder &b, Location loc, Value part, Value out,

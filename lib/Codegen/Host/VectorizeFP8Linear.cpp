@@ -8,8 +8,9 @@
 // vector is widened once and each activation vector loaded once per step;
 // token blocks and K chunks keep a prefill's activations in L2. Decode-sized
 // work (one static token, or a dynamic count of at most decode_tokens)
-// widens each block of 8 weight rows once into a per-thread buffer and runs
-// 8 FMA chains per token from it. The same kernel serves bf16/f32 weights
+// widens each block of 8 weight rows once into a per-thread buffer and takes
+// the tokens' products from it, two tokens at a time where there are two.
+// The same kernel serves bf16/f32 weights
 // (lm_head) and, per (row block, expert), the FP8 grouped GEMM of the MoE
 // layer.
 //
@@ -142,6 +143,14 @@ struct TileKernel {
                        });
   }
 
+  /// Row r's weights [at, at + width) of the staged block, as f32.
+  Value stagedWeights(OpBuilder &b, Location loc, int64_t r, Value at) const {
+    Value bits =
+        vector::LoadOp::create(b, loc, VectorType::get({width}, b.getI16Type()),
+                               staging, ValueRange{cIdx(b, loc, r), at});
+    return host::scaledF16BitsToF32(b, loc, bits);
+  }
+
   /// The f32 multiplier of quantization block (nb, kb): the block scale,
   /// times 2^8 for FP8 weights (what the widening left out; exact, a power
   /// of two, and an f32 scale is far from overflow); null without a scale.
@@ -174,6 +183,30 @@ struct TileKernel {
     return arith::AddFOp::create(b, loc, running, sum);
   }
 
+  /// addBlock for the rows of one token at once: running[r] + (tree sum of
+  /// lanes[r]) x scales[r], elementwise the same arithmetic
+  /// (host::sumLanesByRows). `scales` is null without a scale.
+  static Value addBlocks(OpBuilder &b, Location loc, Value running,
+                         ValueRange lanes, Value scales) {
+    Value sums = host::sumLanesByRows(b, loc, lanes);
+    if (scales)
+      sums = arith::MulFOp::create(b, loc, sums, scales);
+    return arith::AddFOp::create(b, loc, running, sums);
+  }
+
+  /// The block multipliers of rows `nBlock` in block column `kb`, as one
+  /// vector (null without a scale).
+  Value blockScales(OpBuilder &b, Location loc, ArrayRef<Value> nBlock,
+                    Value kb) const {
+    if (!scale)
+      return Value();
+    SmallVector<Value> s;
+    for (Value nb : nBlock)
+      s.push_back(blockScale(b, loc, nb, kb));
+    return vector::FromElementsOp::create(
+        b, loc, VectorType::get({int64_t(s.size())}, b.getF32Type()), s);
+  }
+
   /// Whether an FP8 tile of `numRows` rows can take its weights from the
   /// staging buffer.
   bool canStage(int64_t numRows) const {
@@ -186,28 +219,29 @@ struct TileKernel {
   /// Rows `rows` (at most kMaxRowTile) x a dynamic number of tokens [m0,
   /// m1), over the quantization blocks [kb0, kb1) of K: an expert's few
   /// tokens in a decode-sized MoE call. Each block of the rows is widened
-  /// once into `staging` and every token takes its products from there, so
-  /// the weights are read and widened once whatever the count, and a single
-  /// token has as many independent FMA chains as rows, as in the static
-  /// decode tile. Between blocks a token's running sums live in `dest`;
-  /// every element gets the additions of tile(), in the same order.
+  /// once into `staging` and the tokens take their products from there, so
+  /// the weights are read and widened once whatever the count. Tokens go in
+  /// pairs, over half the rows at a time (stagedPass): each f16 -> f32
+  /// widening from the buffer then feeds two FMAs, where one token alone is
+  /// bound by the widening (one per cycle on Zen 3, against two FMAs). An odd
+  /// last token takes all the rows at once, as many independent FMA chains as
+  /// the static decode tile. Between blocks a token's running sums live in
+  /// `dest`; every element gets the additions of tile(), in the same order.
   Value stagedTokens(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value m0,
                      Value m1, Value kb0, Value kb1, Value dest, Value rowBase,
                      Value colBase) const {
-    Type f32 = b.getF32Type();
-    auto vecF32 = VectorType::get({width}, f32);
-    auto bitsType = VectorType::get({width}, b.getI16Type());
     const int64_t numRows = rows.size();
-    auto rowVecType = VectorType::get({numRows}, f32);
-    Value zeroVec = arith::ConstantOp::create(
-        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
-    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    SmallVector<bool> inBounds = {true};
+    const int64_t half = std::max<int64_t>(numRows / 2, 1);
     Value destCol = arith::SubIOp::create(b, loc, rows.front(), colBase);
     SmallVector<Value> nBlock;
     for (Value n : rows)
       nBlock.push_back(
           arith::DivUIOp::create(b, loc, n, cIdx(b, loc, kQuantBlock)));
+    // The tokens [m0, pairEnd) go in pairs.
+    Value count = arith::SubIOp::create(b, loc, m1, m0);
+    Value pairEnd = arith::AddIOp::create(
+        b, loc, m0,
+        arith::AndIOp::create(b, loc, count, cIdx(b, loc, ~int64_t(1))));
     return scf::ForOp::create(
                b, loc, kb0, kb1, cIdx(b, loc, 1), ValueRange{dest},
                [&](OpBuilder &b, Location loc, Value ib, ValueRange in) {
@@ -219,55 +253,109 @@ struct TileKernel {
                                            cIdx(b, loc, kQuantBlock)),
                      cIdx(b, loc, k));
                  stage(b, loc, rows, k0, kEnd);
+                 // The block's multipliers of rows [r0, r0 + nr), made once
+                 // per block.
                  SmallVector<Value> scales;
                  for (Value nb : nBlock)
                    scales.push_back(blockScale(b, loc, nb, ib));
-                 auto tokens = scf::ForOp::create(
-                     b, loc, m0, m1, cIdx(b, loc, 1), ValueRange{in[0]},
+                 auto partScales = [&](int64_t r0, int64_t nr) -> Value {
+                   if (!scale || !host::canSumLanesByRows(nr, width))
+                     return Value();
+                   return vector::FromElementsOp::create(
+                       b, loc, VectorType::get({nr}, b.getF32Type()),
+                       ArrayRef<Value>(scales).slice(r0, nr));
+                 };
+                 SmallVector<Value> halfScales;
+                 for (int64_t r0 = 0; r0 < numRows; r0 += half)
+                   halfScales.push_back(
+                       partScales(r0, std::min(half, numRows - r0)));
+                 Value allScales = partScales(0, numRows);
+                 auto pairs = scf::ForOp::create(
+                     b, loc, m0, pairEnd, cIdx(b, loc, 2), ValueRange{in[0]},
                      [&](OpBuilder &b, Location loc, Value m, ValueRange in) {
-                       SmallVector<Value> zeroVecs(numRows, zeroVec);
-                       auto inner = scf::ForOp::create(
-                           b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
-                           [&](OpBuilder &b, Location loc, Value ik,
-                               ValueRange vacc) {
-                             Value at = arith::SubIOp::create(b, loc, ik, k0);
-                             Value xv = vector::TransferReadOp::create(
-                                 b, loc, vecF32, x, ValueRange{m, ik}, zero,
-                                 inBounds);
-                             SmallVector<Value> next;
-                             for (int64_t r = 0; r < numRows; ++r) {
-                               Value bits = vector::LoadOp::create(
-                                   b, loc, bitsType, staging,
-                                   ValueRange{cIdx(b, loc, r), at});
-                               next.push_back(vector::FMAOp::create(
-                                   b, loc, xv,
-                                   host::scaledF16BitsToF32(b, loc, bits),
-                                   vacc[r]));
-                             }
-                             scf::YieldOp::create(b, loc, next);
-                           });
-                       Value destRow =
-                           arith::SubIOp::create(b, loc, m, rowBase);
-                       Value sums = vector::TransferReadOp::create(
-                           b, loc, rowVecType, in[0],
-                           ValueRange{destRow, destCol}, zero, inBounds);
-                       SmallVector<Value> updated;
-                       for (int64_t r = 0; r < numRows; ++r)
-                         updated.push_back(addBlock(
-                             b, loc, vector::ExtractOp::create(b, loc, sums, r),
-                             inner.getResult(r), scales[r]));
-                       Value v = vector::FromElementsOp::create(
-                           b, loc, rowVecType, updated);
-                       scf::YieldOp::create(b, loc,
-                                            vector::TransferWriteOp::create(
-                                                b, loc, v, in[0],
-                                                ValueRange{destRow, destCol},
-                                                inBounds)
-                                                .getResult());
+                       Value tokens[] = {m, arith::AddIOp::create(
+                                                b, loc, m, cIdx(b, loc, 1))};
+                       Value d = in[0];
+                       for (int64_t r0 = 0, i = 0; r0 < numRows;
+                            r0 += half, ++i)
+                         d = stagedPass(b, loc, tokens, r0,
+                                        std::min(half, numRows - r0), k0, kEnd,
+                                        scales, halfScales[i], d, rowBase,
+                                        destCol);
+                       scf::YieldOp::create(b, loc, d);
                      });
-                 scf::YieldOp::create(b, loc, tokens.getResult(0));
+                 auto last = scf::ForOp::create(
+                     b, loc, pairEnd, m1, cIdx(b, loc, 1),
+                     ValueRange{pairs.getResult(0)},
+                     [&](OpBuilder &b, Location loc, Value m, ValueRange in) {
+                       scf::YieldOp::create(
+                           b, loc,
+                           stagedPass(b, loc, m, 0, numRows, k0, kEnd, scales,
+                                      allScales, in[0], rowBase, destCol));
+                     });
+                 scf::YieldOp::create(b, loc, last.getResult(0));
                })
         .getResult(0);
+  }
+
+  /// Staged rows [r0, r0 + nr) x `tokens` over block [k0, kEnd): nr x
+  /// tokens FMA chains, then each token's sums of the block added into its
+  /// running sums in `dest` (columns destCol + r0...), in one vector where
+  /// host::sumLanesByRows takes the rows (`scaleVec` their multipliers),
+  /// else row by row with `scales`.
+  Value stagedPass(OpBuilder &b, Location loc, ArrayRef<Value> tokens,
+                   int64_t r0, int64_t nr, Value k0, Value kEnd,
+                   ArrayRef<Value> scales, Value scaleVec, Value dest,
+                   Value rowBase, Value destCol) const {
+    Type f32 = b.getF32Type();
+    auto vecF32 = VectorType::get({width}, f32);
+    auto rowVecType = VectorType::get({nr}, f32);
+    const int64_t numTokens = tokens.size();
+    Value zeroVec = arith::ConstantOp::create(
+        b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    SmallVector<bool> inBounds = {true};
+    // Accumulator t * nr + r is token t's row r0 + r.
+    SmallVector<Value> zeroVecs(nr * numTokens, zeroVec);
+    auto inner = scf::ForOp::create(
+        b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
+        [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
+          Value at = arith::SubIOp::create(b, loc, ik, k0);
+          SmallVector<Value> xv;
+          for (Value m : tokens)
+            xv.push_back(vector::TransferReadOp::create(
+                b, loc, vecF32, x, ValueRange{m, ik}, zero, inBounds));
+          SmallVector<Value> next(nr * numTokens);
+          for (int64_t r = 0; r < nr; ++r) {
+            Value w = stagedWeights(b, loc, r0 + r, at);
+            for (int64_t t = 0; t < numTokens; ++t)
+              next[t * nr + r] =
+                  vector::FMAOp::create(b, loc, xv[t], w, vacc[t * nr + r]);
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    Value col = arith::AddIOp::create(b, loc, destCol, cIdx(b, loc, r0));
+    for (auto [t, m] : llvm::enumerate(tokens)) {
+      Value destRow = arith::SubIOp::create(b, loc, m, rowBase);
+      Value sums = vector::TransferReadOp::create(
+          b, loc, rowVecType, dest, ValueRange{destRow, col}, zero, inBounds);
+      ValueRange lanes = inner.getResults().slice(t * nr, nr);
+      Value v;
+      if (host::canSumLanesByRows(nr, width)) {
+        v = addBlocks(b, loc, sums, lanes, scaleVec);
+      } else {
+        SmallVector<Value> updated;
+        for (int64_t r = 0; r < nr; ++r)
+          updated.push_back(addBlock(b, loc,
+                                     vector::ExtractOp::create(b, loc, sums, r),
+                                     lanes[r], scales[r0 + r]));
+        v = vector::FromElementsOp::create(b, loc, rowVecType, updated);
+      }
+      dest = vector::TransferWriteOp::create(b, loc, v, dest,
+                                             ValueRange{destRow, col}, inBounds)
+                 .getResult();
+    }
+    return dest;
   }
 
   /// One register tile: rows `rows` x tokens [m0, m0 + tokens), over the
@@ -283,7 +371,6 @@ struct TileKernel {
     const bool fp8 = isa<Float8E4M3FNType>(wElem);
     const int64_t numRows = rows.size(), count = numRows * tokens;
     const bool staged = stageOneTokenTiles && tokens == 1 && canStage(numRows);
-    auto bitsType = VectorType::get({width}, b.getI16Type());
     Value zeroVec = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
@@ -310,10 +397,17 @@ struct TileKernel {
       sums.push_back(vector::TransferReadOp::create(
           b, loc, rowVecType, dest, ValueRange{destRow[t], destCol[0]}, zero,
           inBounds));
+    // A one-token tile of 4 or 8 rows carries its running sums as the one
+    // vector and adds each block's in one go (host::sumLanesByRows); other
+    // tiles carry one scalar per element.
+    const bool byRows = tokens == 1 && host::canSumLanesByRows(numRows, width);
     SmallVector<Value> init;
-    for (int64_t r = 0; r < numRows; ++r)
-      for (int64_t t = 0; t < tokens; ++t)
-        init.push_back(vector::ExtractOp::create(b, loc, sums[t], r));
+    if (byRows)
+      init.push_back(sums[0]);
+    else
+      for (int64_t r = 0; r < numRows; ++r)
+        for (int64_t t = 0; t < tokens; ++t)
+          init.push_back(vector::ExtractOp::create(b, loc, sums[t], r));
     auto blocks = scf::ForOp::create(
         b, loc, kb0, kb1, cIdx(b, loc, 1), init,
         [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
@@ -333,10 +427,7 @@ struct TileKernel {
                 for (auto [r, n] : llvm::enumerate(rows)) {
                   if (staged) {
                     Value at = arith::SubIOp::create(b, loc, ik, k0);
-                    Value bits =
-                        vector::LoadOp::create(b, loc, bitsType, staging,
-                                               ValueRange{cIdx(b, loc, r), at});
-                    w.push_back(host::scaledF16BitsToF32(b, loc, bits));
+                    w.push_back(stagedWeights(b, loc, r, at));
                     continue;
                   }
                   Value codes = vector::TransferReadOp::create(
@@ -359,6 +450,12 @@ struct TileKernel {
                 }
                 scf::YieldOp::create(b, loc, next);
               });
+          if (byRows) {
+            scf::YieldOp::create(b, loc,
+                                 addBlocks(b, loc, acc[0], inner.getResults(),
+                                           blockScales(b, loc, nBlock, ib)));
+            return;
+          }
           SmallVector<Value> next;
           for (int64_t r = 0; r < numRows; ++r) {
             Value s = blockScale(b, loc, nBlock[r], ib);
@@ -369,10 +466,15 @@ struct TileKernel {
           scf::YieldOp::create(b, loc, next);
         });
     for (int64_t t = 0; t < tokens; ++t) {
-      SmallVector<Value> row;
-      for (int64_t r = 0; r < numRows; ++r)
-        row.push_back(blocks.getResult(r * tokens + t));
-      Value v = vector::FromElementsOp::create(b, loc, rowVecType, row);
+      Value v;
+      if (byRows) {
+        v = blocks.getResult(0);
+      } else {
+        SmallVector<Value> row;
+        for (int64_t r = 0; r < numRows; ++r)
+          row.push_back(blocks.getResult(r * tokens + t));
+        v = vector::FromElementsOp::create(b, loc, rowVecType, row);
+      }
       dest = vector::TransferWriteOp::create(
                  b, loc, v, dest, ValueRange{destRow[t], destCol[0]}, inBounds)
                  .getResult();
