@@ -47,7 +47,7 @@ bool canSumLanesByRows(int64_t numRows, int64_t width);
 /// lowering of `vector.reduction <add>` with reassoc uses (lane i + lane
 /// i + 4, then i + i + 2, then 0 + 1), so the bits equal one reduction per
 /// row; but each step adds the partial sums of two (then four) rows in one
-/// vector, so 8 rows take 7 adds and 15 shuffles rather than 24 adds, 24
+/// vector, so 8 rows take 7 adds and 14 shuffles rather than 24 adds, 24
 /// shuffles and 8 inserts. Callers that mix the two forms depend on the
 /// trees being the same; linear.test compares them bit for bit.
 Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
