@@ -221,7 +221,7 @@ struct TileKernel {
   /// tokens in a decode-sized MoE call. Each block of the rows is widened
   /// once into `staging` and the tokens take their products from there, so
   /// the weights are read and widened once whatever the count. Tokens go in
-  /// pairs, over half the rows at a time (stagedPass): each f16 -> f32
+  /// pairs, over at most 4 rows at a time (stagedPass): each f16 -> f32
   /// widening from the buffer then feeds two FMAs, where one token alone is
   /// bound by the widening (one per cycle on Zen 3, against two FMAs). An odd
   /// last token takes all the rows at once, as many independent FMA chains as
@@ -231,7 +231,8 @@ struct TileKernel {
                      Value m1, Value kb0, Value kb1, Value dest, Value rowBase,
                      Value colBase) const {
     const int64_t numRows = rows.size();
-    const int64_t half = std::max<int64_t>(numRows / 2, 1);
+    // Two tokens x 4 rows: 8 FMA chains, as many accumulators as fit.
+    const int64_t pairRows = std::min<int64_t>(numRows, kMaxRowTile / 2);
     Value destCol = arith::SubIOp::create(b, loc, rows.front(), colBase);
     SmallVector<Value> nBlock;
     for (Value n : rows)
@@ -265,10 +266,10 @@ struct TileKernel {
                        b, loc, VectorType::get({nr}, b.getF32Type()),
                        ArrayRef<Value>(scales).slice(r0, nr));
                  };
-                 SmallVector<Value> halfScales;
-                 for (int64_t r0 = 0; r0 < numRows; r0 += half)
-                   halfScales.push_back(
-                       partScales(r0, std::min(half, numRows - r0)));
+                 SmallVector<Value> pairScales;
+                 for (int64_t r0 = 0; r0 < numRows; r0 += pairRows)
+                   pairScales.push_back(
+                       partScales(r0, std::min(pairRows, numRows - r0)));
                  Value allScales = partScales(0, numRows);
                  auto pairs = scf::ForOp::create(
                      b, loc, m0, pairEnd, cIdx(b, loc, 2), ValueRange{in[0]},
@@ -277,10 +278,10 @@ struct TileKernel {
                                                 b, loc, m, cIdx(b, loc, 1))};
                        Value d = in[0];
                        for (int64_t r0 = 0, i = 0; r0 < numRows;
-                            r0 += half, ++i)
+                            r0 += pairRows, ++i)
                          d = stagedPass(b, loc, tokens, r0,
-                                        std::min(half, numRows - r0), k0, kEnd,
-                                        scales, halfScales[i], d, rowBase,
+                                        std::min(pairRows, numRows - r0), k0,
+                                        kEnd, scales, pairScales[i], d, rowBase,
                                         destCol);
                        scf::YieldOp::create(b, loc, d);
                      });
