@@ -104,3 +104,18 @@ func.func @many(%x: tensor<65x64xf32>, %w: tensor<16x64xf32>) -> (tensor<65x2xf3
       : (tensor<65x64xf32>, tensor<16x64xf32>) -> tensor<65x2xf32>, tensor<65x2xi32>
   return %wt, %ids : tensor<65x2xf32>, tensor<65x2xi32>
 }
+
+// -----
+
+// A router on given logits (no weight): the blocks read the input itself;
+// no linear is made.
+// CHECK-LABEL: func.func @logits
+// CHECK-SAME:    (%[[U:.*]]: tensor<2x16xf32>
+// CHECK-NOT:   dsv3.linear
+// CHECK:       scf.forall (%[[T:.*]]) in (2) shared_outs
+// CHECK:         tensor.extract %[[U]][%[[T]], %{{.*}}]
+// CHECK-NOT:   dsv3.moe_gate
+func.func @logits(%u: tensor<2x16xf32>) -> (tensor<2x3xf32>, tensor<2x3xi32>) {
+  %wt, %ids = dsv3.moe_gate %u scoring_func(sigmoid) topk_method(greedy) top_k(3) : (tensor<2x16xf32>) -> tensor<2x3xf32>, tensor<2x3xi32>
+  return %wt, %ids : tensor<2x3xf32>, tensor<2x3xi32>
+}

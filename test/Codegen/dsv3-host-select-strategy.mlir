@@ -24,6 +24,22 @@ func.func @linears(%x: tensor<4x256xbf16>, %w: tensor<64x256xf8E4M3FN>, %s: tens
 
 // -----
 
+// The router's logits run on weight_tiles for a bf16 or f32 gate weight and a
+// hidden size of whole vectors; otherwise (an f16 weight here), and for a
+// router on given logits, the gate has no row and keeps its definition.
+// CHECK-LABEL: func.func @router
+// CHECK:       dsv3.moe_gate {{.*}} {dsv3.host_strategy = {{{.*}}kernel = "weight_tiles"{{.*}}}} : (tensor<4x256xbf16>, tensor<64x256xbf16>)
+// CHECK-NOT:   dsv3.host_strategy
+// CHECK:       return
+func.func @router(%x: tensor<4x256xbf16>, %w: tensor<64x256xbf16>, %wh: tensor<64x256xf16>, %u: tensor<4x64xf32>) {
+  %a, %ai = dsv3.moe_gate %x, %w scoring_func(sigmoid) topk_method(greedy) top_k(8) : (tensor<4x256xbf16>, tensor<64x256xbf16>) -> tensor<4x8xf32>, tensor<4x8xi32>
+  %b, %bi = dsv3.moe_gate %x, %wh scoring_func(sigmoid) topk_method(greedy) top_k(8) : (tensor<4x256xbf16>, tensor<64x256xf16>) -> tensor<4x8xf32>, tensor<4x8xi32>
+  %c, %ci = dsv3.moe_gate %u scoring_func(sigmoid) topk_method(greedy) top_k(8) : (tensor<4x64xf32>) -> tensor<4x8xf32>, tensor<4x8xi32>
+  return
+}
+
+// -----
+
 // Latent attention: the MQA kernel, unless the op is a split-KV tile (its
 // lse comes from the definition) or the pipeline asked for unbounded key
 // loops (the definition's form).

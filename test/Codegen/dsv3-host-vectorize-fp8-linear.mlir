@@ -319,3 +319,19 @@ func.func @strategy(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: te
   %z = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "definition"}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y, %z : tensor<4x576xf32>, tensor<4x576xf32>
 }
+
+// -----
+
+// The router's logits: a gate with a bf16 weight (weight_tiles, from the
+// table) becomes a linear of the gate weight, run by this kernel (its row
+// groups of 32 over the 64 experts), and dsv3.moe_gate on the f32 logits.
+// An f16 gate weight has no strategy and keeps the definition.
+// CHECK-LABEL: func.func @router
+// CHECK:       %[[U:.*]] = scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}}) -> (tensor<4x64xf32>)
+// CHECK:       dsv3.moe_gate %[[U]] bias(%{{.*}} : tensor<64xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8) topk_group(4) norm_topk_prob routed_scaling_factor(2.500000e+00) : (tensor<4x64xf32>) -> tensor<4x8xf32>, tensor<4x8xi32>
+// CHECK:       dsv3.moe_gate %{{.*}}, %{{.*}} scoring_func(softmax) {{.*}} : (tensor<4x256xbf16>, tensor<64x256xf16>)
+func.func @router(%x: tensor<4x256xbf16>, %w: tensor<64x256xbf16>, %b: tensor<64xf32>, %wh: tensor<64x256xf16>) -> (tensor<4x8xf32>, tensor<4x8xi32>, tensor<4x8xf32>, tensor<4x8xi32>) {
+  %wt, %ids = dsv3.moe_gate %x, %w bias(%b : tensor<64xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8) topk_group(4) norm_topk_prob routed_scaling_factor(2.5) : (tensor<4x256xbf16>, tensor<64x256xbf16>) -> tensor<4x8xf32>, tensor<4x8xi32>
+  %wt2, %ids2 = dsv3.moe_gate %x, %wh scoring_func(softmax) topk_method(greedy) top_k(8) : (tensor<4x256xbf16>, tensor<64x256xf16>) -> tensor<4x8xf32>, tensor<4x8xi32>
+  return %wt, %ids, %wt2, %ids2 : tensor<4x8xf32>, tensor<4x8xi32>, tensor<4x8xf32>, tensor<4x8xi32>
+}

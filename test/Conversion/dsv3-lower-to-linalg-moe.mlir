@@ -77,6 +77,21 @@ func.func @moe_gate_greedy(%x: tensor<2x8xf32>, %w: tensor<16x8xf32>) -> (tensor
 
 // -----
 
+// Without a weight the input is the logits: the sigmoid reads it directly and
+// no contraction is built.
+// CHECK-LABEL: func.func @moe_gate_logits
+// CHECK-NOT:  reduction
+// CHECK:      %[[S:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<4x16xf32>)
+// CHECK:        arith.negf
+// CHECK:        math.exp
+// CHECK:      linalg.generic {{.*}} ins(%[[S]], %arg1 : tensor<4x16xf32>, tensor<16xf32>)
+func.func @moe_gate_logits(%u: tensor<4x16xf32>, %b: tensor<16xf32>) -> (tensor<4x4xf32>, tensor<4x4xi32>) {
+  %wt, %ids = dsv3.moe_gate %u bias(%b : tensor<16xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(4) n_group(4) topk_group(2) norm_topk_prob routed_scaling_factor(2.5) : (tensor<4x16xf32>) -> tensor<4x4xf32>, tensor<4x4xi32>
+  return %wt, %ids : tensor<4x4xf32>, tensor<4x4xi32>
+}
+
+// -----
+
 // Bias update: i64 load per expert, then sign(K*T - E*c) exactly in
 // integers (K*T = 32, E = 16).
 // CHECK-LABEL: func.func @expert_bias_update

@@ -9,6 +9,30 @@ func.func @gate_rank(%x: tensor<4xf32>, %w: tensor<8x4xf32>) {
 
 // -----
 
+func.func @gate_logits_rank(%u: tensor<4x8x1xf32>) {
+  // expected-error @+1 {{expects rank-2 logits [T, E]}}
+  %wt, %ids = dsv3.moe_gate %u scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<4x8x1xf32>) -> tensor<4x2xf32>, tensor<4x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_logits_dtype(%u: tensor<4x8xbf16>) {
+  // expected-error @+1 {{expects f32 logits [T, E] without a weight, got 'bf16'}}
+  %wt, %ids = dsv3.moe_gate %u scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<4x8xbf16>) -> tensor<4x2xf32>, tensor<4x2xi32>
+  return
+}
+
+// -----
+
+func.func @gate_logits_top_k(%u: tensor<4x8xf32>) {
+  // expected-error @+1 {{top_k (9) exceeds the 8 experts}}
+  %wt, %ids = dsv3.moe_gate %u scoring_func(sigmoid) topk_method(greedy) top_k(9) : (tensor<4x8xf32>) -> tensor<4x9xf32>, tensor<4x9xi32>
+  return
+}
+
+// -----
+
 func.func @gate_bias_rank(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>, %b: tensor<8x1xf32>) {
   // expected-error @+1 {{expects a rank-1 e_score_correction_bias [E]}}
   %wt, %ids = dsv3.moe_gate %x, %w bias(%b : tensor<8x1xf32>) scoring_func(sigmoid) topk_method(greedy) top_k(2) : (tensor<4x16xf32>, tensor<8x16xf32>) -> tensor<4x2xf32>, tensor<4x2xi32>

@@ -8,6 +8,14 @@ func.func @moe_gate_v3(%x: tensor<4x7168xbf16>, %w: tensor<256x7168xbf16>, %b: t
   return %wt, %ids : tensor<4x8xf32>, tensor<4x8xi32>
 }
 
+// The router on given logits [T, E] (no weight).
+// CHECK-LABEL: func.func @moe_gate_logits
+// CHECK: dsv3.moe_gate %{{.*}} bias(%{{.*}} : tensor<256xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8) topk_group(4) norm_topk_prob routed_scaling_factor(2.500000e+00) : (tensor<?x256xf32>) -> tensor<?x8xf32>, tensor<?x8xi32>
+func.func @moe_gate_logits(%u: tensor<?x256xf32>, %b: tensor<256xf32>) -> (tensor<?x8xf32>, tensor<?x8xi32>) {
+  %wt, %ids = dsv3.moe_gate %u bias(%b : tensor<256xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8) topk_group(4) norm_topk_prob routed_scaling_factor(2.5) : (tensor<?x256xf32>) -> tensor<?x8xf32>, tensor<?x8xi32>
+  return %wt, %ids : tensor<?x8xf32>, tensor<?x8xi32>
+}
+
 // Defaults (n_group 1, topk_group 1, no renormalisation, factor 1) are not
 // printed.
 // CHECK-LABEL: func.func @moe_gate_v2_lite

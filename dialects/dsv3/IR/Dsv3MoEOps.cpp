@@ -55,26 +55,32 @@ static LogicalResult verifyRouting(Operation *op, StringRef topKName, int64_t e,
 
 LogicalResult MoEGateOp::verify() {
   auto x = getInput().getType();
-  auto w = getWeight().getType();
+  // Without a weight the input is the logits [T, E].
+  auto w = getWeight() ? cast<RankedTensorType>(getWeight().getType())
+                       : RankedTensorType();
   auto weights = getWeights().getType();
   auto ids = getIds().getType();
-  if (x.getRank() != 2 || w.getRank() != 2)
-    return emitOpError("expects rank-2 input [T, H] and weight [E, H]");
+  if (x.getRank() != 2 || (w && w.getRank() != 2))
+    return emitOpError(w ? "expects rank-2 input [T, H] and weight [E, H]"
+                         : "expects rank-2 logits [T, E]");
+  if (!w && !x.getElementType().isF32())
+    return emitOpError("expects f32 logits [T, E] without a weight, got ")
+           << x.getElementType();
   auto bias = getEScoreCorrectionBias();
   RankedTensorType biasType =
       bias ? cast<RankedTensorType>(bias.getType()) : RankedTensorType();
   if (biasType && biasType.getRank() != 1)
     return emitOpError("expects a rank-1 e_score_correction_bias [E]");
   if (failed(verifyStaticExceptTokens(*this, "input", x, {0})) ||
-      failed(verifyStaticExceptTokens(*this, "weight", w, {})) ||
+      (w && failed(verifyStaticExceptTokens(*this, "weight", w, {}))) ||
       failed(verifyStaticExceptTokens(*this, "weights", weights, {0})) ||
       failed(verifyStaticExceptTokens(*this, "ids", ids, {0})) ||
       (biasType && failed(verifyStaticExceptTokens(
                        *this, "e_score_correction_bias", biasType, {}))))
     return failure();
   int64_t t = x.getDimSize(0), h = x.getDimSize(1);
-  int64_t e = w.getDimSize(0);
-  if (w.getDimSize(1) != h)
+  int64_t e = w ? w.getDimSize(0) : h;
+  if (w && w.getDimSize(1) != h)
     return emitOpError("weight hidden size (")
            << w.getDimSize(1) << ") differs from input hidden size (" << h
            << ")";

@@ -29,7 +29,7 @@ def Dsv3_TopkMethod : I32EnumAttr<"TopkMethod",
 // dsv3.moe_gate
 //===----------------------------------------------------------------------===//
 
-def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
+def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure, AttrSizedOperandSegments]> {
   let summary = "DeepSeek MoE router: group-limited top-k over expert scores";
   let description = [{
     Routes each of T tokens to `top_k` of E experts (docs/semantics.md §12.1 for
@@ -66,8 +66,15 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
     f32; the bias [E] f32; results `weights` [T, top_k] f32 and `ids`
     [T, top_k] i32.
 
+    Without the weight operand, the input is the logits `u` [T, E] (f32)
+    themselves and the op is the rest of the router, as vLLM's top-k over
+    given router logits: a strategy that runs `u` as a `dsv3.linear` of the
+    gate weight (the host's `dsv3-host-vectorize-fp8-linear`) leaves this
+    form. `dsv3.linear` sums in its own order, so the two forms agree up to
+    the rounding of `u`.
+
     Errors: ranks other than x:2, weight:2, bias:1; a dynamic dimension other than a token dimension; hidden
-    size mismatch; bias not [E]; results not [T, top_k]; top_k not in
+    size mismatch; logits (no weight) not f32; bias not [E]; results not [T, top_k]; top_k not in
     [1, E]; n_group not a positive divisor of E; topk_group not in
     [1, n_group]; top_k larger than the experts of the kept groups; greedy
     with n_group or topk_group other than 1; noaux_tc with groups of fewer
@@ -81,9 +88,15 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
         topk_group(4) norm_topk_prob routed_scaling_factor(2.5)
         : (tensor<4x7168xbf16>, tensor<256x7168xbf16>)
         -> tensor<4x8xf32>, tensor<4x8xi32>
+    // The same router on logits u = dsv3.linear %x, %gw : [4, 256] f32.
+    %w2, %ids2 = dsv3.moe_gate %u bias(%b : tensor<256xf32>)
+        scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8)
+        topk_group(4) norm_topk_prob routed_scaling_factor(2.5)
+        : (tensor<4x256xf32>) -> tensor<4x8xf32>, tensor<4x8xi32>
     ```
   }];
-  let arguments = (ins Dsv3_FloatTensor:$input, Dsv3_FloatTensor:$weight,
+  let arguments = (ins Dsv3_FloatTensor:$input,
+                   Optional<Dsv3_FloatTensor>:$weight,
                    Optional<RankedTensorOf<[F32]>>:$e_score_correction_bias,
                    Dsv3_ScoringFunc:$scoring_func,
                    Dsv3_TopkMethod:$topk_method,
@@ -95,7 +108,7 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
   let results = (outs RankedTensorOf<[F32]>:$weights,
                   RankedTensorOf<[I32]>:$ids);
   let assemblyFormat = [{
-    $input `,` $weight
+    $input (`,` $weight^)?
     (`bias` `(` $e_score_correction_bias^ `:`
      type($e_score_correction_bias) `)`)?
     `scoring_func` `(` $scoring_func `)`
@@ -105,7 +118,7 @@ def Dsv3_MoEGateOp : Dsv3_Op<"moe_gate", [Pure]> {
     (`topk_group` `(` $topk_group^ `)`)?
     (`norm_topk_prob` $norm_topk_prob^)?
     (`routed_scaling_factor` `(` $routed_scaling_factor^ `)`)? attr-dict
-    `:` `(` type($input) `,` type($weight) `)` `->` type($weights) `,`
+    `:` `(` type($input) (`,` type($weight)^)? `)` `->` type($weights) `,`
     type($ids)
   }];
   let hasVerifier = 1;

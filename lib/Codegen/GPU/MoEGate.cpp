@@ -331,9 +331,12 @@ SmallVector<Value> buildMoEGate(OpBuilder &b, Location loc, const Gate &gate) {
       linearLoc = NameLoc::get(b.getStringAttr("linear" + rest.str()),
                                name.getChildLoc());
   }
-  Value logits = LinearOp::create(
-      b, linearLoc, RankedTensorType::get({gate.tokens, gate.experts}, f32),
-      op.getInput(), op.getWeight(), Value());
+  // Without a weight the input is the logits already.
+  Value logits = op.getInput();
+  if (op.getWeight())
+    logits = LinearOp::create(
+        b, linearLoc, RankedTensorType::get({gate.tokens, gate.experts}, f32),
+        op.getInput(), op.getWeight(), Value());
   Value weights = tensor::EmptyOp::create(
       b, loc, ArrayRef<int64_t>{gate.tokens, gate.topK}, f32);
   Value ids = tensor::EmptyOp::create(
@@ -352,12 +355,14 @@ struct Dsv3GPUMoEGate : dsv3::impl::Dsv3GPUMoEGateBase<Dsv3GPUMoEGate> {
     SmallVector<Gate> gates;
     getOperation()->walk([&](MoEGateOp op) {
       auto x = op.getInput().getType();
-      auto w = op.getWeight().getType();
+      // [E, H], or the logits [T, E] themselves without a weight.
+      auto w =
+          op.getWeight() ? cast<RankedTensorType>(op.getWeight().getType()) : x;
       if (!x.hasStaticShape() || !w.hasStaticShape())
         return;
       Gate gate{op,
                 x.getDimSize(0),
-                w.getDimSize(0),
+                w.getDimSize(op.getWeight() ? 0 : 1),
                 static_cast<int64_t>(op.getTopK()),
                 static_cast<int64_t>(op.getNGroup()),
                 static_cast<int64_t>(op.getTopkGroup()),

@@ -47,6 +47,15 @@ bool weightOnlyLinear(Operation *o, bool) {
          op.getInput().getType().getDimSize(1) % kLanes == 0;
 }
 
+bool routerWithWeight(Operation *o, bool) {
+  auto op = cast<MoEGateOp>(o);
+  if (!op.getWeight())
+    return false;
+  Type w = cast<ShapedType>(op.getWeight().getType()).getElementType();
+  return (w.isBF16() || w.isF32()) &&
+         op.getInput().getType().getDimSize(1) % kLanes == 0;
+}
+
 bool dispatchedFP8Experts(Operation *o, bool) {
   auto op = cast<GroupedMatmulOp>(o);
   // Segments are the definition's rows of each expert only when the offsets
@@ -92,6 +101,9 @@ const Row kTable[] = {
   // keep the definition.
   {"dsv3.linear",           weightOnlyLinear,       host::kWeightTiles, kLinearTiles},
   {"dsv3.linear",           always,                 host::kDefinition,  {}},
+  // The router's logits: a linear of the bf16 gate weight, on the same
+  // kernel; the top-k selection after them keeps its definition.
+  {"dsv3.moe_gate",         routerWithWeight,       host::kWeightTiles, kLinearTiles},
   // The routed experts' GEMM: the same kernel over (row block, expert).
   {"dsv3.grouped_matmul",   dispatchedFP8Experts,   host::kWeightTiles, kExpertTiles},
   {"dsv3.grouped_matmul",   always,                 host::kDefinition,  {}},

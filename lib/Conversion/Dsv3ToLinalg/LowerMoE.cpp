@@ -106,7 +106,10 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
     OpBuilder &b = rewriter;
     MLIRContext *ctx = b.getContext();
     int64_t t = op.getInput().getType().getDimSize(0);
-    int64_t e = op.getWeight().getType().getDimSize(0);
+    Value weight = op.getWeight();
+    // Without a weight the input is the logits [T, E].
+    int64_t e = weight ? cast<RankedTensorType>(weight.getType()).getDimSize(0)
+                       : op.getInput().getType().getDimSize(1);
     int64_t k = static_cast<int64_t>(op.getTopK());
     // The token count, when dynamic: every [T, ...] below has it.
     SmallVector<Value> dT = dynamicSizes(b, loc, op.getInput());
@@ -122,16 +125,18 @@ struct LowerMoEGate : OpRewritePattern<MoEGateOp> {
                                            IteratorType::reduction};
 
     // u[t, e] = Σ_h f32(x[t, h]) · f32(W[e, h]).
-    Value logits = generic(
-        b, loc, ValueRange{op.getInput(), op.getWeight()},
-        ValueRange{zerosF32(b, loc, {t, e}, dT)},
-        {map3({d0, d2}), map3({d1, d2}), map3({d0, d1})}, parParRed,
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
-                                          toF32(nb, l, args[1]));
-          linalg::YieldOp::create(
-              nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
-        })[0];
+    Value logits = op.getInput();
+    if (weight)
+      logits = generic(
+          b, loc, ValueRange{op.getInput(), weight},
+          ValueRange{zerosF32(b, loc, {t, e}, dT)},
+          {map3({d0, d2}), map3({d1, d2}), map3({d0, d1})}, parParRed,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value p = arith::MulFOp::create(nb, l, toF32(nb, l, args[0]),
+                                            toF32(nb, l, args[1]));
+            linalg::YieldOp::create(
+                nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+          })[0];
 
     Value scores = op.getScoringFunc() == ScoringFunc::sigmoid
                        ? buildSigmoid(b, loc, logits)
