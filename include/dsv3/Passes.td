@@ -449,9 +449,10 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     `scf.forall` over groups of 32 output rows (run on the session's
     threads, see dsv3-host-distribute-parallel-loops). In a group, register
     tiles of 2 rows x 6 tokens (then one tile of the 1 to 5 tokens left, and
-    a single row when the count is odd; any M, static or dynamic; a
-    statically single token, decode, takes tiles of 8 rows so that 8
-    independent FMA chains cover the FMA latency) run a vector loop over each
+    a single row when the count is odd; any M above 16, static or dynamic;
+    a statically single token, decode, takes tiles of 8 rows so that 8
+    independent FMA chains cover the FMA latency; other counts up to 16 the
+    staged tiles below) run a vector loop over each
     128-wide K block: per step, each row's FP8 weight vector is read and
     widened once in registers and each token's activation vector is loaded
     once, feeding 12 accumulators. Each block's lane sum is scaled by
@@ -478,9 +479,10 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     the top of the forall iteration; dsv3-host-hoist-team-allocas makes it
     one per thread), and the K loop converts them to f32 from there
     (vcvtph2ps from memory, which needs no shuffle port). Same products,
-    same order of additions, so the same bits. A dynamic token count of at
-    most 16 (an expert's tokens in a decode-sized grouped GEMM, a short
-    dynamic prefill) uses the same buffer with tiles of 8 rows: each block of
+    same order of additions, so the same bits. Any other token count of at
+    most 16, static or dynamic (an expert's tokens in a decode-sized grouped
+    GEMM, an MTP verify step, a short prompt), uses the same buffer with
+    tiles of 8 rows: each block of
     the rows is widened once, then the tokens go in pairs over 4 rows at a
     time (each f16 -> f32 conversion from the buffer feeds two FMAs, 8
     chains), an odd last token over all 8 rows (8 chains), and each token

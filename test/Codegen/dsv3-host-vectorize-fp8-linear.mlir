@@ -9,8 +9,9 @@
 // activation vector is read once, feeding 8 accumulators. Each 128-wide block
 // sum is scaled by weight_scale_inv[n / 128, kb] * 2^8 and added to the
 // element's running sum, read from and written back to the group's slice
-// one token's row vector at a time. A decode-sized M takes all of K in one
-// pass (no chunk loop).
+// one token's row vector at a time. These are a prefill's tiles: the
+// strategy's decode_tokens = 0 makes every M a prefill, so K goes in chunks
+// of 4 blocks (here one chunk of the 2 blocks).
 // CHECK-LABEL: func.func @decode
 // CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
@@ -20,7 +21,9 @@
 // CHECK:       scf.forall (%[[G:.*]]) in (18) shared_outs(%[[Y:.*]] = %[[Z]]) -> (tensor<4x576xf32>)
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
-// CHECK:         scf.for %[[I:.*]] = %c0 to %c32 step %c2 iter_args(%[[P0:.*]] = %[[PART]])
+// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c2 step %c4 iter_args(%{{.*}} = %[[PART]])
+// CHECK:           %[[KB1:.*]] = arith.minui %{{.*}}, %c2
+// CHECK:         scf.for %[[I:.*]] = %c0 to %c32 step %c2 iter_args(%[[P0:.*]] = %{{.*}})
 // CHECK:           %[[N:.*]] = arith.addi %[[N0]], %[[I]]
 // CHECK:           %[[N1:.*]] = arith.addi %[[N]], %c1
 // CHECK:           scf.for %[[M0:.*]] = %c0 to %c4 step %c4 iter_args(%[[P:.*]] = %[[P0]])
@@ -28,7 +31,7 @@
 // CHECK:           %[[R0:.*]] = vector.transfer_read %[[P]][%[[M0]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
 // CHECK-COUNT-3:   vector.transfer_read %[[P]][%{{.*}}, %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
 // CHECK:           vector.extract %[[R0]][0] : f32 from vector<2xf32>
-// CHECK:           scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:           scf.for %[[KB:.*]] = %[[KB0]] to %[[KB1]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK:               %[[B:.*]] = arith.bitcast %[[W]] : vector<8xf8E4M3FN> to vector<8xi8>
@@ -56,34 +59,61 @@
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y : tensor<4x576xf32>
 }
 
 // -----
 
-// A static M of 13: tiles of 2 rows x 6 tokens up to 12 (12 accumulators),
-// then one of 2 x 1 (no tile of 4 or 2); a bf16 result is the f32 sums
+// A static M of 19 (more than decode_tokens, so a prefill): tiles of 2 rows
+// x 6 tokens up to 18 (12 accumulators), then one of 2 x 1 (no tile of 4 or
+// 2); a bf16 result is the f32 sums
 // narrowed once, after the loops. 5 rows (N < 32: one group of 5): two row
 // pairs, then one row.
-// CHECK-LABEL: func.func @thirteen
+// CHECK-LABEL: func.func @nineteen
 // CHECK:       scf.forall (%{{.*}}) in (1)
 // CHECK:         scf.for %{{.*}} = %c0 to %c4 step %c2
-// CHECK:           scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
 // CHECK-COUNT-12:    vector.fma
-// CHECK:           scf.for %{{.*}} = %c12 to %c13 step %c1
+// CHECK:           scf.for %{{.*}} = %c18 to %c19 step %c1
 // CHECK-COUNT-2:     vector.fma
 // CHECK-NOT:         vector.fma
 // CHECK:         scf.for %{{.*}} = %c4 to %c5 step %c1
-// CHECK:           scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
 // CHECK-COUNT-6:     vector.fma
-// CHECK:           scf.for %{{.*}} = %c12 to %c13 step %c1
+// CHECK:           scf.for %{{.*}} = %c18 to %c19 step %c1
 // CHECK-COUNT-1:     vector.fma
 // CHECK-NOT:     vector.fma
-// CHECK:       linalg.copy ins(%{{.*}} : tensor<13x5xf32>) outs(%{{.*}} : tensor<13x5xbf16>)
-func.func @thirteen(%x: tensor<13x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<13x5xbf16> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<13x128xf32>, tensor<5x128xf8E4M3FN>) -> tensor<13x5xbf16>
-  return %y : tensor<13x5xbf16>
+// CHECK:       linalg.copy ins(%{{.*}} : tensor<19x5xf32>) outs(%{{.*}} : tensor<19x5xbf16>)
+func.func @nineteen(%x: tensor<19x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<19x5xbf16> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x1xf32>) : (tensor<19x128xf32>, tensor<5x128xf8E4M3FN>) -> tensor<19x5xbf16>
+  return %y : tensor<19x5xbf16>
+}
+
+// -----
+
+// A static M of at most decode_tokens (5 here: an MTP verify step, a short
+// prompt) takes the staged tiles of a dynamic count: each block of 8 rows
+// widened once into the buffer, then the tokens in pairs (constant bounds:
+// [0, 4) step 2) and the last one alone, all reading the buffer; no widening
+// in registers.
+// CHECK-LABEL: func.func @few_tokens
+// CHECK:       scf.forall (%{{.*}}) in (1)
+// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK:         scf.for %{{.*}} = %c0 to %c32 step %c8
+// CHECK:           scf.for %{{.*}} = %c0 to %c2 step %c1
+// CHECK-COUNT-8:       vector.store %{{.*}}, %[[BUF]]
+// CHECK:             scf.for %{{.*}} = %c0 to %c4 step %c2
+// CHECK-NOT:           arith.extsi %{{.*}} : vector<8xi8>
+// CHECK:               vector.load %[[BUF]][%c0
+// CHECK:             scf.for %{{.*}} = %c4 to %c5 step %c1
+// CHECK-NOT:           arith.extsi %{{.*}} : vector<8xi8>
+// CHECK-COUNT-8:       vector.load %[[BUF]]
+// CHECK-NOT:     arith.extsi %{{.*}} : vector<8xi8>
+// CHECK:       return
+func.func @few_tokens(%x: tensor<5x256xbf16>, %w: tensor<32x256xf8E4M3FN>, %s: tensor<1x2xf32>) -> tensor<5x32xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) : (tensor<5x256xbf16>, tensor<32x256xf8E4M3FN>) -> tensor<5x32xf32>
+  return %y : tensor<5x32xf32>
 }
 
 // -----

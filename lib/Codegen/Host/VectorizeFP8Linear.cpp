@@ -526,20 +526,6 @@ struct TileKernel {
       for (int64_t r : kOneTokenRowTiles)
         if (r * width <= kMaxAccumulatorLanes || r == 1)
           oneTokenRows.push_back(r);
-      if (staticDecode)
-        return overRows(b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks), dest,
-                        *mHi - *mLo == 1 ? ArrayRef<int64_t>(oneTokenRows)
-                                         : ArrayRef<int64_t>(kRowTiles));
-      // Decode-sized blocks still take K in one pass. Two branches rather
-      // than a select of the chunk size: with constant block bounds LLVM
-      // unrolls the K loops as in static decode (a select-sized chunk left
-      // the grouped GEMM's loops rolled and 1.65x slower at T = 1).
-      Value count = arith::SubIOp::create(
-          b, loc, getValueOrCreateConstantIndexOp(b, loc, mStop),
-          getValueOrCreateConstantIndexOp(b, loc, mb));
-      Value small =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, count,
-                                cIdx(b, loc, tiles.decodeTokens));
       // FP8 with a staging buffer: tiles of up to kMaxRowTile rows over
       // however many tokens there are (see stagedTokens).
       auto decodeRows = [&](OpBuilder &b, Location loc) -> Value {
@@ -558,29 +544,50 @@ struct TileKernel {
                                   colBase);
             });
       };
+      // More tokens: K in chunks of chunkBlocks quantization blocks.
+      auto chunked = [&](OpBuilder &b, Location loc) -> Value {
+        return scf::ForOp::create(
+                   b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
+                   cIdx(b, loc, tiles.chunkBlocks), ValueRange{dest},
+                   [&](OpBuilder &b, Location loc, Value kb0, ValueRange in) {
+                     Value kb1 = arith::MinUIOp::create(
+                         b, loc,
+                         arith::AddIOp::create(b, loc, kb0,
+                                               cIdx(b, loc, tiles.chunkBlocks)),
+                         cIdx(b, loc, numBlocks));
+                     scf::YieldOp::create(b, loc,
+                                          overRows(b, loc, kb0, kb1, in[0]));
+                   })
+            .getResult(0);
+      };
+      // A static count: one token takes the one-token tiles, more up to
+      // decode_tokens the staged tiles (an MTP verify step, a short prompt),
+      // more still the chunks.
+      if (staticDecode) {
+        if (*mHi - *mLo == 1)
+          return overRows(b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
+                          dest, oneTokenRows);
+        return decodeRows(b, loc);
+      }
+      if (getConstantIntValue(mb) && getConstantIntValue(mStop))
+        return chunked(b, loc);
+      // Decode-sized blocks still take K in one pass. Two branches rather
+      // than a select of the chunk size: with constant block bounds LLVM
+      // unrolls the K loops as in static decode (a select-sized chunk left
+      // the grouped GEMM's loops rolled and 1.65x slower at T = 1).
+      Value count = arith::SubIOp::create(
+          b, loc, getValueOrCreateConstantIndexOp(b, loc, mStop),
+          getValueOrCreateConstantIndexOp(b, loc, mb));
+      Value small =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, count,
+                                cIdx(b, loc, tiles.decodeTokens));
       return scf::IfOp::create(
                  b, loc, small,
                  [&](OpBuilder &b, Location loc) {
                    scf::YieldOp::create(b, loc, decodeRows(b, loc));
                  },
                  [&](OpBuilder &b, Location loc) {
-                   Value chunks =
-                       scf::ForOp::create(
-                           b, loc, cIdx(b, loc, 0), cIdx(b, loc, numBlocks),
-                           cIdx(b, loc, tiles.chunkBlocks), ValueRange{dest},
-                           [&](OpBuilder &b, Location loc, Value kb0,
-                               ValueRange in) {
-                             Value kb1 = arith::MinUIOp::create(
-                                 b, loc,
-                                 arith::AddIOp::create(
-                                     b, loc, kb0,
-                                     cIdx(b, loc, tiles.chunkBlocks)),
-                                 cIdx(b, loc, numBlocks));
-                             scf::YieldOp::create(
-                                 b, loc, overRows(b, loc, kb0, kb1, in[0]));
-                           })
-                           .getResult(0);
-                   scf::YieldOp::create(b, loc, chunks);
+                   scf::YieldOp::create(b, loc, chunked(b, loc));
                  })
           .getResult(0);
     };
@@ -657,11 +664,11 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
         ValueRange{init}, std::nullopt,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value ig = args[0], out = args[1];
-          // One static token (every tile a one-token tile) or a dynamic
-          // count (decode-sized calls take stagedTokens tiles).
+          // A decode-sized count, static or dynamic, takes staged tiles: the
+          // one-token tiles for one static token, else stagedTokens.
           TileKernel task = kernel;
           std::optional<int64_t> m = getConstantIntValue(mSize);
-          if (!m || *m == 1)
+          if (!m || *m <= tiles.decodeTokens)
             task.staging = stagingBuffer(b, loc, wType.getElementType());
           task.stageOneTokenTiles = m == 1;
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));

@@ -97,6 +97,13 @@ func.func @one(%x: tensor<1x{K2}xbf16>) -> tensor<1x{N2}xf32> {{
       : (tensor<1x{K2}xbf16>, tensor<{N2}x{K2}xf8E4M3FN>) -> tensor<1x{N2}xf32>
   return %y : tensor<1x{N2}xf32>
 }}
+func.func @five(%x: tensor<5x{K2}xbf16>) -> tensor<5x{N2}xf32> {{
+  %w = dsv3.parameter "w2" : tensor<{N2}x{K2}xf8E4M3FN>
+  %s = dsv3.parameter "s2" : tensor<1x8xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>)
+      : (tensor<5x{K2}xbf16>, tensor<{N2}x{K2}xf8E4M3FN>) -> tensor<5x{N2}xf32>
+  return %y : tensor<5x{N2}xf32>
+}}
 """)
 w2 = (rng.standard_normal((N2, K2)) * np.exp(rng.uniform(-3, 3, (1, K2)))).astype(np.float32)
 q2, s2, _ = quantize_ref(w2, [128, 128])
@@ -130,6 +137,9 @@ for rows in (slice(0, 17), slice(120, 136), slice(100, 106), slice(60, 65), slic
 for t in (0, 137):
     check(np.array_equal(tiles(slice(t, t + 1), 2, "one"), full[t:t + 1]),
           f"token {t} in the static one-token function gives its bits among 200")
+# A static count of at most decode_tokens (5) takes the staged tiles too.
+check(np.array_equal(tiles(slice(60, 65), 2, "five"), full[60:65]),
+      "tokens 60..64 in the static five-token function give their bits among 200")
 
 # The strategy table's tile parameters change the blocking, not any output
 # element's arithmetic: a hand-written dsv3.host_strategy with other row
