@@ -464,9 +464,15 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     streams once). More tokens go in blocks of 96, each over K in chunks of
     512 (4 quantization blocks), so that the block's activations stay in L2
     while the group's weight rows pass over them; the running sums wait in
-    the result between chunks. Every output element gets the same additions
-    in the same order whatever M, the tiles, the blocks or the thread count,
-    so a token's result is the same, bit for bit, in any batch.
+    the result between chunks. In a chunk of at most 8 blocks, each row
+    tile's FP8 weights are widened once to f32 into a per-thread panel
+    (`memref.alloca` of 2 x chunk f32, 4 KiB by default, hoisted like the
+    staging buffer below), and every token tile over the chunk loads them
+    from there: in registers, the four widening instructions per weight
+    vector were repeated for every 6-token tile. Every output element gets
+    the same additions in the same order whatever M, the tiles, the blocks
+    or the thread count, so a token's result is the same, bit for bit, in
+    any batch.
 
     Widening: an e4m3 code's sign goes to bit 15 of an f16 and its other 7
     bits to bits 13..7 (`extsi`, `shli 7`, `andi 0xbf80`, `bitcast`,

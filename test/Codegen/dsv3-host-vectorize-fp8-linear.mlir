@@ -10,8 +10,9 @@
 // sum is scaled by weight_scale_inv[n / 128, kb] * 2^8 and added to the
 // element's running sum, read from and written back to the group's slice
 // one token's row vector at a time. These are a prefill's tiles: the
-// strategy's decode_tokens = 0 makes every M a prefill, so K goes in chunks
-// of 4 blocks (here one chunk of the 2 blocks).
+// strategy's decode_tokens = 0 makes every M a prefill, so K goes in chunks,
+// and chunks of 16 blocks (here one chunk of the 2 blocks) are too long for
+// the f32 panel (@prefill_panel), so the weights are widened in registers.
 // CHECK-LABEL: func.func @decode
 // CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
@@ -21,7 +22,8 @@
 // CHECK:       scf.forall (%[[G:.*]]) in (18) shared_outs(%[[Y:.*]] = %[[Z]]) -> (tensor<4x576xf32>)
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
-// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c2 step %c4 iter_args(%{{.*}} = %[[PART]])
+// CHECK-NOT:     memref.alloca
+// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c2 step %c16 iter_args(%{{.*}} = %[[PART]])
 // CHECK:           %[[KB1:.*]] = arith.minui %{{.*}}, %c2
 // CHECK:         scf.for %[[I:.*]] = %c0 to %c32 step %c2 iter_args(%[[P0:.*]] = %{{.*}})
 // CHECK:           %[[N:.*]] = arith.addi %[[N0]], %[[I]]
@@ -59,8 +61,38 @@
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64, k_chunk_blocks = 16 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y : tensor<4x576xf32>
+}
+
+// -----
+
+// Prefill chunks of at most 8 blocks: each row tile's chunk of FP8 weights
+// is widened once to f32 into a per-thread panel (2 rows x 4 blocks), 16
+// codes per step, and every token tile over the chunk loads its weight
+// vectors from the panel: no widening in the tiles' K loops.
+// CHECK-LABEL: func.func @prefill_panel
+// CHECK:       scf.forall (%{{.*}}) in (1)
+// CHECK-NEXT:    %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<2x512xf32>
+// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
+// CHECK:           scf.for %[[I:.*]] = %c0 to %c32 step %c2
+// CHECK:             %[[K0:.*]] = arith.muli %[[KB0]], %c128
+// CHECK:             %[[KE:.*]] = arith.minui %{{.*}}, %c1024
+// CHECK:             scf.for %[[J:.*]] = %[[K0]] to %[[KE]] step %c16
+// CHECK:               %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
+// CHECK:               arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
+// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c0, %[[AT]]] : memref<2x512xf32>, vector<16xf32>
+// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c1, %[[AT]]] : memref<2x512xf32>, vector<16xf32>
+// CHECK:             scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:               scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8
+// CHECK-NOT:             arith.extsi
+// CHECK:                 %[[PAT:.*]] = arith.subi %[[K]], %[[K0]]
+// CHECK:                 vector.load %[[PANEL]][%c0, %[[PAT]]] : memref<2x512xf32>, vector<8xf32>
+// CHECK:                 vector.load %[[PANEL]][%c1, %{{.*}}] : memref<2x512xf32>, vector<8xf32>
+// CHECK-COUNT-12:        vector.fma
+func.func @prefill_panel(%x: tensor<18x1024xbf16>, %w: tensor<32x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<18x32xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) : (tensor<18x1024xbf16>, tensor<32x1024xf8E4M3FN>) -> tensor<18x32xf32>
+  return %y : tensor<18x32xf32>
 }
 
 // -----
@@ -296,6 +328,7 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
 // CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<2x512xf32>
 // CHECK:         scf.for %{{.*}} step %c96 iter_args(%{{.*}} = %[[PART]])
 // CHECK:           scf.if
 // CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8
@@ -309,8 +342,11 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:           } else {
 // CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c2
 // CHECK:             %[[N:.*]] = arith.addi %[[N0]], %{{.*}}
+// CHECK:             scf.for %{{.*}} step %c16
+// CHECK:               vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<16xf8E4M3FN>
+// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c0, %{{.*}}] : memref<2x512xf32>, vector<16xf32>
 // CHECK:             scf.for %{{.*}} step %c8
-// CHECK:               vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK:               vector.load %[[PANEL]][%c0, %{{.*}}] : memref<2x512xf32>, vector<8xf32>
 // CHECK:             tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][%[[LO]], %[[N0]]] [%[[CNT]], 16] [1, 1]

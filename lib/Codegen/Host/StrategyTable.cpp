@@ -101,7 +101,7 @@ const Row kTable[] = {
   // keep the definition.
   {"dsv3.linear",           weightOnlyLinear,       host::kWeightTiles, kLinearTiles},
   {"dsv3.linear",           always,                 host::kDefinition,  {}},
-  // The router's logits: a linear of the bf16 gate weight, on the same
+  // The router's logits: a linear of the bf16/f32 gate weight, on the same
   // kernel; the top-k selection after them keeps its definition.
   {"dsv3.moe_gate",         routerWithWeight,       host::kWeightTiles, kLinearTiles},
   // The routed experts' GEMM: the same kernel over (row block, expert).

@@ -84,6 +84,14 @@ constexpr int64_t kMaxAccumulatorLanes = 96;
 /// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
 constexpr int64_t kStageCodes = 16;
+/// Prefill: each chunk of a row tile's FP8 weights (kRowTiles[0] rows x
+/// k_chunk_blocks blocks) is widened once to f32 into a per-thread panel, and
+/// every token tile over the chunk reads its weights from there. Widening in
+/// registers repeated the four widening instructions per weight vector for
+/// every 6-token tile (11 times at 64 tokens), next to 12 FMAs; reading the
+/// panel leaves one load. The panel stays in L1 up to this many f32 per row
+/// (k_chunk_blocks <= 8); larger chunks widen in registers.
+constexpr int64_t kMaxPanelRow = 8 * kQuantBlock;
 
 /// Cache blocking for prefill-sized M (host::WeightTiles, from the strategy
 /// table). At most decodeTokens tokens run over all of K in one pass
@@ -105,6 +113,7 @@ struct TileKernel {
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
   Value staging;       // memref<kMaxRowTile x kQuantBlock x i16>, or null
+  Value panel;         // memref<kRowTiles[0] x chunk x f32>, or null
   int64_t k, width;
   host::WeightTiles tiles;
   // One-token register tiles take their weights from `staging` (a linear of
@@ -141,6 +150,41 @@ struct TileKernel {
                          }
                          scf::YieldOp::create(b, loc);
                        });
+  }
+
+  /// Widens K [k0, kEnd) of each of `rows` (at most kRowTiles[0]) to f32
+  /// into `panel`, column j - k0, kStageCodes codes at a time: the values the
+  /// register tiles widen (the same bits).
+  void pack(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value k0,
+            Value kEnd) const {
+    auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
+    SmallVector<bool> inBounds = {true};
+    scf::ForOp::create(
+        b, loc, k0, kEnd, cIdx(b, loc, kStageCodes), ValueRange{},
+        [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+          Value at = arith::SubIOp::create(b, loc, j, k0);
+          for (auto [r, n] : llvm::enumerate(rows)) {
+            Value codes = vector::TransferReadOp::create(
+                b, loc, VectorType::get({kStageCodes}, wElem), weight,
+                withExpert({n, j}), wPad, inBounds);
+            vector::StoreOp::create(
+                b, loc,
+                host::scaledF16BitsToF32(
+                    b, loc, host::e4m3ToScaledF16Bits(b, loc, codes)),
+                panel, ValueRange{cIdx(b, loc, r), at});
+          }
+          scf::YieldOp::create(b, loc);
+        });
+  }
+
+  /// Whether a prefill chunk of `numRows` rows and `chunkBlocks` blocks can
+  /// be packed into `panel`.
+  bool canPack(int64_t numRows) const {
+    auto wElem = cast<ShapedType>(weight.getType()).getElementType();
+    return panel && isa<Float8E4M3FNType>(wElem) && numRows <= kRowTiles[0] &&
+           k % kStageCodes == 0 &&
+           tiles.chunkBlocks * kQuantBlock <= kMaxPanelRow;
   }
 
   /// Row r's weights [at, at + width) of the staged block, as f32.
@@ -363,9 +407,11 @@ struct TileKernel {
   /// quantization blocks [kb0, kb1) of K. Each element's running sum is read
   /// from `dest` and written back; a block adds (its lanes' tree sum) x
   /// (its scale), the same arithmetic for every tiling.
+  /// `panelBase`, when set, is the K index of column 0 of `panel`, which
+  /// holds the rows' weights of the blocks as f32 (pack).
   Value tile(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value m0,
              int64_t tokens, Value kb0, Value kb1, Value dest, Value rowBase,
-             Value colBase) const {
+             Value colBase, Value panelBase = Value()) const {
     Type f32 = b.getF32Type();
     auto vecF32 = VectorType::get({width}, f32);
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
@@ -426,6 +472,13 @@ struct TileKernel {
               [&](OpBuilder &b, Location loc, Value ik, ValueRange vacc) {
                 SmallVector<Value> w;
                 for (auto [r, n] : llvm::enumerate(rows)) {
+                  if (panelBase) {
+                    Value at = arith::SubIOp::create(b, loc, ik, panelBase);
+                    w.push_back(vector::LoadOp::create(
+                        b, loc, vecF32, panel,
+                        ValueRange{cIdx(b, loc, r), at}));
+                    continue;
+                  }
                   if (staged) {
                     Value at = arith::SubIOp::create(b, loc, ik, k0);
                     w.push_back(stagedWeights(b, loc, r, at));
@@ -503,13 +556,25 @@ struct TileKernel {
     // One token block over the chunks of K.
     auto tokenBlock = [&](OpBuilder &b, Location loc, OpFoldResult mb,
                           OpFoldResult mStop, Value dest) -> Value {
+      // `packed`: each row tile's chunk is widened once into the panel
+      // (prefill chunks; see kMaxPanelRow).
       auto overRows = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
-                          Value dest, ArrayRef<int64_t> rowTiles = kRowTiles) {
+                          Value dest, ArrayRef<int64_t> rowTiles = kRowTiles,
+                          bool packed = false) {
         return forEachTile(
             b, loc, b.getIndexAttr(0), nCount, rowTiles, dest,
             [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
                 Value dest) {
               SmallVector<Value> rows = tileRows(b, loc, i0, numRows);
+              Value panelBase;
+              if (packed && canPack(numRows)) {
+                Value q = cIdx(b, loc, kQuantBlock);
+                panelBase = arith::MulIOp::create(b, loc, kb0, q);
+                pack(b, loc, rows, panelBase,
+                     arith::MinUIOp::create(
+                         b, loc, arith::MulIOp::create(b, loc, kb1, q),
+                         cIdx(b, loc, k)));
+              }
               SmallVector<int64_t> tokenTiles;
               for (int64_t t : kTokenTiles)
                 if (numRows * t * width <= kMaxAccumulatorLanes || t == 1)
@@ -518,7 +583,8 @@ struct TileKernel {
                                  [&](OpBuilder &b, Location loc, Value m0,
                                      int64_t tokens, Value dest) {
                                    return tile(b, loc, rows, m0, tokens, kb0,
-                                               kb1, dest, rowBase, colBase);
+                                               kb1, dest, rowBase, colBase,
+                                               panelBase);
                                  });
             });
       };
@@ -556,7 +622,9 @@ struct TileKernel {
                                                cIdx(b, loc, tiles.chunkBlocks)),
                          cIdx(b, loc, numBlocks));
                      scf::YieldOp::create(b, loc,
-                                          overRows(b, loc, kb0, kb1, in[0]));
+                                          overRows(b, loc, kb0, kb1, in[0],
+                                                   kRowTiles,
+                                                   /*packed=*/true));
                    })
             .getResult(0);
       };
@@ -624,6 +692,21 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
       b.getI64IntegerAttr(32));
 }
 
+/// The prefill tiles' f32 panel (see kMaxPanelRow), for FP8 weights whose
+/// chunk fits: an alloca at the top of a forall iteration, one per thread
+/// after dsv3-host-hoist-team-allocas.
+Value panelBuffer(OpBuilder &b, Location loc, Type weightElem,
+                  const host::WeightTiles &tiles) {
+  if (!isa<Float8E4M3FNType>(weightElem) ||
+      tiles.chunkBlocks * kQuantBlock > kMaxPanelRow)
+    return Value();
+  return memref::AllocaOp::create(
+      b, loc,
+      MemRefType::get({kRowTiles[0], tiles.chunkBlocks * kQuantBlock},
+                      b.getF32Type()),
+      b.getI64IntegerAttr(32));
+}
+
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
   VectorizeFP8Linear(MLIRContext *ctx, int64_t width)
       : OpRewritePattern(ctx), width(width) {}
@@ -651,6 +734,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
                       op.getWeightScaleInv(),
                       /*expert=*/Value(),
                       /*staging=*/Value(),
+                      /*panel=*/Value(),
                       k,
                       width,
                       tiles};
@@ -671,6 +755,10 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           if (!m || *m <= tiles.decodeTokens)
             task.staging = stagingBuffer(b, loc, wType.getElementType());
           task.stageOneTokenTiles = m == 1;
+          // Counts above decode_tokens (static, or a dynamic count) take
+          // the prefill's chunks.
+          if (!m || *m > tiles.decodeTokens)
+            task.panel = panelBuffer(b, loc, wType.getElementType(), tiles);
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
           OpFoldResult nSize = b.getIndexAttr(group);
           if (n % group != 0)
@@ -812,6 +900,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeightScaleInv(),
                             ie,
                             stagingBuffer(b, loc, wType.getElementType()),
+                            panelBuffer(b, loc, wType.getElementType(), tiles),
                             k,
                             width,
                             tiles};
