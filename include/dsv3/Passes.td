@@ -493,11 +493,14 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     time (each f16 -> f32 conversion from the buffer feeds two FMAs, 8
     chains), an odd last token over all 8 rows (8 chains), and each token
     adds the block into its running sums in the result; again the same
-    additions in the same order. A one-token tile of 8 or 4 rows sums the
-    lanes of its rows' accumulators together: shuffles that add two rows'
-    partial sums per instruction, in the tree LLVM's x86 lowering gives one
-    `vector.reduction <add>` (lanes i + i+4, then i + i+2, then 0 + 1), so
-    the bits are those of a reduction per row in fewer instructions.
+    additions in the same order. Every tile sums the lanes of its
+    accumulators 8 (then 4) at a time, one per element (a one-token tile's
+    rows, or a register tile's (row, token) pairs): shuffles that add two
+    accumulators' partial sums per instruction, in the tree LLVM's x86
+    lowering gives one `vector.reduction <add>` (lanes i + i+4, then
+    i + i+2, then 0 + 1), so the bits are those of a reduction per element
+    in fewer instructions; the running sums of those elements are carried
+    across blocks as one vector.
 
     A block-scaled FP8 `dsv3.grouped_matmul` whose offsets come from a
     `dsv3.expert_dispatch` (nondecreasing from 0, so expert e's rows are

@@ -6,10 +6,12 @@
 // writes its 32 columns). In a group, register tiles of 2 rows x 4 tokens:
 // per K step each row's FP8 weight vector is widened once (sign-extend,
 // shift, mask, f16 -> f32: the code's value times 2^-8) and each token's
-// activation vector is read once, feeding 8 accumulators. Each 128-wide block
-// sum is scaled by weight_scale_inv[n / 128, kb] * 2^8 and added to the
-// element's running sum, read from and written back to the group's slice
-// one token's row vector at a time. These are a prefill's tiles: the
+// activation vector is read once, feeding 8 accumulators. The lanes of all
+// 8 are summed at the end of each 128-wide block by one shuffle tree
+// (row-major: row 0's tokens, then row 1's), scaled by
+// weight_scale_inv[n / 128, kb] * 2^8 and added to the running sums, carried
+// as one vector across blocks; they are read from and written back to the
+// group's slice one token's row vector at a time. These are a prefill's tiles: the
 // strategy's decode_tokens = 0 makes every M a prefill, so K goes in chunks,
 // and chunks of 16 blocks (here one chunk of the 2 blocks) are too long for
 // the f32 panel (@prefill_panel), so the weights are widened in registers.
@@ -33,7 +35,8 @@
 // CHECK:           %[[R0:.*]] = vector.transfer_read %[[P]][%[[M0]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
 // CHECK-COUNT-3:   vector.transfer_read %[[P]][%{{.*}}, %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<4x32xf32>, vector<2xf32>
 // CHECK:           vector.extract %[[R0]][0] : f32 from vector<2xf32>
-// CHECK:           scf.for %[[KB:.*]] = %[[KB0]] to %[[KB1]] step %c1 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:           %[[INIT:.*]] = vector.from_elements {{.*}} : vector<8xf32>
+// CHECK:           scf.for %[[KB:.*]] = %[[KB0]] to %[[KB1]] step %c1 iter_args(%[[RUNNING:.*]] = %[[INIT]]) -> (vector<8xf32>)
 // CHECK:             scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:               %[[W:.*]] = vector.transfer_read %{{.*}}[%[[N]], %[[K]]], %{{.*}} {in_bounds = [true]} : tensor<576x256xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK:               %[[B:.*]] = arith.bitcast %[[W]] : vector<8xf8E4M3FN> to vector<8xi8>
@@ -50,9 +53,12 @@
 // CHECK-COUNT-3:       vector.fma %{{.*}}, %[[WF]], %{{.*}}
 // CHECK:             %[[SC:.*]] = tensor.extract %{{.*}}[%[[NB]], %[[KB]]] : tensor<5x2xf32>
 // CHECK:             %[[SC8:.*]] = arith.mulf %[[SC]], %[[TWO8]] : f32
-// CHECK:             vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
-// CHECK:             arith.mulf %{{.*}}, %[[SC8]] : f32
-// CHECK:             arith.addf
+// CHECK:             %[[SCV:.*]] = vector.from_elements %[[SC8]], %[[SC8]], %[[SC8]], %[[SC8]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NOT:         vector.reduction
+// CHECK:             vector.shuffle
+// CHECK:             %[[SCALED:.*]] = arith.mulf %{{.*}}, %[[SCV]] : vector<8xf32>
+// CHECK:             %[[NEXT:.*]] = arith.addf %[[RUNNING]], %[[SCALED]] : vector<8xf32>
+// CHECK:             scf.yield %[[NEXT]] : vector<8xf32>
 // CHECK:           %[[V0:.*]] = vector.from_elements %{{.*}}, %{{.*}} : vector<2xf32>
 // CHECK:           vector.transfer_write %[[V0]], %[[P]][%[[M0]], %[[I]]] {in_bounds = [true]} : vector<2xf32>, tensor<4x32xf32>
 // CHECK-COUNT-3:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %[[I]]] {in_bounds = [true]} : vector<2xf32>, tensor<4x32xf32>

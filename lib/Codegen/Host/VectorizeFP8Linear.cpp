@@ -238,19 +238,6 @@ struct TileKernel {
     return arith::AddFOp::create(b, loc, running, sums);
   }
 
-  /// The block multipliers of rows `nBlock` in block column `kb`, as one
-  /// vector (null without a scale).
-  Value blockScales(OpBuilder &b, Location loc, ArrayRef<Value> nBlock,
-                    Value kb) const {
-    if (!scale)
-      return Value();
-    SmallVector<Value> s;
-    for (Value nb : nBlock)
-      s.push_back(blockScale(b, loc, nb, kb));
-    return vector::FromElementsOp::create(
-        b, loc, VectorType::get({int64_t(s.size())}, b.getF32Type()), s);
-  }
-
   /// Whether an FP8 tile of `numRows` rows can take its weights from the
   /// staging buffer.
   bool canStage(int64_t numRows) const {
@@ -444,17 +431,41 @@ struct TileKernel {
       sums.push_back(vector::TransferReadOp::create(
           b, loc, rowVecType, dest, ValueRange{destRow[t], destCol[0]}, zero,
           inBounds));
-    // A one-token tile of 4 or 8 rows carries its running sums as the one
-    // vector and adds each block's in one go (host::sumLanesByRows); other
-    // tiles carry one scalar per element.
-    const bool byRows = tokens == 1 && host::canSumLanesByRows(numRows, width);
+    // The running sums of accumulators [first, first + size) of a group are
+    // carried as one vector and take each block's lane sums in one go
+    // (host::sumLanesByRows: groups of 8, then 4); what is left carries one
+    // scalar per element. A one-token tile of 4 or 8 rows is one group, its
+    // row vector as read.
+    struct Group {
+      int64_t first, size;
+    };
+    SmallVector<Group> groups;
+    for (int64_t i = 0; i < count;) {
+      int64_t size = count - i >= 8 && host::canSumLanesByRows(8, width)   ? 8
+                     : count - i >= 4 && host::canSumLanesByRows(4, width) ? 4
+                                                                           : 1;
+      groups.push_back({i, size});
+      i += size;
+    }
+    const bool byRows = tokens == 1 && groups.size() == 1 && groups[0].size > 1;
+    auto element = [&](int64_t i) {
+      return vector::ExtractOp::create(b, loc, sums[i % tokens], i / tokens)
+          .getResult();
+    };
     SmallVector<Value> init;
-    if (byRows)
-      init.push_back(sums[0]);
-    else
-      for (int64_t r = 0; r < numRows; ++r)
-        for (int64_t t = 0; t < tokens; ++t)
-          init.push_back(vector::ExtractOp::create(b, loc, sums[t], r));
+    for (const Group &g : groups) {
+      if (byRows) {
+        init.push_back(sums[0]);
+      } else if (g.size == 1) {
+        init.push_back(element(g.first));
+      } else {
+        SmallVector<Value> e;
+        for (int64_t i = g.first; i < g.first + g.size; ++i)
+          e.push_back(element(i));
+        init.push_back(vector::FromElementsOp::create(
+            b, loc, VectorType::get({g.size}, f32), e));
+      }
+    }
     auto blocks = scf::ForOp::create(
         b, loc, kb0, kb1, cIdx(b, loc, 1), init,
         [&](OpBuilder &b, Location loc, Value ib, ValueRange acc) {
@@ -504,21 +515,40 @@ struct TileKernel {
                 }
                 scf::YieldOp::create(b, loc, next);
               });
-          if (byRows) {
-            scf::YieldOp::create(b, loc,
-                                 addBlocks(b, loc, acc[0], inner.getResults(),
-                                           blockScales(b, loc, nBlock, ib)));
-            return;
-          }
+          // Accumulator i is row i / tokens.
+          SmallVector<Value> rowScales;
+          for (Value nb : nBlock)
+            rowScales.push_back(blockScale(b, loc, nb, ib));
           SmallVector<Value> next;
-          for (int64_t r = 0; r < numRows; ++r) {
-            Value s = blockScale(b, loc, nBlock[r], ib);
-            for (int64_t t = 0; t < tokens; ++t)
-              next.push_back(addBlock(b, loc, acc[r * tokens + t],
-                                      inner.getResult(r * tokens + t), s));
+          for (auto [g, running] : llvm::zip(groups, acc)) {
+            if (g.size == 1) {
+              next.push_back(addBlock(b, loc, running, inner.getResult(g.first),
+                                      rowScales[g.first / tokens]));
+              continue;
+            }
+            Value scales;
+            if (scale) {
+              SmallVector<Value> e;
+              for (int64_t i = g.first; i < g.first + g.size; ++i)
+                e.push_back(rowScales[i / tokens]);
+              scales = vector::FromElementsOp::create(
+                  b, loc, VectorType::get({g.size}, f32), e);
+            }
+            next.push_back(addBlocks(b, loc, running,
+                                     inner.getResults().slice(g.first, g.size),
+                                     scales));
           }
           scf::YieldOp::create(b, loc, next);
         });
+    // Element i of the tile, from its group's result.
+    auto result = [&](int64_t i) -> Value {
+      for (auto [g, v] : llvm::zip(groups, blocks.getResults()))
+        if (i >= g.first && i < g.first + g.size)
+          return g.size == 1 ? v
+                             : vector::ExtractOp::create(b, loc, v, i - g.first)
+                                   .getResult();
+      llvm_unreachable("every accumulator is in a group");
+    };
     for (int64_t t = 0; t < tokens; ++t) {
       Value v;
       if (byRows) {
@@ -526,7 +556,7 @@ struct TileKernel {
       } else {
         SmallVector<Value> row;
         for (int64_t r = 0; r < numRows; ++r)
-          row.push_back(blocks.getResult(r * tokens + t));
+          row.push_back(result(r * tokens + t));
         v = vector::FromElementsOp::create(b, loc, rowVecType, row);
       }
       dest = vector::TransferWriteOp::create(
