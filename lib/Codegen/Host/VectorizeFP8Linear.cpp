@@ -4,15 +4,17 @@
 // floordiv maps, which upstream vectorization does not take, and its scalar
 // loops reload the accumulator every K step. The host gets a direct form
 // (Passes.td): groups of output rows split over the threads (scf.forall),
-// and in a group, register tiles of rows x tokens in which each FP8 weight
-// vector is widened once and each activation vector loaded once per step;
-// token blocks and K chunks keep a prefill's activations in L2. Decode-sized
-// work (one static token, or a dynamic count of at most decode_tokens)
-// widens each block of 8 weight rows once into a per-thread buffer and takes
-// the tokens' products from it, two tokens at a time where there are two.
-// The same kernel serves bf16/f32 weights
-// (lm_head) and, per (row block, expert), the FP8 grouped GEMM of the MoE
-// layer.
+// and in a group, register tiles of rows x tokens in which each weight
+// vector and each activation vector is loaded once per step; token blocks
+// and K chunks keep a prefill's activations in L2, and each chunk of a row
+// tile's FP8 weights is widened once into a per-thread f32 panel that the
+// token tiles read. Decode-sized work (at most decode_tokens tokens, static
+// or dynamic) widens each block of 8 weight rows once into a per-thread
+// buffer of f16 bits and takes the tokens' products from it, two tokens at
+// a time where there are two. Every tile sums its accumulators' lanes 8 at a
+// time (host::sumLanesByRows). The same kernel serves bf16/f32 weights
+// (lm_head, the router's logits, split out of dsv3.moe_gate) and, per (row
+// block, expert), the FP8 grouped GEMM of the MoE layer.
 //
 // The widening is exact and cheap on AVX2 + F16C: e4m3's exponent and
 // mantissa bits, moved into an f16's, give the same number times 2^-8 (also
@@ -54,12 +56,13 @@ using host::zerosF32;
 namespace {
 
 /// Register tiles, largest first: rows of the weight x tokens. Per K step a
-/// tile widens one weight vector per row and loads one activation vector per
-/// token, and each feeds the other side's accumulators: 2 x 6 tiles do 12
-/// fused multiply-adds for 8 loads, where a single row (the old kernel) did
-/// 8 for 9 and was bound by the load ports. Every size up to 6 is a tile,
-/// so the tokens left after the 6-tiles (an expert's few tokens in a MoE
-/// layer) take one pass over the weight rows, not two or three.
+/// tile loads (from the panel, or widening in registers) one weight vector
+/// per row and one activation vector per token, and each feeds the other side's
+/// accumulators: 2 x 6 tiles do 12 fused multiply-adds for 8 loads, where a
+/// single row (the old kernel) did 8 for 9 and was bound by the load ports.
+/// Every size up to 6 is a tile, so the tokens left after the 6-tiles (an
+/// expert's few tokens in a MoE layer) take one pass over the weight rows, not
+/// two or three.
 constexpr int64_t kRowTiles[] = {2, 1};
 /// A decode tile of one token: eight rows, so eight independent FMA chains
 /// per K step. A 2 x 1 tile has two, and with a 4-cycle FMA latency two
