@@ -464,12 +464,16 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     streams once). More tokens go in blocks of 96, each over K in chunks of
     512 (4 quantization blocks), so that the block's activations stay in L2
     while the group's weight rows pass over them; the running sums wait in
-    the result between chunks. In a chunk of at most 8 blocks, each row
-    tile's FP8 weights are widened once to f32 into a per-thread panel
-    (`memref.alloca` of 2 x chunk f32, 4 KiB by default, hoisted like the
-    staging buffer below), and every token tile over the chunk loads them
-    from there: in registers, the four widening instructions per weight
-    vector were repeated for every 6-token tile. Every output element gets
+    the result between chunks. In each chunk the group's FP8 weights are
+    widened once to f32 into a per-thread panel (`memref.alloca` of rows x
+    chunk f32, at most 64 KiB: 32 rows x 512 by default, hoisted like the
+    staging buffer below; a group that does not fit goes in several panels),
+    and the register tiles load them from there: in registers, the four
+    widening instructions per weight vector were repeated for every 6-token
+    tile. Over a panel the token tiles run outside the row tiles, so a
+    token tile's activations stay in L1 while the panel's rows stream from
+    L2. Chunks too long for a panel of two rows widen in registers. Every
+    output element gets
     the same additions in the same order whatever M, the tiles, the blocks
     or the thread count, so a token's result is the same, bit for bit, in
     any batch.

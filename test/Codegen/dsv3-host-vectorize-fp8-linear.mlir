@@ -11,10 +11,11 @@
 // (row-major: row 0's tokens, then row 1's), scaled by
 // weight_scale_inv[n / 128, kb] * 2^8 and added to the running sums, carried
 // as one vector across blocks; they are read from and written back to the
-// group's slice one token's row vector at a time. These are a prefill's tiles: the
-// strategy's decode_tokens = 0 makes every M a prefill, so K goes in chunks,
-// and chunks of 16 blocks (here one chunk of the 2 blocks) are too long for
-// the f32 panel (@prefill_panel), so the weights are widened in registers.
+// group's slice one token's row vector at a time. These are a prefill's
+// tiles: the strategy's decode_tokens = 0 makes every M a prefill, so K goes
+// in chunks, and chunks of 128 blocks (here one chunk of the 2 blocks; 64
+// KiB of f32 a row) are too long for an f32 panel of two rows
+// (@prefill_panel), so the weights are widened in registers.
 // CHECK-LABEL: func.func @decode
 // CHECK-DAG:   %[[MASK:.*]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-DAG:   %[[SEVEN:.*]] = arith.constant dense<7> : vector<8xi16>
@@ -25,7 +26,7 @@
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:     memref.alloca
-// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c2 step %c16 iter_args(%{{.*}} = %[[PART]])
+// CHECK:         scf.for %[[KB0:.*]] = %c0 to %c2 step %c128 iter_args(%{{.*}} = %[[PART]])
 // CHECK:           %[[KB1:.*]] = arith.minui %{{.*}}, %c2
 // CHECK:         scf.for %[[I:.*]] = %c0 to %c32 step %c2 iter_args(%[[P0:.*]] = %{{.*}})
 // CHECK:           %[[N:.*]] = arith.addi %[[N0]], %[[I]]
@@ -67,34 +68,37 @@
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64, k_chunk_blocks = 16 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64, k_chunk_blocks = 128 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y : tensor<4x576xf32>
 }
 
 // -----
 
-// Prefill chunks of at most 8 blocks: each row tile's chunk of FP8 weights
-// is widened once to f32 into a per-thread panel (2 rows x 4 blocks), 16
-// codes per step, and every token tile over the chunk loads its weight
-// vectors from the panel: no widening in the tiles' K loops.
-// CHECK-LABEL: func.func @prefill_panel
+// Prefill chunks: each chunk of the row group's FP8 weights (here all 32
+// rows x 4 blocks, 64 KiB) is widened once to f32 into a per-thread panel,
+// row by row, 16 codes per step. Then the token tiles run outside the row
+// tiles: a 6-token tile's activations stay in L1 while the panel's row pairs
+// pass, and the register tiles load their weight vectors from the panel's
+// rows i, i + 1: no widening in the tiles' K loops.
+// CHECK-LABEL: func.func @prefill_panel(
 // CHECK:       scf.forall (%{{.*}}) in (1)
-// CHECK-NEXT:    %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<2x512xf32>
+// CHECK-NEXT:    %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<32x512xf32>
 // CHECK:         scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
-// CHECK:           scf.for %[[I:.*]] = %c0 to %c32 step %c2
-// CHECK:             %[[K0:.*]] = arith.muli %[[KB0]], %c128
-// CHECK:             %[[KE:.*]] = arith.minui %{{.*}}, %c1024
+// CHECK:           %[[K0:.*]] = arith.muli %[[KB0]], %c128
+// CHECK:           %[[KE:.*]] = arith.minui %{{.*}}, %c1024
+// CHECK:           scf.for %[[R:.*]] = %c0 to %c32 step %c1 {
 // CHECK:             scf.for %[[J:.*]] = %[[K0]] to %[[KE]] step %c16
-// CHECK:               %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
 // CHECK:               arith.extsi %{{.*}} : vector<16xi8> to vector<16xi16>
-// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c0, %[[AT]]] : memref<2x512xf32>, vector<16xf32>
-// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c1, %[[AT]]] : memref<2x512xf32>, vector<16xf32>
-// CHECK:             scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:               %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
+// CHECK:               vector.store %{{.*}}, %[[PANEL]][%[[R]], %[[AT]]] : memref<32x512xf32>, vector<16xf32>
+// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:             scf.for %[[I:.*]] = %c0 to %c32 step %c2
 // CHECK:               scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %c8
 // CHECK-NOT:             arith.extsi
 // CHECK:                 %[[PAT:.*]] = arith.subi %[[K]], %[[K0]]
-// CHECK:                 vector.load %[[PANEL]][%c0, %[[PAT]]] : memref<2x512xf32>, vector<8xf32>
-// CHECK:                 vector.load %[[PANEL]][%c1, %{{.*}}] : memref<2x512xf32>, vector<8xf32>
+// CHECK:                 vector.load %[[PANEL]][%[[I]], %[[PAT]]] : memref<32x512xf32>, vector<8xf32>
+// CHECK:                 %[[I1:.*]] = arith.addi %[[I]], %c1
+// CHECK:                 vector.load %[[PANEL]][%[[I1]], %{{.*}}] : memref<32x512xf32>, vector<8xf32>
 // CHECK-COUNT-12:        vector.fma
 func.func @prefill_panel(%x: tensor<18x1024xbf16>, %w: tensor<32x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<18x32xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) : (tensor<18x1024xbf16>, tensor<32x1024xf8E4M3FN>) -> tensor<18x32xf32>
@@ -103,23 +107,46 @@ func.func @prefill_panel(%x: tensor<18x1024xbf16>, %w: tensor<32x1024xf8E4M3FN>,
 
 // -----
 
-// A static M of 19 (more than decode_tokens, so a prefill): tiles of 2 rows
-// x 6 tokens up to 18 (12 accumulators), then one of 2 x 1 (no tile of 4 or
-// 2); a bf16 result is the f32 sums
-// narrowed once, after the loops. 5 rows (N < 32: one group of 5): two row
-// pairs, then one row.
+// A row group whose chunk does not fit one panel of at most 64 KiB: 40 rows
+// x 8 blocks (4 KiB a row) go in panels of 16 rows, the last of 8; each
+// panel is widened, then its token tiles x row tiles run.
+// CHECK-LABEL: func.func @prefill_panels
+// CHECK:       %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<16x1024xf32>
+// CHECK:       scf.for %{{.*}} = %c0 to %c8 step %c8
+// CHECK:         scf.for %[[P0:.*]] = %c0 to %c40 step %c16
+// CHECK:           %[[LEFT:.*]] = arith.subi %c40, %[[P0]]
+// CHECK:           %[[COUNT:.*]] = arith.minui %[[LEFT]], %c16
+// CHECK:           scf.for %{{.*}} = %c0 to %[[COUNT]] step %c1 {
+// CHECK:             vector.store %{{.*}}, %[[PANEL]]
+// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
+// CHECK:               vector.load %[[PANEL]]
+func.func @prefill_panels(%x: tensor<18x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: tensor<1x8xf32>) -> tensor<18x40xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", rows_per_task = 40 : i64, k_chunk_blocks = 8 : i64}} : (tensor<18x1024xbf16>, tensor<40x1024xf8E4M3FN>) -> tensor<18x40xf32>
+  return %y : tensor<18x40xf32>
+}
+
+// -----
+
+// A static M of 19 (more than decode_tokens, so a prefill): the 5 rows (N <
+// 32: one group of 5) widened into a panel of 5 rows, then token tiles of 6
+// up to 18 over two row pairs (2 x 6 tiles, 12 accumulators) and one row,
+// then one token over the same row tiles (no token tile of 4 or 2); a bf16
+// result is the f32 sums narrowed once, after the loops.
 // CHECK-LABEL: func.func @nineteen
 // CHECK:       scf.forall (%{{.*}}) in (1)
-// CHECK:         scf.for %{{.*}} = %c0 to %c4 step %c2
-// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK-NEXT:    memref.alloca() {alignment = 32 : i64} : memref<5x512xf32>
+// CHECK:         scf.for %{{.*}} = %c0 to %c5 step %c1
+// CHECK:         scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:           scf.for %{{.*}} = %c0 to %c4 step %c2
 // CHECK-COUNT-12:    vector.fma
-// CHECK:           scf.for %{{.*}} = %c18 to %c19 step %c1
-// CHECK-COUNT-2:     vector.fma
-// CHECK-NOT:         vector.fma
-// CHECK:         scf.for %{{.*}} = %c4 to %c5 step %c1
-// CHECK:           scf.for %{{.*}} = %c0 to %c18 step %c6
+// CHECK:           scf.for %{{.*}} = %c4 to %c5 step %c1
 // CHECK-COUNT-6:     vector.fma
-// CHECK:           scf.for %{{.*}} = %c18 to %c19 step %c1
+// CHECK-NOT:         vector.fma
+// CHECK:         scf.for %{{.*}} = %c18 to %c19 step %c1
+// CHECK:           scf.for %{{.*}} = %c0 to %c4 step %c2
+// CHECK-COUNT-2:     vector.fma
+// CHECK:           scf.for %{{.*}} = %c4 to %c5 step %c1
 // CHECK-COUNT-1:     vector.fma
 // CHECK-NOT:     vector.fma
 // CHECK:       linalg.copy ins(%{{.*}} : tensor<19x5xf32>) outs(%{{.*}} : tensor<19x5xbf16>)
@@ -226,14 +253,17 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // odd last token takes the 8 rows alone (8 chains). Each token adds the
 // block into its running sums in the result, the rows' lane sums reduced
 // together (the shuffle tree of @one_token).
-// Prefill-sized: 2-row tiles of 6 tokens up to 6 * (count / 6), then one
-// tile of what is left (5, 4, 3, 2 or 1 tokens). f32 activations are read
-// as they are. N = 40: groups of 32, the last one of 8 columns.
+// Prefill-sized: each chunk of the group's rows (32, or 8 in the last
+// group) widened into the panel, then token tiles of 6 up to 6 * (count /
+// 6), then one tile of what is left (5, 4, 3, 2 or 1 tokens), each over the
+// group's 2-row tiles. f32 activations are read as they are. N = 40: groups
+// of 32, the last one of 8 columns.
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
 // CHECK:       scf.forall (%[[G:.*]]) in (2)
 // CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<32x512xf32>
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[LEFT:.*]] = arith.subi %c40, %[[N0]]
 // CHECK:         %[[NS:.*]] = arith.minui %[[LEFT]], %c32
@@ -274,13 +304,17 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // CHECK:           } else {
 // CHECK:           scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
 // CHECK:             %[[KB1:.*]] = arith.minui
-// CHECK:             scf.for %{{.*}} = %c0 to %{{.*}} step %c2
+// CHECK:             scf.for %[[P0:.*]] = %c0 to %{{.*}} step %c32
+// CHECK:               %[[PN:.*]] = arith.minui %{{.*}}, %c32
+// CHECK:               scf.for %{{.*}} = %c0 to %[[PN]] step %c1 {
+// CHECK:                 vector.store %{{.*}}, %[[PANEL]]
 // CHECK:               %[[CNT2:.*]] = arith.subi %[[MS]], %[[MB]]
 // CHECK:               %[[D6:.*]] = arith.divui %[[CNT2]], %c6
 // CHECK:               %[[T6:.*]] = arith.muli %[[D6]], %c6
 // CHECK:               %[[E6:.*]] = arith.addi %[[MB]], %[[T6]]
 // CHECK:               scf.for %{{.*}} = %[[MB]] to %[[E6]] step %c6
-// CHECK:                 scf.for %{{.*}} = %[[KB0]] to %[[KB1]] step %c1
+// CHECK:                 scf.for %{{.*}} = %c0 to %{{.*}} step %c2
+// CHECK:                   scf.for %{{.*}} = %[[KB0]] to %[[KB1]] step %c1
 // CHECK:               %[[L5:.*]] = arith.subi %[[MS]], %[[E6]]
 // CHECK:               %[[D5:.*]] = arith.divui %[[L5]], %c5
 // CHECK:               %[[T5:.*]] = arith.muli %[[D5]], %c5
@@ -334,7 +368,7 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
 // CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
-// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<2x512xf32>
+// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<16x512xf32>
 // CHECK:         scf.for %{{.*}} step %c96 iter_args(%{{.*}} = %[[PART]])
 // CHECK:           scf.if
 // CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8
@@ -346,14 +380,16 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:                 scf.for %{{.*}} step %c1
 // CHECK:                   vector.load %[[STAGE]]
 // CHECK:           } else {
-// CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c2
+// CHECK:           scf.for %{{.*}} = %c0 to %c16 step %c1
 // CHECK:             %[[N:.*]] = arith.addi %[[N0]], %{{.*}}
 // CHECK:             scf.for %{{.*}} step %c16
 // CHECK:               vector.transfer_read %{{.*}}[%[[E]], %[[N]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<8x64x256xf8E4M3FN>, vector<16xf8E4M3FN>
-// CHECK:               vector.store %{{.*}}, %[[PANEL]][%c0, %{{.*}}] : memref<2x512xf32>, vector<16xf32>
-// CHECK:             scf.for %{{.*}} step %c8
-// CHECK:               vector.load %[[PANEL]][%c0, %{{.*}}] : memref<2x512xf32>, vector<8xf32>
-// CHECK:             tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
+// CHECK:               vector.store %{{.*}}, %[[PANEL]][%{{.*}}, %{{.*}}] : memref<16x512xf32>, vector<16xf32>
+// CHECK:           scf.for %{{.*}} step %c6
+// CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c2
+// CHECK:               scf.for %{{.*}} step %c8
+// CHECK:                 vector.load %[[PANEL]][%{{.*}}, %{{.*}}] : memref<16x512xf32>, vector<8xf32>
+// CHECK:               tensor.extract %{{.*}}[%[[E]], %{{.*}}, %{{.*}}] : tensor<8x1x2xf32>
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][%[[LO]], %[[N0]]] [%[[CNT]], 16] [1, 1]
 // CHECK-NOT:   dsv3.grouped_matmul

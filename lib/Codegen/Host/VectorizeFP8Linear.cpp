@@ -87,14 +87,32 @@ constexpr int64_t kMaxAccumulatorLanes = 96;
 /// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
 constexpr int64_t kStageCodes = 16;
-/// Prefill: each chunk of a row tile's FP8 weights (kRowTiles[0] rows x
-/// k_chunk_blocks blocks) is widened once to f32 into a per-thread panel, and
-/// every token tile over the chunk reads its weights from there. Widening in
-/// registers repeated the four widening instructions per weight vector for
-/// every 6-token tile (11 times at 64 tokens), next to 12 FMAs; reading the
-/// panel leaves one load. The panel stays in L1 up to this many f32 per row
-/// (k_chunk_blocks <= 8); larger chunks widen in registers.
-constexpr int64_t kMaxPanelRow = 8 * kQuantBlock;
+/// Prefill: each chunk of a row group's FP8 weights (up to rows_per_task rows
+/// x k_chunk_blocks blocks) is widened once to f32 into a per-thread panel,
+/// and every register tile over the chunk reads its weights from there.
+/// Widening in registers repeated the four widening instructions per weight
+/// vector for every 6-token tile (11 times at 64 tokens), next to 12 FMAs;
+/// reading the panel leaves one load. The token tiles run outside the row
+/// tiles: a 6-token tile's activation chunk (12 KiB at 4 blocks) stays in L1
+/// while the panel's row pairs stream past it from L2, one weight vector per
+/// 6 FMAs. The other way round (a 2-row panel in L1, every token tile's
+/// activations from L2 for each row pair) moved one activation vector per
+/// 2 FMAs from L2, as many bytes per cycle as Zen 3's L2 gives, and held
+/// prefill at ~0.45 of the FMA peak. A panel takes at most kMaxPanelBytes
+/// (with L2's activation chunk, 192 KiB by default, well inside a 512 KiB
+/// L2), so longer chunks or more rows go in several panels; chunks too long
+/// for a panel of two rows widen in registers.
+constexpr int64_t kMaxPanelBytes = 64 * 1024;
+
+/// Rows of a panel for a task of `taskRows` rows: all of them where they
+/// fit, else as many whole row tiles as do; 0 for no panel.
+int64_t panelRowsOf(const host::WeightTiles &tiles, int64_t taskRows) {
+  const int64_t rowBytes = tiles.chunkBlocks * kQuantBlock * 4;
+  if (rowBytes > kMaxPanelBytes / kRowTiles[0])
+    return 0;
+  const int64_t fit = kMaxPanelBytes / rowBytes / kRowTiles[0] * kRowTiles[0];
+  return std::min(taskRows, fit);
+}
 
 /// Cache blocking for prefill-sized M (host::WeightTiles, from the strategy
 /// table). At most decodeTokens tokens run over all of K in one pass
@@ -116,7 +134,7 @@ struct TileKernel {
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
   Value staging;       // memref<kMaxRowTile x kQuantBlock x i16>, or null
-  Value panel;         // memref<kRowTiles[0] x chunk x f32>, or null
+  Value panel;         // memref<panelRowsOf(...) x chunk x f32>, or null
   int64_t k, width;
   host::WeightTiles tiles;
   // One-token register tiles take their weights from `staging` (a linear of
@@ -155,39 +173,41 @@ struct TileKernel {
                        });
   }
 
-  /// Widens K [k0, kEnd) of each of `rows` (at most kRowTiles[0]) to f32
-  /// into `panel`, column j - k0, kStageCodes codes at a time: the values the
-  /// register tiles widen (the same bits).
-  void pack(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value k0,
+  /// Widens K [k0, kEnd) of weight rows [n0, n0 + count) (count at most
+  /// the panel's rows) to f32 into `panel`, row r at row r, column j - k0,
+  /// kStageCodes codes at a time, row by row: the values the register tiles
+  /// widen (the same bits).
+  void pack(OpBuilder &b, Location loc, Value n0, Value count, Value k0,
             Value kEnd) const {
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
     Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
     SmallVector<bool> inBounds = {true};
     scf::ForOp::create(
-        b, loc, k0, kEnd, cIdx(b, loc, kStageCodes), ValueRange{},
-        [&](OpBuilder &b, Location loc, Value j, ValueRange) {
-          Value at = arith::SubIOp::create(b, loc, j, k0);
-          for (auto [r, n] : llvm::enumerate(rows)) {
-            Value codes = vector::TransferReadOp::create(
-                b, loc, VectorType::get({kStageCodes}, wElem), weight,
-                withExpert({n, j}), wPad, inBounds);
-            vector::StoreOp::create(
-                b, loc,
-                host::scaledF16BitsToF32(
-                    b, loc, host::e4m3ToScaledF16Bits(b, loc, codes)),
-                panel, ValueRange{cIdx(b, loc, r), at});
-          }
+        b, loc, cIdx(b, loc, 0), count, cIdx(b, loc, 1), ValueRange{},
+        [&](OpBuilder &b, Location loc, Value r, ValueRange) {
+          Value n = arith::AddIOp::create(b, loc, n0, r);
+          scf::ForOp::create(
+              b, loc, k0, kEnd, cIdx(b, loc, kStageCodes), ValueRange{},
+              [&](OpBuilder &b, Location loc, Value j, ValueRange) {
+                Value codes = vector::TransferReadOp::create(
+                    b, loc, VectorType::get({kStageCodes}, wElem), weight,
+                    withExpert({n, j}), wPad, inBounds);
+                vector::StoreOp::create(
+                    b, loc,
+                    host::scaledF16BitsToF32(
+                        b, loc, host::e4m3ToScaledF16Bits(b, loc, codes)),
+                    panel, ValueRange{r, arith::SubIOp::create(b, loc, j, k0)});
+                scf::YieldOp::create(b, loc);
+              });
           scf::YieldOp::create(b, loc);
         });
   }
 
-  /// Whether a prefill chunk of `numRows` rows and `chunkBlocks` blocks can
-  /// be packed into `panel`.
-  bool canPack(int64_t numRows) const {
+  /// Whether prefill chunks can be packed into `panel` (which exists for
+  /// FP8 weights whose chunk fits; see panelRowsOf).
+  bool canPack() const {
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
-    return panel && isa<Float8E4M3FNType>(wElem) && numRows <= kRowTiles[0] &&
-           k % kStageCodes == 0 &&
-           tiles.chunkBlocks * kQuantBlock <= kMaxPanelRow;
+    return panel && isa<Float8E4M3FNType>(wElem) && k % kStageCodes == 0;
   }
 
   /// Row r's weights [at, at + width) of the staged block, as f32.
@@ -397,11 +417,13 @@ struct TileKernel {
   /// quantization blocks [kb0, kb1) of K. Each element's running sum is read
   /// from `dest` and written back; a block adds (its lanes' tree sum) x
   /// (its scale), the same arithmetic for every tiling.
-  /// `panelBase`, when set, is the K index of column 0 of `panel`, which
-  /// holds the rows' weights of the blocks as f32 (pack).
+  /// `panelBase`, when set, is the K index of column 0 of `panel`, whose
+  /// rows from `panelRow0` hold the rows' weights of the blocks as f32
+  /// (pack).
   Value tile(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value m0,
              int64_t tokens, Value kb0, Value kb1, Value dest, Value rowBase,
-             Value colBase, Value panelBase = Value()) const {
+             Value colBase, Value panelBase = Value(),
+             Value panelRow0 = Value()) const {
     Type f32 = b.getF32Type();
     auto vecF32 = VectorType::get({width}, f32);
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
@@ -488,9 +510,10 @@ struct TileKernel {
                 for (auto [r, n] : llvm::enumerate(rows)) {
                   if (panelBase) {
                     Value at = arith::SubIOp::create(b, loc, ik, panelBase);
-                    w.push_back(vector::LoadOp::create(
-                        b, loc, vecF32, panel,
-                        ValueRange{cIdx(b, loc, r), at}));
+                    Value pr = arith::AddIOp::create(b, loc, panelRow0,
+                                                     cIdx(b, loc, r));
+                    w.push_back(vector::LoadOp::create(b, loc, vecF32, panel,
+                                                       ValueRange{pr, at}));
                     continue;
                   }
                   if (staged) {
@@ -589,37 +612,77 @@ struct TileKernel {
     // One token block over the chunks of K.
     auto tokenBlock = [&](OpBuilder &b, Location loc, OpFoldResult mb,
                           OpFoldResult mStop, Value dest) -> Value {
-      // `packed`: each row tile's chunk is widened once into the panel
-      // (prefill chunks; see kMaxPanelRow).
+      // Token tiles for row tiles of up to kRowTiles[0] rows.
+      SmallVector<int64_t> tokenTiles;
+      for (int64_t t : kTokenTiles)
+        if (kRowTiles[0] * t * width <= kMaxAccumulatorLanes || t == 1)
+          tokenTiles.push_back(t);
+      // Row tiles over token tiles, the weights widened in registers.
       auto overRows = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
-                          Value dest, ArrayRef<int64_t> rowTiles = kRowTiles,
-                          bool packed = false) {
+                          Value dest, ArrayRef<int64_t> rowTiles = kRowTiles) {
         return forEachTile(
             b, loc, b.getIndexAttr(0), nCount, rowTiles, dest,
             [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
                 Value dest) {
               SmallVector<Value> rows = tileRows(b, loc, i0, numRows);
-              Value panelBase;
-              if (packed && canPack(numRows)) {
-                Value q = cIdx(b, loc, kQuantBlock);
-                panelBase = arith::MulIOp::create(b, loc, kb0, q);
-                pack(b, loc, rows, panelBase,
-                     arith::MinUIOp::create(
-                         b, loc, arith::MulIOp::create(b, loc, kb1, q),
-                         cIdx(b, loc, k)));
-              }
-              SmallVector<int64_t> tokenTiles;
-              for (int64_t t : kTokenTiles)
-                if (numRows * t * width <= kMaxAccumulatorLanes || t == 1)
-                  tokenTiles.push_back(t);
               return forEachTile(b, loc, mb, mStop, tokenTiles, dest,
                                  [&](OpBuilder &b, Location loc, Value m0,
                                      int64_t tokens, Value dest) {
                                    return tile(b, loc, rows, m0, tokens, kb0,
-                                               kb1, dest, rowBase, colBase,
-                                               panelBase);
+                                               kb1, dest, rowBase, colBase);
                                  });
             });
+      };
+      // A prefill chunk: rows [p0, p0 + pCount) of the group widened into
+      // the panel, then token tiles over row tiles (see kMaxPanelBytes).
+      auto overPanel = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
+                           Value p0, OpFoldResult pCount, Value dest) {
+        Value q = cIdx(b, loc, kQuantBlock);
+        Value k0 = arith::MulIOp::create(b, loc, kb0, q);
+        pack(b, loc, arith::AddIOp::create(b, loc, nBegin, p0),
+             getValueOrCreateConstantIndexOp(b, loc, pCount), k0,
+             arith::MinUIOp::create(b, loc,
+                                    arith::MulIOp::create(b, loc, kb1, q),
+                                    cIdx(b, loc, k)));
+        return forEachTile(
+            b, loc, mb, mStop, tokenTiles, dest,
+            [&](OpBuilder &b, Location loc, Value m0, int64_t tokens,
+                Value dest) {
+              return forEachTile(
+                  b, loc, b.getIndexAttr(0), pCount, kRowTiles, dest,
+                  [&](OpBuilder &b, Location loc, Value i0, int64_t numRows,
+                      Value dest) {
+                    SmallVector<Value> rows = tileRows(
+                        b, loc, arith::AddIOp::create(b, loc, p0, i0), numRows);
+                    return tile(b, loc, rows, m0, tokens, kb0, kb1, dest,
+                                rowBase, colBase, k0, i0);
+                  });
+            });
+      };
+      // A prefill chunk over all rows of the group, in panels where the
+      // weights are FP8.
+      auto chunk = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
+                       Value dest) -> Value {
+        if (!canPack())
+          return overRows(b, loc, kb0, kb1, dest);
+        const int64_t panelRows =
+            cast<MemRefType>(panel.getType()).getDimSize(0);
+        std::optional<int64_t> rowCount = getConstantIntValue(nCount);
+        if (rowCount && *rowCount <= panelRows)
+          return overPanel(b, loc, kb0, kb1, cIdx(b, loc, 0), nCount, dest);
+        Value nEnd = getValueOrCreateConstantIndexOp(b, loc, nCount);
+        return scf::ForOp::create(
+                   b, loc, cIdx(b, loc, 0), nEnd, cIdx(b, loc, panelRows),
+                   ValueRange{dest},
+                   [&](OpBuilder &b, Location loc, Value p0, ValueRange in) {
+                     Value pCount = arith::MinUIOp::create(
+                         b, loc, cIdx(b, loc, panelRows),
+                         arith::SubIOp::create(b, loc, nEnd, p0));
+                     scf::YieldOp::create(
+                         b, loc,
+                         overPanel(b, loc, kb0, kb1, p0, pCount, in[0]));
+                   })
+            .getResult(0);
       };
       SmallVector<int64_t> oneTokenRows;
       for (int64_t r : kOneTokenRowTiles)
@@ -655,9 +718,7 @@ struct TileKernel {
                                                cIdx(b, loc, tiles.chunkBlocks)),
                          cIdx(b, loc, numBlocks));
                      scf::YieldOp::create(b, loc,
-                                          overRows(b, loc, kb0, kb1, in[0],
-                                                   kRowTiles,
-                                                   /*packed=*/true));
+                                          chunk(b, loc, kb0, kb1, in[0]));
                    })
             .getResult(0);
       };
@@ -725,18 +786,17 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
       b.getI64IntegerAttr(32));
 }
 
-/// The prefill tiles' f32 panel (see kMaxPanelRow), for FP8 weights whose
+/// The prefill tiles' f32 panel (see kMaxPanelBytes), for FP8 weights whose
 /// chunk fits: an alloca at the top of a forall iteration, one per thread
 /// after dsv3-host-hoist-team-allocas.
 Value panelBuffer(OpBuilder &b, Location loc, Type weightElem,
-                  const host::WeightTiles &tiles) {
-  if (!isa<Float8E4M3FNType>(weightElem) ||
-      tiles.chunkBlocks * kQuantBlock > kMaxPanelRow)
+                  const host::WeightTiles &tiles, int64_t taskRows) {
+  const int64_t rows = panelRowsOf(tiles, taskRows);
+  if (!isa<Float8E4M3FNType>(weightElem) || rows == 0)
     return Value();
   return memref::AllocaOp::create(
       b, loc,
-      MemRefType::get({kRowTiles[0], tiles.chunkBlocks * kQuantBlock},
-                      b.getF32Type()),
+      MemRefType::get({rows, tiles.chunkBlocks * kQuantBlock}, b.getF32Type()),
       b.getI64IntegerAttr(32));
 }
 
@@ -791,7 +851,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           // Counts above decode_tokens (static, or a dynamic count) take
           // the prefill's chunks.
           if (!m || *m > tiles.decodeTokens)
-            task.panel = panelBuffer(b, loc, wType.getElementType(), tiles);
+            task.panel =
+                panelBuffer(b, loc, wType.getElementType(), tiles, group);
           Value n0 = arith::MulIOp::create(b, loc, ig, cIdx(b, loc, group));
           OpFoldResult nSize = b.getIndexAttr(group);
           if (n % group != 0)
@@ -933,7 +994,8 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeightScaleInv(),
                             ie,
                             stagingBuffer(b, loc, wType.getElementType()),
-                            panelBuffer(b, loc, wType.getElementType(), tiles),
+                            panelBuffer(b, loc, wType.getElementType(), tiles,
+                                        std::min(n, rowBlock)),
                             k,
                             width,
                             tiles};
