@@ -322,15 +322,7 @@ SmallVector<Value> buildMoEGate(OpBuilder &b, Location loc, const Gate &gate) {
   Type f32 = b.getF32Type();
   // u = f32(x) · f32(W)ᵀ, f32 sums: exactly what dsv3.linear of an
   // unscaled weight computes, so its strategies apply.
-  // Named like a linear of the gate (`linear_gate`, from dsv3-name-op-
-  // locations' `moe_gate_gate`), so its kernel says what it is.
-  Location linearLoc = loc;
-  if (auto name = dyn_cast<NameLoc>(loc)) {
-    StringRef rest = name.getName().getValue();
-    if (rest.consume_front("moe_gate"))
-      linearLoc = NameLoc::get(b.getStringAttr("linear" + rest.str()),
-                               name.getChildLoc());
-  }
+  Location linearLoc = host::routerLogitsLoc(loc);
   // Without a weight the input is the logits already.
   Value logits = op.getInput();
   if (op.getWeight())

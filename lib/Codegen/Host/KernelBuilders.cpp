@@ -144,3 +144,14 @@ Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes) {
   return addShuffled(quarters[0], quarters[1], {0, 4, 2, 6, 8, 12, 10, 14},
                      {1, 5, 3, 7, 9, 13, 11, 15});
 }
+
+Location dsv3::host::routerLogitsLoc(Location gateLoc) {
+  auto name = dyn_cast<NameLoc>(gateLoc);
+  if (!name)
+    return gateLoc;
+  StringRef rest = name.getName().getValue();
+  if (!rest.consume_front("moe_gate"))
+    return gateLoc;
+  return NameLoc::get(StringAttr::get(gateLoc->getContext(), "linear" + rest),
+                      name.getChildLoc());
+}

@@ -57,6 +57,11 @@ Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
 void yieldSlice(OpBuilder &b, Location loc, Value part, Value out,
                 ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes);
 
+/// The location of the router-logits linear split out of a dsv3.moe_gate at
+/// `gateLoc`: dsv3-name-op-locations' `moe_gate_<x>` becomes `linear_<x>`,
+/// so the linear's kernel says what it is; any other location is kept.
+Location routerLogitsLoc(Location gateLoc);
+
 } // namespace mlir::dsv3::host
 
 #endif // DSV3_CODEGEN_HOST_KERNELBUILDERS_H

@@ -893,15 +893,7 @@ struct SplitRouterLogits : OpRewritePattern<MoEGateOp> {
     if (host::kernelOf(strategy) != host::kWeightTiles || !op.getWeight())
       return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
     Location loc = op.getLoc();
-    // Named as a linear of the gate (`linear_gate` from dsv3-name-op-
-    // locations' `moe_gate_gate`), so its kernel says what it is.
-    Location linearLoc = loc;
-    if (auto name = dyn_cast<NameLoc>(loc)) {
-      StringRef rest = name.getName().getValue();
-      if (rest.consume_front("moe_gate"))
-        linearLoc = NameLoc::get(rewriter.getStringAttr("linear" + rest.str()),
-                                 name.getChildLoc());
-    }
+    Location linearLoc = host::routerLogitsLoc(loc);
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     auto logits = LinearOp::create(
         rewriter, linearLoc,

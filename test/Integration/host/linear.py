@@ -146,34 +146,30 @@ check(np.array_equal(tiles(slice(60, 65), 2, "five"), full[60:65]),
 # groups, token blocks and K chunks (every count chunked) gives the same bits.
 with open(f"{out}/tiles.mlir") as f:
     text = f.read()
-with open(f"{out}/tuned.mlir", "w") as f:
-    f.write(text.replace(
-        "weight_scale_inv(%s : tensor<1x8xf32>)",
-        "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = {kernel = \"weight_tiles\", "
-        "rows_per_task = 7 : i64, decode_tokens = 0 : i64, token_block = 13 : i64, "
-        "k_chunk_blocks = 3 : i64}}"))
-run(["dsv3-compile", f"{out}/tuned.mlir", "--target=host", "-o", f"{out}/tiles.so"])
-check(np.array_equal(tiles(slice(0, 200), 2), full),
-      "rows_per_task 7, token_block 13, k_chunk_blocks 3, decode_tokens 0: the same bits")
+
+
+def same_bits_with(strategy, what):
+    """Recompiles tiles.mlir with `strategy` written on its linear and checks
+    200 tokens against `full`, bit for bit."""
+    with open(f"{out}/tuned.mlir", "w") as f:
+        f.write(text.replace(
+            "weight_scale_inv(%s : tensor<1x8xf32>)",
+            "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = "
+            f"{{kernel = \"weight_tiles\", {strategy}}}}}"))
+    run(["dsv3-compile", f"{out}/tuned.mlir", "--target=host", "-o", f"{out}/tiles.so"])
+    check(np.array_equal(tiles(slice(0, 200), 2), full), f"{what}: the same bits")
+
+
+same_bits_with("rows_per_task = 7 : i64, decode_tokens = 0 : i64, token_block = 13 : i64, "
+               "k_chunk_blocks = 3 : i64",
+               "rows_per_task 7, token_block 13, k_chunk_blocks 3, decode_tokens 0")
 # Chunks of 8 blocks (4 KiB of f32 a row) in row groups of 40: the panel
 # takes 16 rows at a time (64 KiB), so each chunk of a group goes in panels
 # of 16, 16 and 8 (7 in the second group of 39 rows).
-with open(f"{out}/panels.mlir", "w") as f:
-    f.write(text.replace(
-        "weight_scale_inv(%s : tensor<1x8xf32>)",
-        "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = {kernel = \"weight_tiles\", "
-        "rows_per_task = 40 : i64, decode_tokens = 0 : i64, k_chunk_blocks = 8 : i64}}"))
-run(["dsv3-compile", f"{out}/panels.mlir", "--target=host", "-o", f"{out}/tiles.so"])
-check(np.array_equal(tiles(slice(0, 200), 2), full),
-      "rows_per_task 40, k_chunk_blocks 8 (panels of 16 rows): the same bits")
+same_bits_with("rows_per_task = 40 : i64, decode_tokens = 0 : i64, k_chunk_blocks = 8 : i64",
+               "rows_per_task 40, k_chunk_blocks 8 (panels of 16 rows)")
 # Chunks of 128 blocks are too long for an f32 panel of two rows, so the
 # prefill tiles widen each weight vector in registers: the panel's values
 # are the same.
-with open(f"{out}/wide.mlir", "w") as f:
-    f.write(text.replace(
-        "weight_scale_inv(%s : tensor<1x8xf32>)",
-        "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = {kernel = \"weight_tiles\", "
-        "decode_tokens = 0 : i64, k_chunk_blocks = 128 : i64}}"))
-run(["dsv3-compile", f"{out}/wide.mlir", "--target=host", "-o", f"{out}/tiles.so"])
-check(np.array_equal(tiles(slice(0, 200), 2), full),
-      "k_chunk_blocks 128 (no panel: widened in registers): the same bits")
+same_bits_with("decode_tokens = 0 : i64, k_chunk_blocks = 128 : i64",
+               "k_chunk_blocks 128 (no panel: widened in registers)")
