@@ -638,6 +638,63 @@ def Dsv3HostVectorizeLatentAttention
                            "::mlir::arith::ArithDialect"];
 }
 
+def Dsv3HostTileAndFuseRows : Pass<"dsv3-host-tile-and-fuse-rows"> {
+  let summary = "Tile the definitions' linalg chains by rows and fuse their "
+                "producers (upstream TilingInterface)";
+  let description = [{
+    Runs on linalg on tensors, after `dsv3-lower-to-linalg` and the kernel
+    strategies, before bufferization. What the strategy kernels do not take
+    keeps its definition: chains of linalg ops such as RMSNorm's sum of
+    squares and scaling, softmax's max, exponentials and sum, RoPE, SwiGLU and
+    the dtype casts between them. Without this pass every op becomes its own
+    OpenMP team that writes its whole result to memory for the next op.
+
+    Walking each function body backwards, every linalg op on tensors (at the
+    function's top level: not inside a kernel's `scf.forall`) that has not
+    been fused into a later one ends a chain. It is tiled by
+    `scf::tileConsumerAndFuseProducersUsingSCF` into an `scf.forall` over its
+    row loop, tile size 1: the outermost parallel loop that is not
+    statically of one iteration. An op whose only such loop is its innermost
+    (a `[1, 7168]` elementwise op) and `linalg.fill` are not tiled; the team
+    of `dsv3-host-distribute-parallel-loops` splits their loops as before.
+
+    A producer joins the tile when it is a linalg op on tensors in the same
+    block, each of its results has one use, in the chain, and the tile it
+    must compute:
+    * moves with every loop of the `scf.forall` (an operand broadcast along
+      the rows, such as a weight, is not computed again for every row), and
+    * is static and at most 64 KiB: an empty tile of the row's size
+      (`tensor.empty` folded through the slice) becomes each thread's
+      scratch buffer, which the host pipeline promotes to the stack.
+    Tiling does not split any reduction loop, so every element is computed
+    by the same operations in the same order: results are bit-identical to
+    the untiled definition and independent of the thread count.
+
+    Example: RMSNorm of `[T, 7168]` rows, the sum of squares (a reduction
+    into `[T]` from a zero `linalg.fill`) and the scaling:
+    ```mlir
+    %sum = linalg.generic {iterator_types = ["parallel", "reduction"]}
+        ins(%x : tensor<?x7168xbf16>) outs(%zero : tensor<?xf32>) ...
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%x, %sum, %w : ...) outs(%e : tensor<?x7168xbf16>) ...
+    ```
+    becomes one loop over the rows in which the fill, the sum and the
+    scaling each compute one row:
+    ```mlir
+    %y = scf.forall (%i) in (%T) shared_outs(%o = %e) -> (tensor<?x7168xbf16>) {
+      %zero1 = linalg.fill ins(%c0 : f32) outs(%t : tensor<1xf32>) -> tensor<1xf32>
+      %sum1 = linalg.generic ... outs(%zero1 : tensor<1xf32>) -> tensor<1xf32>
+      %y1 = linalg.generic ... -> tensor<1x7168xbf16>
+      scf.forall.in_parallel { tensor.parallel_insert_slice %y1 into %o[%i, 0] ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
 def Dsv3HostDistributeParallelLoops
     : Pass<"dsv3-host-distribute-parallel-loops"> {
   let summary = "Choose the scf.parallel loops that run on an OpenMP team";

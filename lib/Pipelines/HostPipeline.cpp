@@ -91,9 +91,13 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
             createDsv3HostVectorizeLatentAttention());
       },
       options.boundByKvLen);
+  // What the kernels did not take keeps its definition: its linalg chains
+  // run as one team per chain, tiled by rows with the producers fused.
+  if (!options.cudaStrategy)
+    pm.addNestedPass<func::FuncOp>(createDsv3HostTileAndFuseRows());
   if (stop == Stage::Linalg)
     return;
-  addBufferization(pm);
+  addBufferization(pm, /*loopScratchOnStack=*/!options.cudaStrategy);
   // Stacked expert weights are read where the checkpoint mapped them.
   pm.addPass(createDsv3HostExpertPointerTables());
   // cuda-sim: a kernel's thread phases one after the other in each block.
