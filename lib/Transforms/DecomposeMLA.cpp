@@ -145,33 +145,52 @@ private:
     return linalg::BroadcastOp::create(b, x, init, ArrayRef<int64_t>{1})
         .getResult()[0];
   }
-  /// kv_b_proj of the cache rows t < n = clamp(max_b kv_len[b], 0, L), in
-  /// a [B·L, H·(nope+V)] tensor whose other rows are left unwritten: they
-  /// are hidden from every query (docs/semantics.md §10.5), and projecting
-  /// them would cost 2·C·H·(nope+V) FLOPs per row whatever kv_len is.
-  Value projectVisibleRows(Value cCache) {
+  /// Per-head keys of the cache rows t < n = clamp(max_b kv_len[b], 0, L):
+  /// kv_b_proj's [K_nope | V] as [B·H, L, nope+V] and k_pe broadcast to
+  /// [B·H, L, R], with the rows t >= n left unwritten. They are hidden from
+  /// every query (docs/semantics.md §10.5); projecting them would cost
+  /// 2·C·H·(nope+V) FLOPs per row, and moving them to the heads-first layout
+  /// (a transpose and a broadcast over all L rows: 335 MB per call at V3's
+  /// shapes) would cost as much memory traffic whatever kv_len is.
+  std::pair<Value, Value> visibleKeysPerHead(Value cCache, Value kCache) {
     Value n = buildVisibleKeyBound(b, b.getLoc(), op.getKvLen(), L);
-    int64_t P = H * (nope + V);
-    SmallVector<OpFoldResult> origin(3, b.getIndexAttr(0));
-    SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(B), n,
-                                          b.getIndexAttr(C)};
-    Value rows = tensor::ExtractSliceOp::create(
-        b,
-        ty({B, ShapedType::kDynamic, C},
-           cast<RankedTensorType>(cCache.getType()).getElementType()),
-        cCache, origin, rowSizes, ones(3));
-    rows = tensor::CollapseShapeOp::create(
-        b, rows, SmallVector<ReassociationIndices>{{0, 1}, {2}});
-    Value projected = linear(rows, "kv_b_proj", P);
-    SmallVector<OpFoldResult> outSizes = {b.getIndexAttr(B), n,
-                                          b.getIndexAttr(P)};
+    int64_t P = nope + V, dyn = ShapedType::kDynamic;
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    auto idx = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
+    auto firstRows = [&](Value cache, int64_t w) {
+      return tensor::ExtractSliceOp::create(b, ty({B, dyn, w}, et), cache,
+                                            SmallVector<OpFoldResult>(3, zero),
+                                            {idx(B), n, idx(w)},
+                                            SmallVector<OpFoldResult>(3, one))
+          .getResult();
+    };
+    // [B, n, H, w] rows -> [B, H, n, w] -> rows < n of [B·H, L, w].
+    auto headsFirst = [&](Value x, int64_t w, bool broadcast) {
+      SmallVector<OpFoldResult> sizes = {idx(B), idx(H), n, idx(w)};
+      Value init = tensor::EmptyOp::create(b, sizes, et);
+      Value t =
+          broadcast
+              ? linalg::BroadcastOp::create(b, x, init, ArrayRef<int64_t>{1})
+                    .getResult()[0]
+              : linalg::TransposeOp::create(b, x, init,
+                                            ArrayRef<int64_t>{0, 2, 1, 3})
+                    .getResult()[0];
+      Value all = tensor::InsertSliceOp::create(
+          b, t, tensor::EmptyOp::create(b, ArrayRef<int64_t>{B, H, L, w}, et),
+          SmallVector<OpFoldResult>(4, zero), sizes,
+          SmallVector<OpFoldResult>(4, one));
+      return reshape(all, {B * H, L, w});
+    };
+    Value rows = tensor::CollapseShapeOp::create(
+        b, firstRows(cCache, C),
+        SmallVector<ReassociationIndices>{{0, 1}, {2}});
+    Value projected = linear(rows, "kv_b_proj", H * P);
     projected = tensor::ExpandShapeOp::create(
-        b, ty({B, ShapedType::kDynamic, P}), projected,
-        SmallVector<ReassociationIndices>{{0, 1}, {2}}, outSizes);
-    return tensor::InsertSliceOp::create(
-        b, projected,
-        tensor::EmptyOp::create(b, ArrayRef<int64_t>{B, L, P}, et), origin,
-        outSizes, ones(3));
+        b, ty({B, dyn, H, P}), projected,
+        SmallVector<ReassociationIndices>{{0, 1}, {2, 3}},
+        SmallVector<OpFoldResult>{idx(B), n, idx(H), idx(P)});
+    return {headsFirst(projected, P, /*broadcast=*/false),
+            headsFirst(firstRows(kCache, R), R, /*broadcast=*/true)};
   }
   /// out[outDims] = Σ lhs[lhsDims] · rhs[rhsDims] over the loops not in
   /// outDims (reduction), products and sum in f32, rounded once.
@@ -304,12 +323,15 @@ void MLABuilder::build(bool absorbed) {
     // Per-head [K_nope | V] of the cached rows, straight from kv_b_proj's
     // interleaved rows; heads become batch rows of one-head latent
     // attention.
-    Value kvb = boundByKvLen ? projectVisibleRows(cCache)
-                             : linear(reshape(cCache, {B * L, C}), "kv_b_proj",
-                                      H * (nope + V));
-    kvb = transpose(reshape(kvb, {B, L, H, nope + V}), {0, 2, 1, 3});
-    kvb = reshape(kvb, {B * H, L, nope + V});
-    Value kPe = reshape(broadcastHeads(kCache), {B * H, L, R});
+    Value kvb, kPe;
+    if (boundByKvLen) {
+      std::tie(kvb, kPe) = visibleKeysPerHead(cCache, kCache);
+    } else {
+      kvb = linear(reshape(cCache, {B * L, C}), "kv_b_proj", H * (nope + V));
+      kvb = transpose(reshape(kvb, {B, L, H, nope + V}), {0, 2, 1, 3});
+      kvb = reshape(kvb, {B * H, L, nope + V});
+      kPe = reshape(broadcastHeads(kCache), {B * H, L, R});
+    }
     // [q_nope | 0] · [K_nope | V] = q_nope · K_nope exactly.
     Value zeros =
         linalg::FillOp::create(b,

@@ -18,8 +18,10 @@
 // CHECK:       dsv3.rope
 // CHECK:       %[[C:.*]], %[[K:.*]] = dsv3.kv_cache_update
 // Naive: K_nope and V from kv_b_proj of the cached rows below
-// n = clamp(max_b kv_len[b], 0, L) only (the rest of the [B, L, ...] tensor is
-// left unwritten: hidden rows are never read), heads into the batch.
+// n = clamp(max_b kv_len[b], 0, L) only, heads into the batch; those rows
+// alone are transposed (and k_pe's broadcast to the heads) into the
+// [B·H, L, ...] keys, whose other rows are left unwritten: hidden rows are
+// never read.
 // NAIVE:       tensor.extract %arg5[%c0{{.*}}] : tensor<2xi64>
 // NAIVE:       tensor.extract %arg5[%c1] : tensor<2xi64>
 // NAIVE:       %[[N:.*]] = arith.minsi %{{.*}}, %c8 : index
@@ -27,15 +29,18 @@
 // NAIVE:       %[[FLAT:.*]] = tensor.collapse_shape %[[ROWS]] {{\[}}[0, 1], [2]] : tensor<2x?x16xf32> into tensor<?x16xf32>
 // NAIVE:       %[[KVB:.*]] = dsv3.parameter "model.layers.0.self_attn.kv_b_proj.weight" : tensor<32x16xf32>
 // NAIVE:       %[[PROJ:.*]] = dsv3.linear %[[FLAT]], %[[KVB]] : (tensor<?x16xf32>, tensor<32x16xf32>) -> tensor<?x32xf32>
-// NAIVE:       %[[EXP:.*]] = tensor.expand_shape %[[PROJ]] {{\[}}[0, 1], [2]] output_shape [2, %[[N]], 32]
-// NAIVE:       %[[ALL:.*]] = tensor.empty() : tensor<2x8x32xf32>
-// NAIVE:       tensor.insert_slice %[[EXP]] into %[[ALL]][0, 0, 0] [2, %[[N]], 32] [1, 1, 1]
+// NAIVE:       %[[EXP:.*]] = tensor.expand_shape %[[PROJ]] {{\[}}[0, 1], [2, 3]] output_shape [2, %[[N]], 2, 16]
+// NAIVE:       %[[T:.*]] = linalg.transpose ins(%[[EXP]] : tensor<2x?x2x16xf32>) outs(%{{.*}} : tensor<2x2x?x16xf32>) permutation = [0, 2, 1, 3]
+// NAIVE:       %[[ALL:.*]] = tensor.empty() : tensor<2x2x8x16xf32>
+// NAIVE:       tensor.insert_slice %[[T]] into %[[ALL]][0, 0, 0, 0] [2, 2, %[[N]], 16] [1, 1, 1, 1]
+// NAIVE:       %[[KROWS:.*]] = tensor.extract_slice %[[K]][0, 0, 0] [2, %[[N]], 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<2x?x4xf32>
+// NAIVE:       %[[KB:.*]] = linalg.broadcast ins(%[[KROWS]] : tensor<2x?x4xf32>) outs(%{{.*}} : tensor<2x2x?x4xf32>) dimensions = [1]
+// NAIVE:       tensor.insert_slice %[[KB]] into %{{.*}}[0, 0, 0, 0] [2, 2, %[[N]], 4] [1, 1, 1, 1] : tensor<2x2x?x4xf32> into tensor<2x2x8x4xf32>
 // Without bound-by-kv-len (the cuda pipeline, whose host code cannot read
 // kv_len), every cached row goes through kv_b_proj.
 // UNBOUND-LABEL: func.func @prefill
 // UNBOUND-NOT:   tensor.extract %arg5
 // UNBOUND:       dsv3.linear %{{.*}}, %{{.*}} : (tensor<16x16xf32>, tensor<32x16xf32>) -> tensor<16x32xf32>
-// NAIVE:       linalg.broadcast ins(%[[K]] : tensor<2x8x4xf32>)
 // NAIVE:       tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [2, 3, 2, 8] [1, 1, 1, 1] : tensor<2x3x2x8xf32> into tensor<2x3x2x16xf32>
 // NAIVE:       dsv3.latent_attention {{.*}} scale(0.288675129) : tensor<4x3x1x16xf32>, tensor<4x3x1x4xf32>, tensor<4x8x16xf32>, tensor<4x8x4xf32>, tensor<4xi64>, tensor<4xi64> -> tensor<4x3x1x16xf32>
 // NAIVE:       tensor.extract_slice %{{.*}}[0, 0, 0, 8] [4, 3, 1, 8]
