@@ -655,8 +655,10 @@ def Dsv3HostTileAndFuseRows : Pass<"dsv3-host-tile-and-fuse-rows"> {
     `scf::tileConsumerAndFuseProducersUsingSCF` into an `scf.forall` over its
     row loop, tile size 1: the outermost parallel loop that is not
     statically of one iteration. An op whose only such loop is its innermost
-    (a `[1, 7168]` elementwise op) and `linalg.fill` are not tiled; the team
-    of `dsv3-host-distribute-parallel-loops` splits their loops as before.
+    (a `[1, 7168]` elementwise op), an op with a loop of statically zero
+    iterations (it computes nothing) and `linalg.fill` are not tiled; the
+    team of `dsv3-host-distribute-parallel-loops` splits their loops as
+    before.
 
     A producer joins the tile when it is a linalg op on tensors in the same
     block, each of its results has one use, in the chain, and the tile it

@@ -169,3 +169,26 @@ func.func @not_tiled(%x: tensor<1x7168xf32>, %k: tensor<4x8xf32>) -> (tensor<1x7
   }
   return %y, %f, %kb : tensor<1x7168xf32>, tensor<16x8xbf16>, tensor<4x8xbf16>
 }
+
+// -----
+
+// A loop of zero iterations (a prompt of no tokens, an expert with no rows)
+// computes nothing: the op is left as it is, and so is a producer.
+// CHECK-LABEL: func.func @empty_loop
+// CHECK-NOT:   scf.forall
+// CHECK:       linalg.generic {{.*}} ins(%{{.*}} : tensor<0xi64>) outs(%{{.*}} : tensor<12xi64>)
+// CHECK-NOT:   scf.forall
+#red = affine_map<(d0, d1) -> (d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+func.func @empty_loop(%x: tensor<0xi64>) -> tensor<12xi64> {
+  %zero = arith.constant 0 : i64
+  %e = tensor.empty() : tensor<12xi64>
+  %z = linalg.fill ins(%zero : i64) outs(%e : tensor<12xi64>) -> tensor<12xi64>
+  %r = linalg.generic {indexing_maps = [#red, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<0xi64>) outs(%z : tensor<12xi64>) {
+  ^bb0(%a: i64, %acc: i64):
+    %s = arith.addi %a, %acc : i64
+    linalg.yield %s : i64
+  } -> tensor<12xi64>
+  return %r : tensor<12xi64>
+}

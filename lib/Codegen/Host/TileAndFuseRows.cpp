@@ -49,10 +49,19 @@ bool isDefinitionOp(Operation *op) {
          isa<FunctionOpInterface>(op->getParentOp());
 }
 
+/// Whether `op` has a loop of statically zero iterations (no tokens, no
+/// routed rows): it computes nothing, and upstream's tile-size computation
+/// does not take an empty untiled loop.
+bool hasEmptyLoop(linalg::LinalgOp op) {
+  return llvm::is_contained(op.getStaticLoopRanges(), 0);
+}
+
 /// The loop a chain ending in `op` is tiled on: its outermost parallel loop
 /// that is not statically of one iteration, unless that is its innermost
 /// loop (a row itself: the team splits it, as before this pass).
 std::optional<unsigned> rowLoop(linalg::LinalgOp op) {
+  if (hasEmptyLoop(op))
+    return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   for (unsigned d = 0; d < ranges.size(); ++d) {
@@ -77,7 +86,7 @@ llvm::SmallPtrSet<Operation *, 8> fusableProducers(Operation *root) {
     for (Value operand : consumer->getOperands()) {
       Operation *p = operand.getDefiningOp();
       if (!p || chain.contains(p) || p->getBlock() != root->getBlock() ||
-          !isDefinitionOp(p))
+          !isDefinitionOp(p) || hasEmptyLoop(cast<linalg::LinalgOp>(p)))
         continue;
       bool onlyHere = llvm::all_of(p->getResults(), [&](OpResult r) {
         return r.hasOneUse() && chain.contains(*r.getUsers().begin());
