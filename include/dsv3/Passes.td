@@ -649,9 +649,11 @@ def Dsv3HostTileAndFuseRows : Pass<"dsv3-host-tile-and-fuse-rows"> {
     the dtype casts between them. Without this pass every op becomes its own
     OpenMP team that writes its whole result to memory for the next op.
 
-    Walking each function body backwards, every linalg op on tensors (at the
-    function's top level: not inside a kernel's `scf.forall`) that has not
-    been fused into a later one ends a chain. It is tiled by
+    Walking each function body backwards, every linalg op on tensors whose
+    indexing maps have only loops and constants as results (as in every op
+    the definitions build, RoPE's pairs read at constant offsets included),
+    at the function's top level (not inside a kernel's `scf.forall`), that
+    has not been fused into a later one ends a chain. It is tiled by
     `scf::tileConsumerAndFuseProducersUsingSCF` into an `scf.forall` over its
     row loop, tile size 1: the outermost parallel loop that is not
     statically of one iteration. An op whose only such loop is its innermost

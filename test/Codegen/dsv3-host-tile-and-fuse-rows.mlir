@@ -192,3 +192,35 @@ func.func @empty_loop(%x: tensor<0xi64>) -> tensor<12xi64> {
   } -> tensor<12xi64>
   return %r : tensor<12xi64>
 }
+
+// -----
+
+// An operand read at a constant offset (RoPE's pairs) is still a slice of a
+// row: tiled. One read at a sum of loops (a window) is not a definition's
+// op: left as it is.
+// CHECK-LABEL: func.func @indexing
+// CHECK:       scf.forall (%[[I:.*]]) in (%{{.*}})
+// CHECK:         tensor.extract_slice %{{.*}}[%[[I]], 0, 0] [1, 64, 2]
+// CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<1x64xf32>)
+// CHECK:       linalg.generic {{.*}} ins(%{{.*}} : tensor<8xf32>) outs(%{{.*}} : tensor<4x5xf32>)
+// CHECK-NOT:   scf.forall
+#first = affine_map<(d0, d1) -> (d0, d1, 0)>
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#window = affine_map<(d0, d1) -> (d0 + d1)>
+func.func @indexing(%x: tensor<?x64x2xf32>, %s: tensor<8xf32>) -> (tensor<?x64xf32>, tensor<4x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x64x2xf32>
+  %e = tensor.empty(%n) : tensor<?x64xf32>
+  %y = linalg.generic {indexing_maps = [#first, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<?x64x2xf32>) outs(%e : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<?x64xf32>
+  %e2 = tensor.empty() : tensor<4x5xf32>
+  %w = linalg.generic {indexing_maps = [#window, #rows], iterator_types = ["parallel", "parallel"]}
+      ins(%s : tensor<8xf32>) outs(%e2 : tensor<4x5xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<4x5xf32>
+  return %y, %w : tensor<?x64xf32>, tensor<4x5xf32>
+}

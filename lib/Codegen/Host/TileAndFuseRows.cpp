@@ -40,12 +40,25 @@ namespace {
 /// many bytes, so a team's per-thread scratch stays within L2.
 constexpr int64_t kMaxTileBytes = 64 * 1024;
 
-/// An op of a definition: a linalg op on tensors, not inside a kernel's
-/// loops (the strategies' scf.forall) or another op's region.
+/// Whether every operand of `op` is indexed by loops and constants alone
+/// (elementwise ops, reductions, transposes, broadcasts, contractions, RoPE's
+/// pairs at constant offsets: every op the definitions build), so that a
+/// tile of loops is a plain slice of each operand.
+bool indexedByLoops(linalg::LinalgOp op) {
+  return llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+    return llvm::all_of(map.getResults(), [](AffineExpr e) {
+      return isa<AffineDimExpr, AffineConstantExpr>(e);
+    });
+  });
+}
+
+/// An op of a definition: a linalg op on tensors indexed by its loops, not
+/// inside a kernel's loops (the strategies' scf.forall) or another op's
+/// region.
 bool isDefinitionOp(Operation *op) {
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   return linalgOp && isa<TilingInterface>(op) &&
-         linalgOp.hasPureTensorSemantics() &&
+         linalgOp.hasPureTensorSemantics() && indexedByLoops(linalgOp) &&
          isa<FunctionOpInterface>(op->getParentOp());
 }
 
