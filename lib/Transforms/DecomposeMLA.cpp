@@ -158,7 +158,8 @@ private:
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     auto idx = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
     auto firstRows = [&](Value cache, int64_t w) {
-      return tensor::ExtractSliceOp::create(b, ty({B, dyn, w}, et), cache,
+      Type elt = cast<RankedTensorType>(cache.getType()).getElementType();
+      return tensor::ExtractSliceOp::create(b, ty({B, dyn, w}, elt), cache,
                                             SmallVector<OpFoldResult>(3, zero),
                                             {idx(B), n, idx(w)},
                                             SmallVector<OpFoldResult>(3, one))
@@ -167,7 +168,8 @@ private:
     // [B, n, H, w] rows -> [B, H, n, w] -> rows < n of [B·H, L, w].
     auto headsFirst = [&](Value x, int64_t w, bool broadcast) {
       SmallVector<OpFoldResult> sizes = {idx(B), idx(H), n, idx(w)};
-      Value init = tensor::EmptyOp::create(b, sizes, et);
+      Type elt = cast<RankedTensorType>(x.getType()).getElementType();
+      Value init = tensor::EmptyOp::create(b, sizes, elt);
       Value t =
           broadcast
               ? linalg::BroadcastOp::create(b, x, init, ArrayRef<int64_t>{1})
@@ -176,7 +178,7 @@ private:
                                             ArrayRef<int64_t>{0, 2, 1, 3})
                     .getResult()[0];
       Value all = tensor::InsertSliceOp::create(
-          b, t, tensor::EmptyOp::create(b, ArrayRef<int64_t>{B, H, L, w}, et),
+          b, t, tensor::EmptyOp::create(b, ArrayRef<int64_t>{B, H, L, w}, elt),
           SmallVector<OpFoldResult>(4, zero), sizes,
           SmallVector<OpFoldResult>(4, one));
       return reshape(all, {B * H, L, w});
