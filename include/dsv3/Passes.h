@@ -17,6 +17,12 @@ namespace mlir::dsv3 {
 #define GEN_PASS_REGISTRATION
 #include "dsv3/Passes.h.inc"
 
+/// The largest tile dsv3-host-tile-and-fuse-rows fuses into a row loop, in
+/// bytes; the host pipeline promotes a static buffer up to this size inside
+/// an scf.forall (such a tile's scratch) to the stack. One constant, so
+/// every fused tile is promoted and no row loop allocates on the heap.
+inline constexpr int64_t kHostRowScratchBytes = 64 * 1024;
+
 } // namespace mlir::dsv3
 
 #endif // DSV3_PASSES_H

@@ -26,7 +26,7 @@ void mlir::dsv3::addBufferization(OpPassManager &pm, bool loopScratchOnStack) {
           return type && type.hasStaticShape() &&
                  type.getElementTypeBitWidth() % 8 == 0 &&
                  type.getNumElements() * (type.getElementTypeBitWidth() / 8) <=
-                     kMaxLoopScratchBytes &&
+                     kHostRowScratchBytes &&
                  alloc.getDefiningOp()->getParentOfType<scf::ForallOp>();
         }));
   // A layer function of an imported model updates its caches in place and

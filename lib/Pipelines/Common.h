@@ -14,12 +14,10 @@ namespace dsv3 {
 /// Bufferizes tensor functions into memref functions whose results are
 /// out-params, the calling convention of docs/runtime-abi.md, and inserts
 /// the deallocations of temporaries. With `loopScratchOnStack`, a static
-/// buffer of at most `kMaxLoopScratchBytes` allocated inside an scf.forall
+/// buffer of at most `kHostRowScratchBytes` allocated inside an scf.forall
 /// (a fused tile's intermediate, dsv3-host-tile-and-fuse-rows) becomes a
 /// memref.alloca: a thread's scratch, not a heap allocation per iteration.
 void addBufferization(OpPassManager &pm, bool loopScratchOnStack = false);
-
-inline constexpr long kMaxLoopScratchBytes = 64 * 1024;
 
 } // namespace dsv3
 } // namespace mlir

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -34,11 +35,6 @@ namespace mlir::dsv3 {
 using namespace mlir;
 
 namespace {
-
-/// A fused producer's tile is a buffer of each thread's (bufferization gives
-/// it a static alloc that the pipeline promotes to the stack): at most this
-/// many bytes, so a team's per-thread scratch stays within L2.
-constexpr int64_t kMaxTileBytes = 64 * 1024;
 
 /// Whether every operand of `op` is indexed by loops and constants alone
 /// (elementwise ops, reductions, transposes, broadcasts, contractions, RoPE's
@@ -129,7 +125,9 @@ bool dependsOn(Value v, Value iv, int depth = 0) {
 
 /// Whether the producer tile that `slice` asks for is a row of the
 /// producer's own (it moves with the loop: a broadcast operand would be
-/// computed again for every row) and small enough to be a thread's scratch.
+/// computed again for every row) and small enough to be a thread's scratch
+/// (a static alloc after bufferization, which the pipeline promotes to the
+/// stack; 64 KiB keeps a team's per-thread scratch within L2).
 bool isRowTile(tensor::ExtractSliceOp slice) {
   auto loop = slice->getParentOfType<scf::ForallOp>();
   if (!loop)
@@ -138,7 +136,7 @@ bool isRowTile(tensor::ExtractSliceOp slice) {
   if (!type.hasStaticShape() ||
       type.getNumElements() *
               llvm::divideCeil(type.getElementTypeBitWidth(), 8) >
-          kMaxTileBytes)
+          dsv3::kHostRowScratchBytes)
     return false;
   SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
   return llvm::all_of(loop.getInductionVars(), [&](Value iv) {
@@ -177,18 +175,19 @@ tileChain(RewriterBase &rewriter, linalg::LinalgOp root, unsigned row) {
     return failure();
   for (OpResult result : root->getResults())
     rewriter.replaceAllUsesWith(result, tiled->replacements.lookup(result));
-  // The loop's bounds are tensor.dims of the chain's values; a destination
-  // op's result has its init's shape, which stays outside the loop.
+  // The loop's bounds are tensor.dims of the chain's values; upstream's
+  // reification takes each to the shape of what stays outside the loop (a
+  // destination op's init), so the fused producers are left unused.
+  SmallVector<Operation *> dims;
   for (Operation *op : tiled->fusedProducers)
-    for (OpResult result : op->getResults())
-      for (OpOperand &use : llvm::make_early_inc_range(result.getUses()))
-        if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
-          rewriter.modifyOpInPlace(dim, [&] {
-            dim.getSourceMutable().assign(
-                cast<DestinationStyleOpInterface>(op)
-                    .getDpsInitOperand(result.getResultNumber())
-                    ->get());
-          });
+    for (Operation *user : op->getUsers())
+      if (isa<tensor::DimOp>(user))
+        dims.push_back(user);
+  if (!dims.empty()) {
+    RewritePatternSet patterns(root->getContext());
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
+    (void)applyOpPatternsGreedily(dims, std::move(patterns));
+  }
   SmallVector<Operation *> erased = {root};
   rewriter.eraseOp(root);
   // The fused producers' only uses were in the chain, now inside the loop:
