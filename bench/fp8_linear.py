@@ -80,8 +80,7 @@ for name in args.shapes.split(","):
         # like dsv3's copy c).
         deq = (q.astype(np.float32)
                * np.repeat(np.repeat(s, 128, 0), 128, 1)[:n, :k])
-        gctx = ggml.context(copies * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, k) * n
-                            + 64 * max(map(int, args.tokens.split(","))) * k * 4)
+        gctx = ggml.context(copies * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, k) * n)
         gw = [ggml.q8_0(gctx, [np.roll(deq, c, axis=1)], (k, n)) for c in range(copies)]
         del deq
     for m in map(int, args.tokens.split(",")):
@@ -112,9 +111,15 @@ for name in args.shapes.split(","):
             line = (f"{name:20s} {m:3d} {t:3d} {ms:9.3f} {gbps:13.2f} {memcpy[t]:12.2f} "
                     f"{gbps / memcpy[t]:6.3f} {gflops:8.1f} {gflops / peak[t]:6.3f}")
             if ggml:
-                gx = ggml.array(gctx, x.astype(np.float32), _ggml.GGML_TYPE_F32)
-                outs = [ggml.base.ggml_mul_mat(gctx, w, gx) for w in gw]
-                gms = ggml.time_graph(gctx, outs, t, args.runs) * 1e3 / copies
+                # Activations, the copies' outputs, the graph and its work
+                # buffer in a context of their own, freed after the run: kept
+                # in the weights' context they added up over the (M, threads)
+                # runs and overflowed it where the L3 is large (many copies).
+                ictx = ggml.context(copies * n * m * 4 + m * k * 4)
+                gx = ggml.array(ictx, x.astype(np.float32), _ggml.GGML_TYPE_F32)
+                outs = [ggml.base.ggml_mul_mat(ictx, w, gx) for w in gw]
+                gms = ggml.time_graph(ictx, outs, t, args.runs) * 1e3 / copies
+                ggml.base.ggml_free(ictx)
                 line += f" {gms:9.3f} {gms / ms:8.2f}"
             print(line, flush=True)
     if ggml:

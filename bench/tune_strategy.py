@@ -9,6 +9,9 @@ matters for a shape and token count.
   DSV3_BIN=build/bin .venv/bin/python bench/tune_strategy.py [--shape q_a_proj]
       [--tokens 256] [--threads 1] [--runs 3]
       [--grid "32,96,4 64,96,4 32,6,4"]   (rows_per_task,token_block,k_chunk_blocks)
+
+A fourth value sets decode_tokens too ("32,96,4,0": every token count takes
+the prefill's panel; "32,96,4,16": up to 16 tokens take the decode path).
 """
 import argparse
 import os
@@ -53,14 +56,18 @@ peak = fma_peak_gflops(args.threads)
 flops = 2 * m * n * k
 print(f"{args.shape} [{n} x {k}], {m} tokens, {args.threads} thread(s); "
       f"f32 FMA peak {peak:.1f} GFLOP/s")
-print(f"{'rows_per_task':>13s} {'token_block':>11s} {'k_chunk_blocks':>14s} {'ms':>9s} "
+print(f"{'rows_per_task':>13s} {'token_block':>11s} {'k_chunk_blocks':>14s} "
+      f"{'decode_tokens':>13s} {'ms':>9s} "
       f"{'GFLOP/s':>8s} {'/ peak':>6s}")
 outputs = {}
 for cfg in args.grid.split():
-    rows, block, chunk = (int(v) for v in cfg.split(","))
+    values = [int(v) for v in cfg.split(",")]
+    rows, block, chunk = values[:3]
+    decode = values[3] if len(values) > 3 else None
+    extra = "" if decode is None else f", decode_tokens = {decode} : i64"
     strategy = (f'{{dsv3.host_strategy = {{kernel = "weight_tiles", rows_per_task = {rows} : i64, '
-                f'token_block = {block} : i64, k_chunk_blocks = {chunk} : i64}}}}')
-    base = f"{tmp}/{rows}_{block}_{chunk}"
+                f'token_block = {block} : i64, k_chunk_blocks = {chunk} : i64{extra}}}}}')
+    base = f"{tmp}/{rows}_{block}_{chunk}_{decode}"
     with open(base + ".mlir", "w") as f:
         f.write(f"""func.func @f(%x: tensor<{m}x{k}xbf16>) -> tensor<{m}x{n}xf32> {{
   %w = dsv3.parameter "w" : tensor<{n}x{k}xf8E4M3FN>
@@ -78,7 +85,9 @@ for cfg in args.grid.split():
     subprocess.run(common + [f"--output=@{base}.npy"], check=True, capture_output=True)
     outputs[cfg] = np.load(base + ".npy")
     gflops = flops / (ms / 1e3) / 1e9
-    print(f"{rows:13d} {block:11d} {chunk:14d} {ms:9.3f} {gflops:8.1f} {gflops / peak:6.3f}",
+    shown = "default" if decode is None else str(decode)
+    print(f"{rows:13d} {block:11d} {chunk:14d} {shown:>13s} {ms:9.3f} {gflops:8.1f} "
+          f"{gflops / peak:6.3f}",
           flush=True)
 first = next(iter(outputs.values()))
 same = all(np.array_equal(o, first) for o in outputs.values())

@@ -43,10 +43,31 @@ func.func @entry(%w: memref<4x3x5xf8E4M3FN> {dsv3.parameter = "experts.{e}.w", d
 
 // -----
 
+// A prefetch through the stacked buffer (the staged FP8 tiles prefetch the
+// next tile's rows) becomes llvm.intr.prefetch of the element's address in
+// the expert's tensor, with the same read/write, locality and cache flags.
+// CHECK-LABEL: func.func @prefetches(
+// CHECK-SAME:    %[[T:[^:]*]]: memref<4xi64> {dsv3.expert_pointers}, %[[E:[^:]*]]: index, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index)
+// CHECK:       %[[A:.*]] = memref.load %[[T]][%[[E]]] : memref<4xi64>
+// CHECK:       %[[P:.*]] = llvm.inttoptr %[[A]] : i64 to !llvm.ptr
+// CHECK:       %[[R:.*]] = arith.muli %[[I]], %{{.*}} : index
+// CHECK:       %[[O:.*]] = arith.addi %[[R]], %[[J]] : index
+// CHECK:       %[[O64:.*]] = arith.index_cast %[[O]] : index to i64
+// CHECK:       %[[Q:.*]] = llvm.getelementptr inbounds %[[P]][%[[O64]]] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+// CHECK:       "llvm.intr.prefetch"(%[[Q]]) <{cache = 1 : i32, hint = 3 : i32, rw = 0 : i32}> : (!llvm.ptr) -> ()
+// CHECK-NOT:   memref.prefetch
+func.func @prefetches(%w: memref<4x3x64xf8E4M3FN> {dsv3.expert_pointers},
+                      %e: index, %i: index, %j: index) {
+  memref.prefetch %w[%e, %i, %j], read, locality<3>, data : memref<4x3x64xf8E4M3FN>
+  return
+}
+
+// -----
+
 // A stacked buffer used as a whole (here copied) cannot be read through
 // per-expert addresses.
 func.func @copies(%w: memref<2x4xf32> {dsv3.expert_pointers}, %out: memref<2x4xf32>) {
-  // expected-error @+1 {{'memref.copy' op uses a stacked parameter that the host module reads through per-expert addresses (dsv3.expert_pointers); only memref.load, an unmasked in-bounds vector.transfer_read along the last dimension, and func.call can}}
+  // expected-error @+1 {{'memref.copy' op uses a stacked parameter that the host module reads through per-expert addresses (dsv3.expert_pointers); only memref.load, an unmasked in-bounds vector.transfer_read along the last dimension, memref.prefetch and func.call can}}
   memref.copy %w, %out : memref<2x4xf32> to memref<2x4xf32>
   return
 }

@@ -190,14 +190,26 @@ func.func @few_tokens(%x: tensor<5x256xbf16>, %w: tensor<32x256xf8E4M3FN>, %s: t
 // each block in two steps: the f16 bits of its rows' 128 codes, 16 at a
 // time, into the iteration's 8 x 128 buffer; then, in the K loop, f16 -> f32
 // from the buffer (same products, same additions as widening in registers).
-// CHECK-LABEL: func.func @one_token
+// Before staging a block, the tile prefetches the same block of the next
+// tile's rows (row + 8, clamped to the last row 39), a 64-byte line at a time:
+// 2 lines x 8 rows.
+// CHECK-LABEL: func.func @one_token(
+// CHECK-SAME:    %{{.*}}: tensor<1x1024xbf16>, %[[W:.*]]: tensor<40x1024xf8E4M3FN>
 // CHECK:       scf.forall (%{{.*}}) in (2)
 // CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK-NEXT:    %[[VIEW:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<40x1024xf8E4M3FN> to memref<40x1024xf8E4M3FN, strided<[?, ?], offset: ?>>
 // CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c8
+// CHECK:           %[[ROW0:.*]] = arith.addi %{{.*}}, %[[I]]
 // CHECK:           scf.for %[[M:.*]] = %c0 to %c1 step %c1
 // CHECK:             vector.transfer_read %{{.*}}[%[[M]], %[[I]]], %{{.*}} {in_bounds = [true]} : tensor<1x?xf32>, vector<8xf32>
 // CHECK:             scf.for %[[KB:.*]] = %c0 to %c8 step %c1 iter_args({{.*}}) -> (vector<8xf32>)
 // CHECK:               %[[K0:.*]] = arith.muli %[[KB]], %c128
+// CHECK:               %[[LINE:.*]] = arith.minui %[[K0]], %c1023
+// CHECK:               %[[AHEAD:.*]] = arith.addi %[[ROW0]], %c8
+// CHECK:               %[[NEXT:.*]] = arith.minui %[[AHEAD]], %c39
+// CHECK:               memref.prefetch %[[VIEW]][%[[NEXT]], %[[LINE]]], read, locality<3>, data
+// CHECK-COUNT-15:      memref.prefetch %[[VIEW]]
+// CHECK-NOT:           memref.prefetch
 // CHECK:               scf.for %[[J:.*]] = %[[K0]] to %{{.*}} step %c16 {
 // CHECK:                 %[[AT:.*]] = arith.subi %[[J]], %[[K0]]
 // CHECK:                 vector.transfer_read %{{.*}}[%{{.*}}, %[[J]]]{{.*}} : tensor<40x1024xf8E4M3FN>, vector<16xf8E4M3FN>

@@ -3,7 +3,7 @@
 // A stacked parameter [E, ...] (dsv3.moe's routed experts) arrives in a host
 // module as a table of E addresses, one per expert tensor, so the runtime can
 // pass a name-sorted checkpoint's experts in place. Loads through the stacked
-// buffer become loads through the table.
+// buffer become loads (and prefetches) through the table.
 //
 //===----------------------------------------------------------------------===//
 #include "dsv3/Passes.h"
@@ -51,9 +51,44 @@ bool isContiguousRead(vector::TransferReadOp read) {
          llvm::all_of(read.getInBoundsValues(), [](bool b) { return b; });
 }
 
-// %table[%e] is the address of expert e's tensor of shape type[1:]; loads
-// [%i, ...] of it (row-major): one element for memref.load, a vector of
-// contiguous elements for vector.transfer_read.
+// The address of element [%e, %i, ...] of the stacked parameter: %table[%e]
+// is the address of expert e's tensor of shape type[1:] (row-major).
+Value elementAddress(OpBuilder &b, Location loc, Value table,
+                     MemRefType stacked, Type element, ValueRange idx) {
+  Value address = memref::LoadOp::create(b, loc, table, idx.front());
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Value base = LLVM::IntToPtrOp::create(b, loc, ptrType, address);
+  // offset = (i1 * d2 + i2) * d3 + i3 ... over the per-expert shape.
+  ValueRange rest = idx.drop_front();
+  Value offset =
+      rest.empty() ? arith::ConstantIndexOp::create(b, loc, 0) : rest.front();
+  for (size_t d = 1; d < rest.size(); ++d) {
+    Value size =
+        arith::ConstantIndexOp::create(b, loc, stacked.getDimSize(d + 1));
+    offset = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, offset, size), rest[d]);
+  }
+  Value offset64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), offset);
+  return LLVM::GEPOp::create(b, loc, ptrType, element, base,
+                             ValueRange{offset64},
+                             LLVM::GEPNoWrapFlags::inbounds);
+}
+
+// A prefetch through the table: llvm.intr.prefetch of the element's address
+// (a hint, which cannot fault).
+void rewritePrefetch(memref::PrefetchOp prefetch, Value table,
+                     MemRefType stacked, Type loaded) {
+  OpBuilder b(prefetch);
+  Value ptr = elementAddress(b, prefetch.getLoc(), table, stacked, loaded,
+                             prefetch.getIndices());
+  LLVM::Prefetch::create(
+      b, prefetch.getLoc(), ptr, prefetch.getIsWrite() ? 1u : 0u,
+      prefetch.getLocalityHint(), prefetch.getIsDataCache() ? 1u : 0u);
+  prefetch.erase();
+}
+
+// Loads [%e, %i, ...] through the table: one element for memref.load, a
+// vector of contiguous elements for vector.transfer_read.
 void rewriteLoad(Operation *load, Value table, MemRefType stacked,
                  Type loaded) {
   OpBuilder b(load);
@@ -69,23 +104,7 @@ void rewriteLoad(Operation *load, Value table, MemRefType stacked,
     idx = read.getIndices();
     loaded = VectorType::get(read.getVectorType().getShape(), loaded);
   }
-  Value address = memref::LoadOp::create(b, loc, table, idx.front());
-  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
-  Value base = LLVM::IntToPtrOp::create(b, loc, ptrType, address);
-  // offset = (i1 * d2 + i2) * d3 + i3 ... over the per-expert shape.
-  ValueRange rest = idx.drop_front();
-  Value offset =
-      rest.empty() ? arith::ConstantIndexOp::create(b, loc, 0) : rest.front();
-  for (size_t d = 1; d < rest.size(); ++d) {
-    Value size =
-        arith::ConstantIndexOp::create(b, loc, stacked.getDimSize(d + 1));
-    offset = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, offset, size), rest[d]);
-  }
-  Value offset64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), offset);
-  Value ptr =
-      LLVM::GEPOp::create(b, loc, ptrType, element, base, ValueRange{offset64},
-                          LLVM::GEPNoWrapFlags::inbounds);
+  Value ptr = elementAddress(b, loc, table, stacked, element, idx);
   // The weights do not change during a call (invariant) and the runtime
   // aligns each expert's tensor to its element size.
   Type elem = stacked.getElementType();
@@ -168,8 +187,13 @@ struct Dsv3HostExpertPointerTablesPass
 
     // Check every use before changing anything.
     SmallVector<Operation *> loads;
+    SmallVector<memref::PrefetchOp> prefetches;
     for (OpOperand &use : arg.getUses()) {
       Operation *user = use.getOwner();
+      if (auto prefetch = dyn_cast<memref::PrefetchOp>(user)) {
+        prefetches.push_back(prefetch);
+        continue;
+      }
       if (isa<memref::LoadOp>(user)) {
         loads.push_back(user);
         continue;
@@ -192,8 +216,8 @@ struct Dsv3HostExpertPointerTablesPass
                                "module reads through per-expert addresses (")
              << kExpertPointers
              << "); only memref.load, an unmasked in-bounds "
-                "vector.transfer_read along the last dimension, and "
-                "func.call can";
+                "vector.transfer_read along the last dimension, "
+                "memref.prefetch and func.call can";
     }
 
     auto table = MemRefType::get({stacked.getDimSize(0)},
@@ -206,6 +230,8 @@ struct Dsv3HostExpertPointerTablesPass
     func.setArgAttr(i, kExpertPointers, UnitAttr::get(&getContext()));
     for (Operation *load : loads)
       rewriteLoad(load, arg, stacked, *loaded);
+    for (memref::PrefetchOp prefetch : prefetches)
+      rewritePrefetch(prefetch, arg, stacked, *loaded);
     return success();
   }
 };

@@ -30,6 +30,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -87,6 +88,8 @@ constexpr int64_t kMaxAccumulatorLanes = 96;
 /// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
 constexpr int64_t kStageCodes = 16;
+/// Bytes per cache line (x86), the prefetch step.
+constexpr int64_t kCacheLine = 64;
 /// Prefill: each chunk of a row group's FP8 weights (up to rows_per_task rows
 /// x k_chunk_blocks blocks) is widened once to f32 into a per-thread panel,
 /// and every register tile over the chunk reads its weights from there.
@@ -134,6 +137,7 @@ struct TileKernel {
   Value weight, scale; // [N, K] / [nb, kb], or [E, N, K] / [E, nb, kb]
   Value expert;        // null for a plain linear
   Value staging;       // memref<kMaxRowTile x kQuantBlock x i16>, or null
+  Value weightView;    // read-only memref of `weight` for prefetches, or null
   Value panel;         // memref<panelRowsOf(...) x chunk x f32>, or null
   int64_t k, width;
   host::WeightTiles tiles;
@@ -150,10 +154,38 @@ struct TileKernel {
     return all;
   }
 
+  /// Prefetches block [k0, k0 + kQuantBlock) of the rows one tile below
+  /// `rows` (the next tile's, clamped to the last row), one line at a time.
+  /// A tile's rows are short streams side by side (q_b_proj's 8 rows of
+  /// 1536 bytes share three pages), which the hardware prefetchers follow
+  /// poorly: one tile ahead is ~1 us of work, enough to cover DRAM latency.
+  void prefetchNextTile(OpBuilder &b, Location loc, ArrayRef<Value> rows,
+                        Value k0) const {
+    if (!weightView)
+      return;
+    auto wType = cast<ShapedType>(weight.getType());
+    const int64_t lastRow = wType.getDimSize(wType.getRank() - 2) - 1;
+    const int64_t rowTile = rows.size();
+    for (int64_t line = 0; line < kQuantBlock; line += kCacheLine) {
+      Value j = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, k0, cIdx(b, loc, line)),
+          cIdx(b, loc, k - 1));
+      for (Value n : rows) {
+        Value next = arith::MinUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, n, cIdx(b, loc, rowTile)),
+            cIdx(b, loc, lastRow));
+        memref::PrefetchOp::create(b, loc, weightView, withExpert({next, j}),
+                                   /*isWrite=*/false, /*localityHint=*/3,
+                                   /*isDataCache=*/true);
+      }
+    }
+  }
+
   /// Widens quantization block [k0, kEnd) of each of `rows` (at most
   /// kMaxRowTile) into `staging`, kStageCodes codes per sign extension.
   void stage(OpBuilder &b, Location loc, ArrayRef<Value> rows, Value k0,
              Value kEnd) const {
+    prefetchNextTile(b, loc, rows, k0);
     auto wElem = cast<ShapedType>(weight.getType()).getElementType();
     Value wPad = arith::ConstantOp::create(b, loc, b.getFloatAttr(wElem, 0.0));
     SmallVector<bool> inBounds = {true};
@@ -786,6 +818,20 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
       b.getI64IntegerAttr(32));
 }
 
+/// A read-only memref view of an FP8 weight, for the staged tiles'
+/// prefetches (any layout: bufferization casts the weight's buffer to it).
+Value weightViewOf(OpBuilder &b, Location loc, Value weight) {
+  auto wType = cast<RankedTensorType>(weight.getType());
+  if (!isa<Float8E4M3FNType>(wType.getElementType()))
+    return Value();
+  SmallVector<int64_t> strides(wType.getRank(), ShapedType::kDynamic);
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  auto view = MemRefType::get(wType.getShape(), wType.getElementType(), layout);
+  return bufferization::ToBufferOp::create(b, loc, view, weight,
+                                           /*read_only=*/true);
+}
+
 /// The prefill tiles' f32 panel (see kMaxPanelBytes), for FP8 weights whose
 /// chunk fits: an alloca at the top of a forall iteration, one per thread
 /// after dsv3-host-hoist-team-allocas.
@@ -827,6 +873,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
                       op.getWeightScaleInv(),
                       /*expert=*/Value(),
                       /*staging=*/Value(),
+                      /*weightView=*/Value(),
                       /*panel=*/Value(),
                       k,
                       width,
@@ -847,6 +894,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           std::optional<int64_t> m = getConstantIntValue(mSize);
           if (!m || *m <= tiles.decodeTokens)
             task.staging = stagingBuffer(b, loc, wType.getElementType());
+          if (task.staging)
+            task.weightView = weightViewOf(b, loc, op.getWeight());
           task.stageOneTokenTiles = m == 1;
           // Counts above decode_tokens (static, or a dynamic count) take
           // the prefill's chunks.
@@ -986,6 +1035,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeightScaleInv(),
                             ie,
                             stagingBuffer(b, loc, wType.getElementType()),
+                            weightViewOf(b, loc, op.getWeight()),
                             panelBuffer(b, loc, wType.getElementType(), tiles,
                                         std::min(n, rowBlock)),
                             k,
