@@ -8,6 +8,10 @@ linear is the call's / G.
 
   DSV3_BIN=build/bin .venv/bin/python bench/fp8_linear.py [--runs 5] \
       [--tokens 1,4,16] [--threads 1,2] [--shapes q_a_proj,o_proj] [--ggml]
+      [--weight-dtype bf16 --shapes lm_head]
+
+--weight-dtype bf16 runs the same with unscaled bf16 weights (a bf16
+checkpoint's lm_head: 2 bytes per weight).
 
 At prefill sizes (--tokens 256) the product is compute bound; the GFLOP/s
 column is then the figure, against the f32 FMA peak of bench/_fma_peak.py
@@ -38,12 +42,16 @@ SHAPES = {  # V3 checkpoint shapes (docs/semantics.md §3.1), weight [N, K]
     "kv_a_proj_with_mqa": (576, 7168),
     "o_proj": (7168, 16384),
     "experts.down_proj": (7168, 2048),
+    "lm_head": (129280, 7168),  # not in the default list (1.85 GB in bf16)
 }
 p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=5)
 p.add_argument("--tokens", default="1,4,16")
 p.add_argument("--threads", default="1,2")
-p.add_argument("--shapes", default=",".join(SHAPES), help="which of the V3 weights")
+p.add_argument("--shapes", default=",".join(n for n in SHAPES if n != "lm_head"),
+               help="which of the V3 weights")
+p.add_argument("--weight-dtype", choices=["fp8", "bf16"], default="fp8",
+               help="FP8 with 128 x 128 block scales, or bf16 without a scale")
 p.add_argument("--l3-bytes", type=int, default=last_level_cache_bytes(),
                help="last-level cache size (default: from sysfs, %(default)s here)")
 p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggml Q8_0")
@@ -66,26 +74,37 @@ print(f"{'weight':20s} {'M':>3s} {'thr':>3s} {'ms':>9s} {'weights GB/s':>13s} {'
       f"{'ratio':>6s} {'GFLOP/s':>8s} {'/ peak':>6s}" + (f" {'ggml ms':>9s} {'vs ggml':>8s}" if ggml else ""))
 for name in args.shapes.split(","):
     n, k = SHAPES[name]
-    q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128])
-    wbytes = q.nbytes + s.nbytes
+    bf16 = args.weight_dtype == "bf16"
+    if bf16:
+        q, s = rng.standard_normal((n, k), np.float32).astype(ml_dtypes.bfloat16), None
+        wbytes = q.nbytes
+    else:
+        q, s, _ = quantize_ref(rng.standard_normal((n, k)).astype(np.float32), [128, 128])
+        wbytes = q.nbytes + s.nbytes
     copies = max(1, -(-3 * args.l3_bytes // wbytes))
     wfile = f"{tmp}/{name}.safetensors"
     tensors = {}
     for c in range(copies):  # distinct bytes per copy
         tensors[f"w{c}"] = np.roll(q, c, axis=1)
-        tensors[f"s{c}"] = s
+        if not bf16:
+            tensors[f"s{c}"] = s
     save_safetensors(wfile, tensors)
     if ggml:
         # The same weights for ggml: dequantized, then Q8_0 (copy c rolled
         # like dsv3's copy c).
-        deq = (q.astype(np.float32)
-               * np.repeat(np.repeat(s, 128, 0), 128, 1)[:n, :k])
+        deq = (q.astype(np.float32) if bf16 else
+               q.astype(np.float32) * np.repeat(np.repeat(s, 128, 0), 128, 1)[:n, :k])
         gctx = ggml.context(copies * ggml.base.ggml_row_size(_ggml.GGML_TYPE_Q8_0, k) * n)
         gw = [ggml.q8_0(gctx, [np.roll(deq, c, axis=1)], (k, n)) for c in range(copies)]
         del deq
     for m in map(int, args.tokens.split(",")):
-        sb = f"tensor<{s.shape[0]}x{s.shape[1]}xf32>"
-        body = "".join(f"""  %w{c} = dsv3.parameter "w{c}" : tensor<{n}x{k}xf8E4M3FN>
+        if bf16:
+            body = "".join(f"""  %w{c} = dsv3.parameter "w{c}" : tensor<{n}x{k}xbf16>
+  %y{c} = dsv3.linear %x, %w{c} : (tensor<{m}x{k}xbf16>, tensor<{n}x{k}xbf16>) -> tensor<{m}x{n}xf32>
+""" for c in range(copies))
+        else:
+            sb = f"tensor<{s.shape[0]}x{s.shape[1]}xf32>"
+            body = "".join(f"""  %w{c} = dsv3.parameter "w{c}" : tensor<{n}x{k}xf8E4M3FN>
   %s{c} = dsv3.parameter "s{c}" : {sb}
   %y{c} = dsv3.linear %x, %w{c} weight_scale_inv(%s{c} : {sb})
       : (tensor<{m}x{k}xbf16>, tensor<{n}x{k}xf8E4M3FN>) -> tensor<{m}x{n}xf32>

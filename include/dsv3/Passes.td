@@ -497,12 +497,14 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     time (each f16 -> f32 conversion from the buffer feeds two FMAs, 8
     chains), an odd last token over all 8 rows (8 chains), and each token
     adds the block into its running sums in the result; again the same
-    additions in the same order. While a tile of 8 rows stages a block, it
-    prefetches the same block of the next 8 rows (`memref.prefetch` of
+    additions in the same order. While a tile stages a block, it
+    prefetches the same block of the next tile's rows (`memref.prefetch` of
     each 64-byte line, through a read-only `bufferization.to_buffer` view of
-    the weight): a tile's rows are short streams side by side (V3's
-    `q_b_proj` rows are 1536 bytes, three to a page), which the hardware
-    prefetchers follow poorly, and one tile ahead covers the memory latency. Every tile sums the lanes of its
+    the weight; the one-token tiles of a bf16 or f32 weight in a
+    decode-sized call do the same): a tile's rows are short streams side by
+    side (V3's `q_b_proj` rows are 1536 bytes, three to a page), which the
+    hardware prefetchers follow poorly, and one tile ahead covers the memory
+    latency. Every tile sums the lanes of its
     accumulators 8 (then 4) at a time, one per element (a one-token tile's
     rows, or a register tile's (row, token) pairs): shuffles that add two
     accumulators' partial sums per instruction, in the tree LLVM's x86

@@ -455,3 +455,30 @@ func.func @router(%x: tensor<4x256xbf16>, %w: tensor<64x256xbf16>, %b: tensor<64
   %wt2, %ids2 = dsv3.moe_gate %x, %wh scoring_func(softmax) topk_method(greedy) top_k(8) : (tensor<4x256xbf16>, tensor<64x256xf16>) -> tensor<4x8xf32>, tensor<4x8xi32>
   return %wt, %ids, %wt2, %ids2 : tensor<4x8xf32>, tensor<4x8xi32>, tensor<4x8xf32>, tensor<4x8xi32>
 }
+
+// -----
+
+// One token with a bf16 weight (a decode step's lm_head): 8-row tiles that
+// widen in registers, and each block first prefetches the next tile's rows
+// (row + 8, clamped to the last row 15): 128 bf16 are 256 bytes, 4 lines of
+// 32 elements per row.
+// CHECK-LABEL: func.func @one_token_bf16(
+// CHECK-SAME:    %{{.*}}: tensor<1x256xbf16>, %[[W:.*]]: tensor<16x256xbf16>
+// CHECK:       %[[VIEW:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<16x256xbf16> to memref<16x256xbf16, strided<[?, ?], offset: ?>>
+// CHECK:       scf.for %[[KB:.*]] = %c0 to %c2 step %c1
+// CHECK:         %[[K0:.*]] = arith.muli %[[KB]], %c128
+// CHECK:         %[[L0:.*]] = arith.minui %[[K0]], %c255
+// CHECK:         %[[NEXT:.*]] = arith.minui %{{.*}}, %c15
+// CHECK:         memref.prefetch %[[VIEW]][%[[NEXT]], %[[L0]]], read, locality<3>, data
+// CHECK-COUNT-7: memref.prefetch %[[VIEW]][%{{.*}}, %[[L0]]]
+// CHECK:         %[[A1:.*]] = arith.addi %[[K0]], %c32
+// CHECK:         %[[L1:.*]] = arith.minui %[[A1]], %c255
+// CHECK-COUNT-8: memref.prefetch %[[VIEW]][%{{.*}}, %[[L1]]]
+// CHECK-COUNT-16: memref.prefetch %[[VIEW]]
+// CHECK-NOT:     memref.prefetch
+// CHECK:         scf.for %{{.*}} step %c8
+// CHECK:           vector.transfer_read {{.*}} : tensor<16x256xbf16>, vector<8xbf16>
+func.func @one_token_bf16(%x: tensor<1x256xbf16>, %w: tensor<16x256xbf16>) -> tensor<1x16xf32> {
+  %y = dsv3.linear %x, %w : (tensor<1x256xbf16>, tensor<16x256xbf16>) -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}

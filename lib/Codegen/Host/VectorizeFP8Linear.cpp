@@ -161,14 +161,17 @@ struct TileKernel {
   /// poorly: one tile ahead is ~1 us of work, enough to cover DRAM latency.
   void prefetchNextTile(OpBuilder &b, Location loc, ArrayRef<Value> rows,
                         Value k0) const {
-    if (!weightView)
-      return;
     auto wType = cast<ShapedType>(weight.getType());
-    const int64_t lastRow = wType.getDimSize(wType.getRank() - 2) - 1;
+    const int64_t numWeightRows = wType.getDimSize(wType.getRank() - 2);
+    if (!weightView || ShapedType::isDynamic(numWeightRows))
+      return;
+    const int64_t lastRow = numWeightRows - 1;
     const int64_t rowTile = rows.size();
-    for (int64_t line = 0; line < kQuantBlock; line += kCacheLine) {
+    const int64_t elemBytes = wType.getElementTypeBitWidth() / 8;
+    const int64_t lineElems = std::max<int64_t>(1, kCacheLine / elemBytes);
+    for (int64_t at = 0; at < kQuantBlock; at += lineElems) {
       Value j = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, k0, cIdx(b, loc, line)),
+          b, loc, arith::AddIOp::create(b, loc, k0, cIdx(b, loc, at)),
           cIdx(b, loc, k - 1));
       for (Value n : rows) {
         Value next = arith::MinUIOp::create(
@@ -534,6 +537,8 @@ struct TileKernel {
               cIdx(b, loc, k));
           if (staged)
             stage(b, loc, rows, k0, kEnd);
+          else if (tokens == 1 && !panelBase)
+            prefetchNextTile(b, loc, rows, k0); // as stage() does
           SmallVector<Value> zeroVecs(count, zeroVec);
           auto inner = scf::ForOp::create(
               b, loc, k0, kEnd, cIdx(b, loc, width), zeroVecs,
@@ -818,12 +823,10 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
       b.getI64IntegerAttr(32));
 }
 
-/// A read-only memref view of an FP8 weight, for the staged tiles'
-/// prefetches (any layout: bufferization casts the weight's buffer to it).
+/// A read-only memref view of a weight, for the decode tiles' prefetches
+/// (any layout: bufferization casts the weight's buffer to it).
 Value weightViewOf(OpBuilder &b, Location loc, Value weight) {
   auto wType = cast<RankedTensorType>(weight.getType());
-  if (!isa<Float8E4M3FNType>(wType.getElementType()))
-    return Value();
   SmallVector<int64_t> strides(wType.getRank(), ShapedType::kDynamic);
   auto layout =
       StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
@@ -894,7 +897,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           std::optional<int64_t> m = getConstantIntValue(mSize);
           if (!m || *m <= tiles.decodeTokens)
             task.staging = stagingBuffer(b, loc, wType.getElementType());
-          if (task.staging)
+          // Decode-sized calls prefetch the next row tile's weights.
+          if (!m || *m <= tiles.decodeTokens)
             task.weightView = weightViewOf(b, loc, op.getWeight());
           task.stageOneTokenTiles = m == 1;
           // Counts above decode_tokens (static, or a dynamic count) take
