@@ -828,9 +828,11 @@ def Dsv3HostExpertPointerTables : Pass<"dsv3-host-expert-pointer-tables",
     and an `llvm.load` (invariant, naturally aligned) at the linearized
     offset of `[%i, ...]`; an unmasked, in-bounds `vector.transfer_read`
     along the last dimension (the host FP8 strategy's weight reads) becomes
-    one `llvm.load` of the vector in the same way. The expert index `%e` is
-    taken as given: the lowering of `dsv3.grouped_matmul` and its host
-    strategy only load weights of experts `< E`.
+    one `llvm.load` of the vector in the same way, and a `memref.prefetch`
+    (the host strategy's prefetch of the next row tile) one
+    `llvm.intr.prefetch` of that address, with the same flags. The expert
+    index `%e` is taken as given: the lowering of `dsv3.grouped_matmul` and
+    its host strategy only load weights of experts `< E`.
 
     Errors: any other use of such a value (a view, a copy, another vector
     transfer, a call to a function without a body) and a private function
