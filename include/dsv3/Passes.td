@@ -585,8 +585,15 @@ def Dsv3HostVectorizeAbsorbedHeads
     are independent FMA chains. Only the order of the f32
     sums differs from the definition (and the two NaN codes read as ±480).
     The dequantized weight, once unused, is not computed at all.
+
+    Both read the codes ahead with `memref.prefetch` (through a read-only
+    `bufferization.to_buffer` view): `q_abs`'s row loop the line 16 rows
+    ahead (its rows are C bytes apart, one line each per task), `o` the
+    next tile's rows (short rows side by side) before its first token.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];

@@ -5,15 +5,23 @@
 // vector widened, times its block scale (x 2^8), rounded to bf16 and fed to
 // a fused multiply-add. o_lat · W_UVᵀ runs over (head, tile of 8 rows) as 8
 // dot products in vector lanes that share each load of o_lat (8 independent
-// FMA chains), written as one vector. The dequantized weight is gone.
+// FMA chains), written as one vector. The dequantized weight is gone. Both
+// prefetch the codes through a read-only view: W_UK's row loop the line 16
+// rows ahead (clamped to the last row, 511), W_UV the next tile's 8 rows
+// (4 lines each) before its first token.
 // CHECK-LABEL: func.func @absorbed(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x2x128xbf16>, %[[LAT:[^:]*]]: tensor<1x1x2x256xbf16>, %[[W:[^:]*]]: tensor<512x256xf8E4M3FN>, %[[S:[^:]*]]: tensor<4x2xf32>)
 // CHECK-NOT:     dsv3.dequantize
+// CHECK:         %[[VIEW:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<512x256xf8E4M3FN> to memref<512x256xf8E4M3FN, strided<[?, ?], offset: ?>>
 // CHECK:         scf.forall (%[[H:.*]], %[[CT:.*]]) in (2, 4)
 // CHECK:           %[[C0:.*]] = arith.muli %[[CT]], %c64
 // CHECK:           %[[BASE:.*]] = arith.muli %[[H]], %c256
 // CHECK:           scf.for %[[J:.*]] = %c0 to %c128 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             %[[ROW:.*]] = arith.addi %[[BASE]], %[[J]]
+// CHECK:             %[[AHEAD:.*]] = arith.addi %[[ROW]], %c16
+// CHECK:             %[[PF:.*]] = arith.minui %[[AHEAD]], %c511
+// CHECK:             memref.prefetch %[[VIEW]][%[[PF]], %[[C0]]], read, locality<3>, data
+// CHECK-NOT:         memref.prefetch
 // CHECK:             tensor.extract %[[Q]][%c0, %c0, %[[H]], %[[J]]]
 // CHECK:             vector.transfer_read %[[W]][%[[ROW]], %[[C0]]]
 // CHECK:             tensor.extract %[[S]]
@@ -25,6 +33,14 @@
 // CHECK:           arith.muli %[[H2]], %c256
 // CHECK:           %[[ROW2:.*]] = arith.addi %{{[0-9]+}}, %{{[0-9]+}} : index
 // CHECK:           %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0, %[[H2]], %[[V0]]] [1, 1, 1, 8]
+// CHECK:           %[[NEXT:.*]] = arith.addi %[[ROW2]], %c8
+// CHECK:           %[[NC:.*]] = arith.minui %[[NEXT]], %c511
+// CHECK:           memref.prefetch %[[VIEW2:.*]][%[[NC]], %c0], read, locality<3>, data
+// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c64]
+// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c128]
+// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c192]
+// CHECK-COUNT-28:  memref.prefetch %[[VIEW2]]
+// CHECK-NOT:       memref.prefetch
 // CHECK:           scf.for %[[C:.*]] = %c0 to %c256 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             vector.transfer_read %[[LAT]][%c0, %c0, %[[H2]], %[[C]]]
 // CHECK:             vector.transfer_read %[[W]][%[[ROW2]], %[[C]]]
