@@ -8,7 +8,7 @@
 // FMA chains), written as one vector. The dequantized weight is gone. Both
 // prefetch the codes through a read-only view: W_UK's row loop the line 16
 // rows ahead (clamped to the last row, 511), W_UV the next tile's 8 rows
-// (4 lines each) before its first token.
+// (a loop over their 4 lines) before its first token.
 // CHECK-LABEL: func.func @absorbed(
 // CHECK-SAME:    %[[Q:[^:]*]]: tensor<1x1x2x128xbf16>, %[[LAT:[^:]*]]: tensor<1x1x2x256xbf16>, %[[W:[^:]*]]: tensor<512x256xf8E4M3FN>, %[[S:[^:]*]]: tensor<4x2xf32>)
 // CHECK-NOT:     dsv3.dequantize
@@ -33,13 +33,12 @@
 // CHECK:           arith.muli %[[H2]], %c256
 // CHECK:           %[[ROW2:.*]] = arith.addi %{{[0-9]+}}, %{{[0-9]+}} : index
 // CHECK:           %[[SLICE:.*]] = tensor.extract_slice %{{.*}}[0, 0, %[[H2]], %[[V0]]] [1, 1, 1, 8]
-// CHECK:           %[[NEXT:.*]] = arith.addi %[[ROW2]], %c8
-// CHECK:           %[[NC:.*]] = arith.minui %[[NEXT]], %c511
-// CHECK:           memref.prefetch %[[VIEW2:.*]][%[[NC]], %c0], read, locality<3>, data
-// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c64]
-// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c128]
-// CHECK:           memref.prefetch %[[VIEW2]][%{{.*}}, %c192]
-// CHECK-COUNT-28:  memref.prefetch %[[VIEW2]]
+// CHECK:           scf.for %[[LINE:.*]] = %c0 to %c256 step %c64 {
+// CHECK:             %[[NEXT:.*]] = arith.addi %[[ROW2]], %c8
+// CHECK:             %[[NC:.*]] = arith.minui %[[NEXT]], %c511
+// CHECK:             memref.prefetch %[[VIEW2:.*]][%[[NC]], %[[LINE]]], read, locality<3>, data
+// CHECK-COUNT-7:     memref.prefetch %[[VIEW2]][%{{.*}}, %[[LINE]]]
+// CHECK-NEXT:      }
 // CHECK-NOT:       memref.prefetch
 // CHECK:           scf.for %[[C:.*]] = %c0 to %c256 step %c8 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK:             vector.transfer_read %[[LAT]][%c0, %c0, %[[H2]], %[[C]]]

@@ -248,13 +248,18 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
                 arith::ConstantOp::create(b, loc, b.getFloatAttr(xElem, 0.0));
             // The next tile's rows (tileRows rows of C bytes side by side,
             // short streams), one line at a time, before this tile's first
-            // token reads its own.
-            for (int64_t r = 0; r < tileRows; ++r)
-              for (int64_t c = 0; c < w->cols; c += kCacheLine)
-                prefetchCodes(b, loc, view,
-                              arith::AddIOp::create(b, loc, rowIdx[r],
-                                                    cIdx(b, loc, tileRows)),
-                              cIdx(b, loc, c));
+            // token reads its own: a loop over the lines, whatever C is.
+            scf::ForOp::create(
+                b, loc, cIdx(b, loc, 0), cIdx(b, loc, w->cols),
+                cIdx(b, loc, kCacheLine), ValueRange{},
+                [&](OpBuilder &b, Location loc, Value c, ValueRange) {
+                  for (int64_t r = 0; r < tileRows; ++r)
+                    prefetchCodes(b, loc, view,
+                                  arith::AddIOp::create(b, loc, rowIdx[r],
+                                                        cIdx(b, loc, tileRows)),
+                                  c);
+                  scf::YieldOp::create(b, loc);
+                });
             for (int64_t ib = 0; ib < B; ++ib)
               for (int64_t is = 0; is < S; ++is) {
                 Value bIdx = cIdx(b, loc, ib), sIdx = cIdx(b, loc, is);
