@@ -3,7 +3,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -154,4 +156,32 @@ Location dsv3::host::routerLogitsLoc(Location gateLoc) {
     return gateLoc;
   return NameLoc::get(StringAttr::get(gateLoc->getContext(), "linear" + rest),
                       name.getChildLoc());
+}
+
+Value dsv3::host::prefetchView(OpBuilder &b, Location loc, Value weights) {
+  auto type = cast<RankedTensorType>(weights.getType());
+  auto layout = StridedLayoutAttr::get(
+      b.getContext(), ShapedType::kDynamic,
+      SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      weights, /*read_only=*/true);
+}
+
+Value dsv3::host::clampToLast(OpBuilder &b, Location loc, Value view,
+                              int64_t dim, Value index) {
+  auto type = cast<MemRefType>(view.getType());
+  Value last = type.isDynamicDim(dim)
+                   ? arith::SubIOp::create(
+                         b, loc, memref::DimOp::create(b, loc, view, dim),
+                         cIdx(b, loc, 1))
+                         .getResult()
+                   : cIdx(b, loc, type.getDimSize(dim) - 1);
+  return arith::MinUIOp::create(b, loc, index, last);
+}
+
+void dsv3::host::prefetchRead(OpBuilder &b, Location loc, Value view,
+                              ValueRange indices) {
+  memref::PrefetchOp::create(b, loc, view, indices, /*isWrite=*/false,
+                             /*localityHint=*/3, /*isDataCache=*/true);
 }

@@ -52,6 +52,21 @@ bool canSumLanesByRows(int64_t numRows, int64_t width);
 /// trees being the same; linear.test compares them bit for bit.
 Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
 
+/// Bytes per cache line (x86): the step of the kernels' prefetches.
+constexpr int64_t kCacheLine = 64;
+/// A read-only memref view of the tensor `weights` (any layout:
+/// bufferization casts its buffer to the view's fully dynamic strides), for
+/// prefetches of the weights a kernel reads through vector.transfer_read.
+Value prefetchView(OpBuilder &b, Location loc, Value weights);
+/// `index` clamped to the last element of dimension `dim` of `view`: a
+/// prefetch of "the next tile" past the end reads the last tile again, not
+/// an address outside the weights.
+Value clampToLast(OpBuilder &b, Location loc, Value view, int64_t dim,
+                  Value index);
+/// A read prefetch into all cache levels of element `indices` of `view` (a
+/// prefetchView; the indices in bounds).
+void prefetchRead(OpBuilder &b, Location loc, Value view, ValueRange indices);
+
 /// Ends the body of an scf.forall iteration that produced `part`: writes it
 /// at `offsets` (with `sizes`, unit strides) of the shared output `out`.
 void yieldSlice(OpBuilder &b, Location loc, Value part, Value out,

@@ -70,33 +70,10 @@ Value dequantized(OpBuilder &b, Location loc, const HeadWeight &w, Value row,
   return v;
 }
 
-/// Bytes per cache line (x86), the prefetch step.
-constexpr int64_t kCacheLine = 64;
 /// W_UK rows ahead of the one being read that the row loop prefetches: its
 /// rows are C bytes apart (512 at V3's sizes), one line per row per task, a
 /// stride the hardware prefetchers take late; 16 rows ahead is ~1 us.
 constexpr int64_t kRowsAhead = 16;
-
-/// A read-only memref view of the FP8 codes, for prefetches (any layout:
-/// bufferization casts the codes' buffer to it).
-Value codesView(OpBuilder &b, Location loc, Value codes) {
-  auto type = cast<RankedTensorType>(codes.getType());
-  auto layout = StridedLayoutAttr::get(
-      b.getContext(), ShapedType::kDynamic,
-      SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
-  return bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
-      codes, /*read_only=*/true);
-}
-
-/// Prefetches line [row, c] of the codes, `row` clamped to the last row.
-void prefetchCodes(OpBuilder &b, Location loc, Value view, Value row, Value c) {
-  int64_t lastRow = cast<MemRefType>(view.getType()).getDimSize(0) - 1;
-  Value r = arith::MinUIOp::create(b, loc, row, cIdx(b, loc, lastRow));
-  memref::PrefetchOp::create(b, loc, view, ValueRange{r, c},
-                             /*isWrite=*/false, /*localityHint=*/3,
-                             /*isDataCache=*/true);
-}
 
 Value toF32(OpBuilder &b, Location loc, Value v) {
   Type f32 = b.getF32Type();
@@ -133,7 +110,7 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
     auto vecF32 = VectorType::get({kWidth}, b.getF32Type());
     Value zeroVec = arith::ConstantOp::create(
         b, loc, vecF32, DenseElementsAttr::get(vecF32, APFloat(0.0f)));
-    Value view = codesView(b, loc, w->codes);
+    Value view = host::prefetchView(b, loc, w->codes);
     scf::ForallOp loop;
     if (overRows) {
       // out[b,s,h,c..c+cw) over (head, column tile): per token, the rows of
@@ -176,10 +153,13 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
                     cIdx(b, loc, 1), SmallVector<Value>(vecs, zeroVec),
                     [&](OpBuilder &b, Location loc, Value j, ValueRange acc) {
                       Value row = arith::AddIOp::create(b, loc, rowBase, j);
-                      prefetchCodes(b, loc, view,
-                                    arith::AddIOp::create(
-                                        b, loc, row, cIdx(b, loc, kRowsAhead)),
-                                    c0);
+                      host::prefetchRead(
+                          b, loc, view,
+                          {host::clampToLast(
+                               b, loc, view, 0,
+                               arith::AddIOp::create(b, loc, row,
+                                                     cIdx(b, loc, kRowsAhead))),
+                           c0});
                       Value q =
                           toF32(b, loc,
                                 tensor::ExtractOp::create(
@@ -251,13 +231,16 @@ struct VectorizeAbsorbedHeads : OpRewritePattern<linalg::GenericOp> {
             // token reads its own: a loop over the lines, whatever C is.
             scf::ForOp::create(
                 b, loc, cIdx(b, loc, 0), cIdx(b, loc, w->cols),
-                cIdx(b, loc, kCacheLine), ValueRange{},
+                cIdx(b, loc, host::kCacheLine), ValueRange{},
                 [&](OpBuilder &b, Location loc, Value c, ValueRange) {
                   for (int64_t r = 0; r < tileRows; ++r)
-                    prefetchCodes(b, loc, view,
-                                  arith::AddIOp::create(b, loc, rowIdx[r],
-                                                        cIdx(b, loc, tileRows)),
-                                  c);
+                    host::prefetchRead(
+                        b, loc, view,
+                        {host::clampToLast(
+                             b, loc, view, 0,
+                             arith::AddIOp::create(b, loc, rowIdx[r],
+                                                   cIdx(b, loc, tileRows))),
+                         c});
                   scf::YieldOp::create(b, loc);
                 });
             for (int64_t ib = 0; ib < B; ++ib)

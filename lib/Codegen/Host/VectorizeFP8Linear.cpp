@@ -88,8 +88,6 @@ constexpr int64_t kMaxAccumulatorLanes = 96;
 /// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
 constexpr int64_t kStageCodes = 16;
-/// Bytes per cache line (x86), the prefetch step.
-constexpr int64_t kCacheLine = 64;
 /// Prefill: each chunk of a row group's FP8 weights (up to rows_per_task rows
 /// x k_chunk_blocks blocks) is widened once to f32 into a per-thread panel,
 /// and every register tile over the chunk reads its weights from there.
@@ -161,25 +159,22 @@ struct TileKernel {
   /// poorly: one tile ahead is ~1 us of work, enough to cover DRAM latency.
   void prefetchNextTile(OpBuilder &b, Location loc, ArrayRef<Value> rows,
                         Value k0) const {
-    auto wType = cast<ShapedType>(weight.getType());
-    const int64_t numWeightRows = wType.getDimSize(wType.getRank() - 2);
-    if (!weightView || ShapedType::isDynamic(numWeightRows))
+    if (!weightView)
       return;
-    const int64_t lastRow = numWeightRows - 1;
-    const int64_t rowTile = rows.size();
+    auto wType = cast<ShapedType>(weight.getType());
+    const int64_t rank = wType.getRank(), rowTile = rows.size();
     const int64_t elemBytes = wType.getElementTypeBitWidth() / 8;
-    const int64_t lineElems = std::max<int64_t>(1, kCacheLine / elemBytes);
+    const int64_t lineElems =
+        std::max<int64_t>(1, host::kCacheLine / elemBytes);
     for (int64_t at = 0; at < kQuantBlock; at += lineElems) {
-      Value j = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, k0, cIdx(b, loc, at)),
-          cIdx(b, loc, k - 1));
+      Value j = host::clampToLast(
+          b, loc, weightView, rank - 1,
+          arith::AddIOp::create(b, loc, k0, cIdx(b, loc, at)));
       for (Value n : rows) {
-        Value next = arith::MinUIOp::create(
-            b, loc, arith::AddIOp::create(b, loc, n, cIdx(b, loc, rowTile)),
-            cIdx(b, loc, lastRow));
-        memref::PrefetchOp::create(b, loc, weightView, withExpert({next, j}),
-                                   /*isWrite=*/false, /*localityHint=*/3,
-                                   /*isDataCache=*/true);
+        Value next = host::clampToLast(
+            b, loc, weightView, rank - 2,
+            arith::AddIOp::create(b, loc, n, cIdx(b, loc, rowTile)));
+        host::prefetchRead(b, loc, weightView, withExpert({next, j}));
       }
     }
   }
@@ -823,18 +818,6 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
       b.getI64IntegerAttr(32));
 }
 
-/// A read-only memref view of a weight, for the decode tiles' prefetches
-/// (any layout: bufferization casts the weight's buffer to it).
-Value weightViewOf(OpBuilder &b, Location loc, Value weight) {
-  auto wType = cast<RankedTensorType>(weight.getType());
-  SmallVector<int64_t> strides(wType.getRank(), ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  auto view = MemRefType::get(wType.getShape(), wType.getElementType(), layout);
-  return bufferization::ToBufferOp::create(b, loc, view, weight,
-                                           /*read_only=*/true);
-}
-
 /// The prefill tiles' f32 panel (see kMaxPanelBytes), for FP8 weights whose
 /// chunk fits: an alloca at the top of a forall iteration, one per thread
 /// after dsv3-host-hoist-team-allocas.
@@ -893,13 +876,13 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
           Value ig = args[0], out = args[1];
           // A decode-sized count, static or dynamic, takes staged tiles: the
           // one-token tiles for one static token, else stagedTokens.
+          // Decode-sized calls also prefetch the next row tile's weights.
           TileKernel task = kernel;
           std::optional<int64_t> m = getConstantIntValue(mSize);
-          if (!m || *m <= tiles.decodeTokens)
+          if (!m || *m <= tiles.decodeTokens) {
             task.staging = stagingBuffer(b, loc, wType.getElementType());
-          // Decode-sized calls prefetch the next row tile's weights.
-          if (!m || *m <= tiles.decodeTokens)
-            task.weightView = weightViewOf(b, loc, op.getWeight());
+            task.weightView = host::prefetchView(b, loc, op.getWeight());
+          }
           task.stageOneTokenTiles = m == 1;
           // Counts above decode_tokens (static, or a dynamic count) take
           // the prefill's chunks.
@@ -1039,7 +1022,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             op.getWeightScaleInv(),
                             ie,
                             stagingBuffer(b, loc, wType.getElementType()),
-                            weightViewOf(b, loc, op.getWeight()),
+                            host::prefetchView(b, loc, op.getWeight()),
                             panelBuffer(b, loc, wType.getElementType(), tiles,
                                         std::min(n, rowBlock)),
                             k,
