@@ -5,7 +5,7 @@ minimum and median call time and weight bytes/s, their ratios, and whether
 the two outputs are the same bits.
 
   /work/benchenv/bin/python bench/ab_fp8_linear.py --base /work/tools-base/bin \\
-      --new build/bin [--shape 1536x7168] [--tokens 1] [--dynamic] [--threads 1] [--calls 600]
+      --new build/bin [--shape 1536x7168] [--tokens 1] [--dynamic] [--threads 1] [--calls 600] [--new-args=--march=x86-64-v4]
 
 The weight is [N, K] FP8 with 128 x 128 block scales, random, bound once;
 with the default 1536 x 7168 (11 MB) it stays in a large L3 between calls,
@@ -35,6 +35,9 @@ p.add_argument("--shape", default="1536x7168", help="N x K of the weight")
 p.add_argument("--tokens", type=int, default=1)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--calls", type=int, default=600, help="calls per module")
+p.add_argument("--base-args", default="", help="extra dsv3-compile arguments for --base")
+p.add_argument("--new-args", default="",
+               help="extra dsv3-compile arguments for --new (e.g. --march=x86-64-v4)")
 p.add_argument("--dynamic", action="store_true",
                help="a dynamic token count (tensor<?xK>): the path of an expert's tokens")
 a = p.parse_args()
@@ -62,8 +65,8 @@ with open(f"{tmp}/f.mlir", "w") as f:
 session = dsv3rt.Session("host", a.threads)
 mods = {}
 for tag, bindir in (("base", a.base), ("new", a.new)):
-    subprocess.run([os.path.join(bindir, "dsv3-compile"), f"{tmp}/f.mlir", "-o", f"{tmp}/{tag}.so"],
-                   check=True)
+    subprocess.run([os.path.join(bindir, "dsv3-compile"), f"{tmp}/f.mlir", "-o", f"{tmp}/{tag}.so"]
+                   + (a.base_args if tag == "base" else a.new_args).split(), check=True)
     mods[tag] = session.load(f"{tmp}/{tag}.so")
     mods[tag].bind(f"{tmp}/w.safetensors")
 x = rng.standard_normal((m, k)).astype(ml_dtypes.bfloat16)

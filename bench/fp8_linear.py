@@ -55,6 +55,8 @@ p.add_argument("--weight-dtype", choices=["fp8", "bf16"], default="fp8",
 p.add_argument("--l3-bytes", type=int, default=last_level_cache_bytes(),
                help="last-level cache size (default: from sysfs, %(default)s here)")
 p.add_argument("--ggml", action="store_true", help="compare with llama.cpp's ggml Q8_0")
+p.add_argument("--compile-args", default="",
+               help="extra dsv3-compile arguments, e.g. --march=x86-64-v4 (AVX-512 kernels)")
 args = p.parse_args()
 tmp = tempfile.mkdtemp(prefix="dsv3-bench-")
 rng = np.random.default_rng(0)
@@ -116,7 +118,8 @@ for name in args.shapes.split(","):
         base = f"{tmp}/{name}_{m}"
         with open(base + ".mlir", "w") as f:
             f.write(g)
-        subprocess.run([tool("dsv3-compile"), base + ".mlir", "-o", base + ".so"], check=True)
+        subprocess.run([tool("dsv3-compile"), base + ".mlir", "-o", base + ".so"]
+                       + args.compile_args.split(), check=True)
         x = rng.standard_normal((m, k)).astype(ml_dtypes.bfloat16)
         save_safetensors(base + ".x.safetensors", {"x": x})
         for t in thread_counts:

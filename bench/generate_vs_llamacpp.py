@@ -404,6 +404,8 @@ def main():
     p.add_argument("--work", default="", help="graph.mlir / model.so (default DIR/bench-vs-llamacpp)")
     p.add_argument("--moe-alignment", default="import",
                    help="alignment(N) for dsv3.moe, or 'import' (see bench/real_scale.py)")
+    p.add_argument("--compile-args", default="",
+                   help="extra dsv3-compile arguments, e.g. --march=x86-64-v4 (AVX-512 kernels)")
     p.add_argument("--prompt-tokens", type=int, default=64)
     p.add_argument("--decode-tokens", type=int, default=16)
     p.add_argument("--threads", default="1,2", help="thread counts (both engines)")
@@ -464,8 +466,8 @@ def main():
                           rf"\1 alignment({int(a.moe_alignment)})", text)
             with open(mlir, "w") as f:
                 f.write(text)
-        subprocess.run([os.path.join(bindir, "dsv3-compile"), mlir, "--target=host", "-o", so],
-                       check=True)
+        subprocess.run([os.path.join(bindir, "dsv3-compile"), mlir, "--target=host", "-o", so]
+                       + a.compile_args.split(), check=True)
         return so
 
     rng = np.random.default_rng(a.seed)

@@ -53,6 +53,20 @@ def _python_has(*modules):
 if _python_has("tokenizers", "jinja2"):
     config.available_features.add("tokenizers")
 
+# Modules built with --march=x86-64-v4 (the 16-lane AVX-512 kernels) run
+# only on a CPU with AVX-512; elsewhere their tests are unsupported.
+def _cpu_has(flag):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split()
+                       for line in f)
+    except OSError:
+        return False
+
+
+if all(_cpu_has(f) for f in ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")):
+    config.available_features.add("avx512")
+
 if os.path.exists(os.path.join(config.cuda_path, "bin", "ptxas")):
     config.available_features.add("ptxas")
     config.environment["CUDA_HOME"] = config.cuda_path

@@ -49,6 +49,10 @@ struct HostOptions {
   /// their thread foralls run serially, phase by phase
   /// (dsv3-gpu-serialize-threads); shared memory is plain memory.
   bool cudaStrategy = false;
+  /// f32 lanes of the host kernels' vectors (dsv3-host-vectorize-fp8-linear
+  /// {vector-width}): 8 for AVX2, 16 for AVX-512 (a module built with an
+  /// -march that has it).
+  int64_t vectorWidth = 8;
 };
 
 /// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the

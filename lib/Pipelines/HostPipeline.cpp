@@ -85,7 +85,10 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
         Dsv3HostSelectStrategyOptions select;
         select.boundByKvLen = options.boundByKvLen;
         pm.addNestedPass<func::FuncOp>(createDsv3HostSelectStrategy(select));
-        pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeFP8Linear());
+        Dsv3HostVectorizeFP8LinearOptions linear;
+        linear.vectorWidth = options.vectorWidth;
+        pm.addNestedPass<func::FuncOp>(
+            createDsv3HostVectorizeFP8Linear(linear));
         pm.addNestedPass<func::FuncOp>(createDsv3HostVectorizeAbsorbedHeads());
         pm.addNestedPass<func::FuncOp>(
             createDsv3HostVectorizeLatentAttention());

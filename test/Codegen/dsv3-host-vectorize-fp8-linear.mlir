@@ -1,5 +1,6 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-host-vectorize-fp8-linear | FileCheck %s
 // RUN: not dsv3-opt %s --dsv3-host-vectorize-fp8-linear=vector-width=48 2>&1 | FileCheck %s --check-prefix=WIDTH
+// RUN: dsv3-opt %s --split-input-file --dsv3-host-vectorize-fp8-linear=vector-width=16 | FileCheck %s --check-prefix=W16
 
 // Activations widened to f32 once; the f32 result starts as zeros (the
 // running sums); row groups of 32 split over the threads (scf.forall, each
@@ -67,6 +68,22 @@
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %{{.*}} into %[[Y]][0, %[[N0]]] [4, 32] [1, 1]
 // CHECK-NOT:   dsv3.linear
+//
+// At vector-width=16 (AVX-512: dsv3-compile --march=x86-64-v4) the same
+// tiles step K by 16 with 16-lane vectors, and a block's lane sums first add
+// each accumulator's two 256-bit halves (lanes i + i+8), then take the
+// 8-lane tree above.
+// W16-LABEL: func.func @decode
+// W16:         scf.for %{{.*}} step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// W16:           vector.transfer_read {{.*}} : tensor<576x256xf8E4M3FN>, vector<16xf8E4M3FN>
+// W16:           arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// W16-COUNT-8:   vector.fma {{.*}} : vector<16xf32>
+// W16:         %[[LO:.*]] = vector.extract_strided_slice %[[ACC:.*]] {offsets = [0], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    %[[HI:.*]] = vector.extract_strided_slice %[[ACC]] {offsets = [8], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    arith.addf %[[LO]], %[[HI]] : vector<8xf32>
+// W16:         vector.shuffle
+// W16-NOT:     vector.reduction
+// W16:         return
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<5x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64, k_chunk_blocks = 128 : i64}} : (tensor<4x256xbf16>, tensor<576x256xf8E4M3FN>) -> tensor<4x576xf32>
   return %y : tensor<4x576xf32>
@@ -82,7 +99,7 @@ func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tens
 // rows i, i + 1: no widening in the tiles' K loops.
 // CHECK-LABEL: func.func @prefill_panel(
 // CHECK:       scf.forall (%{{.*}}) in (1)
-// CHECK-NEXT:    %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<32x512xf32>
+// CHECK-NEXT:    %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x512xf32>
 // CHECK:         scf.for %[[KB0:.*]] = %c0 to %c8 step %c4
 // CHECK:           %[[K0:.*]] = arith.muli %[[KB0]], %c128
 // CHECK:           %[[KE:.*]] = arith.minui %{{.*}}, %c1024
@@ -111,7 +128,7 @@ func.func @prefill_panel(%x: tensor<18x1024xbf16>, %w: tensor<32x1024xf8E4M3FN>,
 // x 8 blocks (4 KiB a row) go in panels of 16 rows, the last of 8; each
 // panel is widened, then its token tiles x row tiles run.
 // CHECK-LABEL: func.func @prefill_panels
-// CHECK:       %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<16x1024xf32>
+// CHECK:       %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x1024xf32>
 // CHECK:       scf.for %{{.*}} = %c0 to %c8 step %c8
 // CHECK:         scf.for %[[P0:.*]] = %c0 to %c40 step %c16
 // CHECK:           %[[LEFT:.*]] = arith.subi %c40, %[[P0]]
@@ -135,7 +152,7 @@ func.func @prefill_panels(%x: tensor<18x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>
 // result is the f32 sums narrowed once, after the loops.
 // CHECK-LABEL: func.func @nineteen
 // CHECK:       scf.forall (%{{.*}}) in (1)
-// CHECK-NEXT:    memref.alloca() {alignment = 32 : i64} : memref<5x512xf32>
+// CHECK-NEXT:    memref.alloca() {alignment = 64 : i64} : memref<5x512xf32>
 // CHECK:         scf.for %{{.*}} = %c0 to %c5 step %c1
 // CHECK:         scf.for %{{.*}} = %c0 to %c18 step %c6
 // CHECK:           scf.for %{{.*}} = %c0 to %c4 step %c2
@@ -164,7 +181,7 @@ func.func @nineteen(%x: tensor<19x128xf32>, %w: tensor<5x128xf8E4M3FN>, %s: tens
 // in registers.
 // CHECK-LABEL: func.func @few_tokens
 // CHECK:       scf.forall (%{{.*}}) in (1)
-// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8x128xi16>
 // CHECK:         scf.for %{{.*}} = %c0 to %c32 step %c8
 // CHECK:           scf.for %{{.*}} = %c0 to %c2 step %c1
 // CHECK-COUNT-8:       vector.store %{{.*}}, %[[BUF]]
@@ -196,7 +213,7 @@ func.func @few_tokens(%x: tensor<5x256xbf16>, %w: tensor<32x256xf8E4M3FN>, %s: t
 // CHECK-LABEL: func.func @one_token(
 // CHECK-SAME:    %{{.*}}: tensor<1x1024xbf16>, %[[W:.*]]: tensor<40x1024xf8E4M3FN>
 // CHECK:       scf.forall (%{{.*}}) in (2)
-// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
+// CHECK-NEXT:    %[[BUF:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8x128xi16>
 // CHECK-NEXT:    %[[VIEW:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<40x1024xf8E4M3FN> to memref<40x1024xf8E4M3FN, strided<[?, ?], offset: ?>>
 // CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c8
 // CHECK:           %[[ROW0:.*]] = arith.addi %{{.*}}, %[[I]]
@@ -274,8 +291,8 @@ func.func @one_token(%x: tensor<1x1024xbf16>, %w: tensor<40x1024xf8E4M3FN>, %s: 
 // CHECK-NOT:   linalg.copy
 // CHECK:       %[[M:.*]] = tensor.dim %{{.*}}, %c0
 // CHECK:       scf.forall (%[[G:.*]]) in (2)
-// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
-// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<32x512xf32>
+// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8x128xi16>
+// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x512xf32>
 // CHECK:         %[[N0:.*]] = arith.muli %[[G]], %c32
 // CHECK:         %[[LEFT:.*]] = arith.subi %c40, %[[N0]]
 // CHECK:         %[[NS:.*]] = arith.minui %[[LEFT]], %c32
@@ -379,8 +396,8 @@ func.func @untouched(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: t
 // CHECK:         tensor.extract %[[OFF]][%[[E1]]] : tensor<9xi64>
 // CHECK:         %[[N0:.*]] = arith.muli %[[B]], %c16
 // CHECK:         %[[PART:.*]] = tensor.extract_slice %[[Y]][%[[LO:.*]], %[[N0]]] [%[[CNT:.*]], 16] [1, 1]
-// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 32 : i64} : memref<8x128xi16>
-// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 32 : i64} : memref<16x512xf32>
+// CHECK:         %[[STAGE:.*]] = memref.alloca() {alignment = 64 : i64} : memref<8x128xi16>
+// CHECK:         %[[PANEL:.*]] = memref.alloca() {alignment = 64 : i64} : memref<16x512xf32>
 // CHECK:         scf.for %{{.*}} step %c96 iter_args(%{{.*}} = %[[PART]])
 // CHECK:           scf.if
 // CHECK:             scf.for %{{.*}} = %c0 to %c16 step %c8
@@ -481,4 +498,18 @@ func.func @router(%x: tensor<4x256xbf16>, %w: tensor<64x256xbf16>, %b: tensor<64
 func.func @one_token_bf16(%x: tensor<1x256xbf16>, %w: tensor<16x256xbf16>) -> tensor<1x16xf32> {
   %y = dsv3.linear %x, %w : (tensor<1x256xbf16>, tensor<16x256xbf16>) -> tensor<1x16xf32>
   return %y : tensor<1x16xf32>
+}
+
+// -----
+
+// K = 136 is a multiple of 8 but not of 16: at vector-width=16 this linear
+// keeps 8 lanes.
+// W16-LABEL: func.func @k_not_16
+// W16-NOT:     vector<16xf32>
+// W16:         scf.for %{{.*}} step %c8 iter_args({{.*}}) -> (vector<8xf32>,
+// W16-NOT:     vector<16xf32>
+// W16:         return
+func.func @k_not_16(%x: tensor<3x136xbf16>, %w: tensor<8x136xf8E4M3FN>, %s: tensor<1x2xf32>) -> tensor<3x8xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64}} : (tensor<3x136xbf16>, tensor<8x136xf8E4M3FN>) -> tensor<3x8xf32>
+  return %y : tensor<3x8xf32>
 }

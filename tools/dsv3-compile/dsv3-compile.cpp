@@ -36,6 +36,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <chrono>
 #include <functional>
@@ -96,6 +97,23 @@ static cl::opt<bool>
 static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
                                   cl::desc("-march for host code"),
                                   cl::cat(dsv3Category));
+static cl::opt<int> hostVectorWidth(
+    "host-vector-width", cl::init(0),
+    cl::desc("f32 lanes of the host kernels' vectors: 8 (AVX2), 16 "
+             "(AVX-512), or 0 (default): 16 when --march is x86-64-v4, or "
+             "native on a CPU with AVX-512F, else 8"),
+    cl::cat(dsv3Category));
+
+/// --host-vector-width=0: what --march promises. Only the names whose
+/// features are known here count (another AVX-512 CPU name takes an explicit
+/// 16).
+static int defaultVectorWidth(llvm::StringRef march) {
+  if (march == "x86-64-v4")
+    return 16;
+  if (march == "native" && llvm::sys::getHostCPUFeatures().lookup("avx512f"))
+    return 16;
+  return 8;
+}
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "dsv3-compile: error: " << msg << "\n";
@@ -154,6 +172,11 @@ int main(int argc, char **argv) {
                 " (linalg, bufferized, gpu, llvm, llvm-ir, ptx, so)");
   if (target != "cuda" && (emit == "gpu" || emit == "ptx"))
     return fail("--emit=" + emit + " needs --target=cuda");
+  if (hostVectorWidth != 0 && hostVectorWidth != 8 && hostVectorWidth != 16)
+    return fail("--host-vector-width must be 8, 16 or 0 (from --march), got " +
+                llvm::Twine(hostVectorWidth.getValue()));
+  const int vectorWidth =
+      hostVectorWidth ? hostVectorWidth.getValue() : defaultVectorWidth(march);
   if (emit == "so" && outputFile == "-")
     return fail("--emit=so needs -o <module.so>");
   // A bad -o is found before minutes of compiling, not by the linker.
@@ -204,6 +227,7 @@ int main(int argc, char **argv) {
   if (target == "host" || target == "cuda-sim") {
     dsv3::HostOptions opts;
     opts.cudaStrategy = target == "cuda-sim";
+    opts.vectorWidth = vectorWidth;
     if (kvSplitSize >= 0)
       opts.kvSplitSize = kvSplitSize;
     opts.boundByKvLen = boundByKvLen;

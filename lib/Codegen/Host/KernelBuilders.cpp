@@ -110,13 +110,35 @@ Value dsv3::host::widenE4M3Scaled(OpBuilder &b, Location loc, Value codes) {
   return scaledF16BitsToF32(b, loc, e4m3ToScaledF16Bits(b, loc, codes));
 }
 
-bool dsv3::host::canSumLanesByRows(int64_t numRows, int64_t width) {
-  return width == 8 && (numRows == 4 || numRows == 8);
+/// A 16-lane vector's lanes i + i+8, as 8 lanes: the first step of LLVM's
+/// x86 reduction tree at 512 bits, after which the 256-bit tree continues.
+static Value addHalves(OpBuilder &b, Location loc, Value v) {
+  auto half = [&](int64_t offset) {
+    return vector::ExtractStridedSliceOp::create(b, loc, v, {offset}, {8}, {1})
+        .getResult();
+  };
+  return arith::AddFOp::create(b, loc, half(0), half(8));
 }
 
-Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes) {
+Value dsv3::host::reduceLanes(OpBuilder &b, Location loc, Value lanes) {
+  if (cast<VectorType>(lanes.getType()).getNumElements() == 16)
+    lanes = addHalves(b, loc, lanes);
+  return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, lanes,
+                                     arith::FastMathFlags::reassoc);
+}
+
+bool dsv3::host::canSumLanesByRows(int64_t numRows, int64_t width) {
+  return (width == 8 || width == 16) && (numRows == 4 || numRows == 8);
+}
+
+Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc,
+                                 ValueRange lanesIn) {
   assert(canSumLanesByRows(
-      lanes.size(), cast<VectorType>(lanes[0].getType()).getNumElements()));
+      lanesIn.size(), cast<VectorType>(lanesIn[0].getType()).getNumElements()));
+  SmallVector<Value> lanes(lanesIn.begin(), lanesIn.end());
+  for (Value &v : lanes)
+    if (cast<VectorType>(v.getType()).getNumElements() == 16)
+      v = addHalves(b, loc, v);
   auto add = [&](Value x, Value y) {
     return arith::AddFOp::create(b, loc, x, y).getResult();
   };

@@ -40,16 +40,21 @@ Value widenE4M3Scaled(OpBuilder &b, Location loc, Value codes);
 Value e4m3ToScaledF16Bits(OpBuilder &b, Location loc, Value codes);
 Value scaledF16BitsToF32(OpBuilder &b, Location loc, Value bits);
 
+/// The sum of the lanes of `lanes` (8 or 16 f32) by the tree of LLVM's x86
+/// lowering of `vector.reduction <add>` with reassoc: 16 lanes first add
+/// lane i + i+8 (the two 256-bit halves), then 8 lanes i + i+4, i + i+2,
+/// 0 + 1. Written as the halves' add and an 8-lane reduction, so the tree is
+/// the one sumLanesByRows builds whatever LLVM does at 512 bits.
+Value reduceLanes(OpBuilder &b, Location loc, Value lanes);
 /// Whether sumLanesByRows takes `numRows` vectors of `width` lanes.
 bool canSumLanesByRows(int64_t numRows, int64_t width);
-/// The lane sums of `lanes` (4 or 8 vectors of 8 f32) as one vector, element
-/// r the sum of lanes[r]. Each row is summed by the tree that LLVM's x86
-/// lowering of `vector.reduction <add>` with reassoc uses (lane i + lane
-/// i + 4, then i + i + 2, then 0 + 1), so the bits equal one reduction per
-/// row; but each step adds the partial sums of two (then four) rows in one
-/// vector, so 8 rows take 7 adds and 14 shuffles rather than 24 adds, 24
-/// shuffles and 8 inserts. Callers that mix the two forms depend on the
-/// trees being the same; linear.test compares them bit for bit.
+/// The lane sums of `lanes` (4 or 8 vectors of 8 or 16 f32) as one vector,
+/// element r the sum of lanes[r], each by reduceLanes' tree (16 lanes: the
+/// halves added first), so the bits equal one reduceLanes per row; but each
+/// step adds the partial sums of two (then four) rows in one vector, so 8
+/// rows of 8 take 7 adds and 14 shuffles rather than 24 adds, 24 shuffles
+/// and 8 inserts. Callers that mix the two forms depend on the trees being
+/// the same; linear.test compares them bit for bit.
 Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
 
 /// Bytes per cache line (x86): the step of the kernels' prefetches.

@@ -72,9 +72,10 @@ constexpr int64_t kRowTiles[] = {2, 1};
 /// Rows do not change any element's additions.
 constexpr int64_t kOneTokenRowTiles[] = {8, 4, 2, 1};
 constexpr int64_t kTokenTiles[] = {6, 5, 4, 3, 2, 1};
-/// f32 lanes of one tile's accumulators: 12 of AVX2's 16 registers at width
-/// 8, which leaves room for the tile's weight and activation vectors.
-constexpr int64_t kMaxAccumulatorLanes = 96;
+/// Accumulator vectors of one tile: 12 of AVX2's 16 registers, which leaves
+/// room for the tile's weight and activation vectors (at width 16, AVX-512's
+/// 32 registers hold the same tiles with room to spare).
+constexpr int64_t kMaxAccumulators = 12;
 /// A linear of one static token (decode; its tiles are kOneTokenRowTiles)
 /// widens each block of a tile's rows in two steps: first all kStageCodes-wide
 /// pieces of the block into a per-thread buffer of f16 bits (kMaxRowTile rows
@@ -87,6 +88,9 @@ constexpr int64_t kMaxAccumulatorLanes = 96;
 /// sign extension. The products and the order of their additions are those of
 /// the direct form, so the bits are too.
 constexpr int64_t kMaxRowTile = 8;
+/// The per-thread buffers' alignment: a cache line, so that no vector load
+/// from them (32 bytes on AVX2, 64 on AVX-512) splits one.
+constexpr int64_t kBufferAlignment = 64;
 constexpr int64_t kStageCodes = 16;
 /// Prefill: each chunk of a row group's FP8 weights (up to rows_per_task rows
 /// x k_chunk_blocks blocks) is widened once to f32 into a per-thread panel,
@@ -272,9 +276,7 @@ struct TileKernel {
                         Value scale) {
     // A tree reduction of the lanes: the order of the K sum is not part of
     // the semantics.
-    Value sum =
-        vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, lanes,
-                                    arith::FastMathFlags::reassoc);
+    Value sum = host::reduceLanes(b, loc, lanes);
     if (scale)
       sum = arith::MulFOp::create(b, loc, sum, scale);
     return arith::AddFOp::create(b, loc, running, sum);
@@ -647,7 +649,7 @@ struct TileKernel {
       // Token tiles for row tiles of up to kRowTiles[0] rows.
       SmallVector<int64_t> tokenTiles;
       for (int64_t t : kTokenTiles)
-        if (kRowTiles[0] * t * width <= kMaxAccumulatorLanes || t == 1)
+        if (kRowTiles[0] * t <= kMaxAccumulators || t == 1)
           tokenTiles.push_back(t);
       // Row tiles over token tiles, the weights widened in registers.
       auto overRows = [&](OpBuilder &b, Location loc, Value kb0, Value kb1,
@@ -718,7 +720,7 @@ struct TileKernel {
       };
       SmallVector<int64_t> oneTokenRows;
       for (int64_t r : kOneTokenRowTiles)
-        if (r * width <= kMaxAccumulatorLanes || r == 1)
+        if (r <= kMaxAccumulators || r == 1)
           oneTokenRows.push_back(r);
       // FP8 with a staging buffer: tiles of up to kMaxRowTile rows over
       // however many tokens there are (see stagedTokens).
@@ -815,7 +817,7 @@ Value stagingBuffer(OpBuilder &b, Location loc, Type weightElem) {
     return Value();
   return memref::AllocaOp::create(
       b, loc, MemRefType::get({kMaxRowTile, kQuantBlock}, b.getI16Type()),
-      b.getI64IntegerAttr(32));
+      b.getI64IntegerAttr(kBufferAlignment));
 }
 
 /// The prefill tiles' f32 panel (see kMaxPanelBytes), for FP8 weights whose
@@ -829,7 +831,17 @@ Value panelBuffer(OpBuilder &b, Location loc, Type weightElem,
   return memref::AllocaOp::create(
       b, loc,
       MemRefType::get({rows, tiles.chunkBlocks * kQuantBlock}, b.getF32Type()),
-      b.getI64IntegerAttr(32));
+      b.getI64IntegerAttr(kBufferAlignment));
+}
+
+/// A kernel's lanes for a K: `width`, or 8 (AVX2's, whole registers on any
+/// target the pass serves) where K is not a multiple of `width`; none where
+/// K is not a multiple of either.
+std::optional<int64_t> widthFor(int64_t k, int64_t width) {
+  for (int64_t w : {width, std::min<int64_t>(width, 8)})
+    if (k % w == 0)
+      return w;
+  return std::nullopt;
 }
 
 struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
@@ -847,7 +859,8 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
     if (host::kernelOf(strategy) != host::kWeightTiles)
       return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
     int64_t k = xType.getDimSize(1), n = wType.getDimSize(0);
-    if (k % width != 0 || kQuantBlock % width != 0)
+    std::optional<int64_t> width = widthFor(k, this->width);
+    if (!width)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
     host::WeightTiles tiles = host::weightTilesOf(op, strategy);
 
@@ -862,7 +875,7 @@ struct VectorizeFP8Linear : OpRewritePattern<LinearOp> {
                       /*weightView=*/Value(),
                       /*panel=*/Value(),
                       k,
-                      width,
+                      *width,
                       tiles};
 
     // Row groups in parallel, each writing its own columns.
@@ -965,7 +978,8 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
       return rewriter.notifyMatchFailure(op, "strategy is not weight_tiles");
     int64_t k = xType.getDimSize(1), e = wType.getDimSize(0),
             n = wType.getDimSize(1);
-    if (k % width != 0 || kQuantBlock % width != 0)
+    std::optional<int64_t> width = widthFor(k, this->width);
+    if (!width)
       return rewriter.notifyMatchFailure(op, "K not a multiple of the width");
     // Each (row block, expert) iteration reads rowsPerTask contiguous rows of
     // the expert.
@@ -1026,7 +1040,7 @@ struct VectorizeFP8GroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
                             panelBuffer(b, loc, wType.getElementType(), tiles,
                                         std::min(n, rowBlock)),
                             k,
-                            width,
+                            *width,
                             tiles};
           part = kernel.group(b, loc, n0, nSize, lo, hi, part, lo, n0);
           yieldSlice(b, loc, part, out, offsets, sizes);

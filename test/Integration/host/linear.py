@@ -6,6 +6,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dsv3_testing import *  # noqa: E402,F403
 
 out = sys.argv[1]
+# Further arguments go to every dsv3-compile (linear-avx512.test: the AVX-512
+# kernels of --march=x86-64-v4, whose 16-lane tiles must agree the same way).
+compile_args = sys.argv[2:]
 M, N, K = 4, 576, 7168
 W = "model.layers.0.self_attn.kv_a_proj_with_mqa.weight"
 graph = f"""
@@ -42,7 +45,7 @@ x = (rng.standard_normal((M, K)) * 3).astype(ml_dtypes.bfloat16)
 save_safetensors(f"{out}/w.safetensors", {W: q, W + "_scale_inv": s, "dense.weight": wb})
 save_safetensors(f"{out}/x.safetensors", {"x": x})
 
-run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"])
+run(["dsv3-compile", f"{out}/graph.mlir", "--target=host", "-o", f"{out}/m.so"] + compile_args)
 
 
 def call(fn):
@@ -109,7 +112,7 @@ w2 = (rng.standard_normal((N2, K2)) * np.exp(rng.uniform(-3, 3, (1, K2)))).astyp
 q2, s2, _ = quantize_ref(w2, [128, 128])
 x2 = (rng.standard_normal((200, K2)) * 3).astype(ml_dtypes.bfloat16)
 save_safetensors(f"{out}/w2.safetensors", {"w2": q2, "s2": s2})
-run(["dsv3-compile", f"{out}/tiles.mlir", "--target=host", "-o", f"{out}/tiles.so"])
+run(["dsv3-compile", f"{out}/tiles.mlir", "--target=host", "-o", f"{out}/tiles.so"] + compile_args)
 ref2 = x2.astype(np.float64) @ (
     q2.astype(np.float64) * np.repeat(s2.astype(np.float64), 128, 1)[:, :K2]).T
 
@@ -156,7 +159,8 @@ def same_bits_with(strategy, what):
             "weight_scale_inv(%s : tensor<1x8xf32>)",
             "weight_scale_inv(%s : tensor<1x8xf32>) {dsv3.host_strategy = "
             f"{{kernel = \"weight_tiles\", {strategy}}}}}"))
-    run(["dsv3-compile", f"{out}/tuned.mlir", "--target=host", "-o", f"{out}/tiles.so"])
+    run(["dsv3-compile", f"{out}/tuned.mlir", "--target=host", "-o", f"{out}/tiles.so"]
+        + compile_args)
     check(np.array_equal(tiles(slice(0, 200), 2), full), f"{what}: the same bits")
 
 
