@@ -535,14 +535,24 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     logits are a scalar contraction that stores its running sum at every
     step: 6.8 % of the time of a 64-token V3 MoE layer.
 
+    `vector-width` is the kernels' f32 lanes: 8 (AVX2, the default) or 16
+    (AVX-512; `dsv3-compile` passes 16 for `--march=x86-64-v4`, or `native`
+    on a CPU with AVX-512F). Tile shapes stay the same; a K that is not a
+    multiple of the width takes 8 lanes. At 16 lanes a block's lane sums first
+    add each accumulator's two 256-bit halves (lane i + lane i+8), then the
+    8-lane tree above, so the bits differ from the 8-lane build's but, within
+    one width, do not depend on the tiles, the token count or the threads.
+
     Same f32 accumulation as the linalg definition; the order of the K sum
     differs (docs/semantics.md §6.3 leaves it open), and the scale is applied
     per 128-element block sum, as DeepSeek's kernels do. The result does not
     depend on the thread count.
+
+    Errors: a `vector-width` that does not divide 128.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
-           "Elements per vector step (divides 128)">
+           "f32 lanes per vector step: 8 (AVX2) or 16 (AVX-512); divides 128">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -100,8 +100,8 @@ static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
 static cl::opt<int> hostVectorWidth(
     "host-vector-width", cl::init(0),
     cl::desc("f32 lanes of the host kernels' vectors: 8 (AVX2), 16 "
-             "(AVX-512), or 0 (default): 16 when --march is x86-64-v4, or "
-             "native on a CPU with AVX-512F, else 8"),
+             "(AVX-512), or 0 (default): 16 when --march names the v4 level "
+             "or is native on a CPU with AVX-512F, else 8"),
     cl::cat(dsv3Category));
 
 /// --host-vector-width=0: what --march promises. Only the names whose
