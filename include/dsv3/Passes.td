@@ -190,11 +190,19 @@ def Dsv3AnnotateABI : Pass<"dsv3-annotate-abi", "::mlir::ModuleOp"> {
     and `bounds`. With `target=host` a stacked parameter is also marked
     `dsv3.expert_pointers` (metadata `expert_pointers`): the module takes it
     as a table of E per-expert addresses (`dsv3-host-expert-pointer-tables`).
+    `x86-64-level` (e.g. `x86-64-v3`), when given, is recorded as the
+    metadata's `x86_64_level`: the CPU level the module's x86 code needs,
+    which the runtime checks before it runs anything (a module built for
+    AVX-512 on an AVX2 CPU is refused, not killed by an illegal instruction).
+    Errors: an `x86-64-level` that is not `x86-64` or `x86-64-v2`..`v4`.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"host\"",
-           "Target recorded in the metadata: host or cuda">
+           "Target recorded in the metadata: host or cuda">,
+    Option<"x86Level", "x86-64-level", "std::string", /*default=*/"\"\"",
+           "x86-64 psABI level the module's code needs (x86-64, x86-64-v2, "
+           "-v3, -v4), recorded as x86_64_level; empty: not recorded">
   ];
 }
 

@@ -36,6 +36,8 @@ struct CudaOptions {
   /// Cache rows per key tile of the split-KV decode attention kernel
   /// (dsv3-gpu-latent-attention{keys-per-block}; 0: its default, 256).
   int64_t kvSplitSize = 0;
+  /// The x86-64 level of the module's host code (see HostOptions).
+  std::string x86Level;
 };
 
 struct HostOptions {
@@ -53,15 +55,19 @@ struct HostOptions {
   /// {vector-width}): 8 for AVX2, 16 for AVX-512 (a module built with an
   /// -march that has it).
   int64_t vectorWidth = 8;
+  /// The x86-64 level the module's code is compiled for (its -march), which
+  /// the runtime checks at load; empty: not recorded.
+  std::string x86Level;
 };
 
 /// Graph -> linalg: decompose whole blocks (dsv3.mla, dsv3.moe), run the
 /// target's graph-level strategy (`strategy`, may be null) on the primitive
 /// dsv3 ops, outline parameters, record the ABI, lower dsv3 ops to linalg.
+/// `x86Level` is recorded in the metadata (dsv3-annotate-abi{x86-64-level}).
 void buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
     llvm::function_ref<void(OpPassManager &)> strategy = nullptr,
-    bool boundByKvLen = false);
+    bool boundByKvLen = false, llvm::StringRef x86Level = "");
 
 /// Host (LLVM x86) pipeline, stopping after `stop`.
 void buildHostPipeline(OpPassManager &pm, Stage stop = Stage::LLVM,

@@ -162,10 +162,13 @@ void mlir::dsv3::buildCudaPipeline(OpPassManager &pm,
   // whole blocks (dsv3.mla, dsv3.moe) name what they decompose into, and the
   // dsv3 ops they decompose into name themselves.
   pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-  buildGraphToLinalgPipeline(pm, "cuda", [&](OpPassManager &pm) {
-    pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
-    addCudaStrategy(pm, /*sharedMemory=*/true, options.kvSplitSize);
-  });
+  buildGraphToLinalgPipeline(
+      pm, "cuda",
+      [&](OpPassManager &pm) {
+        pm.addNestedPass<func::FuncOp>(createDsv3NameOpLocations());
+        addCudaStrategy(pm, /*sharedMemory=*/true, options.kvSplitSize);
+      },
+      /*boundByKvLen=*/false, options.x86Level);
   if (stop == Stage::Linalg)
     return;
   addBufferization(pm);

@@ -33,7 +33,8 @@ std::optional<Stage> mlir::dsv3::parseStage(llvm::StringRef name) {
 
 void mlir::dsv3::buildGraphToLinalgPipeline(
     OpPassManager &pm, llvm::StringRef target,
-    llvm::function_ref<void(OpPassManager &)> strategy, bool boundByKvLen) {
+    llvm::function_ref<void(OpPassManager &)> strategy, bool boundByKvLen,
+    llvm::StringRef x86Level) {
   // Index inputs are checked by the runtime; record their ranges while the
   // ops that give them meaning (dsv3.mla, the cache update) are still whole.
   pm.addNestedPass<func::FuncOp>(createDsv3AnnotateInputBounds());
@@ -54,6 +55,7 @@ void mlir::dsv3::buildGraphToLinalgPipeline(
   pm.addPass(createDsv3OutlineParameters());
   Dsv3AnnotateABIOptions abi;
   abi.target = target.str();
+  abi.x86Level = x86Level.str();
   pm.addPass(createDsv3AnnotateABI(abi));
   Dsv3LowerToLinalgOptions lower;
   lower.boundByKvLen = boundByKvLen;
@@ -93,7 +95,7 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
         pm.addNestedPass<func::FuncOp>(
             createDsv3HostVectorizeLatentAttention());
       },
-      options.boundByKvLen);
+      options.boundByKvLen, options.x86Level);
   // What the kernels did not take keeps its definition: its linalg chains
   // run as one team per chain, tiled by rows with the producers fused.
   if (!options.cudaStrategy)

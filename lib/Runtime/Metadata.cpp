@@ -254,6 +254,13 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
   md.target = v.string(root, "target", "");
   if (md.target != "host" && md.target != "cuda")
     v.error("", "target \"" + md.target + "\" is not \"host\" or \"cuda\"");
+  if (root.contains("x86_64_level")) {
+    md.x86Level = v.string(root, "x86_64_level", "");
+    if (md.x86Level != "x86-64" && md.x86Level != "x86-64-v2" &&
+        md.x86Level != "x86-64-v3" && md.x86Level != "x86-64-v4")
+      v.error("", "x86_64_level \"" + md.x86Level +
+                      "\" is not x86-64 or x86-64-v2, -v3, -v4");
+  }
 
   std::set<std::string> entryNames;
   const json &entries = v.field(root, "entries", json::value_t::array, "");

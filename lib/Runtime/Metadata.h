@@ -63,6 +63,9 @@ struct EntryInfo {
 struct ModuleMetadata {
   uint32_t abiVersion = 0;
   std::string target; // "host" or "cuda"
+  // The x86-64 level the module's code needs ("x86-64", "x86-64-v2".."v4"),
+  // or empty: not recorded (modules before it was).
+  std::string x86Level;
   std::vector<EntryInfo> entries;
 };
 

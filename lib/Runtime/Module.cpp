@@ -35,6 +35,19 @@ std::vector<int64_t> makeDescriptor(const void *data,
 namespace {
 
 // dlerror() text for the last dl* failure.
+// Whether this CPU runs code built for x86-64 level `level` (metadata
+// x86_64_level; empty: not recorded, so no check).
+bool cpuHasLevel(const std::string &level) {
+  __builtin_cpu_init();
+  if (level == "x86-64-v4")
+    return __builtin_cpu_supports("x86-64-v4");
+  if (level == "x86-64-v3")
+    return __builtin_cpu_supports("x86-64-v3");
+  if (level == "x86-64-v2")
+    return __builtin_cpu_supports("x86-64-v2");
+  return true;
+}
+
 std::string dlError() {
   const char *e = dlerror();
   return e ? e : "unknown error";
@@ -77,6 +90,13 @@ Module::Module(StateStore &states, const std::string &path)
       fail(path + ": not a dsv3 module: it does not export "
                   "dsv3_module_metadata");
     metadata_ = parseMetadata(path, metaFn());
+    // Before any entry runs: an instruction the CPU lacks would kill the
+    // process (SIGILL), e.g. a module built with --march=x86-64-v4 (AVX-512)
+    // on an AVX2 CPU.
+    if (!cpuHasLevel(metadata_.x86Level))
+      fail(path + ": the module was compiled for " + metadata_.x86Level +
+           " (dsv3-compile --march), which this CPU does not support; "
+           "recompile it with --march=x86-64-v3 or --march=native");
     if (metadata_.target != deviceName(device))
       fail(path + ": module targets \"" + metadata_.target +
            "\" but the session device is \"" + deviceName(device) +

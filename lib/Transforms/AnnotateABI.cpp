@@ -370,14 +370,24 @@ struct Dsv3AnnotateABIPass
         return signalPassFailure();
       }
     }
-    llvm::json::Value meta = llvm::json::Object{
+    llvm::json::Object meta{
         {"abi_version", DSV3_ABI_VERSION},
         {"compiler", "dsv3 " DSV3_VERSION " (" DSV3_COMMIT ")"},
         {"target", std::string(target)},
         {"entries", std::move(entries)}};
+    if (!x86Level.empty()) {
+      if (!llvm::is_contained({"x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4"},
+                              StringRef(x86Level))) {
+        module.emitError("x86-64-level must be x86-64 or x86-64-v2, -v3, -v4, "
+                         "got '")
+            << x86Level << "'";
+        return signalPassFailure();
+      }
+      meta["x86_64_level"] = std::string(x86Level);
+    }
     std::string text;
     llvm::raw_string_ostream os(text);
-    os << meta;
+    os << llvm::json::Value(std::move(meta));
     module->setAttr("dsv3.metadata", StringAttr::get(&getContext(), text));
   }
 

@@ -1,4 +1,8 @@
 // RUN: dsv3-opt %s --dsv3-annotate-abi=target=cuda | FileCheck %s
+// RUN: dsv3-opt %s --dsv3-annotate-abi="target=cuda x86-64-level=x86-64-v3" | FileCheck %s --check-prefix=LEVEL
+// RUN: not dsv3-opt %s --dsv3-annotate-abi="x86-64-level=avx2" 2>&1 | FileCheck %s --check-prefix=BADLEVEL
+// LEVEL: \22target\22:\22cuda\22,\22x86_64_level\22:\22x86-64-v3\22
+// BADLEVEL: error: x86-64-level must be x86-64 or x86-64-v2, -v3, -v4, got 'avx2'
 // The cuda target takes dynamic token dimensions as the host one does (see
 // dsv3-annotate-abi.mlir): the metadata records the symbol and its range, and
 // the runtime sizes buffers from the inputs.

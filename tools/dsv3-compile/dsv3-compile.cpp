@@ -37,6 +37,7 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/X86TargetParser.h"
 
 #include <chrono>
 #include <functional>
@@ -101,18 +102,52 @@ static cl::opt<int> hostVectorWidth(
     "host-vector-width", cl::init(0),
     cl::desc("f32 lanes of the host kernels' vectors: 8 (AVX2), 16 "
              "(AVX-512), or 0 (default): 16 when --march names the v4 level "
-             "or is native on a CPU with AVX-512F, else 8"),
+             "or is native on a CPU with AVX-512, else 8"),
     cl::cat(dsv3Category));
+
+/// The features code built with -march=`march` may use: the named CPU's (or
+/// x86-64-vN level's), or this host's for native.
+static llvm::StringMap<bool> marchFeatures(llvm::StringRef march) {
+  if (march == "native")
+    return llvm::StringMap<bool>(llvm::sys::getHostCPUFeatures());
+  llvm::SmallVector<llvm::StringRef> names;
+  llvm::X86::getFeaturesForCPU(march, names);
+  // The list leaves out what its features imply (x86-64-v3's names avx2,
+  // not avx).
+  llvm::StringMap<bool> features;
+  for (llvm::StringRef name : names) {
+    features[name] = true;
+    llvm::X86::updateImpliedFeatures(name, /*Enabled=*/true, features);
+  }
+  return features;
+}
+
+/// The highest x86-64 psABI level whose features -march=`march` has: what
+/// the module's code needs (recorded in its metadata; the runtime refuses
+/// the module on a CPU below it).
+static std::string x86Level(llvm::StringRef march) {
+  llvm::StringMap<bool> f = marchFeatures(march);
+  auto all = [&](std::initializer_list<const char *> names) {
+    return llvm::all_of(names, [&](const char *n) { return f.lookup(n); });
+  };
+  if (!all({"cx16", "popcnt", "sahf", "sse4.2", "ssse3"}))
+    return "x86-64";
+  if (!all({"avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe",
+            "xsave"}))
+    return "x86-64-v2";
+  if (!all({"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}))
+    return "x86-64-v3";
+  return "x86-64-v4";
+}
 
 /// --host-vector-width=0: what --march promises. Only the names whose
 /// features are known here count (another AVX-512 CPU name takes an explicit
 /// 16).
 static int defaultVectorWidth(llvm::StringRef march) {
-  if (march == "x86-64-v4")
-    return 16;
-  if (march == "native" && llvm::sys::getHostCPUFeatures().lookup("avx512f"))
-    return 16;
-  return 8;
+  return march == "x86-64-v4" ||
+                 (march == "native" && x86Level(march) == "x86-64-v4")
+             ? 16
+             : 8;
 }
 
 static int fail(const llvm::Twine &msg) {
@@ -228,6 +263,7 @@ int main(int argc, char **argv) {
     dsv3::HostOptions opts;
     opts.cudaStrategy = target == "cuda-sim";
     opts.vectorWidth = vectorWidth;
+    opts.x86Level = x86Level(march);
     if (kvSplitSize >= 0)
       opts.kvSplitSize = kvSplitSize;
     opts.boundByKvLen = boundByKvLen;
@@ -237,6 +273,7 @@ int main(int argc, char **argv) {
     opts.chip = cudaChip;
     opts.features = cudaFeatures;
     opts.toolkit = cudaToolkit;
+    opts.x86Level = x86Level(march);
     if (emit == "ptx")
       opts.format = "isa";
     if (kvSplitSize >= 0)

@@ -373,6 +373,39 @@ TEST_F(MetadataTest, Valid) {
             "");
 }
 
+// x86_64_level (dsv3-compile records its --march's level): a level this CPU
+// lacks is refused before any entry runs, not left to an illegal
+// instruction; an unknown one is invalid metadata; none is not checked.
+TEST_F(MetadataTest, X86Level) {
+  auto withLevel = [](const std::string &level) {
+    return R"({"abi_version":4,"target":"host","x86_64_level":")" + level +
+           R"(","entries":[]})";
+  };
+  EXPECT_EQ(load(withLevel("x86-64")), "");
+  __builtin_cpu_init();
+  const std::pair<const char *, bool> levels[] = {
+      {"x86-64-v2", __builtin_cpu_supports("x86-64-v2")},
+      {"x86-64-v3", __builtin_cpu_supports("x86-64-v3")},
+      {"x86-64-v4", __builtin_cpu_supports("x86-64-v4")}};
+  for (auto [level, supported] : levels) {
+    std::string m = load(withLevel(level));
+    if (supported) {
+      EXPECT_EQ(m, "") << level;
+    } else {
+      EXPECT_NE(m.find(std::string("the module was compiled for ") + level +
+                       " (dsv3-compile --march), which this CPU does not "
+                       "support"),
+                std::string::npos)
+          << m;
+    }
+  }
+  expectBad(withLevel("x86-64-v9"),
+            "x86_64_level \"x86-64-v9\" is not x86-64 or x86-64-v2, -v3, -v4");
+  expectBad(
+      R"({"abi_version":4,"target":"host","x86_64_level":3,"entries":[]})",
+      "field \"x86_64_level\" must be string, got 3");
+}
+
 TEST_F(MetadataTest, AbiVersionExport) {
   *abi = 1;
   std::string m = load(entry(""));

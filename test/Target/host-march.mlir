@@ -1,5 +1,19 @@
+// What --march decides besides clang's -march.
+//
+// The module's metadata records the x86-64 level of its code, which the
+// runtime checks at load (a module for AVX-512 on an AVX2 CPU is refused
+// with a message, not killed by an illegal instruction).
+// RUN: dsv3-compile %s --target=host --emit=llvm | FileCheck %s --check-prefix=V3
+// RUN: dsv3-compile %s --target=host --emit=llvm --march=x86-64-v4 | FileCheck %s --check-prefix=V4
+// RUN: dsv3-compile %s --target=host --emit=llvm --march=x86-64 | FileCheck %s --check-prefix=V1
+// RUN: dsv3-compile %s --target=host --emit=llvm --march=znver3 | FileCheck %s --check-prefix=V3
+// RUN: dsv3-compile %s --target=host --emit=llvm --march=sapphirerapids | FileCheck %s --check-prefix=V4
+// V3: \22x86_64_level\22:\22x86-64-v3\22
+// V4: \22x86_64_level\22:\22x86-64-v4\22
+// V1: \22x86_64_level\22:\22x86-64\22
+//
 // The host kernels' vector width follows --march: 8 f32 lanes (AVX2) by
-// default, 16 (AVX-512) for x86-64-v4 (or native on a CPU with AVX-512F);
+// default, 16 (AVX-512) for x86-64-v4 (or native on a CPU with AVX-512);
 // --host-vector-width overrides it.
 // RUN: dsv3-compile %s --target=host --emit=linalg | FileCheck %s --check-prefix=W8
 // RUN: dsv3-compile %s --target=host --emit=linalg --march=x86-64-v4 | FileCheck %s --check-prefix=W16
