@@ -544,8 +544,8 @@ def Dsv3HostVectorizeFP8Linear : Pass<"dsv3-host-vectorize-fp8-linear"> {
     step: 6.8 % of the time of a 64-token V3 MoE layer.
 
     `vector-width` is the kernels' f32 lanes: 8 (AVX2, the default) or 16
-    (AVX-512; `dsv3-compile` passes 16 for `--march=x86-64-v4`, or `native`
-    on a CPU with AVX-512F). Tile shapes stay the same; a K that is not a
+    (AVX-512; `dsv3-compile` passes 16 for an `--march` with AVX-512, e.g.
+    `x86-64-v4`). Tile shapes stay the same; a K that is not a
     multiple of the width takes 8 lanes. At 16 lanes a block's lane sums first
     add each accumulator's two 256-bit halves (lane i + lane i+8), then the
     8-lane tree above, so the bits differ from the 8-lane build's but, within

@@ -34,7 +34,6 @@ std::vector<int64_t> makeDescriptor(const void *data,
 
 namespace {
 
-// dlerror() text for the last dl* failure.
 // Whether this CPU runs code built for x86-64 level `level` (metadata
 // x86_64_level; empty: not recorded, so no check).
 bool cpuHasLevel(const std::string &level) {
@@ -48,6 +47,7 @@ bool cpuHasLevel(const std::string &level) {
   return true;
 }
 
+// dlerror() text for the last dl* failure.
 std::string dlError() {
   const char *e = dlerror();
   return e ? e : "unknown error";

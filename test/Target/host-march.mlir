@@ -13,10 +13,12 @@
 // V1: \22x86_64_level\22:\22x86-64\22
 //
 // The host kernels' vector width follows --march: 8 f32 lanes (AVX2) by
-// default, 16 (AVX-512) for x86-64-v4 (or native on a CPU with AVX-512);
-// --host-vector-width overrides it.
+// default, 16 (AVX-512) where --march has AVX-512 (x86-64-v4, a CPU such as
+// znver4, or native on such a CPU); --host-vector-width overrides it.
 // RUN: dsv3-compile %s --target=host --emit=linalg | FileCheck %s --check-prefix=W8
 // RUN: dsv3-compile %s --target=host --emit=linalg --march=x86-64-v4 | FileCheck %s --check-prefix=W16
+// RUN: dsv3-compile %s --target=host --emit=linalg --march=znver4 | FileCheck %s --check-prefix=W16
+// RUN: dsv3-compile %s --target=host --emit=linalg --march=znver3 | FileCheck %s --check-prefix=W8
 // RUN: dsv3-compile %s --target=host --emit=linalg --march=x86-64-v4 --host-vector-width=8 | FileCheck %s --check-prefix=W8
 // RUN: dsv3-compile %s --target=host --emit=linalg --host-vector-width=16 | FileCheck %s --check-prefix=W16
 // RUN: not dsv3-compile %s --target=host --emit=linalg --host-vector-width=12 2>&1 | FileCheck %s --check-prefix=BAD --implicit-check-not={{.}}

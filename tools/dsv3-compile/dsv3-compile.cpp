@@ -101,8 +101,8 @@ static cl::opt<std::string> march("march", cl::init("x86-64-v3"),
 static cl::opt<int> hostVectorWidth(
     "host-vector-width", cl::init(0),
     cl::desc("f32 lanes of the host kernels' vectors: 8 (AVX2), 16 "
-             "(AVX-512), or 0 (default): 16 when --march names the v4 level "
-             "or is native on a CPU with AVX-512, else 8"),
+             "(AVX-512), or 0 (default): 16 when --march has AVX-512 (the v4 "
+             "level, a CPU name with it, or native on such a CPU), else 8"),
     cl::cat(dsv3Category));
 
 /// The features code built with -march=`march` may use: the named CPU's (or
@@ -140,14 +140,10 @@ static std::string x86Level(llvm::StringRef march) {
   return "x86-64-v4";
 }
 
-/// --host-vector-width=0: what --march promises. Only the names whose
-/// features are known here count (another AVX-512 CPU name takes an explicit
-/// 16).
+/// --host-vector-width=0: 16 lanes where --march has AVX-512 (its level is
+/// x86-64-v4), else 8.
 static int defaultVectorWidth(llvm::StringRef march) {
-  return march == "x86-64-v4" ||
-                 (march == "native" && x86Level(march) == "x86-64-v4")
-             ? 16
-             : 8;
+  return x86Level(march) == "x86-64-v4" ? 16 : 8;
 }
 
 static int fail(const llvm::Twine &msg) {
