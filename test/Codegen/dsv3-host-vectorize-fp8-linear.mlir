@@ -70,25 +70,18 @@
 // CHECK-NOT:   dsv3.linear
 //
 // At vector-width=16 (AVX-512: dsv3-compile --march=x86-64-v4) the same
-// tiles step K by 16 with 16-lane vectors. A block's lane sums add, per
-// element, lanes i + i+8, then the 8-lane tree above (i + i+4, i + i+2,
-// 0 + 1), on 512-bit vectors that hold two, four, then eight elements'
-// partial sums.
+// tiles step K by 16 with 16-lane vectors, and a block's lane sums first add
+// each accumulator's two 256-bit halves (lanes i + i+8), then take the
+// 8-lane tree above.
 // W16-LABEL: func.func @decode
 // W16:         scf.for %{{.*}} step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // W16:           vector.transfer_read {{.*}} : tensor<576x256xf8E4M3FN>, vector<16xf8E4M3FN>
 // W16:           arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
 // W16-COUNT-8:   vector.fma {{.*}} : vector<16xf32>
-// W16:         %[[LO:.*]] = vector.shuffle %[[A0:.*]]#0, %[[A0]]#1 [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>, vector<16xf32>
-// W16-NEXT:    %[[HI:.*]] = vector.shuffle %[[A0]]#0, %[[A0]]#1 [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31] : vector<16xf32>, vector<16xf32>
-// W16-NEXT:    %[[H0:.*]] = arith.addf %[[LO]], %[[HI]] : vector<16xf32>
-// W16-COUNT-6: vector.shuffle %[[A0]]
-// W16:         vector.shuffle %[[H0]], %{{.*}} [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27] : vector<16xf32>, vector<16xf32>
-// W16:         vector.shuffle %{{.*}}, %{{.*}} [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29] : vector<16xf32>, vector<16xf32>
-// W16:         %[[PAIRS:.*]] = arith.addf %{{.*}}, %{{.*}} : vector<16xf32>
-// W16-NEXT:    %[[EVEN:.*]] = vector.shuffle %[[PAIRS]], %[[PAIRS]] [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
-// W16-NEXT:    %[[ODD:.*]] = vector.shuffle %[[PAIRS]], %[[PAIRS]] [1, 3, 5, 7, 9, 11, 13, 15] : vector<16xf32>, vector<16xf32>
-// W16-NEXT:    arith.addf %[[EVEN]], %[[ODD]] : vector<8xf32>
+// W16:         %[[LO:.*]] = vector.extract_strided_slice %[[ACC:.*]] {offsets = [0], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    %[[HI:.*]] = vector.extract_strided_slice %[[ACC]] {offsets = [8], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    arith.addf %[[LO]], %[[HI]] : vector<8xf32>
+// W16:         vector.shuffle
 // W16-NOT:     vector.reduction
 // W16:         return
 func.func @decode(%x: tensor<4x256xbf16>, %w: tensor<576x256xf8E4M3FN>, %s: tensor<5x2xf32>) -> tensor<4x576xf32> {
@@ -519,20 +512,4 @@ func.func @one_token_bf16(%x: tensor<1x256xbf16>, %w: tensor<16x256xbf16>) -> te
 func.func @k_not_16(%x: tensor<3x136xbf16>, %w: tensor<8x136xf8E4M3FN>, %s: tensor<1x2xf32>) -> tensor<3x8xf32> {
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64}} : (tensor<3x136xbf16>, tensor<8x136xf8E4M3FN>) -> tensor<3x8xf32>
   return %y : tensor<3x8xf32>
-}
-
-// -----
-
-// One token over 2 rows: each element's block sum alone (host::reduceLanes)
-// at vector-width=16, the halves added first (lanes i + i+8), then an 8-lane
-// reduction: the tree of the shuffles above.
-// W16-LABEL: func.func @two_rows
-// W16:         %[[LO:.*]] = vector.extract_strided_slice %[[ACC:.*]] {offsets = [0], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
-// W16-NEXT:    %[[HI:.*]] = vector.extract_strided_slice %[[ACC]] {offsets = [8], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
-// W16-NEXT:    %[[H:.*]] = arith.addf %[[LO]], %[[HI]] : vector<8xf32>
-// W16-NEXT:    vector.reduction <add>, %[[H]] fastmath<reassoc> : vector<8xf32> into f32
-// W16:         return
-func.func @two_rows(%x: tensor<1x256xbf16>, %w: tensor<2x256xf8E4M3FN>, %s: tensor<1x2xf32>) -> tensor<1x2xf32> {
-  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) : (tensor<1x256xbf16>, tensor<2x256xf8E4M3FN>) -> tensor<1x2xf32>
-  return %y : tensor<1x2xf32>
 }

@@ -131,73 +131,22 @@ bool dsv3::host::canSumLanesByRows(int64_t numRows, int64_t width) {
   return (width == 8 || width == 16) && (numRows == 4 || numRows == 8);
 }
 
-/// x[first] + y[second] (vector.shuffle masks over the lanes of x, then y).
-static Value addShuffled(OpBuilder &b, Location loc, Value x, Value y,
-                         ArrayRef<int64_t> first, ArrayRef<int64_t> second) {
-  return arith::AddFOp::create(b, loc,
-                               vector::ShuffleOp::create(b, loc, x, y, first),
-                               vector::ShuffleOp::create(b, loc, x, y, second));
-}
-
-/// sumLanesByRows of 4 or 8 vectors of 16 lanes: the same pairs of lanes
-/// added in the same order (i + i+8, i + i+4, i + i+2, 0 + 1 per row), but
-/// each step works on 512-bit vectors that hold two, four, then eight rows'
-/// partial sums, so 8 rows take 8 adds and 16 shuffles where folding each
-/// row's halves first (8 extracts, 8 adds) and then the 256-bit tree take
-/// 15 adds and 22 shuffles or extracts.
-static Value sumLanesByRows16(OpBuilder &b, Location loc, ValueRange lanes) {
-  auto iota = [](int64_t from, int64_t count) {
-    SmallVector<int64_t> m;
-    for (int64_t i = 0; i < count; ++i)
-      m.push_back(from + i);
-    return m;
+Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc,
+                                 ValueRange lanesIn) {
+  assert(canSumLanesByRows(
+      lanesIn.size(), cast<VectorType>(lanesIn[0].getType()).getNumElements()));
+  SmallVector<Value> lanes(lanesIn.begin(), lanesIn.end());
+  for (Value &v : lanes)
+    if (cast<VectorType>(v.getType()).getNumElements() == 16)
+      v = addHalves(b, loc, v);
+  auto add = [&](Value x, Value y) {
+    return arith::AddFOp::create(b, loc, x, y).getResult();
   };
-  auto concat = [](std::initializer_list<SmallVector<int64_t>> parts) {
-    SmallVector<int64_t> m;
-    for (const SmallVector<int64_t> &p : parts)
-      m.append(p.begin(), p.end());
-    return m;
-  };
-  // Rows 2k, 2k+1: lanes 0..7 hold row 2k's i + i+8, lanes 8..15 row 2k+1's.
-  SmallVector<Value> h;
-  for (size_t j = 0; j < lanes.size(); j += 2)
-    h.push_back(addShuffled(b, loc, lanes[j], lanes[j + 1],
-                            concat({iota(0, 8), iota(16, 8)}),
-                            concat({iota(8, 8), iota(24, 8)})));
-  // Rows 4m..4m+3, four lanes each: i + i+4 of the above.
-  SmallVector<Value> w;
-  for (size_t k = 0; k < h.size(); k += 2)
-    w.push_back(addShuffled(
-        b, loc, h[k], h[k + 1],
-        concat({iota(0, 4), iota(8, 4), iota(16, 4), iota(24, 4)}),
-        concat({iota(4, 4), iota(12, 4), iota(20, 4), iota(28, 4)})));
-  // Every row, two lanes each: i + i+2 of the above (row r at lanes 2r).
-  const int64_t rows = lanes.size();
-  SmallVector<int64_t> first, second;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t base = (r / 4) * 16 + (r % 4) * 4;
-    first.append({base, base + 1});
-    second.append({base + 2, base + 3});
-  }
-  Value x =
-      addShuffled(b, loc, w[0], w.size() > 1 ? w[1] : w[0], first, second);
-  // Row r: lane 2r + lane 2r+1.
-  SmallVector<int64_t> even, odd;
-  for (int64_t r = 0; r < rows; ++r) {
-    even.push_back(2 * r);
-    odd.push_back(2 * r + 1);
-  }
-  return addShuffled(b, loc, x, x, even, odd);
-}
-
-Value dsv3::host::sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes) {
-  const int64_t width = cast<VectorType>(lanes[0].getType()).getNumElements();
-  assert(canSumLanesByRows(lanes.size(), width));
-  if (width == 16)
-    return sumLanesByRows16(b, loc, lanes);
+  // x[mask] + y[mask'] over the 16 lanes of (x, y).
   auto addShuffled = [&](Value x, Value y, ArrayRef<int64_t> first,
                          ArrayRef<int64_t> second) {
-    return ::addShuffled(b, loc, x, y, first, second);
+    return add(vector::ShuffleOp::create(b, loc, x, y, first),
+               vector::ShuffleOp::create(b, loc, x, y, second));
   };
   // Rows 2j and 2j+1: lanes 0..3 hold row 2j's sums of lanes i and i + 4,
   // lanes 4..7 row 2j+1's.

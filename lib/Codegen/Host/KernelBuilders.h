@@ -51,11 +51,10 @@ bool canSumLanesByRows(int64_t numRows, int64_t width);
 /// The lane sums of `lanes` (4 or 8 vectors of 8 or 16 f32) as one vector,
 /// element r the sum of lanes[r], each by reduceLanes' tree (16 lanes: the
 /// halves added first), so the bits equal one reduceLanes per row; but each
-/// step adds the partial sums of two (then four, eight) rows in one vector,
-/// so 8 rows of 8 take 7 adds and 14 shuffles rather than 24 adds, 24
-/// shuffles and 8 inserts (of 16: 8 adds and 16 shuffles). Callers that mix
-/// the two forms depend on the trees being the same; linear.test and
-/// linear-avx512.test compare them bit for bit.
+/// step adds the partial sums of two (then four) rows in one vector, so 8
+/// rows of 8 take 7 adds and 14 shuffles rather than 24 adds, 24 shuffles
+/// and 8 inserts. Callers that mix the two forms depend on the trees being
+/// the same; linear.test compares them bit for bit.
 Value sumLanesByRows(OpBuilder &b, Location loc, ValueRange lanes);
 
 /// Bytes per cache line (x86): the step of the kernels' prefetches.
