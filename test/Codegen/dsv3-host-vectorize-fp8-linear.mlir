@@ -513,3 +513,19 @@ func.func @k_not_16(%x: tensor<3x136xbf16>, %w: tensor<8x136xf8E4M3FN>, %s: tens
   %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) {dsv3.host_strategy = {kernel = "weight_tiles", decode_tokens = 0 : i64}} : (tensor<3x136xbf16>, tensor<8x136xf8E4M3FN>) -> tensor<3x8xf32>
   return %y : tensor<3x8xf32>
 }
+
+// -----
+
+// One token over 2 rows: each element's block sum alone (host::reduceLanes)
+// at vector-width=16: the halves added first (lanes i + i+8), then an 8-lane
+// reduction, the tree host::sumLanesByRows follows in @decode.
+// W16-LABEL: func.func @two_rows
+// W16:         %[[LO:.*]] = vector.extract_strided_slice %[[ACC:.*]] {offsets = [0], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    %[[HI:.*]] = vector.extract_strided_slice %[[ACC]] {offsets = [8], sizes = [8], strides = [1]} : vector<16xf32> to vector<8xf32>
+// W16-NEXT:    %[[H:.*]] = arith.addf %[[LO]], %[[HI]] : vector<8xf32>
+// W16-NEXT:    vector.reduction <add>, %[[H]] fastmath<reassoc> : vector<8xf32> into f32
+// W16:         return
+func.func @two_rows(%x: tensor<1x256xbf16>, %w: tensor<2x256xf8E4M3FN>, %s: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %y = dsv3.linear %x, %w weight_scale_inv(%s : tensor<1x2xf32>) : (tensor<1x256xbf16>, tensor<2x256xf8E4M3FN>) -> tensor<1x2xf32>
+  return %y : tensor<1x2xf32>
+}
