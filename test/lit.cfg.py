@@ -55,16 +55,15 @@ if _python_has("tokenizers", "jinja2"):
 
 # Modules built with --march=x86-64-v4 (the 16-lane AVX-512 kernels) run
 # only on a CPU with AVX-512; elsewhere their tests are unsupported.
-def _cpu_has(flag):
+def _cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and flag in line.split()
-                       for line in f)
+            return next((set(line.split()) for line in f if line.startswith("flags")), set())
     except OSError:
-        return False
+        return set()
 
 
-if all(_cpu_has(f) for f in ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")):
+if {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= _cpu_flags():
     config.available_features.add("avx512")
 
 if os.path.exists(os.path.join(config.cuda_path, "bin", "ptxas")):

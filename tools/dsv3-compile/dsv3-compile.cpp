@@ -140,12 +140,6 @@ static std::string x86Level(llvm::StringRef march) {
   return "x86-64-v4";
 }
 
-/// --host-vector-width=0: 16 lanes where --march has AVX-512 (its level is
-/// x86-64-v4), else 8.
-static int defaultVectorWidth(llvm::StringRef march) {
-  return x86Level(march) == "x86-64-v4" ? 16 : 8;
-}
-
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "dsv3-compile: error: " << msg << "\n";
   return 1;
@@ -206,8 +200,12 @@ int main(int argc, char **argv) {
   if (hostVectorWidth != 0 && hostVectorWidth != 8 && hostVectorWidth != 16)
     return fail("--host-vector-width must be 8, 16 or 0 (from --march), got " +
                 llvm::Twine(hostVectorWidth.getValue()));
-  const int vectorWidth =
-      hostVectorWidth ? hostVectorWidth.getValue() : defaultVectorWidth(march);
+  // The level of the code --march allows: recorded in the module, and its
+  // default vector width (16 lanes where that includes AVX-512).
+  const std::string level = x86Level(march);
+  const int vectorWidth = hostVectorWidth        ? hostVectorWidth.getValue()
+                          : level == "x86-64-v4" ? 16
+                                                 : 8;
   if (emit == "so" && outputFile == "-")
     return fail("--emit=so needs -o <module.so>");
   // A bad -o is found before minutes of compiling, not by the linker.
@@ -259,7 +257,7 @@ int main(int argc, char **argv) {
     dsv3::HostOptions opts;
     opts.cudaStrategy = target == "cuda-sim";
     opts.vectorWidth = vectorWidth;
-    opts.x86Level = x86Level(march);
+    opts.x86Level = level;
     if (kvSplitSize >= 0)
       opts.kvSplitSize = kvSplitSize;
     opts.boundByKvLen = boundByKvLen;
@@ -269,7 +267,7 @@ int main(int argc, char **argv) {
     opts.chip = cudaChip;
     opts.features = cudaFeatures;
     opts.toolkit = cudaToolkit;
-    opts.x86Level = x86Level(march);
+    opts.x86Level = level;
     if (emit == "ptx")
       opts.format = "isa";
     if (kvSplitSize >= 0)
