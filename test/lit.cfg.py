@@ -29,6 +29,11 @@ llvm_config.add_tool_substitutions(
 # PATH has the LLVM tools last, so /usr/bin's (possibly older) llvm-nm would
 # win without an explicit substitution.
 llvm_config.add_tool_substitutions(["llvm-nm"], [config.llvm_tools_dir])
+# Upstream's mlir-opt (mlir-22-tools), where a test compares a dsv3 pass with
+# an upstream one.
+if os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-opt")):
+    llvm_config.add_tool_substitutions(["mlir-opt"], [config.llvm_tools_dir])
+    config.available_features.add("mlir-opt")
 
 # Sanitized runtimes need ASan loaded first when python or a module dlopens.
 if config.sanitizers:

@@ -1055,32 +1055,46 @@ def Dsv3GPUTiledGemm : Pass<"dsv3-gpu-tiled-gemm"> {
       (0 when `R = 0`); a block past the last tile skips the K loop. The
       result starts as zeros (a `linalg.fill`, its own kernel), which rows
       outside every segment keep;
-    * shared memory: the activation tile `[T, 128]` (16 KiB), the weight
-      tile `[64, 136]` (rows padded by 8 bytes so that the 16 rows a warp
-      reads fall in distinct banks) and the tile's running result `[T, 64]`
-      f32: 41472 bytes for 2-byte activations, 33280 for f32;
+    * shared memory: the activation tile `[T, 136]`, the weight tile
+      `[64, 136]` (rows padded by 8 elements so that the rows a fragment
+      load or a half-warp reads at once fall in distinct banks) and the
+      tile's running result `[T, 72]` f32: 44544 bytes for 2-byte
+      activations, 35328 for f32;
     * per 128-wide K block (one weight-scale block; a shorter last block when
-      `K` is not a multiple of 128), two phases of 16 x 16 threads
+      `K` is not a multiple of 128), a staging phase of 16 x 16 threads
       (`#gpu.thread<y, x>`): thread `(ty, tx)` copies 8 contiguous elements
       of rows `ty + 16i` of each operand tile (rows past the tile and
-      columns past `K` repeat valid data that nothing reads), then adds
-      `Σ_k f32(x[m, k]) · f32(q[n, k])` over the block, in order, one fused
-      multiply-add (`math.fma`) per product, for its tokens `m = ty + 16i` (i < T / 16) and rows
-      `n = tx + 16j` (j < 4), and adds that sum times `weight_scale_inv[(e,) n / 128,
-      kb]` to the running result (the first block initializes it);
+      columns past `K` repeat valid data that nothing reads); then a
+      product phase that adds `Σ_k f32(x[m, k]) · f32(q[n, k])` over the
+      block and adds that sum times `weight_scale_inv[(e,) n / 128, kb]` to
+      the running result (the first block initializes it):
+      * with `tensor-cores` (the default), 2-byte activations and `K` a
+        multiple of 16: 8 warps (`#gpu.warp<linear_dim_0>`), warp `w`
+        taking tokens `16 (w / 2) ..` and weight rows `32 (w % 2) ..`: per
+        16-wide step one `[16, 16]` activation tile and four `[8, 16]`
+        weight tiles, widened to f32, and four m16n8k16 `vector.contract`s
+        into `[16, 8]` f32 sums (`mma.sync` on cuda through
+        `dsv3-gpu-warp-mma`; on cuda-sim they run as written);
+      * otherwise (f32 activations, whose products 16-bit tensor-core inputs
+        would round): 16 x 16 threads, thread `(ty, tx)` summing in order,
+        one fused multiply-add (`math.fma`) per product, for its tokens
+        `m = ty + 16i` (i < T / 16) and rows `n = tx + 16j` (j < 4);
     * a last phase rounds each thread's elements into the result.
 
     Rounding: each element is `Σ_kb s[n/128, kb] · (Σ_{k ∈ kb} x·q)` in f32,
     the block-scaled association of DeepSeek's FP8 GEMMs and of
-    `dsv3.grouped_matmul`'s definition, each block sum a chain of fused
-    multiply-adds (one rounding per step); `dsv3.linear`'s definition scales every weight element
-    first (`Σ_k x · (q · s)`). They differ by f32 rounding; tests compare
-    both with float64. With `shared-memory=false` the buffers are plain memory
+    `dsv3.grouped_matmul`'s definition; `dsv3.linear`'s definition scales
+    every weight element first (`Σ_k x · (q · s)`). The products `x · q` are
+    exact in f32 (bf16 or f16 times an FP8 value); on CUDA cores each block
+    sum is a chain of fused multiply-adds in k order, on tensor cores the
+    order (and the hardware's internal accumulation) of a 16-wide step is
+    the mma's. They differ by f32 rounding; tests compare them with float64.
+    With `shared-memory=false` the buffers are plain memory
     (`--target=cuda-sim`).
 
-    The products of a K block run on CUDA cores, each thread holding a
-    4 x 4 register tile; the staged tiles and the per-block promotion are
-    those a tensor-core (wgmma) version of the same schedule needs.
+    Not yet: `wgmma` (Hopper's warpgroup MMA, with FP8 operands where the
+    activations are quantized), `cp.async` double buffering, and keeping the
+    running result in registers rather than shared memory.
   }];
   let options = [
     Option<"minGroupedRows", "min-grouped-rows", "int64_t", /*default=*/"65",
@@ -1088,6 +1102,9 @@ def Dsv3GPUTiledGemm : Pass<"dsv3-gpu-tiled-gemm"> {
            "takes (fewer rows are the decode GEMV's)">,
     Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
            "Put the buffers between phases in the workgroup address space">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Products of 2-byte activations as warp m16n8k16 contracts "
+           "(mma.sync on cuda) instead of per-thread FMAs">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -1375,7 +1392,10 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
     attributions of the launch (their deallocations go), and the thread
     foralls are mapped by upstream's
     `transform::gpu::mapNestedForallToThreadsImpl`: each phase is predicated
-    to its own extent and followed by a `gpu.barrier`. In-bounds 1-D vector
+    to its own extent and followed by a `gpu.barrier`. A forall mapped to
+    `#gpu.warp<linear_dim_0>` (a warp's collective code, after
+    `dsv3-gpu-warp-mma`) takes the block's threads in linear order, 32 per
+    warp, like a phase. In-bounds 1-D vector
     reads and writes along a unit-stride dimension become `vector.load`s and
     `vector.store`s, with `alignment = A` where the access covers whole
     units of A = 16 (or 8, or 4) bytes and that alignment is provable: an
@@ -1388,13 +1408,67 @@ def Dsv3GPUMapForalls : Pass<"dsv3-gpu-map-foralls"> {
 
     Errors: a block forall with non-normalized bounds, results (not
     bufferized), more than 3 dimensions, a block id used twice, or a dynamic
-    or larger than 65535 extent on y or z; a
-    thread forall with dynamic bounds; shared memory allocated anywhere but
-    the top level of the block forall. Other foralls are left alone.
+    or larger than 65535 extent on y or z; a thread or warp forall with
+    dynamic bounds; a warp forall with more warps than the block has (whole
+    warps of 32 of its threads); shared memory allocated anywhere but the
+    top level of the block forall. Other foralls are left alone.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def Dsv3GPUWarpMma : Pass<"dsv3-gpu-warp-mma"> {
+  let summary = "A warp's 2-D vector tiles distributed over its lanes; "
+                "m16n8k16 contracts as nvvm.mma.sync";
+  let description = [{
+    cuda pipeline, after bufferization, before `dsv3-gpu-map-foralls`. A
+    bufferized `scf.forall` mapped to `#gpu.warp` holds a warp's collective
+    code: 2-D vectors ("tiles", both sides multiples of 8) read from and
+    written to memory, elementwise ops on them, and `vector.contract`s. On
+    cuda-sim that code runs as written, once per warp
+    (`dsv3-gpu-serialize-threads`); here each tile becomes the pieces one
+    lane holds in the register layout of PTX's `mma.m16n8k16` fragments: of
+    every 8 x 8 block of the tile (blocks taken column by column), lane `l`
+    holds row `l / 4`, columns `2 (l % 4)` and `2 (l % 4) + 1`, a
+    `vector<2xT>`. That is A's layout for a `[16, 16]` (m, k) tile, B's for
+    an `[8, 16]` (n, k) tile and C's for a `[16, 8]` (m, n) tile, so:
+
+    * `vector.transfer_read` / `transfer_write` (in bounds, unmasked, minor
+      identity, memref with unit-stride rows) become a `vector.load` /
+      `vector.store` per piece, with the alignment of the pair where it is
+      provable;
+    * splat constants, broadcasts of scalars and elementwise ops (`arith`;
+      a `select` with a scalar condition) act piece by piece;
+    * an `scf.for` carrying tiles carries their pieces;
+    * `vector.contract` `[16, 16] (m, k) · [8, 16] (n, k) + [16, 8] f32`
+      whose operands are bf16 (or f16) values, or f32 values widened from
+      them or from FP8 (`arith.extf`), becomes one `nvvm.mma.sync`
+      `m16n8k16.row.col.f32.bf16.bf16.f32` (or `.f16`): the operands are
+      narrowed back exactly, the products are exact in f32 either way, and
+      only the order of the f32 sums differs from the host's.
+
+    Example (one warp's product of a K step):
+
+    ```mlir
+    scf.forall (%w) in (8) {
+      %a = vector.transfer_read %xs[%r, %k], %pad {in_bounds = [true, true]}
+          : memref<64x136xbf16, 3>, vector<16x16xbf16>
+      ...
+      %d = vector.contract {...} %af, %bf, %c
+          : vector<16x16xf32>, vector<8x16xf32> into vector<16x8xf32>
+    } {mapping = [#gpu.warp<linear_dim_0>]}
+    ```
+
+    Errors: a warp forall with results; a tile op not listed above (or a
+    tile inside another region); a contract of another shape, maps, kind or
+    accumulator type, or with an operand that does not hold 16-bit or FP8
+    values.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def Dsv3GPUSerializeThreads : Pass<"dsv3-gpu-serialize-threads"> {
@@ -1402,7 +1476,8 @@ def Dsv3GPUSerializeThreads : Pass<"dsv3-gpu-serialize-threads"> {
   let description = [{
     `--target=cuda-sim`, after bufferization: each bufferized `scf.forall`
     mapped to `#gpu.thread` becomes a serial `scf.for` nest
-    (`scf::forallToForLoop`). A block's threads then run one phase after
+    (`scf::forallToForLoop`), and so does one mapped to `#gpu.warp`, whose
+    body (a warp's collective code on whole tiles) then runs once per warp. A block's threads then run one phase after
     the other: every thread of a phase finishes before the next phase
     starts, which is what the barrier between phases guarantees on a GPU,
     and a phase's threads only communicate through memory the next phase

@@ -75,8 +75,10 @@ static void addKernelMapping(OpPassManager &pm) {
   // The deallocation pipeline leaves bufferization.dealloc-free code, but
   // clones and the like must be memref ops before they can be retargeted.
   pm.addPass(createConvertBufferizationToMemRefPass());
-  // The strategies' kernels (block/thread foralls) first; the definitions
-  // of everything else get the one-thread-per-output mapping below.
+  // The strategies' kernels (block/thread foralls) first, their warps'
+  // tensor-core tiles distributed over lanes; the definitions of everything
+  // else get the one-thread-per-output mapping below.
+  pm.addNestedPass<func::FuncOp>(createDsv3GPUWarpMma());
   pm.addNestedPass<func::FuncOp>(createDsv3GPUMapForalls());
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createDsv3MemRefCopyToLinalg());

@@ -11,6 +11,7 @@
 #include "dsv3/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -106,8 +107,14 @@ void mlir::dsv3::buildHostPipeline(OpPassManager &pm, Stage stop,
   // Stacked expert weights are read where the checkpoint mapped them.
   pm.addPass(createDsv3HostExpertPointerTables());
   // cuda-sim: a kernel's thread phases one after the other in each block.
-  if (options.cudaStrategy)
+  // Its warps' collective 2-D tiles (tensor-core products on cuda) become
+  // rows of 1-D transfers here.
+  if (options.cudaStrategy) {
     pm.addNestedPass<func::FuncOp>(createDsv3GPUSerializeThreads());
+    VectorTransferToSCFOptions rows;
+    rows.enableFullUnroll();
+    pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(rows));
+  }
   if (stop == Stage::Bufferized || stop == Stage::GPU)
     return;
   Dsv3MemRefCopyToLinalgOptions copies;

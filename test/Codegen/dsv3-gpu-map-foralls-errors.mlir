@@ -73,3 +73,20 @@ func.func @nested_shared(%c: i1, %out: memref<4xf32>) {
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// A warp forall takes whole warps of the block's threads: 16 warps need 512.
+func.func @too_many_warps(%out: memref<16x32xf32>) {
+  %z = arith.constant 0.0 : f32
+  scf.forall (%b) in (4) {
+    scf.forall (%t) in (256) {
+      memref.store %z, %out[%b, %b] : memref<16x32xf32>
+    } {mapping = [#gpu.thread<x>]}
+    // expected-error @below {{maps 16 warps to a block of 256 threads (whole warps of 32 needed)}}
+    scf.forall (%w) in (16) {
+      memref.store %z, %out[%w, %b] : memref<16x32xf32>
+    } {mapping = [#gpu.warp<linear_dim_0>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}

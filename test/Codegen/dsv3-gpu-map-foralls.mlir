@@ -137,3 +137,32 @@ func.func @dynamic_grid_stores(%n: index, %x: memref<?x128xbf16>, %w: memref<64x
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// A warp forall (a warp's collective code) takes the block's threads in
+// linear order: warp (tx + 16 ty) / 32 of the 16 x 16 block, all 32 lanes
+// running its body, with a barrier after it like any phase.
+// CHECK-DAG:   #[[WARP:.*]] = affine_map<()[s0, s1, s2] -> (s2 * 8 + (s0 + s1 * 16) floordiv 32)>
+// CHECK-LABEL: func.func @warps
+// CHECK:       gpu.launch {{.*}} threads({{.*}}) in (%{{.*}} = %c16, %{{.*}} = %c16, %{{.*}} = %c1)
+// CHECK:         %[[TX:.*]] = gpu.thread_id  x
+// CHECK:         %[[TY:.*]] = gpu.thread_id  y
+// CHECK:         gpu.barrier
+// CHECK:         %[[W:.*]] = affine.apply #[[WARP]]()[%[[TX]], %[[TY]], %c0]
+// CHECK:         %[[L:.*]] = gpu.lane_id
+// CHECK:         memref.store %{{.*}}, %{{.*}}[%[[W]], %[[L]]]
+// CHECK:         gpu.barrier
+func.func @warps(%out: memref<8x32xf32>) {
+  %z = arith.constant 0.0 : f32
+  scf.forall (%b) in (4) {
+    scf.forall (%y, %x) in (16, 16) {
+      memref.store %z, %out[%y, %x] : memref<8x32xf32>
+    } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+    scf.forall (%w) in (8) {
+      %l = gpu.lane_id
+      memref.store %z, %out[%w, %l] : memref<8x32xf32>
+    } {mapping = [#gpu.warp<linear_dim_0>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}

@@ -32,3 +32,26 @@ func.func @two_phases(%out: memref<6xf32>) {
   } {mapping = [#gpu.block<x>]}
   return
 }
+
+// -----
+
+// A warp forall runs its (collective) body once per warp, here on a whole
+// 2-D tile.
+// CHECK-LABEL: func.func @warps
+// CHECK:       scf.forall (%{{.*}}) in (2)
+// CHECK:         scf.for %[[W:.*]] = %c0 to %c4 step %c1
+// CHECK:           %[[T:.*]] = vector.transfer_read %{{.*}}[%[[W]], %c0, %c0]{{.*}} : memref<4x16x16xf32>, vector<16x16xf32>
+// CHECK:           vector.transfer_write %[[T]]
+// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK-NOT:   #gpu.warp
+func.func @warps(%in: memref<4x16x16xf32>, %out: memref<4x16x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %p = arith.constant 0.0 : f32
+  scf.forall (%b) in (2) {
+    scf.forall (%w) in (4) {
+      %t = vector.transfer_read %in[%w, %c0, %c0], %p {in_bounds = [true, true]} : memref<4x16x16xf32>, vector<16x16xf32>
+      vector.transfer_write %t, %out[%w, %c0, %c0] {in_bounds = [true, true]} : vector<16x16xf32>, memref<4x16x16xf32>
+    } {mapping = [#gpu.warp<linear_dim_0>]}
+  } {mapping = [#gpu.block<x>]}
+  return
+}

@@ -4,8 +4,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::dsv3::gpu_kernels;
@@ -76,6 +78,27 @@ SmallVector<Value> dsv3::gpu_kernels::mappedForall(OpBuilder &b, Location loc,
   return SmallVector<Value>(forall.getResults());
 }
 
+SmallVector<Value> dsv3::gpu_kernels::warpForall(OpBuilder &b, Location loc,
+                                                 int64_t warps,
+                                                 ValueRange inits,
+                                                 ForallBody body) {
+  auto mapping = b.getArrayAttr({gpu::GPUWarpMappingAttr::get(
+      b.getContext(), gpu::MappingId::LinearDim0)});
+  auto forall = scf::ForallOp::create(
+      b, loc, indexAttrs(b, {warps}), inits, mapping,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        SmallVector<Slot> slots =
+            body(b, loc, args.take_front(1), args.drop_front(1));
+        auto inParallel = scf::InParallelOp::create(b, loc);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(inParallel.getBody());
+        for (auto [slot, out] : llvm::zip_equal(slots, args.drop_front(1)))
+          tensor::ParallelInsertSliceOp::create(
+              b, loc, slot.part, out, slot.offsets, slot.sizes, slot.strides);
+      });
+  return SmallVector<Value>(forall.getResults());
+}
+
 Value dsv3::gpu_kernels::sumOver(
     OpBuilder &b, Location loc, Value n, Value zero,
     function_ref<Value(OpBuilder &, Location, Value)> body) {
@@ -135,4 +158,70 @@ Location dsv3::gpu_kernels::withNameSuffix(Location loc, StringRef suffix) {
   return NameLoc::get(
       StringAttr::get(loc.getContext(), name.getName().getValue() + suffix),
       name.getChildLoc());
+}
+
+bool dsv3::gpu_kernels::isMultipleOf(Value v, int64_t factor) {
+  if (factor == 1)
+    return true;
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return *c % factor == 0;
+  if (auto mul = v.getDefiningOp<arith::MulIOp>())
+    return isMultipleOf(mul.getLhs(), factor) ||
+           isMultipleOf(mul.getRhs(), factor);
+  if (auto add = v.getDefiningOp<arith::AddIOp>())
+    return isMultipleOf(add.getLhs(), factor) &&
+           isMultipleOf(add.getRhs(), factor);
+  // min and max of multiples (clamped indices) are multiples.
+  if (isa_and_present<arith::MinSIOp, arith::MaxSIOp, arith::MinUIOp,
+                      arith::MaxUIOp>(v.getDefiningOp()))
+    return isMultipleOf(v.getDefiningOp()->getOperand(0), factor) &&
+           isMultipleOf(v.getDefiningOp()->getOperand(1), factor);
+  if (auto loop = scf::getForInductionVarOwner(v))
+    return isMultipleOf(loop.getLowerBound(), factor) &&
+           isMultipleOf(loop.getStep(), factor);
+  return false;
+}
+
+bool dsv3::gpu_kernels::isAlignedAccess(Value memref, Value last, int64_t unit,
+                                        int64_t bytes, int64_t align) {
+  auto type = cast<MemRefType>(memref.getType());
+  if (unit * bytes % align != 0 || align % bytes != 0 ||
+      !isMultipleOf(last, align / bytes))
+    return false;
+  if (type.getLayout().isIdentity()) {
+    int64_t inner = type.getShape().back();
+    return !ShapedType::isDynamic(inner) && inner * bytes % align == 0;
+  }
+  auto sub = memref.getDefiningOp<memref::SubViewOp>();
+  if (!sub)
+    return false;
+  int64_t srcLast = sub.getSourceType().getRank() - 1;
+  std::optional<int64_t> stride =
+      getConstantIntValue(sub.getMixedStrides()[srcLast]);
+  if (!stride || *stride != 1 || sub.getDroppedDims().test(srcLast))
+    return false;
+  OpFoldResult offset = sub.getMixedOffsets()[srcLast];
+  if (std::optional<int64_t> c = getConstantIntValue(offset)) {
+    if (*c % (align / bytes) != 0)
+      return false;
+    // Any value that is a multiple stands for the constant offset.
+    return isAlignedAccess(sub.getSource(), last, unit, bytes, align);
+  }
+  return isAlignedAccess(sub.getSource(), cast<Value>(offset), unit, bytes,
+                         align);
+}
+
+llvm::MaybeAlign dsv3::gpu_kernels::accessAlignment(Value memref,
+                                                    VectorType vec,
+                                                    ValueRange indices,
+                                                    int64_t least) {
+  auto type = cast<MemRefType>(memref.getType());
+  int64_t bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0)
+    return {};
+  for (int64_t align = 16; align >= least; align /= 2)
+    if (isAlignedAccess(memref, indices.back(), vec.getNumElements(), bits / 8,
+                        align))
+      return llvm::MaybeAlign(align);
+  return {};
 }

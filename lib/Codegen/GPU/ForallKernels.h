@@ -10,6 +10,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/Alignment.h"
 
 namespace mlir::dsv3::gpu_kernels {
 
@@ -51,6 +53,14 @@ SmallVector<Value> mappedForall(OpBuilder &b, Location loc,
                                 ArrayRef<gpu::MappingId> ids, bool blocks,
                                 ValueRange inits, ForallBody body);
 
+/// An scf.forall over `warps` warps of the block (`#gpu.warp<linear_dim_0>`:
+/// warp w is the block's threads 32 w .. 32 w + 31 in linear order) whose
+/// body is the warp's collective code, e.g. 2-D vector tiles that
+/// dsv3-gpu-warp-mma distributes over the lanes on cuda (cuda-sim runs it
+/// once per warp).
+SmallVector<Value> warpForall(OpBuilder &b, Location loc, int64_t warps,
+                              ValueRange inits, ForallBody body);
+
 /// Σ_{j in [0, n)} body(j) as an scf.for carrying an f32 or integer sum
 /// from `zero`, j ascending.
 Value sumOver(OpBuilder &b, Location loc, Value n, Value zero,
@@ -71,6 +81,26 @@ int64_t threadsDividing(int64_t width, int64_t most = 256);
 /// `loc` with its name (a NameLoc's) extended by `suffix`, so that a
 /// strategy's second kernel of an op is named for what it does.
 Location withNameSuffix(Location loc, StringRef suffix);
+
+/// Whether `v` is provably a multiple of `factor` (a product with such a
+/// constant, sums of multiples, min/max of multiples, loops over multiples).
+bool isMultipleOf(Value v, int64_t factor);
+
+/// Whether a `unit`-element access at last index `last` of `memref` (with
+/// `bytes`-byte elements) is provably aligned to `align` bytes: an identity
+/// layout (whose base the runtime and gpu.alloc align to at least 256
+/// bytes, and dsv3-gpu-align-workgroup-buffers, which the cuda pipeline runs
+/// after outlining, the workgroup attributions to 16) with rows a multiple of
+/// `align` long and a last index that is a multiple of `align / bytes`, or a
+/// subview of such a memref along its unit-stride last dimension whose last
+/// offset is one.
+bool isAlignedAccess(Value memref, Value last, int64_t unit, int64_t bytes,
+                     int64_t align);
+
+/// The largest power of two from 16 bytes down to `least` that an access of
+/// `vec` at `indices` of `memref` provably has, or none.
+llvm::MaybeAlign accessAlignment(Value memref, VectorType vec,
+                                 ValueRange indices, int64_t least = 4);
 
 } // namespace mlir::dsv3::gpu_kernels
 

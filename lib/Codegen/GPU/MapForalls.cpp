@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ForallKernels.h"
 #include "dsv3/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -33,6 +34,7 @@ namespace mlir::dsv3 {
 
 using namespace mlir;
 using namespace mlir::dsv3;
+using namespace mlir::dsv3::gpu_kernels;
 
 namespace {
 
@@ -51,6 +53,10 @@ bool isBlockForall(scf::ForallOp forall) {
 
 bool isThreadForall(scf::ForallOp forall) {
   return hasMapping(forall, llvm::IsaPred<gpu::GPUThreadMappingAttr>);
+}
+
+bool isWarpForall(scf::ForallOp forall) {
+  return hasMapping(forall, llvm::IsaPred<gpu::GPUWarpMappingAttr>);
 }
 
 bool isWorkgroupAlloc(memref::AllocOp alloc) {
@@ -73,82 +79,6 @@ FailureOr<SmallVector<int64_t>> staticExtents(scf::ForallOp forall) {
     extents.push_back(*u);
   }
   return extents;
-}
-
-/// Whether `v` is provably a multiple of `factor` (a product with such a
-/// constant, sums of multiples, loops over multiples).
-bool isMultipleOf(Value v, int64_t factor) {
-  if (factor == 1)
-    return true;
-  if (std::optional<int64_t> c = getConstantIntValue(v))
-    return *c % factor == 0;
-  if (auto mul = v.getDefiningOp<arith::MulIOp>())
-    return isMultipleOf(mul.getLhs(), factor) ||
-           isMultipleOf(mul.getRhs(), factor);
-  if (auto add = v.getDefiningOp<arith::AddIOp>())
-    return isMultipleOf(add.getLhs(), factor) &&
-           isMultipleOf(add.getRhs(), factor);
-  // min and max of multiples (clamped indices) are multiples.
-  if (isa_and_present<arith::MinSIOp, arith::MaxSIOp, arith::MinUIOp,
-                      arith::MaxUIOp>(v.getDefiningOp()))
-    return isMultipleOf(v.getDefiningOp()->getOperand(0), factor) &&
-           isMultipleOf(v.getDefiningOp()->getOperand(1), factor);
-  if (auto loop = scf::getForInductionVarOwner(v))
-    return isMultipleOf(loop.getLowerBound(), factor) &&
-           isMultipleOf(loop.getStep(), factor);
-  return false;
-}
-
-/// Whether a `unit`-element access at last index `last` of `memref` (with
-/// `bytes`-byte elements) is provably aligned to `align` bytes: an identity
-/// layout (whose base the runtime and gpu.alloc align to at least 256
-/// bytes, and dsv3-gpu-align-workgroup-buffers, which the cuda pipeline runs
-/// after outlining, the workgroup attributions to 16) with rows a multiple of
-/// `align` long and a last index that is a multiple of `align / bytes`, or a
-/// subview of such a memref along its unit-stride last dimension whose last
-/// offset is one.
-bool isAlignedAccess(Value memref, Value last, int64_t unit, int64_t bytes,
-                     int64_t align) {
-  auto type = cast<MemRefType>(memref.getType());
-  if (unit * bytes % align != 0 || align % bytes != 0 ||
-      !isMultipleOf(last, align / bytes))
-    return false;
-  if (type.getLayout().isIdentity()) {
-    int64_t inner = type.getShape().back();
-    return !ShapedType::isDynamic(inner) && inner * bytes % align == 0;
-  }
-  auto sub = memref.getDefiningOp<memref::SubViewOp>();
-  if (!sub)
-    return false;
-  int64_t srcLast = sub.getSourceType().getRank() - 1;
-  std::optional<int64_t> stride =
-      getConstantIntValue(sub.getMixedStrides()[srcLast]);
-  if (!stride || *stride != 1 || sub.getDroppedDims().test(srcLast))
-    return false;
-  OpFoldResult offset = sub.getMixedOffsets()[srcLast];
-  if (std::optional<int64_t> c = getConstantIntValue(offset)) {
-    if (*c % (align / bytes) != 0)
-      return false;
-    // Any value that is a multiple stands for the constant offset.
-    return isAlignedAccess(sub.getSource(), last, unit, bytes, align);
-  }
-  return isAlignedAccess(sub.getSource(), cast<Value>(offset), unit, bytes,
-                         align);
-}
-
-/// The largest of 16, 8 and 4 bytes that an access of `vec` at `indices` of
-/// `memref` provably has, or none.
-llvm::MaybeAlign accessAlignment(Value memref, VectorType vec,
-                                 ValueRange indices) {
-  auto type = cast<MemRefType>(memref.getType());
-  int64_t bits = type.getElementTypeBitWidth();
-  if (bits % 8 != 0)
-    return {};
-  for (int64_t align = 16; align >= 4; align /= 2)
-    if (isAlignedAccess(memref, indices.back(), vec.getNumElements(), bits / 8,
-                        align))
-      return llvm::MaybeAlign(align);
-  return {};
 }
 
 /// Whether `vec` accesses `memref` as a 1-D in-bounds unmasked transfer along
@@ -237,6 +167,30 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   });
   if (walk.wasInterrupted())
     return failure();
+  // Warp foralls (a warp's collective code, e.g. tensor-core products) take
+  // the block's threads in linear order, 32 per warp: they need that many.
+  const int64_t threads = blockDims[0] * blockDims[1] * blockDims[2];
+  WalkResult warps = forall.getBody()->walk([&](scf::ForallOp inner) {
+    if (!isWarpForall(inner))
+      return WalkResult::advance();
+    FailureOr<SmallVector<int64_t>> extents = staticExtents(inner);
+    if (failed(extents)) {
+      inner.emitOpError("maps to warps only with static, normalized bounds");
+      return WalkResult::interrupt();
+    }
+    int64_t count = 1;
+    for (int64_t e : *extents)
+      count *= e;
+    if (threads % kWarpSize != 0 || count * kWarpSize > threads) {
+      inner.emitOpError("maps ")
+          << count << " warps to a block of " << threads
+          << " threads (whole warps of " << kWarpSize << " needed)";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (warps.wasInterrupted())
+    return failure();
 
   Location loc = forall.getLoc();
   rewriter.setInsertionPoint(forall);
@@ -324,7 +278,7 @@ struct Dsv3GPUSerializeThreads
   void runOnOperation() override {
     SmallVector<scf::ForallOp> threads;
     getOperation()->walk([&](scf::ForallOp forall) {
-      if (isThreadForall(forall))
+      if (isThreadForall(forall) || isWarpForall(forall))
         threads.push_back(forall);
     });
     IRRewriter rewriter(&getContext());

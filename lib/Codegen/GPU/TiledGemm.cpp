@@ -74,8 +74,16 @@ constexpr int64_t kChunk = 8;
 /// Padding of a staged weight row: 136-byte rows put the 16 rows a warp
 /// reads at once in distinct bank pairs (128-byte rows would all hit one).
 constexpr int64_t kWeightPad = 8;
+/// Padding of a staged activation row and of the running result's rows:
+/// with it, the rows an m16n8k16 fragment load (8 rows, 4 words each) or the
+/// FMA product phase's threads touch at once fall in distinct banks.
+constexpr int64_t kActivationPad = 8, kResultPad = 8;
 /// The largest grid y extent.
 constexpr int64_t kMaxGridY = 65535;
+/// Tensor-core products: 8 warps, each an m16 x n32 part of the 64 x 64
+/// tile (4 m16n8k16 products per 16-wide K step).
+constexpr int64_t kWarps = 8, kWarpRows = 16, kWarpCols = 32, kMmaN = 8,
+                  kMmaK = 16;
 
 bool isActivationType(Type t) { return t.isBF16() || t.isF16() || t.isF32(); }
 
@@ -216,7 +224,99 @@ RowTile groupedTile(OpBuilder &b, Location loc, Value offsets, Value r,
   return RowTile{scan.getResult(2), scan.getResult(3), {scan.getResult(4)}};
 }
 
-Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
+/// The tensor-core products of one K block: warp w adds Σ_k x·q over
+/// `steps` 16-wide steps for its tokens 16 (w / 2) .. + 16 and weight rows
+/// 32 (w % 2) .. + 32, as four m16n8k16 contracts per step on f32 tiles
+/// widened from the staged bf16/f16 activations and FP8 weights, then
+/// promotes them: acc = (first ? 0 : acc) + sum · scale. On cuda,
+/// dsv3-gpu-warp-mma makes each contract an mma.sync.
+Value warpProducts(OpBuilder &b, Location loc, Value xTile, Value wTile,
+                   Value accIn, Value scale, Value first, int64_t steps) {
+  Type f32 = b.getF32Type();
+  auto accType = VectorType::get({kWarpRows, kMmaN}, f32);
+  AffineExpr m, n, k;
+  bindDims(b.getContext(), m, n, k);
+  auto maps = AffineMap::inferFromExprList(
+      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, b.getContext());
+  auto iterators = b.getArrayAttr(
+      {vector::IteratorTypeAttr::get(b.getContext(),
+                                     vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(b.getContext(),
+                                     vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(b.getContext(),
+                                     vector::IteratorType::reduction)});
+  return warpForall(
+      b, loc, kWarps, ValueRange{accIn},
+      [&](OpBuilder &b, Location loc, ValueRange ivs,
+          ValueRange outs) -> SmallVector<Slot> {
+        Value w = ivs[0];
+        Value two = cIdx(b, loc, kTile / kWarpCols);
+        Value r0 = arith::MulIOp::create(b, loc,
+                                         arith::DivUIOp::create(b, loc, w, two),
+                                         cIdx(b, loc, kWarpRows));
+        Value c0 = arith::MulIOp::create(b, loc,
+                                         arith::RemUIOp::create(b, loc, w, two),
+                                         cIdx(b, loc, kWarpCols));
+        auto read = [&](Value tile, Value row, Value col, int64_t rows) {
+          Type elem = cast<RankedTensorType>(tile.getType()).getElementType();
+          Value pad =
+              arith::ConstantOp::create(b, loc, elem, b.getZeroAttr(elem));
+          return toF32(b, loc,
+                       vector::TransferReadOp::create(
+                           b, loc, VectorType::get({rows, kMmaK}, elem), tile,
+                           ValueRange{row, col}, pad,
+                           ArrayRef<bool>{true, true}));
+        };
+        Value zero = arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0f)));
+        constexpr int64_t parts = kWarpCols / kMmaN;
+        SmallVector<Value> inits(parts, zero);
+        auto loop = scf::ForOp::create(
+            b, loc, cIdx(b, loc, 0), cIdx(b, loc, steps), cIdx(b, loc, 1),
+            inits, [&](OpBuilder &b, Location loc, Value kk, ValueRange sums) {
+              Value col =
+                  arith::MulIOp::create(b, loc, kk, cIdx(b, loc, kMmaK));
+              Value a = read(xTile, r0, col, kWarpRows);
+              SmallVector<Value> next;
+              for (int64_t j = 0; j < parts; ++j) {
+                Value row = j == 0 ? c0
+                                   : arith::AddIOp::create(
+                                         b, loc, c0, cIdx(b, loc, j * kMmaN))
+                                         .getResult();
+                Value q = read(wTile, row, col, kMmaN);
+                next.push_back(vector::ContractionOp::create(
+                    b, loc, a, q, sums[j], b.getAffineMapArrayAttr(maps),
+                    iterators));
+              }
+              scf::YieldOp::create(b, loc, next);
+            });
+        Slot at{Value(),
+                {r0, c0},
+                indexAttrs(b, {kWarpRows, kWarpCols}),
+                indexAttrs(b, {1, 1})};
+        Value mine = extractSlot(
+            b, loc, RankedTensorType::get({kWarpRows, kWarpCols}, f32), outs[0],
+            at);
+        Value scales = vector::BroadcastOp::create(b, loc, accType, scale);
+        Value pad = cF32(b, loc, 0.0f);
+        for (int64_t j = 0; j < parts; ++j) {
+          SmallVector<Value> ij = {cIdx(b, loc, 0), cIdx(b, loc, j * kMmaN)};
+          Value v = arith::MulFOp::create(b, loc, loop.getResult(j), scales);
+          Value old = vector::TransferReadOp::create(
+              b, loc, accType, mine, ij, pad, ArrayRef<bool>{true, true});
+          Value sum = arith::AddFOp::create(b, loc, old, v);
+          mine = vector::TransferWriteOp::create(
+                     b, loc, arith::SelectOp::create(b, loc, first, v, sum),
+                     mine, ij, ArrayRef<bool>{true, true})
+                     .getResult();
+        }
+        at.part = mine;
+        return {at};
+      })[0];
+}
+
+Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory,
+                bool tensorCores) {
   MLIRContext *ctx = b.getContext();
   auto linear = dyn_cast<LinearOp>(op);
   auto grouped = dyn_cast<GroupedMatmulOp>(op);
@@ -235,6 +335,10 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
   const int64_t experts = grouped ? wType.getDimSize(0) : 0;
   const int64_t fullBlocks = k / kBlockK, tailK = k % kBlockK;
   const int64_t tileM = tokenTile(xElem), perM = tileM / kSide;
+  // Tensor cores take 2-byte activations (exact products with the FP8
+  // weights, which bf16 and f16 hold) in whole 16-wide K steps.
+  const bool mma =
+      tensorCores && xElem.getIntOrFloatBitWidth() == 16 && k % kMmaK == 0;
 
   OpFoldResult mSize = tensor::getMixedSize(b, loc, x, 0);
   Value m = getValueOrCreateConstantIndexOp(b, loc, mSize);
@@ -290,11 +394,12 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
         // The 64 rows of a tile lie in one 128-row scale block.
         Value scaleRow =
             arith::DivUIOp::create(b, loc, n0, cIdx(b, loc, kBlockK));
-        Value xs = sharedBuffer(b, loc, {tileM, kBlockK}, xElem, sharedMemory);
+        Value xs = sharedBuffer(b, loc, {tileM, kBlockK + kActivationPad},
+                                xElem, sharedMemory);
         Value ws = sharedBuffer(b, loc, {kTile, kBlockK + kWeightPad}, wElem,
                                 sharedMemory);
-        Value acc =
-            sharedBuffer(b, loc, {tileM, kTile}, b.getF32Type(), sharedMemory);
+        Value acc = sharedBuffer(b, loc, {tileM, kTile + kResultPad},
+                                 b.getF32Type(), sharedMemory);
 
         // One K block: stage, then add its scaled products to `acc` (which
         // `first` initializes). `chunks` 8-column steps are read.
@@ -319,6 +424,10 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory) {
           scaleAt.append({scaleRow, kb});
           Value scale =
               toF32(b, loc, tensor::ExtractOp::create(b, loc, s, scaleAt));
+          if (mma)
+            return {xTile, wTile,
+                    warpProducts(b, loc, xTile, wTile, accIn, scale, first,
+                                 chunks * kChunk / kMmaK)};
           SmallVector<Value> accumulated = mappedForall(
               b, loc, {kSide, kSide},
               {gpu::MappingId::DimY, gpu::MappingId::DimX},
@@ -545,8 +654,8 @@ struct Dsv3GPUTiledGemm : dsv3::impl::Dsv3GPUTiledGemmBase<Dsv3GPUTiledGemm> {
     IRRewriter rewriter(&getContext());
     for (Operation *op : ops) {
       rewriter.setInsertionPoint(op);
-      rewriter.replaceOp(op,
-                         buildGemm(rewriter, op->getLoc(), op, sharedMemory));
+      rewriter.replaceOp(
+          op, buildGemm(rewriter, op->getLoc(), op, sharedMemory, tensorCores));
     }
   }
 };
