@@ -1335,17 +1335,28 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
     Replaces a `dsv3.latent_attention` with static shapes, at most
     `max-queries` queries per sequence (`S`: a decode step, or an MTP
     verification chunk), and `C` and `R` multiples of 8 by two kernels
-    written as mapped `scf.forall` ops on tensors (FlashMLA's split-KV scheme
-    on CUDA cores). The cache's `L` rows are cut into `N = ceil(L / T)` key
+    written as mapped `scf.forall` ops on tensors (FlashMLA's split-KV
+    scheme; the scores on tensor cores where the shapes and types allow,
+    the weighted sum on CUDA cores). The cache's `L` rows are cut into `N = ceil(L / T)` key
     tiles of `T = min(keys-per-block, L)` rows, the `H` heads into groups of
     `HG` (the largest of 16, 8, 4, 2, 1 dividing `H`):
 
     1. A block per (tile `n`, query `(b, i)`, head group) (`#gpu.block<x, y,
        z>`). `e` is the number of the tile's keys visible to the query
        (`t <= start_pos[b] + i`, `t < kv_len[b]`; keys past it are never
-       read). Phase A, threads `(h, kl)`: the scaled scores of head `h` with
-       keys `kl, kl + KT, ...` (8-wide vector products over the `C + R`
-       channels) into a shared `[HG, T]` buffer, `-inf` where hidden.
+       read). Phase A, with `tensor-cores` (the default) when `HG` is 16,
+       `T` a multiple of 64, `L` of 8, `C` and `R` of 16, and the queries
+       and caches all bf16 (or all f16): 8 warps (`#gpu.warp<linear_dim_0>`),
+       warp `w` taking keys `[w T/8, (w + 1) T/8)` as groups of 8 (cache
+       rows clamped below `L - 8`), unless none is visible; per 16 channels
+       the heads' `[16, 16]` query tile and an m16n8k16 `vector.contract`
+       with each group's `[8, 16]` cache tile (`mma.sync` on cuda through
+       `dsv3-gpu-warp-mma`), the sums times the scale into a shared
+       `[16, T + 8]` buffer (scores of hidden keys are computed from rows
+       below `L` and never used). Otherwise threads `(h, kl)`: the scaled
+       scores of head `h` with keys `kl, kl + KT, ...` (8-wide vector
+       products over the `C + R` channels) into a shared `[HG, T]` buffer,
+       `-inf` where hidden.
        Phase B, a thread per head: `m = max s`, `p = exp(s - m)` in place,
        `1 / Σ p` into shared memory, and the tile's log-sum-exp
        `m + log Σ p` (`-inf` when `e = 0`). Phase C, threads `(h, x)`: for
@@ -1357,7 +1368,8 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
        parts at once), rounded once to the result type; zeros where no
        tile saw a key; the optional `lse` result is `max + log Σ w`.
 
-    The result equals the definition's up to f32 summation order. With
+    The result equals the definition's up to f32 summation order (the
+    16-bit products of the scores are exact in f32 on either path). With
     `shared-memory=false` the buffers between phases are plain memory
     (`--target=cuda-sim`). Other `dsv3.latent_attention` ops (prefill with a
     dynamic query count) keep the definition. Error: `keys-per-block` below 1.
@@ -1370,6 +1382,9 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
            "Largest static query count per sequence the kernels take">,
     Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
            "Put the buffers between phases in the workgroup address space">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Scores of 16-bit queries and caches as warp m16n8k16 contracts "
+           "(mma.sync on cuda) where the shapes allow">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",

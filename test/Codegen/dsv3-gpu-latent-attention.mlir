@@ -1,4 +1,5 @@
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-latent-attention | FileCheck %s
+// RUN: dsv3-opt %s --split-input-file --dsv3-gpu-latent-attention=tensor-cores=false | FileCheck %s --check-prefix=FMA
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-latent-attention=shared-memory=false | FileCheck %s --check-prefix=SIM
 // RUN: dsv3-opt %s --split-input-file --dsv3-gpu-latent-attention=keys-per-block=1000 | FileCheck %s --check-prefix=TILE
 // RUN: not dsv3-opt %s --split-input-file --dsv3-gpu-latent-attention=keys-per-block=0 2>&1 | FileCheck %s --check-prefix=ERR
@@ -6,9 +7,13 @@
 // A V3 decode step (128 heads, kv_lora_rank 512, rope 64) over a 4096-row
 // cache. Kernel 1: a block per (key tile of 256 rows: 16 tiles, query,
 // group of 16 heads: 8 groups). The tile's visible count e comes from
-// start_pos clamped to L (no wrap) and kv_len. Phase A: thread (head, key
-// lane) scores keys kl, kl + 16, ... with 8-wide products over 512 + 64
-// channels, -inf past e, into a shared [16, 256] buffer. Phase B: a thread
+// start_pos clamped to L (no wrap) and kv_len. Phase A on tensor cores: 8
+// warps, warp w taking keys [32 w, 32 w + 32) of the tile as 4 groups of 8
+// (rows clamped below L - 8), unless none is visible: per 16 channels (32
+// steps over the 512 latent channels, 4 over the 64 rope channels) the 16
+// heads' [16, 16] query tile once and an m16n8k16 contract with each
+// group's [8, 16] cache tile, then the 4 sums scaled into a shared
+// [16, 264] buffer (rows padded). Phase B: a thread
 // per head: max, exp in place, 1 / sum into shared memory, the tile's lse
 // into the [16, 1, 128] partials. Phase C: thread (head, channel lane x)
 // sums p * c_kv over the visible keys for channel groups x, x + 16, x + 32,
@@ -21,20 +26,22 @@
 // CHECK:         arith.minsi %{{.*}}, %c4096
 // CHECK:         arith.minsi %{{.*}}, %c256
 // CHECK:         %[[E:.*]] = arith.maxsi
-// CHECK:         %[[SBUF:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<16x256xf32>
-// CHECK:         %[[S:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (16, 16) shared_outs(%{{.*}} = %[[SBUF]])
-// CHECK:           tensor.extract_slice %{{.*}} [1, 16] [1, 16] : tensor<16x256xf32> to tensor<1x16xf32>
-// CHECK:           arith.cmpi slt, %{{.*}}, %[[E]]
-// CHECK:           scf.if
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c512 step %c8
-// CHECK:               vector.transfer_read {{.*}} : tensor<1x1x128x512xbf16>, vector<8xbf16>
-// CHECK:               vector.transfer_read {{.*}} : tensor<1x4096x512xbf16>, vector<8xbf16>
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c64 step %c8
-// CHECK:             vector.reduction <add>
-// CHECK:             arith.mulf %{{.*}}, %cst{{.*}} : f32
-// CHECK:           } else {
-// CHECK:             scf.yield %cst{{.*}} : f32
-// CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// CHECK:         %[[SBUF:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<16x264xf32>
+// CHECK:         %[[S:.*]] = scf.forall (%[[W:.*]]) in (8) shared_outs(%{{.*}} = %[[SBUF]])
+// CHECK:           %[[LO:.*]] = arith.muli %[[W]], %c32
+// CHECK:           tensor.extract_slice %{{.*}}[0, %[[LO]]] [16, 32] [1, 1] : tensor<16x264xf32> to tensor<16x32xf32>
+// CHECK-COUNT-4:   arith.minsi %{{.*}}, %c4088
+// CHECK:           %[[ANY:.*]] = arith.cmpi sgt, %[[E]], %[[LO]]
+// CHECK:           scf.if %[[ANY]]
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c512 step %c16{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
+// CHECK:               vector.transfer_read {{.*}} : tensor<1x1x128x512xbf16>, vector<16x16xbf16>
+// CHECK-NOT:           tensor<1x1x128x512xbf16>
+// CHECK-COUNT-4:       vector.contract
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c64 step %c16
+// CHECK:               vector.transfer_read {{.*}} : tensor<1x1x128x64xbf16>, vector<16x16xbf16>
+// CHECK:               vector.transfer_read {{.*}} : tensor<1x4096x64xbf16>, vector<8x16xbf16>
+// CHECK-COUNT-4:     vector.transfer_write {{.*}} : vector<16x8xf32>, tensor<16x32xf32>
+// CHECK:         } {mapping = [#gpu.warp<linear_dim_0>]}
 // CHECK:         %[[LSE:.*]] = tensor.extract_slice %[[L]][%[[N]], %[[BS]], %{{.*}}] [1, 1, 16] [1, 1, 1] : tensor<16x1x128xf32> to tensor<16xf32>
 // CHECK:         %[[IBUF:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<16xf32>
 // CHECK:         %[[P:.*]]:3 = scf.forall (%{{.*}}) in (16) shared_outs(%{{.*}} = %[[S]], %{{.*}} = %[[IBUF]], %{{.*}} = %[[LSE]])
@@ -76,9 +83,29 @@
 // CHECK:       %[[R:.*]] = tensor.collapse_shape %[[M]] {{\[}}[0], [1], [2], [3, 4]] : tensor<1x1x128x64x8xbf16> into tensor<1x1x128x512xbf16>
 // CHECK:       return %[[R]]
 // CHECK-NOT:   dsv3.latent_attention
+// Without tensor cores phase A is thread (head, key lane) scoring keys
+// kl, kl + 16, ... with 8-wide products over 512 + 64 channels, -inf past
+// e, into a shared [16, 256] buffer.
+// FMA-LABEL: func.func @decode
+// FMA:         arith.minsi %{{.*}}, %c4096
+// FMA:         arith.minsi %{{.*}}, %c256
+// FMA:         %[[E:.*]] = arith.maxsi
+// FMA:         %[[SBUF:.*]] = bufferization.alloc_tensor() {memory_space = #gpu.address_space<workgroup>} : tensor<16x256xf32>
+// FMA:         scf.forall (%{{.*}}, %{{.*}}) in (16, 16) shared_outs(%{{.*}} = %[[SBUF]])
+// FMA:           tensor.extract_slice %{{.*}} [1, 16] [1, 16] : tensor<16x256xf32> to tensor<1x16xf32>
+// FMA:           arith.cmpi slt, %{{.*}}, %[[E]]
+// FMA:           scf.if
+// FMA:             scf.for %{{.*}} = %c0{{.*}} to %c512 step %c8
+// FMA:               vector.transfer_read {{.*}} : tensor<1x1x128x512xbf16>, vector<8xbf16>
+// FMA:               vector.transfer_read {{.*}} : tensor<1x4096x512xbf16>, vector<8xbf16>
+// FMA:             scf.for %{{.*}} = %c0{{.*}} to %c64 step %c8
+// FMA:             vector.reduction <add>
+// FMA:           } else {
+// FMA:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// FMA-NOT:     vector.contract
 // SIM-LABEL:   func.func @decode
 // SIM-NOT:     #gpu.address_space<workgroup>
-// SIM:         bufferization.alloc_tensor() : tensor<16x256xf32>
+// SIM:         bufferization.alloc_tensor() : tensor<16x264xf32>
 // Tiles of 1000 rows: 5 tiles, the last of 96 rows (its e is at most 96);
 // 8 key lanes (the largest power of two up to 16 dividing 1000).
 // TILE-LABEL:  func.func @decode

@@ -71,16 +71,39 @@ func.func @out_of_bounds(%in: memref<?x16xf32>, %out: memref<16x16xf32>) {
 
 // -----
 
-// Tiles inside a region the pass does not rewrite (only scf.for carries
-// pieces).
-func.func @in_if(%in: memref<16x16xf32>, %out: memref<16x16xf32>, %c: i1) {
+// A branch that yields a tile (only loops carry pieces; a branch without
+// tile results is distributed inside).
+func.func @if_yields_tile(%in: memref<16x16xf32>, %out: memref<16x16xf32>, %c: i1) {
+  %c0 = arith.constant 0 : index
+  %p = arith.constant 0.0 : f32
+  scf.forall (%w) in (1) {
+    // expected-error @below {{is not distributable over a warp's lanes}}
+    %t = scf.if %c -> vector<16x16xf32> {
+      %a = vector.transfer_read %in[%c0, %c0], %p {in_bounds = [true, true]} : memref<16x16xf32>, vector<16x16xf32>
+      scf.yield %a : vector<16x16xf32>
+    } else {
+      %z = arith.constant dense<0.0> : vector<16x16xf32>
+      scf.yield %z : vector<16x16xf32>
+    }
+    vector.transfer_write %t, %out[%c0, %c0] {in_bounds = [true, true]} : vector<16x16xf32>, memref<16x16xf32>
+  } {mapping = [#gpu.warp<linear_dim_0>]}
+  return
+}
+
+// -----
+
+// Tiles in a region of another op (here an scf.while) are not rewritten.
+func.func @in_while(%in: memref<16x16xf32>, %out: memref<16x16xf32>, %c: i1) {
   %c0 = arith.constant 0 : index
   %p = arith.constant 0.0 : f32
   scf.forall (%w) in (1) {
     // expected-error @below {{holds warp tiles in a region this pass does not distribute}}
-    scf.if %c {
+    scf.while : () -> () {
+      scf.condition(%c)
+    } do {
       %a = vector.transfer_read %in[%c0, %c0], %p {in_bounds = [true, true]} : memref<16x16xf32>, vector<16x16xf32>
       vector.transfer_write %a, %out[%c0, %c0] {in_bounds = [true, true]} : vector<16x16xf32>, memref<16x16xf32>
+      scf.yield
     }
   } {mapping = [#gpu.warp<linear_dim_0>]}
   return

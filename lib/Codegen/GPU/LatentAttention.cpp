@@ -83,9 +83,130 @@ struct Shapes {
   int64_t tiles;        // N
   int64_t keyLanes;     // threads across a tile's keys in phase A (KT)
   int64_t channelLanes; // threads across the C / 8 channel groups (X)
+  bool mmaScores;       // phase A as warp m16n8k16 contracts (tensor cores)
   int64_t C8() const { return C / kVec; }
   int64_t groups() const { return C8() / channelLanes; } // G per thread
 };
+
+/// Warps of a tensor-core phase A, and the keys (columns of the scores) each
+/// takes.
+constexpr int64_t kScoreWarps = 8, kMmaK = 16, kMmaN = 8;
+/// Padding of a scores row on tensor cores: the 8 rows a fragment store
+/// writes at once fall in distinct banks.
+constexpr int64_t kScorePad = 8;
+
+/// Phase A on tensor cores: warp w takes the tile's keys [w T/8, (w+1) T/8),
+/// G = T/64 groups of 8, unless none of them is visible. Over the C + R
+/// channels, 16 at a time, it reads the 16 heads' query tile once and adds
+/// its m16n8k16 product with each group's cache rows (rows at or past L,
+/// in a short last tile, read row L - 8 instead: their scores, like those
+/// of rows past kv_len, are never used), then writes the sums times the
+/// scale into the shared scores. The bf16 products are exact in f32, so
+/// only the order of the sums differs from phase A on CUDA cores.
+Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
+                 const Shapes &sh, bool sharedMemory, Value bIdx, Value iIdx,
+                 Value h0, Value t0, Value e) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  const int64_t perWarp = sh.keys / kScoreWarps;
+  const int64_t groups = perWarp / kMmaN;
+  auto accType = VectorType::get({sh.heads, kMmaN}, f32);
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto maps = AffineMap::inferFromExprList(
+      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
+  auto iter = [&](vector::IteratorType t) {
+    return vector::IteratorTypeAttr::get(ctx, t);
+  };
+  auto iterators = b.getArrayAttr({iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::reduction)});
+  float scale = op.getScale().convertToFloat();
+  Value buffer =
+      sharedBuffer(b, loc, {sh.heads, sh.keys + kScorePad}, f32, sharedMemory);
+  return warpForall(
+      b, loc, kScoreWarps, {buffer},
+      [&](OpBuilder &b, Location loc, ValueRange ivs,
+          ValueRange outs) -> SmallVector<Slot> {
+        Value lo = arith::MulIOp::create(b, loc, ivs[0], cIdx(b, loc, perWarp));
+        Slot at{Value(),
+                {b.getIndexAttr(0), lo},
+                indexAttrs(b, {sh.heads, perWarp}),
+                indexAttrs(b, {1, 1})};
+        Value slot =
+            extractSlot(b, loc, RankedTensorType::get({sh.heads, perWarp}, f32),
+                        outs[0], at);
+        SmallVector<Value> rows;
+        Value lastGroup = cIdx(b, loc, sh.L - kMmaN);
+        for (int64_t j = 0; j < groups; ++j) {
+          Value t = arith::AddIOp::create(
+              b, loc, t0,
+              arith::AddIOp::create(b, loc, lo, cIdx(b, loc, j * kMmaN)));
+          rows.push_back(arith::MinSIOp::create(b, loc, t, lastGroup));
+        }
+        auto read = [&](OpBuilder &b, Location loc, Value src, ValueRange idx,
+                        int64_t count) {
+          Type elem = cast<ShapedType>(src.getType()).getElementType();
+          Value pad =
+              arith::ConstantOp::create(b, loc, elem, b.getZeroAttr(elem));
+          return toF32(b, loc,
+                       vector::TransferReadOp::create(
+                           b, loc, VectorType::get({count, kMmaK}, elem), src,
+                           idx, pad, ArrayRef<bool>{true, true}));
+        };
+        // Σ over `width` channels of q[.., c] · cache[rows_j, c], onto acc.
+        auto product = [&](OpBuilder &b, Location loc, Value q, Value cache,
+                           int64_t width, ValueRange acc) -> ValueRange {
+          return scf::ForOp::create(
+                     b, loc, cIdx(b, loc, 0), cIdx(b, loc, width),
+                     cIdx(b, loc, kMmaK), acc,
+                     [&](OpBuilder &b, Location loc, Value c, ValueRange it) {
+                       Value a = read(b, loc, q, ValueRange{bIdx, iIdx, h0, c},
+                                      sh.heads);
+                       SmallVector<Value> next;
+                       for (int64_t j = 0; j < groups; ++j) {
+                         Value kt = read(b, loc, cache,
+                                         ValueRange{bIdx, rows[j], c}, kMmaN);
+                         next.push_back(vector::ContractionOp::create(
+                             b, loc, a, kt, it[j],
+                             b.getAffineMapArrayAttr(maps), iterators));
+                       }
+                       scf::YieldOp::create(b, loc, next);
+                     })
+              .getResults();
+        };
+        // A warp none of whose keys is visible reads nothing.
+        Value any =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, e, lo);
+        auto ifOp = scf::IfOp::create(
+            b, loc, any,
+            [&](OpBuilder &b, Location loc) {
+              Value zero = arith::ConstantOp::create(
+                  b, loc, DenseElementsAttr::get(accType, 0.0f));
+              SmallVector<Value> acc(groups, zero);
+              ValueRange sums =
+                  product(b, loc, op.getQNope(), op.getCKv(), sh.C, acc);
+              sums = product(b, loc, op.getQPe(), op.getKPe(), sh.R, sums);
+              Value scales = vector::BroadcastOp::create(b, loc, accType,
+                                                         cF32(b, loc, scale));
+              Value written = slot;
+              for (int64_t j = 0; j < groups; ++j)
+                written =
+                    vector::TransferWriteOp::create(
+                        b, loc, arith::MulFOp::create(b, loc, sums[j], scales),
+                        written,
+                        ValueRange{cIdx(b, loc, 0), cIdx(b, loc, j * kMmaN)},
+                        ArrayRef<bool>{true, true})
+                        .getResult();
+              scf::YieldOp::create(b, loc, written);
+            },
+            [&](OpBuilder &b, Location loc) {
+              scf::YieldOp::create(b, loc, slot);
+            });
+        at.part = ifOp.getResult(0);
+        return {at};
+      })[0];
+}
 
 /// Kernel 1 for one block: tile n of query bs = b * S + i, heads
 /// [h0, h0 + HG). Returns the block's slots in (partial o, partial lse).
@@ -129,75 +250,88 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
   const int64_t perThread = sh.keys / sh.keyLanes;
   float scale = op.getScale().convertToFloat();
   auto vecF32 = VectorType::get({kVec}, f32);
-  Value scores = mappedForall(
-      b, loc, {sh.heads, sh.keyLanes},
-      {gpu::MappingId::DimY, gpu::MappingId::DimX}, /*blocks=*/false,
-      {sharedBuffer(b, loc, {sh.heads, sh.keys}, f32, sharedMemory)},
-      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
-        Value h = ivs[0], kl = ivs[1];
-        Value head = arith::AddIOp::create(b, loc, h0, h);
-        Slot where{Value(),
-                   {h, kl},
-                   indexAttrs(b, {1, perThread}),
-                   indexAttrs(b, {1, sh.keyLanes})};
-        Value row = extractSlot(
-            b, loc, RankedTensorType::get({1, perThread}, f32), outs[0], where);
-        // Σ q·k over a row pair of width w, onto acc (8 lanes).
-        auto dotInto = [&](OpBuilder &b, Location loc, Value q, Value k,
-                           int64_t w, Value t, Value acc) -> Value {
-          return scf::ForOp::create(
-                     b, loc, cIdx(b, loc, 0), cIdx(b, loc, w),
-                     cIdx(b, loc, kVec), ValueRange{acc},
-                     [&](OpBuilder &b, Location loc, Value c, ValueRange it) {
-                       Value qv =
-                           readVec(b, loc, q, ValueRange{bIdx, iIdx, head, c});
-                       Value kv = readVec(b, loc, k, ValueRange{bIdx, t, c});
-                       scf::YieldOp::create(
-                           b, loc,
-                           ValueRange{arith::AddFOp::create(
-                               b, loc, it[0],
-                               arith::MulFOp::create(b, loc, qv, kv))});
-                     })
-              .getResult(0);
-        };
-        auto keysLoop = scf::ForOp::create(
-            b, loc, cIdx(b, loc, 0), cIdx(b, loc, perThread), cIdx(b, loc, 1),
-            ValueRange{row},
-            [&](OpBuilder &b, Location loc, Value m, ValueRange it) {
-              Value j = arith::AddIOp::create(
-                  b, loc, kl,
-                  arith::MulIOp::create(b, loc, m, cIdx(b, loc, sh.keyLanes)));
-              Value visible = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::slt, j, e);
-              auto score = scf::IfOp::create(
-                  b, loc, visible,
-                  [&](OpBuilder &b, Location loc) {
-                    Value t = arith::AddIOp::create(b, loc, t0, j);
-                    Value acc = arith::ConstantOp::create(
-                        b, loc, vecF32, DenseElementsAttr::get(vecF32, 0.0f));
-                    acc = dotInto(b, loc, op.getQNope(), op.getCKv(), sh.C, t,
-                                  acc);
-                    acc =
-                        dotInto(b, loc, op.getQPe(), op.getKPe(), sh.R, t, acc);
-                    Value raw = vector::ReductionOp::create(
-                        b, loc, vector::CombiningKind::ADD, acc);
-                    scf::YieldOp::create(
-                        b, loc,
-                        ValueRange{arith::MulFOp::create(b, loc, raw,
-                                                         cF32(b, loc, scale))});
-                  },
-                  [&](OpBuilder &b, Location loc) {
-                    scf::YieldOp::create(b, loc,
-                                         ValueRange{cF32(b, loc, negInf)});
-                  });
-              scf::YieldOp::create(b, loc,
-                                   ValueRange{tensor::InsertOp::create(
-                                       b, loc, score.getResult(0), it[0],
-                                       ValueRange{cIdx(b, loc, 0), m})});
-            });
-        where.part = keysLoop.getResult(0);
-        return SmallVector<Slot>{where};
-      })[0];
+  Value scores =
+      sh.mmaScores
+          ? warpScores(b, loc, op, sh, sharedMemory, bIdx, iIdx, h0, t0, e)
+          : mappedForall(
+                b, loc, {sh.heads, sh.keyLanes},
+                {gpu::MappingId::DimY, gpu::MappingId::DimX}, /*blocks=*/false,
+                {sharedBuffer(b, loc, {sh.heads, sh.keys}, f32, sharedMemory)},
+                [&](OpBuilder &b, Location loc, ValueRange ivs,
+                    ValueRange outs) {
+                  Value h = ivs[0], kl = ivs[1];
+                  Value head = arith::AddIOp::create(b, loc, h0, h);
+                  Slot where{Value(),
+                             {h, kl},
+                             indexAttrs(b, {1, perThread}),
+                             indexAttrs(b, {1, sh.keyLanes})};
+                  Value row = extractSlot(
+                      b, loc, RankedTensorType::get({1, perThread}, f32),
+                      outs[0], where);
+                  // Σ q·k over a row pair of width w, onto acc (8 lanes).
+                  auto dotInto = [&](OpBuilder &b, Location loc, Value q,
+                                     Value k, int64_t w, Value t,
+                                     Value acc) -> Value {
+                    return scf::ForOp::create(
+                               b, loc, cIdx(b, loc, 0), cIdx(b, loc, w),
+                               cIdx(b, loc, kVec), ValueRange{acc},
+                               [&](OpBuilder &b, Location loc, Value c,
+                                   ValueRange it) {
+                                 Value qv =
+                                     readVec(b, loc, q,
+                                             ValueRange{bIdx, iIdx, head, c});
+                                 Value kv =
+                                     readVec(b, loc, k, ValueRange{bIdx, t, c});
+                                 scf::YieldOp::create(
+                                     b, loc,
+                                     ValueRange{arith::AddFOp::create(
+                                         b, loc, it[0],
+                                         arith::MulFOp::create(b, loc, qv,
+                                                               kv))});
+                               })
+                        .getResult(0);
+                  };
+                  auto keysLoop = scf::ForOp::create(
+                      b, loc, cIdx(b, loc, 0), cIdx(b, loc, perThread),
+                      cIdx(b, loc, 1), ValueRange{row},
+                      [&](OpBuilder &b, Location loc, Value m, ValueRange it) {
+                        Value j = arith::AddIOp::create(
+                            b, loc, kl,
+                            arith::MulIOp::create(b, loc, m,
+                                                  cIdx(b, loc, sh.keyLanes)));
+                        Value visible = arith::CmpIOp::create(
+                            b, loc, arith::CmpIPredicate::slt, j, e);
+                        auto score = scf::IfOp::create(
+                            b, loc, visible,
+                            [&](OpBuilder &b, Location loc) {
+                              Value t = arith::AddIOp::create(b, loc, t0, j);
+                              Value acc = arith::ConstantOp::create(
+                                  b, loc, vecF32,
+                                  DenseElementsAttr::get(vecF32, 0.0f));
+                              acc = dotInto(b, loc, op.getQNope(), op.getCKv(),
+                                            sh.C, t, acc);
+                              acc = dotInto(b, loc, op.getQPe(), op.getKPe(),
+                                            sh.R, t, acc);
+                              Value raw = vector::ReductionOp::create(
+                                  b, loc, vector::CombiningKind::ADD, acc);
+                              scf::YieldOp::create(
+                                  b, loc,
+                                  ValueRange{arith::MulFOp::create(
+                                      b, loc, raw, cF32(b, loc, scale))});
+                            },
+                            [&](OpBuilder &b, Location loc) {
+                              scf::YieldOp::create(
+                                  b, loc, ValueRange{cF32(b, loc, negInf)});
+                            });
+                        scf::YieldOp::create(
+                            b, loc,
+                            ValueRange{tensor::InsertOp::create(
+                                b, loc, score.getResult(0), it[0],
+                                ValueRange{cIdx(b, loc, 0), m})});
+                      });
+                  where.part = keysLoop.getResult(0);
+                  return SmallVector<Slot>{where};
+                })[0];
 
   // Phase B, thread h: the row's maximum m over the visible keys, p = exp(s
   // - m) in place (0 where hidden), 1 / Σp, and the tile's log-sum-exp
@@ -579,6 +713,24 @@ struct Dsv3GPULatentAttention
       sh.tiles = llvm::divideCeil(sh.L, sh.keys);
       sh.keyLanes = pow2Divisor(sh.keys);
       sh.channelLanes = pow2Divisor(sh.C8());
+      // Scores on tensor cores: 16 heads (m16), whole 8-key groups per warp
+      // and in the cache, whole 16-channel steps, 16-bit values (exact
+      // products), and a block of at least the 8 warps (phase C's threads).
+      auto sixteenBit = [](Type t) {
+        Type e = cast<ShapedType>(t).getElementType();
+        return e.isBF16() || e.isF16();
+      };
+      Type qElem = q.getElementType();
+      sh.mmaScores =
+          tensorCores && sh.heads == 16 &&
+          sh.keys % (kScoreWarps * kMmaN) == 0 && sh.L % kMmaN == 0 &&
+          sh.C % kMmaK == 0 && sh.R % kMmaK == 0 &&
+          sh.heads * sh.channelLanes >= kScoreWarps * 32 &&
+          llvm::all_of(ArrayRef<Type>{q, qPe, cKv, op.getKPe().getType()},
+                       [&](Type t) {
+                         return sixteenBit(t) &&
+                                cast<ShapedType>(t).getElementType() == qElem;
+                       });
       ops.push_back({op, sh});
     });
     IRRewriter rewriter(&getContext());

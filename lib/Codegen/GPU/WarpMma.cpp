@@ -426,10 +426,22 @@ struct Distributor {
     for (Operation &op : llvm::make_early_inc_range(block)) {
       if (op.hasTrait<OpTrait::IsTerminator>())
         continue;
-      if (auto loop = dyn_cast<scf::ForOp>(op);
-          loop && hasTile(loop.getResultTypes())) {
-        if (failed(distributeLoop(loop)))
+      if (auto loop = dyn_cast<scf::ForOp>(op)) {
+        // A loop carrying tiles carries their pieces; any other loop (the
+        // same on every lane) keeps its form around its distributed body.
+        if (failed(hasTile(loop.getResultTypes())
+                       ? distributeLoop(loop)
+                       : distributeBlock(*loop.getBody())))
           return failure();
+        continue;
+      }
+      // So does a branch without tile results (taken by the whole warp).
+      if (auto branch = dyn_cast<scf::IfOp>(op);
+          branch && !hasTile(branch.getResultTypes())) {
+        for (Region &region : branch->getRegions())
+          for (Block &inner : region)
+            if (failed(distributeBlock(inner)))
+              return failure();
         continue;
       }
       bool tiles =
