@@ -1336,8 +1336,8 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
     `max-queries` queries per sequence (`S`: a decode step, or an MTP
     verification chunk), and `C` and `R` multiples of 8 by two kernels
     written as mapped `scf.forall` ops on tensors (FlashMLA's split-KV
-    scheme; the scores on tensor cores where the shapes and types allow,
-    the weighted sum on CUDA cores). The cache's `L` rows are cut into `N = ceil(L / T)` key
+    scheme; the scores and the weighted sum on tensor cores where the
+    shapes and types allow). The cache's `L` rows are cut into `N = ceil(L / T)` key
     tiles of `T = min(keys-per-block, L)` rows, the `H` heads into groups of
     `HG` (the largest of 16, 8, 4, 2, 1 dividing `H`):
 
@@ -1359,17 +1359,28 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
        `-inf` where hidden.
        Phase B, a thread per head: `m = max s`, `p = exp(s - m)` in place,
        `1 / Σ p` into shared memory, and the tile's log-sum-exp
-       `m + log Σ p` (`-inf` when `e = 0`). Phase C, threads `(h, x)`: for
-       the channel groups `x, x + X, ...` (8 channels each), `Σ_t p_t ·
-       c_kv[t]` over the visible keys in registers, times `1 / Σ p`, into
-       f32 partials `[N, B·S, H, C/8, 8]`.
+       `m + log Σ p` (`-inf` when `e = 0`); with tensor cores, `p` is then
+       normalized in place (`p / Σ p`). Phase C into f32 partials
+       `[N, B·S, H, C/8, 8]`: with tensor cores (and `C` a multiple of 64),
+       8 warps, warp `w` taking channels `[w C/8, (w + 1) C/8)` as n-tiles
+       of 8; per 16 visible keys the `[16, 16]` probabilities as three bf16
+       terms (`hi = bf16(p)`, `mid = bf16(p - hi)`, `lo = p - hi - mid`,
+       whose sum is exactly `p`) and, per n-tile, the cache's
+       `[8 channels, 16 keys]` tile read transposed, keys at or past `e`
+       read as 0 (rows there may hold anything), three m16n8k16 contracts.
+       Otherwise threads `(h, x)`: for the channel groups `x, x + X, ...` (8
+       channels each), `Σ_t p_t · c_kv[t]` over the visible keys in
+       registers, times `1 / Σ p`.
     2. A block per (query, head group): `out = Σ_n w_n o_n / Σ_n w_n` with
        `w_n = exp(lse_n - max_n lse_n)` (`dsv3.attention_merge` over `N`
        parts at once), rounded once to the result type; zeros where no
        tile saw a key; the optional `lse` result is `max + log Σ w`.
 
-    The result equals the definition's up to f32 summation order (the
-    16-bit products of the scores are exact in f32 on either path). With
+    The result equals the definition's up to f32 rounding: the products on
+    tensor cores are exact in f32 (bf16 values; `p` as three bf16 terms),
+    only the order of the sums and, with tensor cores, the rounding of
+    `p / Σ p` before the weighted sum (the definition's order; the CUDA-core
+    path scales after it) differ. With
     `shared-memory=false` the buffers between phases are plain memory
     (`--target=cuda-sim`). Other `dsv3.latent_attention` ops (prefill with a
     dynamic query count) keep the definition. Error: `keys-per-block` below 1.
@@ -1383,8 +1394,8 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
     Option<"sharedMemory", "shared-memory", "bool", /*default=*/"true",
            "Put the buffers between phases in the workgroup address space">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
-           "Scores of 16-bit queries and caches as warp m16n8k16 contracts "
-           "(mma.sync on cuda) where the shapes allow">,
+           "Scores and weighted sum of 16-bit queries and caches as warp "
+           "m16n8k16 contracts (mma.sync on cuda) where the shapes allow">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -1453,9 +1464,16 @@ def Dsv3GPUWarpMma : Pass<"dsv3-gpu-warp-mma"> {
       identity, memref with unit-stride rows) become a `vector.load` /
       `vector.store` per piece, with the alignment of the pair where it is
       provable;
+    * a `vector.transfer_read` of the last two memref dimensions transposed
+      (an `[n, k]` operand read from a `[k, n]` array), or one that may run
+      past a dimension (`in_bounds = false`), becomes two `memref.load`s per
+      piece; an element past the dimension is the padding, and its load is
+      not executed (`scf.if`);
     * splat constants, broadcasts of scalars and elementwise ops (`arith`;
       a `select` with a scalar condition) act piece by piece;
-    * an `scf.for` carrying tiles carries their pieces;
+    * an `scf.for` carrying tiles carries their pieces; an `scf.for` or
+      `scf.if` without tile results keeps its form around its distributed
+      body;
     * `vector.contract` `[16, 16] (m, k) · [8, 16] (n, k) + [16, 8] f32`
       whose operands are bf16 (or f16) values, or f32 values widened from
       them or from FP8 (`arith.extf`), becomes one `nvvm.mma.sync`
@@ -1476,13 +1494,16 @@ def Dsv3GPUWarpMma : Pass<"dsv3-gpu-warp-mma"> {
     ```
 
     Errors: a warp forall with results; a tile op not listed above (or a
-    tile inside another region); a contract of another shape, maps, kind or
-    accumulator type, or with an operand that does not hold 16-bit or FP8
-    values.
+    tile inside another region, or an `scf.if` yielding a tile); a contract
+    of another shape, maps, kind or accumulator type, or with an operand
+    that does not hold 16-bit or FP8 values.
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
                            "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
 }
 

@@ -13,12 +13,16 @@
 // steps over the 512 latent channels, 4 over the 64 rope channels) the 16
 // heads' [16, 16] query tile once and an m16n8k16 contract with each
 // group's [8, 16] cache tile, then the 4 sums scaled into a shared
-// [16, 264] buffer (rows padded). Phase B: a thread
-// per head: max, exp in place, 1 / sum into shared memory, the tile's lse
-// into the [16, 1, 128] partials. Phase C: thread (head, channel lane x)
-// sums p * c_kv over the visible keys for channel groups x, x + 16, x + 32,
-// x + 48 (4 vectors of 8 in registers) into the [16, 1, 128, 64, 8]
-// partials.
+// [16, 264] buffer (rows padded). Phase B: a thread per head: max, exp in
+// place, 1 / sum, the tile's lse into the [16, 1, 128] partials, and p
+// normalized in place. Phase C on tensor cores: warp w takes channels
+// [64 w, 64 w + 64) as 8 n-tiles; per 16 visible keys the [16, 16]
+// probabilities as three bf16 terms (hi, mid, lo: exactly p) and, per
+// n-tile, the cache's [8 channels, 16 keys] tile (rows read as columns,
+// keys past e are 0), 3 contracts; the sums go to the [16, 1, 128, 64, 8]
+// partials. (Without tensor cores, FMA below, thread (head, channel lane
+// x) sums p * c_kv for channel groups x, x + 16, x + 32, x + 48 and scales
+// by 1 / sum at the end.)
 // CHECK-LABEL: func.func @decode
 // CHECK:       %[[PO:.*]] = tensor.empty() : tensor<16x1x128x64x8xf32>
 // CHECK:       %[[PL:.*]] = tensor.empty() : tensor<16x1x128xf32>
@@ -51,15 +55,24 @@
 // CHECK:             math.exp
 // CHECK:           arith.divf
 // CHECK:           math.log
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %[[E]]
+// CHECK:             arith.mulf
 // CHECK:         } {mapping = [#gpu.thread<x>]}
 // CHECK:         %[[OB:.*]] = tensor.extract_slice %[[O]][%[[N]], %[[BS]], %{{.*}}, 0, 0] [1, 1, 16, 64, 8]
-// CHECK:         %[[C:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (16, 16) shared_outs(%{{.*}} = %[[OB]])
-// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %[[E]] {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK:             tensor.extract %[[P]]#0
-// CHECK-COUNT-4:     vector.transfer_read {{.*}} : tensor<1x4096x512xbf16>, vector<8xbf16>
-// CHECK:           tensor.extract %[[P]]#1
-// CHECK:           tensor.extract_slice %{{.*}} [1, 4, 8] [1, 16, 1] : tensor<16x64x8xf32> to tensor<1x4x8xf32>
-// CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// CHECK:         %[[ROWS:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, %{{.*}}, 0] [1, %[[E]], 512] [1, 1, 1] : tensor<1x4096x512xbf16> to tensor<?x512xbf16>
+// CHECK:         %[[C:.*]] = scf.forall (%[[W2:.*]]) in (8) shared_outs(%{{.*}} = %[[OB]])
+// CHECK:           %[[C0:.*]] = arith.muli %[[W2]], %c64
+// CHECK:           tensor.extract_slice %{{.*}} [16, 8, 8] [1, 1, 1] : tensor<16x64x8xf32> to tensor<16x8x8xf32>
+// CHECK:           %[[STEPS:.*]] = arith.ceildivsi %[[E]], %c16
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %[[STEPS]] {{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
+// CHECK:             %[[PT:.*]] = vector.transfer_read %[[P]]#0{{.*}} : tensor<16x264xf32>, vector<16x16xf32>
+// CHECK:             %[[HI:.*]] = arith.truncf %[[PT]] : vector<16x16xf32> to vector<16x16xbf16>
+// CHECK:             %[[R:.*]] = arith.subf %[[PT]], %{{.*}}
+// CHECK:             %[[MID:.*]] = arith.truncf %[[R]]
+// CHECK:             %[[LO:.*]] = arith.truncf %{{.*}} : vector<16x16xf32> to vector<16x16xbf16>
+// CHECK:             %[[V:.*]] = vector.transfer_read %[[ROWS]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true, false], permutation_map = #{{.*}}} : tensor<?x512xbf16>, vector<8x16xbf16>
+// CHECK-COUNT-3:     vector.contract
+// CHECK:           } {mapping = [#gpu.warp<linear_dim_0>]}
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %[[C]] into %[[O]]
 // CHECK-NEXT:      tensor.parallel_insert_slice %[[P]]#2 into %[[L]]
@@ -101,6 +114,12 @@
 // FMA:             scf.for %{{.*}} = %c0{{.*}} to %c64 step %c8
 // FMA:             vector.reduction <add>
 // FMA:           } else {
+// FMA:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
+// FMA:         %[[OB:.*]] = tensor.extract_slice %{{.*}}[1, 1, 16, 64, 8]
+// FMA:         scf.forall (%{{.*}}, %{{.*}}) in (16, 16) shared_outs(%{{.*}} = %[[OB]])
+// FMA:           scf.for %{{.*}} = %c0{{.*}} to %[[E]] {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// FMA-COUNT-4:     vector.transfer_read {{.*}} : tensor<1x4096x512xbf16>, vector<8xbf16>
+// FMA:           tensor.extract_slice %{{.*}} [1, 4, 8] [1, 16, 1] : tensor<16x64x8xf32> to tensor<1x4x8xf32>
 // FMA:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
 // FMA-NOT:     vector.contract
 // SIM-LABEL:   func.func @decode

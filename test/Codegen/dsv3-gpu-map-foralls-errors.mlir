@@ -76,13 +76,14 @@ func.func @nested_shared(%c: i1, %out: memref<4xf32>) {
 
 // -----
 
-// A warp forall takes whole warps of the block's threads: 16 warps need 512.
+// A warp forall takes whole warps of the block's threads: 16 warps need
+// 512, and a 16 x 16 block does not grow.
 func.func @too_many_warps(%out: memref<16x32xf32>) {
   %z = arith.constant 0.0 : f32
   scf.forall (%b) in (4) {
-    scf.forall (%t) in (256) {
-      memref.store %z, %out[%b, %b] : memref<16x32xf32>
-    } {mapping = [#gpu.thread<x>]}
+    scf.forall (%y, %x) in (16, 16) {
+      memref.store %z, %out[%y, %x] : memref<16x32xf32>
+    } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
     // expected-error @below {{maps 16 warps to a block of 256 threads (whole warps of 32 needed)}}
     scf.forall (%w) in (16) {
       memref.store %z, %out[%w, %b] : memref<16x32xf32>

@@ -57,13 +57,13 @@ func.func @transpose(%in: memref<16x16xf32>, %out: memref<16x16xf32>) {
 
 // -----
 
-// A read that may be out of bounds has no per-lane form here.
-func.func @out_of_bounds(%in: memref<?x16xf32>, %out: memref<16x16xf32>) {
+// A read that broadcasts a row has no per-lane form here.
+func.func @broadcast_read(%in: memref<16xf32>, %out: memref<16x16xf32>) {
   %c0 = arith.constant 0 : index
   %p = arith.constant 0.0 : f32
   scf.forall (%w) in (1) {
     // expected-error @below {{distributes over lanes only as an in-bounds, unmasked, minor-identity transfer of a memref with unit-stride rows}}
-    %a = vector.transfer_read %in[%c0, %c0], %p : memref<?x16xf32>, vector<16x16xf32>
+    %a = vector.transfer_read %in[%c0], %p {in_bounds = [true, true], permutation_map = affine_map<(d0) -> (0, d0)>} : memref<16xf32>, vector<16x16xf32>
     vector.transfer_write %a, %out[%c0, %c0] {in_bounds = [true, true]} : vector<16x16xf32>, memref<16x16xf32>
   } {mapping = [#gpu.warp<linear_dim_0>]}
   return

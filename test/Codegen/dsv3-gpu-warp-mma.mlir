@@ -128,3 +128,44 @@ func.func @f16(%xs: memref<16x16xf16>, %ws: memref<8x16xf16>, %out: memref<16x8x
   } {mapping = [#gpu.warp<linear_dim_0>]}
   return
 }
+
+// -----
+
+// A B operand read transposed from a [k, n] array (a cache's rows as
+// columns), with k possibly past the array's rows: each lane loads its two
+// elements (keys k0 + 2c and + 1 of channel n0 + g), the padding for a key
+// past the rows, without loading it.
+// CHECK-LABEL: func.func @transposed
+// CHECK:       scf.forall
+// CHECK:         %[[LANE:.*]] = gpu.lane_id
+// CHECK:         %[[T:.*]] = arith.remui %[[LANE]], %c4
+// CHECK:         %[[PAIR:.*]] = arith.muli %[[T]], %c2
+// CHECK:         %[[G:.*]] = arith.divui %[[LANE]], %c4
+// CHECK:         %[[N:.*]] = arith.addi %arg4, %[[G]]
+// CHECK:         %[[K:.*]] = arith.addi %arg3, %[[PAIR]]
+// CHECK:         %[[ROWS:.*]] = memref.dim %arg1, %c0
+// CHECK:         %[[IN:.*]] = arith.cmpi slt, %[[K]], %[[ROWS]]
+// CHECK:         %[[V:.*]] = scf.if %[[IN]] -> (bf16) {
+// CHECK:           %[[L:.*]] = memref.load %{{.*}}[%[[K]], %[[N]]] : memref<?x64xbf16>
+// CHECK:           scf.yield %[[L]]
+// CHECK:         } else {
+// CHECK:           scf.yield %{{.*}} : bf16
+// CHECK:         vector.from_elements %[[V]], %{{.*}} : vector<2xbf16>
+// CHECK:         nvvm.mma.sync
+// CHECK-SAME:      multiplicandBPtxType = #nvvm.mma_type<bf16>
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#t = affine_map<(d0, d1) -> (d1, d0)>
+func.func @transposed(%p: memref<16x16xbf16>, %v: memref<?x64xbf16>, %out: memref<16x8xf32>, %k0: index, %n0: index) {
+  %c0 = arith.constant 0 : index
+  %pad = arith.constant 0.0 : bf16
+  %zero = arith.constant dense<0.0> : vector<16x8xf32>
+  scf.forall (%w) in (1) {
+    %a = vector.transfer_read %p[%c0, %c0], %pad {in_bounds = [true, true]} : memref<16x16xbf16>, vector<16x16xbf16>
+    %b = vector.transfer_read %v[%k0, %n0], %pad {in_bounds = [true, false], permutation_map = #t} : memref<?x64xbf16>, vector<8x16xbf16>
+    %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %b, %zero : vector<16x16xbf16>, vector<8x16xbf16> into vector<16x8xf32>
+    vector.transfer_write %d, %out[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<16x8xf32>
+  } {mapping = [#gpu.warp<linear_dim_0>]}
+  return
+}

@@ -6,16 +6,18 @@
 // weighted sum, cast), each with one thread per output walking its
 // reduction serially, and a decode step has a single query row per head, so
 // the weighted sum's threads each walk the whole cache. Here (FlashMLA's
-// split-KV scheme, on CUDA cores):
+// split-KV scheme):
 //
 //  * kernel 1, a block per (key tile n, query (b, i), group of heads): the
 //    heads of the group share the tile's cache rows. Phase A: scores of
-//    every (head, visible key) into shared memory; phase B: one thread per
-//    head turns its row into exp(s - max) and keeps 1 / sum, and writes the
-//    tile's log-sum-exp; phase C: thread (head, channel lane) accumulates
-//    Σ_t p_t · c_kv[t] for its channels in registers and writes the tile's
-//    normalised partial output. Key tiles past kv_len (or the causal limit)
-//    read nothing.
+//    every (head, visible key) into shared memory, on tensor cores where
+//    the shapes and types allow (warp m16n8k16 contracts, warpScores);
+//    phase B: one thread per head turns its row into exp(s - max) and keeps
+//    1 / sum, and writes the tile's log-sum-exp; phase C: the weighted sum
+//    Σ_t p_t · c_kv[t], on tensor cores likewise (warpWeightedSum) or
+//    thread (head, channel lane) accumulating its channels in registers,
+//    into the tile's normalised partial output. Key tiles past kv_len (or
+//    the causal limit) read nothing.
 //  * kernel 2, a block per (query, group of heads): the tiles' partials
 //    merged by their log-sum-exp (dsv3.attention_merge's formula over N
 //    parts at once), rounded once to the result type.
@@ -83,7 +85,7 @@ struct Shapes {
   int64_t tiles;        // N
   int64_t keyLanes;     // threads across a tile's keys in phase A (KT)
   int64_t channelLanes; // threads across the C / 8 channel groups (X)
-  bool mmaScores;       // phase A as warp m16n8k16 contracts (tensor cores)
+  bool mma;             // phases A and C as warp m16n8k16 contracts
   int64_t C8() const { return C / kVec; }
   int64_t groups() const { return C8() / channelLanes; } // G per thread
 };
@@ -208,6 +210,123 @@ Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
       })[0];
 }
 
+/// Phase C on tensor cores: warp w takes channels [w C/8, (w+1) C/8) as
+/// n-tiles of 8 and walks the visible keys 16 at a time: the normalized
+/// probabilities' [16 heads, 16 keys] tile from shared memory, as three
+/// bf16 terms whose sum is exactly the f32 value (hi = bf16(p), mid =
+/// bf16(p - hi), lo = p - hi - mid), and for each n-tile the cache's
+/// [8 channels, 16 keys] tile (the rows read as columns; keys at or past
+/// the visible count e are 0, not read: rows there may hold anything), one
+/// m16n8k16 contract per term, small terms first. The products are exact
+/// in f32, so only the order of the sums differs from phase C on CUDA cores
+/// (which scales by 1 / Σp at the end instead of normalizing p first).
+Value warpWeightedSum(OpBuilder &b, Location loc, LatentAttentionOp op,
+                      const Shapes &sh, Value probs, Value bIdx, Value t0,
+                      Value e, Value oBlock) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Type half = cast<ShapedType>(op.getCKv().getType()).getElementType();
+  const int64_t perWarp = sh.C / kScoreWarps, tiles = perWarp / kMmaN;
+  auto accType = VectorType::get({sh.heads, kMmaN}, f32);
+  auto pType = VectorType::get({sh.heads, kMmaK}, f32);
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto maps = AffineMap::inferFromExprList(
+      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
+  auto iter = [&](vector::IteratorType t) {
+    return vector::IteratorTypeAttr::get(ctx, t);
+  };
+  auto iterators = b.getArrayAttr({iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::reduction)});
+  // The visible rows of the cache, [e, C]: reads past them give 0.
+  Value rows = tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic, sh.C}, half),
+      op.getCKv(), ArrayRef<OpFoldResult>{bIdx, t0, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), e, b.getIndexAttr(sh.C)},
+      indexAttrs(b, {1, 1, 1}));
+  auto transposed = AffineMap::get(
+      2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
+  return warpForall(
+      b, loc, kScoreWarps, {oBlock},
+      [&](OpBuilder &b, Location loc, ValueRange ivs,
+          ValueRange outs) -> SmallVector<Slot> {
+        Value c0 = arith::MulIOp::create(b, loc, ivs[0], cIdx(b, loc, perWarp));
+        Value g0 =
+            arith::MulIOp::create(b, loc, ivs[0], cIdx(b, loc, perWarp / kVec));
+        Slot at{Value(),
+                {b.getIndexAttr(0), g0, b.getIndexAttr(0)},
+                indexAttrs(b, {sh.heads, perWarp / kVec, kVec}),
+                indexAttrs(b, {1, 1, 1})};
+        Value slot = extractSlot(
+            b, loc,
+            RankedTensorType::get({sh.heads, perWarp / kVec, kVec}, f32),
+            outs[0], at);
+        Value zero = arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(accType, 0.0f));
+        Value steps =
+            arith::CeilDivSIOp::create(b, loc, e, cIdx(b, loc, kMmaK));
+        Value halfPad =
+            arith::ConstantOp::create(b, loc, half, b.getZeroAttr(half));
+        auto hType = VectorType::get({sh.heads, kMmaK}, half);
+        auto loop = scf::ForOp::create(
+            b, loc, cIdx(b, loc, 0), steps, cIdx(b, loc, 1),
+            SmallVector<Value>(tiles, zero),
+            [&](OpBuilder &b, Location loc, Value s, ValueRange it) {
+              Value k0 = arith::MulIOp::create(b, loc, s, cIdx(b, loc, kMmaK));
+              Value p = vector::TransferReadOp::create(
+                  b, loc, pType, probs, ValueRange{cIdx(b, loc, 0), k0},
+                  cF32(b, loc, 0.0f), ArrayRef<bool>{true, true});
+              Value hi = arith::TruncFOp::create(b, loc, hType, p);
+              Value r = arith::SubFOp::create(b, loc, p, toF32(b, loc, hi));
+              Value mid = arith::TruncFOp::create(b, loc, hType, r);
+              Value lo = arith::TruncFOp::create(
+                  b, loc, hType,
+                  arith::SubFOp::create(b, loc, r, toF32(b, loc, mid)));
+              Value terms[3] = {toF32(b, loc, lo), toF32(b, loc, mid),
+                                toF32(b, loc, hi)};
+              SmallVector<Value> next;
+              for (int64_t j = 0; j < tiles; ++j) {
+                Value col =
+                    arith::AddIOp::create(b, loc, c0, cIdx(b, loc, j * kMmaN));
+                Value v = toF32(
+                    b, loc,
+                    vector::TransferReadOp::create(
+                        b, loc, VectorType::get({kMmaN, kMmaK}, half), rows,
+                        ValueRange{k0, col}, AffineMapAttr::get(transposed),
+                        halfPad, /*mask=*/Value(),
+                        b.getBoolArrayAttr({true, false})));
+                Value acc = it[j];
+                for (Value term : terms)
+                  acc = vector::ContractionOp::create(
+                      b, loc, term, v, acc, b.getAffineMapArrayAttr(maps),
+                      iterators);
+                next.push_back(acc);
+              }
+              scf::YieldOp::create(b, loc, next);
+            });
+        Value written = slot;
+        for (int64_t j = 0; j < tiles; ++j) {
+          SmallVector<OpFoldResult> offs = {
+              b.getIndexAttr(0), b.getIndexAttr(j), b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = indexAttrs(b, {sh.heads, 1, kVec});
+          SmallVector<OpFoldResult> ones = indexAttrs(b, {1, 1, 1});
+          auto tileType = RankedTensorType::get({sh.heads, kVec}, f32);
+          Value part = tensor::ExtractSliceOp::create(b, loc, tileType, written,
+                                                      offs, sizes, ones);
+          part = vector::TransferWriteOp::create(
+                     b, loc, loop.getResult(j), part,
+                     ValueRange{cIdx(b, loc, 0), cIdx(b, loc, 0)},
+                     ArrayRef<bool>{true, true})
+                     .getResult();
+          written = tensor::InsertSliceOp::create(b, loc, part, written, offs,
+                                                  sizes, ones);
+        }
+        at.part = written;
+        return {at};
+      })[0];
+}
+
 /// Kernel 1 for one block: tile n of query bs = b * S + i, heads
 /// [h0, h0 + HG). Returns the block's slots in (partial o, partial lse).
 SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
@@ -251,7 +370,7 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
   float scale = op.getScale().convertToFloat();
   auto vecF32 = VectorType::get({kVec}, f32);
   Value scores =
-      sh.mmaScores
+      sh.mma
           ? warpScores(b, loc, op, sh, sharedMemory, bIdx, iIdx, h0, t0, e)
           : mappedForall(
                 b, loc, {sh.heads, sh.keyLanes},
@@ -396,6 +515,22 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
             b, loc, any,
             arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, sum)),
             cF32(b, loc, negInf));
+        if (sh.mma) {
+          // Phase C on tensor cores takes normalized probabilities.
+          rowAt.part =
+              scf::ForOp::create(
+                  b, loc, c0, e, cIdx(b, loc, 1), ValueRange{rowAt.part},
+                  [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
+                    Value p = tensor::ExtractOp::create(b, loc, it[0],
+                                                        ValueRange{c0, j});
+                    scf::YieldOp::create(
+                        b, loc,
+                        ValueRange{tensor::InsertOp::create(
+                            b, loc, arith::MulFOp::create(b, loc, p, inv),
+                            it[0], ValueRange{c0, j})});
+                  })
+                  .getResult(0);
+        }
         auto scalarAt = [&](Value out, Value v) {
           Slot at{Value(), {h}, indexAttrs(b, {1}), indexAttrs(b, {1})};
           Value one =
@@ -408,10 +543,10 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
       });
   Value probs = softmax[0], invSum = softmax[1];
 
-  // Phase C, thread (h, x): for channel groups q = x + X k (channels
-  // 8q .. 8q + 7), Σ_t p_t · c_kv[t0 + t, 8q..] over the visible keys, in
-  // registers, times 1 / Σp. The partial output is [N, B*S, H, C/8, 8], so
-  // a thread's groups are one strided slice.
+  // Phase C on CUDA cores, thread (h, x): for channel groups q = x + X k
+  // (channels 8q .. 8q + 7), Σ_t p_t · c_kv[t0 + t, 8q..] over the visible
+  // keys, in registers, times 1 / Σp. The partial output is [N, B*S, H, C/8,
+  // 8], so a thread's groups are one strided slice.
   const int64_t groups = sh.groups();
   auto oType = RankedTensorType::get({sh.heads, sh.C8(), kVec}, f32);
   Slot oAt{Value(),
@@ -419,58 +554,63 @@ SmallVector<Slot> buildTileBlock(OpBuilder &b, Location loc,
            indexAttrs(b, {1, 1, sh.heads, sh.C8(), kVec}),
            indexAttrs(b, {1, 1, 1, 1, 1})};
   Value oBlock = extractSlot(b, loc, oType, partialO, oAt);
-  oAt.part = mappedForall(
-      b, loc, {sh.heads, sh.channelLanes},
-      {gpu::MappingId::DimY, gpu::MappingId::DimX}, /*blocks=*/false, {oBlock},
-      [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
-        Value h = ivs[0], x = ivs[1];
-        Value c0 = cIdx(b, loc, 0);
-        auto channel = [&](OpBuilder &b, Location loc, int64_t k) {
-          Value q = arith::AddIOp::create(b, loc, x,
-                                          cIdx(b, loc, k * sh.channelLanes));
-          return arith::MulIOp::create(b, loc, q, cIdx(b, loc, kVec));
-        };
-        SmallVector<Value> zeros(
-            groups, arith::ConstantOp::create(
-                        b, loc, vecF32, DenseElementsAttr::get(vecF32, 0.0f)));
-        auto keysLoop = scf::ForOp::create(
-            b, loc, c0, e, cIdx(b, loc, 1), zeros,
-            [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
-              Value p =
-                  tensor::ExtractOp::create(b, loc, probs, ValueRange{h, j});
-              Value pv = vector::BroadcastOp::create(b, loc, vecF32, p);
-              Value t = arith::AddIOp::create(b, loc, t0, j);
-              SmallVector<Value> next;
-              for (int64_t k = 0; k < groups; ++k) {
-                Value v = readVec(b, loc, op.getCKv(),
-                                  ValueRange{bIdx, t, channel(b, loc, k)});
-                next.push_back(arith::AddFOp::create(
-                    b, loc, it[k], arith::MulFOp::create(b, loc, pv, v)));
-              }
-              scf::YieldOp::create(b, loc, next);
-            });
-        Value inv = vector::BroadcastOp::create(
-            b, loc, vecF32,
-            tensor::ExtractOp::create(b, loc, invSum, ValueRange{h}));
-        Slot mine{Value(),
-                  {h, x, b.getIndexAttr(0)},
-                  indexAttrs(b, {1, groups, kVec}),
-                  indexAttrs(b, {1, sh.channelLanes, 1})};
-        Value part =
-            extractSlot(b, loc, RankedTensorType::get({1, groups, kVec}, f32),
-                        outs[0], mine);
-        // Scalar stores: the NVVM lowering leaves a vector store into a
-        // strided view unconverted.
-        for (int64_t k = 0; k < groups; ++k) {
-          Value o = arith::MulFOp::create(b, loc, keysLoop.getResult(k), inv);
-          for (int64_t l = 0; l < kVec; ++l)
-            part = tensor::InsertOp::create(
-                b, loc, vector::ExtractOp::create(b, loc, o, l), part,
-                ValueRange{c0, cIdx(b, loc, k), cIdx(b, loc, l)});
-        }
-        mine.part = part;
-        return SmallVector<Slot>{mine};
-      })[0];
+  if (sh.mma)
+    oAt.part = warpWeightedSum(b, loc, op, sh, probs, bIdx, t0, e, oBlock);
+  else
+    oAt.part = mappedForall(
+        b, loc, {sh.heads, sh.channelLanes},
+        {gpu::MappingId::DimY, gpu::MappingId::DimX}, /*blocks=*/false,
+        {oBlock},
+        [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
+          Value h = ivs[0], x = ivs[1];
+          Value c0 = cIdx(b, loc, 0);
+          auto channel = [&](OpBuilder &b, Location loc, int64_t k) {
+            Value q = arith::AddIOp::create(b, loc, x,
+                                            cIdx(b, loc, k * sh.channelLanes));
+            return arith::MulIOp::create(b, loc, q, cIdx(b, loc, kVec));
+          };
+          SmallVector<Value> zeros(
+              groups,
+              arith::ConstantOp::create(b, loc, vecF32,
+                                        DenseElementsAttr::get(vecF32, 0.0f)));
+          auto keysLoop = scf::ForOp::create(
+              b, loc, c0, e, cIdx(b, loc, 1), zeros,
+              [&](OpBuilder &b, Location loc, Value j, ValueRange it) {
+                Value p =
+                    tensor::ExtractOp::create(b, loc, probs, ValueRange{h, j});
+                Value pv = vector::BroadcastOp::create(b, loc, vecF32, p);
+                Value t = arith::AddIOp::create(b, loc, t0, j);
+                SmallVector<Value> next;
+                for (int64_t k = 0; k < groups; ++k) {
+                  Value v = readVec(b, loc, op.getCKv(),
+                                    ValueRange{bIdx, t, channel(b, loc, k)});
+                  next.push_back(arith::AddFOp::create(
+                      b, loc, it[k], arith::MulFOp::create(b, loc, pv, v)));
+                }
+                scf::YieldOp::create(b, loc, next);
+              });
+          Value inv = vector::BroadcastOp::create(
+              b, loc, vecF32,
+              tensor::ExtractOp::create(b, loc, invSum, ValueRange{h}));
+          Slot mine{Value(),
+                    {h, x, b.getIndexAttr(0)},
+                    indexAttrs(b, {1, groups, kVec}),
+                    indexAttrs(b, {1, sh.channelLanes, 1})};
+          Value part =
+              extractSlot(b, loc, RankedTensorType::get({1, groups, kVec}, f32),
+                          outs[0], mine);
+          // Scalar stores: the NVVM lowering leaves a vector store into a
+          // strided view unconverted.
+          for (int64_t k = 0; k < groups; ++k) {
+            Value o = arith::MulFOp::create(b, loc, keysLoop.getResult(k), inv);
+            for (int64_t l = 0; l < kVec; ++l)
+              part = tensor::InsertOp::create(
+                  b, loc, vector::ExtractOp::create(b, loc, o, l), part,
+                  ValueRange{c0, cIdx(b, loc, k), cIdx(b, loc, l)});
+          }
+          mine.part = part;
+          return SmallVector<Slot>{mine};
+        })[0];
   Slot lseAt{softmax[2],
              {n, bs, h0},
              indexAttrs(b, {1, 1, sh.heads}),
@@ -721,10 +861,10 @@ struct Dsv3GPULatentAttention
         return e.isBF16() || e.isF16();
       };
       Type qElem = q.getElementType();
-      sh.mmaScores =
+      sh.mma =
           tensorCores && sh.heads == 16 &&
           sh.keys % (kScoreWarps * kMmaN) == 0 && sh.L % kMmaN == 0 &&
-          sh.C % kMmaK == 0 && sh.R % kMmaK == 0 &&
+          sh.C % (kScoreWarps * kMmaN) == 0 && sh.R % kMmaK == 0 &&
           sh.heads * sh.channelLanes >= kScoreWarps * 32 &&
           llvm::all_of(ArrayRef<Type>{q, qPe, cKv, op.getKPe().getType()},
                        [&](Type t) {

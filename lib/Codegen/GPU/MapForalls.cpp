@@ -168,8 +168,8 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
   if (walk.wasInterrupted())
     return failure();
   // Warp foralls (a warp's collective code, e.g. tensor-core products) take
-  // the block's threads in linear order, 32 per warp: they need that many.
-  const int64_t threads = blockDims[0] * blockDims[1] * blockDims[2];
+  // the block's threads in linear order, 32 per warp: a block of one
+  // dimension grows to hold them; a 2-D or 3-D one must already.
   WalkResult warps = forall.getBody()->walk([&](scf::ForallOp inner) {
     if (!isWarpForall(inner))
       return WalkResult::advance();
@@ -181,6 +181,9 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
     int64_t count = 1;
     for (int64_t e : *extents)
       count *= e;
+    if (blockDims[1] == 1 && blockDims[2] == 1)
+      blockDims[0] = std::max(blockDims[0], count * kWarpSize);
+    const int64_t threads = blockDims[0] * blockDims[1] * blockDims[2];
     if (threads % kWarpSize != 0 || count * kWarpSize > threads) {
       inner.emitOpError("maps ")
           << count << " warps to a block of " << threads

@@ -30,6 +30,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
@@ -129,7 +130,9 @@ struct Distributor {
     int64_t rowBlocks = tile.getDimSize(0) / kBlock;
     int64_t rb = i % rowBlocks, cb = i / rowBlocks;
     auto offset = [&](Value base, Value lane, int64_t blockOffset) -> Value {
-      Value v = arith::AddIOp::create(rewriter, loc, base, lane);
+      Value v = isConstantIntValue(base, 0)
+                    ? lane
+                    : arith::AddIOp::create(rewriter, loc, base, lane);
       if (blockOffset == 0)
         return v;
       return arith::AddIOp::create(
@@ -150,6 +153,90 @@ struct Distributor {
           "distributes over lanes only as an in-bounds, unmasked, "
           "minor-identity transfer of a memref with unit-stride rows");
     return success();
+  }
+
+  /// A read the pair loads cannot do, element by element: of a memref
+  /// whose last two dimensions the tile reads transposed (an [n, k] operand
+  /// from a [k, n] array, e.g. a cache's rows as columns), or that may run
+  /// past a dimension (transfer_read's `in_bounds = false`: an element
+  /// there is the padding, and nothing past it is read).
+  bool isElementwiseRead(vector::TransferReadOp read) {
+    auto memref = dyn_cast<MemRefType>(read.getBase().getType());
+    AffineMap map = read.getPermutationMap();
+    if (!memref || read.getMask() || memref.getRank() < 2 ||
+        map.getNumResults() != 2)
+      return false;
+    unsigned rank = memref.getRank();
+    bool minor = map.isMinorIdentity();
+    bool transposed =
+        map.getResult(0) == getAffineDimExpr(rank - 1, read.getContext()) &&
+        map.getResult(1) == getAffineDimExpr(rank - 2, read.getContext());
+    return transposed || (minor && read.hasOutOfBoundsDim());
+  }
+
+  LogicalResult readElements(vector::TransferReadOp read, VectorType tile) {
+    Location loc = read.getLoc();
+    AffineMap map = read.getPermutationMap();
+    unsigned rank = read.getBase().getType().getRank();
+    bool transposed = !map.isMinorIdentity();
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < pieceCount(tile); ++i) {
+      SmallVector<Value> idx(read.getIndices());
+      auto [row, col] = position(loc, tile, i, cIdx(loc, 0), cIdx(loc, 0));
+      SmallVector<Value> elems;
+      for (int64_t e = 0; e < 2; ++e) {
+        Value c = e == 0
+                      ? col
+                      : arith::AddIOp::create(rewriter, loc, col, cIdx(loc, 1))
+                            .getResult();
+        // Vector dims (row, c) read memref dims (rank-2, rank-1), or
+        // (rank-1, rank-2) when transposed.
+        SmallVector<Value> at(idx);
+        Value offsets[2] = {row, c};
+        Value cond;
+        for (unsigned v = 0; v < 2; ++v) {
+          unsigned dim = transposed ? rank - 1 - v : rank - 2 + v;
+          at[dim] = arith::AddIOp::create(rewriter, loc, idx[dim], offsets[v]);
+          if (read.isDimInBounds(v))
+            continue;
+          Value size = memref::DimOp::create(rewriter, loc, read.getBase(),
+                                             static_cast<int64_t>(dim));
+          Value inside = arith::CmpIOp::create(
+              rewriter, loc, arith::CmpIPredicate::slt, at[dim], size);
+          cond = cond ? arith::AndIOp::create(rewriter, loc, cond, inside)
+                            .getResult()
+                      : inside;
+        }
+        Value v;
+        if (!cond) {
+          v = memref::LoadOp::create(rewriter, loc, read.getBase(), at)
+                  .getResult();
+        } else {
+          // Past a dimension: the padding, and no load.
+          v = scf::IfOp::create(
+                  rewriter, loc, cond,
+                  [&](OpBuilder &b, Location loc) {
+                    scf::YieldOp::create(
+                        b, loc,
+                        memref::LoadOp::create(b, loc, read.getBase(), at)
+                            .getResult());
+                  },
+                  [&](OpBuilder &b, Location loc) {
+                    scf::YieldOp::create(b, loc, read.getPadding());
+                  })
+                  .getResult(0);
+        }
+        elems.push_back(v);
+      }
+      out.push_back(vector::FromElementsOp::create(rewriter, loc,
+                                                   pieceType(tile), elems));
+    }
+    pieces[read.getResult()] = out;
+    return success();
+  }
+
+  Value cIdx(Location loc, int64_t v) {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
   }
 
   SmallVector<Value> pieceIndices(Location loc, VectorTransferOpInterface xfer,
@@ -252,6 +339,8 @@ struct Distributor {
     rewriter.setInsertionPoint(op);
     if (auto read = dyn_cast<vector::TransferReadOp>(op)) {
       VectorType tile = tileType(read.getVectorType());
+      if (tile && isElementwiseRead(read))
+        return readElements(read, tile);
       if (!tile || failed(checkTransfer(read)))
         return failure();
       SmallVector<Value> out;

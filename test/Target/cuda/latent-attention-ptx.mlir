@@ -1,11 +1,13 @@
 // The split-KV decode attention kernels (dsv3-gpu-latent-attention) of a V3
-// step over a 4096-row cache: kernel 1 computes the scores on tensor cores
-// (each warp's m16n8k16 fragments loaded from the queries and the cache, 4
-// mma.sync per 16 channels, one per group of 8 keys), keeps the [16 heads,
-// 256 keys] scores (rows padded to 264: 16896 bytes) and the 16 inverse sums
-// in shared memory between barriers, and reads the cache again with 16-byte
-// loads for the weighted sum; kernel 2 (the merge) reads the f32 partials
-// with 16-byte loads. Both assemble for sm_90a without spills.
+// step over a 4096-row cache. Kernel 1 runs the scores and the weighted sum
+// on tensor cores: each warp loads its m16n8k16 fragments from the queries
+// and the cache (4 mma.sync per 16 channels for the scores, one per group
+// of 8 keys; 3 per 16 keys and n-tile for the weighted sum, one per bf16
+// term of p, with the cache rows read as columns by 2-byte loads), and
+// keeps the [16 heads, 256 keys] scores (rows padded to 264: 16896 bytes)
+// in shared memory between barriers, a block of 256 threads; kernel 2 (the
+// merge) reads the f32 partials with 16-byte loads. Both assemble for
+// sm_90a without spills.
 // REQUIRES: ptxas
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o %t/all.ptx
@@ -16,8 +18,8 @@
 // RUN: %cuda_path/bin/ptxas -arch=sm_90a -v %t/decode_latent_attention_1.ptx -o %t/k2.cubin 2>&1 | FileCheck %s --check-prefix=MERGE
 
 // CHECK-LABEL: .entry decode_latent_attention(
+// CHECK:       .maxntid 256, 1, 1
 // CHECK:       .shared .align {{[0-9]+}} .b8 {{.*}}[16896];
-// CHECK:       .shared .align {{[0-9]+}} .b8 {{.*}}[64];
 // CHECK:       ld.global.b32
 // CHECK:       mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK-COUNT-3: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
@@ -25,13 +27,16 @@
 // CHECK:       bar.sync
 // CHECK:       ex2.approx
 // CHECK:       bar.sync
-// CHECK:       ld.shared
-// CHECK:       ld.global.v4.b32
+// CHECK:       ld.shared.v2.b32
+// CHECK:       cvt.rn.bf16x2.f32
+// CHECK:       ld.global.b16
+// CHECK-COUNT-3: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK:       st.global.v2.b32
 // CHECK-LABEL: .entry decode_latent_attention_1(
 // CHECK:       ld.global.v4.b32
 // CHECK:       div.rn.f32
 // TILE: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// TILE: Used 64 registers, used 1 barriers, 16960 bytes smem
+// TILE: Used 64 registers, used 1 barriers, 16896 bytes smem
 // MERGE: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 
 func.func @decode(%q: tensor<1x1x128x512xbf16>, %qp: tensor<1x1x128x64xbf16>, %c: tensor<1x4096x512xbf16>,
