@@ -1365,7 +1365,8 @@ def Dsv3GPULatentAttention : Pass<"dsv3-gpu-latent-attention"> {
        8 warps, warp `w` taking channels `[w C/8, (w + 1) C/8)` as n-tiles
        of 8; per 16 visible keys the `[16, 16]` probabilities as three bf16
        terms (`hi = bf16(p)`, `mid = bf16(p - hi)`, `lo = p - hi - mid`,
-       whose sum is exactly `p`) and, per n-tile, the cache's
+       whose sum is exactly `p` for `p >= 2^-110`; below, `lo` is subnormal
+       and the sum is within 2^-126 of `p`) and, per n-tile, the cache's
        `[8 channels, 16 keys]` tile read transposed, keys at or past `e`
        read as 0 (rows there may hold anything), three m16n8k16 contracts.
        Otherwise threads `(h, x)`: for the channel groups `x, x + X, ...` (8

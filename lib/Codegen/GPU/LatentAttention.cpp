@@ -213,8 +213,9 @@ Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
 /// Phase C on tensor cores: warp w takes channels [w C/8, (w+1) C/8) as
 /// n-tiles of 8 and walks the visible keys 16 at a time: the normalized
 /// probabilities' [16 heads, 16 keys] tile from shared memory, as three
-/// bf16 terms whose sum is exactly the f32 value (hi = bf16(p), mid =
-/// bf16(p - hi), lo = p - hi - mid), and for each n-tile the cache's
+/// bf16 terms whose sum is the f32 value (hi = bf16(p), mid = bf16(p - hi),
+/// lo = p - hi - mid: exact for p >= 2^-110, within 2^-126 below, where lo
+/// is subnormal), and for each n-tile the cache's
 /// [8 channels, 16 keys] tile (the rows read as columns; keys at or past
 /// the visible count e are 0, not read: rows there may hold anything), one
 /// m16n8k16 contract per term, small terms first. The products are exact
