@@ -70,8 +70,8 @@ VectorType pieceType(VectorType tile) {
   return VectorType::get({2}, tile.getElementType());
 }
 
-/// The element type of the 16-bit float multiplicands that hold `elem`'s
-/// values exactly, or none: bf16 (or f16) holds itself and both FP8 formats.
+/// Whether the 16-bit float type `narrow` (bf16 or f16) holds every value
+/// of `elem` exactly: itself and both FP8 formats.
 bool fitsIn(Type elem, Type narrow) {
   return elem == narrow || isa<Float8E4M3FNType, Float8E5M2Type>(elem);
 }
