@@ -13,23 +13,25 @@ using namespace cuda;
 
 namespace {
 
-// A block of the session's pool, given back on scope exit, for synchronous
-// use (the caller holds the context).
+// A block of the session's pool for work on `stream`, given back on scope
+// exit (the caller holds the context).
 class PoolBuffer {
 public:
-  PoolBuffer(DevicePool &pool, const Driver &d, uint64_t bytes) : pool_(pool) {
-    ptr_ = pool.allocate(d, bytes, /*stream=*/nullptr);
+  PoolBuffer(DevicePool &pool, const Driver &d, uint64_t bytes, CUstream stream)
+      : pool_(pool), stream_(stream) {
+    ptr_ = pool.allocate(d, bytes, stream);
     if (!ptr_)
       fail("allocating " + std::to_string(bytes) +
            " bytes of device memory failed: " + takeError());
   }
-  ~PoolBuffer() { pool_.release(ptr_, /*stream=*/nullptr); }
+  ~PoolBuffer() { pool_.release(ptr_, stream_); }
   PoolBuffer(const PoolBuffer &) = delete;
   PoolBuffer &operator=(const PoolBuffer &) = delete;
   CUdeviceptr get() const { return ptr_; }
 
 private:
   DevicePool &pool_;
+  CUstream stream_;
   CUdeviceptr ptr_ = 0;
 };
 
@@ -127,6 +129,12 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   DevicePool &pool = states_.devicePool();
   if (pool.hasPending() && d->cuCtxSynchronize() == CUDA_SUCCESS)
     pool.synchronized();
+  // Inputs are copied on the session's stream, which the module's kernels
+  // run on too (mgpuStreamCreate), so the copies need no wait of their own;
+  // the host data stays alive until the call has synchronized.
+  CUstream stream = pool.stream(*d);
+  if (!stream)
+    fail("creating the session's stream failed: " + takeError());
   std::vector<std::unique_ptr<PoolBuffer>> temporaries;
   std::vector<CUdeviceptr> devicePtrs;
   size_t out = 0;
@@ -145,10 +153,14 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
       continue;
     }
     uint64_t bytes = *checkedByteSize(a.dtype, shapes[i]);
-    temporaries.push_back(std::make_unique<PoolBuffer>(pool, *d, bytes));
+    temporaries.push_back(
+        std::make_unique<PoolBuffer>(pool, *d, bytes, stream));
     if (a.role == DSV3_ROLE_INPUT && bytes)
       checkOrThrow(
-          d->cuMemcpyHtoD(temporaries.back()->get(), hostData[i], bytes),
+          d->cuMemcpyAsync(temporaries.back()->get(),
+                           static_cast<CUdeviceptr>(
+                               reinterpret_cast<uintptr_t>(hostData[i])),
+                           bytes, stream),
           "copying input \"" + a.name + "\" to the device");
     devicePtrs.push_back(temporaries.back()->get());
   }

@@ -147,6 +147,9 @@ void mgpuLaunchKernel(void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
 
 void *mgpuStreamCreate(void) {
   return guarded<void *>(nullptr, [&](const Driver &d) -> void * {
+    // During a call: the session's stream (DevicePool::stream).
+    if (DevicePool *pool = currentCallPool())
+      return pool->stream(d);
     CUstream s = nullptr;
     return check(d.cuStreamCreate(&s, 0), "cuStreamCreate") ? s : nullptr;
   });
@@ -162,6 +165,10 @@ void mgpuStreamSynchronize(void *stream) {
 
 void mgpuStreamDestroy(void *stream) {
   if (!stream)
+    return;
+  // The session's stream outlives the call.
+  if (DevicePool *pool = currentCallPool();
+      pool && pool->isStream(static_cast<CUstream>(stream)))
     return;
   guarded<int>(0, [&](const Driver &d) {
     check(d.cuStreamDestroy(static_cast<CUstream>(stream)), "cuStreamDestroy");

@@ -33,7 +33,25 @@ DevicePool::~DevicePool() {
   // forgot a free): the session's end is theirs too.
   for (auto &[ptr, size] : inUse_)
     driver_->cuMemFree(ptr);
+  if (stream_)
+    driver_->cuStreamDestroy(stream_);
   takeError(); // a failing free at teardown has nobody to report to
+}
+
+CUstream DevicePool::stream(const Driver &d) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stream_)
+    return stream_;
+  driver_ = &d;
+  CUstream s = nullptr;
+  if (!check(d.cuStreamCreate(&s, 0), "cuStreamCreate"))
+    return nullptr;
+  return stream_ = s;
+}
+
+bool DevicePool::isStream(CUstream s) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return s && s == stream_;
 }
 
 CUdeviceptr DevicePool::allocate(const Driver &d, uint64_t bytes,

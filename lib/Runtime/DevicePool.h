@@ -47,6 +47,15 @@ public:
   void synchronized();
   // Whether some cached block waits for a synchronize.
   bool hasPending() const;
+  // The session's stream, created on first use (the caller holds d's
+  // context) and destroyed with the pool, or null with the driver's error
+  // recorded. During a call the module's mgpuStreamCreate gets it instead
+  // of a fresh stream, so a call creates and destroys no stream, its input
+  // copies and kernels run in order on one stream, and blocks freed on it
+  // serve the next allocation at once.
+  cuda::CUstream stream(const cuda::Driver &d);
+  // Whether `s` is the session's stream (which mgpuStreamDestroy keeps).
+  bool isStream(cuda::CUstream s) const;
 
 private:
   struct Cached {
@@ -61,6 +70,7 @@ private:
   const cuda::Driver *driver_ = nullptr;   // set by the first allocation
   std::multimap<uint64_t, Cached> cached_; // by size class
   std::unordered_map<cuda::CUdeviceptr, uint64_t> inUse_; // -> size class
+  cuda::CUstream stream_ = nullptr;
 };
 
 // The pool of the cuda call running on this thread, for the mgpu* functions

@@ -549,6 +549,28 @@ TEST_F(FakeCudaDriverTest, StackedExpertsUploadedWhereTheyLie) {
   EXPECT_EQ(values<float>(m.call(m.findEntry("experts"), {}).at(0)), want);
 }
 
+// A call's work runs on the session's stream: the module's mgpuStreamCreate
+// gets it (one cuStreamCreate for the session, not one per call), its
+// mgpuStreamDestroy keeps it, and the session destroys it.
+TEST_F(FakeCudaDriverTest, OneStreamPerSession) {
+  void *h = dlopen(FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_TRUE(h);
+  auto *creates = static_cast<int64_t *>(dlsym(h, "fake_cuda_stream_creates"));
+  auto *liveStreams =
+      static_cast<int64_t *>(dlsym(h, "fake_cuda_live_streams"));
+  ASSERT_TRUE(creates && liveStreams);
+  const int64_t createdBefore = *creates, liveBefore = *liveStreams;
+  {
+    dsv3rt::Session s("cuda");
+    dsv3rt::Module m(s, FAKE_CUDA_MODULE);
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(m.call(0, list(f32({1, 2, 3, 4}))).size(), 1u);
+    EXPECT_EQ(*creates - createdBefore, 1) << "a stream per call";
+    EXPECT_EQ(*liveStreams - liveBefore, 1);
+  }
+  EXPECT_EQ(*liveStreams, liveBefore) << "the session keeps its stream";
+}
+
 TEST_F(FakeCudaDriverTest, ModuleWithoutStateRuns) {
   const int64_t before = *live;
   {

@@ -60,12 +60,20 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
     return 1;
   return 0;
 }
+/* Streams created, ever, and not destroyed yet. */
+EXPORT int64_t fake_cuda_stream_creates = 0;
+EXPORT int64_t fake_cuda_live_streams = 0;
 EXPORT CUresult cuStreamCreate(void **s, unsigned flags) {
   (void)flags;
+  ++fake_cuda_stream_creates;
+  ++fake_cuda_live_streams;
   return *s = HANDLE(3), 0;
 }
 EXPORT CUresult cuStreamSynchronize(void *s) { return (void)s, 0; }
-EXPORT CUresult cuStreamDestroy_v2(void *s) { return (void)s, 0; }
+EXPORT CUresult cuStreamDestroy_v2(void *s) {
+  --fake_cuda_live_streams;
+  return (void)s, 0;
+}
 EXPORT CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) {
   (void)s, (void)e, (void)flags;
   return 0;
