@@ -1,6 +1,7 @@
 // The cuda half of Module::call: check for a device, upload parameters once,
 // copy inputs in, run the entry with device pointers (state args point to the
-// session's device buffers), copy outputs out.
+// session's device buffers), copy outputs out: copies and kernels in order on
+// the session's stream, one synchronize at the end.
 #include "CudaCall.h"
 
 #include "Error.h"
@@ -191,7 +192,25 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
     callModule(fn, args.data(), "entry \"" + entry.name + "\"");
   }
   currentCallProfile() = nullptr;
-  // Entries may leave work queued on their own streams.
+  // The outputs come back on the session's stream, after the kernels; the
+  // synchronize below waits for them too. A failed copy is reported after
+  // the module's own errors.
+  CUresult copied = CUDA_SUCCESS;
+  std::string failedOutput;
+  for (size_t i = 0; i < entry.args.size(); ++i) {
+    const ArgInfo &a = entry.args[i];
+    if (a.role != DSV3_ROLE_OUTPUT)
+      continue;
+    HostTensor &t = outputs[out++];
+    if (!t.byteSize() || copied != CUDA_SUCCESS)
+      continue;
+    copied = d->cuMemcpyAsync(
+        static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(t.data())),
+        devicePtrs[i], t.byteSize(), stream);
+    if (copied != CUDA_SUCCESS)
+      failedOutput = a.name;
+  }
+  // Entries may leave work queued on streams of their own.
   CUresult sync = d->cuCtxSynchronize();
   if (profileScope.profile) {
     profile.collect(*d, sync == CUDA_SUCCESS);
@@ -201,18 +220,10 @@ Module::callCuda(const EntryInfo &entry, dsv3_entry_fn fn,
   if (!error.empty())
     fail("entry \"" + entry.name + "\" failed: " + error);
   checkOrThrow(sync, "entry \"" + entry.name + "\": cuCtxSynchronize");
-
-  for (size_t i = 0; i < entry.args.size(); ++i) {
-    const ArgInfo &a = entry.args[i];
-    if (a.role != DSV3_ROLE_OUTPUT)
-      continue;
-    HostTensor &t = outputs[out++];
-    if (t.byteSize())
-      checkOrThrow(d->cuMemcpyDtoH(t.data(), devicePtrs[i], t.byteSize()),
-                   "copying output \"" + a.name + "\" from the device");
-  }
-  // The copies were synchronous: nothing of this call is in flight, and its
-  // blocks may serve any stream of the next call.
+  checkOrThrow(copied,
+               "copying output \"" + failedOutput + "\" from the device");
+  // Synchronized: nothing of this call is in flight, and its blocks may
+  // serve any stream of the next call.
   temporaries.clear();
   pool.synchronized();
   return outputs;
