@@ -8,6 +8,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::dsv3::gpu_kernels;
@@ -97,6 +98,40 @@ SmallVector<Value> dsv3::gpu_kernels::warpForall(OpBuilder &b, Location loc,
               b, loc, slot.part, out, slot.offsets, slot.sizes, slot.strides);
       });
   return SmallVector<Value>(forall.getResults());
+}
+
+bool dsv3::gpu_kernels::isWarpForall(scf::ForallOp forall) {
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  return mapping && !mapping->empty() &&
+         llvm::all_of(*mapping, llvm::IsaPred<gpu::GPUWarpMappingAttr>);
+}
+
+Value dsv3::gpu_kernels::readTileF32(OpBuilder &b, Location loc, Value src,
+                                     ValueRange indices, int64_t rows,
+                                     int64_t cols) {
+  Type elem = cast<ShapedType>(src.getType()).getElementType();
+  Value pad = arith::ConstantOp::create(b, loc, elem, b.getZeroAttr(elem));
+  return toF32(b, loc,
+               vector::TransferReadOp::create(
+                   b, loc, VectorType::get({rows, cols}, elem), src, indices,
+                   pad, ArrayRef<bool>{true, true}));
+}
+
+Value dsv3::gpu_kernels::warpContract(OpBuilder &b, Location loc, Value lhs,
+                                      Value rhs, Value acc) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto maps = AffineMap::inferFromExprList(
+      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
+  auto iter = [&](vector::IteratorType t) {
+    return vector::IteratorTypeAttr::get(ctx, t);
+  };
+  auto iterators = b.getArrayAttr({iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::parallel),
+                                   iter(vector::IteratorType::reduction)});
+  return vector::ContractionOp::create(
+      b, loc, lhs, rhs, acc, b.getAffineMapArrayAttr(maps), iterators);
 }
 
 Value dsv3::gpu_kernels::sumOver(

@@ -9,6 +9,7 @@
 #define DSV3_CODEGEN_GPU_FORALLKERNELS_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/Alignment.h"
@@ -60,6 +61,19 @@ SmallVector<Value> mappedForall(OpBuilder &b, Location loc,
 /// once per warp).
 SmallVector<Value> warpForall(OpBuilder &b, Location loc, int64_t warps,
                               ValueRange inits, ForallBody body);
+
+/// Whether `forall` is mapped to #gpu.warp (a warp's collective code).
+bool isWarpForall(scf::ForallOp forall);
+
+/// The [rows, cols] tile of `src` at `indices` (its last two dimensions, in
+/// bounds), widened to f32: an operand of warpContract.
+Value readTileF32(OpBuilder &b, Location loc, Value src, ValueRange indices,
+                  int64_t rows, int64_t cols);
+
+/// acc[m, n] + Σ_k lhs[m, k] · rhs[n, k]: the m16n8k16 contract of a warp
+/// tile ([16, 16] x [8, 16] -> [16, 8] f32) that dsv3-gpu-warp-mma makes an
+/// mma.sync.
+Value warpContract(OpBuilder &b, Location loc, Value lhs, Value rhs, Value acc);
 
 /// Σ_{j in [0, n)} body(j) as an scf.for carrying an f32 or integer sum
 /// from `zero`, j ascending.

@@ -108,21 +108,10 @@ constexpr int64_t kScorePad = 8;
 Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
                  const Shapes &sh, bool sharedMemory, Value bIdx, Value iIdx,
                  Value h0, Value t0, Value e) {
-  MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   const int64_t perWarp = sh.keys / kScoreWarps;
   const int64_t groups = perWarp / kMmaN;
   auto accType = VectorType::get({sh.heads, kMmaN}, f32);
-  AffineExpr m, n, k;
-  bindDims(ctx, m, n, k);
-  auto maps = AffineMap::inferFromExprList(
-      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
-  auto iter = [&](vector::IteratorType t) {
-    return vector::IteratorTypeAttr::get(ctx, t);
-  };
-  auto iterators = b.getArrayAttr({iter(vector::IteratorType::parallel),
-                                   iter(vector::IteratorType::parallel),
-                                   iter(vector::IteratorType::reduction)});
   float scale = op.getScale().convertToFloat();
   Value buffer =
       sharedBuffer(b, loc, {sh.heads, sh.keys + kScorePad}, f32, sharedMemory);
@@ -146,16 +135,6 @@ Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
               arith::AddIOp::create(b, loc, lo, cIdx(b, loc, j * kMmaN)));
           rows.push_back(arith::MinSIOp::create(b, loc, t, lastGroup));
         }
-        auto read = [&](OpBuilder &b, Location loc, Value src, ValueRange idx,
-                        int64_t count) {
-          Type elem = cast<ShapedType>(src.getType()).getElementType();
-          Value pad =
-              arith::ConstantOp::create(b, loc, elem, b.getZeroAttr(elem));
-          return toF32(b, loc,
-                       vector::TransferReadOp::create(
-                           b, loc, VectorType::get({count, kMmaK}, elem), src,
-                           idx, pad, ArrayRef<bool>{true, true}));
-        };
         // Σ over `width` channels of q[.., c] · cache[rows_j, c], onto acc.
         auto product = [&](OpBuilder &b, Location loc, Value q, Value cache,
                            int64_t width, ValueRange acc) -> ValueRange {
@@ -163,15 +142,15 @@ Value warpScores(OpBuilder &b, Location loc, LatentAttentionOp op,
                      b, loc, cIdx(b, loc, 0), cIdx(b, loc, width),
                      cIdx(b, loc, kMmaK), acc,
                      [&](OpBuilder &b, Location loc, Value c, ValueRange it) {
-                       Value a = read(b, loc, q, ValueRange{bIdx, iIdx, h0, c},
-                                      sh.heads);
+                       Value a =
+                           readTileF32(b, loc, q, ValueRange{bIdx, iIdx, h0, c},
+                                       sh.heads, kMmaK);
                        SmallVector<Value> next;
                        for (int64_t j = 0; j < groups; ++j) {
-                         Value kt = read(b, loc, cache,
-                                         ValueRange{bIdx, rows[j], c}, kMmaN);
-                         next.push_back(vector::ContractionOp::create(
-                             b, loc, a, kt, it[j],
-                             b.getAffineMapArrayAttr(maps), iterators));
+                         Value kt = readTileF32(b, loc, cache,
+                                                ValueRange{bIdx, rows[j], c},
+                                                kMmaN, kMmaK);
+                         next.push_back(warpContract(b, loc, a, kt, it[j]));
                        }
                        scf::YieldOp::create(b, loc, next);
                      })
@@ -230,16 +209,6 @@ Value warpWeightedSum(OpBuilder &b, Location loc, LatentAttentionOp op,
   const int64_t perWarp = sh.C / kScoreWarps, tiles = perWarp / kMmaN;
   auto accType = VectorType::get({sh.heads, kMmaN}, f32);
   auto pType = VectorType::get({sh.heads, kMmaK}, f32);
-  AffineExpr m, n, k;
-  bindDims(ctx, m, n, k);
-  auto maps = AffineMap::inferFromExprList(
-      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, ctx);
-  auto iter = [&](vector::IteratorType t) {
-    return vector::IteratorTypeAttr::get(ctx, t);
-  };
-  auto iterators = b.getArrayAttr({iter(vector::IteratorType::parallel),
-                                   iter(vector::IteratorType::parallel),
-                                   iter(vector::IteratorType::reduction)});
   // The visible rows of the cache, [e, C]: reads past them give 0.
   Value rows = tensor::ExtractSliceOp::create(
       b, loc, RankedTensorType::get({ShapedType::kDynamic, sh.C}, half),
@@ -299,9 +268,7 @@ Value warpWeightedSum(OpBuilder &b, Location loc, LatentAttentionOp op,
                         b.getBoolArrayAttr({true, false})));
                 Value acc = it[j];
                 for (Value term : terms)
-                  acc = vector::ContractionOp::create(
-                      b, loc, term, v, acc, b.getAffineMapArrayAttr(maps),
-                      iterators);
+                  acc = warpContract(b, loc, term, v, acc);
                 next.push_back(acc);
               }
               scf::YieldOp::create(b, loc, next);

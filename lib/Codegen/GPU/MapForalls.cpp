@@ -55,10 +55,6 @@ bool isThreadForall(scf::ForallOp forall) {
   return hasMapping(forall, llvm::IsaPred<gpu::GPUThreadMappingAttr>);
 }
 
-bool isWarpForall(scf::ForallOp forall) {
-  return hasMapping(forall, llvm::IsaPred<gpu::GPUWarpMappingAttr>);
-}
-
 bool isWorkgroupAlloc(memref::AllocOp alloc) {
   auto space =
       dyn_cast_or_null<gpu::AddressSpaceAttr>(alloc.getType().getMemorySpace());

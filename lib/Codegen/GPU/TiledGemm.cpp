@@ -234,17 +234,6 @@ Value warpProducts(OpBuilder &b, Location loc, Value xTile, Value wTile,
                    Value accIn, Value scale, Value first, int64_t steps) {
   Type f32 = b.getF32Type();
   auto accType = VectorType::get({kWarpRows, kMmaN}, f32);
-  AffineExpr m, n, k;
-  bindDims(b.getContext(), m, n, k);
-  auto maps = AffineMap::inferFromExprList(
-      ArrayRef<ArrayRef<AffineExpr>>{{m, k}, {n, k}, {m, n}}, b.getContext());
-  auto iterators = b.getArrayAttr(
-      {vector::IteratorTypeAttr::get(b.getContext(),
-                                     vector::IteratorType::parallel),
-       vector::IteratorTypeAttr::get(b.getContext(),
-                                     vector::IteratorType::parallel),
-       vector::IteratorTypeAttr::get(b.getContext(),
-                                     vector::IteratorType::reduction)});
   return warpForall(
       b, loc, kWarps, ValueRange{accIn},
       [&](OpBuilder &b, Location loc, ValueRange ivs,
@@ -257,16 +246,6 @@ Value warpProducts(OpBuilder &b, Location loc, Value xTile, Value wTile,
         Value c0 = arith::MulIOp::create(b, loc,
                                          arith::RemUIOp::create(b, loc, w, two),
                                          cIdx(b, loc, kWarpCols));
-        auto read = [&](Value tile, Value row, Value col, int64_t rows) {
-          Type elem = cast<RankedTensorType>(tile.getType()).getElementType();
-          Value pad =
-              arith::ConstantOp::create(b, loc, elem, b.getZeroAttr(elem));
-          return toF32(b, loc,
-                       vector::TransferReadOp::create(
-                           b, loc, VectorType::get({rows, kMmaK}, elem), tile,
-                           ValueRange{row, col}, pad,
-                           ArrayRef<bool>{true, true}));
-        };
         Value zero = arith::ConstantOp::create(
             b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0f)));
         constexpr int64_t parts = kWarpCols / kMmaN;
@@ -276,17 +255,17 @@ Value warpProducts(OpBuilder &b, Location loc, Value xTile, Value wTile,
             inits, [&](OpBuilder &b, Location loc, Value kk, ValueRange sums) {
               Value col =
                   arith::MulIOp::create(b, loc, kk, cIdx(b, loc, kMmaK));
-              Value a = read(xTile, r0, col, kWarpRows);
+              Value a = readTileF32(b, loc, xTile, ValueRange{r0, col},
+                                    kWarpRows, kMmaK);
               SmallVector<Value> next;
               for (int64_t j = 0; j < parts; ++j) {
                 Value row = j == 0 ? c0
                                    : arith::AddIOp::create(
                                          b, loc, c0, cIdx(b, loc, j * kMmaN))
                                          .getResult();
-                Value q = read(wTile, row, col, kMmaN);
-                next.push_back(vector::ContractionOp::create(
-                    b, loc, a, q, sums[j], b.getAffineMapArrayAttr(maps),
-                    iterators));
+                Value q = readTileF32(b, loc, wTile, ValueRange{row, col},
+                                      kMmaN, kMmaK);
+                next.push_back(warpContract(b, loc, a, q, sums[j]));
               }
               scf::YieldOp::create(b, loc, next);
             });

@@ -554,12 +554,6 @@ struct Distributor {
   }
 };
 
-bool isWarpForall(scf::ForallOp forall) {
-  std::optional<ArrayAttr> mapping = forall.getMapping();
-  return mapping && !mapping->empty() &&
-         llvm::all_of(*mapping, llvm::IsaPred<gpu::GPUWarpMappingAttr>);
-}
-
 struct Dsv3GPUWarpMma : dsv3::impl::Dsv3GPUWarpMmaBase<Dsv3GPUWarpMma> {
   void runOnOperation() override {
     SmallVector<scf::ForallOp> warps;
