@@ -136,6 +136,17 @@ class _KernelStat(ctypes.Structure):
     ]
 
 
+class _KernelCost(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("bytes", ctypes.c_uint64),
+        ("flops", ctypes.c_uint64),
+    ]
+
+
+_COST_UNKNOWN = 2**64 - 1
+
+
 class _ParameterSharing(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
@@ -193,6 +204,8 @@ _SIGNATURES = {
     "dsv3rt_session_set_kernel_profiling": (_status, [_P, ctypes.c_int]),
     "dsv3rt_session_kernel_stat_count": (ctypes.c_size_t, [_P]),
     "dsv3rt_session_kernel_stat": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_KernelStat)]),
+    "dsv3rt_module_kernel_cost_count": (ctypes.c_size_t, [_P]),
+    "dsv3rt_module_kernel_cost": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_KernelCost)]),
     "dsv3rt_session_state_count": (ctypes.c_size_t, [_P]),
     "dsv3rt_session_state_info": (_status, [_P, ctypes.c_size_t, ctypes.POINTER(_StateInfo)]),
     "dsv3rt_session_read_state": (_status, [_P, ctypes.c_char_p, ctypes.POINTER(_P)]),
@@ -701,6 +714,18 @@ class Module:
     @property
     def target(self) -> str:
         return self._lib.dsv3rt_module_target(self._handle()).decode()
+
+    def kernel_costs(self) -> List[Tuple[str, Optional[int], Optional[int]]]:
+        """(kernel name, bytes, flops) per launch of each cuda kernel whose
+        cost the compiler recorded (None: that count is not known)."""
+        h = self._handle()
+        out = []
+        for i in range(self._lib.dsv3rt_module_kernel_cost_count(h)):
+            k = _KernelCost()
+            _check(self._lib.dsv3rt_module_kernel_cost(h, i, ctypes.byref(k)))
+            known = lambda v: None if v == _COST_UNKNOWN else int(v)
+            out.append((k.name.decode(), known(k.bytes), known(k.flops)))
+        return out
 
     @property
     def entries(self) -> List[str]:

@@ -923,19 +923,51 @@ def Dsv3GPUAlignWorkgroupBuffers
 }
 
 def Dsv3NameKernels : Pass<"dsv3-name-kernels", "::mlir::ModuleOp"> {
-  let summary = "Name outlined GPU kernels after the graph op they run";
+  let summary = "Name GPU kernels after the graph op they run";
   let description = [{
-    cuda pipeline, after gpu-kernel-outlining, which names every kernel of a
-    host function `@f` `@f_kernel` (in `gpu.module @f_kernel`, `@f_kernel_0`,
-    ...). For each kernel, in launch order, the name most of its ops carry
-    in their locations (see dsv3-name-op-locations) becomes the kernel's:
-    `gpu.module @decode_linear_q_a_proj_fp8 { gpu.func
-    @decode_linear_q_a_proj_fp8 ... }` for the kernel of `@decode` that runs
-    that linear; the second kernel from the same op is `..._1`, and so on,
-    and a name already taken in the module gets the next number. Every
-    `gpu.launch_func` of a renamed kernel follows. Kernels whose ops carry no
-    name keep theirs. The names reach the PTX entry points, the fatbins and
-    profilers.
+    cuda pipeline, just before gpu-kernel-outlining, which would name every
+    kernel of a host function `@f` `@f_kernel` (in `gpu.module @f_kernel`,
+    `@f_kernel_0`, ...). For each `gpu.launch`, in program order, the name
+    most of its ops carry in their locations (see dsv3-name-op-locations)
+    becomes the kernel's: the launch gets `module(@decode_linear_q_a_proj_fp8)
+    function(@decode_linear_q_a_proj_fp8)` when it runs that linear in
+    `@decode`, and outlining makes `gpu.module @decode_linear_q_a_proj_fp8 {
+    gpu.func @decode_linear_q_a_proj_fp8 ... }`. The second kernel from the
+    same op is `..._1`, and so on, and a name already taken in the module
+    (or by a launch named before) gets the next number. Launches whose ops
+    carry no name, or that are named already, keep theirs. The names reach
+    the PTX entry points, the fatbins, profilers and the module metadata's
+    kernel costs (dsv3-gpu-kernel-costs).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def Dsv3GPUKernelCosts : Pass<"dsv3-gpu-kernel-costs", "::mlir::ModuleOp"> {
+  let summary = "Collect each kernel's bytes and flops per launch for the "
+                "module metadata";
+  let description = [{
+    cuda pipeline, after dsv3-name-kernels and before gpu-kernel-outlining.
+    A cuda strategy records on its block forall what one launch of its
+    kernel moves to or from device memory and computes, as far as it knows
+    at compile time, in `dsv3.kernel_cost = {bytes = B : i64, flops = F :
+    i64}` (either field may be missing), and dsv3-gpu-map-foralls moves it
+    to the `gpu.launch`. This pass removes it from every launch and gathers
+    the costs of the named launches into the module's `dsv3.kernel_costs`
+    dictionary, by kernel name:
+
+    ```mlir
+    module attributes {dsv3.kernel_costs = {decode_linear_q_a_proj_fp8 =
+        {bytes = 11061248 : i64, flops = 22020096 : i64}}} { ... }
+    ```
+
+    `dsv3-emit-module-abi` writes it into the metadata's `kernels` array,
+    from which `dsv3-run --benchmark` turns each kernel's CUDA-event time
+    into GB/s and TFLOP/s. Bytes count each tensor the kernel reads or
+    writes once (the compulsory traffic; re-reads from L2 are not counted).
+    A launch without a name (none of its ops carries one) loses its cost.
+
+    Errors: a cost that is not a non-empty dictionary of non-negative i64
+    `bytes` and `flops`; two launches of one kernel name with costs.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

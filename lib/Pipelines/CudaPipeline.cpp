@@ -104,8 +104,11 @@ static void addKernelMapping(OpPassManager &pm) {
   pm.addPass(createDsv3HostAllocsToGPU());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
-  pm.addPass(createGpuKernelOutliningPass());
+  // Kernels named (and their costs keyed by those names) before outlining,
+  // which takes a launch's name from its module/function attributes.
   pm.addPass(createDsv3NameKernels());
+  pm.addPass(createDsv3GPUKernelCosts());
+  pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createDsv3GPUAlignWorkgroupBuffers());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -295,6 +295,24 @@ const char *dsv3rt_module_target(const dsv3rt_module *module) {
   return module ? module->module->metadata().target.c_str() : "?";
 }
 
+size_t dsv3rt_module_kernel_cost_count(const dsv3rt_module *module) {
+  return module ? module->module->metadata().kernels.size() : 0;
+}
+
+dsv3rt_status dsv3rt_module_kernel_cost(const dsv3rt_module *module,
+                                        size_t index, dsv3rt_kernel_cost *out) {
+  return guard([&] {
+    require(module && out, "module or out is NULL");
+    const std::vector<KernelCost> &all = module->module->metadata().kernels;
+    if (index >= all.size())
+      fail("kernel cost index " + std::to_string(index) + " out of range (" +
+           std::to_string(all.size()) + " kernels)");
+    const KernelCost &k = all[index];
+    *out = {k.name.c_str(), k.bytes.value_or(DSV3RT_COST_UNKNOWN),
+            k.flops.value_or(DSV3RT_COST_UNKNOWN)};
+  });
+}
+
 size_t dsv3rt_module_entry_count(const dsv3rt_module *module) {
   return module ? module->module->metadata().entries.size() : 0;
 }

@@ -262,6 +262,37 @@ ModuleMetadata parseMetadata(const std::string &label, const char *text) {
                       "\" is not x86-64 or x86-64-v2, -v3, -v4");
   }
 
+  if (auto it = root.find("kernels"); it != root.end()) {
+    if (!it->is_array())
+      v.error("", "field \"kernels\" must be an array");
+    std::set<std::string> kernelNames;
+    for (size_t k = 0; k < it->size(); ++k) {
+      std::string where = "kernels[" + std::to_string(k) + "]: ";
+      const json &kj = (*it)[k];
+      if (!kj.is_object())
+        v.error(where,
+                std::string("expected an object, got ") + kj.type_name());
+      KernelCost cost;
+      cost.name = v.string(kj, "name", where);
+      if (cost.name.empty() || !kernelNames.insert(cost.name).second)
+        v.error(where, "empty or duplicate kernel name \"" + cost.name + "\"");
+      for (auto [field, out] :
+           {std::pair{"bytes", &cost.bytes}, std::pair{"flops", &cost.flops}}) {
+        auto f = kj.find(field);
+        if (f == kj.end())
+          continue;
+        if (!f->is_number_integer() ||
+            (!f->is_number_unsigned() && f->get<int64_t>() < 0) ||
+            (f->is_number_unsigned() && f->get<uint64_t>() > INT64_MAX))
+          v.error(where, std::string("\"") + field +
+                             "\" must be an integer in [0, 2^63), got " +
+                             f->dump());
+        *out = f->get<uint64_t>();
+      }
+      md.kernels.push_back(std::move(cost));
+    }
+  }
+
   std::set<std::string> entryNames;
   const json &entries = v.field(root, "entries", json::value_t::array, "");
   for (size_t e = 0; e < entries.size(); ++e) {

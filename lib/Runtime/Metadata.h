@@ -60,6 +60,14 @@ struct EntryInfo {
   std::vector<ArgInfo> args;
 };
 
+// What one launch of a cuda kernel moves to or from device memory and
+// computes, as far as the compiler knew (absent fields: not known).
+struct KernelCost {
+  std::string name;
+  std::optional<uint64_t> bytes;
+  std::optional<uint64_t> flops;
+};
+
 struct ModuleMetadata {
   uint32_t abiVersion = 0;
   std::string target; // "host" or "cuda"
@@ -67,6 +75,7 @@ struct ModuleMetadata {
   // or empty: not recorded (modules before it was).
   std::string x86Level;
   std::vector<EntryInfo> entries;
+  std::vector<KernelCost> kernels; // "kernels" (cuda modules; may be empty)
 };
 
 const char *roleName(dsv3_arg_role role);

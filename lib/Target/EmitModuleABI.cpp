@@ -168,7 +168,33 @@ struct Dsv3EmitModuleABIPass
     auto i32 = IntegerType::get(ctx, 32);
     auto voidTy = LLVM::LLVMVoidType::get(ctx);
 
+    // The cuda kernels' costs per launch (dsv3-gpu-kernel-costs), for the
+    // profile's GB/s and TFLOP/s.
     std::string text = metaAttr.getValue().str();
+    if (auto costs =
+            module->getAttrOfType<DictionaryAttr>("dsv3.kernel_costs")) {
+      llvm::json::Array kernels;
+      for (NamedAttribute kernel : costs) {
+        auto fields = dyn_cast<DictionaryAttr>(kernel.getValue());
+        if (!fields)
+          return malformed("dsv3.kernel_costs." + kernel.getName().strref() +
+                           " is not a dictionary");
+        llvm::json::Object k{{"name", kernel.getName().str()}};
+        for (StringRef field : {"bytes", "flops"}) {
+          auto v = fields.getAs<IntegerAttr>(field);
+          if (v && v.getValue().isNonNegative() &&
+              v.getValue().getSignificantBits() <= 64)
+            k[field] = v.getValue().getSExtValue();
+        }
+        kernels.push_back(std::move(k));
+      }
+      llvm::json::Object withKernels = *root;
+      withKernels["kernels"] = std::move(kernels);
+      text.clear();
+      llvm::raw_string_ostream os(text);
+      os << llvm::json::Value(std::move(withKernels));
+      module->removeAttr("dsv3.kernel_costs");
+    }
     text.push_back('\0');
     auto arrTy =
         LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), text.size());

@@ -32,12 +32,12 @@
 // CHECK:           %[[H:.*]] = arith.mulf %[[SILU]], %[[U]] : f32
 // CHECK:           arith.truncf %[[H]] : f32 to bf16
 // CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK-NOT:   linalg.generic
 // CHECK:       return %[[Y]]
 // Without fusion: two GEMV kernels and the generic.
 // NOFUSE-LABEL: func.func @swiglu
-// NOFUSE-COUNT-2: {mapping = [#gpu.block<x>]}
+// NOFUSE-COUNT-2: mapping = [#gpu.block<x>]}
 // NOFUSE:       linalg.generic
 #map = affine_map<(d0, d1) -> (d0, d1)>
 func.func @swiglu(%x: tensor<2x64xbf16>, %wg: tensor<16x64xf8E4M3FN>, %sg: tensor<1x1xf32>,
@@ -67,11 +67,11 @@ func.func @swiglu(%x: tensor<2x64xbf16>, %wg: tensor<16x64xf8E4M3FN>, %sg: tenso
 // element's [token, column].
 // CHECK-LABEL: func.func @used_twice
 // CHECK:       %[[G:.*]] = scf.forall
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK:       %[[H:.*]] = scf.forall
 // CHECK:           %[[GE:.*]] = tensor.extract %[[G]][%{{.*}}, %{{.*}}] : tensor<1x16xf32>
 // CHECK:           arith.mulf %[[GE]], %{{.*}} : f32
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK-NOT:   linalg.generic
 // CHECK:       return %[[H]], %[[G]]
 #map = affine_map<(d0, d1) -> (d0, d1)>
@@ -95,11 +95,11 @@ func.func @used_twice(%x: tensor<1x64xbf16>, %wg: tensor<16x64xbf16>, %wu: tenso
 // second is read like any other input.
 // CHECK-LABEL: func.func @two_inputs
 // CHECK:       %[[U:.*]] = scf.forall
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK:       %[[H:.*]] = scf.forall
 // CHECK:           %[[UE:.*]] = tensor.extract %[[U]]
 // CHECK:           arith.mulf %{{.*}}, %[[UE]] : f32
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK-NOT:   linalg.generic
 // CHECK:       return %[[H]]
 #map = affine_map<(d0, d1) -> (d0, d1)>
@@ -131,7 +131,7 @@ func.func @two_inputs(%x: tensor<1x64xbf16>, %x2: tensor<1x64xbf16>, %wg: tensor
 // CHECK:           %[[S:.*]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK:           %[[RE:.*]] = tensor.extract %[[R]][%c0{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x2x64xbf16>
 // CHECK:           arith.addf %[[RE]], %[[S]] : bf16
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK:       %[[OUT:.*]] = tensor.expand_shape %[[Y]] {{\[\[}}0, 1], [2]] output_shape [1, 2, 64]
 // CHECK-NOT:   linalg.add
 // CHECK:       return %[[OUT]]
@@ -158,7 +158,7 @@ func.func @residual(%r: tensor<1x2x64xbf16>, %x: tensor<2x128xbf16>, %w: tensor<
 // CHECK:           %[[B:.*]] = arith.truncf %[[SUM]] : f32 to bf16
 // CHECK:           %[[RE:.*]] = tensor.extract %[[R]][%c0{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x2x64xbf16>
 // CHECK:           arith.addf %[[RE]], %[[B]] : bf16
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// CHECK:       } {dsv3.kernel_cost = {{.*}}, mapping = [#gpu.block<x>]}
 // CHECK:       %[[OUT:.*]] = tensor.expand_shape %[[Y]]
 // CHECK-NOT:   linalg.
 // CHECK:       return %[[OUT]]

@@ -45,7 +45,9 @@
 // CHECK:           tensor.parallel_insert_slice %{{.*}} into %[[O]][%[[T]], %[[W2]]] [1, 1] [1, 1]
 // CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
 // CHECK:         tensor.parallel_insert_slice %[[R]] into %[[Y]][0, %[[N0]]] [1, 8] [1, 1]
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// What a launch moves (the FP8 weight, its scales, x and y, each once) and
+// computes (2 M N K).
+// CHECK:       } {dsv3.kernel_cost = {bytes = 11030144 : i64, flops = 22020096 : i64}, mapping = [#gpu.block<x>]}
 // CHECK-NOT:   dsv3.linear
 // SIM-LABEL:   func.func @q_a_proj
 // SIM:         bufferization.alloc_tensor() : tensor<8x32x1xf32>
@@ -146,7 +148,9 @@ func.func @not_taken(%x: tensor<4x256xbf16>, %big: tensor<17x256xbf16>,
 // CHECK:             scf.yield %cst{{.*}} : vector<1xf32>
 // CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
 // CHECK:         tensor.extract_slice %[[Y]][%[[R]], %[[N0]]] [1, 8] [1, 1]
-// CHECK:       } {mapping = [#gpu.block<x>, #gpu.block<y>]}
+// The weights and scales of min(R, E) experts are counted (every routed row
+// to its own expert), 2 R N K flops.
+// CHECK:       } {dsv3.kernel_cost = {bytes = 117651464 : i64, flops = 234881024 : i64}, mapping = [#gpu.block<x>, #gpu.block<y>]}
 // MAX1-LABEL:  func.func @experts
 // MAX1:        dsv3.grouped_matmul
 func.func @experts(%rows: tensor<8x7168xbf16>, %offsets: tensor<257xi64>) -> tensor<8x2048xf32> {

@@ -34,7 +34,8 @@
 // CHECK:             arith.truncf %{{.*}} : f32 to bf16
 // CHECK:           tensor.parallel_insert_slice %{{.*}} into %[[DST]][%[[T3]]] [6] [256]
 // CHECK:         } {mapping = [#gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// What a launch moves: x (f32), the weight and y (bf16), each once.
+// CHECK:       } {dsv3.kernel_cost = {bytes = 12288 : i64}, mapping = [#gpu.block<x>]}
 // CHECK:       tensor.expand_shape %[[Y]] {{\[}}[0, 1], [2]] output_shape [1, 1, 1536]
 // CHECK-NOT:   dsv3.rms_norm
 // SIM-LABEL:   func.func @q_a_layernorm

@@ -1,59 +1,57 @@
 // RUN: dsv3-opt %s --dsv3-name-kernels | FileCheck %s
+// RUN: dsv3-opt %s --dsv3-name-kernels --gpu-kernel-outlining | FileCheck %s --check-prefix=OUTLINED
 
-// Outlined kernels take the name most of their ops carry, after the host
-// function: the second kernel from the same op is numbered, a name already
-// taken (@decode_linear_q_a_proj_fp8_1, a function here) is skipped, and a
-// kernel whose ops carry no name keeps its own. Launches follow.
+// Each launch takes the name most of its ops carry, after the host function,
+// in its module and function attributes: the second kernel from the same op
+// is numbered, a name already taken (@decode_linear_q_a_proj_fp8_1, a
+// function here) is skipped, a launch whose ops carry no name and one named
+// already keep theirs.
 // CHECK-LABEL: func.func @decode
-// CHECK:       gpu.launch_func @decode_linear_q_a_proj_fp8::@decode_linear_q_a_proj_fp8
-// CHECK:       gpu.launch_func @decode_linear_q_a_proj_fp8_2::@decode_linear_q_a_proj_fp8_2
-// CHECK:       gpu.launch_func @decode_kernel_1::@decode_kernel
-// CHECK:       gpu.launch_func @decode_rms_norm_q_a_layernorm::@decode_rms_norm_q_a_layernorm
-// CHECK:       gpu.module @decode_linear_q_a_proj_fp8 {
-// CHECK-NEXT:    gpu.func @decode_linear_q_a_proj_fp8(
-// CHECK:       gpu.module @decode_linear_q_a_proj_fp8_2 {
-// CHECK-NEXT:    gpu.func @decode_linear_q_a_proj_fp8_2(
-// CHECK:       gpu.module @decode_kernel_1 {
-// CHECK-NEXT:    gpu.func @decode_kernel(
-// CHECK:       gpu.module @decode_rms_norm_q_a_layernorm {
-// CHECK-NEXT:    gpu.func @decode_rms_norm_q_a_layernorm(
+// CHECK:       gpu.launch {{.*}} module(@decode_linear_q_a_proj_fp8) function(@decode_linear_q_a_proj_fp8)
+// CHECK:       gpu.launch {{.*}} module(@decode_linear_q_a_proj_fp8_2) function(@decode_linear_q_a_proj_fp8_2)
+// CHECK:       gpu.launch {{.*}} = %c1) {{[{]$}}
+// CHECK:       gpu.launch {{.*}} module(@decode_rms_norm_q_a_layernorm) function(@decode_rms_norm_q_a_layernorm)
+// CHECK:       gpu.launch {{.*}} module(@mine) function(@mine)
+
+// Outlining names the kernels and their modules after the attributes.
+// OUTLINED-LABEL: func.func @decode
+// OUTLINED:       gpu.launch_func @decode_linear_q_a_proj_fp8::@decode_linear_q_a_proj_fp8
+// OUTLINED:       gpu.launch_func @decode_linear_q_a_proj_fp8_2::@decode_linear_q_a_proj_fp8_2
+// OUTLINED:       gpu.launch_func @decode_kernel::@decode_kernel
+// OUTLINED:       gpu.launch_func @decode_rms_norm_q_a_layernorm::@decode_rms_norm_q_a_layernorm
+// OUTLINED:       gpu.launch_func @mine::@mine
+// OUTLINED:       gpu.module @decode_linear_q_a_proj_fp8 {
+// OUTLINED-NEXT:    gpu.func @decode_linear_q_a_proj_fp8(
 module attributes {gpu.container_module} {
   func.func @decode(%m: memref<4xf32>) {
     %c1 = arith.constant 1 : index
-    gpu.launch_func @decode_kernel::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%m : memref<4xf32>)
-    gpu.launch_func @decode_kernel_0::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%m : memref<4xf32>)
-    gpu.launch_func @decode_kernel_1::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%m : memref<4xf32>)
-    gpu.launch_func @decode_kernel_2::@decode_kernel blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%m : memref<4xf32>)
-    return
-  }
-  func.func private @decode_linear_q_a_proj_fp8_1()
-  gpu.module @decode_kernel {
-    gpu.func @decode_kernel(%m: memref<4xf32>) kernel {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
       %c0 = arith.constant 0 : index loc("linear_q_a_proj_fp8"("a.mlir":1:1))
       %v = arith.constant 0.0 : f32 loc("linear_q_a_proj_fp8"("a.mlir":1:1))
       memref.store %v, %m[%c0] : memref<4xf32> loc("linear_q_a_proj_fp8"("a.mlir":1:1))
-      gpu.return
+      gpu.terminator
     }
-  }
-  gpu.module @decode_kernel_0 {
-    gpu.func @decode_kernel(%m: memref<4xf32>) kernel {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
       %c0 = arith.constant 0 : index loc(fused["a.mlir":2:1, "copy"("a.mlir":2:1)])
       %v = memref.load %m[%c0] : memref<4xf32> loc("linear_q_a_proj_fp8"("a.mlir":1:1))
       %w = arith.addf %v, %v : f32 loc("linear_q_a_proj_fp8"("a.mlir":1:1))
       memref.store %w, %m[%c0] : memref<4xf32> loc("linear_q_a_proj_fp8"("a.mlir":1:1))
-      gpu.return
+      gpu.terminator
     }
-  }
-  gpu.module @decode_kernel_1 {
-    gpu.func @decode_kernel(%m: memref<4xf32>) kernel {
-      gpu.return
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+      gpu.terminator
     }
-  }
-  gpu.module @decode_kernel_2 {
-    gpu.func @decode_kernel(%m: memref<4xf32>) kernel {
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
       %c0 = arith.constant 0 : index loc(fused["a.mlir":3:1, "rms_norm_q_a_layernorm"("a.mlir":3:1)])
       %v = memref.load %m[%c0] : memref<4xf32> loc("rms_norm_q_a_layernorm"("a.mlir":3:1))
-      gpu.return
+      gpu.terminator
     }
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) module(@mine) function(@mine) {
+      %c0 = arith.constant 0 : index loc("rms_norm_q_a_layernorm"("a.mlir":3:1))
+      %v = memref.load %m[%c0] : memref<4xf32> loc("rms_norm_q_a_layernorm"("a.mlir":3:1))
+      gpu.terminator
+    }
+    return
   }
+  func.func private @decode_linear_q_a_proj_fp8_1()
 }

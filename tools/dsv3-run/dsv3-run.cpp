@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 
 using namespace dsv3run;
@@ -174,8 +175,13 @@ void printBenchmark(const std::string &entry, std::vector<double> ms) {
               entry.c_str(), n, median, ms.front(), ms.back(), total / n);
 }
 
-// Per-kernel device times of the timed calls, the most expensive first.
-void printKernelProfile(std::vector<dsv3rt::KernelStat> kernels, long calls) {
+// Per-kernel device times of the timed calls, the most expensive first, with
+// the rates the module's kernel costs give (bytes and flops per launch).
+void printKernelProfile(std::vector<dsv3rt::KernelStat> kernels, long calls,
+                        const std::vector<dsv3rt_kernel_cost> &costs) {
+  std::map<std::string, dsv3rt_kernel_cost> costOf;
+  for (const dsv3rt_kernel_cost &c : costs)
+    costOf[c.name] = c;
   double total = 0;
   uint64_t launches = 0;
   for (const dsv3rt::KernelStat &k : kernels)
@@ -187,12 +193,29 @@ void printKernelProfile(std::vector<dsv3rt::KernelStat> kernels, long calls) {
               "device time (CUDA events)\n",
               static_cast<double>(launches) / calls, kernels.size(),
               total / calls);
-  std::printf("  %-48s %9s %12s %7s\n", "kernel", "launches", "ms per call",
-              "share");
-  for (const dsv3rt::KernelStat &k : kernels)
-    std::printf("  %-48s %9.1f %12.4f %6.1f%%\n", k.name.c_str(),
+  std::printf("  %-48s %9s %12s %7s %9s %9s\n", "kernel", "launches",
+              "ms per call", "share", "GB/s", "TFLOP/s");
+  // A rate from the compiler's count per launch, or "-" where it has none.
+  auto rate = [](uint64_t perLaunch, const dsv3rt::KernelStat &k,
+                 double scale) {
+    char text[32] = "-";
+    if (perLaunch != DSV3RT_COST_UNKNOWN && k.totalMs > 0)
+      std::snprintf(text, sizeof text, "%.3g",
+                    static_cast<double>(perLaunch) * k.launches /
+                        (k.totalMs * 1e-3) / scale);
+    return std::string(text);
+  };
+  for (const dsv3rt::KernelStat &k : kernels) {
+    auto it = costOf.find(k.name);
+    uint64_t bytes =
+        it == costOf.end() ? DSV3RT_COST_UNKNOWN : it->second.bytes;
+    uint64_t flops =
+        it == costOf.end() ? DSV3RT_COST_UNKNOWN : it->second.flops;
+    std::printf("  %-48s %9.1f %12.4f %6.1f%% %9s %9s\n", k.name.c_str(),
                 static_cast<double>(k.launches) / calls, k.totalMs / calls,
-                total > 0 ? 100 * k.totalMs / total : 0.0);
+                total > 0 ? 100 * k.totalMs / total : 0.0,
+                rate(bytes, k, 1e9).c_str(), rate(flops, k, 1e12).c_str());
+  }
 }
 
 int run(const Options &o) {
@@ -340,7 +363,8 @@ int run(const Options &o) {
     }
     printBenchmark(entryName, std::move(ms));
     if (cuda) {
-      printKernelProfile(session.kernelStats(), o.benchmark);
+      printKernelProfile(session.kernelStats(), o.benchmark,
+                         module.kernelCosts());
       session.setKernelProfiling(false);
     }
   }

@@ -480,7 +480,9 @@ TEST_F(DsvRunTest, CudaStateUnderFakeDriver) {
 }
 
 // --benchmark on cuda times each kernel with CUDA events (the fake driver
-// reports 0.25 ms per launch) and lists them by name.
+// reports 0.25 ms per launch) and lists them by name, with the rates its
+// cost in the metadata gives (500 kB and 0.25 GFLOP per launch: 2 GB/s,
+// 1 TFLOP/s).
 TEST_F(DsvRunTest, CudaBenchmarkProfilesKernels) {
   Result r = run(
       {FAKE_CUDA_MODULE, "--device=cuda", "--input=4xf32=1", "--benchmark=4"},
@@ -490,7 +492,8 @@ TEST_F(DsvRunTest, CudaBenchmarkProfilesKernels) {
   EXPECT_CONTAINS(r.output, "kernels per call: 1.0 launches of 1 kernels, "
                             "0.250 ms of device time (CUDA events)");
   EXPECT_CONTAINS(r.output, "scale_kernel");
-  EXPECT_CONTAINS(r.output, "1.0       0.2500  100.0%");
+  EXPECT_CONTAINS(r.output, "GB/s   TFLOP/s");
+  EXPECT_CONTAINS(r.output, "1.0       0.2500  100.0%         2         1");
 }
 
 TEST_F(DsvRunTest, CudaModuleListsWithoutDevice) {

@@ -406,6 +406,46 @@ TEST_F(MetadataTest, X86Level) {
       "field \"x86_64_level\" must be string, got 3");
 }
 
+// "kernels" (cuda modules: bytes and flops per launch, for the profile's
+// rates): listed in order, unknown fields reported as such; malformed ones
+// are invalid metadata.
+TEST_F(MetadataTest, KernelCosts) {
+  auto withKernels = [](const std::string &kernels) {
+    return R"({"abi_version":4,"target":"host","kernels":)" + kernels +
+           R"(,"entries":[]})";
+  };
+  ASSERT_EQ(load(withKernels(
+                R"([{"name":"k1","bytes":1024,"flops":9223372036854775807},)"
+                R"({"name":"k2","bytes":0}])")),
+            "");
+  ASSERT_EQ(dsv3rt_module_kernel_cost_count(module), 2u);
+  dsv3rt_kernel_cost k;
+  ASSERT_EQ(take(dsv3rt_module_kernel_cost(module, 0, &k)), "");
+  EXPECT_STREQ(k.name, "k1");
+  EXPECT_EQ(k.bytes, 1024u);
+  EXPECT_EQ(k.flops, uint64_t(INT64_MAX));
+  ASSERT_EQ(take(dsv3rt_module_kernel_cost(module, 1, &k)), "");
+  EXPECT_STREQ(k.name, "k2");
+  EXPECT_EQ(k.bytes, 0u);
+  EXPECT_EQ(k.flops, DSV3RT_COST_UNKNOWN);
+  EXPECT_NE(take(dsv3rt_module_kernel_cost(module, 2, &k))
+                .find("kernel cost index 2 out of range (2 kernels)"),
+            std::string::npos);
+
+  expectBad(withKernels("{}"), "field \"kernels\" must be an array");
+  expectBad(withKernels("[1]"), "kernels[0]: expected an object, got number");
+  expectBad(withKernels(R"([{"bytes":1}])"), "missing field \"name\"");
+  expectBad(withKernels(R"([{"name":"a"},{"name":"a"}])"),
+            "empty or duplicate kernel name \"a\"");
+  expectBad(withKernels(R"([{"name":"a","bytes":-1}])"),
+            "\"bytes\" must be an integer in [0, 2^63), got -1");
+  expectBad(withKernels(R"([{"name":"a","flops":9223372036854775808}])"),
+            "\"flops\" must be an integer in [0, 2^63), got "
+            "9223372036854775808");
+  expectBad(withKernels(R"([{"name":"a","flops":1.5}])"),
+            "\"flops\" must be an integer in [0, 2^63), got 1.5");
+}
+
 TEST_F(MetadataTest, AbiVersionExport) {
   *abi = 1;
   std::string m = load(entry(""));

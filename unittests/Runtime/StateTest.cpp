@@ -597,6 +597,12 @@ TEST_F(FakeCudaDriverTest, KernelProfile) {
   EXPECT_EQ(k[0].name, "scale_kernel");
   EXPECT_EQ(k[0].launches, 3u);
   EXPECT_DOUBLE_EQ(k[0].totalMs, 0.75);
+  // The module's cost of a launch, for dsv3-run's GB/s.
+  std::vector<dsv3rt_kernel_cost> costs = m.kernelCosts();
+  ASSERT_EQ(costs.size(), 1u);
+  EXPECT_STREQ(costs[0].name, "scale_kernel");
+  EXPECT_EQ(costs[0].bytes, 500000u);
+  EXPECT_EQ(costs[0].flops, 250000000u);
   s.setKernelProfiling(false);
   EXPECT_TRUE(s.kernelStats().empty()) << "toggling clears it";
   m.call(0, list(f32({1, 2, 3, 4})));

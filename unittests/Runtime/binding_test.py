@@ -424,6 +424,7 @@ class BindingTest(unittest.TestCase):
         m.bind([write_safetensors(self.path("w.safetensors"), [("w", w)])])
         m.call("add", np.ones((2, 3), np.float32))
         self.assertEqual(self.session.kernel_stats(), [])
+        self.assertEqual(m.kernel_costs(), [], "a host module has no kernels")
         self.session.set_kernel_profiling(False)
         with dsv3rt.Session("cuda") as s:
             s.set_kernel_profiling(True)

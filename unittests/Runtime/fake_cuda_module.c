@@ -40,7 +40,10 @@ typedef struct {
 EXPORT uint32_t dsv3_module_abi_version(void) { return 4; }
 
 EXPORT const char *dsv3_module_metadata(void) {
-  return "{\"abi_version\": 4, \"target\": \"cuda\", \"entries\": ["
+  return "{\"abi_version\": 4, \"target\": \"cuda\", "
+         "\"kernels\": [{\"name\": \"scale_kernel\", \"bytes\": 500000, "
+         "\"flops\": 250000000}], "
+         "\"entries\": ["
          "{\"name\": \"scale\", \"symbol\": \"dsv3_entry_scale\", \"args\": ["
          "{\"name\": \"x\", \"role\": \"input\", \"dtype\": \"f32\", "
          "\"shape\": [4]},"

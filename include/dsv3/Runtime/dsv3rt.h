@@ -135,6 +135,21 @@ DSV3RT_API dsv3rt_status dsv3rt_module_load(dsv3rt_session *session,
 DSV3RT_API void dsv3rt_module_unload(dsv3rt_module *module);
 /* "host" or "cuda"; the string lives as long as the module. */
 DSV3RT_API const char *dsv3rt_module_target(const dsv3rt_module *module);
+
+/* What one launch of a cuda module's kernel moves to or from device memory
+ * and computes, as far as the compiler knew (the metadata's "kernels"; for
+ * the profile's GB/s and TFLOP/s). Kernels without a recorded cost are not
+ * listed; a field the compiler did not know is DSV3RT_COST_UNKNOWN. */
+#define DSV3RT_COST_UNKNOWN UINT64_MAX
+typedef struct dsv3rt_kernel_cost {
+  const char *name; /* valid while the module is loaded */
+  uint64_t bytes;   /* each tensor read or written counted once */
+  uint64_t flops;
+} dsv3rt_kernel_cost;
+DSV3RT_API size_t dsv3rt_module_kernel_cost_count(const dsv3rt_module *module);
+DSV3RT_API dsv3rt_status dsv3rt_module_kernel_cost(const dsv3rt_module *module,
+                                                   size_t index,
+                                                   dsv3rt_kernel_cost *out);
 DSV3RT_API size_t dsv3rt_module_entry_count(const dsv3rt_module *module);
 /* NULL if entry is out of range. */
 DSV3RT_API const char *dsv3rt_module_entry_name(const dsv3rt_module *module,

@@ -187,6 +187,13 @@ public:
   void setBindProgress(dsv3rt_bind_progress_fn fn, void *userData) {
     check(dsv3rt_module_set_bind_progress(get(), fn, userData));
   }
+  // See dsv3rt_module_kernel_cost (unknown fields: DSV3RT_COST_UNKNOWN).
+  std::vector<dsv3rt_kernel_cost> kernelCosts() const {
+    std::vector<dsv3rt_kernel_cost> all(dsv3rt_module_kernel_cost_count(get()));
+    for (size_t i = 0; i < all.size(); ++i)
+      check(dsv3rt_module_kernel_cost(get(), i, &all[i]));
+    return all;
+  }
   // Returns the outputs in output-arg order.
   std::vector<Tensor> call(size_t entry, const std::vector<Tensor> &inputs) {
     size_t outputCount = 0;

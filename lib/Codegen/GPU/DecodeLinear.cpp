@@ -37,6 +37,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUDECODELINEAR
 #include "dsv3/Passes.h.inc"
@@ -350,6 +352,12 @@ Value buildLinear(OpBuilder &b, Location loc, ArrayRef<LinearOp> ops,
                              epilogue);
         yieldSlice(b, loc, tile, args[1], offsets, sizes);
       });
+  // Every operand is read whole: the weights, scales and activations of
+  // each linear, and the epilogue's other inputs.
+  int64_t k = gemv.k;
+  gpu_kernels::setKernelCost(
+      forall, {gpu_kernels::operandBytes(forall),
+               llvm::checkedMul<int64_t>(2 * m * n, k * int64_t(ops.size()))});
   return forall.getResult(0);
 }
 
@@ -448,6 +456,28 @@ Value buildGroupedMatmul(OpBuilder &b, Location loc,
         tile = gemv.sumLanes(b, loc, partials, tile, {row, n0}, epilogue);
         yieldSlice(b, loc, tile, args[2], tileOffsets, sizes);
       });
+  // Each routed row reads its expert's weight rows: at most min(R, E)
+  // experts' weights and scales, all of them when every row goes to a
+  // different expert (a decode step's routed rows), which is what is
+  // counted; rows past offsets[E] are counted as routed.
+  SmallVector<Value> weights;
+  for (GroupedMatmulOp each : ops) {
+    weights.push_back(each.getWeight());
+    if (Value scale = each.getWeightScaleInv())
+      weights.push_back(scale);
+  }
+  std::optional<int64_t> bytes = gpu_kernels::operandBytes(forall, weights);
+  for (Value w : weights) {
+    std::optional<int64_t> all =
+        gpu_kernels::typeBytes(cast<ShapedType>(w.getType()));
+    std::optional<int64_t> sum =
+        bytes && all ? llvm::checkedAdd(*bytes, *all / e * std::min(r, e))
+                     : std::nullopt;
+    bytes = sum;
+  }
+  gpu_kernels::setKernelCost(
+      forall, {bytes, llvm::checkedMul<int64_t>(2 * r * n,
+                                                gemv.k * int64_t(ops.size()))});
   return forall.getResult(0);
 }
 

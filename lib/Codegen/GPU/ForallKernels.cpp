@@ -9,6 +9,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace mlir::dsv3::gpu_kernels;
@@ -259,4 +263,52 @@ llvm::MaybeAlign dsv3::gpu_kernels::accessAlignment(Value memref,
                         align))
       return llvm::MaybeAlign(align);
   return {};
+}
+
+std::optional<int64_t> dsv3::gpu_kernels::typeBytes(ShapedType type) {
+  if (!type.hasStaticShape() || !type.getElementType().isIntOrFloat())
+    return std::nullopt;
+  int64_t bytes =
+      llvm::divideCeil(type.getElementType().getIntOrFloatBitWidth(), 8);
+  for (int64_t d : type.getShape()) {
+    std::optional<int64_t> next = llvm::checkedMul(bytes, d);
+    if (!next)
+      return std::nullopt;
+    bytes = *next;
+  }
+  return bytes;
+}
+
+std::optional<int64_t>
+dsv3::gpu_kernels::operandBytes(scf::ForallOp blockForall,
+                                ArrayRef<Value> skip) {
+  llvm::SetVector<Value> used;
+  getUsedValuesDefinedAbove(blockForall.getRegion(), used);
+  for (Value result : blockForall.getResults())
+    used.insert(result);
+  int64_t total = 0;
+  for (Value v : used) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || llvm::is_contained(skip, v))
+      continue;
+    std::optional<int64_t> bytes = typeBytes(type);
+    std::optional<int64_t> sum =
+        bytes ? llvm::checkedAdd(total, *bytes) : std::nullopt;
+    if (!sum)
+      return std::nullopt;
+    total = *sum;
+  }
+  return total;
+}
+
+void dsv3::gpu_kernels::setKernelCost(scf::ForallOp blockForall,
+                                      KernelCost cost) {
+  Builder b(blockForall.getContext());
+  SmallVector<NamedAttribute> fields;
+  if (cost.bytes)
+    fields.push_back(b.getNamedAttr("bytes", b.getI64IntegerAttr(*cost.bytes)));
+  if (cost.flops)
+    fields.push_back(b.getNamedAttr("flops", b.getI64IntegerAttr(*cost.flops)));
+  if (!fields.empty())
+    blockForall->setAttr(kKernelCostAttr, b.getDictionaryAttr(fields));
 }

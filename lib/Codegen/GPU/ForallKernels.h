@@ -14,6 +14,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/Alignment.h"
 
+#include <optional>
+
 namespace mlir::dsv3::gpu_kernels {
 
 /// A buffer between phases (`bufferization.alloc_tensor`): in the workgroup
@@ -115,6 +117,32 @@ bool isAlignedAccess(Value memref, Value last, int64_t unit, int64_t bytes,
 /// `vec` at `indices` of `memref` provably has, or none.
 llvm::MaybeAlign accessAlignment(Value memref, VectorType vec,
                                  ValueRange indices, int64_t least = 4);
+
+/// What one launch of a strategy's kernel moves to or from device memory and
+/// computes, for the profile's GB/s and TFLOP/s (dsv3-gpu-kernel-costs): set
+/// only what the strategy knows at compile time.
+struct KernelCost {
+  std::optional<int64_t> bytes;
+  std::optional<int64_t> flops;
+};
+
+/// The attribute a block forall, then its gpu.launch, carries its cost in.
+constexpr llvm::StringLiteral kKernelCostAttr = "dsv3.kernel_cost";
+
+/// Bytes of the tensors the block forall reads from outside its body (but
+/// those in `skip`) and of its results, each counted once: what the kernel
+/// moves if it reads every such tensor whole and once. None if one has a
+/// dynamic shape or the sum overflows.
+std::optional<int64_t> operandBytes(scf::ForallOp blockForall,
+                                    ArrayRef<Value> skip = {});
+
+/// Bytes of a static tensor or memref type (sub-byte elements rounded up to
+/// a byte), none if dynamic or too large for int64.
+std::optional<int64_t> typeBytes(ShapedType type);
+
+/// Records `cost` on `blockForall` as kKernelCostAttr, which
+/// dsv3-gpu-map-foralls moves to the launch.
+void setKernelCost(scf::ForallOp blockForall, KernelCost cost);
 
 } // namespace mlir::dsv3::gpu_kernels
 

@@ -226,6 +226,9 @@ LogicalResult mapBlockForall(RewriterBase &rewriter, scf::ForallOp forall) {
       dim(blockDims, 1), dim(blockDims, 2),
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/ValueRange{}, sharedTypes);
+  // The strategy's cost of one launch, for dsv3-gpu-kernel-costs.
+  if (Attribute cost = forall->getAttr(gpu_kernels::kKernelCostAttr))
+    launch->setAttr(gpu_kernels::kKernelCostAttr, cost);
   Block &body = launch.getBody().front();
   rewriter.setInsertionPointToStart(&body);
   SmallVector<Value> ids;

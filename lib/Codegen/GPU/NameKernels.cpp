@@ -1,11 +1,14 @@
 //===- NameKernels.cpp - kernels named after the graph op they run -------===//
 //
 // gpu-kernel-outlining names every kernel of a function `<func>_kernel`, so a
-// profile of a decode step lists dozens of `decode_kernel`s. Each kernel's
+// profile of a decode step lists dozens of `decode_kernel`s. Each launch's
 // ops still carry the location of the dsv3 op they were lowered from, which
-// dsv3-name-op-locations named (`linear_q_a_proj_fp8`); this pass renames
-// the kernel and its gpu.module to `<func>_<that name>`, numbered from the
-// second kernel of the same op on.
+// dsv3-name-op-locations named (`linear_q_a_proj_fp8`); this pass, just
+// before outlining, gives the launch the name `<func>_<that name>` (numbered
+// from the second kernel of the same op on) in its `module` and `function`
+// attributes, which outlining then uses for the gpu.module and the kernel.
+// Naming the launch, not the outlined kernel, lets dsv3-gpu-kernel-costs key
+// the launch's cost by the kernel's final name.
 //
 //===----------------------------------------------------------------------===//
 #include "dsv3/Passes.h"
@@ -39,10 +42,10 @@ StringAttr nameIn(Location loc) {
   return found;
 }
 
-/// The name most of the kernel's ops carry (the first such on a tie).
-StringAttr kernelSource(gpu::GPUFuncOp kernel) {
+/// The name most of the launch's ops carry (the first such on a tie).
+StringAttr kernelSource(gpu::LaunchOp launch) {
   llvm::MapVector<StringAttr, unsigned> counts;
-  kernel.walk([&](Operation *op) {
+  launch.getBody().walk([&](Operation *op) {
     if (StringAttr name = nameIn(op->getLoc()))
       ++counts[name];
   });
@@ -58,49 +61,34 @@ struct Dsv3NameKernelsPass
     : dsv3::impl::Dsv3NameKernelsBase<Dsv3NameKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SymbolTable symbols(module);
     llvm::StringSet<> taken;
     for (Operation &op : *module.getBody())
       if (auto sym = dyn_cast<SymbolOpInterface>(op))
         taken.insert(sym.getName());
+    // Launches named already keep their names (and take them).
+    module.walk([&](gpu::LaunchOp launch) {
+      if (FlatSymbolRefAttr m = launch.getModuleAttr())
+        taken.insert(m.getValue());
+    });
     // Launches in program order, so numbering follows the graph.
-    SmallVector<gpu::LaunchFuncOp> launches;
-    module.walk([&](gpu::LaunchFuncOp launch) { launches.push_back(launch); });
-    llvm::DenseSet<Operation *> renamed;
-    for (gpu::LaunchFuncOp launch : launches) {
-      auto kernelModule =
-          symbols.lookup<gpu::GPUModuleOp>(launch.getKernelModuleName());
-      if (!kernelModule || renamed.contains(kernelModule))
-        continue;
-      auto kernel =
-          SymbolTable::lookupSymbolIn(kernelModule, launch.getKernelName());
-      auto func = dyn_cast_or_null<gpu::GPUFuncOp>(kernel);
+    module.walk([&](gpu::LaunchOp launch) {
+      if (launch.getModuleAttr() || launch.getFunctionAttr())
+        return;
       auto host = launch->getParentOfType<func::FuncOp>();
-      if (!func || !host)
-        continue;
-      StringAttr source = kernelSource(func);
-      if (!source)
-        continue;
+      StringAttr source = kernelSource(launch);
+      if (!host || !source)
+        return;
       std::string base = (host.getSymName() + "_" + source.getValue()).str();
       std::string name = base;
       for (unsigned i = 1; taken.contains(name); ++i)
         name = base + "_" + std::to_string(i);
       taken.insert(name);
-      auto newName = StringAttr::get(&getContext(), name);
       // The kernel's module and function get the same name, as outlining
-      // gives them; every launch of it follows.
-      auto oldRef = launch.getKernel();
-      auto newRef =
-          SymbolRefAttr::get(newName, {FlatSymbolRefAttr::get(newName)});
-      for (gpu::LaunchFuncOp other : launches)
-        if (other.getKernel() == oldRef)
-          other.setKernelAttr(newRef);
-      symbols.remove(kernelModule);
-      SymbolTable::setSymbolName(kernelModule, newName);
-      symbols.insert(kernelModule);
-      SymbolTable(kernelModule).setSymbolName(func, newName);
-      renamed.insert(kernelModule);
-    }
+      // gives them.
+      auto ref = FlatSymbolRefAttr::get(&getContext(), name);
+      launch.setModuleAttr(ref);
+      launch.setFunctionAttr(ref);
+    });
   }
 };
 

@@ -225,6 +225,8 @@ Value buildRMSNorm(OpBuilder &b, Location loc, RMSNormOp op,
             });
         yieldSlice(b, loc, scaleAll.getResult(0), out, rowOffsets, rowSizes);
       });
+  // Reads x and the weight, writes y; the arithmetic is not counted.
+  gpu_kernels::setKernelCost(forall, {gpu_kernels::operandBytes(forall), {}});
   Value y = forall.getResult(0);
   if (rank > 1)
     return tensor::ExpandShapeOp::create(b, loc, yType, y, toRows);

@@ -43,6 +43,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUTILEDGEMM
 #include "dsv3/Passes.h.inc"
@@ -619,6 +621,13 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory,
         tensor::ParallelInsertSliceOp::create(b, loc, stored[0], out, tileAt,
                                               tileSizes, unit);
       });
+  // A linear over a static token count reads each operand whole (the
+  // tiles re-read them from L2, which is not counted); a grouped GEMM reads
+  // the weights of the experts that have rows, which only the offsets say.
+  if (linear && xType.hasStaticShape())
+    gpu_kernels::setKernelCost(
+        forall, {gpu_kernels::operandBytes(forall),
+                 llvm::checkedMul<int64_t>(2 * xType.getDimSize(0) * n, k)});
   return forall.getResult(0);
 }
 

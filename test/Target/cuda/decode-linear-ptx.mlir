@@ -8,6 +8,7 @@
 // REQUIRES: ptxas
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: dsv3-compile %s --target=cuda --emit=gpu -o - | FileCheck %s --check-prefix=GPU
+// RUN: dsv3-compile %s --target=cuda --emit=llvm -o - | FileCheck %s --check-prefix=LLVM
 // RUN: dsv3-compile %s --target=cuda --cuda-chip=sm_90a --emit=ptx -o %t/all.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t/all.ptx
 // RUN: awk '/^\/\/ gpu.binary @/ { f = "%t/" substr($3, 2) ".ptx" } f { print > f }' %t/all.ptx
@@ -17,6 +18,14 @@
 // CVT: 112
 // RUN: for f in %t/decode_linear_*.ptx; do %cuda_path/bin/ptxas -arch=sm_90a -v $f -o $f.cubin 2>&1; done | FileCheck %s --check-prefix=PTXAS
 
+// What one launch of each kernel moves and computes (dsv3-gpu-kernel-costs),
+// in the module metadata for dsv3-run --benchmark's GB/s and TFLOP/s:
+// q_a_proj reads 1536 x 7168 FP8 codes, 12 x 56 f32 scales and 7168 bf16
+// activations and writes 1536 bf16 (11030144 bytes), 2 x 1536 x 7168 flops;
+// lm_head reads 129280 x 7168 bf16 weights and 2 x 7168 activations and
+// writes 2 x 129280 f32.
+// GPU:       dsv3.kernel_costs = {decode_linear_lm_head = {bytes = 1854420992 : i64, flops = 3706716160 : i64}, decode_linear_q_a_proj_fp8 = {bytes = 11030144 : i64, flops = 22020096 : i64}}
+// LLVM:      @__dsv3_metadata({{.*}}\22kernels\22:[{\22bytes\22:1854420992,\22flops\22:3706716160,\22name\22:\22decode_linear_lm_head\22},{\22bytes\22:11030144,\22flops\22:22020096,\22name\22:\22decode_linear_q_a_proj_fp8\22}]
 // GPU:       gpu.launch_func {{.*}} @decode_linear_q_a_proj_fp8::@decode_linear_q_a_proj_fp8 blocks in (%c192, %c1, %c1) threads in (%c32, %c8, %c1)
 // GPU:       gpu.launch_func {{.*}} @decode_linear_lm_head::@decode_linear_lm_head blocks in (%c16160, %c1, %c1) threads in (%c32, %c8, %c1)
 // GPU-NOT:   gpu.launch_func
