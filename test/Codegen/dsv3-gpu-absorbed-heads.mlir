@@ -20,7 +20,9 @@
 // CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
 // CHECK:         scf.forall (%{{.*}}) in (32)
 // CHECK:         } {mapping = [#gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// A launch reads the heads' 4 x 128 x 256 codes, half of the scales (their
+// rows' share), x, and writes the f32 result; 2 flops per product.
+// CHECK:       } {dsv3.kernel_cost = {bytes = 141344 : i64, flops = 524288 : i64}, mapping = [#gpu.block<x>]}
 // W_UVᵀ: a block per (8 rows, head), a warp per row: lane l reads columns
 // 8l (one step of 256 covers C); then thread (row, token) adds the lanes.
 // CHECK:       scf.forall (%{{.*}}, %{{.*}}) in (16, 4) shared_outs
@@ -32,7 +34,7 @@
 // CHECK:         scf.forall (%{{.*}}, %{{.*}}) in (8, 2)
 // CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c32
 // CHECK:         } {mapping = [#gpu.thread<y>, #gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>, #gpu.block<y>]}
+// CHECK:       } {dsv3.kernel_cost = {bytes = 139296 : i64, flops = 524288 : i64}, mapping = [#gpu.block<x>, #gpu.block<y>]}
 // CHECK-NOT:   linalg.generic
 // More tokens than max-tokens: the definition's contractions stay.
 // LIMIT-LABEL: func.func @heads

@@ -32,7 +32,10 @@
 // CHECK:               arith.addf %{{.*}}, %[[P]] : f32
 // CHECK:           arith.truncf %{{.*}} : f32 to bf16
 // CHECK:         } {mapping = [#gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>, #gpu.block<y>]}
+// A launch reads the 2 x 3 routed rows of 512 f32 (not all 14 rows), the
+// ids, weights and offsets, and writes [2, 512] bf16; 2 x 3 x 512
+// multiply-adds.
+// CHECK:       } {dsv3.kernel_cost = {bytes = 14424 : i64, flops = 6144 : i64}, mapping = [#gpu.block<x>, #gpu.block<y>]}
 // CHECK:       return %[[Y]]
 // SIM-LABEL:   func.func @decode
 // SIM:         bufferization.alloc_tensor() : tensor<3xi64>

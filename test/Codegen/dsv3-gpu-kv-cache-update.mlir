@@ -33,7 +33,9 @@
 // CHECK:         scf.forall.in_parallel
 // CHECK-NEXT:      tensor.parallel_insert_slice %[[CW]] into %[[CO]][%[[B]], %[[ROW]], 0] [1, 1, 512] [1, 1, 1]
 // CHECK-NEXT:      tensor.parallel_insert_slice %[[KW]] into %[[KO]][%[[B]], %[[ROW]], 0] [1, 1, 64] [1, 1, 1]
-// CHECK:       } {mapping = [#gpu.block<x>, #gpu.block<y>]}
+// A launch reads the new rows and start_pos and writes 2 x 2 rows of each
+// cache, not the caches (updated in place).
+// CHECK:       } {dsv3.kernel_cost = {bytes = 9736 : i64}, mapping = [#gpu.block<x>, #gpu.block<y>]}
 // CHECK:       return %[[R]]#0, %[[R]]#1
 func.func @chunk(%c: tensor<2x4097x512xbf16>, %k: tensor<2x4097x64xbf16>, %nc: tensor<2x2x512xbf16>,
                  %nk: tensor<2x2x64xf32>, %start: tensor<2xi32>) -> (tensor<2x4097x512xbf16>, tensor<2x4097x64xbf16>) {

@@ -47,11 +47,13 @@
 // CHECK:             tensor.extract %[[S]]#0
 // CHECK-COUNT-8:   arith.index_cast %{{.*}} : index to i32
 // CHECK:         } {mapping = [#gpu.thread<x>]}
-// CHECK:       } {mapping = [#gpu.block<x>]}
+// The selection kernel reads the [1, 256] f32 logits and the bias, writes
+// the 8 weights and ids (its cost; the logits' GEMV has its own).
+// CHECK:       } {dsv3.kernel_cost = {bytes = 2112 : i64}, mapping = [#gpu.block<x>]}
 // CHECK-NOT:   dsv3.moe_gate
 // SIM-LABEL:   func.func @v3
 // SIM-NOT:     #gpu.address_space<workgroup>
-// SIM:         } {mapping = [#gpu.block<x>]}
+// SIM:         mapping = [#gpu.block<x>]}
 func.func @v3(%x: tensor<1x7168xbf16>, %w: tensor<256x7168xbf16>, %b: tensor<256xf32>) -> (tensor<1x8xf32>, tensor<1x8xi32>) {
   %wt, %ids = dsv3.moe_gate %x, %w bias(%b : tensor<256xf32>) scoring_func(sigmoid) topk_method(noaux_tc) top_k(8) n_group(8)
       topk_group(4) norm_topk_prob routed_scaling_factor(2.5)

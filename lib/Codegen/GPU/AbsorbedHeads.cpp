@@ -91,6 +91,24 @@ Value tokensFirst(OpBuilder &b, Location loc, Value v) {
       b, loc, v, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
 }
 
+/// What one launch moves and computes: the heads' slices of the FP8 codes
+/// (and the matching share of the scales' rows) instead of the whole
+/// kv_b_proj the kernel is given, the activations and the result once;
+/// 2 flops per product.
+void setCost(Value result, const HeadWeight &w, int64_t tokens) {
+  auto forall = result.getDefiningOp<scf::ForallOp>();
+  std::optional<int64_t> bytes =
+      gpu_kernels::operandBytes(forall, {w.codes, w.scale});
+  std::optional<int64_t> scales =
+      gpu_kernels::typeBytes(cast<ShapedType>(w.scale.getType()));
+  int64_t codes = w.heads * w.rows * w.cols; // one byte each
+  if (bytes && scales)
+    bytes = *bytes + codes + *scales * w.rows / w.rowsPerHead;
+  else
+    bytes.reset();
+  gpu_kernels::setKernelCost(forall, {bytes, 2 * tokens * codes});
+}
+
 /// q_nope · W_UK: out[t, h, c] = Σ_j x[t, h, j] · W[h·P + off + j, c].
 Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
                     const HeadWeight &w, bool sharedMemory) {
@@ -212,6 +230,7 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
             })[0];
         return SmallVector<Slot>{blockAt};
       })[0];
+  setCost(result, w, m);
   result = tensor::CollapseShapeOp::create(b, loc, result, split8);
   return tensor::ExpandShapeOp::create(
       b, loc, outType, result,
@@ -351,6 +370,7 @@ Value buildOverCols(OpBuilder &b, Location loc, linalg::GenericOp op,
             })[0];
         return SmallVector<Slot>{blockAt};
       })[0];
+  setCost(result, w, m);
   return tensor::ExpandShapeOp::create(
       b, loc, outType, result,
       SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});

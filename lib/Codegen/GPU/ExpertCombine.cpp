@@ -26,6 +26,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUEXPERTCOMBINE
 #include "dsv3/Passes.h.inc"
@@ -159,7 +161,7 @@ struct Combine {
 Value buildCombine(OpBuilder &b, Location loc, const Combine &c) {
   Type yElem = c.op.getResult().getType().getElementType();
   int64_t tiles = c.width / threadsDividing(c.width);
-  return mappedForall(
+  Value y = mappedForall(
       b, loc, {c.tokens, tiles}, {gpu::MappingId::DimX, gpu::MappingId::DimY},
       /*blocks=*/true,
       {tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{c.tokens, c.width},
@@ -167,6 +169,20 @@ Value buildCombine(OpBuilder &b, Location loc, const Combine &c) {
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
         return SmallVector<Slot>{c.block(b, loc, ivs[0], ivs[1], outs[0])};
       })[0];
+  // What a launch moves: the T·K routed rows (not the whole rows operand,
+  // which has padding and other tokens' rows in general), the ids, weights
+  // and offsets, and the result; a multiply-add per routed element.
+  auto forall = y.getDefiningOp<scf::ForallOp>();
+  auto rowsType = c.op.getRows().getType();
+  std::optional<int64_t> bytes =
+      gpu_kernels::operandBytes(forall, {c.op.getRows()});
+  std::optional<int64_t> routed = gpu_kernels::typeBytes(RankedTensorType::get(
+      {c.tokens * c.topK, c.width}, rowsType.getElementType()));
+  gpu_kernels::setKernelCost(
+      forall, {bytes && routed ? llvm::checkedAdd(*bytes, *routed)
+                               : std::nullopt,
+               2 * c.tokens * c.topK * c.width});
+  return y;
 }
 
 struct Dsv3GPUExpertCombine

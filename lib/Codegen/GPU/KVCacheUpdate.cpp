@@ -27,6 +27,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUKVCACHEUPDATE
 #include "dsv3/Passes.h.inc"
@@ -103,7 +105,7 @@ SmallVector<Value> buildCacheUpdate(OpBuilder &b, Location loc,
   auto cType = op.getCKv().getType();
   int64_t batch = cType.getDimSize(0), l = cType.getDimSize(1);
   int64_t s = op.getNewCKv().getType().getDimSize(1);
-  return mappedForall(
+  SmallVector<Value> caches = mappedForall(
       b, loc, {s, batch}, {gpu::MappingId::DimX, gpu::MappingId::DimY},
       /*blocks=*/true, {op.getCKv(), op.getKPe()},
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
@@ -125,6 +127,25 @@ SmallVector<Value> buildCacheUpdate(OpBuilder &b, Location loc,
             writeRow(b, loc, outs[0], op.getNewCKv(), bIdx, sIdx, row, fits),
             writeRow(b, loc, outs[1], op.getNewKPe(), bIdx, sIdx, row, fits)};
       });
+  // What a launch moves: the new rows and start_pos read, as many rows of
+  // each cache written (the caches are updated in place, not copied).
+  std::optional<int64_t> bytes = 0;
+  for (Value v : {op.getNewCKv(), op.getNewKPe(), op.getStartPos()}) {
+    std::optional<int64_t> each =
+        gpu_kernels::typeBytes(cast<ShapedType>(v.getType()));
+    bytes = bytes && each ? llvm::checkedAdd(*bytes, *each) : std::nullopt;
+  }
+  for (auto [cache, rows] : {std::pair{op.getCKv(), op.getNewCKv()},
+                             std::pair{op.getKPe(), op.getNewKPe()}}) {
+    auto type = cast<ShapedType>(cache.getType());
+    auto written = RankedTensorType::get(
+        cast<ShapedType>(rows.getType()).getShape(), type.getElementType());
+    std::optional<int64_t> each = gpu_kernels::typeBytes(written);
+    bytes = bytes && each ? llvm::checkedAdd(*bytes, *each) : std::nullopt;
+  }
+  gpu_kernels::setKernelCost(caches[0].getDefiningOp<scf::ForallOp>(),
+                             {bytes, {}});
+  return caches;
 }
 
 struct Dsv3GPUKVCacheUpdate

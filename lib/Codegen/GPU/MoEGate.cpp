@@ -333,12 +333,17 @@ SmallVector<Value> buildMoEGate(OpBuilder &b, Location loc, const Gate &gate) {
       b, loc, ArrayRef<int64_t>{gate.tokens, gate.topK}, f32);
   Value ids = tensor::EmptyOp::create(
       b, loc, ArrayRef<int64_t>{gate.tokens, gate.topK}, b.getI32Type());
-  return mappedForall(
+  SmallVector<Value> results = mappedForall(
       b, loc, {gate.tokens}, {gpu::MappingId::DimX}, /*blocks=*/true,
       {weights, ids},
       [&](OpBuilder &b, Location loc, ValueRange ivs, ValueRange outs) {
         return gate.block(b, loc, ivs[0], logits, outs[0], outs[1]);
       });
+  // The selection reads the logits and the bias once and writes the
+  // weights and ids; its arithmetic is not counted.
+  auto forall = results[0].getDefiningOp<scf::ForallOp>();
+  gpu_kernels::setKernelCost(forall, {gpu_kernels::operandBytes(forall), {}});
+  return results;
 }
 
 struct Dsv3GPUMoEGate : dsv3::impl::Dsv3GPUMoEGateBase<Dsv3GPUMoEGate> {

@@ -23,9 +23,9 @@
 // What one launch moves and computes (dsv3-gpu-kernel-costs), where the
 // strategy knows it: the grouped GEMVs count the weights and scales of
 // min(rows, experts) = 8 experts (each routed row to its own expert, as at
-// one token), 2 x 2048 x 7168 x 8 flops per projection; the router's
-// selection, the dispatch and the combine have none.
-// CHECK:       dsv3.kernel_costs = {moe_grouped_matmul_down_proj_fp8 = {bytes = 117766152 : i64, flops = 234881024 : i64}, moe_grouped_matmul_gate_proj_fp8_and_up_proj_fp8 = {bytes = 235120648 : i64, flops = 469762048 : i64}, moe_linear_down_proj_fp8 = {bytes = 14749184 : i64, flops = 29360128 : i64}, moe_linear_gate = {bytes = 3685376 : i64, flops = 3670016 : i64}, moe_linear_gate_proj_fp8_and_up_proj_fp8 = {bytes = 29389824 : i64, flops = 58720256 : i64}}
+// one token), 2 x 2048 x 7168 x 8 flops per projection; the combine reads
+// the 8 routed rows; the dispatch has none.
+// CHECK:       dsv3.kernel_costs = {moe_expert_combine = {bytes = 260168 : i64, flops = 114688 : i64}, moe_grouped_matmul_down_proj_fp8 = {bytes = 117766152 : i64, flops = 234881024 : i64}, moe_grouped_matmul_gate_proj_fp8_and_up_proj_fp8 = {bytes = 235120648 : i64, flops = 469762048 : i64}, moe_linear_down_proj_fp8 = {bytes = 14749184 : i64, flops = 29360128 : i64}, moe_linear_gate = {bytes = 3685376 : i64, flops = 3670016 : i64}, moe_linear_gate_proj_fp8_and_up_proj_fp8 = {bytes = 29389824 : i64, flops = 58720256 : i64}, moe_moe_gate_gate = {bytes = 2112 : i64}}
 // CHECK-LABEL: func.func @moe(
 // CHECK:       gpu.launch_func async {{.*}} @moe_linear_gate::{{.*}} blocks in (%c32, %c1, %c1) threads in (%c32, %c8, %c1)
 // CHECK:       gpu.launch_func async {{.*}} @moe_moe_gate_gate::{{.*}} blocks in (%c1, %c1, %c1) threads in (%c256, %c1, %c1)
