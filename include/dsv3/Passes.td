@@ -1325,6 +1325,13 @@ def Dsv3GPUAbsorbedHeads : Pass<"dsv3-gpu-absorbed-heads"> {
       per token; phase 2, thread (row, token) adds the 32 lane sums in
       order.
 
+    When the product's only use is an elementwise `linalg.generic` of it
+    alone (identity maps, a body of side-effect-free ops on the input: the
+    decomposition's rounding of the f32 product to the activation type), the
+    kernel applies that body to each sum as it writes and replaces the
+    generic too: one kernel instead of two, the same bits, and the f32
+    product never written.
+
     Results equal the definition's up to f32 summation order. With
     `shared-memory=false` the buffers are plain memory (`--target=cuda-sim`).
   }];

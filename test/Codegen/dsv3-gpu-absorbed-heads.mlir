@@ -44,6 +44,7 @@
 #uk = affine_map<(d0, d1, d2, d3, d4) -> (d2, d4, d3)>
 #uv = affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>
 #out = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+#out4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 func.func @heads(%q: tensor<1x2x4x128xbf16>, %lat: tensor<1x2x4x256xbf16>,
                  %w: tensor<1024x256xf8E4M3FN>, %s: tensor<8x2xf32>)
     -> (tensor<1x2x4x256xf32>, tensor<1x2x4x128xf32>) {
@@ -83,4 +84,46 @@ func.func @heads(%q: tensor<1x2x4x128xbf16>, %lat: tensor<1x2x4x256xbf16>,
     linalg.yield %3 : f32
   } -> tensor<1x2x4x128xf32>
   return %qabs, %o : tensor<1x2x4x256xf32>, tensor<1x2x4x128xf32>
+}
+
+// The absorbed decomposition rounds each product to the activation type in
+// an elementwise generic of its own; the kernel applies it as it writes
+// (bf16 results, no f32 product in memory, no kernel for the cast).
+// CHECK-LABEL: func.func @rounded
+// CHECK:       %[[K:.*]] = scf.forall {{.*}} -> (tensor<2x4x32x8xbf16>)
+// CHECK:         arith.truncf %{{.*}} : f32 to bf16
+// CHECK:       } {dsv3.kernel_cost = {bytes = 137248 : i64, flops = 524288 : i64}, mapping = [#gpu.block<x>]}
+// CHECK-NOT:   linalg.generic
+// CHECK:       return %{{.*}} : tensor<1x2x4x256xbf16>
+func.func @rounded(%q: tensor<1x2x4x128xbf16>, %w: tensor<1024x256xf8E4M3FN>,
+                   %s: tensor<8x2xf32>) -> tensor<1x2x4x256xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %deq = dsv3.dequantize %w, %s block [128, 128]
+      : tensor<1024x256xf8E4M3FN>, tensor<8x2xf32> -> tensor<1024x256xbf16>
+  %e = tensor.expand_shape %deq [[0, 1], [2]] output_shape [4, 256, 256]
+      : tensor<1024x256xbf16> into tensor<4x256x256xbf16>
+  %wuk = tensor.extract_slice %e[0, 0, 0] [4, 128, 256] [1, 1, 1]
+      : tensor<4x256x256xbf16> to tensor<4x128x256xbf16>
+  %e1 = tensor.empty() : tensor<1x2x4x256xf32>
+  %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<1x2x4x256xf32>) -> tensor<1x2x4x256xf32>
+  %qabs = linalg.generic {indexing_maps = [#lhs, #uk, #out],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %wuk : tensor<1x2x4x128xbf16>, tensor<4x128x256xbf16>)
+      outs(%z1 : tensor<1x2x4x256xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  } -> tensor<1x2x4x256xf32>
+  %e2 = tensor.empty() : tensor<1x2x4x256xbf16>
+  %r = linalg.generic {indexing_maps = [#out4, #out4],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%qabs : tensor<1x2x4x256xf32>) outs(%e2 : tensor<1x2x4x256xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %0 = arith.truncf %a : f32 to bf16
+    linalg.yield %0 : bf16
+  } -> tensor<1x2x4x256xbf16>
+  return %r : tensor<1x2x4x256xbf16>
 }

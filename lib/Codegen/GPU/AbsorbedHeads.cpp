@@ -26,10 +26,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUABSORBEDHEADS
@@ -91,6 +94,60 @@ Value tokensFirst(OpBuilder &b, Location loc, Value v) {
       b, loc, v, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
 }
 
+/// An elementwise consumer the kernel applies to each f32 sum before it
+/// writes it (the absorbed decomposition's cast to the activation type), or
+/// null: the sums are written as they are.
+struct Epilogue {
+  mutable linalg::GenericOp op;
+  Type elem(Type f32) const {
+    return op ? getElementTypeOrSelf(op.getResult(0).getType()) : f32;
+  }
+  Value apply(OpBuilder &b, Location loc, Value sum) const {
+    if (!op)
+      return sum;
+    Block &body = op.getRegion().front();
+    IRMapping map;
+    map.map(body.getArgument(0), sum);
+    for (Operation &inner : body.without_terminator())
+      b.clone(inner, map);
+    return map.lookupOrDefault(body.getTerminator()->getOperand(0));
+  }
+};
+
+/// The only use of `product` if it is a linalg.generic that just maps each
+/// element (one input, identity maps, all parallel, a body of
+/// side-effect-free ops on its input alone), which the kernel can apply as
+/// it writes; else null.
+linalg::GenericOp elementwiseConsumer(linalg::GenericOp product) {
+  Value r = product.getResult(0);
+  if (!r.hasOneUse())
+    return nullptr;
+  auto g = dyn_cast<linalg::GenericOp>(*r.getUsers().begin());
+  if (!g || g.getNumDpsInputs() != 1 || g.getNumDpsInits() != 1 ||
+      g.getDpsInputs()[0] != r || g.getNumResults() != 1 ||
+      cast<ShapedType>(g.getResult(0).getType()).getShape() !=
+          cast<ShapedType>(r.getType()).getShape() ||
+      g.getNumParallelLoops() != g.getNumLoops() ||
+      !llvm::all_of(g.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return nullptr;
+  Block &body = g.getRegion().front();
+  if (!body.getArgument(1).use_empty())
+    return nullptr;
+  for (Operation &inner : body.without_terminator()) {
+    if (!isMemoryEffectFree(&inner) || inner.getNumRegions() != 0 ||
+        isa<linalg::IndexOp>(inner))
+      return nullptr;
+    for (Value v : inner.getOperands())
+      if (v.getParentBlock() != &body)
+        return nullptr;
+  }
+  Value yielded = body.getTerminator()->getOperand(0);
+  if (yielded.getParentBlock() != &body)
+    return nullptr;
+  return g;
+}
+
 /// What one launch moves and computes: the heads' slices of the FP8 codes
 /// (and the matching share of the scales' rows) instead of the whole
 /// kv_b_proj the kernel is given, the activations and the result once;
@@ -111,9 +168,11 @@ void setCost(Value result, const HeadWeight &w, int64_t tokens) {
 
 /// q_nope · W_UK: out[t, h, c] = Σ_j x[t, h, j] · W[h·P + off + j, c].
 Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
-                    const HeadWeight &w, bool sharedMemory) {
-  Type f32 = b.getF32Type();
-  auto outType = cast<RankedTensorType>(op.getResult(0).getType());
+                    const HeadWeight &w, bool sharedMemory,
+                    const Epilogue &epilogue) {
+  Type f32 = b.getF32Type(), yElem = epilogue.elem(f32);
+  auto outType = RankedTensorType::get(
+      cast<RankedTensorType>(op.getResult(0).getType()).getShape(), yElem);
   int64_t m = outType.getDimSize(0) * outType.getDimSize(1);
   int64_t n = w.rows, c8 = w.cols / kVec;
   int64_t splits = 1;
@@ -127,10 +186,10 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
   Value x = tokensFirst(b, loc, op.getDpsInputs()[0]);
   // The result [B, S, H, C] as [B·S, H, C/8, 8], so a thread's 8 columns
   // of every token are one slice.
-  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), yElem);
   init = tokensFirst(b, loc, init);
   SmallVector<ReassociationIndices> split8 = {{0}, {1}, {2, 3}};
-  auto out4 = RankedTensorType::get({m, w.heads, c8, kVec}, f32);
+  auto out4 = RankedTensorType::get({m, w.heads, c8, kVec}, yElem);
   init = tensor::ExpandShapeOp::create(b, loc, out4, init, split8);
   Value result = mappedForall(
       b, loc, {w.heads}, {gpu::MappingId::DimX}, /*blocks=*/true, {init},
@@ -196,7 +255,7 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
             indexAttrs(b, {m, 1, c8, kVec}),
             indexAttrs(b, {1, 1, 1, 1})};
         Value tile =
-            extractSlot(b, loc, RankedTensorType::get({m, c8, kVec}, f32),
+            extractSlot(b, loc, RankedTensorType::get({m, c8, kVec}, yElem),
                         outs[0], blockAt);
         blockAt.part = mappedForall(
             b, loc, {c8}, {gpu::MappingId::DimX}, /*blocks=*/false, {tile},
@@ -206,8 +265,9 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
                       {b.getIndexAttr(0), xIdx, b.getIndexAttr(0)},
                       indexAttrs(b, {m, 1, kVec}),
                       indexAttrs(b, {1, 1, 1})};
-              Value part = extractSlot(
-                  b, loc, RankedTensorType::get({m, kVec}, f32), touts[0], at);
+              Value part =
+                  extractSlot(b, loc, RankedTensorType::get({m, kVec}, yElem),
+                              touts[0], at);
               for (int64_t t = 0; t < m; ++t) {
                 Value ct = cIdx(b, loc, t);
                 for (int64_t l = 0; l < kVec; ++l) {
@@ -221,8 +281,9 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
                         tensor::ExtractOp::create(
                             b, loc, partials,
                             ValueRange{cIdx(b, loc, q), ct, xIdx, cl}));
-                  part = tensor::InsertOp::create(b, loc, sum, part,
-                                                  ValueRange{ct, cl});
+                  part = tensor::InsertOp::create(b, loc,
+                                                  epilogue.apply(b, loc, sum),
+                                                  part, ValueRange{ct, cl});
                 }
               }
               at.part = part;
@@ -239,9 +300,11 @@ Value buildOverRows(OpBuilder &b, Location loc, linalg::GenericOp op,
 
 /// o_lat · W_UVᵀ: out[t, h, v] = Σ_c x[t, h, c] · W[h·P + off + v, c].
 Value buildOverCols(OpBuilder &b, Location loc, linalg::GenericOp op,
-                    const HeadWeight &w, bool sharedMemory) {
-  Type f32 = b.getF32Type();
-  auto outType = cast<RankedTensorType>(op.getResult(0).getType());
+                    const HeadWeight &w, bool sharedMemory,
+                    const Epilogue &epilogue) {
+  Type f32 = b.getF32Type(), yElem = epilogue.elem(f32);
+  auto outType = RankedTensorType::get(
+      cast<RankedTensorType>(op.getResult(0).getType()).getShape(), yElem);
   int64_t m = outType.getDimSize(0) * outType.getDimSize(1);
   int64_t n = w.rows, cols = w.cols;
   int64_t rows = kRowsPerBlock;
@@ -250,7 +313,7 @@ Value buildOverCols(OpBuilder &b, Location loc, linalg::GenericOp op,
   // Lane l reads columns 8 l + 256 i for i < steps (the last guarded).
   const int64_t stride = kVec * kWarp, steps = llvm::divideCeil(cols, stride);
   Value x = tokensFirst(b, loc, op.getDpsInputs()[0]);
-  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), yElem);
   init = tokensFirst(b, loc, init);
   Value result = mappedForall(
       b, loc, {n / rows, w.heads}, {gpu::MappingId::DimX, gpu::MappingId::DimY},
@@ -334,8 +397,8 @@ Value buildOverCols(OpBuilder &b, Location loc, linalg::GenericOp op,
                      {b.getIndexAttr(0), h, v0},
                      indexAttrs(b, {m, 1, rows}),
                      indexAttrs(b, {1, 1, 1})};
-        Value tile = extractSlot(b, loc, RankedTensorType::get({m, rows}, f32),
-                                 outs[0], blockAt);
+        Value tile = extractSlot(
+            b, loc, RankedTensorType::get({m, rows}, yElem), outs[0], blockAt);
         blockAt.part = mappedForall(
             b, loc, {rows, m}, {gpu::MappingId::DimY, gpu::MappingId::DimX},
             /*blocks=*/false, {tile},
@@ -362,10 +425,10 @@ Value buildOverCols(OpBuilder &b, Location loc, linalg::GenericOp op,
                       indexAttrs(b, {1, 1}),
                       indexAttrs(b, {1, 1})};
               Value one = extractSlot(
-                  b, loc, RankedTensorType::get({1, 1}, f32), touts[0], at);
+                  b, loc, RankedTensorType::get({1, 1}, yElem), touts[0], at);
               Value c0 = cIdx(b, loc, 0);
-              at.part = tensor::InsertOp::create(b, loc, sum, one,
-                                                 ValueRange{c0, c0});
+              at.part = tensor::InsertOp::create(
+                  b, loc, epilogue.apply(b, loc, sum), one, ValueRange{c0, c0});
               return SmallVector<Slot>{at};
             })[0];
         return SmallVector<Slot>{blockAt};
@@ -414,11 +477,20 @@ struct Dsv3GPUAbsorbedHeads
     for (auto &[op, match] : ops) {
       rewriter.setInsertionPoint(op);
       Location loc = kernelLoc(op.getLoc(), match);
-      Value kernel =
-          match.overRows
-              ? buildOverRows(rewriter, loc, op, match.w, sharedMemory)
-              : buildOverCols(rewriter, loc, op, match.w, sharedMemory);
-      rewriter.replaceOp(op, kernel);
+      // The cast after the product (f32 sums to the activation type) is
+      // applied as the kernel writes: no kernel of its own, and the f32
+      // product never reaches memory. The same bits.
+      Epilogue epilogue{elementwiseConsumer(op)};
+      Value kernel = match.overRows ? buildOverRows(rewriter, loc, op, match.w,
+                                                    sharedMemory, epilogue)
+                                    : buildOverCols(rewriter, loc, op, match.w,
+                                                    sharedMemory, epilogue);
+      if (epilogue.op) {
+        rewriter.replaceOp(epilogue.op, kernel);
+        rewriter.eraseOp(op);
+      } else {
+        rewriter.replaceOp(op, kernel);
+      }
     }
   }
 };

@@ -179,9 +179,9 @@ Value buildCombine(OpBuilder &b, Location loc, const Combine &c) {
   std::optional<int64_t> routed = gpu_kernels::typeBytes(RankedTensorType::get(
       {c.tokens * c.topK, c.width}, rowsType.getElementType()));
   gpu_kernels::setKernelCost(
-      forall, {bytes && routed ? llvm::checkedAdd(*bytes, *routed)
-                               : std::nullopt,
-               2 * c.tokens * c.topK * c.width});
+      forall,
+      {bytes && routed ? llvm::checkedAdd(*bytes, *routed) : std::nullopt,
+       2 * c.tokens * c.topK * c.width});
   return y;
 }
 
