@@ -34,6 +34,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "llvm/Support/CheckedArithmetic.h"
+
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUABSORBEDHEADS
 #include "dsv3/Passes.h.inc"
@@ -158,12 +160,20 @@ void setCost(Value result, const HeadWeight &w, int64_t tokens) {
       gpu_kernels::operandBytes(forall, {w.codes, w.scale});
   std::optional<int64_t> scales =
       gpu_kernels::typeBytes(cast<ShapedType>(w.scale.getType()));
-  int64_t codes = w.heads * w.rows * w.cols; // one byte each
-  if (bytes && scales)
-    bytes = *bytes + codes + *scales * w.rows / w.rowsPerHead;
-  else
+  // One byte per code.
+  std::optional<int64_t> codes =
+      gpu_kernels::checkedProduct({w.heads, w.rows, w.cols});
+  std::optional<int64_t> share =
+      scales ? gpu_kernels::checkedProduct({*scales, w.rows}) : std::nullopt;
+  if (!codes || !share)
     bytes.reset();
-  gpu_kernels::setKernelCost(forall, {bytes, 2 * tokens * codes});
+  if (bytes)
+    bytes = llvm::checkedAdd(*bytes, *codes);
+  if (bytes)
+    bytes = llvm::checkedAdd(*bytes, *share / w.rowsPerHead);
+  gpu_kernels::setKernelCost(
+      forall, {bytes, codes ? gpu_kernels::checkedProduct({2, tokens, *codes})
+                            : std::nullopt});
 }
 
 /// q_nope · W_UK: out[t, h, c] = Σ_j x[t, h, j] · W[h·P + off + j, c].

@@ -357,7 +357,7 @@ Value buildLinear(OpBuilder &b, Location loc, ArrayRef<LinearOp> ops,
   int64_t k = gemv.k;
   gpu_kernels::setKernelCost(
       forall, {gpu_kernels::operandBytes(forall),
-               llvm::checkedMul<int64_t>(2 * m * n, k * int64_t(ops.size()))});
+               gpu_kernels::checkedProduct({2, m, n, k, int64_t(ops.size())})});
   return forall.getResult(0);
 }
 
@@ -476,8 +476,8 @@ Value buildGroupedMatmul(OpBuilder &b, Location loc,
     bytes = sum;
   }
   gpu_kernels::setKernelCost(
-      forall, {bytes, llvm::checkedMul<int64_t>(2 * r * n,
-                                                gemv.k * int64_t(ops.size()))});
+      forall, {bytes, gpu_kernels::checkedProduct(
+                          {2, r, n, gemv.k, int64_t(ops.size())})});
   return forall.getResult(0);
 }
 

@@ -181,7 +181,7 @@ Value buildCombine(OpBuilder &b, Location loc, const Combine &c) {
   gpu_kernels::setKernelCost(
       forall,
       {bytes && routed ? llvm::checkedAdd(*bytes, *routed) : std::nullopt,
-       2 * c.tokens * c.topK * c.width});
+       gpu_kernels::checkedProduct({2, c.tokens, c.topK, c.width})});
   return y;
 }
 

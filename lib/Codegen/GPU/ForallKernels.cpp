@@ -301,6 +301,18 @@ dsv3::gpu_kernels::operandBytes(scf::ForallOp blockForall,
   return total;
 }
 
+std::optional<int64_t>
+dsv3::gpu_kernels::checkedProduct(ArrayRef<int64_t> factors) {
+  int64_t product = 1;
+  for (int64_t f : factors) {
+    std::optional<int64_t> next = llvm::checkedMul(product, f);
+    if (!next)
+      return std::nullopt;
+    product = *next;
+  }
+  return product;
+}
+
 void dsv3::gpu_kernels::setKernelCost(scf::ForallOp blockForall,
                                       KernelCost cost) {
   Builder b(blockForall.getContext());

@@ -140,6 +140,9 @@ std::optional<int64_t> operandBytes(scf::ForallOp blockForall,
 /// a byte), none if dynamic or too large for int64.
 std::optional<int64_t> typeBytes(ShapedType type);
 
+/// The product of non-negative `factors`, none if it overflows int64.
+std::optional<int64_t> checkedProduct(ArrayRef<int64_t> factors);
+
 /// Records `cost` on `blockForall` as kKernelCostAttr, which
 /// dsv3-gpu-map-foralls moves to the launch.
 void setKernelCost(scf::ForallOp blockForall, KernelCost cost);

@@ -43,8 +43,6 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include "llvm/Support/CheckedArithmetic.h"
-
 namespace mlir::dsv3 {
 #define GEN_PASS_DEF_DSV3GPUTILEDGEMM
 #include "dsv3/Passes.h.inc"
@@ -627,7 +625,7 @@ Value buildGemm(OpBuilder &b, Location loc, Operation *op, bool sharedMemory,
   if (linear && xType.hasStaticShape())
     gpu_kernels::setKernelCost(
         forall, {gpu_kernels::operandBytes(forall),
-                 llvm::checkedMul<int64_t>(2 * xType.getDimSize(0) * n, k)});
+                 gpu_kernels::checkedProduct({2, xType.getDimSize(0), n, k})});
   return forall.getResult(0);
 }
 
