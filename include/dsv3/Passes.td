@@ -1607,6 +1607,26 @@ def Dsv3HostAllocsToGPU : Pass<"dsv3-host-allocs-to-gpu"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def Dsv3GPUSinkConstantGlobals
+    : Pass<"dsv3-gpu-sink-constant-globals", "::mlir::ModuleOp"> {
+  let summary = "Move constant tables that kernels read into the kernels";
+  let description = [{
+    cuda pipeline, before gpu-kernel-outlining. Bufferization makes a
+    constant tensor (e.g. the YaRN frequencies of `dsv3.rope`'s definition)
+    a `memref.global` of the module and a `memref.get_global` in host code;
+    a `gpu.launch` that reads it would receive the host address, which the
+    GPU cannot dereference. The pass sinks every `memref.get_global` of a
+    constant global into each launch that uses it, so that outlining copies
+    the global into the kernel's `gpu.module`, where it becomes initialized
+    device memory (a PTX `.global` array read with `ld.global.nc`).
+
+    Error: a kernel that uses a mutable global (host memory the host code
+    may write).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Module ABI (lib/Target)
 //===----------------------------------------------------------------------===//

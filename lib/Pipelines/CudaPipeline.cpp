@@ -104,6 +104,9 @@ static void addKernelMapping(OpPassManager &pm) {
   pm.addPass(createDsv3HostAllocsToGPU());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
+  // Constant tables (the rope's frequencies) go with the kernels that read
+  // them: device globals, not host addresses.
+  pm.addPass(createDsv3GPUSinkConstantGlobals());
   // Kernels named (and their costs keyed by those names) before outlining,
   // which takes a launch's name from its module/function attributes.
   pm.addPass(createDsv3NameKernels());

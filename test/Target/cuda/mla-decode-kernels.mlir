@@ -7,8 +7,13 @@
 // RUN: sed 's/@L@/4097/g; s/@P@/17/g' %S/../../../examples/mla_block/graph.mlir.in > %t.mlir
 // RUN: dsv3-opt %t.mlir --dsv3-decompose-mla=form=absorbed -o %t.abs.mlir
 // RUN: dsv3-compile %t.abs.mlir --target=cuda --emit=gpu -o - | FileCheck %s
+// RUN: dsv3-compile %t.abs.mlir --target=cuda --emit=ptx -o - | FileCheck %s --check-prefix=PTX
 
+// The ropes' YaRN frequency table is device memory of their kernels
+// (dsv3-gpu-sink-constant-globals), not a host address passed to them.
+// PTX:         .global .align 64 .b8 __constant_32xf32[128] = {0, 0, 128, 63,
 // CHECK-LABEL: func.func @decode(
+// CHECK-NOT:   memref.get_global
 // CHECK:       gpu.launch_func {{.*}} @decode_linear_q_a_proj_fp8::
 // CHECK-NOT:   gpu.launch_func
 // CHECK:       gpu.launch_func {{.*}} @decode_rms_norm_q_a_layernorm::
