@@ -1362,8 +1362,17 @@ def Dsv3GPUKVCacheUpdate : Pass<"dsv3-gpu-kv-cache-update"> {
     definition says: its blocks rewrite rows `0 .. S-1` with their own
     values. The definition is a gather over all `B x L` rows, so the
     correct-first mapping copied the whole cache on every call.
+
+    A `dsv3.rope` whose only use is `new_k_pe` (rows `[B, S, D]`, positions
+    `[B, S]` or `[B]`, static) is computed by the kernel as it writes the
+    rows: each column's pair rotated by its position and the pair's YaRN
+    frequency with the rope definition's own arithmetic
+    (`RopeOp::buildRotation`), rounded to the rope's result type, then to
+    the cache's. The rope needs no kernel of its own and its result no
+    buffer; the values are the unfused kernels' bits.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }

@@ -57,3 +57,32 @@ func.func @prefill(%c: tensor<1x64x32xbf16>, %k: tensor<1x64x16xbf16>, %nc: tens
       -> tensor<1x64x32xbf16>, tensor<1x64x16xbf16>
   return %c2, %k2 : tensor<1x64x32xbf16>, tensor<1x64x16xbf16>
 }
+
+// -----
+
+// The key's rope, whose only use is the new k_pe rows, is computed by the
+// kernel as it writes them: the pair of each column (interleaved: 2i, 2i + 1)
+// rotated by positions[b, s] times the YaRN frequency of the pair (an f32
+// table), the definition's arithmetic, rounded to the rope's bf16; the rope
+// op is gone. A launch reads the rope's input and positions instead of the
+// rows.
+// CHECK-LABEL: func.func @roped
+// CHECK:       %[[F:.*]] = arith.constant dense<{{.*}}> : tensor<32xf32>
+// CHECK:       scf.forall
+// CHECK:         tensor.extract %[[F]]
+// CHECK:         math.cos
+// CHECK:         math.sin
+// CHECK:         arith.select
+// CHECK:         arith.truncf %{{.*}} : f32 to bf16
+// CHECK:       } {dsv3.kernel_cost = {bytes = 2320 : i64}, mapping = [#gpu.block<x>, #gpu.block<y>]}
+// CHECK-NOT:   dsv3.rope
+func.func @roped(%c: tensor<1x4097x512xbf16>, %k: tensor<1x4097x64xbf16>, %nc: tensor<1x1x512xbf16>,
+                 %nk: tensor<1x1x64xbf16>, %pos: tensor<1x1xi64>, %start: tensor<1xi64>)
+    -> (tensor<1x4097x512xbf16>, tensor<1x4097x64xbf16>) {
+  %kr = dsv3.rope %nk at %pos factor(40.0) original_max_position_embeddings(4096) beta_fast(32.0) beta_slow(1.0) mscale(1.0) mscale_all_dim(1.0)
+      : (tensor<1x1x64xbf16>, tensor<1x1xi64>) -> tensor<1x1x64xbf16>
+  %c2, %k2 = dsv3.kv_cache_update %c, %k, %nc, %kr, %start
+      : tensor<1x4097x512xbf16>, tensor<1x4097x64xbf16>, tensor<1x1x512xbf16>, tensor<1x1x64xbf16>, tensor<1xi64>
+      -> tensor<1x4097x512xbf16>, tensor<1x4097x64xbf16>
+  return %c2, %k2 : tensor<1x4097x512xbf16>, tensor<1x4097x64xbf16>
+}

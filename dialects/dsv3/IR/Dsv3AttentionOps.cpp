@@ -10,6 +10,7 @@
 #include "dsv3/IR/Dsv3Ops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -106,6 +107,35 @@ double RopeOp::getSoftmaxScale(int64_t qkNopeHeadDim, int64_t qkRopeHeadDim) {
   double mscale =
       getMscaleAllDim() ? getMscaleAllDim()->convertToDouble() : 0.0;
   return mlaSoftmaxScale(qkNopeHeadDim, qkRopeHeadDim, factor, mscale);
+}
+
+std::pair<Value, Value> RopeOp::buildRotation(OpBuilder &b, Location loc,
+                                              Value xa, Value xb,
+                                              Value position, Value frequency) {
+  Type f32 = b.getF32Type();
+  Value p = arith::SIToFPOp::create(b, loc, f32, position);
+  Value angle = arith::MulFOp::create(b, loc, p, frequency);
+  Value c = math::CosOp::create(b, loc, angle);
+  Value s = math::SinOp::create(b, loc, angle);
+  // Hugging Face multiplies cos and sin by attention_factor in f32.
+  float attentionFactor = static_cast<float>(getAttentionFactor());
+  if (attentionFactor != 1.0f) {
+    Value af =
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(attentionFactor));
+    c = arith::MulFOp::create(b, loc, c, af);
+    s = arith::MulFOp::create(b, loc, s, af);
+  }
+  auto widen = [&](Value v) -> Value {
+    return v.getType() == f32 ? v : arith::ExtFOp::create(b, loc, f32, v);
+  };
+  xa = widen(xa);
+  xb = widen(xb);
+  // First member: xa cos - xb sin; second: xb cos + xa sin.
+  Value ya = arith::SubFOp::create(b, loc, arith::MulFOp::create(b, loc, xa, c),
+                                   arith::MulFOp::create(b, loc, xb, s));
+  Value yb = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, xb, c),
+                                   arith::MulFOp::create(b, loc, xa, s));
+  return {ya, yb};
 }
 
 double RopeOp::getAttentionFactor() {

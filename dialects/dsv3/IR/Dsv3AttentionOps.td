@@ -115,6 +115,16 @@ def Dsv3_RopeOp : Dsv3_Op<"rope", [Pure]> {
     /// Hugging Face's YaRN `attention_factor` that multiplies cos and sin
     /// (1 without YaRN).
     double getAttentionFactor();
+    /// The rotation of one pair, as the definition computes it (in f32):
+    /// `xa`, `xb` the pair's members (float scalars), `position` an integer
+    /// scalar, `frequency` the pair's f' as f32. Returns the rotated first
+    /// and second members, `xa cos - xb sin` and `xb cos + xa sin`, with
+    /// `cos` and `sin` of `f32(position) · frequency` scaled by the
+    /// attention factor. Shared by the lowering and the kernels that fuse
+    /// the rope into a consumer, so that both give the same bits.
+    std::pair<::mlir::Value, ::mlir::Value> buildRotation(
+        ::mlir::OpBuilder &b, ::mlir::Location loc, ::mlir::Value xa,
+        ::mlir::Value xb, ::mlir::Value position, ::mlir::Value frequency);
   }];
 }
 

@@ -95,8 +95,6 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     for (int64_t d = 0; d < posRank; ++d)
       posDims.push_back(d);
     Type elem = yType.getElementType();
-    // Hugging Face multiplies cos and sin by attention_factor in f32.
-    float attentionFactor = static_cast<float>(op.getAttentionFactor());
     Value yView =
         linalg::GenericOp::create(
             b, loc, TypeRange{RankedTensorType::get(viewShape, elem)},
@@ -107,25 +105,8 @@ struct LowerRope : OpRewritePattern<RopeOp> {
                 pickDims(ctx, n, {freqDim}), b.getMultiDimIdentityMap(n)},
             SmallVector<IteratorType>(n, IteratorType::parallel),
             [&](OpBuilder &nb, Location l, ValueRange args) {
-              Value p =
-                  arith::SIToFPOp::create(nb, l, nb.getF32Type(), args[2]);
-              Value angle = arith::MulFOp::create(nb, l, p, args[3]);
-              Value c = math::CosOp::create(nb, l, angle);
-              Value s = math::SinOp::create(nb, l, angle);
-              if (attentionFactor != 1.0f) {
-                Value af = constF32(nb, l, attentionFactor);
-                c = arith::MulFOp::create(nb, l, c, af);
-                s = arith::MulFOp::create(nb, l, s, af);
-              }
-              Value xa = toF32(nb, l, args[0]);
-              Value xb = toF32(nb, l, args[1]);
-              // First member: xa cos - xb sin; second: xb cos + xa sin.
-              Value ya = arith::SubFOp::create(
-                  nb, l, arith::MulFOp::create(nb, l, xa, c),
-                  arith::MulFOp::create(nb, l, xb, s));
-              Value yb = arith::AddFOp::create(
-                  nb, l, arith::MulFOp::create(nb, l, xb, c),
-                  arith::MulFOp::create(nb, l, xa, s));
+              auto [ya, yb] =
+                  op.buildRotation(nb, l, args[0], args[1], args[2], args[3]);
               Value j = linalg::IndexOp::create(nb, l, pairDim);
               Value first = arith::CmpIOp::create(
                   nb, l, arith::CmpIPredicate::eq, j,
